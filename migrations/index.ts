@@ -1,0 +1,4 @@
+import { CreateInstances1764300000000 } from './1764300000000-create-instances.js';
+
+/** Every migration, oldest first. A new migration is one file here and one line in this list. */
+export const MIGRATIONS = [CreateInstances1764300000000];

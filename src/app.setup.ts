@@ -1,0 +1,99 @@
+import helmet from '@fastify/helmet';
+import { type Type, ValidationPipe, type ValidationError } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import { SwaggerModule } from '@nestjs/swagger';
+import { LogController } from 'fastify';
+import type { Logger as PinoLogger } from 'pino';
+import { AppModule } from './app.module.js';
+import { AppError } from './common/errors/app-error.js';
+import { AllExceptionsFilter } from './common/errors/all-exceptions.filter.js';
+import { ErrorCode } from './common/errors/error-code.js';
+import { installRequestHooks, requestIdFor } from './common/http/http-hooks.js';
+import { installStrictJsonParser } from './common/http/strict-json.js';
+import { createRootLogger, NestPinoLogger } from './common/logging/logger.js';
+import { buildOpenApiDocument } from './common/openapi/openapi.js';
+import type { AppConfig } from './config/app-config.js';
+import { LifecycleService } from './lifecycle/lifecycle.service.js';
+import { MetricsService } from './metrics/metrics.service.js';
+
+export interface CreateAppOptions {
+  /** Extra modules mounted beside the app's own (test fixtures). */
+  extraModules?: Type[];
+  logger?: PinoLogger;
+  /** Build the module graph without instantiating providers: enough to generate the OpenAPI document. */
+  preview?: boolean;
+}
+
+/** Builds the whole application; main.ts and every end-to-end test go through here. */
+export async function createApp(config: AppConfig, options: CreateAppOptions = {}): Promise<NestFastifyApplication> {
+  const logger = options.logger ?? createRootLogger(config.log.level);
+  const adapter = new FastifyAdapter({
+    loggerInstance: logger,
+    // One access-log line per request is written by installRequestHooks instead of Fastify's two.
+    logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'requestId' }),
+    bodyLimit: config.http.bodyLimitBytes,
+    // Fastify accepts a hop count at run time though its types leave it out.
+    trustProxy: config.http.trustProxy as boolean | string[],
+    genReqId: requestIdFor,
+    requestIdHeader: false,
+    // After the drain's grace period, whatever is still open is cut so the process can exit.
+    forceCloseConnections: true,
+  });
+  const app = await NestFactory.create<NestFastifyApplication>(
+    AppModule.forRoot(config, options.extraModules),
+    adapter,
+    {
+      logger: new NestPinoLogger(logger),
+      abortOnError: false,
+      preview: options.preview,
+      // Lathe registers its own JSON parser (strict UTF-8) in configureApp.
+      bodyParser: false,
+    },
+  );
+  await configureApp(app, config, { preview: options.preview });
+  return app;
+}
+
+export async function configureApp(
+  app: NestFastifyApplication,
+  config: AppConfig,
+  { preview = false }: { preview?: boolean } = {},
+): Promise<void> {
+  const fastify = app.getHttpAdapter().getInstance();
+  if (!preview) installRequestHooks(fastify, app.get(LifecycleService), app.get(MetricsService));
+  installStrictJsonParser(fastify);
+  await app.register(helmet, {
+    // Swagger UI at /docs loads its own scripts and styles from 'self' plus inline styles.
+    contentSecurityPolicy: {
+      directives: {
+        defaultSrc: ["'self'"],
+        scriptSrc: ["'self'"],
+        styleSrc: ["'self'", "'unsafe-inline'"],
+        imgSrc: ["'self'", 'data:'],
+      },
+    },
+  });
+  if (config.http.corsOrigins !== false) app.enableCors({ origin: config.http.corsOrigins, exposedHeaders: ['x-request-id'] });
+  app.useGlobalFilters(new AllExceptionsFilter());
+  app.useGlobalPipes(
+    new ValidationPipe({
+      whitelist: true,
+      forbidNonWhitelisted: true,
+      transform: true,
+      exceptionFactory: (errors) => new AppError(ErrorCode.ValidationFailed, 'Request validation failed', flattenValidationErrors(errors)),
+    }),
+  );
+  SwaggerModule.setup('docs', app, () => buildOpenApiDocument(app), {
+    jsonDocumentUrl: 'docs-json',
+    customSiteTitle: 'Lathe API',
+  });
+}
+
+function flattenValidationErrors(errors: ValidationError[], parent = ''): Array<{ field: string; problems: string[] }> {
+  return errors.flatMap((e) => {
+    const field = parent ? `${parent}.${e.property}` : e.property;
+    const own = e.constraints ? [{ field, problems: Object.values(e.constraints) }] : [];
+    return [...own, ...flattenValidationErrors(e.children ?? [], field)];
+  });
+}

@@ -1,0 +1,50 @@
+import { type ArgumentsHost, Catch, type ExceptionFilter, Logger } from '@nestjs/common';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { AppError } from './app-error.js';
+import { ErrorCode } from './error-code.js';
+import { toAppError } from './to-app-error.js';
+
+/** The Open Inference Protocol answers errors as `{"error": "message"}`; everything else gets the envelope. */
+const OIP_PREFIX = '/v2';
+
+export interface ErrorBody {
+  error: { code: ErrorCode; message: string; details?: unknown };
+  requestId: string;
+}
+
+@Catch()
+export class AllExceptionsFilter implements ExceptionFilter {
+  private readonly logger = new Logger('Errors');
+
+  catch(exception: unknown, host: ArgumentsHost): void {
+    const http = host.switchToHttp();
+    const request = http.getRequest<FastifyRequest>();
+    const reply = http.getResponse<FastifyReply>();
+    const error = toAppError(exception) ?? this.internal(exception, request);
+    if (error.status >= 500 && error.code !== ErrorCode.Internal) {
+      this.logger.warn(`${error.code}: ${error.message}`);
+    }
+    for (const [name, value] of Object.entries(error.headers ?? {})) reply.header(name, value);
+    if (error.code === ErrorCode.MissingApiKey || error.code === ErrorCode.InvalidApiKey) {
+      reply.header('www-authenticate', 'Bearer');
+    }
+    reply.status(error.status).send(renderError(error, request));
+  }
+
+  private internal(exception: unknown, request: FastifyRequest): AppError {
+    const stack = exception instanceof Error ? exception.stack : String(exception);
+    this.logger.error(`Unhandled error on ${request.method} ${request.url}`, stack);
+    return new AppError(ErrorCode.Internal, 'Internal server error');
+  }
+}
+
+export function renderError(error: AppError, request: FastifyRequest): ErrorBody | { error: string } {
+  if (isOipPath(request.url)) return { error: error.message };
+  const body: ErrorBody = { error: { code: error.code, message: error.message }, requestId: String(request.id) };
+  if (error.details !== undefined) body.error.details = error.details;
+  return body;
+}
+
+function isOipPath(url: string): boolean {
+  return url === OIP_PREFIX || url.startsWith(`${OIP_PREFIX}/`) || url.startsWith(`${OIP_PREFIX}?`);
+}

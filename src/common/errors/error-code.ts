@@ -1,0 +1,48 @@
+/** Every error code Lathe answers with. The table below is the single source of each code's HTTP status. */
+export enum ErrorCode {
+  ValidationFailed = 'VALIDATION_FAILED',
+  MalformedJson = 'MALFORMED_JSON',
+  InvalidUtf8 = 'INVALID_UTF8',
+  EmptyBody = 'EMPTY_BODY',
+  UnsupportedMediaType = 'UNSUPPORTED_MEDIA_TYPE',
+  PayloadTooLarge = 'PAYLOAD_TOO_LARGE',
+  RouteNotFound = 'ROUTE_NOT_FOUND',
+  NotFound = 'NOT_FOUND',
+  MissingApiKey = 'MISSING_API_KEY',
+  InvalidApiKey = 'INVALID_API_KEY',
+  InsufficientScope = 'INSUFFICIENT_SCOPE',
+  Conflict = 'CONFLICT',
+  Overloaded = 'OVERLOADED',
+  Unavailable = 'UNAVAILABLE',
+  DeadlineExceeded = 'DEADLINE_EXCEEDED',
+  Internal = 'INTERNAL',
+}
+
+interface ErrorCodeInfo {
+  status: number;
+  /** One line for the OpenAPI document. */
+  description: string;
+}
+
+export const ERROR_CODES: Readonly<Record<ErrorCode, ErrorCodeInfo>> = Object.freeze({
+  [ErrorCode.ValidationFailed]: { status: 400, description: 'The request body, query or path failed validation.' },
+  [ErrorCode.MalformedJson]: { status: 400, description: 'The body is not valid JSON.' },
+  [ErrorCode.InvalidUtf8]: { status: 400, description: 'The body is not valid UTF-8.' },
+  [ErrorCode.EmptyBody]: { status: 400, description: 'A body was required but none was sent.' },
+  [ErrorCode.UnsupportedMediaType]: { status: 415, description: 'The Content-Type is not accepted by this route.' },
+  [ErrorCode.PayloadTooLarge]: { status: 413, description: 'The body is larger than the configured limit.' },
+  [ErrorCode.RouteNotFound]: { status: 404, description: 'No route matches this method and path.' },
+  [ErrorCode.NotFound]: { status: 404, description: 'The resource does not exist.' },
+  [ErrorCode.MissingApiKey]: { status: 401, description: 'No `Authorization: Bearer` API key was sent.' },
+  [ErrorCode.InvalidApiKey]: { status: 401, description: 'The API key is not known.' },
+  [ErrorCode.InsufficientScope]: { status: 403, description: 'The API key lacks the scope this route needs.' },
+  [ErrorCode.Conflict]: { status: 409, description: 'The request conflicts with the current state.' },
+  [ErrorCode.Overloaded]: { status: 429, description: 'The queue is full; retry after the Retry-After header.' },
+  [ErrorCode.Unavailable]: { status: 503, description: 'The service or a dependency is not ready.' },
+  [ErrorCode.DeadlineExceeded]: { status: 504, description: 'The request did not finish within its deadline.' },
+  [ErrorCode.Internal]: { status: 500, description: 'An unexpected error; details are in the server log.' },
+});
+
+export function statusOf(code: ErrorCode): number {
+  return ERROR_CODES[code].status;
+}

@@ -1,0 +1,49 @@
+import { applyDecorators } from '@nestjs/common';
+import { ApiBearerAuth, ApiExtraModels, ApiOperation, ApiResponse, getSchemaPath } from '@nestjs/swagger';
+import type { Scope } from '../../auth/api-keys.js';
+import { Public, RequireScope } from '../../auth/scopes.decorator.js';
+import { ERROR_CODES, ErrorCode } from '../errors/error-code.js';
+import { ErrorBodyDto } from './error-body.dto.js';
+
+interface ApiEndpointOptions {
+  summary: string;
+  description?: string;
+  /** `public` needs no key; `any` needs any valid key; a scope needs that scope. */
+  auth: 'public' | 'any' | Scope;
+  /** Error codes this route can answer with, beyond those every route can (auth, 500). */
+  errors?: ErrorCode[];
+}
+
+/** Every errors a route may answer with, documented from the one ErrorCode table. */
+export function ApiEndpoint(options: ApiEndpointOptions): MethodDecorator {
+  const codes = new Set(options.errors ?? []);
+  codes.add(ErrorCode.Internal);
+  const decorators = [ApiOperation({ summary: options.summary, description: options.description })];
+  if (options.auth === 'public') {
+    decorators.push(Public());
+  } else {
+    decorators.push(ApiBearerAuth());
+    codes.add(ErrorCode.MissingApiKey).add(ErrorCode.InvalidApiKey);
+    if (options.auth !== 'any') {
+      decorators.push(RequireScope(options.auth));
+      codes.add(ErrorCode.InsufficientScope);
+    }
+  }
+  decorators.push(ApiExtraModels(ErrorBodyDto), ...errorResponses([...codes]));
+  return applyDecorators(...decorators);
+}
+
+function errorResponses(codes: ErrorCode[]): MethodDecorator[] {
+  const byStatus = new Map<number, ErrorCode[]>();
+  for (const code of codes) {
+    const status = ERROR_CODES[code].status;
+    byStatus.set(status, [...(byStatus.get(status) ?? []), code]);
+  }
+  return [...byStatus.entries()].map(([status, list]) =>
+    ApiResponse({
+      status,
+      description: list.sort().map((c) => `\`${c}\`: ${ERROR_CODES[c].description}`).join(' '),
+      content: { 'application/json': { schema: { $ref: getSchemaPath(ErrorBodyDto) } } },
+    }),
+  );
+}

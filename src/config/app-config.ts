@@ -1,0 +1,88 @@
+import { type ApiKey, parseApiKeys } from '../auth/api-keys.js';
+import { envSchema } from './config.schema.js';
+
+export interface AppConfig {
+  http: {
+    port: number;
+    host: string;
+    bodyLimitBytes: number;
+    /** `false` disables CORS; `true` reflects any origin; a list allows exactly those origins. */
+    corsOrigins: false | true | string[];
+    /** Passed to Fastify's `trustProxy`: a boolean, a hop count or a list of addresses. */
+    trustProxy: boolean | number | string[];
+  };
+  log: { level: string };
+  database: {
+    /** External server; when absent an embedded PostgreSQL is started. */
+    url?: string;
+    runMigrations: boolean;
+    embedded: { dataDir: string; port: number };
+  };
+  auth: { keys: ApiKey[] };
+  lifecycle: { shutdownGraceMs: number; heartbeatMs: number };
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Pure: validates the whole environment at once and throws a ConfigError listing every bad variable. */
+export function loadConfig(source: Record<string, string | undefined>): AppConfig {
+  // An empty variable means "unset", as in most process managers and .env files.
+  const env = Object.fromEntries(Object.entries(source).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = envSchema.safeParse(env);
+  const problems = parsed.success
+    ? []
+    : parsed.error.issues.map((issue) => {
+        const name = String(issue.path[0]);
+        return `${name}: ${issue.message} (got ${JSON.stringify(env[name] ?? null)})`;
+      });
+  let keys: ApiKey[] = [];
+  try {
+    keys = parseApiKeys(env.LATHE_API_KEYS ?? '');
+  } catch (err) {
+    problems.push(`LATHE_API_KEYS: ${(err as Error).message}`);
+  }
+  if (!parsed.success || problems.length > 0) throw new ConfigError(problems);
+  const e = parsed.data;
+  return {
+    http: {
+      port: e.PORT,
+      host: e.HOST,
+      bodyLimitBytes: e.LATHE_BODY_LIMIT_BYTES,
+      corsOrigins: parseCors(e.LATHE_CORS_ORIGINS),
+      trustProxy: parseTrustProxy(e.LATHE_TRUST_PROXY),
+    },
+    log: { level: e.LOG_LEVEL },
+    database: {
+      url: e.DATABASE_URL,
+      runMigrations: e.LATHE_MIGRATIONS_RUN,
+      embedded: { dataDir: e.LATHE_DATA_DIR, port: e.LATHE_EMBEDDED_PG_PORT },
+    },
+    auth: { keys },
+    lifecycle: { shutdownGraceMs: e.LATHE_SHUTDOWN_GRACE_MS, heartbeatMs: e.LATHE_INSTANCE_HEARTBEAT_MS },
+  };
+}
+
+function parseCors(value: string): AppConfig['http']['corsOrigins'] {
+  const v = value.trim();
+  if (v === '' || v === 'false') return false;
+  if (v === '*' || v === 'true') return true;
+  return v.split(',').map((o) => o.trim()).filter(Boolean);
+}
+
+function parseTrustProxy(value: string): AppConfig['http']['trustProxy'] {
+  const v = value.trim();
+  if (v === 'true') return true;
+  if (v === 'false' || v === '') return false;
+  if (/^\d+$/.test(v)) return Number(v);
+  return v.split(',').map((a) => a.trim()).filter(Boolean);
+}
+
+/** The one place that reads process.env. */
+export function loadConfigFromEnv(): AppConfig {
+  return loadConfig(process.env);
+}

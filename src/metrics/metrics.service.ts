@@ -1,0 +1,45 @@
+import { Injectable } from '@nestjs/common';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** The process's Prometheus registry. Its own Registry, so several apps in one test process do not clash. */
+@Injectable()
+export class MetricsService {
+  readonly registry = new Registry();
+  private readonly requests = new Counter({
+    name: 'lathe_http_requests_total',
+    help: 'HTTP requests by method, route template and status code.',
+    labelNames: ['method', 'route', 'status_code'],
+    registers: [this.registry],
+  });
+  private readonly duration = new Histogram({
+    name: 'lathe_http_request_duration_seconds',
+    help: 'HTTP request duration by method, route template and status code.',
+    labelNames: ['method', 'route', 'status_code'],
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [this.registry],
+  });
+  readonly inFlight = new Gauge({
+    name: 'lathe_http_requests_in_flight',
+    help: 'HTTP requests being served.',
+    registers: [this.registry],
+  });
+
+  constructor() {
+    // Process CPU, memory, handles, GC and event-loop lag (nodejs_eventloop_lag_*).
+    collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 10 });
+  }
+
+  observeRequest(method: string, route: string, statusCode: number, seconds: number): void {
+    const labels = { method, route, status_code: String(statusCode) };
+    this.requests.inc(labels);
+    this.duration.observe(labels, seconds);
+  }
+
+  render(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+}
