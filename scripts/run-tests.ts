@@ -1,0 +1,54 @@
+/**
+ * `npm test`: runs every unit spec (dist/src/**\/*.spec.js) and test (dist/test/**\/*.test.js)
+ * with node's test runner. Tests make their own databases on DATABASE_URL when it is set, else
+ * on an embedded PostgreSQL started here in a temp dir and removed afterwards.
+ *   node dist/scripts/run-tests.js [path-filter ...]
+ */
+import { spawn } from 'node:child_process';
+import { readdir, rm } from 'node:fs/promises';
+import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { EmbeddedPostgres } from '../src/database/embedded-postgres.js';
+import { freePort, makeTempDir } from '../test/support/processes.js';
+
+const DIST = fileURLToPath(new URL('..', import.meta.url));
+
+async function findTests(dir: string): Promise<string[]> {
+  const found: string[] = [];
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) found.push(...(await findTests(path)));
+    else if (/\.(spec|test)\.js$/.test(entry.name)) found.push(path);
+  }
+  return found.sort();
+}
+
+const filters = process.argv.slice(2);
+const files = [...(await findTests(join(DIST, 'src'))), ...(await findTests(join(DIST, 'test')))].filter(
+  (f) => filters.length === 0 || filters.some((p) => relative(DIST, f).includes(p)),
+);
+
+let embedded: EmbeddedPostgres | undefined;
+let dataDir: string | undefined;
+let serverUrl = process.env.DATABASE_URL;
+if (serverUrl) {
+  console.log(`Tests use the PostgreSQL server at DATABASE_URL (one database per test file).`);
+} else {
+  dataDir = await makeTempDir('lathe-test-pg-');
+  const quiet = { log: () => {}, warn: console.warn, debug: () => {}, error: console.error };
+  embedded = new EmbeddedPostgres({ dataDir, port: await freePort(), logger: quiet });
+  serverUrl = (await embedded.start()).replace(/\/lathe$/, '/postgres');
+  console.log(`Tests use an embedded PostgreSQL in ${dataDir} (no DATABASE_URL given).`);
+}
+
+const code = await new Promise<number>((resolve) => {
+  const child = spawn(process.execPath, ['--test', '--test-concurrency=2', ...files], {
+    stdio: 'inherit',
+    env: { ...process.env, LATHE_TEST_DATABASE_URL: serverUrl },
+  });
+  child.once('exit', (c, signal) => resolve(c ?? (signal ? 1 : 0)));
+});
+
+await embedded?.stop();
+if (dataDir) await rm(dataDir, { recursive: true, force: true });
+process.exit(code);

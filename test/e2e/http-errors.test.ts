@@ -1,0 +1,121 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import request from 'supertest';
+import { startTestApp, type TestApp } from '../support/app.js';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+
+describe('HTTP errors (real app, exact bodies)', () => {
+  let t: TestApp;
+  before(async () => {
+    t = await startTestApp({ LATHE_BODY_LIMIT_BYTES: '1024' });
+  });
+  after(() => t.close());
+
+  /** Every error body carries the request id that the response header echoes. */
+  function expectError(res: request.Response, status: number, code: string, message: string, details?: unknown) {
+    assert.equal(res.status, status);
+    const requestId = res.headers['x-request-id'];
+    assert.match(requestId, UUID);
+    const error: Record<string, unknown> = { code, message };
+    if (details !== undefined) error.details = details;
+    assert.deepEqual(res.body, { error, requestId });
+  }
+
+  it('answers malformed JSON with 400 MALFORMED_JSON', async () => {
+    const res = await request(t.server).post('/test/echo').set('content-type', 'application/json').send('{"name": "a",');
+    expectError(res, 400, 'MALFORMED_JSON', 'Body is not valid JSON');
+  });
+
+  it('answers a JSON body that is not UTF-8 with 400 INVALID_UTF8', async () => {
+    const body = Buffer.concat([Buffer.from('{"name": "'), Buffer.from([0xc3, 0x28]), Buffer.from('", "count": 1}')]);
+    const res = await request(t.server)
+      .post('/test/echo')
+      .set('content-type', 'application/json')
+      .serialize((raw: Buffer) => raw as never)
+      .send(body);
+    expectError(res, 400, 'INVALID_UTF8', 'Body is not valid UTF-8');
+  });
+
+  it('answers an empty JSON body with 400 EMPTY_BODY', async () => {
+    const res = await request(t.server).post('/test/echo').set('content-type', 'application/json').send('');
+    expectError(res, 400, 'EMPTY_BODY', 'Body is empty but Content-Type is application/json');
+  });
+
+  it('answers a wrong content type with 415 UNSUPPORTED_MEDIA_TYPE', async () => {
+    for (const type of ['application/xml', 'text/plain']) {
+      const res = await request(t.server).post('/test/echo').set('content-type', type).send('<name>a</name>');
+      expectError(res, 415, 'UNSUPPORTED_MEDIA_TYPE', `Unsupported Media Type`);
+    }
+  });
+
+  it('answers a body over the limit with 413 PAYLOAD_TOO_LARGE', async () => {
+    const res = await request(t.server)
+      .post('/test/echo')
+      .set('content-type', 'application/json')
+      .send(JSON.stringify({ name: 'x'.repeat(2000), count: 1 }));
+    expectError(res, 413, 'PAYLOAD_TOO_LARGE', 'Request body is too large');
+  });
+
+  it('answers an unknown route with 404 ROUTE_NOT_FOUND', async () => {
+    const res = await request(t.server).get('/no/such/route?x=1');
+    expectError(res, 404, 'ROUTE_NOT_FOUND', 'Cannot GET /no/such/route?x=1');
+  });
+
+  it('answers a body that fails validation with 400 VALIDATION_FAILED and the fields', async () => {
+    const res = await request(t.server).post('/test/echo').send({ name: 7, count: 0, extra: true });
+    expectError(res, 400, 'VALIDATION_FAILED', 'Request validation failed', [
+      { field: 'extra', problems: ['property extra should not exist'] },
+      { field: 'name', problems: ['name must be a string'] },
+      { field: 'count', problems: ['count must not be less than 1'] },
+    ]);
+  });
+
+  it('answers an unknown error with 500 INTERNAL and leaks nothing', async () => {
+    const res = await request(t.server).get('/test/boom');
+    expectError(res, 500, 'INTERNAL', 'Internal server error');
+    assert.doesNotMatch(res.text, /hunter2|secret|at |\.js/);
+  });
+
+  it('accepts a valid body', async () => {
+    const res = await request(t.server).post('/test/echo').send({ name: 'ok', count: 2 });
+    assert.equal(res.status, 201);
+    assert.deepEqual(res.body, { name: 'ok', count: 2 });
+  });
+
+  it('echoes a sane x-request-id and replaces an unsafe one', async () => {
+    const kept = await request(t.server).get('/nope').set('x-request-id', 'lb-7f3a.42');
+    assert.equal(kept.headers['x-request-id'], 'lb-7f3a.42');
+    assert.equal(kept.body.requestId, 'lb-7f3a.42');
+    const replaced = await request(t.server).get('/nope').set('x-request-id', 'bad id with spaces');
+    assert.match(replaced.headers['x-request-id'], UUID);
+  });
+
+  it('answers Open Inference Protocol paths in the OIP error shape', async () => {
+    const res = await request(t.server).get('/v2/models/nope/versions/x/unknown');
+    assert.equal(res.status, 404);
+    assert.deepEqual(res.body, { error: 'Cannot GET /v2/models/nope/versions/x/unknown' });
+  });
+
+  it('sets security headers and no CORS headers by default', async () => {
+    const res = await request(t.server).get('/health/live').set('origin', 'https://elsewhere.example');
+    assert.equal(res.headers['x-content-type-options'], 'nosniff');
+    assert.equal(res.headers['x-frame-options'], 'SAMEORIGIN');
+    assert.equal(res.headers['access-control-allow-origin'], undefined);
+  });
+});
+
+describe('CORS when configured', () => {
+  let t: TestApp;
+  before(async () => {
+    t = await startTestApp({ LATHE_CORS_ORIGINS: 'https://ui.example' });
+  });
+  after(() => t.close());
+
+  it('allows the configured origin only', async () => {
+    const ok = await request(t.server).get('/health/live').set('origin', 'https://ui.example');
+    assert.equal(ok.headers['access-control-allow-origin'], 'https://ui.example');
+    const other = await request(t.server).get('/health/live').set('origin', 'https://evil.example');
+    assert.equal(other.headers['access-control-allow-origin'], undefined);
+  });
+});

@@ -1,0 +1,39 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { MIGRATIONS } from '../../migrations/index.js';
+import { createDataSource } from '../../src/database/data-source.js';
+import { adminQuery, createTestDatabase, type TestDatabase } from '../support/database.js';
+
+const tables = async (url: string) =>
+  (await adminQuery(url, `SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename`)).rows.map((r) => r.tablename);
+
+describe('migrations', () => {
+  let db: TestDatabase;
+  before(async () => {
+    db = await createTestDatabase();
+  });
+  after(() => db.drop());
+
+  it('run all up on an empty database, all down again cleanly, and up again', async () => {
+    const dataSource = createDataSource(db.url);
+    await dataSource.initialize();
+    try {
+      assert.deepEqual(await tables(db.url), []);
+      const applied = await dataSource.runMigrations({ transaction: 'each' });
+      assert.deepEqual(applied.map((m) => m.name), MIGRATIONS.map((m) => m.name));
+      assert.deepEqual(await tables(db.url), ['instances', 'migrations']);
+      assert.equal(await dataSource.showMigrations(), false, 'nothing pending');
+
+      for (let i = 0; i < MIGRATIONS.length; i += 1) await dataSource.undoLastMigration({ transaction: 'each' });
+      assert.deepEqual(await tables(db.url), ['migrations']);
+      assert.deepEqual((await adminQuery(db.url, 'SELECT count(*)::int AS n FROM migrations')).rows, [{ n: 0 }]);
+      const indexes = await adminQuery(db.url, `SELECT indexname FROM pg_indexes WHERE schemaname = 'public' AND tablename <> 'migrations'`);
+      assert.equal(indexes.rowCount, 0);
+
+      const again = await dataSource.runMigrations({ transaction: 'each' });
+      assert.equal(again.length, MIGRATIONS.length);
+    } finally {
+      await dataSource.destroy();
+    }
+  });
+});

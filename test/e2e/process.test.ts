@@ -1,0 +1,92 @@
+import assert from 'node:assert/strict';
+import { rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { freePort, isAlive, killSpawned, MAIN, makeTempDir, postgresPidsFor, spawnNode, waitFor, waitForStatus } from '../support/processes.js';
+
+describe('process: configuration errors', () => {
+  it('exits non-zero naming every bad variable', async () => {
+    const run = spawnNode(MAIN, { PORT: 'eighty', LATHE_SHUTDOWN_GRACE_MS: '-5', LATHE_API_KEYS: 'x:y' });
+    const { code } = await run.exited;
+    assert.equal(code, 78);
+    const out = run.output();
+    assert.match(out, /^lathe: Invalid configuration:$/m);
+    assert.match(out, /^ {2}- PORT: .*\(got "eighty"\)$/m);
+    assert.match(out, /^ {2}- LATHE_SHUTDOWN_GRACE_MS: .*\(got "-5"\)$/m);
+    assert.match(out, /^ {2}- LATHE_API_KEYS: entry 1 \(x\) must be name:sha256hex:scope\+scope$/m);
+  });
+});
+
+describe('process: zero-config start on the embedded PostgreSQL', () => {
+  let dataDir: string;
+  let env: Record<string, string>;
+  let base: string;
+
+  before(async () => {
+    dataDir = await makeTempDir('lathe-embedded-');
+    const port = await freePort();
+    base = `http://127.0.0.1:${port}`;
+    // No DATABASE_URL: the embedded server is used.
+    env = { PORT: String(port), HOST: '127.0.0.1', LATHE_DATA_DIR: dataDir, LATHE_EMBEDDED_PG_PORT: String(await freePort()), LOG_LEVEL: 'info' };
+  });
+  after(async () => {
+    killSpawned();
+    for (const pid of await postgresPidsFor(dataDir)) process.kill(pid, 'SIGKILL');
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  const instances = async () => (await (await fetch(`${base}/v1/instances`)).json()) as { data: Array<{ state: string; pid: number }> };
+
+  it('is ready within 30 s, stops on SIGTERM with exit 0 and leaves no postgres behind', async () => {
+    const run = spawnNode(MAIN, env);
+    const started = Date.now();
+    const ready = await waitForStatus(`${base}/health/ready`, 200, 30_000);
+    assert.ok(Date.now() - started < 30_000);
+    assert.deepEqual(await ready.json(), { status: 'ready', draining: false, checks: { database: { status: 'up' } } });
+    assert.equal((await postgresPidsFor(dataDir)).length > 0, true);
+
+    run.child.kill('SIGTERM');
+    const exit = await run.exited;
+    assert.deepEqual(exit, { code: 0, signal: null }, run.output());
+    assert.deepEqual(await postgresPidsFor(dataDir), []);
+    assert.match(run.output(), /"msg":"Embedded PostgreSQL stopped"/);
+  });
+
+  it('keeps its data across restarts', async () => {
+    const run = spawnNode(MAIN, env);
+    await waitForStatus(`${base}/health/ready`, 200, 30_000);
+    const { data } = await instances();
+    assert.deepEqual(data.map((i) => i.state), ['running', 'stopped'], 'the first run is still recorded');
+    run.child.kill('SIGTERM');
+    assert.equal((await run.exited).code, 0);
+  });
+
+  it('recovers from a SIGKILLed run that left its postgres running', async () => {
+    const killed = spawnNode(MAIN, env);
+    await waitForStatus(`${base}/health/ready`, 200, 30_000);
+    killed.child.kill('SIGKILL');
+    await killed.exited;
+    const orphans = await postgresPidsFor(dataDir);
+    assert.ok(orphans.length > 0, 'postgres outlives a SIGKILLed parent');
+
+    const run = spawnNode(MAIN, env);
+    await waitForStatus(`${base}/health/ready`, 200, 30_000);
+    assert.match(run.output(), /left running on .* by an earlier run/);
+    for (const pid of orphans) assert.equal(isAlive(pid), false, `orphan ${pid} was stopped`);
+    // Newest first: this run, the killed one (it never marked itself stopped; its heartbeat just ends), two clean stops.
+    assert.deepEqual((await instances()).data.map((i) => i.state), ['running', 'running', 'stopped', 'stopped']);
+    run.child.kill('SIGTERM');
+    assert.equal((await run.exited).code, 0);
+    assert.deepEqual(await postgresPidsFor(dataDir), []);
+  });
+
+  it('starts over a stale postmaster.pid whose process is gone', async () => {
+    await writeFile(join(dataDir, 'postgres', 'postmaster.pid'), `999999\n${dataDir}/postgres\n0\n0\n\n\n\n`);
+    const run = spawnNode(MAIN, env);
+    await waitForStatus(`${base}/health/ready`, 200, 30_000);
+    assert.match(run.output(), /Removing stale .*postmaster\.pid \(process 999999 is not running\)/);
+    run.child.kill('SIGTERM');
+    assert.equal((await run.exited).code, 0);
+    await waitFor(async () => ((await postgresPidsFor(dataDir)).length === 0 ? true : undefined), 5_000, 'postgres to stop');
+  });
+});
