@@ -71,6 +71,8 @@ export async function configureApp(
         scriptSrc: ["'self'"],
         styleSrc: ["'self'", "'unsafe-inline'"],
         imgSrc: ["'self'", 'data:'],
+        // Plain-HTTP deployments behind a load balancer must not have /docs assets rewritten to https.
+        upgradeInsecureRequests: null,
       },
     },
   });

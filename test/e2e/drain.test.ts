@@ -63,5 +63,6 @@ describe('SIGTERM drain', () => {
     assert.deepEqual(await get(`${base}/health/live`), { error: 'ECONNREFUSED' });
     assert.match(run.output(), /SIGTERM: draining 2 in-flight request\(s\), grace 2000 ms/);
     assert.match(run.output(), /Closing with 1 request\(s\) still in flight/);
+    assert.doesNotMatch(run.output(), /Embedded PostgreSQL/, 'with DATABASE_URL the embedded server is never started');
   });
 });
