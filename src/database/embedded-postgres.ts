@@ -93,7 +93,7 @@ export class EmbeddedPostgres {
       }
       const { initdb } = await binaries();
       const args = [`--pgdata=${this.clusterDir}`, '--auth=scram-sha-256', `--username=${SUPERUSER}`, `--pwfile=${pwFile}`];
-      await runToCompletion(initdb, [...args, '--encoding=UTF8', '--locale=C'], runAs);
+      await runToCompletion(initdb, [...args, '--encoding=UTF8', '--locale=C', '--lc-messages=C'], runAs);
     } finally {
       await rm(pwDir, { recursive: true, force: true });
     }
@@ -101,12 +101,12 @@ export class EmbeddedPostgres {
 
   private async spawnServer(runAs: RunAs): Promise<void> {
     const { postgres } = await binaries();
-    const flags = ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'max_connections=100'];
+    // lc_messages=C: the readiness line below is matched in English.
+    const flags = ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'max_connections=100', '-c', 'lc_messages=C'];
     const server = spawn(postgres, ['-D', this.clusterDir, '-p', String(this.options.port), ...flags], {
       ...runAs,
       detached: true,
       stdio: ['ignore', 'ignore', 'pipe'],
-      env: { ...process.env, LC_MESSAGES: 'C' },
     });
     this.server = server;
     // Last resort if Lathe exits without stop(): the server must not outlive it.
@@ -207,7 +207,7 @@ function parentsAreTraversable(dir: string): boolean {
 
 function runToCompletion(command: string, args: string[], runAs: RunAs): Promise<void> {
   return new Promise((resolveDone, reject) => {
-    const child = spawn(command, args, { ...runAs, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LC_MESSAGES: 'C' } });
+    const child = spawn(command, args, { ...runAs, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     child.stdout!.on('data', (c) => (output += c));
     child.stderr!.on('data', (c) => (output += c));

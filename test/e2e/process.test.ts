@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { freePort, isAlive, killSpawned, MAIN, makeTempDir, postgresPidsFor, spawnNode, waitFor, waitForStatus } from '../support/processes.js';
+import { freePort, isAlive, killSpawned, MAIN, makeTempDir, postgresPidsFor, spawnCommand, spawnNode, waitFor, waitForStatus } from '../support/processes.js';
 
 describe('process: configuration errors', () => {
   it('exits non-zero naming every bad variable', async () => {
@@ -52,11 +52,21 @@ describe('process: zero-config start on the embedded PostgreSQL', () => {
     assert.match(run.output(), /"msg":"Embedded PostgreSQL stopped"/);
   });
 
+  it('stops cleanly when `npm start` (the README command) gets SIGTERM', async () => {
+    // --ignore-scripts skips the prestart build (the suite runs on a fresh build) but not `start` itself.
+    const run = spawnCommand('npm', ['start', '--ignore-scripts', '--silent'], env);
+    await waitForStatus(`${base}/health/ready`, 200, 30_000);
+    run.child.kill('SIGTERM'); // to npm: it must reach the server, not orphan it
+    assert.deepEqual(await run.exited, { code: 0, signal: null }, run.output());
+    assert.deepEqual(await postgresPidsFor(dataDir), []);
+    assert.match(run.output(), /"msg":"Stopped"/);
+  });
+
   it('keeps its data across restarts', async () => {
     const run = spawnNode(MAIN, env);
     await waitForStatus(`${base}/health/ready`, 200, 30_000);
     const { data } = await instances();
-    assert.deepEqual(data.map((i) => i.state), ['running', 'stopped'], 'the first run is still recorded');
+    assert.deepEqual(data.map((i) => i.state), ['running', 'stopped', 'stopped'], 'the earlier runs are still recorded');
     run.child.kill('SIGTERM');
     assert.equal((await run.exited).code, 0);
   });
@@ -73,8 +83,8 @@ describe('process: zero-config start on the embedded PostgreSQL', () => {
     await waitForStatus(`${base}/health/ready`, 200, 30_000);
     assert.match(run.output(), /left running on .* by an earlier run/);
     for (const pid of orphans) assert.equal(isAlive(pid), false, `orphan ${pid} was stopped`);
-    // Newest first: this run, the killed one (it never marked itself stopped; its heartbeat just ends), two clean stops.
-    assert.deepEqual((await instances()).data.map((i) => i.state), ['running', 'running', 'stopped', 'stopped']);
+    // Newest first: this run, the killed one (it never marked itself stopped; its heartbeat just ends), three clean stops.
+    assert.deepEqual((await instances()).data.map((i) => i.state), ['running', 'running', 'stopped', 'stopped', 'stopped']);
     run.child.kill('SIGTERM');
     assert.equal((await run.exited).code, 0);
     assert.deepEqual(await postgresPidsFor(dataDir), []);

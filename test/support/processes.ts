@@ -22,7 +22,11 @@ process.once('exit', () => {
 
 /** Runs a Lathe process with exactly the given environment (plus PATH), capturing its output. */
 export function spawnNode(script: string, env: Record<string, string>, args: string[] = []): Spawned {
-  const child = spawn(process.execPath, [script, ...args], {
+  return spawnCommand(process.execPath, [script, ...args], env);
+}
+
+export function spawnCommand(command: string, args: string[], env: Record<string, string>): Spawned {
+  const child = spawn(command, args, {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
