@@ -14,13 +14,12 @@ COPY package.json package-lock.json ./
 # npm 11 reads package.json's allowScripts; the npm 10 in node:20 images does not, so the variable
 # also tells onnxruntime-node's install script to skip its CUDA download (the cuda flavour runs it below).
 RUN ONNXRUNTIME_NODE_INSTALL=skip npm ci
-COPY tsconfig.json nest-cli.json ./
+COPY tsconfig.json tsconfig.build.json nest-cli.json ./
 COPY src ./src
 COPY migrations ./migrations
 COPY scripts ./scripts
-COPY test ./test
-COPY bench ./bench
-RUN npm run build && npm prune --omit=dev
+# The server, its migrations and the migrate/api-key scripts; no tests.
+RUN npx tsc -p tsconfig.build.json && npm prune --omit=dev
 RUN if [ "$FLAVOR" = "cuda" ]; then \
       cd node_modules/onnxruntime-node && ONNXRUNTIME_NODE_INSTALL=cuda12 node ./script/install; \
     fi
