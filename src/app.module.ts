@@ -7,6 +7,7 @@ import { HealthModule } from './health/health.module.js';
 import { InstancesModule } from './instances/instances.module.js';
 import { LifecycleModule } from './lifecycle/lifecycle.module.js';
 import { MetricsModule } from './metrics/metrics.module.js';
+import { OipModule } from './oip/oip.module.js';
 
 @Module({})
 export class AppModule {
@@ -22,6 +23,7 @@ export class AppModule {
         HealthModule,
         AuthModule,
         InstancesModule,
+        OipModule,
         ...extra,
       ],
     };

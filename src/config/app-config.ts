@@ -20,6 +20,13 @@ export interface AppConfig {
   };
   auth: { keys: ApiKey[] };
   lifecycle: { shutdownGraceMs: number; heartbeatMs: number };
+  models: {
+    dir: string;
+    /** Model names to load at boot; `*` loads every model in the repository. */
+    preload: string[] | '*';
+    /** ONNX Runtime execution providers in order of preference; the first that loads is used. */
+    executionProviders: string[];
+  };
 }
 
 export class ConfigError extends Error {
@@ -64,7 +71,16 @@ export function loadConfig(source: Record<string, string | undefined>): AppConfi
     },
     auth: { keys },
     lifecycle: { shutdownGraceMs: e.LATHE_SHUTDOWN_GRACE_MS, heartbeatMs: e.LATHE_INSTANCE_HEARTBEAT_MS },
+    models: {
+      dir: e.LATHE_MODELS_DIR,
+      preload: e.LATHE_MODELS_PRELOAD.trim() === '*' ? '*' : splitList(e.LATHE_MODELS_PRELOAD),
+      executionProviders: splitList(e.LATHE_EXECUTION_PROVIDERS),
+    },
   };
+}
+
+function splitList(value: string): string[] {
+  return value.split(',').map((v) => v.trim()).filter(Boolean);
 }
 
 function parseCors(value: string): AppConfig['http']['corsOrigins'] {

@@ -1,4 +1,5 @@
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { pino } from 'pino';
 import { createApp } from '../../src/app.setup.js';
 import { loadConfig } from '../../src/config/app-config.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
@@ -13,10 +14,14 @@ export interface TestApp {
 }
 
 /** The real app, built by the same createApp() as main.ts, on a fresh migrated database, plus the test fixtures. */
-export async function startTestApp(env: Record<string, string> = {}): Promise<TestApp> {
+export async function startTestApp(env: Record<string, string> = {}, options: { logLines?: string[] } = {}): Promise<TestApp> {
   const db = await createTestDatabase();
-  const config = loadConfig({ LOG_LEVEL: 'silent', DATABASE_URL: db.url, ...env });
-  const app = await createApp(config, { extraModules: [FixturesModule] });
+  const config = loadConfig({ LOG_LEVEL: options.logLines ? 'info' : 'silent', DATABASE_URL: db.url, ...env });
+  // With logLines the app logs JSON lines into the array instead of stdout.
+  const logger = options.logLines
+    ? pino({ level: 'info' }, { write: (line: string) => void options.logLines!.push(line) })
+    : undefined;
+  const app = await createApp(config, { extraModules: [FixturesModule], logger });
   await app.init();
   await app.getHttpAdapter().getInstance().ready();
   return {

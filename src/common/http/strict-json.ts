@@ -13,6 +13,11 @@ export function installStrictJsonParser(fastify: FastifyInstance): void {
   const parseJson = fastify.getDefaultJsonParser('error', 'error');
   fastify.removeContentTypeParser(['application/json', 'text/plain']);
   fastify.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
+    // Triton's binary tensor data extension: a JSON header followed by raw tensor bytes.
+    if (request.headers['inference-header-content-length'] !== undefined) {
+      done(null, body);
+      return;
+    }
     let text: string;
     try {
       text = utf8.decode(body as Buffer);
@@ -22,4 +27,5 @@ export function installStrictJsonParser(fastify: FastifyInstance): void {
     }
     parseJson(request, text, done);
   });
+  fastify.addContentTypeParser('application/octet-stream', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
 }

@@ -1,0 +1,57 @@
+import { z } from 'zod';
+import { TENSOR_DATATYPES } from '../runtime/tensor.js';
+
+const tensorSpec = z.object({
+  name: z.string().min(1),
+  datatype: z.enum(TENSOR_DATATYPES),
+  /** Without the batch dimension when maxBatchSize > 0 (Triton's convention); -1 = any size. */
+  shape: z.array(z.number().int().min(-1)),
+});
+
+const warmupInput = z.object({
+  shape: z.array(z.number().int().min(0)),
+  /** Every element takes this value (default 0). */
+  value: z.number().default(0),
+});
+
+const source = z.union([
+  z.object({ file: z.string().min(1) }).strict(),
+  z.object({ npm: z.string().min(1), path: z.string().min(1) }).strict(),
+]);
+
+/** `models/<name>/<version>/model.json`: what a model is, where its weights are, and how to serve it. */
+export const modelManifestSchema = z
+  .object({
+    task: z.string().min(1),
+    description: z.string().default(''),
+    license: z.string().default('unknown'),
+    source,
+    inputs: z.array(tensorSpec).min(1),
+    outputs: z.array(tensorSpec).min(1),
+    labels: z.array(z.string()).optional(),
+    /** 0: no batch dimension. >0: the first dimension of every input and output is the batch. */
+    maxBatchSize: z.number().int().min(0).max(4096).default(0),
+    dynamicBatching: z
+      .object({
+        preferredBatchSizes: z.array(z.number().int().min(1)).default([]),
+        maxQueueDelayMicroseconds: z.number().int().min(0).max(10_000_000).default(0),
+      })
+      .optional(),
+    instances: z.number().int().min(1).max(64).default(1),
+    intraOpThreads: z.number().int().min(1).max(256).default(1),
+    queue: z.object({ maxSize: z.number().int().min(1).max(100_000).default(128) }).default({ maxSize: 128 }),
+    timeoutMs: z.number().int().min(1).max(3_600_000).default(30_000),
+    /** Inputs for one run before the model reports ready; without it no warm-up runs. */
+    warmup: z.record(z.string(), warmupInput).optional(),
+  })
+  .strict();
+
+export type ModelManifest = z.infer<typeof modelManifestSchema>;
+export type TensorSpec = z.infer<typeof tensorSpec>;
+
+export function parseManifest(json: unknown, where: string): ModelManifest {
+  const parsed = modelManifestSchema.safeParse(json);
+  if (parsed.success) return parsed.data;
+  const problems = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
+  throw new Error(`${where}: ${problems.join('; ')}`);
+}

@@ -1,0 +1,176 @@
+import { readdir, readFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { AppError } from '../common/errors/app-error.js';
+import { ErrorCode } from '../common/errors/error-code.js';
+import type { AppConfig } from '../config/app-config.js';
+import { InjectConfig } from '../config/config.module.js';
+import { ReadinessService } from '../health/readiness.service.js';
+import type { ModelRunner } from '../runtime/model-runner.js';
+import { RuntimeService } from '../runtime/runtime.service.js';
+import { type ModelManifest, parseManifest } from './model-manifest.js';
+import { resolveWeights } from './model-source.js';
+
+export interface ModelVersion {
+  name: string;
+  version: string;
+  dir: string;
+  manifest?: ModelManifest;
+  /** Why the version cannot be served (bad manifest, missing weights, failed load). */
+  error?: string;
+}
+
+export type ModelState = 'READY' | 'LOADING' | 'UNAVAILABLE';
+
+/**
+ * The Triton-style repository: `<dir>/<name>/<version>/model.json`. Indexes manifests, loads
+ * versions into the runtime (at boot for preloaded models, else on first use), unloads them.
+ */
+@Injectable()
+export class ModelRepository implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger('Models');
+  private index = new Map<string, Map<string, ModelVersion>>();
+  /** Loading or loaded versions by `name/version`; `settled` holds those that finished loading. */
+  private readonly runners = new Map<string, Promise<ModelRunner>>();
+  private readonly settled = new Map<string, ModelRunner>();
+
+  constructor(
+    @InjectConfig() private readonly config: AppConfig,
+    private readonly runtime: RuntimeService,
+    readiness: ReadinessService,
+  ) {
+    readiness.register('models', () => this.preloadedReady());
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    await this.reindex();
+    const preload = this.config.models.preload === '*' ? [...this.index.keys()] : this.config.models.preload;
+    for (const name of preload) {
+      await this.load(name).catch((err) => this.logger.error(`Preloading ${name} failed: ${(err as Error).message}`));
+    }
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await Promise.allSettled([...this.index.keys()].map((name) => this.unload(name)));
+  }
+
+  /** Re-reads every manifest; loaded versions keep serving. */
+  async reindex(): Promise<void> {
+    const root = resolve(this.config.models.dir);
+    const index = new Map<string, Map<string, ModelVersion>>();
+    for (const name of await subdirs(root)) {
+      const versions = new Map<string, ModelVersion>();
+      for (const version of (await subdirs(join(root, name))).filter((v) => /^\d+$/.test(v))) {
+        versions.set(version, await readVersion(name, version, join(root, name, version)));
+      }
+      if (versions.size > 0) index.set(name, versions);
+    }
+    this.index = index;
+    this.logger.log(`Model repository ${root}: ${[...index.keys()].join(', ') || 'empty'}`);
+  }
+
+  names(): string[] {
+    return [...this.index.keys()].sort();
+  }
+
+  versions(name: string): ModelVersion[] {
+    const versions = this.index.get(name);
+    if (!versions) throw new AppError(ErrorCode.ModelNotFound, `model "${name}" is not in the repository`);
+    return [...versions.values()].sort((a, b) => Number(a.version) - Number(b.version));
+  }
+
+  /** A version, or the highest one when none is given. */
+  version(name: string, version?: string): ModelVersion {
+    const versions = this.versions(name);
+    const found = version === undefined ? versions.at(-1) : versions.find((v) => v.version === version);
+    if (!found) throw new AppError(ErrorCode.ModelNotFound, `model "${name}" has no version "${version}"`);
+    return found;
+  }
+
+  state(v: ModelVersion): { state: ModelState; reason: string } {
+    const key = `${v.name}/${v.version}`;
+    if (v.error) return { state: 'UNAVAILABLE', reason: v.error };
+    if (!this.runners.has(key)) return { state: 'UNAVAILABLE', reason: 'unloaded' };
+    return this.loadedRunner(key) ? { state: 'READY', reason: '' } : { state: 'LOADING', reason: '' };
+  }
+
+  /** The running model, loading it first when it is not loaded (the on-demand path). */
+  async runner(name: string, version?: string): Promise<{ version: ModelVersion; runner: ModelRunner }> {
+    const v = this.version(name, version);
+    return { version: v, runner: await this.loadVersion(v) };
+  }
+
+  /** Loads every version of a model (Triton's repository `load`). */
+  async load(name: string): Promise<void> {
+    await Promise.all(this.versions(name).map((v) => this.loadVersion(v)));
+  }
+
+  async unload(name: string): Promise<void> {
+    const versions = this.index.get(name);
+    if (!versions) throw new AppError(ErrorCode.ModelNotFound, `model "${name}" is not in the repository`);
+    for (const v of versions.values()) {
+      const key = `${v.name}/${v.version}`;
+      const pending = this.runners.get(key);
+      this.runners.delete(key);
+      this.settled.delete(key);
+      if (pending) await pending.then((r) => r.stop(), () => undefined);
+    }
+  }
+
+  private loadedRunner(key: string): ModelRunner | undefined {
+    return this.settled.get(key);
+  }
+
+  /** The runner of a version that finished loading, without loading it. */
+  loaded(v: ModelVersion): ModelRunner | undefined {
+    return this.settled.get(`${v.name}/${v.version}`);
+  }
+
+  private loadVersion(v: ModelVersion): Promise<ModelRunner> {
+    const key = `${v.name}/${v.version}`;
+    const existing = this.runners.get(key);
+    if (existing) return existing;
+    if (!v.manifest || (v.error && !v.error.startsWith('load failed'))) {
+      return Promise.reject(new AppError(ErrorCode.ModelLoadFailed, `model "${v.name}" version ${v.version} cannot load: ${v.error}`));
+    }
+    const manifest = v.manifest;
+    const loading = (async () => {
+      const modelPath = resolveWeights(manifest, v.dir);
+      const runner = await this.runtime.start(v.name, v.version, modelPath, manifest);
+      v.error = undefined;
+      this.settled.set(key, runner);
+      this.logger.log(`Loaded ${key} on ${runner.provider} (${manifest.instances} instance(s))`);
+      return runner;
+    })();
+    this.runners.set(key, loading);
+    loading.catch((err: Error) => {
+      this.runners.delete(key);
+      v.error = `load failed: ${err.message}`;
+      this.logger.error(`Loading ${key} failed: ${err.message}`);
+    });
+    return loading.catch((err: Error) => {
+      throw err instanceof AppError ? err : new AppError(ErrorCode.ModelLoadFailed, `model "${v.name}" version ${v.version} failed to load: ${err.message}`);
+    });
+  }
+
+  private async preloadedReady(): Promise<void> {
+    const preload = this.config.models.preload === '*' ? this.names() : this.config.models.preload;
+    const missing = preload.filter((name) => !this.index.get(name) || this.versions(name).some((v) => this.state(v).state !== 'READY'));
+    if (missing.length > 0) throw new Error(`not loaded: ${missing.join(', ')}`);
+  }
+}
+
+async function subdirs(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
+  return entries.filter((e) => e.isDirectory()).map((e) => e.name).sort();
+}
+
+async function readVersion(name: string, version: string, dir: string): Promise<ModelVersion> {
+  const file = join(dir, 'model.json');
+  try {
+    const manifest = parseManifest(JSON.parse(await readFile(file, 'utf8')), file);
+    return { name, version, dir, manifest };
+  } catch (err) {
+    return { name, version, dir, error: `bad manifest: ${(err as Error).message}` };
+  }
+}

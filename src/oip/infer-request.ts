@@ -1,0 +1,117 @@
+import { AppError } from '../common/errors/app-error.js';
+import { ErrorCode } from '../common/errors/error-code.js';
+import type { ModelManifest, TensorSpec } from '../models/model-manifest.js';
+import type { NamedTensors, Tensor } from '../runtime/tensor.js';
+import { decodeBinaryTensor, decodeJsonTensor, splitInferRequest, takeBinaryInputs } from './tensor-codec.js';
+
+interface RawInput {
+  name: string;
+  datatype?: unknown;
+  shape?: unknown;
+  data?: unknown;
+  parameters?: Record<string, unknown>;
+}
+
+export interface ParsedInferRequest {
+  id?: string;
+  inputs: NamedTensors;
+  /** Output names, in the order to answer with. */
+  outputs: string[];
+  /** Outputs to send as binary tensor data rather than JSON numbers. */
+  binaryOutputs: Set<string>;
+  /** Rows along the batch dimension (1 for a model without one). */
+  rows: number;
+}
+
+const bad = (message: string) => new AppError(ErrorCode.ValidationFailed, message);
+
+/**
+ * Parses an Open Inference Protocol infer request (JSON, or JSON header plus binary tensor data)
+ * and checks it against the model's manifest: names, datatypes, ranks, fixed dimensions and one
+ * batch size shared by all inputs. Every error names the tensor and the problem.
+ */
+export function parseInferRequest(body: unknown, headerLength: number | undefined, manifest: ModelManifest): ParsedInferRequest {
+  let header: unknown = body;
+  let binary: Buffer = Buffer.alloc(0);
+  if (Buffer.isBuffer(body)) ({ header, binary } = splitInferRequest(body, headerLength));
+  if (typeof header !== 'object' || header === null || Array.isArray(header)) throw bad('request body must be a JSON object');
+  const request = header as { id?: unknown; inputs?: unknown; outputs?: unknown; parameters?: Record<string, unknown> };
+  if (request.id !== undefined && typeof request.id !== 'string') throw bad('"id" must be a string');
+  if (!Array.isArray(request.inputs) || request.inputs.length === 0) throw bad('"inputs" must be a non-empty array');
+  const rawInputs = request.inputs.map((input, i) => checkRawInput(input, i));
+  const binaries = takeBinaryInputs(rawInputs, binary);
+
+  const specs = new Map(manifest.inputs.map((s) => [s.name, s]));
+  const inputs: NamedTensors = {};
+  for (const raw of rawInputs) {
+    const spec = specs.get(raw.name);
+    const what = `input "${raw.name}"`;
+    if (!spec) throw bad(`${what} is not an input of this model (inputs: ${[...specs.keys()].join(', ')})`);
+    if (inputs[raw.name]) throw bad(`${what} is given twice`);
+    const bytes = binaries.get(raw.name);
+    if (bytes === undefined && raw.data === undefined) throw bad(`${what} has neither "data" nor binary_data_size`);
+    const tensor = bytes
+      ? decodeBinaryTensor(what, raw.datatype, raw.shape, bytes)
+      : decodeJsonTensor(what, raw.datatype, raw.shape, raw.data);
+    checkAgainstSpec(what, tensor, spec, manifest.maxBatchSize);
+    inputs[raw.name] = tensor as Tensor;
+  }
+  const missing = manifest.inputs.filter((s) => !inputs[s.name]).map((s) => `"${s.name}"`);
+  if (missing.length > 0) throw bad(`missing input(s) ${missing.join(', ')}`);
+
+  const rows = manifest.maxBatchSize > 0 ? sharedBatchSize(inputs) : 1;
+  const { outputs, binaryOutputs } = requestedOutputs(request.outputs, manifest, request.parameters?.binary_data_output === true);
+  return { id: request.id as string | undefined, inputs, outputs, binaryOutputs, rows };
+}
+
+function checkRawInput(input: unknown, index: number): RawInput {
+  if (typeof input !== 'object' || input === null || typeof (input as RawInput).name !== 'string') {
+    throw bad(`inputs[${index}] must be an object with a string "name"`);
+  }
+  const raw = input as RawInput;
+  if (raw.parameters !== undefined && (typeof raw.parameters !== 'object' || raw.parameters === null)) {
+    throw bad(`input "${raw.name}": "parameters" must be an object`);
+  }
+  return raw;
+}
+
+function checkAgainstSpec(what: string, tensor: { datatype: string; shape: number[] }, spec: TensorSpec, maxBatchSize: number): void {
+  if (tensor.datatype !== spec.datatype) {
+    throw bad(`${what} has datatype ${tensor.datatype}; the model takes ${spec.datatype}`);
+  }
+  const expected = maxBatchSize > 0 ? [-1, ...spec.shape] : spec.shape;
+  const show = (s: number[]) => `[${s.join(',')}]`;
+  if (tensor.shape.length !== expected.length || expected.some((d, i) => d !== -1 && d !== tensor.shape[i])) {
+    throw bad(`${what} has shape ${show(tensor.shape)}; the model takes ${show(expected)} (-1: any size)`);
+  }
+  if (maxBatchSize > 0 && (tensor.shape[0]! < 1 || tensor.shape[0]! > maxBatchSize)) {
+    throw bad(`${what} has batch size ${tensor.shape[0]}; this model takes 1 to ${maxBatchSize}`);
+  }
+}
+
+function sharedBatchSize(inputs: NamedTensors): number {
+  const sizes = new Set(Object.values(inputs).map((t) => t.shape[0]!));
+  if (sizes.size > 1) throw bad(`inputs disagree on the batch size (first dimension): ${[...sizes].join(' vs ')}`);
+  return [...sizes][0]!;
+}
+
+function requestedOutputs(
+  raw: unknown,
+  manifest: ModelManifest,
+  allBinary: boolean,
+): { outputs: string[]; binaryOutputs: Set<string> } {
+  const known = manifest.outputs.map((o) => o.name);
+  if (raw === undefined) return { outputs: known, binaryOutputs: new Set(allBinary ? known : []) };
+  if (!Array.isArray(raw) || raw.length === 0) throw bad('"outputs" must be a non-empty array when given');
+  const outputs: string[] = [];
+  const binaryOutputs = new Set<string>();
+  for (const [i, o] of raw.entries()) {
+    const name = (o as { name?: unknown })?.name;
+    if (typeof name !== 'string') throw bad(`outputs[${i}] must be an object with a string "name"`);
+    if (!known.includes(name)) throw bad(`output "${name}" is not an output of this model (outputs: ${known.join(', ')})`);
+    outputs.push(name);
+    const binaryData = (o as { parameters?: { binary_data?: unknown } }).parameters?.binary_data;
+    if (binaryData === true || (binaryData === undefined && allBinary)) binaryOutputs.add(name);
+  }
+  return { outputs, binaryOutputs };
+}

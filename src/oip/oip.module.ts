@@ -1,0 +1,7 @@
+import { Module } from '@nestjs/common';
+import { ModelsModule } from '../models/models.module.js';
+import { OipController } from './oip.controller.js';
+import { OipService } from './oip.service.js';
+
+@Module({ imports: [ModelsModule], controllers: [OipController], providers: [OipService] })
+export class OipModule {}

@@ -1,0 +1,260 @@
+import { AppError } from '../common/errors/app-error.js';
+import { ErrorCode } from '../common/errors/error-code.js';
+import { ModelStatsRecorder } from './model-stats.js';
+import { SessionWorker } from './session-worker.js';
+import { concatBatch, type NamedTensors, splitBatch } from './tensor.js';
+import type { TensorInfo } from './worker-protocol.js';
+
+export interface BatchingPolicy {
+  maxBatchSize: number;
+  preferredBatchSizes: number[];
+  maxQueueDelayUs: number;
+}
+
+export interface RunnerOptions {
+  name: string;
+  version: string;
+  modelPath: string;
+  providers: string[];
+  instances: number;
+  intraOpThreads: number;
+  maxQueueSize: number;
+  timeoutMs: number;
+  /** Null: every request runs alone (the model has no batch dimension, or batching is off). */
+  batching: BatchingPolicy | null;
+}
+
+export interface RunnerEvents {
+  fallback(provider: string, error: string): void;
+  execution(batchSize: number, inferSeconds: number): void;
+  request(outcome: 'success' | 'fail' | 'overloaded' | 'timeout', queueSeconds: number | undefined): void;
+  queueDepth(depth: number): void;
+  crashed(error: Error): void;
+  stopped(): void;
+}
+
+export interface InferResult {
+  outputs: NamedTensors;
+  queueMs: number;
+  inferenceMs: number;
+}
+
+interface Queued {
+  inputs: NamedTensors;
+  outputs: string[];
+  rows: number;
+  signature: string;
+  enqueued: bigint;
+  dispatched?: bigint;
+  timer?: NodeJS.Timeout;
+  settled: boolean;
+  resolve(result: InferResult): void;
+  reject(err: Error): void;
+}
+
+const nowNs = () => process.hrtime.bigint();
+
+/**
+ * One model version in ONNX Runtime: N session workers fed by a bounded queue and, for models
+ * with a batch dimension, Triton's dynamic batcher: requests with the same trailing shapes are
+ * merged up to maxBatchSize, waiting at most maxQueueDelayUs for a preferred or full batch.
+ */
+export class ModelRunner {
+  private readonly workers: SessionWorker[] = [];
+  private queue: Queued[] = [];
+  /** Accepted and not yet answered: queued plus running. maxQueueSize bounds this. */
+  private accepted = 0;
+  private delayTimer?: NodeJS.Timeout;
+  private stopped = false;
+  private avgRunMs = 10;
+  readonly stats: ModelStatsRecorder;
+  provider = 'unknown';
+  inputs: TensorInfo[] = [];
+  outputs: TensorInfo[] = [];
+
+  constructor(
+    readonly options: RunnerOptions,
+    private readonly events: RunnerEvents,
+  ) {
+    this.stats = new ModelStatsRecorder(options.name, options.version);
+  }
+
+  async start(): Promise<void> {
+    try {
+      for (let i = 0; i < this.options.instances; i += 1) this.workers.push(await this.spawn(i === 0));
+    } catch (err) {
+      await this.stop();
+      throw err;
+    }
+  }
+
+  get queueDepth(): number {
+    return this.queue.length;
+  }
+
+  get liveWorkers(): number {
+    return this.workers.length;
+  }
+
+  infer(inputs: NamedTensors, outputs: string[], rows: number): Promise<InferResult> {
+    if (this.stopped) return Promise.reject(new AppError(ErrorCode.Unavailable, `model "${this.options.name}" is unloading`));
+    if (this.accepted >= this.options.maxQueueSize) {
+      this.events.request('overloaded', undefined);
+      const seconds = Math.max(1, Math.ceil((this.accepted * this.avgRunMs) / Math.max(1, this.workers.length) / 1000));
+      return Promise.reject(
+        new AppError(ErrorCode.Overloaded, `model "${this.options.name}" has ${this.accepted} requests in progress (limit ${this.options.maxQueueSize}); retry later`, undefined, {
+          'retry-after': String(seconds),
+        }),
+      );
+    }
+    return new Promise<InferResult>((resolve, reject) => {
+      const item: Queued = { inputs, outputs, rows, signature: signatureOf(inputs, outputs), enqueued: nowNs(), settled: false, resolve, reject };
+      item.timer = setTimeout(() => this.expire(item), this.options.timeoutMs);
+      this.accepted += 1;
+      this.queue.push(item);
+      this.events.queueDepth(this.queue.length);
+      this.dispatch();
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.delayTimer);
+    for (const item of this.queue.splice(0)) this.finish(item, new AppError(ErrorCode.Unavailable, `model "${this.options.name}" was unloaded`));
+    await Promise.allSettled(this.workers.splice(0).map((w) => w.close()));
+    this.events.stopped();
+  }
+
+  private async spawn(first: boolean): Promise<SessionWorker> {
+    const worker = new SessionWorker({
+      modelPath: this.options.modelPath,
+      // The first instance finds the provider that loads; the others go straight to it.
+      providers: first ? this.options.providers : [this.provider],
+      intraOpThreads: this.options.intraOpThreads,
+    });
+    try {
+      const ready = await worker.ready;
+      if (first) {
+        for (const f of ready.fallbacks) this.events.fallback(f.provider, f.error);
+        this.provider = ready.provider;
+        this.inputs = ready.inputs;
+        this.outputs = ready.outputs;
+      }
+    } catch (err) {
+      await worker.terminate();
+      throw new AppError(ErrorCode.Unavailable, `model "${this.options.name}" failed to load: ${(err as Error).message}`);
+    }
+    worker.onCrash = (err) => this.replace(worker, err);
+    return worker;
+  }
+
+  /** A crashed worker's batch already failed with 503; a new one takes its place. */
+  private replace(dead: SessionWorker, err: Error): void {
+    this.events.crashed(err);
+    const index = this.workers.indexOf(dead);
+    if (index >= 0) this.workers.splice(index, 1);
+    if (this.stopped) return;
+    this.spawn(false).then(
+      (worker) => {
+        if (this.stopped) return void worker.close();
+        this.workers.push(worker);
+        this.dispatch();
+      },
+      () => undefined,
+    );
+  }
+
+  private dispatch(): void {
+    clearTimeout(this.delayTimer);
+    this.delayTimer = undefined;
+    for (const worker of this.workers) {
+      if (worker.busy || this.queue.length === 0) continue;
+      const batch = this.takeBatch();
+      if (!batch) return;
+      void this.execute(worker, batch);
+    }
+  }
+
+  /** The next batch to run, or undefined while the batcher waits for more requests. */
+  private takeBatch(): Queued[] | undefined {
+    const policy = this.options.batching;
+    if (!policy) return [this.queue.shift()!];
+    const head = this.queue[0]!;
+    const picked: Queued[] = [];
+    let rows = 0;
+    for (const item of this.queue) {
+      if (item.signature !== head.signature) continue;
+      if (rows + item.rows > policy.maxBatchSize) break;
+      picked.push(item);
+      rows += item.rows;
+    }
+    const full = rows >= policy.maxBatchSize || policy.preferredBatchSizes.includes(rows);
+    const waitedUs = Number(nowNs() - head.enqueued) / 1e3;
+    if (!full && waitedUs < policy.maxQueueDelayUs) {
+      this.delayTimer = setTimeout(() => this.dispatch(), Math.ceil((policy.maxQueueDelayUs - waitedUs) / 1e3));
+      return undefined;
+    }
+    const taken = new Set(picked);
+    this.queue = this.queue.filter((item) => !taken.has(item));
+    return picked;
+  }
+
+  private async execute(worker: SessionWorker, batch: Queued[]): Promise<void> {
+    worker.busy = true;
+    this.events.queueDepth(this.queue.length);
+    const started = nowNs();
+    for (const item of batch) item.dispatched = started;
+    try {
+      const names = Object.keys(batch[0]!.inputs);
+      const inputs: NamedTensors = {};
+      for (const name of names) inputs[name] = concatBatch(batch.map((b) => b.inputs[name]!));
+      const inputNs = Number(nowNs() - started);
+      const { outputs, inferNs } = await worker.run(inputs, batch[0]!.outputs);
+      const outStart = nowNs();
+      const rows = batch.map((b) => b.rows);
+      const parts = batch.map(() => ({}) as NamedTensors);
+      for (const [name, tensor] of Object.entries(outputs)) {
+        splitBatch(tensor, rows).forEach((t, i) => (parts[i]![name] = t));
+      }
+      const outputNs = Number(nowNs() - outStart);
+      const batchSize = rows.reduce((a, b) => a + b, 0);
+      this.stats.execution(batchSize, batch.length, inputNs, inferNs, outputNs);
+      this.events.execution(batchSize, inferNs / 1e9);
+      this.avgRunMs = this.avgRunMs * 0.8 + (Number(nowNs() - started) / 1e6) * 0.2;
+      batch.forEach((item, i) => this.finish(item, undefined, { outputs: parts[i]!, inferenceMs: inferNs / 1e6 }));
+    } catch (err) {
+      for (const item of batch) this.finish(item, err as Error);
+    } finally {
+      worker.busy = false;
+      this.dispatch();
+    }
+  }
+
+  private expire(item: Queued): void {
+    if (item.settled) return;
+    this.queue = this.queue.filter((q) => q !== item);
+    this.finish(item, new AppError(ErrorCode.DeadlineExceeded, `model "${this.options.name}" did not answer within ${this.options.timeoutMs} ms`));
+  }
+
+  private finish(item: Queued, err: Error | undefined, result?: { outputs: NamedTensors; inferenceMs: number }): void {
+    if (item.settled) return;
+    item.settled = true;
+    this.accepted -= 1;
+    clearTimeout(item.timer);
+    const queueNs = item.dispatched === undefined ? undefined : Number(item.dispatched - item.enqueued);
+    const totalNs = Number(nowNs() - item.enqueued);
+    this.stats.request(!err, totalNs, queueNs);
+    const timedOut = err instanceof AppError && err.code === ErrorCode.DeadlineExceeded;
+    this.events.request(err ? (timedOut ? 'timeout' : 'fail') : 'success', queueNs === undefined ? undefined : queueNs / 1e9);
+    if (err) item.reject(err);
+    else item.resolve({ outputs: result!.outputs, queueMs: (queueNs ?? 0) / 1e6, inferenceMs: result!.inferenceMs });
+  }
+}
+
+function signatureOf(inputs: NamedTensors, outputs: string[]): string {
+  const parts = Object.keys(inputs)
+    .sort()
+    .map((name) => `${name}:${inputs[name]!.datatype}:${inputs[name]!.shape.slice(1).join('x')}`);
+  return `${parts.join('|')}=>${outputs.join(',')}`;
+}
+

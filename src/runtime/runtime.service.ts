@@ -1,0 +1,122 @@
+import { Injectable, Logger } from '@nestjs/common';
+import type { AppConfig } from '../config/app-config.js';
+import { InjectConfig } from '../config/config.module.js';
+import { MetricsService } from '../metrics/metrics.service.js';
+import type { ModelManifest } from '../models/model-manifest.js';
+import { ModelMetrics } from './model-metrics.js';
+import { ModelRunner, type RunnerEvents } from './model-runner.js';
+import { elementCount, type NamedTensors, type TensorData, type TensorDatatype } from './tensor.js';
+
+/** Starts model versions in ONNX Runtime on the configured execution providers, with metrics. */
+@Injectable()
+export class RuntimeService {
+  private readonly logger = new Logger('Runtime');
+  private readonly metrics: ModelMetrics;
+  private readonly warned = new Set<string>();
+
+  constructor(
+    @InjectConfig() private readonly config: AppConfig,
+    metrics: MetricsService,
+  ) {
+    this.metrics = new ModelMetrics(metrics.registry);
+  }
+
+  async start(name: string, version: string, modelPath: string, manifest: ModelManifest): Promise<ModelRunner> {
+    let provider = 'unknown';
+    const labels = { model: name, version };
+    const m = this.metrics;
+    const events: RunnerEvents = {
+      fallback: (p, error) => this.warnFallback(p, error),
+      execution: (rows, seconds) => {
+        m.batchSize.observe(labels, rows);
+        m.inferenceSeconds.observe(labels, seconds);
+      },
+      request: (outcome, queueSeconds) => {
+        m.requests.inc({ ...labels, outcome });
+        if (queueSeconds !== undefined) m.queueSeconds.observe(labels, queueSeconds);
+      },
+      queueDepth: (depth) => m.queueDepth.set(labels, depth),
+      crashed: (err) => {
+        m.crashes.inc(labels);
+        this.logger.error(`${name}/${version}: a session worker crashed (${err.message}); replacing it`);
+      },
+      stopped: () => {
+        m.loaded.remove({ ...labels, provider });
+        m.queueDepth.remove(labels);
+      },
+    };
+    const batching =
+      manifest.maxBatchSize > 0
+        ? {
+            maxBatchSize: manifest.maxBatchSize,
+            preferredBatchSizes: manifest.dynamicBatching?.preferredBatchSizes ?? [],
+            maxQueueDelayUs: manifest.dynamicBatching?.maxQueueDelayMicroseconds ?? 0,
+          }
+        : null;
+    const runner = new ModelRunner(
+      {
+        name,
+        version,
+        modelPath,
+        providers: this.config.models.executionProviders,
+        instances: manifest.instances,
+        intraOpThreads: manifest.intraOpThreads,
+        maxQueueSize: manifest.queue.maxSize,
+        timeoutMs: manifest.timeoutMs,
+        batching,
+      },
+      events,
+    );
+    await runner.start();
+    provider = runner.provider;
+    try {
+      checkManifestAgainstSession(manifest, runner);
+      if (manifest.warmup) await warmUp(runner, manifest);
+    } catch (err) {
+      await runner.stop();
+      throw err;
+    }
+    m.loaded.set({ ...labels, provider }, 1);
+    return runner;
+  }
+
+  /** Logged once per provider and process: the fallback is a property of the machine, not of a model. */
+  private warnFallback(provider: string, error: string): void {
+    if (this.warned.has(provider)) return;
+    this.warned.add(provider);
+    this.logger.warn(`Execution provider "${provider}" is not available here (${error}); falling back to the next one`);
+  }
+}
+
+function checkManifestAgainstSession(manifest: ModelManifest, runner: ModelRunner): void {
+  const names = (list: Array<{ name: string }>) => new Set(list.map((t) => t.name));
+  const sessionInputs = names(runner.inputs);
+  const sessionOutputs = names(runner.outputs);
+  const missing = [
+    ...manifest.inputs.filter((t) => !sessionInputs.has(t.name)).map((t) => `input "${t.name}"`),
+    ...manifest.outputs.filter((t) => !sessionOutputs.has(t.name)).map((t) => `output "${t.name}"`),
+  ];
+  if (missing.length > 0) throw new Error(`the manifest names ${missing.join(', ')}, which the model does not have`);
+}
+
+const TYPED: Partial<Record<TensorDatatype, new (n: number) => Exclude<TensorData, string[]>>> = {
+  BOOL: Uint8Array, UINT8: Uint8Array, INT8: Int8Array, UINT16: Uint16Array, INT16: Int16Array,
+  UINT32: Uint32Array, INT32: Int32Array, FP16: Uint16Array, FP32: Float32Array, FP64: Float64Array,
+};
+
+async function warmUp(runner: ModelRunner, manifest: ModelManifest): Promise<void> {
+  const inputs: NamedTensors = {};
+  for (const spec of manifest.inputs) {
+    const w = manifest.warmup?.[spec.name];
+    if (!w) throw new Error(`warmup has no entry for input "${spec.name}"`);
+    const n = elementCount(w.shape);
+    let data: TensorData;
+    if (spec.datatype === 'BYTES') data = Array.from({ length: n }, () => String(w.value));
+    else if (spec.datatype === 'INT64') data = new BigInt64Array(n).fill(BigInt(w.value));
+    else if (spec.datatype === 'UINT64') data = new BigUint64Array(n).fill(BigInt(w.value));
+    else data = new TYPED[spec.datatype]!(n).fill(w.value as never);
+    inputs[spec.name] = { datatype: spec.datatype, shape: w.shape, data };
+  }
+  const rows = manifest.maxBatchSize > 0 ? (manifest.warmup![manifest.inputs[0]!.name]!.shape[0] ?? 1) : 1;
+  await runner.infer(inputs, manifest.outputs.map((o) => o.name), rows);
+}

@@ -1,0 +1,91 @@
+import { Worker } from 'node:worker_threads';
+import { AppError } from '../common/errors/app-error.js';
+import { ErrorCode } from '../common/errors/error-code.js';
+import { type NamedTensors, transferables } from './tensor.js';
+import type { FromWorker, WorkerInit, WorkerReady } from './worker-protocol.js';
+
+const WORKER_URL = new URL('./session.worker.js', import.meta.url);
+
+interface Pending {
+  resolve: (result: { outputs: NamedTensors; inferNs: number }) => void;
+  reject: (err: Error) => void;
+}
+
+/** A session worker seen from the main thread: one run at a time, crash reported once. */
+export class SessionWorker {
+  private readonly worker: Worker;
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 1;
+  private closing = false;
+  readonly ready: Promise<WorkerReady>;
+  busy = false;
+  onCrash?: (error: Error) => void;
+
+  constructor(init: WorkerInit) {
+    // Each worker is its own V8 isolate; ONNX Runtime's memory lives outside the heap.
+    this.worker = new Worker(WORKER_URL, { workerData: init, resourceLimits: { maxOldGenerationSizeMb: 512 } });
+    this.ready = new Promise((resolve, reject) => {
+      const onMessage = (message: FromWorker) => {
+        if (message.type === 'ready') resolve(message);
+        else if (message.type === 'load-failed') reject(new Error(message.error));
+        else this.settle(message);
+      };
+      this.worker.on('message', onMessage);
+      this.worker.once('error', (err) => {
+        reject(err);
+        this.fail(err);
+      });
+      this.worker.once('exit', (code) => {
+        const err = new Error(`session worker exited with code ${code}`);
+        reject(err);
+        this.fail(err);
+      });
+    });
+    // A load failure is reported through `ready`; keep it from also being an unhandled rejection.
+    this.ready.catch(() => undefined);
+  }
+
+  run(inputs: NamedTensors, outputs: string[]): Promise<{ outputs: NamedTensors; inferNs: number }> {
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.worker.postMessage({ type: 'run', id, inputs, outputs }, transferables(inputs));
+    });
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    const exited = new Promise<void>((r) => this.worker.once('exit', () => r()));
+    this.worker.postMessage({ type: 'close' });
+    const timer = setTimeout(() => void this.worker.terminate(), 5_000);
+    await exited;
+    clearTimeout(timer);
+  }
+
+  terminate(): Promise<number> {
+    this.closing = true;
+    return this.worker.terminate();
+  }
+
+  get threadId(): number {
+    return this.worker.threadId;
+  }
+
+  private settle(message: FromWorker): void {
+    if (message.type !== 'result' && message.type !== 'run-failed') return;
+    const pending = this.pending.get(message.id);
+    if (!pending) return;
+    this.pending.delete(message.id);
+    if (message.type === 'result') pending.resolve({ outputs: message.outputs, inferNs: message.inferNs });
+    else pending.reject(new AppError(ErrorCode.ValidationFailed, `inference failed: ${message.error}`));
+  }
+
+  /** A crashed worker fails what it was running with 503; the owner replaces it. */
+  private fail(err: Error): void {
+    for (const p of this.pending.values()) {
+      p.reject(new AppError(ErrorCode.Unavailable, `model instance crashed: ${err.message}`));
+    }
+    this.pending.clear();
+    if (!this.closing) this.onCrash?.(err);
+  }
+}

@@ -1,0 +1,79 @@
+/**
+ * One ONNX Runtime session in a worker thread: InferenceSession.run() blocks its thread for the
+ * whole inference, so it must never run on the main thread that answers HTTP.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import ort from 'onnxruntime-node';
+import { DATATYPE_OF_ORT, ORT_TYPE_OF } from './ort-types.js';
+import type { NamedTensors, TensorData } from './tensor.js';
+import type { FromWorker, TensorInfo, ToWorker, WorkerInit } from './worker-protocol.js';
+
+const init = workerData as WorkerInit;
+const port = parentPort!;
+const post = (message: FromWorker, transfer: ArrayBuffer[] = []) => port.postMessage(message, transfer);
+
+async function createSession(): Promise<void> {
+  const fallbacks: Array<{ provider: string; error: string }> = [];
+  for (const [i, provider] of init.providers.entries()) {
+    try {
+      const session = await ort.InferenceSession.create(init.modelPath, {
+        executionProviders: [provider],
+        // A provider that may fail to load has a fallback: keep ORT's own error print quiet; Lathe logs it once.
+        logSeverityLevel: i < init.providers.length - 1 ? 4 : 2,
+        intraOpNumThreads: init.intraOpThreads,
+        interOpNumThreads: 1,
+        graphOptimizationLevel: 'all',
+      });
+      post({ type: 'ready', provider, fallbacks, inputs: describe(session.inputMetadata), outputs: describe(session.outputMetadata) });
+      serve(session);
+      return;
+    } catch (err) {
+      fallbacks.push({ provider, error: firstLine(err) });
+    }
+  }
+  post({ type: 'load-failed', error: fallbacks.map((f) => `${f.provider}: ${f.error}`).join('; ') });
+}
+
+function serve(session: ort.InferenceSession): void {
+  port.on('message', async (message: ToWorker) => {
+    if (message.type === 'close') {
+      await session.release();
+      port.close();
+      return;
+    }
+    try {
+      const feeds: Record<string, ort.Tensor> = {};
+      for (const [name, t] of Object.entries(message.inputs)) {
+        feeds[name] = new ort.Tensor(ORT_TYPE_OF[t.datatype] as 'float32', t.data as Float32Array, t.shape);
+      }
+      const started = process.hrtime.bigint();
+      const results = await session.run(feeds, message.outputs);
+      const inferNs = Number(process.hrtime.bigint() - started);
+      const outputs: NamedTensors = {};
+      for (const name of message.outputs) {
+        const r = results[name]!;
+        const data = Array.isArray(r.data) ? [...(r.data as string[])] : ((r.data as Float32Array).slice() as TensorData);
+        outputs[name] = { datatype: DATATYPE_OF_ORT[r.type]!, shape: [...r.dims], data };
+        r.dispose();
+      }
+      const transfer = Object.values(outputs).flatMap((t) => (Array.isArray(t.data) ? [] : [t.data.buffer as ArrayBuffer]));
+      post({ type: 'result', id: message.id, outputs, inferNs }, transfer);
+    } catch (err) {
+      post({ type: 'run-failed', id: message.id, error: firstLine(err) });
+    }
+  });
+}
+
+function describe(metadata: readonly ort.InferenceSession.ValueMetadata[]): TensorInfo[] {
+  return metadata.map((m) =>
+    m.isTensor
+      ? { name: m.name, type: m.type, shape: [...m.shape].map((d) => (typeof d === 'number' ? d : d || '?')) }
+      : { name: m.name, type: 'non-tensor', shape: [] },
+  );
+}
+
+function firstLine(err: unknown): string {
+  return (err instanceof Error ? err.message : String(err)).split('\n')[0]!.slice(0, 500);
+}
+
+await createSession();

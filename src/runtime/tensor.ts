@@ -1,0 +1,76 @@
+/** Tensors as they travel between HTTP, the scheduler and the session workers. */
+export const TENSOR_DATATYPES = [
+  'BOOL', 'UINT8', 'UINT16', 'UINT32', 'UINT64', 'INT8', 'INT16', 'INT32', 'INT64', 'FP16', 'FP32', 'FP64', 'BYTES',
+] as const;
+export type TensorDatatype = (typeof TENSOR_DATATYPES)[number];
+
+export type TensorData =
+  | Uint8Array
+  | Int8Array
+  | Uint16Array
+  | Int16Array
+  | Uint32Array
+  | Int32Array
+  | BigUint64Array
+  | BigInt64Array
+  | Float32Array
+  | Float64Array
+  | string[];
+
+export interface Tensor {
+  datatype: TensorDatatype;
+  shape: number[];
+  /** Row-major. BOOL as 0/1 bytes, FP16 as raw half-precision bits, BYTES as UTF-8 strings. */
+  data: TensorData;
+}
+
+export type NamedTensors = Record<string, Tensor>;
+
+export function elementCount(shape: readonly number[]): number {
+  return shape.reduce((n, d) => n * d, 1);
+}
+
+/** Concatenates tensors of equal datatype and trailing dims along the first (batch) dimension. */
+export function concatBatch(parts: readonly Tensor[]): Tensor {
+  const [first] = parts;
+  if (parts.length === 1) return first!;
+  const rows = parts.reduce((n, p) => n + p.shape[0]!, 0);
+  const shape = [rows, ...first!.shape.slice(1)];
+  if (Array.isArray(first!.data)) {
+    return { datatype: first!.datatype, shape, data: parts.flatMap((p) => p.data as string[]) };
+  }
+  const total = parts.reduce((n, p) => n + (p.data as ArrayLike<unknown>).length, 0);
+  const Ctor = (first!.data as Float32Array).constructor as new (n: number) => Float32Array;
+  const out = new Ctor(total);
+  let offset = 0;
+  for (const p of parts) {
+    out.set(p.data as Float32Array, offset);
+    offset += (p.data as Float32Array).length;
+  }
+  return { datatype: first!.datatype, shape, data: out as TensorData };
+}
+
+/** Splits a batched tensor back into parts of the given row counts (the inverse of concatBatch). */
+export function splitBatch(tensor: Tensor, rowCounts: readonly number[]): Tensor[] {
+  if (rowCounts.length === 1) return [tensor];
+  const perRow = elementCount(tensor.shape.slice(1));
+  let row = 0;
+  return rowCounts.map((rows) => {
+    const start = row * perRow;
+    const end = (row + rows) * perRow;
+    row += rows;
+    const data = Array.isArray(tensor.data)
+      ? tensor.data.slice(start, end)
+      : ((tensor.data as Float32Array).slice(start, end) as TensorData);
+    return { datatype: tensor.datatype, shape: [rows, ...tensor.shape.slice(1)], data };
+  });
+}
+
+/** The buffers a message can transfer to another thread instead of copying. */
+export function transferables(tensors: NamedTensors): ArrayBuffer[] {
+  const seen = new Set<ArrayBuffer>();
+  for (const t of Object.values(tensors)) {
+    if (!Array.isArray(t.data) && t.data.buffer instanceof ArrayBuffer) seen.add(t.data.buffer);
+  }
+  return [...seen];
+}

@@ -1,0 +1,33 @@
+import type { NamedTensors } from './tensor.js';
+
+/** Messages between the scheduler (main thread) and a session worker. */
+export interface WorkerInit {
+  modelPath: string;
+  providers: string[];
+  intraOpThreads: number;
+}
+
+export interface TensorInfo {
+  name: string;
+  /** ONNX Runtime's element type, e.g. "float32". */
+  type: string;
+  /** Dimensions; a string or -1 for a dynamic one. */
+  shape: Array<number | string>;
+}
+
+export type WorkerReady = {
+  type: 'ready';
+  provider: string;
+  /** Providers tried before `provider` and why each failed to load. */
+  fallbacks: Array<{ provider: string; error: string }>;
+  inputs: TensorInfo[];
+  outputs: TensorInfo[];
+};
+export type WorkerLoadFailed = { type: 'load-failed'; error: string };
+export type WorkerResult = { type: 'result'; id: number; outputs: NamedTensors; inferNs: number };
+export type WorkerRunFailed = { type: 'run-failed'; id: number; error: string };
+export type FromWorker = WorkerReady | WorkerLoadFailed | WorkerResult | WorkerRunFailed;
+
+export type WorkerRun = { type: 'run'; id: number; inputs: NamedTensors; outputs: string[] };
+export type WorkerClose = { type: 'close' };
+export type ToWorker = WorkerRun | WorkerClose;
