@@ -17,7 +17,7 @@ describe('health, metrics and instances', () => {
     assert.deepEqual(live.body, { status: 'ok' });
     const ready = await request(t.server).get('/health/ready');
     assert.equal(ready.status, 200);
-    assert.deepEqual(ready.body, { status: 'ready', draining: false, checks: { database: { status: 'up' } } });
+    assert.deepEqual(ready.body, { status: 'ready', draining: false, checks: { database: { status: 'up' }, models: { status: 'up' } } });
   });
 
   it('counts requests by route template and status, with durations, event-loop lag and process metrics', async () => {

@@ -42,7 +42,7 @@ describe('process: zero-config start on the embedded PostgreSQL', () => {
     const started = Date.now();
     const ready = await waitForStatus(`${base}/health/ready`, 200, 30_000);
     assert.ok(Date.now() - started < 30_000);
-    assert.deepEqual(await ready.json(), { status: 'ready', draining: false, checks: { database: { status: 'up' } } });
+    assert.deepEqual(await ready.json(), { status: 'ready', draining: false, checks: { database: { status: 'up' }, models: { status: 'up' } } });
     assert.equal((await postgresPidsFor(dataDir)).length > 0, true);
 
     run.child.kill('SIGTERM');

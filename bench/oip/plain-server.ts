@@ -1,0 +1,76 @@
+/**
+ * Setup "plain": what one would write without Lathe. A Fastify route parses the request, calls
+ * session.run on the main thread with no batching and answers JSON. Runs as a child process
+ * (forked by run.ts) so the load generator does not share its event loop.
+ *
+ * argv[2]: JSON array of { name, key, path }. Sends { port } over IPC once listening.
+ */
+import Fastify from 'fastify';
+import type ort from 'onnxruntime-node';
+import { createSession, mobilenetFeeds, sileroFeeds, MOBILENET_IMAGE, type ModelKey } from './feeds.js';
+
+export interface PlainModel {
+  name: string;
+  key: ModelKey;
+  path: string;
+}
+
+interface JsonTensor {
+  name: string;
+  shape: number[];
+  data: number[];
+}
+
+const BODY_LIMIT = 64 * 1024 * 1024;
+
+/** Silero: the same JSON body Lathe takes; B comes from the input's shape. */
+function sileroRequest(body: { inputs: JsonTensor[] }): Record<string, ort.Tensor> {
+  const byName = new Map(body.inputs.map((t) => [t.name, t]));
+  const input = byName.get('input')!;
+  return sileroFeeds(Float32Array.from(input.data), Float32Array.from(byName.get('state')!.data), input.shape[0]!);
+}
+
+/** MobileNet: Triton's binary tensor data extension, one FP32 input after the JSON header. */
+function mobilenetRequest(body: Buffer, headerLength: number): Record<string, ort.Tensor> {
+  const header = JSON.parse(body.toString('utf8', 0, headerLength)) as { inputs: Array<{ shape: number[] }> };
+  const shape = header.inputs[0]!.shape;
+  const count = shape.reduce((a, b) => a * b, 1);
+  if (count % MOBILENET_IMAGE !== 0 || body.length !== headerLength + count * 4) throw new Error('bad binary body');
+  // Copy: the Buffer's offset inside its ArrayBuffer need not be 4-byte aligned.
+  const images = new Float32Array(count);
+  Buffer.from(images.buffer).set(body.subarray(headerLength));
+  return mobilenetFeeds(images, shape[0]!);
+}
+
+async function main(): Promise<void> {
+  const models = JSON.parse(process.argv[2] ?? '[]') as PlainModel[];
+  const sessions = new Map<string, { key: ModelKey; session: ort.InferenceSession }>();
+  for (const model of models) sessions.set(model.name, { key: model.key, session: await createSession(model.path) });
+
+  const app = Fastify({ bodyLimit: BODY_LIMIT });
+  app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer', bodyLimit: BODY_LIMIT }, (_req, body, done) => done(null, body));
+  app.post<{ Params: { model: string } }>('/v2/models/:model/infer', async (request, reply) => {
+    const entry = sessions.get(request.params.model);
+    if (!entry) return reply.code(404).send({ error: 'unknown model' });
+    const feeds =
+      entry.key === 'silero'
+        ? sileroRequest(request.body as { inputs: JsonTensor[] })
+        : mobilenetRequest(request.body as Buffer, Number(request.headers['inference-header-content-length']));
+    const result = await entry.session.run(feeds, ['output']);
+    const output = result.output!;
+    return {
+      model_name: request.params.model,
+      outputs: [{ name: 'output', datatype: 'FP32', shape: output.dims, data: Array.from(output.data as Float32Array) }],
+    };
+  });
+  const address = await app.listen({ host: '127.0.0.1', port: 0 });
+  process.send!({ port: Number(new URL(address).port) });
+  process.once('SIGTERM', () => {
+    void app.close().then(() => process.exit(0));
+  });
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`plain-server: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(1);
+});
