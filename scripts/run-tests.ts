@@ -42,7 +42,8 @@ if (serverUrl) {
 }
 
 const code = await new Promise<number>((resolve) => {
-  const child = spawn(process.execPath, ['--test', '--test-concurrency=2', ...files], {
+  // --expose-gc: memory tests measure RSS after a full collection.
+  const child = spawn(process.execPath, ['--expose-gc', '--test', '--test-concurrency=2', ...files], {
     stdio: 'inherit',
     env: { ...process.env, LATHE_TEST_DATABASE_URL: serverUrl },
   });

@@ -34,6 +34,8 @@ export interface LoadResult {
   failures: Map<number, { count: number; sample: string }>;
   networkErrors: number;
   networkErrorSample: string;
+  /** Lathe's x-queue-time-ms and x-inference-time-ms headers of measured replies, when present. */
+  serverTimings: { queueMs: number[]; inferenceMs: number[] };
   verified: number;
   bad: number;
   badSamples: string[];
@@ -70,7 +72,7 @@ export async function runLoad(target: LoadTarget, options: LoadOptions): Promise
   const measureEnd = measureStart + options.durationMs;
   const result: LoadResult = {
     completed: 0, requestsPerS: 0, latenciesMs: [], failures: new Map(),
-    networkErrors: 0, networkErrorSample: '', verified: 0, bad: 0, badSamples: [],
+    networkErrors: 0, networkErrorSample: '', serverTimings: { queueMs: [], inferenceMs: [] }, verified: 0, bad: 0, badSamples: [],
   };
   let ok = 0;
 
@@ -92,7 +94,12 @@ export async function runLoad(target: LoadTarget, options: LoadOptions): Promise
     ok++;
     if (endedAt < measureStart || endedAt > measureEnd) return;
     result.completed++;
-    if (startedAt >= measureStart) result.latenciesMs.push(endedAt - startedAt);
+    if (startedAt < measureStart) return;
+    result.latenciesMs.push(endedAt - startedAt);
+    const queue = reply.headers['x-queue-time-ms'];
+    const inference = reply.headers['x-inference-time-ms'];
+    if (typeof queue === 'string') result.serverTimings.queueMs.push(Number(queue));
+    if (typeof inference === 'string') result.serverTimings.inferenceMs.push(Number(inference));
   };
 
   const loop = async () => {

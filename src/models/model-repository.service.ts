@@ -61,7 +61,11 @@ export class ModelRepository implements OnApplicationBootstrap, OnApplicationShu
     for (const name of await subdirs(root)) {
       const versions = new Map<string, ModelVersion>();
       for (const version of (await subdirs(join(root, name))).filter((v) => /^\d+$/.test(v))) {
-        versions.set(version, await readVersion(name, version, join(root, name, version)));
+        const fresh = await readVersion(name, version, join(root, name, version));
+        // A failed load stays reported (as Triton does) until the version loads or its manifest breaks.
+        const failed = this.index.get(name)?.get(version)?.error;
+        if (!fresh.error && failed?.startsWith('load failed')) fresh.error = failed;
+        versions.set(version, fresh);
       }
       if (versions.size > 0) index.set(name, versions);
     }

@@ -53,13 +53,16 @@ export class SessionWorker {
     });
   }
 
+  /**
+   * Lets the run in progress finish, then releases the session. The thread is never terminated
+   * inside a native run: that aborts the whole process.
+   */
   async close(): Promise<void> {
     this.closing = true;
     const exited = new Promise<void>((r) => this.worker.once('exit', () => r()));
+    while (this.pending.size > 0) await new Promise((r) => setTimeout(r, 10));
     this.worker.postMessage({ type: 'close' });
-    const timer = setTimeout(() => void this.worker.terminate(), 5_000);
     await exited;
-    clearTimeout(timer);
   }
 
   terminate(): Promise<number> {

@@ -19,7 +19,7 @@ async function createSession(): Promise<void> {
       const session = await ort.InferenceSession.create(init.modelPath, {
         executionProviders: [provider],
         // A provider that may fail to load has a fallback: keep ORT's own error print quiet; Lathe logs it once.
-        logSeverityLevel: i < init.providers.length - 1 ? 4 : 2,
+        logSeverityLevel: i < init.providers.length - 1 ? 4 : 3,
         intraOpNumThreads: init.intraOpThreads,
         interOpNumThreads: 1,
         graphOptimizationLevel: 'all',
