@@ -9,6 +9,8 @@ const TARGET_CONCURRENCY = 32;
 export interface HttpCell {
   concurrency: number;
   result: LoadResult;
+  /** Lathe only: rows per model execution over the cell, from its statistics endpoint. */
+  avgBatch?: number;
 }
 
 export interface SetupRun<T> {
@@ -68,21 +70,28 @@ function httpRow(label: string, run: SetupRun<HttpCell>, perRequest: number, wit
 
 function problems(setup: string, run: SetupRun<HttpCell>): string[] {
   const lines: string[] = [];
-  let verified = 0;
-  let bad = 0;
-  for (const { concurrency, result } of run.cells) {
-    verified += result.verified;
-    bad += result.bad;
+  const totals = { verified: 0, bad: 0, nonOk: 0, network: 0 };
+  for (const { concurrency, result, avgBatch } of run.cells) {
+    totals.verified += result.verified;
+    totals.bad += result.bad;
+    totals.network += result.networkErrors;
     const at = `${setup} c=${concurrency}`;
     const { queueMs, inferenceMs } = result.serverTimings;
-    if (queueMs.length > 0 || inferenceMs.length > 0) {
-      lines.push(`  ${at}: server-reported p50 x-queue-time-ms ${num(percentile(queueMs, 0.5))}, x-inference-time-ms ${num(percentile(inferenceMs, 0.5))}`);
+    if (queueMs.length > 0 || inferenceMs.length > 0 || avgBatch !== undefined) {
+      const batch = avgBatch === undefined ? '' : `, mean ${num(avgBatch)} items per model execution`;
+      lines.push(`  ${at}: server p50 x-queue-time-ms ${num(percentile(queueMs, 0.5))}, x-inference-time-ms ${num(percentile(inferenceMs, 0.5))}${batch}`);
     }
-    for (const [status, f] of result.failures) lines.push(`  ${at}: ${f.count} x HTTP ${status}, e.g. ${f.sample.replace(/\s+/g, ' ')}`);
+    for (const [status, f] of result.failures) {
+      totals.nonOk += f.count;
+      lines.push(`  ${at}: ${f.count} x HTTP ${status}, e.g. ${f.sample.replace(/\s+/g, ' ')}`);
+    }
     if (result.networkErrors > 0) lines.push(`  ${at}: ${result.networkErrors} network errors, e.g. ${result.networkErrorSample}`);
     for (const sample of result.badSamples) lines.push(`  ${at}: wrong result: ${sample}`);
   }
-  if (run.cells.length > 0) lines.unshift(`  ${setup}: ${verified} replies checked against the in-process output, ${bad} wrong; non-200 and errors below`);
+  if (run.cells.length > 0) {
+    lines.unshift(`  ${setup}: ${totals.verified} replies checked against the in-process output: ${totals.bad} wrong; ` +
+      `${totals.nonOk} non-200, ${totals.network} network errors`);
+  }
   return lines;
 }
 

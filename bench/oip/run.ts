@@ -18,7 +18,7 @@ import { measureLimit } from './limit.js';
 import { runLoad } from './load.js';
 import { loadModels, verifier, type BenchModel } from './models.js';
 import { CONCURRENCIES, percentile, printModel, type HttpCell, type ModelResults, type SetupRun } from './report.js';
-import { LATHE_LOG, startLathe, startPlain, type RunningServer } from './servers.js';
+import { executionCounts, LATHE_LOG, startLathe, startPlain, type RunningServer } from './servers.js';
 
 const WARMUP_MS = 1000;
 
@@ -58,8 +58,11 @@ async function measureHttp(setup: string, server: RunningServer, model: BenchMod
   const cells: HttpCell[] = [];
   const target = { port: server.port, path: `/v2/models/${model.name}/infer`, body: model.body, headers: model.headers };
   for (const concurrency of CONCURRENCIES) {
+    const before = setup === 'lathe' ? await executionCounts(server.port, model.name) : undefined;
     const result = await runLoad(target, { concurrency, warmupMs: WARMUP_MS, durationMs, verify: verifier(model) });
-    cells.push({ concurrency, result });
+    const after = before && (await executionCounts(server.port, model.name));
+    const avgBatch = before && after ? ((after.inferences - before.inferences) * model.itemsPerRequest) / (after.executions - before.executions) : undefined;
+    cells.push({ concurrency, result, avgBatch });
     const nonOk = [...result.failures.values()].reduce((a, f) => a + f.count, 0);
     log(`${setup} ${model.key} c=${concurrency}: ${result.requestsPerS.toFixed(1)} req/s, p50 ${percentile(result.latenciesMs, 0.5).toFixed(2)} ms, ${nonOk} non-200, ${result.networkErrors} network errors, ${result.bad} wrong`);
   }

@@ -67,6 +67,18 @@ function getStatus(port: number, path: string): Promise<number> {
   });
 }
 
+/** Lathe's cumulative inference and execution counts of a model (Triton statistics extension). */
+export async function executionCounts(port: number, model: string): Promise<{ inferences: number; executions: number } | undefined> {
+  try {
+    const response = await fetch(`http://127.0.0.1:${port}/v2/models/${model}/stats`);
+    const body = (await response.json()) as { model_stats?: Array<{ inference_count: number; execution_count: number }> };
+    const stats = body.model_stats?.[0];
+    return stats ? { inferences: stats.inference_count, executions: stats.execution_count } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 async function writeModelsDir(models: BenchModel[]): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'lathe-bench-models-'));
   for (const model of models) {

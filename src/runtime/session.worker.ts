@@ -2,6 +2,7 @@
  * One ONNX Runtime session in a worker thread: InferenceSession.run() blocks its thread for the
  * whole inference, so it must never run on the main thread that answers HTTP.
  */
+import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import ort from 'onnxruntime-node';
 import { DATATYPE_OF_ORT, ORT_TYPE_OF } from './ort-types.js';
@@ -9,6 +10,15 @@ import type { NamedTensors, TensorData } from './tensor.js';
 import type { FromWorker, TensorInfo, ToWorker, WorkerInit } from './worker-protocol.js';
 
 const init = workerData as WorkerInit;
+
+// Linux nice values are per thread, and the threads ONNX Runtime starts from here inherit this one:
+// inference yields the CPU to the thread that answers HTTP, so health checks and the queue's 429s
+// stay fast when every core is busy with models.
+try {
+  setPriority(10);
+} catch {
+  // Not permitted (some containers): run at normal priority.
+}
 const port = parentPort!;
 const post = (message: FromWorker, transfer: ArrayBuffer[] = []) => port.postMessage(message, transfer);
 

@@ -57,32 +57,39 @@ describe('event loop during inference (a real server process)', () => {
       [{ name: 'sigmoid_0.tmp_0', binary: true }],
     );
     let done = false;
+    let answeredAt = 0;
     const slow = post(`${base}/v2/models/det-slow/infer`, body, {
       'content-type': 'application/octet-stream',
       'inference-header-content-length': String(headerLength),
-    }).finally(() => (done = true));
-    // Probe once the 30 MB body is received and decoded (that takes the server tens of ms) and the model runs.
-    await new Promise((r) => setTimeout(r, 300));
-    const latencies: number[] = [];
-    const t0 = performance.now();
-    const slowOnes: string[] = [];
+    }).finally(() => {
+      answeredAt = performance.now();
+      done = true;
+    });
+    const probes: Array<{ at: number; ms: number }> = [];
     while (!done) {
       const started = performance.now();
       const res = await fetch(`${base}/health/live`);
       assert.equal(res.status, 200);
       await res.arrayBuffer();
-      latencies.push(performance.now() - started);
-      if (latencies.at(-1)! > 20) slowOnes.push(`${(started - t0).toFixed(0)}ms:${latencies.at(-1)!.toFixed(0)}`);
+      probes.push({ at: started, ms: performance.now() - started });
       await new Promise((r) => setTimeout(r, 20));
     }
     const res = await slow;
     assert.equal(res.status, 200);
     const inferenceMs = Number(res.headers['x-inference-time-ms']);
-    const sorted = [...latencies].sort((a, b) => a - b);
-    ctx.diagnostic(`inference ${inferenceMs.toFixed(0)} ms; ${latencies.length} probes, median ${sorted[sorted.length >> 1]!.toFixed(1)} ms, slowest ${sorted.at(-1)!.toFixed(1)} ms; slow: ${slowOnes.join(' ')}`);
+    // The run itself: the inference time before the answer, less a margin for encoding and sending
+    // the 10 MB output. Receiving and decoding the 30 MB input comes before that window.
+    const during = probes.filter((p) => p.at >= answeredAt - inferenceMs && p.at + p.ms <= answeredAt - 250).map((p) => p.ms);
+    const all = probes.map((p) => p.ms);
+    const max = (xs: number[]) => Math.max(...xs);
+    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
+    ctx.diagnostic(
+      `inference ${inferenceMs.toFixed(0)} ms; ${during.length} probes while it ran: median ${median(during).toFixed(1)} ms, ` +
+        `slowest ${max(during).toFixed(1)} ms; all ${all.length} probes incl. upload and answer: slowest ${max(all).toFixed(1)} ms`,
+    );
     assert.ok(inferenceMs > 1000, `the model must run for over a second (ran ${inferenceMs} ms)`);
-    assert.ok(latencies.length >= 20);
-    assert.ok(sorted.at(-1)! < 50, `slowest liveness probe ${sorted.at(-1)} ms`);
+    assert.ok(during.length >= 10, `${during.length} probes during the run`);
+    assert.ok(max(during) < 50, `slowest liveness probe while the model ran: ${max(during)} ms`);
     run.child.kill('SIGTERM');
     assert.equal((await run.exited).code, 0);
   });
