@@ -17,6 +17,8 @@ const warmupInput = z.object({
 const source = z.union([
   z.object({ file: z.string().min(1) }).strict(),
   z.object({ npm: z.string().min(1), path: z.string().min(1) }).strict(),
+  /** A Hugging Face-layout folder (config.json, onnx/model*.onnx), as `lathe models pull` or the Hub CLI writes it. */
+  z.object({ huggingface: z.string().min(1), file: z.string().min(1).default('onnx/model.onnx') }).strict(),
 ]);
 
 /** `models/<name>/<version>/model.json`: what a model is, where its weights are, and how to serve it. */

@@ -161,6 +161,8 @@ export class ModelRepository implements OnApplicationBootstrap, OnApplicationShu
     const preload = this.config.models.preload === '*' ? this.names() : this.config.models.preload;
     const missing = preload.filter((name) => !this.index.get(name) || this.versions(name).some((v) => this.state(v).state !== 'READY'));
     if (missing.length > 0) throw new Error(`not loaded: ${missing.join(', ')}`);
+    const idle = [...this.settled.entries()].filter(([, runner]) => runner.liveWorkers === 0).map(([key]) => key);
+    if (idle.length > 0) throw new Error(`no live instance: ${idle.join(', ')}`);
   }
 }
 

