@@ -5,7 +5,7 @@
  */
 import { AppError } from '../common/errors/app-error.js';
 import { ErrorCode } from '../common/errors/error-code.js';
-import { elementCount, TENSOR_DATATYPES, type Tensor, type TensorData, type TensorDatatype } from '../runtime/tensor.js';
+import { elementCount, TENSOR_DATATYPES, type Tensor, type TensorData, type TensorDatatype, TYPED_ARRAY_OF, type NumericData, type NumericDatatype } from '../runtime/tensor.js';
 import { float32ToFp16Bits, fp16BitsToFloat32 } from './fp16.js';
 
 export { float32ToFp16Bits, fp16BitsToFloat32 } from './fp16.js';
@@ -17,8 +17,6 @@ export const OIP_DATATYPES = TENSOR_DATATYPES;
 export { elementCount };
 export type { TensorData };
 
-type NumericDatatype = Exclude<OipDatatype, 'BYTES'>;
-type NumericData = Exclude<TensorData, string[]>;
 type SmallIntDatatype = 'UINT8' | 'UINT16' | 'UINT32' | 'INT8' | 'INT16' | 'INT32';
 
 interface Layout {
@@ -26,20 +24,9 @@ interface Layout {
   array: new (buffer: ArrayBuffer) => NumericData;
 }
 
-const LAYOUTS: Readonly<Record<NumericDatatype, Layout>> = {
-  BOOL: { size: 1, array: Uint8Array },
-  UINT8: { size: 1, array: Uint8Array },
-  UINT16: { size: 2, array: Uint16Array },
-  UINT32: { size: 4, array: Uint32Array },
-  UINT64: { size: 8, array: BigUint64Array },
-  INT8: { size: 1, array: Int8Array },
-  INT16: { size: 2, array: Int16Array },
-  INT32: { size: 4, array: Int32Array },
-  INT64: { size: 8, array: BigInt64Array },
-  FP16: { size: 2, array: Uint16Array },
-  FP32: { size: 4, array: Float32Array },
-  FP64: { size: 8, array: Float64Array },
-};
+const LAYOUTS = Object.fromEntries(
+  Object.entries(TYPED_ARRAY_OF).map(([type, array]) => [type, { size: array.BYTES_PER_ELEMENT, array }]),
+) as unknown as Readonly<Record<NumericDatatype, Layout>>;
 
 const BIGINT_RANGES = { UINT64: [0n, 2n ** 64n - 1n], INT64: [-(2n ** 63n), 2n ** 63n - 1n] } as const;
 

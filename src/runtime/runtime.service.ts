@@ -5,7 +5,7 @@ import { MetricsService } from '../metrics/metrics.service.js';
 import type { ModelManifest } from '../models/model-manifest.js';
 import { ModelMetrics } from './model-metrics.js';
 import { ModelRunner, type RunnerEvents } from './model-runner.js';
-import { elementCount, type NamedTensors, type TensorData, type TensorDatatype } from './tensor.js';
+import { elementCount, type NamedTensors, type TensorData, TYPED_ARRAY_OF } from './tensor.js';
 
 /** Starts model versions in ONNX Runtime on the configured execution providers, with metrics. */
 @Injectable()
@@ -99,10 +99,6 @@ function checkManifestAgainstSession(manifest: ModelManifest, runner: ModelRunne
   if (missing.length > 0) throw new Error(`the manifest names ${missing.join(', ')}, which the model does not have`);
 }
 
-const TYPED: Partial<Record<TensorDatatype, new (n: number) => Exclude<TensorData, string[]>>> = {
-  BOOL: Uint8Array, UINT8: Uint8Array, INT8: Int8Array, UINT16: Uint16Array, INT16: Int16Array,
-  UINT32: Uint32Array, INT32: Int32Array, FP16: Uint16Array, FP32: Float32Array, FP64: Float64Array,
-};
 
 async function warmUp(runner: ModelRunner, manifest: ModelManifest): Promise<void> {
   const inputs: NamedTensors = {};
@@ -114,7 +110,7 @@ async function warmUp(runner: ModelRunner, manifest: ModelManifest): Promise<voi
     if (spec.datatype === 'BYTES') data = Array.from({ length: n }, () => String(w.value));
     else if (spec.datatype === 'INT64') data = new BigInt64Array(n).fill(BigInt(w.value));
     else if (spec.datatype === 'UINT64') data = new BigUint64Array(n).fill(BigInt(w.value));
-    else data = new TYPED[spec.datatype]!(n).fill(w.value as never);
+    else data = new TYPED_ARRAY_OF[spec.datatype](n).fill(w.value as never);
     inputs[spec.name] = { datatype: spec.datatype, shape: w.shape, data };
   }
   const rows = manifest.maxBatchSize > 0 ? (manifest.warmup![manifest.inputs[0]!.name]!.shape[0] ?? 1) : 1;

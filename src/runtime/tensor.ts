@@ -17,6 +17,25 @@ export type TensorData =
   | Float64Array
   | string[];
 
+export type NumericDatatype = Exclude<TensorDatatype, 'BYTES'>;
+export type NumericData = Exclude<TensorData, string[]>;
+
+/** The typed array that holds each numeric datatype (BOOL as bytes, FP16 as raw half bits). */
+export const TYPED_ARRAY_OF: Readonly<Record<NumericDatatype, { new (length: number): NumericData; new (buffer: ArrayBuffer): NumericData; BYTES_PER_ELEMENT: number }>> = {
+  BOOL: Uint8Array,
+  UINT8: Uint8Array,
+  UINT16: Uint16Array,
+  UINT32: Uint32Array,
+  UINT64: BigUint64Array,
+  INT8: Int8Array,
+  INT16: Int16Array,
+  INT32: Int32Array,
+  INT64: BigInt64Array,
+  FP16: Uint16Array,
+  FP32: Float32Array,
+  FP64: Float64Array,
+};
+
 export interface Tensor {
   datatype: TensorDatatype;
   shape: number[];
