@@ -1,7 +1,9 @@
 /**
  * `npm test`: runs every unit spec (dist/src/**\/*.spec.js) and test (dist/test/**\/*.test.js)
- * with node's test runner. Tests make their own databases on DATABASE_URL when it is set, else
- * on an embedded PostgreSQL started here in a temp dir and removed afterwards.
+ * with node's test runner, two files at a time; timing-sensitive `*.serial.test.js` files run
+ * afterwards on their own, so other files' CPU load does not skew what they measure. Tests make
+ * their own databases on DATABASE_URL when it is set, else on an embedded PostgreSQL started here
+ * in a temp dir and removed afterwards. Ends with one line totalling both runs.
  *   node dist/scripts/run-tests.js [path-filter ...]
  */
 import { spawn } from 'node:child_process';
@@ -41,14 +43,37 @@ if (serverUrl) {
   console.log(`Tests use an embedded PostgreSQL in ${dataDir} (no DATABASE_URL given).`);
 }
 
-const code = await new Promise<number>((resolve) => {
-  // --expose-gc: memory tests measure RSS after a full collection.
-  const child = spawn(process.execPath, ['--expose-gc', '--test', '--test-concurrency=2', ...files], {
-    stdio: 'inherit',
-    env: { ...process.env, LATHE_TEST_DATABASE_URL: serverUrl },
+const totals = { pass: 0, fail: 0, skipped: 0 };
+
+/** Runs node's test runner on the files, forwarding its TAP output and adding up its summary. */
+function runFiles(list: string[], concurrency: number): Promise<number> {
+  if (list.length === 0) return Promise.resolve(0);
+  return new Promise<number>((resolve) => {
+    // --expose-gc: memory tests measure RSS after a full collection.
+    const child = spawn(process.execPath, ['--expose-gc', '--test', '--test-reporter=tap', `--test-concurrency=${concurrency}`, ...list], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      env: { ...process.env, LATHE_TEST_DATABASE_URL: serverUrl },
+    });
+    let pending = '';
+    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+      process.stdout.write(chunk);
+      pending += chunk;
+      const lines = pending.split('\n');
+      pending = lines.pop()!;
+      for (const line of lines) {
+        const m = /^# (pass|fail|skipped) (\d+)$/.exec(line);
+        if (m) totals[m[1] as keyof typeof totals] += Number(m[2]);
+      }
+    });
+    child.once('exit', (c, signal) => resolve(c ?? (signal ? 1 : 0)));
   });
-  child.once('exit', (c, signal) => resolve(c ?? (signal ? 1 : 0)));
-});
+}
+
+const serial = files.filter((f) => f.endsWith('.serial.test.js'));
+const parallel = files.filter((f) => !serial.includes(f));
+const codes = [await runFiles(parallel, 2), await runFiles(serial, 1)];
+const code = codes.find((c) => c !== 0) ?? 0;
+console.log(`tests: ${totals.pass} passed, ${totals.fail} failed, ${totals.skipped} skipped`);
 
 await embedded?.stop();
 if (dataDir) await rm(dataDir, { recursive: true, force: true });

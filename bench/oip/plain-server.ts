@@ -6,8 +6,8 @@
  * argv[2]: JSON array of { name, key, path }. Sends { port } over IPC once listening.
  */
 import Fastify from 'fastify';
-import type ort from 'onnxruntime-node';
-import { createSession, mobilenetFeeds, sileroFeeds, MOBILENET_IMAGE, type ModelKey } from './feeds.js';
+import ort from 'onnxruntime-node';
+import { mobilenetFeeds, sileroFeeds, MOBILENET_IMAGE, type ModelKey } from './feeds.js';
 
 export interface PlainModel {
   name: string;
@@ -15,19 +15,34 @@ export interface PlainModel {
   path: string;
 }
 
-interface JsonTensor {
-  name: string;
-  shape: number[];
-  data: number[];
-}
 
 const BODY_LIMIT = 64 * 1024 * 1024;
 
-/** Silero: the same JSON body Lathe takes; B comes from the input's shape. */
-function sileroRequest(body: { inputs: JsonTensor[] }): Record<string, ort.Tensor> {
-  const byName = new Map(body.inputs.map((t) => [t.name, t]));
-  const input = byName.get('input')!;
-  return sileroFeeds(Float32Array.from(input.data), Float32Array.from(byName.get('state')!.data), input.shape[0]!);
+/** The FP32 inputs that follow a binary-tensor-data header, in order, copied to aligned arrays. */
+function binaryInputs(body: Buffer, headerLength: number): { shapes: number[][]; data: Float32Array[] } {
+  const header = JSON.parse(body.toString('utf8', 0, headerLength)) as {
+    inputs: Array<{ shape: number[]; parameters?: { binary_data_size?: number } }>;
+  };
+  let offset = headerLength;
+  const shapes: number[][] = [];
+  const data: Float32Array[] = [];
+  for (const input of header.inputs) {
+    const size = input.parameters?.binary_data_size;
+    if (size === undefined) continue;
+    const out = new Float32Array(size / 4);
+    Buffer.from(out.buffer).set(body.subarray(offset, offset + size));
+    offset += size;
+    shapes.push(input.shape);
+    data.push(out);
+  }
+  if (offset !== body.length) throw new Error('bad binary body');
+  return { shapes, data };
+}
+
+/** Silero: the same binary request Lathe takes (input, state; sr is 16 kHz); B from the input's shape. */
+function sileroRequest(body: Buffer, headerLength: number): Record<string, ort.Tensor> {
+  const { shapes, data } = binaryInputs(body, headerLength);
+  return sileroFeeds(data[0]!, data[1]!, shapes[0]![0]!);
 }
 
 /** MobileNet: Triton's binary tensor data extension, one FP32 input after the JSON header. */
@@ -45,17 +60,19 @@ function mobilenetRequest(body: Buffer, headerLength: number): Record<string, or
 async function main(): Promise<void> {
   const models = JSON.parse(process.argv[2] ?? '[]') as PlainModel[];
   const sessions = new Map<string, { key: ModelKey; session: ort.InferenceSession }>();
-  for (const model of models) sessions.set(model.name, { key: model.key, session: await createSession(model.path) });
+  // Default session options: what a user writing this route by hand gets.
+  for (const model of models) sessions.set(model.name, { key: model.key, session: await ort.InferenceSession.create(model.path) });
 
   const app = Fastify({ bodyLimit: BODY_LIMIT });
   app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer', bodyLimit: BODY_LIMIT }, (_req, body, done) => done(null, body));
   app.post<{ Params: { model: string } }>('/v2/models/:model/infer', async (request, reply) => {
     const entry = sessions.get(request.params.model);
     if (!entry) return reply.code(404).send({ error: 'unknown model' });
+    const headerLength = Number(request.headers['inference-header-content-length']);
     const feeds =
       entry.key === 'silero'
-        ? sileroRequest(request.body as { inputs: JsonTensor[] })
-        : mobilenetRequest(request.body as Buffer, Number(request.headers['inference-header-content-length']));
+        ? sileroRequest(request.body as Buffer, headerLength)
+        : mobilenetRequest(request.body as Buffer, headerLength);
     const result = await entry.session.run(feeds, ['output']);
     const output = result.output!;
     return {
