@@ -95,7 +95,7 @@ export class ModelRepository implements OnApplicationBootstrap, OnApplicationShu
     const key = `${v.name}/${v.version}`;
     if (v.error) return { state: 'UNAVAILABLE', reason: v.error };
     if (!this.runners.has(key)) return { state: 'UNAVAILABLE', reason: 'unloaded' };
-    return this.loadedRunner(key) ? { state: 'READY', reason: '' } : { state: 'LOADING', reason: '' };
+    return this.settled.has(key) ? { state: 'READY', reason: '' } : { state: 'LOADING', reason: '' };
   }
 
   /** The running model, loading it first when it is not loaded (the on-demand path). */
@@ -116,13 +116,10 @@ export class ModelRepository implements OnApplicationBootstrap, OnApplicationShu
       const key = `${v.name}/${v.version}`;
       const pending = this.runners.get(key);
       this.runners.delete(key);
-      this.settled.delete(key);
       if (pending) await pending.then((r) => r.stop(), () => undefined);
+      // After the wait: a load still in progress when unload began has registered itself by now.
+      if (this.runners.get(key) === undefined) this.settled.delete(key);
     }
-  }
-
-  private loadedRunner(key: string): ModelRunner | undefined {
-    return this.settled.get(key);
   }
 
   /** The runner of a version that finished loading, without loading it. */

@@ -142,7 +142,7 @@ export class ModelRunner {
       }
     } catch (err) {
       await worker.terminate();
-      throw new AppError(ErrorCode.Unavailable, `model "${this.options.name}" failed to load: ${(err as Error).message}`);
+      throw new AppError(ErrorCode.ModelLoadFailed, `model "${this.options.name}" failed to load: ${(err as Error).message}`);
     }
     worker.onCrash = (err) => this.replace(worker, err);
     return worker;
