@@ -2,7 +2,7 @@ import { AppError } from '../common/errors/app-error.js';
 import { ErrorCode } from '../common/errors/error-code.js';
 import type { ModelManifest, TensorSpec } from '../models/model-manifest.js';
 import type { NamedTensors, Tensor } from '../runtime/tensor.js';
-import { decodeBinaryTensor, decodeJsonTensor, splitInferRequest, takeBinaryInputs } from './tensor-codec.js';
+import { decodeJsonTensor, splitInferRequest, takeBinaryInputs, viewBinaryTensor } from './tensor-codec.js';
 
 interface RawInput {
   name: string;
@@ -51,7 +51,7 @@ export function parseInferRequest(body: unknown, headerLength: number | undefine
     const bytes = binaries.get(raw.name);
     if (bytes === undefined && raw.data === undefined) throw bad(`${what} has neither "data" nor binary_data_size`);
     const tensor = bytes
-      ? decodeBinaryTensor(what, raw.datatype, raw.shape, bytes)
+      ? viewBinaryTensor(what, raw.datatype, raw.shape, bytes)
       : decodeJsonTensor(what, raw.datatype, raw.shape, raw.data);
     checkAgainstSpec(what, tensor, spec, manifest.maxBatchSize);
     inputs[raw.name] = tensor as Tensor;

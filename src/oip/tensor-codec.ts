@@ -72,6 +72,22 @@ export function decodeBinaryTensor(what: string, datatype: unknown, shape: unkno
   return { datatype: type, shape: dims, data: new array(copy.buffer) };
 }
 
+/**
+ * Like decodeBinaryTensor, but numeric data (other than BOOL, whose bytes need checking) stays a
+ * raw view into the body: the session worker copies it into an aligned array, off the HTTP thread.
+ */
+export function viewBinaryTensor(what: string, datatype: unknown, shape: unknown, bytes: Uint8Array): HostTensor {
+  const type = checkDatatype(what, datatype);
+  if (type === 'BYTES' || type === 'BOOL' || !LITTLE_ENDIAN) return decodeBinaryTensor(what, datatype, shape, bytes);
+  const dims = checkShape(what, shape);
+  const count = elementCount(dims);
+  const { size } = LAYOUTS[type];
+  if (bytes.length !== count * size) {
+    fail(`${what}: binary data is ${bytes.length} bytes, shape ${showShape(dims)} of ${type} needs ${count * size}`);
+  }
+  return { datatype: type, shape: dims, data: bytes, raw: true };
+}
+
 /** Flat row-major data for a JSON response; non-finite floats become strings, 64-bit ints numbers. */
 export function encodeJsonData(tensor: HostTensor): Array<number | boolean | string> {
   const { datatype, data } = checkHostTensor(tensor);

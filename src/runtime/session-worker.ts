@@ -1,13 +1,20 @@
 import { Worker } from 'node:worker_threads';
 import { AppError } from '../common/errors/app-error.js';
 import { ErrorCode } from '../common/errors/error-code.js';
-import { type NamedTensors, transferables } from './tensor.js';
+import { type NamedTensors, type Tensor, transferables } from './tensor.js';
 import type { FromWorker, WorkerInit, WorkerReady } from './worker-protocol.js';
 
 const WORKER_URL = new URL('./session.worker.js', import.meta.url);
 
+export interface RunResult {
+  outputs: NamedTensors;
+  /** Time the worker spent assembling the batch's inputs, and running the session. */
+  inputNs: number;
+  inferNs: number;
+}
+
 interface Pending {
-  resolve: (result: { outputs: NamedTensors; inferNs: number }) => void;
+  resolve: (result: RunResult) => void;
   reject: (err: Error) => void;
 }
 
@@ -45,11 +52,12 @@ export class SessionWorker {
     this.ready.catch(() => undefined);
   }
 
-  run(inputs: NamedTensors, outputs: string[]): Promise<{ outputs: NamedTensors; inferNs: number }> {
+  /** Runs one batch; each input is given as its parts, one per request, concatenated in the worker. */
+  run(inputs: Record<string, Tensor[]>, outputs: string[]): Promise<RunResult> {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      this.worker.postMessage({ type: 'run', id, inputs, outputs }, transferables(inputs));
+      this.worker.postMessage({ type: 'run', id, inputs, outputs }, transferables(Object.values(inputs).flat()));
     });
   }
 
@@ -79,7 +87,7 @@ export class SessionWorker {
     const pending = this.pending.get(message.id);
     if (!pending) return;
     this.pending.delete(message.id);
-    if (message.type === 'result') pending.resolve({ outputs: message.outputs, inferNs: message.inferNs });
+    if (message.type === 'result') pending.resolve({ outputs: message.outputs, inputNs: message.inputNs, inferNs: message.inferNs });
     else pending.reject(new AppError(ErrorCode.ValidationFailed, `inference failed: ${message.error}`));
   }
 

@@ -6,7 +6,7 @@ import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import ort from 'onnxruntime-node';
 import { DATATYPE_OF_ORT, ORT_TYPE_OF } from './ort-types.js';
-import type { NamedTensors, TensorData } from './tensor.js';
+import { concatBatch, type NamedTensors, type TensorData } from './tensor.js';
 import type { FromWorker, TensorInfo, ToWorker, WorkerInit } from './worker-protocol.js';
 
 const init = workerData as WorkerInit;
@@ -52,11 +52,14 @@ function serve(session: ort.InferenceSession): void {
       return;
     }
     try {
+      const assembling = process.hrtime.bigint();
       const feeds: Record<string, ort.Tensor> = {};
-      for (const [name, t] of Object.entries(message.inputs)) {
+      for (const [name, parts] of Object.entries(message.inputs)) {
+        const t = concatBatch(parts);
         feeds[name] = new ort.Tensor(ORT_TYPE_OF[t.datatype] as 'float32', t.data as Float32Array, t.shape);
       }
       const started = process.hrtime.bigint();
+      const inputNs = Number(started - assembling);
       const results = await session.run(feeds, message.outputs);
       const inferNs = Number(process.hrtime.bigint() - started);
       const outputs: NamedTensors = {};
@@ -67,7 +70,7 @@ function serve(session: ort.InferenceSession): void {
         r.dispose();
       }
       const transfer = Object.values(outputs).flatMap((t) => (Array.isArray(t.data) ? [] : [t.data.buffer as ArrayBuffer]));
-      post({ type: 'result', id: message.id, outputs, inferNs }, transfer);
+      post({ type: 'result', id: message.id, outputs, inputNs, inferNs }, transfer);
     } catch (err) {
       post({ type: 'run-failed', id: message.id, error: firstLine(err) });
     }

@@ -41,7 +41,15 @@ export interface Tensor {
   shape: number[];
   /** Row-major. BOOL as 0/1 bytes, FP16 as raw half-precision bits, BYTES as UTF-8 strings. */
   data: TensorData;
+  /**
+   * `data` is a Uint8Array of little-endian element bytes at any alignment: a view into a request
+   * body, left for the session worker to copy into an aligned array so the HTTP thread does not.
+   */
+  raw?: true;
 }
+
+/** Node's shared pool for small Buffers; an ArrayBuffer larger than it belongs to one Buffer alone. */
+const BUFFER_POOL_BYTES = 8192;
 
 export type NamedTensors = Record<string, Tensor>;
 
@@ -49,24 +57,28 @@ export function elementCount(shape: readonly number[]): number {
   return shape.reduce((n, d) => n * d, 1);
 }
 
-/** Concatenates tensors of equal datatype and trailing dims along the first (batch) dimension. */
+/**
+ * Concatenates tensors of equal datatype and trailing dims along the first (batch) dimension into
+ * one aligned tensor; raw parts are copied here. A single aligned part is returned as it is.
+ */
 export function concatBatch(parts: readonly Tensor[]): Tensor {
   const [first] = parts;
-  if (parts.length === 1) return first!;
-  const rows = parts.reduce((n, p) => n + p.shape[0]!, 0);
-  const shape = [rows, ...first!.shape.slice(1)];
-  if (Array.isArray(first!.data)) {
+  if (parts.length === 1 && !first!.raw) return first!;
+  const rows = parts.reduce((n, p) => n + (p.shape[0] ?? 1), 0);
+  const shape = parts.length === 1 ? first!.shape : [rows, ...first!.shape.slice(1)];
+  if (first!.datatype === 'BYTES') {
     return { datatype: first!.datatype, shape, data: parts.flatMap((p) => p.data as string[]) };
   }
-  const total = parts.reduce((n, p) => n + (p.data as ArrayLike<unknown>).length, 0);
-  const Ctor = (first!.data as Float32Array).constructor as new (n: number) => Float32Array;
-  const out = new Ctor(total);
+  const total = parts.reduce((n, p) => n + elementCount(p.shape), 0);
+  const out = new TYPED_ARRAY_OF[first!.datatype](total);
+  const bytes = new Uint8Array(out.buffer);
   let offset = 0;
   for (const p of parts) {
-    out.set(p.data as Float32Array, offset);
-    offset += (p.data as Float32Array).length;
+    const d = p.data as NumericData;
+    bytes.set(new Uint8Array(d.buffer, d.byteOffset, d.byteLength), offset);
+    offset += d.byteLength;
   }
-  return { datatype: first!.datatype, shape, data: out as TensorData };
+  return { datatype: first!.datatype, shape, data: out };
 }
 
 /** Splits a batched tensor back into parts of the given row counts (the inverse of concatBatch). */
@@ -85,11 +97,16 @@ export function splitBatch(tensor: Tensor, rowCounts: readonly number[]): Tensor
   });
 }
 
-/** The buffers a message can transfer to another thread instead of copying. */
-export function transferables(tensors: NamedTensors): ArrayBuffer[] {
+/**
+ * The buffers a message can transfer to another thread instead of copying: each tensor's own
+ * buffer, and a raw tensor's request body unless it sits in Node's shared pool of small Buffers.
+ */
+export function transferables(tensors: readonly Tensor[]): ArrayBuffer[] {
   const seen = new Set<ArrayBuffer>();
-  for (const t of Object.values(tensors)) {
-    if (!Array.isArray(t.data) && t.data.buffer instanceof ArrayBuffer) seen.add(t.data.buffer);
+  for (const t of tensors) {
+    if (Array.isArray(t.data) || !(t.data.buffer instanceof ArrayBuffer)) continue;
+    if (t.raw && t.data.buffer.byteLength <= BUFFER_POOL_BYTES) continue;
+    seen.add(t.data.buffer);
   }
   return [...seen];
 }

@@ -1,4 +1,4 @@
-import type { NamedTensors } from './tensor.js';
+import type { NamedTensors, Tensor } from './tensor.js';
 
 /** Messages between the scheduler (main thread) and a session worker. */
 export interface WorkerInit {
@@ -24,10 +24,11 @@ export type WorkerReady = {
   outputs: TensorInfo[];
 };
 export type WorkerLoadFailed = { type: 'load-failed'; error: string };
-export type WorkerResult = { type: 'result'; id: number; outputs: NamedTensors; inferNs: number };
+export type WorkerResult = { type: 'result'; id: number; outputs: NamedTensors; inputNs: number; inferNs: number };
 export type WorkerRunFailed = { type: 'run-failed'; id: number; error: string };
 export type FromWorker = WorkerReady | WorkerLoadFailed | WorkerResult | WorkerRunFailed;
 
-export type WorkerRun = { type: 'run'; id: number; inputs: NamedTensors; outputs: string[] };
+/** Each input as the parts the batch is made of, one per request; the worker concatenates them. */
+export type WorkerRun = { type: 'run'; id: number; inputs: Record<string, Tensor[]>; outputs: string[] };
 export type WorkerClose = { type: 'close' };
 export type ToWorker = WorkerRun | WorkerClose;

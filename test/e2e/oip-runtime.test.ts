@@ -64,6 +64,13 @@ describe('runtime: batching, event loop, backpressure, lifecycle', () => {
     await rm(modelsDir, { recursive: true, force: true });
   });
 
+  const jsonOutputs = ({ body, headerLength }: { body: Buffer; headerLength: number }) =>
+    request(t.server)
+      .post('/v2/models/cls-batching/infer')
+      .set('content-type', 'application/octet-stream')
+      .set('inference-header-content-length', String(headerLength))
+      .send(body);
+
   it('gives each request of a dynamically batched run what it would get alone (property test)', async (ctx) => {
     const session = await ort.InferenceSession.create(CLS_PATH);
     const rand = random(42);
@@ -71,9 +78,12 @@ describe('runtime: batching, event loop, backpressure, lifecycle', () => {
     for (let round = 0; round < 25; round += 1) {
       const sizes = Array.from({ length: 1 + Math.floor(rand() * 6) }, () => 1 + Math.floor(rand() * 3));
       const inputs = sizes.map((rows) => randomFloats(rows * CLS_ROW, rand));
+      // JSON and binary tensor data mixed, so batches join decoded arrays with raw body bytes.
       const responses = await Promise.all(
         inputs.map((data, i) =>
-          request(t.server).post('/v2/models/cls-batching/infer').send({ inputs: [{ name: 'x', datatype: 'FP32', shape: [sizes[i], 3, 48, 192], data: [...data] }] }),
+          i % 2 === 0
+            ? request(t.server).post('/v2/models/cls-batching/infer').send({ inputs: [{ name: 'x', datatype: 'FP32', shape: [sizes[i], 3, 48, 192], data: [...data] }] })
+            : jsonOutputs(binaryRequest([{ name: 'x', datatype: 'FP32', shape: [sizes[i]!, 3, 48, 192], data }])),
         ),
       );
       requests += sizes.length;
