@@ -3,12 +3,12 @@
  * data extension. Pure functions over host tensors; the runtime maps these to ONNX tensors.
  * Every client mistake throws VALIDATION_FAILED naming the tensor (`what`, e.g. `input "x"`).
  */
-import { AppError } from '../common/errors/app-error.js';
-import { ErrorCode } from '../common/errors/error-code.js';
 import { elementCount, TENSOR_DATATYPES, type Tensor, type TensorData, type TensorDatatype, TYPED_ARRAY_OF, type NumericData, type NumericDatatype } from '../runtime/tensor.js';
+import { fail, show, showShape } from './codec-errors.js';
 import { float32ToFp16Bits, fp16BitsToFloat32 } from './fp16.js';
 
 export { float32ToFp16Bits, fp16BitsToFloat32 } from './fp16.js';
+export { joinInferResponse, splitInferRequest, takeBinaryInputs } from './binary-framing.js';
 
 /** The runtime's tensor types are the protocol's: one definition, in runtime/tensor.ts. */
 export type OipDatatype = TensorDatatype;
@@ -31,7 +31,6 @@ const LAYOUTS = Object.fromEntries(
 const BIGINT_RANGES = { UINT64: [0n, 2n ** 64n - 1n], INT64: [-(2n ** 63n), 2n ** 63n - 1n] } as const;
 
 const LITTLE_ENDIAN = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
-const utf8Header = new TextDecoder('utf-8', { fatal: true });
 // BYTES elements keep a leading U+FEFF: it is data, not a byte order mark.
 const utf8Element = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 const utf8Encoder = new TextEncoder();
@@ -108,55 +107,6 @@ export function encodeBinaryData(tensor: HostTensor): Uint8Array {
   const copy = bytes.slice();
   swapBytes(copy, LAYOUTS[datatype].size);
   return copy;
-}
-
-/** Splits a binary-extension request at Inference-Header-Content-Length; without it all is JSON. */
-export function splitInferRequest(body: Buffer, headerLength: number | undefined): { header: unknown; binary: Buffer } {
-  const length = headerLength ?? body.length;
-  if (!Number.isSafeInteger(length) || length < 0) {
-    fail(`Inference-Header-Content-Length must be a non-negative integer, got ${show(headerLength)}`);
-  }
-  if (length > body.length) fail(`Inference-Header-Content-Length (${length}) exceeds the body (${body.length} bytes)`);
-  return { header: parseHeader(body.subarray(0, length)), binary: body.subarray(length) };
-}
-
-/** Hands each input with `parameters.binary_data_size` its bytes, in input order; all bytes must be used. */
-export function takeBinaryInputs(
-  inputs: ReadonlyArray<{ name: string; parameters?: Record<string, unknown> }>,
-  binary: Buffer,
-): Map<string, Buffer> {
-  const taken = new Map<string, Buffer>();
-  let offset = 0;
-  for (const input of inputs) {
-    const size = input.parameters?.binary_data_size;
-    if (size === undefined) continue;
-    const what = `input ${JSON.stringify(input.name)}`;
-    if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) {
-      fail(`${what}: parameters.binary_data_size must be a non-negative integer, got ${show(size)}`);
-    }
-    if (taken.has(input.name)) fail(`${what} has binary data twice`);
-    const left = binary.length - offset;
-    if (size > left) fail(`${what}: binary_data_size is ${size} bytes, but only ${left} bytes of binary data are left`);
-    taken.set(input.name, binary.subarray(offset, offset + size));
-    offset += size;
-  }
-  if (offset !== binary.length) {
-    fail(`binary data has ${binary.length - offset} bytes left over: the inputs' binary_data_size add up to ${offset}`);
-  }
-  return taken;
-}
-
-/** The JSON header (its byte length goes in Inference-Header-Content-Length) followed by the chunks. */
-export function joinInferResponse(
-  header: object,
-  chunks: readonly Uint8Array[],
-): { body: Buffer; headerLength: number } {
-  const json = Buffer.from(JSON.stringify(header), 'utf8');
-  return { body: Buffer.concat([json, ...chunks]), headerLength: json.length };
-}
-
-function fail(message: string): never {
-  throw new AppError(ErrorCode.ValidationFailed, message);
 }
 
 function checkDatatype(what: string, datatype: unknown): OipDatatype {
@@ -312,45 +262,8 @@ function encodeStrings(strings: readonly string[]): Uint8Array {
 }
 
 // Like Fastify's secure-json-parse: only texts that could spell these keys pay for the reviver.
-const MAY_POISON = /__proto__|constructor|\\u/;
-
-function parseHeader(bytes: Uint8Array): unknown {
-  let header: unknown;
-  try {
-    const text = utf8Header.decode(bytes);
-    header = MAY_POISON.test(text) ? JSON.parse(text, rejectPoison) : JSON.parse(text);
-  } catch (err) {
-    if (err instanceof AppError) throw err;
-    fail('Inference header is not valid JSON');
-  }
-  if (typeof header !== 'object' || header === null || Array.isArray(header)) {
-    fail('Inference header must be a JSON object');
-  }
-  return header;
-}
-
-function rejectPoison(key: string, value: unknown): unknown {
-  const isPrototype = key === 'constructor' && typeof value === 'object' && value !== null && 'prototype' in value;
-  if (key === '__proto__' || isPrototype) {
-    fail('Inference header has a forbidden "__proto__" or "constructor.prototype" key');
-  }
-  return value;
-}
-
 /** Reverses each element's bytes in place; only big-endian hosts need it. */
 function swapBytes(bytes: Uint8Array, size: number): void {
   if (size === 1) return;
   for (let i = 0; i < bytes.length; i += size) bytes.subarray(i, i + size).reverse();
-}
-
-function showShape(shape: readonly number[]): string {
-  return `[${shape.join(',')}]`;
-}
-
-/** A value as it appears in a message: JSON, cut short so a huge element cannot flood the error. */
-function show(value: unknown): string {
-  if (value === undefined) return 'undefined';
-  if (typeof value === 'number' || typeof value === 'bigint') return String(value);
-  const text = JSON.stringify(value) ?? String(value);
-  return text.length > 40 ? `${text.slice(0, 37)}...` : text;
 }
