@@ -6,8 +6,7 @@
  */
 import { Logger } from '@nestjs/common';
 import { loadConfigFromEnv } from '../src/config/app-config.js';
-import { createDataSource } from '../src/database/data-source.js';
-import { EmbeddedPostgres } from '../src/database/embedded-postgres.js';
+import { embeddedPostgresFor, openDatabase } from '../src/database/data-source.js';
 
 const direction = process.argv[2];
 if (direction !== 'up' && direction !== 'down') {
@@ -15,12 +14,11 @@ if (direction !== 'up' && direction !== 'down') {
   process.exit(2);
 }
 const config = loadConfigFromEnv();
-const embedded = config.database.url
-  ? undefined
-  : new EmbeddedPostgres({ ...config.database.embedded, logger: new Logger('EmbeddedPostgres') });
+// PostgreSQL's own log lines are debug output; a migration run shows progress and problems only.
+Logger.overrideLogger(['log', 'warn', 'error', 'fatal']);
+const embedded = embeddedPostgresFor(config);
 try {
-  const dataSource = createDataSource(config.database.url ?? (await embedded!.start()));
-  await dataSource.initialize();
+  const dataSource = await openDatabase(config, embedded, false);
   try {
     if (direction === 'up') {
       const applied = await dataSource.runMigrations({ transaction: 'each' });

@@ -1,29 +1,14 @@
-import { Global, Inject, Injectable, Logger, Module, type OnApplicationShutdown } from '@nestjs/common';
+import { Global, Inject, Injectable, Module, type OnApplicationShutdown } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.module.js';
 import { DatabasePing } from './database-ping.js';
-import { createDataSource } from './data-source.js';
-import { EmbeddedPostgres } from './embedded-postgres.js';
+import { embeddedPostgresFor, openDatabase } from './data-source.js';
+import type { EmbeddedPostgres } from './embedded-postgres.js';
 
 const EMBEDDED_POSTGRES = Symbol('EMBEDDED_POSTGRES');
 
-/**
- * Opens the data source on DATABASE_URL, or on an embedded PostgreSQL when none is set, and runs
- * pending migrations unless turned off. On shutdown closes the pool first, then the embedded server.
- */
-async function openDatabase(config: AppConfig, embedded: EmbeddedPostgres | null): Promise<DataSource> {
-  const logger = new Logger('Database');
-  const url = config.database.url ?? (await embedded!.start());
-  const dataSource = createDataSource(url);
-  await dataSource.initialize();
-  if (config.database.runMigrations) {
-    const applied = await dataSource.runMigrations({ transaction: 'each' });
-    logger.log(`Migrations: ${applied.length} applied${applied.map((m) => ` ${m.name}`).join(',')}`);
-  }
-  return dataSource;
-}
-
+/** On shutdown: the pool closes first, then the embedded server. */
 @Injectable()
 class DatabaseLifecycle implements OnApplicationShutdown {
   constructor(
@@ -43,10 +28,7 @@ class DatabaseLifecycle implements OnApplicationShutdown {
     {
       provide: EMBEDDED_POSTGRES,
       inject: [APP_CONFIG],
-      useFactory: (config: AppConfig) =>
-        config.database.url
-          ? null
-          : new EmbeddedPostgres({ ...config.database.embedded, logger: new Logger('EmbeddedPostgres') }),
+      useFactory: embeddedPostgresFor,
     },
     {
       provide: DataSource,

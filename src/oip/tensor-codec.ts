@@ -7,7 +7,6 @@ import { elementCount, TENSOR_DATATYPES, type Tensor, type TensorData, type Tens
 import { fail, show, showShape } from './codec-errors.js';
 import { float32ToFp16Bits, fp16BitsToFloat32 } from './fp16.js';
 
-export { float32ToFp16Bits, fp16BitsToFloat32 } from './fp16.js';
 export { joinInferResponse, splitInferRequest, takeBinaryInputs } from './binary-framing.js';
 
 /** The runtime's tensor types are the protocol's: one definition, in runtime/tensor.ts. */
@@ -36,7 +35,7 @@ const utf8Element = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 const utf8Encoder = new TextEncoder();
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
-export function isOipDatatype(value: unknown): value is OipDatatype {
+function isOipDatatype(value: unknown): value is OipDatatype {
   return typeof value === 'string' && (OIP_DATATYPES as readonly string[]).includes(value);
 }
 

@@ -88,10 +88,6 @@ export class ModelRunner {
     }
   }
 
-  get queueDepth(): number {
-    return this.queue.length;
-  }
-
   get liveWorkers(): number {
     return this.workers.length;
   }

@@ -17,7 +17,3 @@ export class AppError extends Error {
     return statusOf(this.code);
   }
 }
-
-export function assertNever(value: never): never {
-  throw new Error(`Unexpected value: ${JSON.stringify(value)}`);
-}
