@@ -8,6 +8,7 @@ import { InstancesModule } from './instances/instances.module.js';
 import { LifecycleModule } from './lifecycle/lifecycle.module.js';
 import { MetricsModule } from './metrics/metrics.module.js';
 import { OipModule } from './oip/oip.module.js';
+import { VisionModule } from './vision/vision.module.js';
 
 @Module({})
 export class AppModule {
@@ -24,6 +25,7 @@ export class AppModule {
         AuthModule,
         InstancesModule,
         OipModule,
+        VisionModule,
         ...extra,
       ],
     };

@@ -10,6 +10,7 @@ import { AppError } from './common/errors/app-error.js';
 import { AllExceptionsFilter } from './common/errors/all-exceptions.filter.js';
 import { ErrorCode } from './common/errors/error-code.js';
 import { installRequestHooks, requestIdFor } from './common/http/http-hooks.js';
+import { installMediaParsers } from './common/http/media-body.js';
 import { installStrictJsonParser } from './common/http/strict-json.js';
 import { createRootLogger, NestPinoLogger } from './common/logging/logger.js';
 import { buildOpenApiDocument } from './common/openapi/openapi.js';
@@ -63,6 +64,7 @@ export async function configureApp(
   const fastify = app.getHttpAdapter().getInstance();
   if (!preview) installRequestHooks(fastify, app.get(LifecycleService), app.get(MetricsService));
   installStrictJsonParser(fastify);
+  await installMediaParsers(fastify, config.http.bodyLimitBytes);
   await app.register(helmet, {
     // Swagger UI at /docs loads its own scripts and styles from 'self' plus inline styles.
     contentSecurityPolicy: {

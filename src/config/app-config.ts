@@ -26,6 +26,13 @@ export interface AppConfig {
     preload: string[] | '*';
     /** ONNX Runtime execution providers in order of preference; the first that loads is used. */
     executionProviders: string[];
+    /** Where manifests' `${LATHE_MODEL_FILES_DIR}` points: model files kept outside the repository. */
+    filesDir?: string;
+  };
+  media: {
+    /** Decoded images with more pixels are refused before they are decoded (decompression bombs). */
+    maxImagePixels: number;
+    maxAudioSeconds: number;
   };
 }
 
@@ -75,7 +82,9 @@ export function loadConfig(source: Record<string, string | undefined>): AppConfi
       dir: e.LATHE_MODELS_DIR,
       preload: e.LATHE_MODELS_PRELOAD.trim() === '*' ? '*' : splitList(e.LATHE_MODELS_PRELOAD),
       executionProviders: splitList(e.LATHE_EXECUTION_PROVIDERS),
+      filesDir: e.LATHE_MODEL_FILES_DIR.trim() || undefined,
     },
+    media: { maxImagePixels: e.LATHE_IMAGE_MAX_PIXELS, maxAudioSeconds: e.LATHE_AUDIO_MAX_SECONDS },
   };
 }
 

@@ -30,6 +30,9 @@ export const envSchema = z.object({
     .string()
     .regex(/^\s*[a-z]+(\s*,\s*[a-z]+)*\s*$/, 'must be a comma-separated list such as "cuda,cpu"')
     .default('cpu'),
+  LATHE_MODEL_FILES_DIR: z.string().default(''),
+  LATHE_IMAGE_MAX_PIXELS: int(1, 2 ** 31 - 1).default(50_000_000),
+  LATHE_AUDIO_MAX_SECONDS: int(1, 86_400).default(3600),
 });
 
 export type Env = z.infer<typeof envSchema>;

@@ -14,9 +14,54 @@ const warmupInput = z.object({
   value: z.number().default(0),
 });
 
-const source = z.union([
+/** A file beside the manifest (or absolute, or under `${LATHE_MODEL_FILES_DIR}`), or one inside an installed npm package. */
+const fileRef = z.union([
   z.object({ file: z.string().min(1) }).strict(),
   z.object({ npm: z.string().min(1), path: z.string().min(1) }).strict(),
+]);
+
+const labelsFile = z
+  .object({
+    from: fileRef,
+    /** `lines`: one label per line. `json`: an array of strings, or of objects whose `key` field is the label. */
+    format: z.enum(['lines', 'json']).default('lines'),
+    key: z.string().min(1).optional(),
+  })
+  .strict();
+
+const triple = z.array(z.number()).min(1).max(3);
+
+/** How an image becomes the model's input tensor; used by the vision task routes. */
+const imagePreprocess = z
+  .object({
+    /** The input it feeds; default the first. */
+    input: z.string().min(1).optional(),
+    width: z.number().int().min(1).max(8192),
+    height: z.number().int().min(1).max(8192),
+    /**
+     * `crop`: shorter side to `resize` (default the larger of width and height), then a centre
+     * crop; `stretch`: to width x height ignoring aspect; `contain`: inside width x height less
+     * `padding` on each side, centred on `background`.
+     */
+    fit: z.enum(['crop', 'stretch', 'contain']).default('crop'),
+    resize: z.number().int().min(1).max(8192).optional(),
+    padding: z.number().int().min(0).max(4096).default(0),
+    /** Crop to the content first (uniform borders removed), as for drawings. */
+    trim: z.boolean().default(false),
+    channels: z.enum(['rgb', 'bgr', 'gray']).default('rgb'),
+    layout: z.enum(['nchw', 'nhwc']).default('nchw'),
+    /** value = ((invert ? 255 - pixel : pixel) * scale - mean) / std, per channel. */
+    invert: z.boolean().default(false),
+    scale: z.number().default(1 / 255),
+    mean: triple.default([0]),
+    std: triple.default([1]),
+    /** What transparent pixels become, before any inversion. */
+    background: z.enum(['white', 'black']).default('white'),
+  })
+  .strict();
+
+const source = z.union([
+  ...fileRef.options,
   /** A Hugging Face-layout folder (config.json, onnx/model*.onnx), as `lathe models pull` or the Hub CLI writes it. */
   z.object({ huggingface: z.string().min(1), file: z.string().min(1).default('onnx/model.onnx') }).strict(),
 ]);
@@ -30,7 +75,10 @@ export const modelManifestSchema = z
     source,
     inputs: z.array(tensorSpec).min(1),
     outputs: z.array(tensorSpec).min(1),
-    labels: z.array(z.string()).optional(),
+    labels: z.union([z.array(z.string()), labelsFile]).optional(),
+    image: imagePreprocess.optional(),
+    /** Task-specific settings, validated by the task that uses the model. */
+    parameters: z.record(z.string(), z.unknown()).default({}),
     /** 0: no batch dimension. >0: the first dimension of every input and output is the batch. */
     maxBatchSize: z.number().int().min(0).max(4096).default(0),
     dynamicBatching: z
@@ -50,6 +98,8 @@ export const modelManifestSchema = z
 
 export type ModelManifest = z.infer<typeof modelManifestSchema>;
 export type TensorSpec = z.infer<typeof tensorSpec>;
+export type FileRef = z.infer<typeof fileRef>;
+export type ImagePreprocess = z.infer<typeof imagePreprocess>;
 
 export function parseManifest(json: unknown, where: string): ModelManifest {
   const parsed = modelManifestSchema.safeParse(json);

@@ -9,7 +9,7 @@ import { ReadinessService } from '../health/readiness.service.js';
 import type { ModelRunner } from '../runtime/model-runner.js';
 import { RuntimeService } from '../runtime/runtime.service.js';
 import { type ModelManifest, parseManifest } from './model-manifest.js';
-import { resolveWeights } from './model-source.js';
+import { loadLabels, ModelFileMissing, resolveWeights, type SourceContext } from './model-source.js';
 
 export interface ModelVersion {
   name: string;
@@ -33,6 +33,7 @@ export class ModelRepository implements OnApplicationBootstrap, OnApplicationShu
   /** Loading or loaded versions by `name/version`; `settled` holds those that finished loading. */
   private readonly runners = new Map<string, Promise<ModelRunner>>();
   private readonly settled = new Map<string, ModelRunner>();
+  private readonly labelCache = new Map<string, Promise<string[] | undefined>>();
 
   constructor(
     @InjectConfig() private readonly config: AppConfig,
@@ -70,6 +71,7 @@ export class ModelRepository implements OnApplicationBootstrap, OnApplicationShu
       if (versions.size > 0) index.set(name, versions);
     }
     this.index = index;
+    this.labelCache.clear();
     this.logger.log(`Model repository ${root}: ${[...index.keys()].join(', ') || 'empty'}`);
   }
 
@@ -136,7 +138,7 @@ export class ModelRepository implements OnApplicationBootstrap, OnApplicationShu
     }
     const manifest = v.manifest;
     const loading = (async () => {
-      const modelPath = resolveWeights(manifest, v.dir);
+      const modelPath = resolveWeights(manifest, this.sourceContext(v));
       const runner = await this.runtime.start(v.name, v.version, modelPath, manifest);
       v.error = undefined;
       this.settled.set(key, runner);
@@ -150,8 +152,29 @@ export class ModelRepository implements OnApplicationBootstrap, OnApplicationShu
       this.logger.error(`Loading ${key} failed: ${err.message}`);
     });
     return loading.catch((err: Error) => {
-      throw err instanceof AppError ? err : new AppError(ErrorCode.ModelLoadFailed, `model "${v.name}" version ${v.version} failed to load: ${err.message}`);
+      if (err instanceof AppError) throw err;
+      if (err instanceof ModelFileMissing) throw new AppError(ErrorCode.ModelNotInstalled, `model "${v.name}" version ${v.version} is not installed here: ${err.message}`);
+      throw new AppError(ErrorCode.ModelLoadFailed, `model "${v.name}" version ${v.version} failed to load: ${err.message}`);
     });
+  }
+
+  /** The version's labels (inline or from its labels file), read once. */
+  labels(v: ModelVersion): Promise<string[] | undefined> {
+    const key = `${v.name}/${v.version}`;
+    let labels = this.labelCache.get(key);
+    if (!labels) {
+      labels = loadLabels(v.manifest!, this.sourceContext(v)).catch((err: Error) => {
+        this.labelCache.delete(key);
+        if (err instanceof ModelFileMissing) throw new AppError(ErrorCode.ModelNotInstalled, `labels of model "${v.name}" are not installed here: ${err.message}`);
+        throw new AppError(ErrorCode.ModelLoadFailed, `labels of model "${v.name}" could not be read: ${err.message}`);
+      });
+      this.labelCache.set(key, labels);
+    }
+    return labels;
+  }
+
+  private sourceContext(v: ModelVersion): SourceContext {
+    return { versionDir: v.dir, filesDir: this.config.models.filesDir };
   }
 
   private async preloadedReady(): Promise<void> {

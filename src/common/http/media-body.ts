@@ -1,0 +1,14 @@
+import multipart from '@fastify/multipart';
+import type { FastifyInstance } from 'fastify';
+
+/**
+ * Media reaches the task routes three ways: multipart uploads, a raw body typed image/* or
+ * audio/*, or JSON with base64. Raw bodies stay Buffers (bounded by the body limit).
+ */
+export async function installMediaParsers(fastify: FastifyInstance, bodyLimitBytes: number): Promise<void> {
+  fastify.addContentTypeParser(/^(image|audio|video)\/[\w.+-]+$/, { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
+  await fastify.register(multipart, {
+    throwFileSizeLimit: true,
+    limits: { fileSize: bodyLimitBytes, files: 64, fields: 64, fieldSize: 1024 * 1024, parts: 128 },
+  });
+}

@@ -1,0 +1,98 @@
+import { Injectable } from '@nestjs/common';
+import { AppError } from '../common/errors/app-error.js';
+import { ErrorCode } from '../common/errors/error-code.js';
+import type { ModelManifest } from '../models/model-manifest.js';
+import { ModelRepository } from '../models/model-repository.service.js';
+import type { ModelRunner } from '../runtime/model-runner.js';
+import type { NamedTensors } from '../runtime/tensor.js';
+import type { RunModel } from './run-model.js';
+
+export interface TaskModel {
+  name: string;
+  version: string;
+  manifest: ModelManifest;
+  runner: ModelRunner;
+  labels?: string[];
+}
+
+/**
+ * What one task request did, for its response headers: the models it ran and where the time
+ * went (Server-Timing: decode, queue, inference, the rest).
+ */
+export class TaskTrace {
+  private readonly started = process.hrtime.bigint();
+  readonly models: Array<{ name: string; version: string; provider: string }> = [];
+  decodeMs = 0;
+  queueMs = 0;
+  inferenceMs = 0;
+
+  used(model: TaskModel): void {
+    if (!this.models.some((m) => m.name === model.name && m.version === model.version)) {
+      this.models.push({ name: model.name, version: model.version, provider: model.runner.provider });
+    }
+  }
+
+  async decoding<T>(work: Promise<T>): Promise<T> {
+    const t0 = process.hrtime.bigint();
+    try {
+      return await work;
+    } finally {
+      this.decodeMs += Number(process.hrtime.bigint() - t0) / 1e6;
+    }
+  }
+
+  headers(): Record<string, string> {
+    const totalMs = Number(process.hrtime.bigint() - this.started) / 1e6;
+    const main = this.models[0];
+    const providers = [...new Set(this.models.map((m) => m.provider))];
+    return {
+      ...(main ? { 'x-model': main.name, 'x-model-version': main.version } : {}),
+      ...(providers.length ? { 'x-execution-provider': providers.join(',') } : {}),
+      'x-queue-time-ms': this.queueMs.toFixed(3),
+      'x-inference-time-ms': this.inferenceMs.toFixed(3),
+      'server-timing': [
+        `decode;dur=${this.decodeMs.toFixed(3)}`,
+        `queue;dur=${this.queueMs.toFixed(3)}`,
+        `inference;dur=${this.inferenceMs.toFixed(3)}`,
+        `total;dur=${totalMs.toFixed(3)}`,
+      ].join(', '),
+    };
+  }
+}
+
+/** The task routes' way to the model repository: find a model for a task, run it, trace it. */
+@Injectable()
+export class TaskModels {
+  constructor(private readonly repository: ModelRepository) {}
+
+  /**
+   * A loaded model for a task route. Unknown model: 404; a model of another task: 400; a model
+   * whose files are not on this machine: 503 MODEL_NOT_INSTALLED.
+   */
+  async get(name: string, tasks: readonly string[] | undefined, trace?: TaskTrace, version?: string): Promise<TaskModel> {
+    const v = this.repository.version(name, version);
+    if (v.manifest && tasks && !tasks.includes(v.manifest.task)) {
+      throw new AppError(ErrorCode.ValidationFailed, `model "${name}" is a ${v.manifest.task} model; this route needs ${tasks.join(' or ')}`);
+    }
+    const { runner } = await this.repository.runner(name, v.version);
+    const model: TaskModel = { name, version: v.version, manifest: v.manifest!, runner, labels: await this.repository.labels(v) };
+    trace?.used(model);
+    return model;
+  }
+
+  /** Runs through the model's runner (queue, batching, deadline), adding its times to the trace. */
+  async run(model: TaskModel, inputs: NamedTensors, outputs: string[], trace?: TaskTrace): Promise<NamedTensors> {
+    const rows = model.manifest.maxBatchSize > 0 ? (Object.values(inputs)[0]?.shape[0] ?? 1) : 1;
+    const result = await model.runner.infer(inputs, outputs, rows);
+    if (trace) {
+      trace.queueMs += result.queueMs;
+      trace.inferenceMs += result.inferenceMs;
+    }
+    return result.outputs;
+  }
+
+  /** A RunModel for pipelines that call several models by name (OCR's detection, direction, recognition). */
+  runModel(trace: TaskTrace): RunModel {
+    return async (name, inputs, outputs) => this.run(await this.get(name, undefined, trace), inputs, outputs, trace);
+  }
+}

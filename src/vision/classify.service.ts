@@ -1,0 +1,56 @@
+import { Injectable } from '@nestjs/common';
+import { z } from 'zod';
+import { AppError } from '../common/errors/app-error.js';
+import { ErrorCode } from '../common/errors/error-code.js';
+import type { AppConfig } from '../config/app-config.js';
+import { InjectConfig } from '../config/config.module.js';
+import type { Tensor } from '../runtime/tensor.js';
+import { type MediaRequest, opt, parseOptions } from '../tasks/media-input.js';
+import { type LabelScore, type ScoreFunction, toScores, topK } from '../tasks/scores.js';
+import { type TaskModel, TaskModels, TaskTrace } from '../tasks/task-models.service.js';
+import { imageToTensor } from './image-input.js';
+
+export const CLASSIFY_TASKS = ['image-classification'] as const;
+
+const options = {
+  model: opt.model(),
+  top_k: opt.int(1, 100_000).default(5),
+};
+
+const modelParameters = z.object({ scores: z.enum(['softmax', 'sigmoid', 'none']).default('softmax') });
+
+/** Image classification for any classifier a manifest describes (size, crop, normalisation, labels). */
+@Injectable()
+export class ClassifyService {
+  constructor(
+    private readonly tasks: TaskModels,
+    @InjectConfig() private readonly config: AppConfig,
+  ) {}
+
+  /** One `[{label, score}]` per image, best first. */
+  async classify(media: MediaRequest, trace: TaskTrace): Promise<LabelScore[][]> {
+    const { model: name, top_k } = parseOptions(options, media.options);
+    const model = await this.tasks.get(name, CLASSIFY_TASKS, trace);
+    const pre = model.manifest.image;
+    if (!pre) throw new AppError(ErrorCode.ModelLoadFailed, `model "${name}" has no "image" preprocessing in its manifest`);
+    const { scores } = modelParameters.parse(model.manifest.parameters);
+    const images = await trace.decoding(
+      Promise.all(media.items.map((item) => imageToTensor(item.bytes, pre, this.config.media.maxImagePixels, item.source))),
+    );
+    // One runner request per image: the dynamic batcher merges them with other clients' images.
+    const logits = await Promise.all(images.map((data) => this.runOne(model, data, trace)));
+    return logits.map((l) => topK(toScores(l, scores as ScoreFunction), model.labels, top_k));
+  }
+
+  private async runOne(model: TaskModel, data: Float32Array, trace: TaskTrace): Promise<Float32Array> {
+    const manifest = model.manifest;
+    const inputName = manifest.image!.input ?? manifest.inputs[0]!.name;
+    const spec = manifest.inputs.find((i) => i.name === inputName);
+    if (!spec) throw new AppError(ErrorCode.ModelLoadFailed, `model "${model.name}" has no input "${inputName}"`);
+    const shape = manifest.maxBatchSize > 0 ? [1, ...spec.shape] : spec.shape;
+    const input: Tensor = { datatype: 'FP32', shape, data };
+    const output = manifest.outputs[0]!.name;
+    const result = await this.tasks.run(model, { [inputName]: input }, [output], trace);
+    return result[output]!.data as Float32Array;
+  }
+}

@@ -1,0 +1,111 @@
+import sharp, { type Metadata, type OutputInfo, type Sharp } from 'sharp';
+import { AppError } from '../common/errors/app-error.js';
+import { ErrorCode } from '../common/errors/error-code.js';
+import type { ImagePreprocess } from '../models/model-manifest.js';
+
+/** Formats accepted from clients; vector and document formats (SVG, PDF) are not photos and are refused. */
+const FORMATS = new Set(['jpeg', 'png', 'webp', 'gif', 'tiff', 'heif', 'avif']);
+
+export interface RgbPixels {
+  /** RGB, 3 bytes per pixel, row-major, EXIF orientation applied. */
+  data: Uint8Array;
+  width: number;
+  height: number;
+}
+
+/**
+ * Reads the header only, then refuses what must not be decoded: unknown formats, and images whose
+ * pixel count is beyond the limit (a small PNG can claim 100000 x 100000).
+ */
+async function open(bytes: Buffer, maxPixels: number, where: string): Promise<{ image: Sharp; width: number; height: number }> {
+  const image = sharp(bytes, { limitInputPixels: false, failOn: 'warning', autoOrient: true, sequentialRead: true });
+  let meta: Metadata;
+  try {
+    meta = await image.metadata();
+  } catch (err) {
+    throw new AppError(ErrorCode.MediaInvalid, `${where} is not an image that can be decoded: ${firstLine(err)}`);
+  }
+  if (!FORMATS.has(meta.format)) throw new AppError(ErrorCode.MediaInvalid, `${where} is ${meta.format}; send JPEG, PNG, WebP, GIF, TIFF, HEIF or AVIF`);
+  const { width, height } = meta.autoOrient;
+  if (width * height > maxPixels) {
+    throw new AppError(ErrorCode.MediaTooLarge, `${where} is ${width} x ${height} = ${width * height} pixels; the limit is ${maxPixels}`);
+  }
+  return { image, width, height };
+}
+
+/** Decodes a whole image to RGB (alpha flattened onto white), for pipelines that work in original pixels. */
+export async function decodeRgb(bytes: Buffer, maxPixels: number, where = 'the image'): Promise<RgbPixels> {
+  const { image } = await open(bytes, maxPixels, where);
+  const { data, info } = await decode(image.flatten({ background: '#ffffff' }).removeAlpha().toColourspace('srgb'), where);
+  return { data, width: info.width, height: info.height };
+}
+
+/**
+ * Decodes and resizes with libvips (off the event loop, on libuv's threads), then normalises into
+ * one image's tensor data as the manifest describes: [C, H, W] or [H, W, C] float32.
+ */
+export async function imageToTensor(bytes: Buffer, pre: ImagePreprocess, maxPixels: number, where = 'the image'): Promise<Float32Array> {
+  const { image, width, height } = await open(bytes, maxPixels, where);
+  const background = pre.background === 'white' ? '#ffffff' : '#000000';
+  let pipeline = image.flatten({ background });
+  if (pre.channels === 'gray') pipeline = pipeline.greyscale();
+  if (pre.trim) pipeline = pipeline.trim();
+  if (pre.fit === 'stretch') {
+    pipeline = pipeline.resize(pre.width, pre.height, { fit: 'fill' });
+  } else if (pre.fit === 'contain') {
+    const inner = { width: Math.max(1, pre.width - 2 * pre.padding), height: Math.max(1, pre.height - 2 * pre.padding) };
+    pipeline = pipeline
+      .resize({ ...inner, fit: 'contain', background })
+      .extend({ top: pre.padding, bottom: pre.padding, left: pre.padding, right: pre.padding, background });
+  } else {
+    // torchvision's Resize(shorter side) + CenterCrop: trimming is not combined with this mode.
+    const shorter = pre.resize ?? Math.max(pre.width, pre.height);
+    const scale = shorter / Math.min(width, height);
+    const rw = Math.max(pre.width, Math.round(width * scale));
+    const rh = Math.max(pre.height, Math.round(height * scale));
+    pipeline = pipeline
+      .resize(rw, rh, { fit: 'fill' })
+      .extract({ left: Math.floor((rw - pre.width) / 2), top: Math.floor((rh - pre.height) / 2), width: pre.width, height: pre.height });
+  }
+  pipeline = pre.channels === 'gray' ? pipeline.toColourspace('b-w') : pipeline.removeAlpha().toColourspace('srgb');
+  const { data, info } = await decode(pipeline, where);
+  const channels = pre.channels === 'gray' ? 1 : 3;
+  if (info.channels !== channels || info.width !== pre.width || info.height !== pre.height) {
+    throw new AppError(ErrorCode.Internal, `image preprocessing produced ${info.width}x${info.height}x${info.channels}, expected ${pre.width}x${pre.height}x${channels}`);
+  }
+  return normalise(data, pre);
+}
+
+/** ((invert ? 255 - p : p) * scale - mean[c]) / std[c], reordered to the model's channel order and layout. */
+export function normalise(pixels: Uint8Array, pre: ImagePreprocess): Float32Array {
+  const channels = pre.channels === 'gray' ? 1 : 3;
+  const plane = pre.width * pre.height;
+  const out = new Float32Array(plane * channels);
+  for (let c = 0; c < channels; c += 1) {
+    // BGR models read channel 0 from the image's blue.
+    const from = pre.channels === 'bgr' ? 2 - c : c;
+    const mean = pre.mean[pre.mean.length === 1 ? 0 : c]!;
+    const std = pre.std[pre.std.length === 1 ? 0 : c]!;
+    const mul = pre.scale / std;
+    const add = -mean / std;
+    const nchw = pre.layout === 'nchw';
+    for (let i = 0; i < plane; i += 1) {
+      const p = pixels[i * channels + from]!;
+      out[nchw ? c * plane + i : i * channels + c] = (pre.invert ? 255 - p : p) * mul + add;
+    }
+  }
+  return out;
+}
+
+async function decode(pipeline: Sharp, where: string): Promise<{ data: Uint8Array; info: OutputInfo }> {
+  try {
+    const { data, info } = await pipeline.raw().toBuffer({ resolveWithObject: true });
+    return { data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), info };
+  } catch (err) {
+    throw new AppError(ErrorCode.MediaInvalid, `${where} could not be decoded: ${firstLine(err)}`);
+  }
+}
+
+function firstLine(err: unknown): string {
+  return (err instanceof Error ? err.message : String(err)).split('\n')[0]!.slice(0, 300);
+}

@@ -1,0 +1,49 @@
+import { Controller, HttpCode, Post, Req, Res } from '@nestjs/common';
+import { ApiBody, ApiConsumes, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { ApiEndpoint } from '../common/openapi/api-endpoint.decorator.js';
+import { readMedia } from '../tasks/media-input.js';
+import { MEDIA_CONSUMES, TASK_ERRORS, TASK_HEADERS } from '../tasks/task-openapi.js';
+import { TaskTrace } from '../tasks/task-models.service.js';
+import { ClassifyService } from './classify.service.js';
+
+@ApiTags('Vision')
+@Controller('v1/vision')
+export class VisionController {
+  constructor(private readonly classifier: ClassifyService) {}
+
+  @Post('classify')
+  @HttpCode(200)
+  @ApiEndpoint({
+    summary: 'Image classification: [{label, score}] best first (Hugging Face image-classification)',
+    description:
+      'Any classifier whose manifest describes its image preprocessing. Send the image as the body (image/*, options in the query), ' +
+      'as multipart files (several files: one list per file), or as JSON {"image": base64} / {"images": [base64, ...]}. ' +
+      TASK_HEADERS,
+    auth: 'infer',
+    errors: TASK_ERRORS,
+  })
+  @ApiConsumes(...MEDIA_CONSUMES.image)
+  @ApiBody({
+    schema: {
+      type: 'object',
+      required: ['model'],
+      properties: {
+        model: { type: 'string', example: 'math-symbols' },
+        top_k: { type: 'integer', minimum: 1, default: 5 },
+        image: { type: 'string', format: 'binary', description: 'multipart: the file; JSON: base64 or a data: URL' },
+        images: { type: 'array', items: { type: 'string', format: 'byte' }, description: 'JSON batch form' },
+      },
+    },
+  })
+  @ApiOkResponse({
+    description: 'One image: [{label, score}]. Several: one such list per image.',
+    schema: { example: [{ label: '→', score: 0.97 }, { label: '⟶', score: 0.01 }] },
+  })
+  async classify(@Req() request: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
+    const trace = new TaskTrace();
+    const media = await readMedia(request, 'image');
+    const results = await this.classifier.classify(media, trace);
+    await reply.headers(trace.headers()).send(media.batch ? results : results[0]);
+  }
+}

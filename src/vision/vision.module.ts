@@ -1,0 +1,7 @@
+import { Module } from '@nestjs/common';
+import { TasksModule } from '../tasks/tasks.module.js';
+import { ClassifyService } from './classify.service.js';
+import { VisionController } from './vision.controller.js';
+
+@Module({ imports: [TasksModule], controllers: [VisionController], providers: [ClassifyService] })
+export class VisionModule {}
