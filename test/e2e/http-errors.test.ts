@@ -45,7 +45,7 @@ describe('HTTP errors (real app, exact bodies)', () => {
   it('answers a wrong content type with 415 UNSUPPORTED_MEDIA_TYPE', async () => {
     for (const type of ['application/xml', 'text/plain']) {
       const res = await request(t.server).post('/test/echo').set('content-type', type).send('<name>a</name>');
-      expectError(res, 415, 'UNSUPPORTED_MEDIA_TYPE', `Unsupported Media Type`);
+      expectError(res, 415, 'UNSUPPORTED_MEDIA_TYPE', `Unsupported Media Type: ${type} is not accepted here`);
     }
   });
 
