@@ -106,12 +106,13 @@ function summariseLog(): string[] {
   return [...counts].map(([key, count]) => `lathe log x${count}: ${key}`);
 }
 
-export async function startLathe(root: string, models: BenchModel[]): Promise<RunningServer> {
+/** Lathe serving `models` from a temp repository, or as `overrides` say (e.g. the project's own models/). */
+export async function startLathe(root: string, models: BenchModel[], overrides: Record<string, string> = {}): Promise<RunningServer> {
   const port = await freePort();
   const tempDirs = [await writeModelsDir(models)];
   const env: NodeJS.ProcessEnv = {
     ...process.env, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn',
-    LATHE_MODELS_DIR: tempDirs[0], LATHE_MODELS_PRELOAD: '*',
+    LATHE_MODELS_DIR: tempDirs[0], LATHE_MODELS_PRELOAD: '*', ...overrides,
   };
   let dataDir: string | undefined;
   if (!process.env.DATABASE_URL) {
