@@ -8,6 +8,7 @@ import { InstancesModule } from './instances/instances.module.js';
 import { LifecycleModule } from './lifecycle/lifecycle.module.js';
 import { MetricsModule } from './metrics/metrics.module.js';
 import { OipModule } from './oip/oip.module.js';
+import { SpeechModule } from './speech/speech.module.js';
 import { VisionModule } from './vision/vision.module.js';
 
 @Module({})
@@ -26,6 +27,7 @@ export class AppModule {
         InstancesModule,
         OipModule,
         VisionModule,
+        SpeechModule,
         ...extra,
       ],
     };

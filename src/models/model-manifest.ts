@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { scanSpecSchema } from '../runtime/scan-spec.js';
 import { TENSOR_DATATYPES } from '../runtime/tensor.js';
 
 const tensorSpec = z.object({
@@ -77,6 +78,8 @@ export const modelManifestSchema = z
     outputs: z.array(tensorSpec).min(1),
     labels: z.union([z.array(z.string()), labelsFile]).optional(),
     image: imagePreprocess.optional(),
+    /** For a recurrent model run over a long signal window by window (Silero VAD). */
+    stream: scanSpecSchema.optional(),
     /** Task-specific settings, validated by the task that uses the model. */
     parameters: z.record(z.string(), z.unknown()).default({}),
     /** 0: no batch dimension. >0: the first dimension of every input and output is the batch. */

@@ -1,7 +1,8 @@
 import { Module } from '@nestjs/common';
 import { TasksModule } from '../tasks/tasks.module.js';
 import { ClassifyService } from './classify.service.js';
+import { OcrService } from './ocr.service.js';
 import { VisionController } from './vision.controller.js';
 
-@Module({ imports: [TasksModule], controllers: [VisionController], providers: [ClassifyService] })
+@Module({ imports: [TasksModule], controllers: [VisionController], providers: [ClassifyService, OcrService] })
 export class VisionModule {}

@@ -1,0 +1,87 @@
+import { Controller, HttpCode, Post, Req, Res } from '@nestjs/common';
+import { ApiBody, ApiConsumes, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { ErrorCode } from '../common/errors/error-code.js';
+import { ApiEndpoint } from '../common/openapi/api-endpoint.decorator.js';
+import { readMedia } from '../tasks/media-input.js';
+import { TaskTrace } from '../tasks/task-models.service.js';
+import { MEDIA_CONSUMES, TASK_ERRORS, TASK_HEADERS } from '../tasks/task-openapi.js';
+import { SpeechService } from './speech.service.js';
+
+const AUDIO_ERRORS = [...TASK_ERRORS, ErrorCode.AudioTooLong];
+const AUDIO_INPUT =
+  'Send the audio as the body (audio/*, options in the query), as multipart files, or as JSON {"audio": base64} / {"audios": [...]} ' +
+  '(one result per recording). WAV is decoded natively; MP3, OGG/Opus, FLAC, M4A and WebM through ffmpeg; all resampled to the model\'s rate, mono. ';
+
+@ApiTags('Speech')
+@Controller('v1/speech')
+export class SpeechController {
+  constructor(private readonly speech: SpeechService) {}
+
+  @Post('vad')
+  @HttpCode(200)
+  @ApiEndpoint({
+    summary: 'Voice activity detection: speech segments [{start, end, confidence}] in seconds (Silero VAD v5)',
+    description:
+      AUDIO_INPUT +
+      "Options have the semantics of Silero's get_speech_timestamps. The recurrent model runs over the whole recording in one worker call. " +
+      TASK_HEADERS,
+    auth: 'infer',
+    errors: AUDIO_ERRORS,
+  })
+  @ApiConsumes(...MEDIA_CONSUMES.audio)
+  @ApiBody({
+    schema: {
+      type: 'object',
+      properties: {
+        model: { type: 'string', default: 'silero-vad' },
+        threshold: { type: 'number', default: 0.5, description: 'speech probability that starts a segment' },
+        neg_threshold: { type: 'number', description: 'probability below which speech ends (default threshold - 0.15)' },
+        min_speech_duration_ms: { type: 'integer', default: 250 },
+        min_silence_duration_ms: { type: 'integer', default: 100 },
+        speech_pad_ms: { type: 'integer', default: 30 },
+        max_speech_duration_s: { type: 'number', description: 'longer segments are split at their longest silence' },
+        return_probabilities: { type: 'boolean', default: false, description: 'also return the speech probability of every window' },
+        audio: { type: 'string', format: 'binary' },
+      },
+    },
+  })
+  @ApiOkResponse({
+    schema: { example: { model: 'silero-vad', version: '1', duration: 6.2, sampling_rate: 16000, segments: [{ start: 1.47, end: 3.02, confidence: 0.93 }] } },
+  })
+  async vad(@Req() request: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
+    const trace = new TaskTrace();
+    const media = await readMedia(request, 'audio');
+    const results = await this.speech.vad(media, trace);
+    await reply.headers(trace.headers()).send(media.batch ? results : results[0]);
+  }
+
+  @Post('keywords')
+  @HttpCode(200)
+  @ApiEndpoint({
+    summary: 'Keyword spotting: the 12 classes with scores for every 1 s window (MLPerf Tiny DS-CNN)',
+    description:
+      AUDIO_INPUT +
+      'Each 1 s window (the last padded with silence) becomes 49 frames x 10 MFCC (40 ms window, 20 ms hop). ' +
+      'Answers 503 MODEL_NOT_INSTALLED when the model file is not on this server. ' +
+      TASK_HEADERS,
+    auth: 'infer',
+    errors: AUDIO_ERRORS,
+  })
+  @ApiConsumes(...MEDIA_CONSUMES.audio)
+  @ApiBody({ schema: { type: 'object', properties: { model: { type: 'string', default: 'keyword-spotting' }, audio: { type: 'string', format: 'binary' } } } })
+  @ApiOkResponse({
+    schema: {
+      example: {
+        model: 'keyword-spotting', version: '1', duration: 1,
+        windows: [{ start: 0, end: 1, scores: [{ label: 'yes', score: 0.91 }, { label: 'unknown', score: 0.05 }] }],
+      },
+    },
+  })
+  async keywords(@Req() request: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
+    const trace = new TaskTrace();
+    const media = await readMedia(request, 'audio');
+    const results = await this.speech.keywords(media, trace);
+    await reply.headers(trace.headers()).send(media.batch ? results : results[0]);
+  }
+}
