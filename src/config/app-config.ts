@@ -33,6 +33,8 @@ export interface AppConfig {
     /** Decoded images with more pixels are refused before they are decoded (decompression bombs). */
     maxImagePixels: number;
     maxAudioSeconds: number;
+    /** Audio decodes (ffmpeg processes, WAV workers) at once; as many again may wait, then 429. */
+    audioDecoders: number;
   };
 }
 
@@ -84,7 +86,7 @@ export function loadConfig(source: Record<string, string | undefined>): AppConfi
       executionProviders: splitList(e.LATHE_EXECUTION_PROVIDERS),
       filesDir: e.LATHE_MODEL_FILES_DIR.trim() || undefined,
     },
-    media: { maxImagePixels: e.LATHE_IMAGE_MAX_PIXELS, maxAudioSeconds: e.LATHE_AUDIO_MAX_SECONDS },
+    media: { maxImagePixels: e.LATHE_IMAGE_MAX_PIXELS, maxAudioSeconds: e.LATHE_AUDIO_MAX_SECONDS, audioDecoders: e.LATHE_AUDIO_DECODERS },
   };
 }
 

@@ -33,6 +33,7 @@ export const envSchema = z.object({
   LATHE_MODEL_FILES_DIR: z.string().default(''),
   LATHE_IMAGE_MAX_PIXELS: int(1, 2 ** 31 - 1).default(50_000_000),
   LATHE_AUDIO_MAX_SECONDS: int(1, 86_400).default(3600),
+  LATHE_AUDIO_DECODERS: int(1, 256).default(4),
 });
 
 export type Env = z.infer<typeof envSchema>;

@@ -1,6 +1,7 @@
 import { AppError } from '../common/errors/app-error.js';
 import { ErrorCode } from '../common/errors/error-code.js';
 import { ModelStatsRecorder } from './model-stats.js';
+import type { ScanSpec } from './scan-spec.js';
 import { SessionWorker } from './session-worker.js';
 import { type NamedTensors, splitBatch, type Tensor } from './tensor.js';
 import type { TensorInfo } from './worker-protocol.js';
@@ -39,8 +40,19 @@ export interface InferResult {
   inferenceMs: number;
 }
 
+export interface ScanResult {
+  /** spec.output of every window, concatenated: steps × perStep values. */
+  values: Float32Array;
+  steps: number;
+  perStep: number;
+  queueMs: number;
+  inferenceMs: number;
+}
+
 interface Queued {
   inputs: NamedTensors;
+  /** A scan runs alone: never merged into a batch. */
+  scan?: { spec: ScanSpec; signal: Float32Array; transfer: boolean };
   outputs: string[];
   rows: number;
   signature: string;
@@ -93,6 +105,24 @@ export class ModelRunner {
   }
 
   infer(inputs: NamedTensors, outputs: string[], rows: number): Promise<InferResult> {
+    return this.enqueue({ inputs, outputs, rows, signature: signatureOf(inputs, outputs) });
+  }
+
+  /**
+   * Runs a recurrent model over a whole signal in one worker call (see ScanSpec): thousands of
+   * windows cost one thread hop, not one each. Same queue bound, deadline and statistics as
+   * infer; counted as one request of batch size 1. The signal is copied to the worker (about
+   * 150 ms for ten minutes at 16 kHz) unless `transfer`, which hands its buffer over: the caller's
+   * array is empty afterwards.
+   */
+  async scan(spec: ScanSpec, signal: Float32Array, options: { transfer?: boolean } = {}): Promise<ScanResult> {
+    const scan = { spec, signal, transfer: options.transfer === true };
+    const result = await this.enqueue({ inputs: {}, outputs: [spec.output], rows: 1, signature: 'scan', scan });
+    const out = result.outputs[spec.output]!;
+    return { values: out.data as Float32Array, steps: out.shape[0]!, perStep: out.shape[1]!, queueMs: result.queueMs, inferenceMs: result.inferenceMs };
+  }
+
+  private enqueue(request: Pick<Queued, 'inputs' | 'outputs' | 'rows' | 'signature' | 'scan'>): Promise<InferResult> {
     if (this.stopped) return Promise.reject(new AppError(ErrorCode.Unavailable, `model "${this.options.name}" is unloading`));
     if (this.accepted >= this.options.maxQueueSize) {
       this.events.request('overloaded', undefined);
@@ -104,7 +134,7 @@ export class ModelRunner {
       );
     }
     return new Promise<InferResult>((resolve, reject) => {
-      const item: Queued = { inputs, outputs, rows, signature: signatureOf(inputs, outputs), enqueued: nowNs(), settled: false, resolve, reject };
+      const item: Queued = { ...request, enqueued: nowNs(), settled: false, resolve, reject };
       item.timer = setTimeout(() => this.expire(item), this.options.timeoutMs);
       this.accepted += 1;
       this.queue.push(item);
@@ -174,12 +204,12 @@ export class ModelRunner {
   /** The next batch to run, or undefined while the batcher waits for more requests. */
   private takeBatch(): Queued[] | undefined {
     const policy = this.options.batching;
-    if (!policy) return [this.queue.shift()!];
     const head = this.queue[0]!;
+    if (!policy || head.scan) return [this.queue.shift()!];
     const picked: Queued[] = [];
     let rows = 0;
     for (const item of this.queue) {
-      if (item.signature !== head.signature) continue;
+      if (item.scan || item.signature !== head.signature) continue;
       if (rows + item.rows > policy.maxBatchSize) break;
       picked.push(item);
       rows += item.rows;
@@ -200,12 +230,17 @@ export class ModelRunner {
     this.events.queueDepth(this.queue.length);
     const started = nowNs();
     for (const item of batch) item.dispatched = started;
+    const head = batch[0]!;
+    // Wall-clock, for the worker: a scan stops between windows once its request has expired.
+    const deadline = Date.now() + this.options.timeoutMs - Number(started - head.enqueued) / 1e6;
     try {
       // Parts, not a concatenation: copying the batch together happens in the worker, off this thread.
       const inputs: Record<string, Tensor[]> = {};
       for (const name of Object.keys(batch[0]!.inputs)) inputs[name] = batch.map((b) => b.inputs[name]!);
       const prepNs = Number(nowNs() - started);
-      const { outputs, inputNs: assembleNs, inferNs } = await worker.run(inputs, batch[0]!.outputs);
+      const { outputs, inputNs: assembleNs, inferNs } = head.scan
+        ? await worker.scan(head.scan.spec, head.scan.signal, deadline, head.scan.transfer)
+        : await worker.run(inputs, head.outputs);
       const inputNs = prepNs + assembleNs;
       const outStart = nowNs();
       const rows = batch.map((b) => b.rows);
@@ -220,7 +255,12 @@ export class ModelRunner {
       this.avgRunMs = this.avgRunMs * 0.8 + (Number(nowNs() - started) / 1e6) * 0.2;
       batch.forEach((item, i) => this.finish(item, undefined, { outputs: parts[i]!, inferenceMs: inferNs / 1e6 }));
     } catch (err) {
-      for (const item of batch) this.finish(item, err as Error);
+      // A scan the worker stopped at its deadline answers as a timeout, whichever clock saw it first.
+      const late = head.scan !== undefined && Date.now() >= deadline;
+      for (const item of batch) {
+        if (late) this.expire(item);
+        else this.finish(item, err as Error);
+      }
     } finally {
       worker.busy = false;
       this.dispatch();

@@ -1,6 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import { AppError } from '../common/errors/app-error.js';
 import { ErrorCode } from '../common/errors/error-code.js';
+import type { ScanSpec } from './scan-spec.js';
 import { type NamedTensors, type Tensor, transferables } from './tensor.js';
 import type { FromWorker, WorkerInit, WorkerReady } from './worker-protocol.js';
 
@@ -58,6 +59,19 @@ export class SessionWorker {
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
       this.worker.postMessage({ type: 'run', id, inputs, outputs }, transferables(Object.values(inputs).flat()));
+    });
+  }
+
+  /**
+   * Runs the model over a whole signal in the worker (see ScanSpec); the result's one output is
+   * spec.output collected per window. The signal is copied unless `transfer` moves its buffer.
+   */
+  scan(spec: ScanSpec, signal: Float32Array, deadline: number, transfer: boolean): Promise<RunResult> {
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      const movable = transfer && signal.buffer instanceof ArrayBuffer;
+      this.worker.postMessage({ type: 'scan', id, spec, signal, deadline }, movable ? [signal.buffer as ArrayBuffer] : []);
     });
   }
 

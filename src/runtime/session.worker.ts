@@ -6,8 +6,9 @@ import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import ort from 'onnxruntime-node';
 import { DATATYPE_OF_ORT, ORT_TYPE_OF } from './ort-types.js';
+import { runScan } from './scan-loop.js';
 import { concatBatch, type NamedTensors, type TensorData } from './tensor.js';
-import type { FromWorker, TensorInfo, ToWorker, WorkerInit } from './worker-protocol.js';
+import type { FromWorker, TensorInfo, ToWorker, WorkerInit, WorkerRun, WorkerScan } from './worker-protocol.js';
 
 const init = workerData as WorkerInit;
 
@@ -52,29 +53,44 @@ function serve(session: ort.InferenceSession): void {
       return;
     }
     try {
-      const assembling = process.hrtime.bigint();
-      const feeds: Record<string, ort.Tensor> = {};
-      for (const [name, parts] of Object.entries(message.inputs)) {
-        const t = concatBatch(parts);
-        feeds[name] = new ort.Tensor(ORT_TYPE_OF[t.datatype] as 'float32', t.data as Float32Array, t.shape);
-      }
-      const started = process.hrtime.bigint();
-      const inputNs = Number(started - assembling);
-      const results = await session.run(feeds, message.outputs);
-      const inferNs = Number(process.hrtime.bigint() - started);
-      const outputs: NamedTensors = {};
-      for (const name of message.outputs) {
-        const r = results[name]!;
-        const data = Array.isArray(r.data) ? [...(r.data as string[])] : ((r.data as Float32Array).slice() as TensorData);
-        outputs[name] = { datatype: DATATYPE_OF_ORT[r.type]!, shape: [...r.dims], data };
-        r.dispose();
-      }
-      const transfer = Object.values(outputs).flatMap((t) => (Array.isArray(t.data) ? [] : [t.data.buffer as ArrayBuffer]));
-      post({ type: 'result', id: message.id, outputs, inputNs, inferNs }, transfer);
+      if (message.type === 'scan') await scan(session, message);
+      else await run(session, message);
     } catch (err) {
       post({ type: 'run-failed', id: message.id, error: firstLine(err) });
     }
   });
+}
+
+async function run(session: ort.InferenceSession, message: WorkerRun): Promise<void> {
+  const assembling = process.hrtime.bigint();
+  const feeds: Record<string, ort.Tensor> = {};
+  for (const [name, parts] of Object.entries(message.inputs)) {
+    const t = concatBatch(parts);
+    feeds[name] = new ort.Tensor(ORT_TYPE_OF[t.datatype] as 'float32', t.data as Float32Array, t.shape);
+  }
+  const started = process.hrtime.bigint();
+  const inputNs = Number(started - assembling);
+  const results = await session.run(feeds, message.outputs);
+  const inferNs = Number(process.hrtime.bigint() - started);
+  const outputs: NamedTensors = {};
+  for (const name of message.outputs) {
+    const r = results[name]!;
+    const data = Array.isArray(r.data) ? [...(r.data as string[])] : ((r.data as Float32Array).slice() as TensorData);
+    outputs[name] = { datatype: DATATYPE_OF_ORT[r.type]!, shape: [...r.dims], data };
+    r.dispose();
+  }
+  const transfer = Object.values(outputs).flatMap((t) => (Array.isArray(t.data) ? [] : [t.data.buffer as ArrayBuffer]));
+  post({ type: 'result', id: message.id, outputs, inputNs, inferNs }, transfer);
+}
+
+/** A whole recurrent pass in one message: one thread hop per recording, not one per window. */
+async function scan(session: ort.InferenceSession, message: WorkerScan): Promise<void> {
+  const started = process.hrtime.bigint();
+  const { values, steps, perStep, inferNs } = await runScan(session, message.spec, message.signal, message.deadline);
+  // Time around the runs (copying windows in, outputs out) is this scan's input time.
+  const inputNs = Math.max(0, Number(process.hrtime.bigint() - started) - inferNs);
+  const outputs: NamedTensors = { [message.spec.output]: { datatype: 'FP32', shape: [steps, perStep], data: values } };
+  post({ type: 'result', id: message.id, outputs, inputNs, inferNs }, [values.buffer as ArrayBuffer]);
 }
 
 function describe(metadata: readonly ort.InferenceSession.ValueMetadata[]): TensorInfo[] {

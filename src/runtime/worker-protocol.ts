@@ -1,3 +1,4 @@
+import type { ScanSpec } from './scan-spec.js';
 import type { NamedTensors, Tensor } from './tensor.js';
 
 /** Messages between the scheduler (main thread) and a session worker. */
@@ -30,5 +31,11 @@ export type FromWorker = WorkerReady | WorkerLoadFailed | WorkerResult | WorkerR
 
 /** Each input as the parts the batch is made of, one per request; the worker concatenates them. */
 export type WorkerRun = { type: 'run'; id: number; inputs: Record<string, Tensor[]>; outputs: string[] };
+/**
+ * Runs the model over `signal` window by window inside the worker (see ScanSpec); answered by a
+ * `result` whose one output is the collected values, shaped [steps, values per step].
+ * `deadline` is a Date.now() value: past it the worker stops between windows.
+ */
+export type WorkerScan = { type: 'scan'; id: number; spec: ScanSpec; signal: Float32Array; deadline: number };
 export type WorkerClose = { type: 'close' };
-export type ToWorker = WorkerRun | WorkerClose;
+export type ToWorker = WorkerRun | WorkerScan | WorkerClose;

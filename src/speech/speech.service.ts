@@ -6,6 +6,7 @@ import type { AppConfig } from '../config/app-config.js';
 import { InjectConfig } from '../config/config.module.js';
 import { type MediaRequest, opt, parseOptions } from '../tasks/media-input.js';
 import { type LabelScore, type ScoreFunction, toScores, topK } from '../tasks/scores.js';
+import { Limiter } from '../tasks/limiter.js';
 import { type TaskModel, TaskModels, type TaskTrace } from '../tasks/task-models.service.js';
 import { decodeAudio, type DecodedAudio } from './audio-decode.js';
 import { keywordFeatures, keywordWindows, KWS_WINDOW_SAMPLES } from './mfcc.js';
@@ -53,10 +54,14 @@ export interface KeywordReply {
 /** Voice activity detection (Silero VAD, scanned in the worker) and keyword spotting (MFCC + DS-CNN). */
 @Injectable()
 export class SpeechService {
+  private readonly decoders: Limiter;
+
   constructor(
     private readonly tasks: TaskModels,
     @InjectConfig() private readonly config: AppConfig,
-  ) {}
+  ) {
+    this.decoders = new Limiter('audio decoding', config.media.audioDecoders, config.media.audioDecoders);
+  }
 
   async vad(media: MediaRequest, trace: TaskTrace): Promise<VadReply[]> {
     const o = parseOptions(vadOptions, media.options);
@@ -67,7 +72,9 @@ export class SpeechService {
     return Promise.all(
       media.items.map(async (item) => {
         const audio = await this.decode(item.bytes, sampleRate, trace, media.batch ? item.source : undefined);
-        const scan = await model.runner.scan(stream, audio.samples);
+        const totalSamples = audio.samples.length;
+        // The samples are not needed here again: hand their buffer to the worker instead of copying it.
+        const scan = await model.runner.scan(stream, audio.samples, { transfer: true });
         trace.queueMs += scan.queueMs;
         trace.inferenceMs += scan.inferenceMs;
         const probs = scan.values;
@@ -80,7 +87,7 @@ export class SpeechService {
           maxSpeechDurationS: o.max_speech_duration_s ?? Infinity,
           sampleRate,
           windowSamples: stream.windowSize,
-          totalSamples: audio.samples.length,
+          totalSamples,
         });
         return {
           model: model.name,
@@ -126,7 +133,9 @@ export class SpeechService {
   /** In a batch, an error names the recording it is about. */
   private decode(bytes: Buffer, sampleRate: number, trace: TaskTrace, label: string | undefined): Promise<DecodedAudio> {
     const limits = { maxSeconds: this.config.media.maxAudioSeconds, maxBytes: this.config.http.bodyLimitBytes };
-    return trace.decoding(decodeAudio(bytes, sampleRate, limits)).catch((err: unknown) => {
+    // The request body is not read again after decoding, so a WAV worker may take its buffer.
+    const decoding = this.decoders.run(() => decodeAudio(bytes, sampleRate, limits, { transferBody: true }));
+    return trace.decoding(decoding).catch((err: unknown) => {
       if (err instanceof AppError && label) throw new AppError(err.code, `${label}: ${err.message}`, err.details);
       throw err;
     });

@@ -4,8 +4,8 @@ import { crc32 } from 'node:zlib';
 import sharp from 'sharp';
 import { ROOT } from './processes.js';
 
-/** The real pretrained models beside the project (not part of it); suites that need them skip without. */
-export const SHARED_MODELS = join(ROOT, '../shared/models');
+/** The real pretrained models beside the project (not part of it), or where LATHE_TEST_SHARED_MODELS says; suites that need them skip without. */
+export const SHARED_MODELS = process.env.LATHE_TEST_SHARED_MODELS || join(ROOT, '../shared/models');
 export const HAVE_SHARED_MODELS = existsSync(join(SHARED_MODELS, 'mobilenetv2-12-int8.onnx'));
 export const SHARED_SKIP = HAVE_SHARED_MODELS ? false : `${SHARED_MODELS} is missing: the suite with the shared real models (MobileNetV2, keyword spotting) is skipped`;
 
