@@ -7,6 +7,7 @@ import { HealthModule } from './health/health.module.js';
 import { InstancesModule } from './instances/instances.module.js';
 import { LifecycleModule } from './lifecycle/lifecycle.module.js';
 import { MetricsModule } from './metrics/metrics.module.js';
+import { NlpModule } from './nlp/nlp.module.js';
 import { OipModule } from './oip/oip.module.js';
 import { SpeechModule } from './speech/speech.module.js';
 import { VisionModule } from './vision/vision.module.js';
@@ -28,6 +29,7 @@ export class AppModule {
         OipModule,
         VisionModule,
         SpeechModule,
+        NlpModule,
         ...extra,
       ],
     };

@@ -10,6 +10,8 @@ import type { RunModel } from './run-model.js';
 export interface TaskModel {
   name: string;
   version: string;
+  /** The version's folder in the repository (manifest paths are relative to it). */
+  dir: string;
   manifest: ModelManifest;
   runner: ModelRunner;
   labels?: string[];
@@ -75,7 +77,7 @@ export class TaskModels {
       throw new AppError(ErrorCode.ValidationFailed, `model "${name}" is a ${v.manifest.task} model; this route needs ${tasks.join(' or ')}`);
     }
     const { runner } = await this.repository.runner(name, v.version);
-    const model: TaskModel = { name, version: v.version, manifest: v.manifest!, runner, labels: await this.repository.labels(v) };
+    const model: TaskModel = { name, version: v.version, dir: v.dir, manifest: v.manifest!, runner, labels: await this.repository.labels(v) };
     trace?.used(model);
     return model;
   }
