@@ -71,6 +71,12 @@ const source = z.union([
 export const modelManifestSchema = z
   .object({
     task: z.string().min(1),
+    /**
+     * `onnxruntime`: session workers running the one ONNX file. `transformers`: Transformers.js
+     * pipeline workers over the Hugging Face-layout folder (models whose inference is a loop over
+     * several sessions, such as Whisper); `parameters.dtype` picks its files.
+     */
+    runtime: z.enum(['onnxruntime', 'transformers']).default('onnxruntime'),
     description: z.string().default(''),
     license: z.string().default('unknown'),
     source,

@@ -9,7 +9,7 @@ import { ReadinessService } from '../health/readiness.service.js';
 import type { ModelRunner } from '../runtime/model-runner.js';
 import { RuntimeService } from '../runtime/runtime.service.js';
 import { type ModelManifest, parseManifest } from './model-manifest.js';
-import { loadLabels, ModelFileMissing, resolveWeights, type SourceContext } from './model-source.js';
+import { huggingfaceFolder, loadLabels, ModelFileMissing, resolveWeights, type SourceContext } from './model-source.js';
 
 export interface ModelVersion {
   name: string;
@@ -139,7 +139,8 @@ export class ModelRepository implements OnApplicationBootstrap, OnApplicationShu
     const manifest = v.manifest;
     const loading = (async () => {
       const modelPath = resolveWeights(manifest, this.sourceContext(v));
-      const runner = await this.runtime.start(v.name, v.version, modelPath, manifest);
+      const folder = huggingfaceFolder(manifest, this.sourceContext(v));
+      const runner = await this.runtime.start(v.name, v.version, modelPath, manifest, folder);
       v.error = undefined;
       this.settled.set(key, runner);
       this.logger.log(`Loaded ${key} on ${runner.provider} (${manifest.instances} instance(s))`);
@@ -173,7 +174,8 @@ export class ModelRepository implements OnApplicationBootstrap, OnApplicationShu
     return labels;
   }
 
-  private sourceContext(v: ModelVersion): SourceContext {
+  /** Where the version's files are looked up: its folder and the configured folder of model files. */
+  sourceContext(v: Pick<ModelVersion, 'dir'>): SourceContext {
     return { versionDir: v.dir, filesDir: this.config.models.filesDir };
   }
 

@@ -27,13 +27,18 @@ export interface SourceContext {
 export function resolveWeights(manifest: ModelManifest, context: SourceContext): string {
   const source = manifest.source;
   if ('huggingface' in source) {
-    const dir = localPath(source.huggingface, context);
+    const dir = huggingfaceFolder(manifest, context)!;
     if (!existsSync(join(dir, 'config.json'))) throw new ModelFileMissing(`${dir} is not a Hugging Face model folder (no config.json)`);
     const path = join(dir, source.file);
     if (!existsSync(path)) throw new ModelFileMissing(`weights file ${path} does not exist`);
     return path;
   }
   return resolveFile(source, context, 'weights file');
+}
+
+/** The Hugging Face-layout folder a manifest's source names, if it names one. */
+export function huggingfaceFolder(manifest: ModelManifest, context: SourceContext): string | undefined {
+  return 'huggingface' in manifest.source ? localPath(manifest.source.huggingface, context) : undefined;
 }
 
 /** A file named by a manifest; packages whose `exports` hide their files are found through node's search paths. */

@@ -62,11 +62,10 @@ export class TextModels {
 
   async get(name: string, tasks: readonly string[], trace: TaskTrace): Promise<TextModel> {
     const model = await this.tasks.get(name, tasks, trace);
-    const source = model.manifest.source;
-    if (!('huggingface' in source)) {
+    const folder = model.folder;
+    if (!folder) {
       throw new AppError(ErrorCode.ModelLoadFailed, `model "${name}" is not a Hugging Face-layout model (its manifest source has no "huggingface" folder)`);
     }
-    const folder = resolve(model.dir, source.huggingface);
     const key = `${name}/${model.version}:${folder}`;
     let loaded = this.cache.get(key);
     if (!loaded) {

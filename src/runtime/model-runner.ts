@@ -4,7 +4,7 @@ import { ModelStatsRecorder } from './model-stats.js';
 import type { ScanSpec } from './scan-spec.js';
 import { SessionWorker } from './session-worker.js';
 import { type NamedTensors, splitBatch, type Tensor } from './tensor.js';
-import type { TensorInfo } from './worker-protocol.js';
+import type { PipelineInit, TensorInfo } from './worker-protocol.js';
 
 export interface BatchingPolicy {
   maxBatchSize: number;
@@ -16,6 +16,8 @@ export interface RunnerOptions {
   name: string;
   version: string;
   modelPath: string;
+  /** Serve through Transformers.js pipeline workers instead of session workers. */
+  pipeline?: PipelineInit;
   providers: string[];
   instances: number;
   intraOpThreads: number;
@@ -36,6 +38,8 @@ export interface RunnerEvents {
 
 export interface InferResult {
   outputs: NamedTensors;
+  /** A pipeline worker's answer. */
+  value?: unknown;
   queueMs: number;
   inferenceMs: number;
 }
@@ -53,6 +57,8 @@ interface Queued {
   inputs: NamedTensors;
   /** A scan runs alone: never merged into a batch. */
   scan?: { spec: ScanSpec; signal: Float32Array; transfer: boolean };
+  /** A pipeline call (Transformers.js worker) runs alone too. */
+  pipeline?: { input: Float32Array; options: Record<string, unknown> };
   outputs: string[];
   rows: number;
   signature: string;
@@ -122,7 +128,12 @@ export class ModelRunner {
     return { values: out.data as Float32Array, steps: out.shape[0]!, perStep: out.shape[1]!, queueMs: result.queueMs, inferenceMs: result.inferenceMs };
   }
 
-  private enqueue(request: Pick<Queued, 'inputs' | 'outputs' | 'rows' | 'signature' | 'scan'>): Promise<InferResult> {
+  /** One call of a pipeline worker's Transformers.js pipeline (e.g. speech recognition over a recording). */
+  async pipeline(input: Float32Array, options: Record<string, unknown>): Promise<InferResult> {
+    return this.enqueue({ inputs: {}, outputs: [], rows: 1, signature: 'pipeline', pipeline: { input, options } });
+  }
+
+  private enqueue(request: Pick<Queued, 'inputs' | 'outputs' | 'rows' | 'signature' | 'scan' | 'pipeline'>): Promise<InferResult> {
     if (this.stopped) return Promise.reject(new AppError(ErrorCode.Unavailable, `model "${this.options.name}" is unloading`));
     if (this.accepted >= this.options.maxQueueSize) {
       this.events.request('overloaded', undefined);
@@ -154,6 +165,7 @@ export class ModelRunner {
   private async spawn(first: boolean): Promise<SessionWorker> {
     const worker = new SessionWorker({
       modelPath: this.options.modelPath,
+      pipeline: this.options.pipeline,
       // The first instance finds the provider that loads; the others go straight to it.
       providers: first ? this.options.providers : [this.provider],
       intraOpThreads: this.options.intraOpThreads,
@@ -205,11 +217,11 @@ export class ModelRunner {
   private takeBatch(): Queued[] | undefined {
     const policy = this.options.batching;
     const head = this.queue[0]!;
-    if (!policy || head.scan) return [this.queue.shift()!];
+    if (!policy || head.scan || head.pipeline) return [this.queue.shift()!];
     const picked: Queued[] = [];
     let rows = 0;
     for (const item of this.queue) {
-      if (item.scan || item.signature !== head.signature) continue;
+      if (item.scan || item.pipeline || item.signature !== head.signature) continue;
       if (rows + item.rows > policy.maxBatchSize) break;
       picked.push(item);
       rows += item.rows;
@@ -238,9 +250,11 @@ export class ModelRunner {
       const inputs: Record<string, Tensor[]> = {};
       for (const name of Object.keys(batch[0]!.inputs)) inputs[name] = batch.map((b) => b.inputs[name]!);
       const prepNs = Number(nowNs() - started);
-      const { outputs, inputNs: assembleNs, inferNs } = head.scan
+      const { outputs, value, inputNs: assembleNs, inferNs } = head.scan
         ? await worker.scan(head.scan.spec, head.scan.signal, deadline, head.scan.transfer)
-        : await worker.run(inputs, head.outputs);
+        : head.pipeline
+          ? await worker.pipeline(head.pipeline.input, head.pipeline.options)
+          : await worker.run(inputs, head.outputs);
       const inputNs = prepNs + assembleNs;
       const outStart = nowNs();
       const rows = batch.map((b) => b.rows);
@@ -253,7 +267,7 @@ export class ModelRunner {
       this.stats.execution(batchSize, batch.length, inputNs, inferNs, outputNs);
       this.events.execution(batchSize, inferNs / 1e9);
       this.avgRunMs = this.avgRunMs * 0.8 + (Number(nowNs() - started) / 1e6) * 0.2;
-      batch.forEach((item, i) => this.finish(item, undefined, { outputs: parts[i]!, inferenceMs: inferNs / 1e6 }));
+      batch.forEach((item, i) => this.finish(item, undefined, { outputs: parts[i]!, value, inferenceMs: inferNs / 1e6 }));
     } catch (err) {
       // A scan the worker stopped at its deadline answers as a timeout, whichever clock saw it first.
       const late = head.scan !== undefined && Date.now() >= deadline;
@@ -273,7 +287,7 @@ export class ModelRunner {
     this.finish(item, new AppError(ErrorCode.DeadlineExceeded, `model "${this.options.name}" did not answer within ${this.options.timeoutMs} ms`));
   }
 
-  private finish(item: Queued, err: Error | undefined, result?: { outputs: NamedTensors; inferenceMs: number }): void {
+  private finish(item: Queued, err: Error | undefined, result?: { outputs: NamedTensors; value?: unknown; inferenceMs: number }): void {
     if (item.settled) return;
     item.settled = true;
     this.accepted -= 1;
@@ -284,7 +298,7 @@ export class ModelRunner {
     const timedOut = err instanceof AppError && err.code === ErrorCode.DeadlineExceeded;
     this.events.request(err ? (timedOut ? 'timeout' : 'fail') : 'success', queueNs === undefined ? undefined : queueNs / 1e9);
     if (err) item.reject(err);
-    else item.resolve({ outputs: result!.outputs, queueMs: (queueNs ?? 0) / 1e6, inferenceMs: result!.inferenceMs });
+    else item.resolve({ outputs: result!.outputs, value: result!.value, queueMs: (queueNs ?? 0) / 1e6, inferenceMs: result!.inferenceMs });
   }
 }
 

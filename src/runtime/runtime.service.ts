@@ -21,7 +21,8 @@ export class RuntimeService {
     this.metrics = new ModelMetrics(metrics.registry);
   }
 
-  async start(name: string, version: string, modelPath: string, manifest: ModelManifest): Promise<ModelRunner> {
+  /** `folder`: the Hugging Face-layout folder, for models served by Transformers.js pipelines. */
+  async start(name: string, version: string, modelPath: string, manifest: ModelManifest, folder?: string): Promise<ModelRunner> {
     let provider = 'unknown';
     const labels = { model: name, version };
     const m = this.metrics;
@@ -58,6 +59,7 @@ export class RuntimeService {
         name,
         version,
         modelPath,
+        pipeline: manifest.runtime === 'transformers' ? pipelineInit(manifest, folder, this.config.database.embedded.dataDir) : undefined,
         providers: this.config.models.executionProviders,
         instances: manifest.instances,
         intraOpThreads: manifest.intraOpThreads,
@@ -70,8 +72,8 @@ export class RuntimeService {
     await runner.start();
     provider = runner.provider;
     try {
-      checkManifestAgainstSession(manifest, runner);
-      if (manifest.warmup) await warmUp(runner, manifest);
+      if (manifest.runtime === 'onnxruntime') checkManifestAgainstSession(manifest, runner);
+      if (manifest.warmup && manifest.runtime === 'onnxruntime') await warmUp(runner, manifest);
     } catch (err) {
       await runner.stop();
       throw err;
@@ -86,6 +88,12 @@ export class RuntimeService {
     this.warned.add(provider);
     this.logger.warn(`Execution provider "${provider}" is not available here (${error}); falling back to the next one`);
   }
+}
+
+function pipelineInit(manifest: ModelManifest, folder: string | undefined, dataDir: string) {
+  if (!folder) throw new Error('a model served by Transformers.js needs a "huggingface" source folder');
+  const dtype = typeof manifest.parameters.dtype === 'string' ? manifest.parameters.dtype : 'fp32';
+  return { task: manifest.task, folder, dtype, cacheDir: dataDir };
 }
 
 function checkManifestAgainstSession(manifest: ModelManifest, runner: ModelRunner): void {

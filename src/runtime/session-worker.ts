@@ -6,9 +6,12 @@ import { type NamedTensors, type Tensor, transferables } from './tensor.js';
 import type { FromWorker, WorkerInit, WorkerReady } from './worker-protocol.js';
 
 const WORKER_URL = new URL('./session.worker.js', import.meta.url);
+const PIPELINE_WORKER_URL = new URL('./pipeline.worker.js', import.meta.url);
 
 export interface RunResult {
   outputs: NamedTensors;
+  /** A pipeline worker's answer. */
+  value?: unknown;
   /** Time the worker spent assembling the batch's inputs, and running the session. */
   inputNs: number;
   inferNs: number;
@@ -31,7 +34,7 @@ export class SessionWorker {
 
   constructor(init: WorkerInit) {
     // Each worker is its own V8 isolate; ONNX Runtime's memory lives outside the heap.
-    this.worker = new Worker(WORKER_URL, { workerData: init, resourceLimits: { maxOldGenerationSizeMb: 512 } });
+    this.worker = new Worker(init.pipeline ? PIPELINE_WORKER_URL : WORKER_URL, { workerData: init, resourceLimits: { maxOldGenerationSizeMb: 512 } });
     this.ready = new Promise((resolve, reject) => {
       const onMessage = (message: FromWorker) => {
         if (message.type === 'ready') resolve(message);
@@ -75,6 +78,15 @@ export class SessionWorker {
     });
   }
 
+  /** Runs a pipeline worker's pipeline on one input. */
+  pipeline(input: Float32Array, options: Record<string, unknown>): Promise<RunResult> {
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.worker.postMessage({ type: 'pipeline', id, input, options });
+    });
+  }
+
   /**
    * Lets the run in progress finish, then releases the session. The thread is never terminated
    * inside a native run: that aborts the whole process.
@@ -101,7 +113,7 @@ export class SessionWorker {
     const pending = this.pending.get(message.id);
     if (!pending) return;
     this.pending.delete(message.id);
-    if (message.type === 'result') pending.resolve({ outputs: message.outputs, inputNs: message.inputNs, inferNs: message.inferNs });
+    if (message.type === 'result') pending.resolve({ outputs: message.outputs, value: message.value, inputNs: message.inputNs, inferNs: message.inferNs });
     else pending.reject(new AppError(ErrorCode.ValidationFailed, `inference failed: ${message.error}`));
   }
 

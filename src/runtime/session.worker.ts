@@ -54,7 +54,8 @@ function serve(session: ort.InferenceSession): void {
     }
     try {
       if (message.type === 'scan') await scan(session, message);
-      else await run(session, message);
+      else if (message.type === 'run') await run(session, message);
+      else post({ type: 'run-failed', id: message.id, error: 'a session worker cannot run a pipeline' });
     } catch (err) {
       post({ type: 'run-failed', id: message.id, error: firstLine(err) });
     }

@@ -6,6 +6,18 @@ export interface WorkerInit {
   modelPath: string;
   providers: string[];
   intraOpThreads: number;
+  /** Set for a Transformers.js pipeline worker instead of a session worker. */
+  pipeline?: PipelineInit;
+}
+
+export interface PipelineInit {
+  task: string;
+  /** The Hugging Face-layout folder. */
+  folder: string;
+  /** Transformers.js dtype, e.g. fp32 or q8 (which onnx/*.onnx files it loads). */
+  dtype: string;
+  /** Lathe's data dir; Transformers.js keeps its cache under it. */
+  cacheDir: string;
 }
 
 export interface TensorInfo {
@@ -25,7 +37,15 @@ export type WorkerReady = {
   outputs: TensorInfo[];
 };
 export type WorkerLoadFailed = { type: 'load-failed'; error: string };
-export type WorkerResult = { type: 'result'; id: number; outputs: NamedTensors; inputNs: number; inferNs: number };
+export type WorkerResult = {
+  type: 'result';
+  id: number;
+  outputs: NamedTensors;
+  /** What a pipeline answered (structured-cloned), for pipeline workers. */
+  value?: unknown;
+  inputNs: number;
+  inferNs: number;
+};
 export type WorkerRunFailed = { type: 'run-failed'; id: number; error: string };
 export type FromWorker = WorkerReady | WorkerLoadFailed | WorkerResult | WorkerRunFailed;
 
@@ -37,5 +57,7 @@ export type WorkerRun = { type: 'run'; id: number; inputs: Record<string, Tensor
  * `deadline` is a Date.now() value: past it the worker stops between windows.
  */
 export type WorkerScan = { type: 'scan'; id: number; spec: ScanSpec; signal: Float32Array; deadline: number };
+/** Runs a pipeline worker's pipeline on one input with its call options. */
+export type WorkerPipeline = { type: 'pipeline'; id: number; input: Float32Array; options: Record<string, unknown> };
 export type WorkerClose = { type: 'close' };
-export type ToWorker = WorkerRun | WorkerScan | WorkerClose;
+export type ToWorker = WorkerRun | WorkerScan | WorkerPipeline | WorkerClose;

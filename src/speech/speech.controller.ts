@@ -7,6 +7,7 @@ import { readMedia } from '../tasks/media-input.js';
 import { TaskTrace } from '../tasks/task-models.service.js';
 import { MEDIA_CONSUMES, TASK_ERRORS, TASK_HEADERS } from '../tasks/task-openapi.js';
 import { SpeechService } from './speech.service.js';
+import { TranscriptionService } from './transcription.service.js';
 
 const AUDIO_ERRORS = [...TASK_ERRORS, ErrorCode.AudioTooLong];
 const AUDIO_INPUT =
@@ -83,5 +84,49 @@ export class SpeechController {
     const media = await readMedia(request, 'audio');
     const results = await this.speech.keywords(media, trace);
     await reply.headers(trace.headers()).send(media.batch ? results : results[0]);
+  }
+}
+
+@ApiTags('Speech')
+@Controller('v1/audio')
+export class AudioController {
+  constructor(private readonly transcriber: TranscriptionService) {}
+
+  @Post('transcriptions')
+  @HttpCode(200)
+  @ApiEndpoint({
+    summary: "Speech to text (OpenAI's transcription API) with Whisper-layout models",
+    description:
+      'Multipart like OpenAI: `file`, `model`, `language`, `prompt` (not used; the response says so in x-lathe-notice), ' +
+      '`response_format` json | text | verbose_json (segments with start and end in seconds), `temperature`. ' +
+      'Audio longer than 30 s is cut into 30 s windows overlapping by 5 s. The model runs in Transformers.js pipeline workers. ' +
+      TASK_HEADERS,
+    auth: 'infer',
+    errors: AUDIO_ERRORS,
+  })
+  @ApiConsumes('multipart/form-data')
+  @ApiBody({
+    schema: {
+      type: 'object',
+      required: ['file', 'model'],
+      properties: {
+        file: { type: 'string', format: 'binary' },
+        model: { type: 'string', example: 'whisper-tiny' },
+        language: { type: 'string', example: 'en' },
+        prompt: { type: 'string' },
+        response_format: { type: 'string', enum: ['json', 'text', 'verbose_json'], default: 'json' },
+        temperature: { type: 'number', minimum: 0, maximum: 1, default: 0 },
+      },
+    },
+  })
+  @ApiOkResponse({ schema: { example: { text: 'the invoice is due on friday' } } })
+  async transcribe(@Req() request: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
+    const trace = new TaskTrace();
+    const media = await readMedia(request, 'audio');
+    const { body, notes } = await this.transcriber.transcribe(media, trace);
+    reply.headers(trace.headers());
+    if (notes.length > 0) reply.header('x-lathe-notice', notes.join('; '));
+    if (typeof body === 'string') reply.type('text/plain; charset=utf-8');
+    await reply.send(body);
   }
 }

@@ -2,13 +2,11 @@ import { Injectable } from '@nestjs/common';
 import { z } from 'zod';
 import { AppError } from '../common/errors/app-error.js';
 import { ErrorCode } from '../common/errors/error-code.js';
-import type { AppConfig } from '../config/app-config.js';
-import { InjectConfig } from '../config/config.module.js';
 import { type MediaRequest, opt, parseOptions } from '../tasks/media-input.js';
 import { type LabelScore, type ScoreFunction, toScores, topK } from '../tasks/scores.js';
-import { Limiter } from '../tasks/limiter.js';
 import { type TaskModel, TaskModels, type TaskTrace } from '../tasks/task-models.service.js';
-import { decodeAudio, type DecodedAudio } from './audio-decode.js';
+import type { DecodedAudio } from './audio-decode.js';
+import { AudioDecoder } from './audio-decoder.service.js';
 import { keywordFeatures, keywordWindows, KWS_WINDOW_SAMPLES } from './mfcc.js';
 import { type SpeechSegment, speechSegments, VAD_DEFAULTS } from './vad.js';
 
@@ -54,14 +52,10 @@ export interface KeywordReply {
 /** Voice activity detection (Silero VAD, scanned in the worker) and keyword spotting (MFCC + DS-CNN). */
 @Injectable()
 export class SpeechService {
-  private readonly decoders: Limiter;
-
   constructor(
     private readonly tasks: TaskModels,
-    @InjectConfig() private readonly config: AppConfig,
-  ) {
-    this.decoders = new Limiter('audio decoding', config.media.audioDecoders, config.media.audioDecoders);
-  }
+    private readonly decoder: AudioDecoder,
+  ) {}
 
   async vad(media: MediaRequest, trace: TaskTrace): Promise<VadReply[]> {
     const o = parseOptions(vadOptions, media.options);
@@ -132,12 +126,10 @@ export class SpeechService {
 
   /** In a batch, an error names the recording it is about. */
   private decode(bytes: Buffer, sampleRate: number, trace: TaskTrace, label: string | undefined): Promise<DecodedAudio> {
-    const limits = { maxSeconds: this.config.media.maxAudioSeconds, maxBytes: this.config.http.bodyLimitBytes };
-    // The request body is not read again after decoding, so a WAV worker may take its buffer.
-    const decoding = this.decoders.run(() => decodeAudio(bytes, sampleRate, limits, { transferBody: true }));
-    return trace.decoding(decoding).catch((err: unknown) => {
+    return trace.decoding(this.decoder.decode(bytes, sampleRate)).catch((err: unknown) => {
       if (err instanceof AppError && label) throw new AppError(err.code, `${label}: ${err.message}`, err.details);
       throw err;
     });
   }
+
 }

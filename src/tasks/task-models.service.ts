@@ -3,6 +3,7 @@ import { AppError } from '../common/errors/app-error.js';
 import { ErrorCode } from '../common/errors/error-code.js';
 import type { ModelManifest } from '../models/model-manifest.js';
 import { ModelRepository } from '../models/model-repository.service.js';
+import { huggingfaceFolder } from '../models/model-source.js';
 import type { ModelRunner } from '../runtime/model-runner.js';
 import type { NamedTensors } from '../runtime/tensor.js';
 import type { RunModel } from './run-model.js';
@@ -12,6 +13,8 @@ export interface TaskModel {
   version: string;
   /** The version's folder in the repository (manifest paths are relative to it). */
   dir: string;
+  /** Its Hugging Face-layout folder, when its source is one. */
+  folder?: string;
   manifest: ModelManifest;
   runner: ModelRunner;
   labels?: string[];
@@ -77,7 +80,8 @@ export class TaskModels {
       throw new AppError(ErrorCode.ValidationFailed, `model "${name}" is a ${v.manifest.task} model; this route needs ${tasks.join(' or ')}`);
     }
     const { runner } = await this.repository.runner(name, v.version);
-    const model: TaskModel = { name, version: v.version, dir: v.dir, manifest: v.manifest!, runner, labels: await this.repository.labels(v) };
+    const folder = huggingfaceFolder(v.manifest!, this.repository.sourceContext(v));
+    const model: TaskModel = { name, version: v.version, dir: v.dir, folder, manifest: v.manifest!, runner, labels: await this.repository.labels(v) };
     trace?.used(model);
     return model;
   }

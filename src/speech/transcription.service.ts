@@ -1,0 +1,77 @@
+import { Injectable } from '@nestjs/common';
+import { z } from 'zod';
+import { AppError } from '../common/errors/app-error.js';
+import { ErrorCode } from '../common/errors/error-code.js';
+import { type MediaRequest, opt, parseOptions } from '../tasks/media-input.js';
+import { TaskModels, type TaskTrace } from '../tasks/task-models.service.js';
+import { AudioDecoder } from './audio-decoder.service.js';
+
+export const ASR_TASKS = ['automatic-speech-recognition'] as const;
+const SAMPLE_RATE = 16_000;
+/** Whisper reads 30 s windows; longer audio is cut into windows that overlap by 5 s and stitched. */
+const CHUNK_SECONDS = 30;
+const STRIDE_SECONDS = 5;
+
+const options = {
+  model: opt.model(),
+  language: z.string().regex(/^[a-z]{2,3}$/, 'must be an ISO-639-1 code such as "en"').optional(),
+  prompt: z.string().max(10_000).optional(),
+  response_format: z.enum(['json', 'text', 'verbose_json']).default('json'),
+  temperature: opt.number(0, 1).default(0),
+  'timestamp_granularities[]': z.union([z.literal('segment'), z.array(z.literal('segment'))]).optional(),
+};
+
+interface PipelineChunk {
+  timestamp: [number, number | null];
+  text: string;
+}
+
+export interface Transcription {
+  /** What OpenAI's response_format asks for: JSON, or plain text. */
+  body: object | string;
+  /** Notes about options the server did not use. */
+  notes: string[];
+}
+
+/** OpenAI's transcription API over Whisper-layout models served by Transformers.js pipeline workers. */
+@Injectable()
+export class TranscriptionService {
+  constructor(
+    private readonly tasks: TaskModels,
+    private readonly decoder: AudioDecoder,
+  ) {}
+
+  async transcribe(media: MediaRequest, trace: TaskTrace): Promise<Transcription> {
+    if (media.items.length !== 1) throw new AppError(ErrorCode.ValidationFailed, `send one audio file (got ${media.items.length})`);
+    const o = parseOptions(options, media.options);
+    const model = await this.tasks.get(o.model, ASR_TASKS, trace);
+    if (model.manifest.runtime !== 'transformers') {
+      throw new AppError(ErrorCode.ModelLoadFailed, `model "${o.model}" is not served by a Transformers.js pipeline (manifest "runtime": "transformers")`);
+    }
+    const audio = await trace.decoding(this.decoder.decode(media.items[0]!.bytes, SAMPLE_RATE));
+    const verbose = o.response_format === 'verbose_json';
+    const call: Record<string, unknown> = {
+      return_timestamps: verbose,
+      chunk_length_s: audio.durationSeconds > CHUNK_SECONDS ? CHUNK_SECONDS : 0,
+      stride_length_s: STRIDE_SECONDS,
+      ...(o.language ? { language: o.language, task: 'transcribe' } : {}),
+      ...(o.temperature > 0 ? { do_sample: true, temperature: o.temperature } : {}),
+    };
+    const result = await model.runner.pipeline(audio.samples, call);
+    trace.queueMs += result.queueMs;
+    trace.inferenceMs += result.inferenceMs;
+    const output = result.value as { text: string; chunks?: PipelineChunk[] };
+    const text = output.text.trim();
+    const notes = o.prompt !== undefined ? ['prompt is not used: this server does not condition Whisper on a prompt'] : [];
+    if (o.response_format === 'text') return { body: `${text}\n`, notes };
+    if (!verbose) return { body: { text }, notes };
+    const segments = (output.chunks ?? []).map((chunk, id) => ({
+      id,
+      start: chunk.timestamp[0],
+      end: chunk.timestamp[1] ?? audio.durationSeconds,
+      text: chunk.text,
+      temperature: o.temperature,
+    }));
+    return { body: { task: 'transcribe', language: o.language ?? 'unknown', duration: audio.durationSeconds, text, segments }, notes };
+  }
+}
