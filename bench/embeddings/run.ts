@@ -1,0 +1,169 @@
+/**
+ * Embeddings benchmark (acceptance point 6 of the NLP issue): POST /v1/embeddings throughput in
+ * inputs per second with glove-100d and with the generated BERT-style fixture, at concurrency 1
+ * and 16 and 1 or 32 inputs per request, against the limit: the same pipeline in this process
+ * (Transformers.js tokenizer, one onnxruntime-node session with a thread per core, the same pooling),
+ * the concurrent requests' inputs tokenized and run as one batch.
+ *
+ * Usage (after `npx tsc -p tsconfig.json` and `npm run models:prepare`):
+ *   node dist/bench/embeddings/run.js [--duration 6]
+ * Prints PASS/FAIL and always exits 0.
+ */
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import ort from 'onnxruntime-node';
+import { configureTransformers, loadTokenizer, type PreTrainedTokenizer } from '../../src/nlp/hf-tokenizer.js';
+import { writeBertFixtures } from '../../test/support/hf-fixtures.js';
+import { writeManifest } from '../../test/support/models.js';
+import { runLoad } from '../oip/load.js';
+import { percentile } from '../oip/report.js';
+import { startLathe } from '../oip/servers.js';
+
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+const GLOVE = join(ROOT, 'models/glove-100d/1/hf');
+const CONCURRENCIES = [1, 16];
+const BATCHES = [1, 32];
+const TARGET = 0.8;
+const WARMUP_MS = 1000;
+const durationMs = (() => {
+  const i = process.argv.indexOf('--duration');
+  return i > 0 ? Number(process.argv[i + 1]) * 1000 : 6000;
+})();
+
+const SENTENCES = [
+  'the quick brown fox jumps over the lazy dog',
+  'please send the invoice before friday',
+  'a cat sat on the mat and looked at the bird',
+  'stock markets fell sharply after the announcement',
+  'the movie was great and the food was good',
+  'john smith visited paris and london last year',
+];
+const texts = (n: number) => Array.from({ length: n }, (_, i) => SENTENCES[i % SENTENCES.length]!);
+
+interface BenchModel {
+  name: string;
+  folder: string;
+  output: string;
+  pooling: 'mean' | 'none';
+  inputs: string[];
+}
+
+/** In-process: tokenize `rows` texts, run them as one padded batch, pool. Inputs per second. */
+async function limit(model: BenchModel, tokenizer: PreTrainedTokenizer, rows: number): Promise<{ perS: number; p50: number }> {
+  const session = await ort.InferenceSession.create(join(model.folder, 'onnx/model.onnx'), { intraOpNumThreads: availableParallelism(), graphOptimizationLevel: 'all' });
+  const batch = texts(rows);
+  const round = async () => {
+    const ids = batch.map((t) => tokenizer.encode(t));
+    const L = Math.max(...ids.map((r) => r.length));
+    const inputIds = new BigInt64Array(rows * L);
+    const mask = new BigInt64Array(rows * L);
+    ids.forEach((r, i) => r.forEach((id, j) => { inputIds[i * L + j] = BigInt(id); mask[i * L + j] = 1n; }));
+    const feeds: Record<string, ort.Tensor> = {};
+    for (const name of model.inputs) {
+      feeds[name] = new ort.Tensor('int64', name === 'input_ids' ? inputIds : name === 'attention_mask' ? mask : new BigInt64Array(rows * L), [rows, L]);
+    }
+    const out = (await session.run(feeds, [model.output]))[model.output]!;
+    const data = out.data as Float32Array;
+    const width = out.dims.at(-1)!;
+    // The same pooling and L2 normalisation as the route.
+    for (let r = 0; r < rows; r += 1) {
+      const v = new Float32Array(width);
+      if (model.pooling === 'none') v.set(data.subarray(r * width, (r + 1) * width));
+      else for (let t = 0; t < ids[r]!.length; t += 1) for (let k = 0; k < width; k += 1) v[k]! += data[(r * L + t) * width + k]! / ids[r]!.length;
+      const norm = Math.hypot(...v);
+      for (let k = 0; k < width; k += 1) v[k]! /= norm || 1;
+    }
+  };
+  const warm = performance.now() + WARMUP_MS;
+  while (performance.now() < warm) await round();
+  const latencies: number[] = [];
+  const end = performance.now() + durationMs;
+  let done = 0;
+  while (performance.now() < end) {
+    const t0 = performance.now();
+    await round();
+    latencies.push(performance.now() - t0);
+    done += rows;
+  }
+  await session.release();
+  return { perS: done / (durationMs / 1000), p50: percentile(latencies, 0.5) };
+}
+
+async function main(): Promise<void> {
+  if (!existsSync(join(GLOVE, 'onnx/model.onnx'))) {
+    console.log(`skipped: ${GLOVE} is missing; run npm run models:prepare first`);
+    return;
+  }
+  const temp = await mkdtemp(join(tmpdir(), 'lathe-bench-emb-'));
+  try {
+    const fx = await writeBertFixtures(temp);
+    const modelsDir = join(temp, 'models');
+    const ids = ['input_ids', 'attention_mask', 'token_type_ids'];
+    await writeManifest(modelsDir, 'bert-mini', {
+      task: 'feature-extraction', source: { huggingface: fx.encoder.dir, file: 'onnx/model.onnx' },
+      inputs: ids.map((name) => ({ name, datatype: 'INT64', shape: [-1] })),
+      outputs: [{ name: 'last_hidden_state', datatype: 'FP32', shape: [-1, 32] }],
+      maxBatchSize: 64, dynamicBatching: { maxQueueDelayMicroseconds: 1000 }, instances: 1, intraOpThreads: 2,
+      parameters: { pooling: 'mean', normalize: true },
+    });
+    const glove = JSON.parse(await readFile(join(ROOT, 'models/glove-100d/1/model.json'), 'utf8')) as Record<string, unknown>;
+    await writeManifest(modelsDir, 'glove-100d', { ...glove, source: { huggingface: GLOVE, file: 'onnx/model.onnx' } });
+    configureTransformers(temp);
+    const gloveParams = glove.parameters as { output?: string };
+    const models: BenchModel[] = [
+      { name: 'glove-100d', folder: GLOVE, output: gloveParams.output ?? 'sentence_embedding', pooling: 'none', inputs: (glove.inputs as Array<{ name: string }>).map((i) => i.name) },
+      { name: 'bert-mini', folder: fx.encoder.dir, output: 'last_hidden_state', pooling: 'mean', inputs: ids },
+    ];
+    const limits = new Map<string, { perS: number; p50: number }>();
+    for (const m of models) {
+      const tokenizer = await loadTokenizer(m.folder);
+      for (const c of CONCURRENCIES) for (const b of BATCHES) limits.set(`${m.name}/${c}/${b}`, await limit(m, tokenizer, c * b));
+    }
+    const lathe = await startLathe(ROOT, [], { LATHE_MODELS_DIR: modelsDir, LATHE_MODELS_PRELOAD: '*' });
+    const http = new Map<string, { perS: number; p50: number; failures: number }>();
+    try {
+      for (const m of models) {
+        for (const c of CONCURRENCIES) {
+          for (const b of BATCHES) {
+            const body = Buffer.from(JSON.stringify({ model: m.name, input: texts(b) }));
+            const result = await runLoad(
+              { port: lathe.port, path: '/v1/embeddings', body, headers: { 'content-type': 'application/json' } },
+              {
+                concurrency: c, warmupMs: WARMUP_MS, durationMs,
+                verify: (reply) => ((JSON.parse(reply.body.toString('utf8')) as { data: unknown[] }).data.length === b ? undefined : 'wrong number of embeddings'),
+              },
+            );
+            const failures = [...result.failures.values()].reduce((n, f) => n + f.count, 0) + result.networkErrors + result.bad;
+            http.set(`${m.name}/${c}/${b}`, { perS: result.requestsPerS * b, p50: percentile(result.latenciesMs, 0.5), failures });
+          }
+        }
+      }
+    } finally {
+      for (const p of await lathe.stop()) if (!p.includes('NO API KEYS')) console.log(`note: ${p}`);
+    }
+    console.log(`bench/embeddings: ${durationMs / 1000} s per cell; inputs per second\n`);
+    console.log('| model | concurrency | inputs/request | limit inputs/s | Lathe inputs/s | Lathe p50 ms | Lathe / limit |');
+    console.log('|---|---|---|---|---|---|---|');
+    const verdicts: string[] = [];
+    for (const m of models) {
+      for (const c of CONCURRENCIES) {
+        for (const b of BATCHES) {
+          const key = `${m.name}/${c}/${b}`;
+          const l = limits.get(key)!;
+          const h = http.get(key)!;
+          const ratio = h.perS / l.perS;
+          console.log(`| ${m.name} | ${c} | ${b} | ${l.perS.toFixed(0)} | ${h.perS.toFixed(0)} | ${h.p50.toFixed(1)} | ${ratio.toFixed(2)} |${h.failures ? ` ${h.failures} failed` : ''}`);
+          if (c === 16) verdicts.push(`${m.name}, ${b} per request: ${ratio.toFixed(2)}x ${ratio >= TARGET ? 'PASS' : 'FAIL'}`);
+        }
+      }
+    }
+    console.log(`\ntarget: Lathe >= ${TARGET}x the limit at concurrency 16\n  ${verdicts.join('\n  ')}`);
+  } finally {
+    await rm(temp, { recursive: true, force: true });
+  }
+}
+
+await main();
