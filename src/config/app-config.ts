@@ -28,6 +28,8 @@ export interface AppConfig {
     executionProviders: string[];
     /** Where manifests' `${LATHE_MODEL_FILES_DIR}` points: model files kept outside the repository. */
     filesDir?: string;
+    /** Words kept in the generated glove-100d text encoder (most frequent first), or all of them. */
+    gloveWords: number | 'all';
   };
   media: {
     /** Decoded images with more pixels are refused before they are decoded (decompression bombs). */
@@ -85,6 +87,7 @@ export function loadConfig(source: Record<string, string | undefined>): AppConfi
       preload: e.LATHE_MODELS_PRELOAD.trim() === '*' ? '*' : splitList(e.LATHE_MODELS_PRELOAD),
       executionProviders: splitList(e.LATHE_EXECUTION_PROVIDERS),
       filesDir: e.LATHE_MODEL_FILES_DIR.trim() || undefined,
+      gloveWords: e.LATHE_GLOVE_WORDS,
     },
     media: { maxImagePixels: e.LATHE_IMAGE_MAX_PIXELS, maxAudioSeconds: e.LATHE_AUDIO_MAX_SECONDS, audioDecoders: e.LATHE_AUDIO_DECODERS },
   };

@@ -31,6 +31,7 @@ export const envSchema = z.object({
     .regex(/^\s*[a-z]+(\s*,\s*[a-z]+)*\s*$/, 'must be a comma-separated list such as "cuda,cpu"')
     .default('cpu'),
   LATHE_MODEL_FILES_DIR: z.string().default(''),
+  LATHE_GLOVE_WORDS: z.union([z.literal('all'), int(1, 10_000_000)]).default(50_000),
   LATHE_IMAGE_MAX_PIXELS: int(1, 2 ** 31 - 1).default(50_000_000),
   LATHE_AUDIO_MAX_SECONDS: int(1, 86_400).default(3600),
   LATHE_AUDIO_DECODERS: int(1, 256).default(4),

@@ -1,0 +1,67 @@
+import assert from 'node:assert/strict';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import OpenAI from 'openai';
+import { startTestApp, type TestApp } from '../support/app.js';
+import { ROOT } from '../support/processes.js';
+
+const cosine = (a: readonly number[], b: readonly number[]) => {
+  let dot = 0;
+  let na = 0;
+  let nb = 0;
+  a.forEach((x, i) => {
+    dot += x * b[i]!;
+    na += x * x;
+    nb += b[i]! * b[i]!;
+  });
+  return dot / Math.sqrt(na * nb);
+};
+
+/** glove-100d as `npm test` prepares it (pretest runs models:prepare) in the project's repository. */
+describe('the official openai client against /v1/embeddings with glove-100d', () => {
+  let t: TestApp;
+  let client: OpenAI;
+  before(async () => {
+    t = await startTestApp({ LATHE_MODELS_DIR: join(ROOT, 'models') });
+    await t.app.listen({ port: 0, host: '127.0.0.1' });
+    const { port } = t.app.getHttpServer().address() as AddressInfo;
+    client = new OpenAI({ baseURL: `http://127.0.0.1:${port}/v1`, apiKey: 'not-checked-without-LATHE_API_KEYS', maxRetries: 0 });
+  });
+  after(() => t.close());
+
+  it('gets unit vectors of 100 dimensions that put related words closer', async () => {
+    const words = ['cat', 'kitten', 'stock market', 'king', 'queen', 'bicycle'];
+    const response = await client.embeddings.create({ model: 'glove-100d', input: words });
+    assert.equal(response.object, 'list');
+    assert.equal(response.model, 'glove-100d');
+    assert.deepEqual(response.data.map((d) => d.index), [0, 1, 2, 3, 4, 5]);
+    assert.deepEqual(response.usage, { prompt_tokens: 7, total_tokens: 7 });
+    const v = Object.fromEntries(words.map((w, i) => [w, response.data[i]!.embedding]));
+    for (const w of words) {
+      assert.equal(v[w]!.length, 100);
+      assert.ok(Math.abs(Math.hypot(...v[w]!) - 1) < 1e-5, `${w} is not unit length`);
+    }
+    const catKitten = cosine(v.cat!, v.kitten!);
+    const catStock = cosine(v.cat!, v['stock market']!);
+    const kingQueen = cosine(v.king!, v.queen!);
+    const kingBicycle = cosine(v.king!, v.bicycle!);
+    assert.ok(catKitten > catStock, `cos(cat, kitten) ${catKitten} <= cos(cat, stock market) ${catStock}`);
+    assert.ok(kingQueen > kingBicycle, `cos(king, queen) ${kingQueen} <= cos(king, bicycle) ${kingBicycle}`);
+  });
+
+  it('answers base64 (the client decodes it) and dimensions, as OpenAI does', async () => {
+    const plain = await client.embeddings.create({ model: 'glove-100d', input: 'a quiet river at dawn', encoding_format: 'float' });
+    // Without encoding_format the client asks for base64 and decodes it to floats itself.
+    const decoded = await client.embeddings.create({ model: 'glove-100d', input: 'a quiet river at dawn' });
+    assert.deepEqual(decoded.data[0]!.embedding.map((x) => Math.fround(x)), plain.data[0]!.embedding.map((x) => Math.fround(x)));
+    const short = await client.embeddings.create({ model: 'glove-100d', input: 'a quiet river at dawn', dimensions: 16, encoding_format: 'float' });
+    assert.equal(short.data[0]!.embedding.length, 16);
+    assert.ok(Math.abs(Math.hypot(...short.data[0]!.embedding) - 1) < 1e-5);
+  });
+
+  it('surfaces Lathe errors as the client\'s API errors', async () => {
+    await assert.rejects(client.embeddings.create({ model: 'no-such-model', input: 'x' }), (err: unknown) => err instanceof OpenAI.NotFoundError);
+    await assert.rejects(client.embeddings.create({ model: 'glove-100d', input: '' }), (err: unknown) => err instanceof OpenAI.BadRequestError);
+  });
+});
