@@ -17,6 +17,8 @@ export interface TextModel extends TaskModel {
   id2label?: string[];
   problemType?: string;
   maxLength: number;
+  /** Token ids the tokenizer knows (token-array inputs must stay below it). */
+  vocabularySize: number;
   params: TextParameters;
 }
 
@@ -51,7 +53,7 @@ const LENGTH_BUCKET = 8;
 
 @Injectable()
 export class TextModels {
-  private readonly cache = new Map<string, Promise<{ tokenizer: PreTrainedTokenizer; config: z.infer<typeof hfConfig> }>>();
+  private readonly cache = new Map<string, Promise<{ tokenizer: PreTrainedTokenizer; config: z.infer<typeof hfConfig>; vocabularySize: number }>>();
 
   constructor(
     private readonly tasks: TaskModels,
@@ -71,12 +73,13 @@ export class TextModels {
     if (!loaded) {
       loaded = (async () => {
         const [tokenizer, configText] = await Promise.all([loadTokenizer(folder), readFile(resolve(folder, 'config.json'), 'utf8')]);
-        return { tokenizer, config: hfConfig.parse(JSON.parse(configText)) };
+        // get_vocab() builds a new Map on every call: read its size once.
+        return { tokenizer, config: hfConfig.parse(JSON.parse(configText)), vocabularySize: tokenizer.get_vocab().size };
       })();
       this.cache.set(key, loaded);
       loaded.catch(() => this.cache.delete(key));
     }
-    const { tokenizer, config } = await loaded.catch((err: Error) => {
+    const { tokenizer, config, vocabularySize } = await loaded.catch((err: Error) => {
       throw new AppError(ErrorCode.ModelLoadFailed, `model "${name}": tokenizer or config.json could not be read: ${err.message}`);
     });
     const params = textParameters.parse(model.manifest.parameters);
@@ -85,7 +88,7 @@ export class TextModels {
       : undefined;
     const tokenizerMax = Number(tokenizer.model_max_length);
     const maxLength = params.maxLength ?? (Number.isFinite(tokenizerMax) && tokenizerMax < 1e6 ? tokenizerMax : config.max_position_embeddings ?? 512);
-    return { ...model, tokenizer, id2label, problemType: config.problem_type, maxLength, params };
+    return { ...model, tokenizer, id2label, problemType: config.problem_type, maxLength, vocabularySize, params };
   }
 
   /**
@@ -93,11 +96,10 @@ export class TextModels {
    * Token arrays are taken as they are.
    */
   encode(model: TextModel, inputs: ReadonlyArray<string | readonly number[]>, truncate: boolean): number[][] {
-    const vocabulary = model.tokenizer.get_vocab().size;
     return inputs.map((input, i) => {
       if (typeof input !== 'string') {
-        const bad = input.find((id) => id >= vocabulary);
-        if (bad !== undefined) throw new AppError(ErrorCode.ValidationFailed, `input ${i} has token id ${bad}; model "${model.name}" has ${vocabulary} tokens`);
+        const bad = input.find((id) => id >= model.vocabularySize);
+        if (bad !== undefined) throw new AppError(ErrorCode.ValidationFailed, `input ${i} has token id ${bad}; model "${model.name}" has ${model.vocabularySize} tokens`);
       }
       const ids = typeof input === 'string' ? model.tokenizer.encode(input) : [...input];
       if (ids.length <= model.maxLength) return ids;
