@@ -72,6 +72,7 @@ export class TranscriptionService {
       text: chunk.text,
       temperature: o.temperature,
     }));
-    return { body: { task: 'transcribe', language: o.language ?? 'unknown', duration: audio.durationSeconds, text, segments }, notes };
+    // Without a language Transformers.js prompts Whisper with English (it does not detect the language).
+    return { body: { task: 'transcribe', language: o.language ?? 'en', duration: audio.durationSeconds, text, segments }, notes };
   }
 }
