@@ -57,6 +57,16 @@ export class EmbeddingsService {
     };
   }
 
+  /**
+   * The features a backbone gives texts: exactly the vectors /v1/embeddings answers (pooled and
+   * normalised as the backbone's manifest says, inputs longer than the model truncated). Fine-tuning
+   * trains heads on these and fine-tuned models compute them the same way when they serve.
+   */
+  async features(backbone: string, texts: readonly string[], trace: TaskTrace): Promise<Float32Array[]> {
+    const model = await this.text.get(backbone, EMBEDDING_TASKS, trace);
+    return this.vectors(model, this.text.encode(model, texts, true), trace);
+  }
+
   /** One vector per input: the model's pooled output, or token vectors pooled as the manifest says. */
   private async vectors(model: TextModel, ids: number[][], trace: TaskTrace): Promise<Float32Array[]> {
     const output = model.params.output ?? model.manifest.outputs[0]!.name;
