@@ -10,6 +10,7 @@ import type { ModelRunner } from '../runtime/model-runner.js';
 import { RuntimeService } from '../runtime/runtime.service.js';
 import { type ModelManifest, parseManifest } from './model-manifest.js';
 import { huggingfaceFolder, loadLabels, ModelFileMissing, resolveWeights, type SourceContext } from './model-source.js';
+import { materialise, type StoredModelSource } from './stored-models.js';
 
 export interface ModelVersion {
   name: string;
@@ -34,6 +35,7 @@ export class ModelRepository implements OnApplicationBootstrap, OnApplicationShu
   private readonly runners = new Map<string, Promise<ModelRunner>>();
   private readonly settled = new Map<string, ModelRunner>();
   private readonly labelCache = new Map<string, Promise<string[] | undefined>>();
+  private readonly sources: StoredModelSource[] = [];
 
   constructor(
     @InjectConfig() private readonly config: AppConfig,
@@ -70,9 +72,43 @@ export class ModelRepository implements OnApplicationBootstrap, OnApplicationShu
       }
       if (versions.size > 0) index.set(name, versions);
     }
+    await this.indexStored(index);
     this.index = index;
     this.labelCache.clear();
     this.logger.log(`Model repository ${root}: ${[...index.keys()].join(', ') || 'empty'}`);
+  }
+
+  /** Models kept elsewhere (the database) join the index at every reindex from now on. */
+  addSource(source: StoredModelSource): void {
+    this.sources.push(source);
+  }
+
+  private async indexStored(index: Map<string, Map<string, ModelVersion>>): Promise<void> {
+    const root = resolve(this.config.database.embedded.dataDir, 'stored-models');
+    const folders = new Set(index.keys());
+    for (const source of this.sources) {
+      let models;
+      try {
+        models = await source.list();
+      } catch (err) {
+        this.logger.error(`Listing ${source.what} failed: ${(err as Error).message}`);
+        continue;
+      }
+      for (const model of models) {
+        if (folders.has(model.name)) {
+          this.logger.warn(`${source.what}: "${model.name}" is also a folder in the model repository; the folder wins`);
+          continue;
+        }
+        try {
+          const dir = await materialise(root, model);
+          const versions = index.get(model.name) ?? new Map<string, ModelVersion>();
+          versions.set(model.version, await readVersion(model.name, model.version, dir));
+          index.set(model.name, versions);
+        } catch (err) {
+          this.logger.error(`${source.what}: "${model.name}" could not be written out: ${(err as Error).message}`);
+        }
+      }
+    }
   }
 
   names(): string[] {

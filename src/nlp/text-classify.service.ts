@@ -3,7 +3,8 @@ import { z } from 'zod';
 import { AppError } from '../common/errors/app-error.js';
 import { ErrorCode } from '../common/errors/error-code.js';
 import { type LabelScore, type ScoreFunction, toScores, topK } from '../tasks/scores.js';
-import type { TaskTrace } from '../tasks/task-models.service.js';
+import { type TaskModel, TaskModels, type TaskTrace } from '../tasks/task-models.service.js';
+import { EmbeddingsService } from './embeddings.service.js';
 import { type AggregationStrategy, aggregate, type GroupedEntity, type TokenEntity, type TokenPrediction } from './token-aggregation.js';
 import { tokenSpans } from './token-offsets.js';
 import { parseBody, readTextInputs } from './text-input.js';
@@ -35,12 +36,22 @@ const tokensRequest = z
 /** Hugging Face's text-classification and token-classification tasks over repository models. */
 @Injectable()
 export class TextClassifyService {
-  constructor(private readonly text: TextModels) {}
+  constructor(
+    private readonly text: TextModels,
+    private readonly tasks: TaskModels,
+    private readonly embeddings: EmbeddingsService,
+  ) {}
 
   /** One `[{label, score}]` per input (best first), or just that list for a single string. */
   async classify(body: unknown, trace: TaskTrace): Promise<LabelScore[] | LabelScore[][]> {
     const r = parseBody(classifyRequest, body);
     const { inputs, single } = readTextInputs(r.inputs, 'inputs', MAX_TEXT_INPUTS);
+    const head = await this.tasks.get(r.model, ['text-classification'], trace);
+    const backbone = headParameters.safeParse(head.manifest.parameters);
+    if (backbone.success) {
+      const results = await this.classifyWithHead(head, backbone.data.backbone, inputs as string[], r.top_k ?? 1, r.function_to_apply, trace);
+      return single ? results[0]! : results;
+    }
     const model = await this.text.get(r.model, ['text-classification'], trace);
     const ids = this.text.encode(model, inputs, r.truncate);
     const output = model.manifest.outputs[0]!.name;
@@ -55,6 +66,32 @@ export class TextClassifyService {
       }
     }
     return single ? results[0]! : results;
+  }
+
+  /**
+   * A fine-tuned model: the backbone's features (as /v1/embeddings gives them), then the head's
+   * session, both through the runtime; the head's batcher merges requests.
+   */
+  private async classifyWithHead(head: TaskModel, backbone: string, texts: string[], k: number, fn: ScoreFunction | undefined, trace: TaskTrace): Promise<LabelScore[][]> {
+    const features = await this.embeddings.features(backbone, texts, trace);
+    const input = head.manifest.inputs[0]!;
+    const output = head.manifest.outputs[0]!.name;
+    const scores = fn ?? headParameters.parse(head.manifest.parameters).scores;
+    const size = head.manifest.maxBatchSize > 0 ? head.manifest.maxBatchSize : 1;
+    const chunks: Float32Array[][] = [];
+    for (let i = 0; i < features.length; i += size) chunks.push(features.slice(i, i + size));
+    const results = await Promise.all(
+      chunks.map(async (rows) => {
+        const width = rows[0]!.length;
+        const data = new Float32Array(rows.length * width);
+        rows.forEach((row, i) => data.set(row, i * width));
+        const out = await this.tasks.run(head, { [input.name]: { datatype: 'FP32', shape: [rows.length, width], data } }, [output], trace);
+        const logits = out[output]!.data as Float32Array;
+        const classes = logits.length / rows.length;
+        return rows.map((_, i) => topK(toScores(logits.subarray(i * classes, (i + 1) * classes), scores), head.labels, k));
+      }),
+    );
+    return results.flat();
   }
 
   /** Entities per input with character start/end into the original text; one list for a single string. */
@@ -97,6 +134,9 @@ export class TextClassifyService {
     return single ? results[0]! : results;
   }
 }
+
+/** A head trained over a backbone's features (a fine-tuned model) names its backbone. */
+const headParameters = z.object({ backbone: z.string().min(1), scores: z.enum(['softmax', 'sigmoid', 'none']).default('softmax') });
 
 /** As Hugging Face: sigmoid for multi-label models and single-output regressors, softmax otherwise. */
 function defaultFunction(model: TextModel): ScoreFunction {
