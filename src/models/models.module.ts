@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { RuntimeService } from '../runtime/runtime.service.js';
+import { ModelChangeListener } from './model-change-listener.js';
 import { ModelRepository } from './model-repository.service.js';
 
-@Module({ providers: [RuntimeService, ModelRepository], exports: [ModelRepository] })
+@Module({ providers: [RuntimeService, ModelRepository, ModelChangeListener], exports: [ModelRepository] })
 export class ModelsModule {}

@@ -2,12 +2,14 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import request from 'supertest';
+import { MODELS_CHANNEL } from '../../src/models/model-change-listener.js';
 import { ModelRepository } from '../../src/models/model-repository.service.js';
 import type { StoredModel } from '../../src/models/stored-models.js';
 import { encodeModel, tensor } from '../../src/onnx/onnx-builder.js';
 import { startTestApp, type TestApp } from '../support/app.js';
+import { adminQuery } from '../support/database.js';
 import { random } from '../support/models.js';
-import { ROOT } from '../support/processes.js';
+import { ROOT, waitFor } from '../support/processes.js';
 
 const DIM = 100;
 const LABELS = ['animals', 'money'];
@@ -77,5 +79,48 @@ describe('models kept outside the repository folder (a fine-tuned head over glov
     (res.body.outputs[0].data as number[]).forEach((v, k) => assert.ok(Math.abs(v - expected[k]!) < 1e-5));
     const index = await request(t.server).post('/v2/repository/index').send({});
     assert.ok((index.body as Array<{ name: string }>).some((m) => m.name === 'ft:glove-100d:topics:ftjob-test'));
+  });
+});
+
+describe('two replicas on one database', () => {
+  let a: TestApp;
+  let b: TestApp;
+  const rand = random(9);
+  const weights = Float32Array.from({ length: DIM * LABELS.length }, () => rand() - 0.5);
+  const bias = Float32Array.from([0, 0]);
+  /** Stands in for the fine-tuning tables: a replica stores a model in a row and announces it. */
+  const tableSource = (url: string) => ({
+    what: 'stored test models',
+    list: async () => {
+      const { rows } = await adminQuery(url, 'SELECT name, version, manifest, onnx FROM stored_test_models');
+      return (rows as Array<{ name: string; version: string; manifest: object; onnx: Buffer }>).map((r) => ({
+        name: r.name, version: r.version, manifest: r.manifest, files: { 'head.onnx': new Uint8Array(r.onnx) },
+      }));
+    },
+  });
+  before(async () => {
+    a = await startTestApp({ LATHE_MODELS_DIR: join(ROOT, 'models') });
+    await adminQuery(a.db.url, 'CREATE TABLE stored_test_models (name text primary key, version text, manifest jsonb, onnx bytea)');
+    b = await startTestApp({ LATHE_MODELS_DIR: join(ROOT, 'models'), DATABASE_URL: a.db.url });
+    for (const app of [a, b]) app.app.get(ModelRepository).addSource(tableSource(a.db.url));
+  });
+  after(async () => {
+    await b.close();
+    await a.close();
+  });
+
+  it('a model stored and announced by one replica is served by both without a restart', async () => {
+    const model = headModel(weights, bias);
+    const name = 'ft:glove-100d:replicas:ftjob-test';
+    await adminQuery(a.db.url, `INSERT INTO stored_test_models VALUES ($1, $2, $3, $4)`, [name, model.version, JSON.stringify(model.manifest), Buffer.from(model.files['head.onnx']!)]);
+    await adminQuery(a.db.url, `SELECT pg_notify($1, $2)`, [MODELS_CHANNEL, name]);
+    for (const app of [a, b]) {
+      const answer = await waitFor(async () => {
+        const res = await request(app.server).post('/v1/text/classify').send({ model: name, inputs: 'a cat and a dog' });
+        return res.status === 200 ? (res.body as Array<{ label: string }>) : undefined;
+      }, 10_000, `replica serving ${name}`);
+      assert.equal(answer.length, 1);
+      assert.ok(LABELS.includes(answer[0]!.label));
+    }
   });
 });
