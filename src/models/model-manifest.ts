@@ -86,6 +86,11 @@ export const modelManifestSchema = z
     image: imagePreprocess.optional(),
     /** For a recurrent model run over a long signal window by window (Silero VAD). */
     stream: scanSpecSchema.optional(),
+    /** Where `lathe models pull` got the files (origin.json beside the manifest lists every file's sha256). */
+    origin: z
+      .object({ huggingface: z.object({ repo: z.string().min(1), revision: z.string().min(1), commit: z.string().regex(/^[0-9a-f]{40}$/) }).strict() })
+      .strict()
+      .optional(),
     /** Task-specific settings, validated by the task that uses the model. */
     parameters: z.record(z.string(), z.unknown()).default({}),
     /** 0: no batch dimension. >0: the first dimension of every input and output is the batch. */

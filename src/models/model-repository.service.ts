@@ -61,7 +61,8 @@ export class ModelRepository implements OnApplicationBootstrap, OnApplicationShu
   async reindex(): Promise<void> {
     const root = resolve(this.config.models.dir);
     const index = new Map<string, Map<string, ModelVersion>>();
-    for (const name of await subdirs(root)) {
+    // Dot folders are not models (`lathe models pull` stages downloads in .staging).
+    for (const name of (await subdirs(root)).filter((n) => !n.startsWith('.'))) {
       const versions = new Map<string, ModelVersion>();
       for (const version of (await subdirs(join(root, name))).filter((v) => /^\d+$/.test(v))) {
         const fresh = await readVersion(name, version, join(root, name, version));

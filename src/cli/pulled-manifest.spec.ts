@@ -1,0 +1,79 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { buildManifest, inferTask, labelsOf, licenseOf } from './pulled-manifest.js';
+
+describe('inferTask', () => {
+  const cases: Array<[object, string]> = [
+    [{ architectures: ['DistilBertForSequenceClassification'], id2label: { 0: 'NEGATIVE', 1: 'POSITIVE' } }, 'text-classification'],
+    [{ architectures: ['BertForTokenClassification'] }, 'token-classification'],
+    [{ architectures: ['ViTForImageClassification'] }, 'image-classification'],
+    [{ architectures: ['Wav2Vec2ForCTC'] }, 'automatic-speech-recognition'],
+    [{ architectures: ['WhisperForConditionalGeneration'], model_type: 'whisper' }, 'automatic-speech-recognition'],
+    [{ model_type: 'whisper' }, 'automatic-speech-recognition'],
+    [{ architectures: ['BertModel'], id2label: { 0: 'LABEL_0', 1: 'LABEL_1' } }, 'feature-extraction'],
+    [{ model_type: 'bert', id2label: { 0: 'LABEL_0', 1: 'LABEL_1' } }, 'feature-extraction'],
+    [{ model_type: 'bert', id2label: { 0: 'spam', 1: 'ham' } }, 'text-classification'],
+    [{}, 'feature-extraction'],
+  ];
+  for (const [config, task] of cases) it(`${JSON.stringify(config)} -> ${task}`, () => assert.equal(inferTask(config as Record<string, unknown>), task));
+});
+
+describe('labelsOf and licenseOf', () => {
+  it('orders id2label by id and refuses gaps', () => {
+    assert.deepEqual(labelsOf({ id2label: { 1: 'b', 0: 'a', 2: 'c' } }), ['a', 'b', 'c']);
+    assert.equal(labelsOf({ id2label: { 0: 'a', 2: 'c' } }), undefined);
+    assert.equal(labelsOf({}), undefined);
+  });
+  it('reads the card license, deferring "other" to license_name', () => {
+    assert.equal(licenseOf({ license: 'mit' }), 'mit');
+    assert.equal(licenseOf({ license: 'other', license_name: 'llama3' }), 'llama3');
+    assert.equal(licenseOf({ license: ['mit', 'apache-2.0'] }), 'mit AND apache-2.0');
+    assert.equal(licenseOf(undefined), undefined);
+  });
+});
+
+describe('buildManifest', () => {
+  const base = {
+    repo: 'o/r',
+    revision: 'main',
+    commit: 'a'.repeat(40),
+    dtype: 'fp32' as const,
+    config: { architectures: ['BertModel'] },
+    selection: { files: [], primary: 'onnx/model.onnx' },
+  };
+  it('drops a symbolic batch dimension into maxBatchSize', () => {
+    const manifest = buildManifest({
+      ...base,
+      signature: {
+        inputs: [{ name: 'input_ids', datatype: 'INT64', shape: [-1, -1] }],
+        outputs: [{ name: 'last_hidden_state', datatype: 'FP32', shape: [-1, -1, 384] }],
+        symbolicFirst: true,
+      },
+    });
+    assert.deepEqual(manifest, {
+      task: 'feature-extraction',
+      description: `o/r (fp32) from the Hugging Face Hub, revision main at commit ${'a'.repeat(40)}`,
+      source: { huggingface: 'hf', file: 'onnx/model.onnx' },
+      origin: { huggingface: { repo: 'o/r', revision: 'main', commit: 'a'.repeat(40) } },
+      inputs: [{ name: 'input_ids', datatype: 'INT64', shape: [-1] }],
+      outputs: [{ name: 'last_hidden_state', datatype: 'FP32', shape: [-1, 384] }],
+      maxBatchSize: 8,
+    });
+  });
+  it('keeps fixed shapes whole, and names the decoder of a seq2seq model', () => {
+    const manifest = buildManifest({
+      ...base,
+      task: 'automatic-speech-recognition',
+      selection: { files: [], primary: 'onnx/encoder_model.onnx', decoder: 'onnx/decoder_model_merged.onnx' },
+      signature: {
+        inputs: [{ name: 'input_features', datatype: 'FP32', shape: [1, 80, 3000] }],
+        outputs: [{ name: 'last_hidden_state', datatype: 'FP32', shape: [1, 1500, 384] }],
+        symbolicFirst: false,
+      },
+    });
+    assert.equal(manifest.maxBatchSize, 0);
+    assert.deepEqual((manifest.inputs as Array<{ shape: number[] }>)[0]!.shape, [1, 80, 3000]);
+    assert.equal(manifest.runtime, 'transformers');
+    assert.deepEqual(manifest.parameters, { dtype: 'fp32', decoder: { huggingface: 'hf', file: 'onnx/decoder_model_merged.onnx' } });
+  });
+});
