@@ -3,6 +3,7 @@ import { AuthModule } from './auth/auth.module.js';
 import type { AppConfig } from './config/app-config.js';
 import { ConfigModule } from './config/config.module.js';
 import { DatabaseModule } from './database/database.module.js';
+import { FineTuningModule } from './fine-tuning/fine-tuning.module.js';
 import { HealthModule } from './health/health.module.js';
 import { InstancesModule } from './instances/instances.module.js';
 import { LifecycleModule } from './lifecycle/lifecycle.module.js';
@@ -30,6 +31,7 @@ export class AppModule {
         VisionModule,
         SpeechModule,
         NlpModule,
+        FineTuningModule,
         ...extra,
       ],
     };

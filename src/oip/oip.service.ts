@@ -44,6 +44,7 @@ export class OipService {
         task: manifest.task,
         license: manifest.license,
         max_batch_size: manifest.maxBatchSize,
+        ...(manifest.parameters.lineage ? { lineage: manifest.parameters.lineage } : {}),
         ...(runner ? { execution_provider: runner.provider } : {}),
       },
     };

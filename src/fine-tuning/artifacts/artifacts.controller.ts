@@ -1,0 +1,27 @@
+import { Controller, Get, Param, Res } from '@nestjs/common';
+import { ApiOkResponse, ApiProduces, ApiTags } from '@nestjs/swagger';
+import type { FastifyReply } from 'fastify';
+import { ErrorCode } from '../../common/errors/error-code.js';
+import { ApiEndpoint } from '../../common/openapi/api-endpoint.decorator.js';
+import { ArtifactsService } from './artifacts.service.js';
+
+@ApiTags('Fine-tuning')
+@Controller('v1/artifacts')
+export class ArtifactsController {
+  constructor(private readonly artifacts: ArtifactsService) {}
+
+  @Get(':id')
+  @ApiProduces('application/onnx', 'application/vnd.lathe.trainer-state')
+  @ApiEndpoint({
+    summary: 'Download an artifact: a fine-tuned head (ONNX) or a checkpoint (trainer state)',
+    description: 'The bytes as stored, with `x-content-sha256` (hex) and `digest` (RFC 3230, `sha-256=<base64>`) to verify them, and `content-length`.',
+    auth: 'train',
+    errors: [ErrorCode.NotFound],
+  })
+  @ApiOkResponse({ description: 'The artifact bytes.' })
+  async downloadArtifact(@Param('id') id: string, @Res({ passthrough: true }) reply: FastifyReply) {
+    const { headers, content } = await this.artifacts.download(id);
+    reply.headers(headers);
+    return content;
+  }
+}

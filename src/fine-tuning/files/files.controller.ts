@@ -1,0 +1,61 @@
+import { Controller, Delete, Get, HttpCode, Param, Post, Query, Req, Res } from '@nestjs/common';
+import { ApiConsumes, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { ErrorCode } from '../../common/errors/error-code.js';
+import { ApiEndpoint } from '../../common/openapi/api-endpoint.decorator.js';
+import { FILE_EXAMPLE } from '../openapi-examples.js';
+import { FilesService } from './files.service.js';
+import { readUpload } from './upload-input.js';
+
+@ApiTags('Fine-tuning')
+@Controller('v1/files')
+export class FilesController {
+  constructor(private readonly files: FilesService) {}
+
+  @Post()
+  @HttpCode(200)
+  @ApiConsumes('multipart/form-data')
+  @ApiEndpoint({
+    summary: "Upload a fine-tuning dataset (OpenAI's files API): multipart `file` + `purpose=fine-tune`",
+    description:
+      'JSON Lines, one example a line: `{"text": "...", "label": "..."}` for classification, `{"text": "...", "target": 0.5}` or ' +
+      '`"target": [..]` for regression; `"image"` or `"audio"` (base64) instead of `"text"` for media. The answer carries Lathe\'s ' +
+      '`validation` report (errors by line, label counts, duplicates, class imbalance, input kind); `status` is `error` when it has errors. ' +
+      'A file that is not JSON Lines at all is refused with DATASET_INVALID and not stored.',
+    auth: 'train',
+    errors: [ErrorCode.ValidationFailed, ErrorCode.DatasetInvalid, ErrorCode.EmptyBody, ErrorCode.UnsupportedMediaType, ErrorCode.PayloadTooLarge],
+  })
+  @ApiOkResponse({ schema: { example: FILE_EXAMPLE } })
+  async createFile(@Req() request: FastifyRequest) {
+    return this.files.upload(await readUpload(request));
+  }
+
+  @Get()
+  @ApiEndpoint({ summary: 'List uploaded files, newest first (`after`, `limit`, `order`, `purpose`)', auth: 'train', errors: [ErrorCode.ValidationFailed] })
+  @ApiOkResponse({ schema: { example: { object: 'list', data: [FILE_EXAMPLE], has_more: false, first_id: FILE_EXAMPLE.id, last_id: FILE_EXAMPLE.id } } })
+  listFiles(@Query() query: Record<string, unknown>) {
+    return this.files.list(query);
+  }
+
+  @Get(':id')
+  @ApiEndpoint({ summary: 'One file, with its validation report', auth: 'train', errors: [ErrorCode.NotFound] })
+  @ApiOkResponse({ schema: { example: FILE_EXAMPLE } })
+  retrieveFile(@Param('id') id: string) {
+    return this.files.get(id);
+  }
+
+  @Get(':id/content')
+  @ApiEndpoint({ summary: "A file's bytes, as uploaded (or the results CSV a job wrote)", auth: 'train', errors: [ErrorCode.NotFound] })
+  async fileContent(@Param('id') id: string, @Res({ passthrough: true }) reply: FastifyReply) {
+    const { file, bytes } = await this.files.content(id);
+    reply.header('content-type', file.filename.endsWith('.csv') ? 'text/csv; charset=utf-8' : 'application/jsonl');
+    return bytes;
+  }
+
+  @Delete(':id')
+  @ApiEndpoint({ summary: 'Delete a file (409 while a job that has not finished uses it)', auth: 'train', errors: [ErrorCode.NotFound, ErrorCode.Conflict] })
+  @ApiOkResponse({ schema: { example: { id: FILE_EXAMPLE.id, object: 'file', deleted: true } } })
+  deleteFile(@Param('id') id: string) {
+    return this.files.delete(id);
+  }
+}

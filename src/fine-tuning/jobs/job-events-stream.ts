@@ -1,0 +1,60 @@
+import type { FastifyReply } from 'fastify';
+import type { EventRow } from './job-events.repository.js';
+import { toEventObject } from './job.mapper.js';
+
+const POLL_MS = 500;
+const KEEPALIVE_MS = 15_000;
+
+export interface EventSource {
+  eventsSince(id: string, seq: number): Promise<{ events: EventRow[]; finished: boolean }>;
+}
+
+/**
+ * `GET .../events?stream=true`: Server-Sent Events, each `data: <event JSON>`, oldest first, from
+ * the job's first event; then new ones as they are written (polled, so events written by another
+ * replica arrive too); `data: [DONE]` once the job has finished. `shouldEnd` ends it early, without
+ * [DONE] (the server is draining: the client reconnects elsewhere).
+ */
+export async function streamEvents(reply: FastifyReply, jobId: string, source: EventSource, shouldEnd: () => boolean): Promise<void> {
+  const first = await source.eventsSince(jobId, 0);
+  reply.hijack();
+  const raw = reply.raw;
+  raw.writeHead(200, {
+    ...(reply.getHeaders() as Record<string, string>),
+    'content-type': 'text/event-stream; charset=utf-8',
+    'cache-control': 'no-cache',
+    connection: 'keep-alive',
+    'x-accel-buffering': 'no',
+  });
+  let closed = false;
+  raw.once('close', () => (closed = true));
+  let seq = 0;
+  let lastWrite = Date.now();
+  let batch = first;
+  let done = false;
+  try {
+    for (;;) {
+      for (const event of batch.events) {
+        raw.write(`data: ${JSON.stringify(toEventObject(event))}\n\n`);
+        seq = event.seq;
+        lastWrite = Date.now();
+      }
+      done = batch.finished && batch.events.length === 0;
+      if (done || closed || shouldEnd()) break;
+      if (batch.events.length === 0) {
+        if (Date.now() - lastWrite > KEEPALIVE_MS) {
+          raw.write(': keep-alive\n\n');
+          lastWrite = Date.now();
+        }
+        await new Promise((r) => setTimeout(r, POLL_MS));
+      }
+      if (closed) break;
+      batch = await source.eventsSince(jobId, seq);
+    }
+    if (done && !closed) raw.write('data: [DONE]\n\n');
+  } catch (err) {
+    if (!closed) raw.write(`event: error\ndata: ${JSON.stringify({ message: (err as Error).message })}\n\n`);
+  } finally {
+    raw.end();
+  }
+}

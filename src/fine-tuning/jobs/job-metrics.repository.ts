@@ -1,0 +1,99 @@
+import { Injectable } from '@nestjs/common';
+import { FineTuningDb, type Sql } from '../fine-tuning-db.js';
+
+/** One training step, as stored and as GET .../metrics returns it. */
+export interface StepRecord {
+  step: number;
+  epoch: number;
+  train_loss: number;
+  learning_rate: number;
+  batch_size: number;
+}
+
+/** One finished epoch. */
+export interface EpochRecord {
+  epoch: number;
+  step: number;
+  train_loss: number;
+  train_accuracy?: number;
+  valid_loss?: number;
+  valid_accuracy?: number;
+  valid_mse?: number;
+  improved: boolean;
+  seconds: number;
+}
+
+export interface CheckpointRow {
+  id: string;
+  jobId: string;
+  stepNumber: number;
+  epoch: number;
+  metrics: Record<string, number>;
+  artifactId: string;
+  createdAt: Date;
+}
+
+const CHECKPOINT_COLUMNS = `"id", "job_id" AS "jobId", "step_number" AS "stepNumber", "epoch", "metrics", "artifact_id" AS "artifactId", "created_at" AS "createdAt"`;
+
+/** Per-step and per-epoch history and checkpoints. A resumed run rewrites the steps it repeats. */
+@Injectable()
+export class JobMetricsRepository {
+  constructor(private readonly db: FineTuningDb) {}
+
+  async saveSteps(jobId: string, steps: readonly StepRecord[], sql: Sql = this.db): Promise<void> {
+    if (steps.length === 0) return;
+    await sql.rows(
+      `INSERT INTO "fine_tuning_metrics" ("job_id", "kind", "number", "data")
+       SELECT $1, 'step', (s->>'step')::int, s FROM jsonb_array_elements($2::jsonb) AS s
+       ON CONFLICT ("job_id", "kind", "number") DO UPDATE SET "data" = EXCLUDED."data", "created_at" = now()`,
+      [jobId, JSON.stringify(steps)],
+    );
+  }
+
+  async saveEpoch(jobId: string, epoch: EpochRecord, sql: Sql = this.db): Promise<void> {
+    await sql.rows(
+      `INSERT INTO "fine_tuning_metrics" ("job_id", "kind", "number", "data") VALUES ($1, 'epoch', $2, $3)
+       ON CONFLICT ("job_id", "kind", "number") DO UPDATE SET "data" = EXCLUDED."data", "created_at" = now()`,
+      [jobId, epoch.epoch, JSON.stringify(epoch)],
+    );
+  }
+
+  async history(jobId: string): Promise<{ steps: StepRecord[]; epochs: EpochRecord[] }> {
+    const rows = await this.db.rows<{ kind: 'step' | 'epoch'; data: StepRecord & EpochRecord }>(
+      `SELECT "kind", "data" FROM "fine_tuning_metrics" WHERE "job_id" = $1 ORDER BY "kind", "number"`,
+      [jobId],
+    );
+    return { steps: rows.filter((r) => r.kind === 'step').map((r) => r.data), epochs: rows.filter((r) => r.kind === 'epoch').map((r) => r.data) };
+  }
+
+  /** Steps after `step` are dropped when a run resumes from an earlier checkpoint. */
+  async dropStepsAfter(jobId: string, step: number, epoch: number, sql: Sql = this.db): Promise<void> {
+    await sql.rows(
+      `DELETE FROM "fine_tuning_metrics" WHERE "job_id" = $1 AND (("kind" = 'step' AND "number" > $2) OR ("kind" = 'epoch' AND "number" > $3))`,
+      [jobId, step, epoch],
+    );
+  }
+
+  async addCheckpoint(row: Omit<CheckpointRow, 'createdAt'>, sql: Sql): Promise<void> {
+    await sql.rows(
+      `INSERT INTO "fine_tuning_checkpoints" ("id", "job_id", "step_number", "epoch", "metrics", "artifact_id") VALUES ($1, $2, $3, $4, $5, $6)
+       ON CONFLICT ("job_id", "step_number") DO UPDATE SET "metrics" = EXCLUDED."metrics", "artifact_id" = EXCLUDED."artifact_id", "created_at" = now()`,
+      [row.id, row.jobId, row.stepNumber, row.epoch, JSON.stringify(row.metrics), row.artifactId],
+    );
+  }
+
+  /** Newest first, after the checkpoint `after`. */
+  checkpoints(jobId: string, after: string | undefined, limit: number): Promise<CheckpointRow[]> {
+    return this.db.rows<CheckpointRow>(
+      `SELECT ${CHECKPOINT_COLUMNS} FROM "fine_tuning_checkpoints"
+       WHERE "job_id" = $1 AND ($2::text IS NULL OR "step_number" < (SELECT "step_number" FROM "fine_tuning_checkpoints" WHERE "id" = $2))
+       ORDER BY "step_number" DESC LIMIT $3`,
+      [jobId, after ?? null, limit],
+    );
+  }
+
+  async latestCheckpoint(jobId: string): Promise<CheckpointRow | undefined> {
+    const [row] = await this.checkpoints(jobId, undefined, 1);
+    return row;
+  }
+}

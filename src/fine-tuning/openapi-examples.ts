@@ -1,0 +1,78 @@
+/** Example bodies for the OpenAPI document of the fine-tuning routes. */
+export const FILE_EXAMPLE = {
+  id: 'file-5f0c1a2b3c4d5e6f7a8b9c0d',
+  object: 'file',
+  bytes: 18234,
+  created_at: 1764400000,
+  filename: 'topics.jsonl',
+  purpose: 'fine-tune',
+  status: 'processed',
+  sha256: '9f2c…',
+  line_count: 240,
+  validation: {
+    valid: true,
+    task: 'classification',
+    input_kind: 'text',
+    lines: 240,
+    examples: 240,
+    error_count: 0,
+    errors: [],
+    warnings: [],
+    labels: { animals: 80, finance: 80, weather: 80 },
+    classes: 3,
+    target_dim: null,
+    duplicates: { count: 0, conflicting: 0, lines: [] },
+    imbalance: { majority: 'animals', majority_count: 80, minority: 'animals', minority_count: 80, ratio: 1 },
+  },
+} as const;
+
+export const JOB_EXAMPLE = {
+  id: 'ftjob-1a2b3c4d5e6f7a8b9c0d1e2f',
+  object: 'fine_tuning.job',
+  model: 'glove-100d',
+  created_at: 1764400010,
+  finished_at: 1764400042,
+  fine_tuned_model: 'ft:glove-100d:topics:ftjob-1a2b3c4d5e6f7a8b9c0d1e2f',
+  organization_id: 'org-lathe',
+  result_files: ['file-0a1b2c3d4e5f6a7b8c9d0e1f'],
+  status: 'succeeded',
+  validation_file: null,
+  training_file: FILE_EXAMPLE.id,
+  hyperparameters: {
+    n_epochs: 20, batch_size: 16, learning_rate_multiplier: 1, head: 'linear', dropout: 0, loss: 'cross-entropy', optimizer: 'adam',
+    learning_rate: 0.01, schedule: 'constant', warmup_steps: 0, weight_decay: 0, validation_split: 0.2,
+  },
+  trained_tokens: 31200,
+  error: null,
+  seed: 42,
+  estimated_finish: null,
+  integrations: [],
+  metadata: null,
+  user_provided_suffix: 'topics',
+  method: { type: 'supervised', supervised: { hyperparameters: { n_epochs: 20, batch_size: 16, learning_rate_multiplier: 1 } } },
+  model_version: '1',
+  metrics: { train_loss: 0.12, train_accuracy: 0.98, valid_loss: 0.15, valid_accuracy: 0.96, best_epoch: 20, epochs: 20, steps: 240, stopped: 'completed' },
+  head_artifact_id: 'artifact-3c4d5e6f7a8b9c0d1e2f3a4b',
+} as const;
+
+export const EVENT_EXAMPLE = {
+  id: 'ftevent-2b3c4d5e6f7a8b9c0d1e2f3a',
+  object: 'fine_tuning.job.event',
+  created_at: 1764400030,
+  level: 'info',
+  message: 'Epoch 3/20, step 36: train loss 0.4123, train accuracy 0.9010, valid loss 0.3980, valid accuracy 0.9167',
+  data: { step: 36, epoch: 3, train_loss: 0.4123, valid_loss: 0.398, valid_mean_token_accuracy: 0.9167, total_steps: 240 },
+  type: 'metrics',
+} as const;
+
+export const CHECKPOINT_EXAMPLE = {
+  id: 'ftckpt-4d5e6f7a8b9c0d1e2f3a4b5c',
+  object: 'fine_tuning.job.checkpoint',
+  created_at: 1764400030,
+  fine_tuned_model_checkpoint: `${JOB_EXAMPLE.fine_tuned_model}:ckpt-step-36`,
+  fine_tuning_job_id: JOB_EXAMPLE.id,
+  metrics: { step: 36, train_loss: 0.4123, train_mean_token_accuracy: 0.901, valid_loss: 0.398, valid_mean_token_accuracy: 0.9167, full_valid_loss: 0.398, full_valid_mean_token_accuracy: 0.9167 },
+  step_number: 36,
+  epoch: 3,
+  artifact_id: 'artifact-5e6f7a8b9c0d1e2f3a4b5c6d',
+} as const;

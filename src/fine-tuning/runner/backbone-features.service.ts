@@ -1,0 +1,94 @@
+import { createHash } from 'node:crypto';
+import { Injectable, Logger } from '@nestjs/common';
+import { AppError } from '../../common/errors/app-error.js';
+import { ErrorCode } from '../../common/errors/error-code.js';
+import { EMBEDDING_TASKS, EmbeddingsService } from '../../nlp/embeddings.service.js';
+import { TextModels } from '../../nlp/text-models.service.js';
+import { TaskTrace } from '../../tasks/task-models.service.js';
+import type { Example } from '../files/dataset-parser.js';
+import type { Backbone } from './backbones.service.js';
+import { type CachedFeatures, FeaturesRepository } from './features.repository.js';
+
+/** Texts per call into the backbone: its runner's queue bounds the batches in flight, and a cancel is seen between calls. */
+const CHUNK = 512;
+const OVERLOAD_RETRIES = 20;
+const OVERLOAD_WAIT_MS = 250;
+
+export interface FeatureSet extends CachedFeatures {
+  /** sha256 of the examples' inputs in order: the cache key's dataset half. */
+  datasetSha256: string;
+  cached: boolean;
+}
+
+/**
+ * Backbone features of a dataset's examples, exactly as the backbone serves them (the vectors
+ * /v1/embeddings answers), cached in Postgres per (dataset sha256, backbone sha256).
+ */
+@Injectable()
+export class BackboneFeaturesService {
+  private readonly logger = new Logger('FineTuning');
+
+  constructor(
+    private readonly embeddings: EmbeddingsService,
+    private readonly text: TextModels,
+    private readonly cache: FeaturesRepository,
+  ) {}
+
+  async features(backbone: Backbone, backboneSha256: string, examples: readonly Example[], shouldStop: () => boolean): Promise<FeatureSet> {
+    if (backbone.input !== 'text' || examples.some((e) => e.kind !== 'text')) {
+      throw new AppError(ErrorCode.ValidationFailed, `backbone "${backbone.name}" takes text; the dataset has ${examples.find((e) => e.kind !== 'text')?.kind} inputs`);
+    }
+    const texts = examples.map((e) => e.input);
+    const datasetSha256 = datasetHash(texts);
+    const hit = await this.cache.find(datasetSha256, backboneSha256);
+    if (hit && hit.rows === texts.length) return { ...hit, datasetSha256, cached: true };
+    const computed = await this.compute(backbone, texts, shouldStop);
+    await this.cache.save(datasetSha256, backboneSha256, computed);
+    return { ...computed, datasetSha256, cached: false };
+  }
+
+  private async compute(backbone: Backbone, texts: readonly string[], shouldStop: () => boolean): Promise<CachedFeatures> {
+    const trace = new TaskTrace();
+    const model = await this.text.get(backbone.name, EMBEDDING_TASKS, trace);
+    let features: Float32Array | undefined;
+    let dim = 0;
+    let tokens = 0;
+    for (let start = 0; start < texts.length; start += CHUNK) {
+      if (shouldStop()) throw new FeaturesStopped();
+      const chunk = texts.slice(start, start + CHUNK);
+      const vectors = await this.withRetry(() => this.embeddings.features(backbone.name, chunk, trace));
+      tokens += this.text.encode(model, chunk, true).reduce((n, ids) => n + ids.length, 0);
+      if (!features) {
+        dim = vectors[0]!.length;
+        features = new Float32Array(texts.length * dim);
+      }
+      vectors.forEach((v, i) => features!.set(v, (start + i) * dim));
+    }
+    return { rows: texts.length, dim, tokens, features: features! };
+  }
+
+  /** Serving traffic shares the backbone's queue: when it is full, wait and try again rather than fail the job. */
+  private async withRetry<T>(work: () => Promise<T>): Promise<T> {
+    for (let attempt = 0; ; attempt += 1) {
+      try {
+        return await work();
+      } catch (err) {
+        if (!(err instanceof AppError) || err.code !== ErrorCode.Overloaded || attempt >= OVERLOAD_RETRIES) throw err;
+        this.logger.debug(`backbone overloaded; retrying in ${OVERLOAD_WAIT_MS} ms`);
+        await new Promise((r) => setTimeout(r, OVERLOAD_WAIT_MS));
+      }
+    }
+  }
+}
+
+/** Thrown when the job is cancelled (or handed back) while its features are computed. */
+export class FeaturesStopped extends Error {
+  override readonly name = 'FeaturesStopped';
+}
+
+/** The cache key's dataset half: the inputs in order (labels do not change features). */
+export function datasetHash(inputs: readonly string[]): string {
+  const h = createHash('sha256');
+  for (const input of inputs) h.update(`${Buffer.byteLength(input)}:`).update(input);
+  return h.digest('hex');
+}

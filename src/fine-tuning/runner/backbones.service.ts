@@ -1,0 +1,70 @@
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { Injectable } from '@nestjs/common';
+import { AppError } from '../../common/errors/app-error.js';
+import { ErrorCode } from '../../common/errors/error-code.js';
+import { ModelRepository } from '../../models/model-repository.service.js';
+import { huggingfaceFolder, ModelFileMissing, resolveWeights } from '../../models/model-source.js';
+import { EMBEDDING_TASKS } from '../../nlp/embeddings.service.js';
+import type { InputKind } from '../files/dataset-parser.js';
+
+export interface Backbone {
+  name: string;
+  version: string;
+  /** What its features are computed from. */
+  input: InputKind;
+  weightsPath: string;
+}
+
+/**
+ * Which repository models can be backbones (today: text encoders, the feature-extraction models
+ * /v1/embeddings serves), and the sha256 of a backbone's ONNX file, which keys the feature cache
+ * and is recorded with every fine-tuned model.
+ */
+@Injectable()
+export class BackbonesService {
+  private readonly hashes = new Map<string, Promise<string>>();
+
+  constructor(private readonly repository: ModelRepository) {}
+
+  /** The backbone named `name` (its highest version): 404 when unknown, 400 when it cannot be one. */
+  resolve(name: string): Backbone {
+    const v = this.repository.version(name);
+    const manifest = v.manifest;
+    if (!manifest) throw new AppError(ErrorCode.ModelLoadFailed, `model "${name}" version ${v.version} cannot load: ${v.error}`);
+    const context = this.repository.sourceContext(v);
+    if (!(EMBEDDING_TASKS as readonly string[]).includes(manifest.task) || !huggingfaceFolder(manifest, context)) {
+      throw new AppError(
+        ErrorCode.ValidationFailed,
+        `model "${name}" is a ${manifest.task} model; a backbone must be a text encoder (${EMBEDDING_TASKS.join(' or ')}, Hugging Face layout), e.g. glove-100d`,
+        [{ field: 'model', problems: ['not a backbone Lathe can fine-tune a head on'] }],
+      );
+    }
+    try {
+      return { name, version: v.version, input: 'text', weightsPath: resolveWeights(manifest, context) };
+    } catch (err) {
+      if (err instanceof ModelFileMissing) throw new AppError(ErrorCode.ModelNotInstalled, `model "${name}" is not installed here: ${err.message}`);
+      throw err;
+    }
+  }
+
+  /** sha256 of the backbone's ONNX file, streamed once per file version (path, size, mtime). */
+  async sha256(backbone: Backbone): Promise<string> {
+    const info = await stat(backbone.weightsPath);
+    const key = `${backbone.weightsPath}:${info.size}:${info.mtimeMs}`;
+    let hash = this.hashes.get(key);
+    if (!hash) {
+      hash = new Promise<string>((resolve, reject) => {
+        const h = createHash('sha256');
+        createReadStream(backbone.weightsPath)
+          .on('data', (chunk) => h.update(chunk))
+          .on('error', reject)
+          .on('end', () => resolve(h.digest('hex')));
+      });
+      this.hashes.set(key, hash);
+      hash.catch(() => this.hashes.delete(key));
+    }
+    return hash;
+  }
+}
