@@ -1,4 +1,4 @@
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { AppError } from '../common/errors/app-error.js';
@@ -19,6 +19,8 @@ export interface ModelVersion {
   manifest?: ModelManifest;
   /** Why the version cannot be served (bad manifest, missing weights, failed load). */
   error?: string;
+  /** Unix seconds: when its manifest was written. */
+  created?: number;
 }
 
 export type ModelState = 'READY' | 'LOADING' | 'UNAVAILABLE';
@@ -234,7 +236,7 @@ async function readVersion(name: string, version: string, dir: string): Promise<
   const file = join(dir, 'model.json');
   try {
     const manifest = parseManifest(JSON.parse(await readFile(file, 'utf8')), file);
-    return { name, version, dir, manifest };
+    return { name, version, dir, manifest, created: Math.floor((await stat(file)).mtimeMs / 1000) };
   } catch (err) {
     return { name, version, dir, error: `bad manifest: ${(err as Error).message}` };
   }

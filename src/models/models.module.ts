@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import { RuntimeService } from '../runtime/runtime.service.js';
 import { ModelChangeListener } from './model-change-listener.js';
 import { ModelRepository } from './model-repository.service.js';
+import { ModelsController } from './models.controller.js';
 
-@Module({ providers: [RuntimeService, ModelRepository, ModelChangeListener], exports: [ModelRepository] })
+@Module({ controllers: [ModelsController], providers: [RuntimeService, ModelRepository, ModelChangeListener], exports: [ModelRepository] })
 export class ModelsModule {}

@@ -43,6 +43,14 @@ export async function materialise(root: string, model: StoredModel): Promise<str
   await writeFile(join(staging, 'model.json'), manifest);
   await writeFile(join(staging, '.stored.sha256'), digest);
   await rm(dir, { recursive: true, force: true });
-  await rename(staging, dir);
+  try {
+    await rename(staging, dir);
+  } catch (err) {
+    // Replicas sharing a data dir write the same model at once: the other one's copy will do.
+    await rm(staging, { recursive: true, force: true });
+    const code = (err as NodeJS.ErrnoException).code;
+    const same = existsSync(stampFile) && (await readFile(stampFile, 'utf8').catch(() => '')) === digest;
+    if (!same || (code !== 'ENOTEMPTY' && code !== 'EEXIST')) throw err;
+  }
   return dir;
 }

@@ -46,7 +46,7 @@ describe('fine-tuning: two replicas', () => {
         const labels = await waitFor(async () => {
           const res = await request(server).post('/v1/text/classify').send({ model, inputs: 'the eagle flew over the river' });
           return res.status === 200 ? (res.body as Array<{ label: string }>).map((p) => p.label) : undefined;
-        }, 10_000, `${model} served`);
+        }, 30_000, `${model} served`);
         assert.equal(labels.length, 1);
       }
     }

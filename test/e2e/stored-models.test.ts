@@ -80,6 +80,21 @@ describe('models kept outside the repository folder (a fine-tuned head over glov
     const index = await request(t.server).post('/v2/repository/index').send({});
     assert.ok((index.body as Array<{ name: string }>).some((m) => m.name === 'ft:glove-100d:topics:ftjob-test'));
   });
+
+  it('lists it in /v1/models (OpenAI\'s shape) beside the repository folder\'s models', async () => {
+    const list = await request(t.server).get('/v1/models');
+    assert.equal(list.status, 200);
+    assert.equal(list.body.object, 'list');
+    const byId = new Map((list.body.data as Array<{ id: string }>).map((m) => [m.id, m]));
+    for (const id of ['glove-100d', 'silero-vad', 'paddleocr-rec', 'ft:glove-100d:topics:ftjob-test']) assert.ok(byId.has(id), id);
+    const ft = await request(t.server).get('/v1/models/ft:glove-100d:topics:ftjob-test');
+    assert.deepEqual({ ...ft.body, created: typeof ft.body.created }, {
+      id: 'ft:glove-100d:topics:ftjob-test', object: 'model', created: 'number', owned_by: 'fine-tuning',
+      task: 'text-classification', versions: ['1'], state: 'READY',
+    });
+    assert.ok(ft.body.created > 1_700_000_000);
+    assert.equal((await request(t.server).get('/v1/models/nope')).status, 404);
+  });
 });
 
 describe('two replicas on one database', () => {
