@@ -28,6 +28,7 @@ import { JobSignals } from './runner/job-signals.js';
 import { JobTrainingService } from './runner/job-training.service.js';
 import { START_TRAINING, startTrainingWorker } from './runner/training-session.js';
 import { FineTunedModelSource } from './models/fine-tuned-model-source.js';
+import { VisionModule } from '../vision/vision.module.js';
 
 /**
  * OpenAI's files and fine-tuning jobs APIs over Postgres: datasets, jobs on a pg-boss queue run by
@@ -35,7 +36,7 @@ import { FineTunedModelSource } from './models/fine-tuned-model-source.js';
  * FineTunedModelsModule, re-exported here.
  */
 @Module({
-  imports: [ModelsModule, NlpModule, FineTunedModelsModule],
+  imports: [ModelsModule, NlpModule, VisionModule, FineTunedModelsModule],
   controllers: [FilesController, JobsController, ArtifactsController],
   providers: [
     FilesRepository,

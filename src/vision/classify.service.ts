@@ -17,7 +17,14 @@ const options = {
   top_k: opt.int(1, 100_000).default(5),
 };
 
-const modelParameters = z.object({ scores: z.enum(['softmax', 'sigmoid', 'none']).default('softmax') });
+const modelParameters = z.object({
+  scores: z.enum(['softmax', 'sigmoid', 'none']).default('softmax'),
+  /** The output whose values are the image's features when the model is a fine-tuning backbone; default the first. */
+  features: z.string().min(1).optional(),
+});
+
+/** A head trained over an image backbone's features (a fine-tuned model) names its backbone. */
+const headParameters = z.object({ backbone: z.string().min(1), scores: z.enum(['softmax', 'sigmoid', 'none']).default('softmax') });
 
 /** Image classification for any classifier a manifest describes (size, crop, normalisation, labels). */
 @Injectable()
@@ -31,6 +38,11 @@ export class ClassifyService {
   async classify(media: MediaRequest, trace: TaskTrace): Promise<LabelScore[][]> {
     const { model: name, top_k } = parseOptions(options, media.options);
     const model = await this.tasks.get(name, CLASSIFY_TASKS, trace);
+    const head = headParameters.safeParse(model.manifest.parameters);
+    if (head.success) {
+      const features = await this.features(head.data.backbone, media.items.map((i) => i.bytes), trace, media.items.map((i) => i.source));
+      return Promise.all(features.map(async (f) => topK(toScores(await this.runOne(model, f, trace), head.data.scores), model.labels, top_k)));
+    }
     const pre = model.manifest.image;
     if (!pre) throw new AppError(ErrorCode.ModelLoadFailed, `model "${name}" has no "image" preprocessing in its manifest`);
     const { scores } = modelParameters.parse(model.manifest.parameters);
@@ -42,14 +54,29 @@ export class ClassifyService {
     return logits.map((l) => topK(toScores(l, scores as ScoreFunction), model.labels, top_k));
   }
 
-  private async runOne(model: TaskModel, data: Float32Array, trace: TaskTrace): Promise<Float32Array> {
+  /**
+   * The features an image backbone gives images: its `features` output (default its first), as
+   * fine-tuning trains heads on them and fine-tuned image models serve with them.
+   */
+  async features(backbone: string, images: readonly Buffer[], trace: TaskTrace, sources?: readonly string[]): Promise<Float32Array[]> {
+    const model = await this.tasks.get(backbone, CLASSIFY_TASKS, trace);
+    const pre = model.manifest.image;
+    if (!pre) throw new AppError(ErrorCode.ModelLoadFailed, `model "${backbone}" has no "image" preprocessing in its manifest`);
+    const output = modelParameters.parse(model.manifest.parameters).features;
+    const tensors = await trace.decoding(
+      Promise.all(images.map((bytes, i) => imageToTensor(bytes, pre, this.config.media.maxImagePixels, sources?.[i] ?? `image ${i}`))),
+    );
+    return Promise.all(tensors.map((data) => this.runOne(model, data, trace, output)));
+  }
+
+  private async runOne(model: TaskModel, data: Float32Array, trace: TaskTrace, outputName?: string): Promise<Float32Array> {
     const manifest = model.manifest;
-    const inputName = manifest.image!.input ?? manifest.inputs[0]!.name;
+    const inputName = manifest.image?.input ?? manifest.inputs[0]!.name;
     const spec = manifest.inputs.find((i) => i.name === inputName);
     if (!spec) throw new AppError(ErrorCode.ModelLoadFailed, `model "${model.name}" has no input "${inputName}"`);
     const shape = manifest.maxBatchSize > 0 ? [1, ...spec.shape] : spec.shape;
     const input: Tensor = { datatype: 'FP32', shape, data };
-    const output = manifest.outputs[0]!.name;
+    const output = outputName ?? manifest.outputs[0]!.name;
     const result = await this.tasks.run(model, { [inputName]: input }, [output], trace);
     return result[output]!.data as Float32Array;
   }

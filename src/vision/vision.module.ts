@@ -4,5 +4,5 @@ import { ClassifyService } from './classify.service.js';
 import { OcrService } from './ocr.service.js';
 import { VisionController } from './vision.controller.js';
 
-@Module({ imports: [TasksModule], controllers: [VisionController], providers: [ClassifyService, OcrService] })
+@Module({ imports: [TasksModule], controllers: [VisionController], providers: [ClassifyService, OcrService], exports: [ClassifyService] })
 export class VisionModule {}

@@ -5,12 +5,15 @@ import { ErrorCode } from '../../common/errors/error-code.js';
 import { EMBEDDING_TASKS, EmbeddingsService } from '../../nlp/embeddings.service.js';
 import { TextModels } from '../../nlp/text-models.service.js';
 import { TaskTrace } from '../../tasks/task-models.service.js';
+import { ClassifyService } from '../../vision/classify.service.js';
 import type { Example } from '../files/dataset-parser.js';
 import type { Backbone } from './backbones.service.js';
 import { type CachedFeatures, FeaturesRepository } from './features.repository.js';
 
 /** Texts per call into the backbone: its runner's queue bounds the batches in flight, and a cancel is seen between calls. */
 const CHUNK = 512;
+/** Images per call: decoding holds their pixels in memory. */
+const IMAGE_CHUNK = 32;
 const OVERLOAD_RETRIES = 20;
 const OVERLOAD_WAIT_MS = 250;
 
@@ -32,17 +35,17 @@ export class BackboneFeaturesService {
     private readonly embeddings: EmbeddingsService,
     private readonly text: TextModels,
     private readonly cache: FeaturesRepository,
+    private readonly classifier: ClassifyService,
   ) {}
 
   async features(backbone: Backbone, backboneSha256: string, examples: readonly Example[], shouldStop: () => boolean): Promise<FeatureSet> {
-    if (backbone.input !== 'text' || examples.some((e) => e.kind !== 'text')) {
-      throw new AppError(ErrorCode.ValidationFailed, `backbone "${backbone.name}" takes text; the dataset has ${examples.find((e) => e.kind !== 'text')?.kind} inputs`);
-    }
+    const other = examples.find((e) => e.kind !== backbone.input);
+    if (other) throw new AppError(ErrorCode.ValidationFailed, `backbone "${backbone.name}" takes ${backbone.input}; the dataset has ${other.kind} inputs`);
     const texts = examples.map((e) => e.input);
     const datasetSha256 = datasetHash(texts);
     const hit = await this.cache.find(datasetSha256, backboneSha256);
     if (hit && hit.rows === texts.length) return { ...hit, datasetSha256, cached: true };
-    const computed = await this.compute(backbone, texts, shouldStop);
+    const computed = backbone.input === 'image' ? await this.computeImages(backbone, texts, shouldStop) : await this.compute(backbone, texts, shouldStop);
     await this.cache.save(datasetSha256, backboneSha256, computed);
     return { ...computed, datasetSha256, cached: false };
   }
@@ -65,6 +68,25 @@ export class BackboneFeaturesService {
       vectors.forEach((v, i) => features!.set(v, (start + i) * dim));
     }
     return { rows: texts.length, dim, tokens, features: features! };
+  }
+
+  /** Image examples are base64: decoded and preprocessed as the backbone's manifest says, then run. */
+  private async computeImages(backbone: Backbone, images: readonly string[], shouldStop: () => boolean): Promise<CachedFeatures> {
+    const trace = new TaskTrace();
+    let features: Float32Array | undefined;
+    let dim = 0;
+    for (let start = 0; start < images.length; start += IMAGE_CHUNK) {
+      if (shouldStop()) throw new FeaturesStopped();
+      const chunk = images.slice(start, start + IMAGE_CHUNK).map((b64) => Buffer.from(b64, 'base64'));
+      const sources = chunk.map((_, i) => `example ${start + i + 1}`);
+      const vectors = await this.withRetry(() => this.classifier.features(backbone.name, chunk, trace, sources));
+      if (!features) {
+        dim = vectors[0]!.length;
+        features = new Float32Array(images.length * dim);
+      }
+      vectors.forEach((v, i) => features!.set(v, (start + i) * dim));
+    }
+    return { rows: images.length, dim, tokens: 0, features: features! };
   }
 
   /** Serving traffic shares the backbone's queue: when it is full, wait and try again rather than fail the job. */

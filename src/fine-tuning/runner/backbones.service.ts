@@ -7,6 +7,7 @@ import { ErrorCode } from '../../common/errors/error-code.js';
 import { ModelRepository } from '../../models/model-repository.service.js';
 import { huggingfaceFolder, ModelFileMissing, resolveWeights } from '../../models/model-source.js';
 import { EMBEDDING_TASKS } from '../../nlp/embeddings.service.js';
+import { CLASSIFY_TASKS } from '../../vision/classify.service.js';
 import type { InputKind } from '../files/dataset-parser.js';
 
 export interface Backbone {
@@ -34,15 +35,19 @@ export class BackbonesService {
     const manifest = v.manifest;
     if (!manifest) throw new AppError(ErrorCode.ModelLoadFailed, `model "${name}" version ${v.version} cannot load: ${v.error}`);
     const context = this.repository.sourceContext(v);
-    if (!(EMBEDDING_TASKS as readonly string[]).includes(manifest.task) || !huggingfaceFolder(manifest, context)) {
+    const text = (EMBEDDING_TASKS as readonly string[]).includes(manifest.task) && huggingfaceFolder(manifest, context) !== undefined;
+    // An image model whose manifest says how images become its input; its features are its
+    // `parameters.features` output (default its first).
+    const image = (CLASSIFY_TASKS as readonly string[]).includes(manifest.task) && manifest.image !== undefined && manifest.parameters.backbone === undefined;
+    if (!text && !image) {
       throw new AppError(
         ErrorCode.ValidationFailed,
-        `model "${name}" is a ${manifest.task} model; a backbone must be a text encoder (${EMBEDDING_TASKS.join(' or ')}, Hugging Face layout), e.g. glove-100d`,
+        `model "${name}" is a ${manifest.task} model; a backbone must be a text encoder (${EMBEDDING_TASKS.join(' or ')}, Hugging Face layout), e.g. glove-100d, or an image model with image preprocessing in its manifest, e.g. math-symbols`,
         [{ field: 'model', problems: ['not a backbone Lathe can fine-tune a head on'] }],
       );
     }
     try {
-      return { name, version: v.version, input: 'text', weightsPath: resolveWeights(manifest, context) };
+      return { name, version: v.version, input: text ? 'text' : 'image', weightsPath: resolveWeights(manifest, context) };
     } catch (err) {
       if (err instanceof ModelFileMissing) throw new AppError(ErrorCode.ModelNotInstalled, `model "${name}" is not installed here: ${err.message}`);
       throw err;

@@ -71,7 +71,7 @@ export class JobResultsService {
           datasetSha256: data.trainingFileSha256,
           headArtifactId: head.id,
           headSha256: head.sha256,
-          task: classification ? 'text-classification' : 'text-regression',
+          task: `${data.backbone.input}-${classification ? 'classification' : 'regression'}`,
           labels: classification ? data.labels : null,
           inputDim: data.inputDim,
           outputDim: data.outputDim,
