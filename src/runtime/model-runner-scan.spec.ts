@@ -144,3 +144,22 @@ describe('ModelRunner.scan: bounded queue and deadline', () => {
     }
   });
 });
+
+describe('ModelRunner.infer with a tensor it has already sent', () => {
+  it('fails at once instead of waiting for the deadline', async () => {
+    const runner = await startRunner({ timeoutMs: 60_000 });
+    try {
+      const inputs = {
+        input: { datatype: 'FP32' as const, shape: [1, 576], data: new Float32Array(576) },
+        state: { datatype: 'FP32' as const, shape: [2, 1, 128], data: new Float32Array(256) },
+        sr: { datatype: 'INT64' as const, shape: [], data: BigInt64Array.of(16000n) },
+      };
+      await runner.infer(inputs, ['output'], 1);
+      const started = Date.now();
+      await rejectsWithCode(runner.infer(inputs, ['output'], 1), ErrorCode.Internal, /input "\w+" has no data left/);
+      assert.ok(Date.now() - started < 1000);
+    } finally {
+      await runner.stop();
+    }
+  });
+});

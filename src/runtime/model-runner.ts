@@ -3,7 +3,7 @@ import { ErrorCode } from '../common/errors/error-code.js';
 import { ModelStatsRecorder } from './model-stats.js';
 import type { ScanSpec } from './scan-spec.js';
 import { SessionWorker } from './session-worker.js';
-import { type NamedTensors, splitBatch, type Tensor } from './tensor.js';
+import { elementCount, type NamedTensors, splitBatch, type Tensor } from './tensor.js';
 import type { PipelineInit, TensorInfo } from './worker-protocol.js';
 
 export interface BatchingPolicy {
@@ -111,6 +111,9 @@ export class ModelRunner {
   }
 
   infer(inputs: NamedTensors, outputs: string[], rows: number): Promise<InferResult> {
+    // A tensor sent before has had its buffer moved to a worker: refuse it now, not at the deadline.
+    const detached = Object.entries(inputs).find(([, t]) => !Array.isArray(t.data) && t.data.buffer.byteLength === 0 && elementCount(t.shape) > 0);
+    if (detached) return Promise.reject(new AppError(ErrorCode.Internal, `input "${detached[0]}" has no data left: its buffer was already handed to a worker`));
     return this.enqueue({ inputs, outputs, rows, signature: signatureOf(inputs, outputs) });
   }
 
