@@ -29,6 +29,9 @@ export type ModelState = 'READY' | 'LOADING' | 'UNAVAILABLE';
  * The Triton-style repository: `<dir>/<name>/<version>/model.json`. Indexes manifests, loads
  * versions into the runtime (at boot for preloaded models, else on first use), unloads them.
  */
+/** How often a request for an unknown model may make the repository re-index. */
+const MISS_REINDEX_MS = 1000;
+
 @Injectable()
 export class ModelRepository implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger('Models');
@@ -38,6 +41,8 @@ export class ModelRepository implements OnApplicationBootstrap, OnApplicationShu
   private readonly settled = new Map<string, ModelRunner>();
   private readonly labelCache = new Map<string, Promise<string[] | undefined>>();
   private readonly sources: StoredModelSource[] = [];
+  private lastMissReindex = 0;
+  private missReindex: Promise<void> = Promise.resolve();
 
   constructor(
     @InjectConfig() private readonly config: AppConfig,
@@ -125,6 +130,24 @@ export class ModelRepository implements OnApplicationBootstrap, OnApplicationShu
   }
 
   /** A version, or the highest one when none is given. */
+  /**
+   * Like version(), but a name it does not know makes it re-index first (at most once a second):
+   * a model another replica stored a moment ago is found before its announcement arrives.
+   */
+  async find(name: string, version?: string): Promise<ModelVersion> {
+    try {
+      return this.version(name, version);
+    } catch (err) {
+      if (!(err instanceof AppError) || err.code !== ErrorCode.ModelNotFound || this.sources.length === 0) throw err;
+      if (Date.now() - this.lastMissReindex >= MISS_REINDEX_MS) {
+        this.lastMissReindex = Date.now();
+        this.missReindex = this.reindex();
+      }
+      await this.missReindex;
+      return this.version(name, version);
+    }
+  }
+
   version(name: string, version?: string): ModelVersion {
     const versions = this.versions(name);
     const found = version === undefined ? versions.at(-1) : versions.find((v) => v.version === version);

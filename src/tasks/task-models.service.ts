@@ -75,7 +75,7 @@ export class TaskModels {
    * whose files are not on this machine: 503 MODEL_NOT_INSTALLED.
    */
   async get(name: string, tasks: readonly string[] | undefined, trace?: TaskTrace, version?: string): Promise<TaskModel> {
-    const v = this.repository.version(name, version);
+    const v = await this.repository.find(name, version);
     if (v.manifest && tasks && !tasks.includes(v.manifest.task)) {
       throw new AppError(ErrorCode.ValidationFailed, `model "${name}" is a ${v.manifest.task} model; this route needs ${tasks.join(' or ')}`);
     }
