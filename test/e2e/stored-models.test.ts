@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -26,7 +27,8 @@ function headModel(weights: Float32Array, bias: Float32Array): StoredModel {
   return {
     name: 'ft:glove-100d:topics:ftjob-test',
     version: '1',
-    files: { 'head.onnx': onnx },
+    digest: createHash('sha256').update(onnx).digest('hex'),
+    files: async () => ({ 'head.onnx': onnx }),
     manifest: {
       task: 'text-classification',
       source: { file: 'head.onnx' },
@@ -109,7 +111,9 @@ describe('two replicas on one database', () => {
     list: async () => {
       const { rows } = await adminQuery(url, 'SELECT name, version, manifest, onnx FROM stored_test_models');
       return (rows as Array<{ name: string; version: string; manifest: object; onnx: Buffer }>).map((r) => ({
-        name: r.name, version: r.version, manifest: r.manifest, files: { 'head.onnx': new Uint8Array(r.onnx) },
+        name: r.name, version: r.version, manifest: r.manifest,
+        digest: createHash('sha256').update(r.onnx).digest('hex'),
+        files: async () => ({ 'head.onnx': new Uint8Array(r.onnx) }),
       }));
     },
   });
@@ -127,7 +131,7 @@ describe('two replicas on one database', () => {
   it('a model stored and announced by one replica is served by both without a restart', async () => {
     const model = headModel(weights, bias);
     const name = 'ft:glove-100d:replicas:ftjob-test';
-    await adminQuery(a.db.url, `INSERT INTO stored_test_models VALUES ($1, $2, $3, $4)`, [name, model.version, JSON.stringify(model.manifest), Buffer.from(model.files['head.onnx']!)]);
+    await adminQuery(a.db.url, `INSERT INTO stored_test_models VALUES ($1, $2, $3, $4)`, [name, model.version, JSON.stringify(model.manifest), Buffer.from((await model.files())['head.onnx']!)]);
     await adminQuery(a.db.url, `SELECT pg_notify($1, $2)`, [MODELS_CHANNEL, name]);
     for (const app of [a, b]) {
       const answer = await waitFor(async () => {

@@ -24,13 +24,19 @@ export class FineTunedModelSource implements OnModuleInit {
     this.repository.addSource({ what: 'fine-tuned models', list: () => this.list() });
   }
 
+  /** Head bytes are read from the database only for a replica that has not written them out yet. */
   private async list(): Promise<StoredModel[]> {
-    const stored: StoredModel[] = [];
-    for (const row of await this.models.listFineTunedModels()) {
-      const model = await this.models.getFineTunedModel(row.name);
-      if (model) stored.push({ name: row.name, version: '1', manifest: manifestOf(row), files: { 'head.onnx': model.headOnnx } });
-    }
-    return stored;
+    return (await this.models.listFineTunedModels()).map((row) => ({
+      name: row.name,
+      version: '1',
+      manifest: manifestOf(row),
+      digest: row.headSha256,
+      files: async () => {
+        const model = await this.models.getFineTunedModel(row.name);
+        if (!model) throw new Error(`fine-tuned model ${row.name} was deleted`);
+        return { 'head.onnx': model.headOnnx };
+      },
+    }));
   }
 }
 
