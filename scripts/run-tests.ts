@@ -44,6 +44,8 @@ if (serverUrl) {
 }
 
 const totals = { pass: 0, fail: 0, skipped: 0 };
+/** Top-level `not ok` lines: a file or suite that failed, e.g. in a before() hook, which node's own count leaves out. */
+const failedSuites: string[] = [];
 
 /** Runs node's test runner on the files, forwarding its TAP output and adding up its summary. */
 function runFiles(list: string[], concurrency: number): Promise<number> {
@@ -63,6 +65,7 @@ function runFiles(list: string[], concurrency: number): Promise<number> {
       for (const line of lines) {
         const m = /^# (pass|fail|skipped) (\d+)$/.exec(line);
         if (m) totals[m[1] as keyof typeof totals] += Number(m[2]);
+        if (line.startsWith('not ok ')) failedSuites.push(line.replace(/^not ok \d+ - /, ''));
       }
     });
     child.once('exit', (c, signal) => resolve(c ?? (signal ? 1 : 0)));
@@ -74,6 +77,7 @@ const parallel = files.filter((f) => !serial.includes(f));
 const codes = [await runFiles(parallel, 2), await runFiles(serial, 1)];
 const code = codes.find((c) => c !== 0) ?? 0;
 console.log(`tests: ${totals.pass} passed, ${totals.fail} failed, ${totals.skipped} skipped`);
+if (failedSuites.length > 0) console.log(`failed files or suites (${failedSuites.length}):\n  ${failedSuites.join('\n  ')}`);
 
 await embedded?.stop();
 if (dataDir) await rm(dataDir, { recursive: true, force: true });

@@ -1,4 +1,3 @@
-import helmet from '@fastify/helmet';
 import { type Type, ValidationPipe, type ValidationError } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
@@ -10,6 +9,7 @@ import { AppError } from './common/errors/app-error.js';
 import { AllExceptionsFilter } from './common/errors/all-exceptions.filter.js';
 import { ErrorCode } from './common/errors/error-code.js';
 import { installRequestHooks, requestIdFor } from './common/http/http-hooks.js';
+import { installSecurityHeaders } from './common/http/security-headers.js';
 import { installMediaParsers } from './common/http/media-body.js';
 import { installStrictJsonParser } from './common/http/strict-json.js';
 import { createRootLogger, NestPinoLogger } from './common/logging/logger.js';
@@ -65,19 +65,7 @@ export async function configureApp(
   if (!preview) installRequestHooks(fastify, app.get(LifecycleService), app.get(MetricsService));
   installStrictJsonParser(fastify);
   await installMediaParsers(fastify, config.http.bodyLimitBytes);
-  await app.register(helmet, {
-    // Swagger UI at /docs loads its own scripts and styles from 'self' plus inline styles.
-    contentSecurityPolicy: {
-      directives: {
-        defaultSrc: ["'self'"],
-        scriptSrc: ["'self'"],
-        styleSrc: ["'self'", "'unsafe-inline'"],
-        imgSrc: ["'self'", 'data:'],
-        // Plain-HTTP deployments behind a load balancer must not have /docs assets rewritten to https.
-        upgradeInsecureRequests: null,
-      },
-    },
-  });
+  installSecurityHeaders(fastify);
   if (config.http.corsOrigins !== false) app.enableCors({ origin: config.http.corsOrigins, exposedHeaders: ['x-request-id'] });
   app.useGlobalFilters(new AllExceptionsFilter());
   app.useGlobalPipes(

@@ -205,19 +205,30 @@ export class ModelRunner {
     );
   }
 
+  /**
+   * Idle instances first, under the batcher's rules. Then, while requests still wait, a running
+   * instance gets its next batch at once if that batch is already complete (full, a preferred
+   * size, or a request that runs alone): it starts the moment the current run ends, instead of a
+   * thread round trip later. An incomplete batch is never posted early, so it can still grow.
+   */
   private dispatch(): void {
     clearTimeout(this.delayTimer);
     this.delayTimer = undefined;
-    for (const worker of this.workers) {
-      if (worker.busy || this.queue.length === 0) continue;
-      const batch = this.takeBatch();
-      if (!batch) return;
-      void this.execute(worker, batch);
+    for (const early of [false, true]) {
+      for (const worker of this.workers) {
+        if (worker.inFlight !== (early ? 1 : 0) || this.queue.length === 0) continue;
+        const batch = this.takeBatch(early);
+        if (!batch) return;
+        void this.execute(worker, batch);
+      }
     }
   }
 
-  /** The next batch to run, or undefined while the batcher waits for more requests. */
-  private takeBatch(): Queued[] | undefined {
+  /**
+   * The next batch to run, or undefined while the batcher waits for more requests. `completeOnly`:
+   * only a complete batch, and no timer (the instance is still busy).
+   */
+  private takeBatch(completeOnly = false): Queued[] | undefined {
     const policy = this.options.batching;
     const head = this.queue[0]!;
     if (!policy || head.scan || head.pipeline) return [this.queue.shift()!];
@@ -230,6 +241,7 @@ export class ModelRunner {
       rows += item.rows;
     }
     const full = rows >= policy.maxBatchSize || policy.preferredBatchSizes.includes(rows);
+    if (!full && completeOnly) return undefined;
     const waitedUs = Number(nowNs() - head.enqueued) / 1e3;
     if (!full && waitedUs < policy.maxQueueDelayUs) {
       this.delayTimer = setTimeout(() => this.dispatch(), Math.ceil((policy.maxQueueDelayUs - waitedUs) / 1e3));
@@ -241,7 +253,7 @@ export class ModelRunner {
   }
 
   private async execute(worker: SessionWorker, batch: Queued[]): Promise<void> {
-    worker.busy = true;
+    worker.inFlight += 1;
     this.events.queueDepth(this.queue.length);
     const started = nowNs();
     for (const item of batch) item.dispatched = started;
@@ -279,7 +291,7 @@ export class ModelRunner {
         else this.finish(item, err as Error);
       }
     } finally {
-      worker.busy = false;
+      worker.inFlight -= 1;
       this.dispatch();
     }
   }

@@ -45,24 +45,30 @@ async function load(): Promise<void> {
 }
 
 function serve(pipe: Pipe): void {
-  port.on('message', async (message: ToWorker) => {
-    if (message.type === 'close') {
-      await pipe.dispose();
-      port.close();
-      return;
-    }
-    if (message.type !== 'pipeline') {
-      post({ type: 'run-failed', id: message.id, error: `a pipeline worker cannot take a "${message.type}" message` });
-      return;
-    }
-    try {
-      const started = process.hrtime.bigint();
-      const value = await pipe(message.input, message.options);
-      post({ type: 'result', id: message.id, outputs: {}, value, inputNs: 0, inferNs: Number(process.hrtime.bigint() - started) });
-    } catch (err) {
-      post({ type: 'run-failed', id: message.id, error: firstLine(err) });
-    }
+  // One message at a time, in arrival order (the main thread may post the next call early).
+  let previous: Promise<void> = Promise.resolve();
+  port.on('message', (message: ToWorker) => {
+    previous = previous.then(() => handle(pipe, message));
   });
+}
+
+async function handle(pipe: Pipe, message: ToWorker): Promise<void> {
+  if (message.type === 'close') {
+    await pipe.dispose();
+    port.close();
+    return;
+  }
+  if (message.type !== 'pipeline') {
+    post({ type: 'run-failed', id: message.id, error: `a pipeline worker cannot take a "${message.type}" message` });
+    return;
+  }
+  try {
+    const started = process.hrtime.bigint();
+    const value = await pipe(message.input, message.options);
+    post({ type: 'result', id: message.id, outputs: {}, value, inputNs: 0, inferNs: Number(process.hrtime.bigint() - started) });
+  } catch (err) {
+    post({ type: 'run-failed', id: message.id, error: firstLine(err) });
+  }
 }
 
 function firstLine(err: unknown): string {

@@ -22,14 +22,19 @@ interface Pending {
   reject: (err: Error) => void;
 }
 
-/** A session worker seen from the main thread: one run at a time, crash reported once. */
+/**
+ * A session worker seen from the main thread. The worker runs its messages one at a time, in
+ * order; the owner may post the next batch before the current one ends (see ModelRunner).
+ * A crash is reported once.
+ */
 export class SessionWorker {
   private readonly worker: Worker;
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
   private closing = false;
   readonly ready: Promise<WorkerReady>;
-  busy = false;
+  /** Batches posted and not yet answered. */
+  inFlight = 0;
   onCrash?: (error: Error) => void;
 
   constructor(init: WorkerInit) {

@@ -46,20 +46,28 @@ async function createSession(): Promise<void> {
 }
 
 function serve(session: ort.InferenceSession): void {
-  port.on('message', async (message: ToWorker) => {
-    if (message.type === 'close') {
-      await session.release();
-      port.close();
-      return;
-    }
-    try {
-      if (message.type === 'scan') await scan(session, message);
-      else if (message.type === 'run') await run(session, message);
-      else post({ type: 'run-failed', id: message.id, error: 'a session worker cannot run a pipeline' });
-    } catch (err) {
-      post({ type: 'run-failed', id: message.id, error: firstLine(err) });
-    }
+  // One message at a time, in arrival order: the main thread may post the next batch while this
+  // one runs, so the session starts it without waiting for a round trip, and each run's time is
+  // its own.
+  let previous: Promise<void> = Promise.resolve();
+  port.on('message', (message: ToWorker) => {
+    previous = previous.then(() => handle(session, message));
   });
+}
+
+async function handle(session: ort.InferenceSession, message: ToWorker): Promise<void> {
+  if (message.type === 'close') {
+    await session.release();
+    port.close();
+    return;
+  }
+  try {
+    if (message.type === 'scan') await scan(session, message);
+    else if (message.type === 'run') await run(session, message);
+    else post({ type: 'run-failed', id: message.id, error: 'a session worker cannot run a pipeline' });
+  } catch (err) {
+    post({ type: 'run-failed', id: message.id, error: firstLine(err) });
+  }
 }
 
 async function run(session: ort.InferenceSession, message: WorkerRun): Promise<void> {

@@ -15,6 +15,29 @@ describe('health, metrics and instances', () => {
     const live = await request(t.server).get('/health/live');
     assert.equal(live.status, 200);
     assert.deepEqual(live.body, { status: 'ok' });
+    // Helmet's headers, on every reply (an error reply included), worked out once at start-up.
+    const securityHeaders = {
+      'content-security-policy':
+        "default-src 'self';base-uri 'self';font-src 'self' https: data:;form-action 'self';frame-ancestors 'self';img-src 'self' data:;" +
+        "object-src 'none';script-src 'self';script-src-attr 'none';style-src 'self' 'unsafe-inline'",
+      'cross-origin-opener-policy': 'same-origin',
+      'cross-origin-resource-policy': 'same-origin',
+      'origin-agent-cluster': '?1',
+      'referrer-policy': 'no-referrer',
+      'strict-transport-security': 'max-age=31536000; includeSubDomains',
+      'x-content-type-options': 'nosniff',
+      'x-dns-prefetch-control': 'off',
+      'x-download-options': 'noopen',
+      'x-frame-options': 'SAMEORIGIN',
+      'x-permitted-cross-domain-policies': 'none',
+      'x-xss-protection': '0',
+    };
+    const missing = await request(t.server).get('/v2/models/no-such-model');
+    assert.equal(missing.status, 404);
+    for (const res of [live, missing]) {
+      for (const [name, value] of Object.entries(securityHeaders)) assert.equal(res.headers[name], value, name);
+      assert.equal(res.headers['x-powered-by'], undefined);
+    }
     const ready = await request(t.server).get('/health/ready');
     assert.equal(ready.status, 200);
     assert.deepEqual(ready.body, { status: 'ready', draining: false, checks: { database: { status: 'up' }, models: { status: 'up' } } });
