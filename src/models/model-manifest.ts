@@ -7,6 +7,13 @@ const tensorSpec = z.object({
   datatype: z.enum(TENSOR_DATATYPES),
   /** Without the batch dimension when maxBatchSize > 0 (Triton's convention); -1 = any size. */
   shape: z.array(z.number().int().min(-1)),
+  /**
+   * With maxBatchSize > 0: where the batch dimension sits in the full shape (default 0, Triton's
+   * convention). A recurrent state laid out [layers, batch, hidden] has 1. null: the tensor has no
+   * batch dimension and is given whole to every run; requests are batched together only when
+   * theirs are equal (a sample rate, say).
+   */
+  batchAxis: z.number().int().min(0).max(8).nullable().optional(),
 });
 
 const warmupInput = z.object({
@@ -93,7 +100,7 @@ export const modelManifestSchema = z
       .optional(),
     /** Task-specific settings, validated by the task that uses the model. */
     parameters: z.record(z.string(), z.unknown()).default({}),
-    /** 0: no batch dimension. >0: the first dimension of every input and output is the batch. */
+    /** 0: no batch dimension. >0: every input and output has a batch dimension (the first, unless its batchAxis says otherwise). */
     maxBatchSize: z.number().int().min(0).max(4096).default(0),
     dynamicBatching: z
       .object({
@@ -108,7 +115,20 @@ export const modelManifestSchema = z
     /** Inputs for one run before the model reports ready; without it no warm-up runs. */
     warmup: z.record(z.string(), warmupInput).optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((m, ctx) => {
+    const tensors = [...m.inputs.map((t, i) => ['inputs', i, t] as const), ...m.outputs.map((t, i) => ['outputs', i, t] as const)];
+    for (const [list, i, t] of tensors) {
+      if (t.batchAxis === undefined) continue;
+      if (m.maxBatchSize === 0) ctx.addIssue({ code: 'custom', path: [list, i, 'batchAxis'], message: 'batchAxis needs maxBatchSize > 0' });
+      else if (t.batchAxis !== null && t.batchAxis > t.shape.length) {
+        ctx.addIssue({ code: 'custom', path: [list, i, 'batchAxis'], message: `batchAxis ${t.batchAxis} is beyond the ${t.shape.length} dimensions of the shape` });
+      }
+    }
+    if (m.maxBatchSize > 0 && m.inputs.every((t) => t.batchAxis === null)) {
+      ctx.addIssue({ code: 'custom', path: ['inputs'], message: 'with maxBatchSize > 0 at least one input must have a batch dimension' });
+    }
+  });
 
 export type ModelManifest = z.infer<typeof modelManifestSchema>;
 export type TensorSpec = z.infer<typeof tensorSpec>;
@@ -120,4 +140,23 @@ export function parseManifest(json: unknown, where: string): ModelManifest {
   if (parsed.success) return parsed.data;
   const problems = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
   throw new Error(`${where}: ${problems.join('; ')}`);
+}
+
+/** Where a tensor's batch dimension is in its full shape; null when it has none. */
+export function batchAxisOf(spec: TensorSpec, maxBatchSize: number): number | null {
+  if (maxBatchSize === 0) return null;
+  return spec.batchAxis === undefined ? 0 : spec.batchAxis;
+}
+
+/** The full shape a request gives: the manifest's shape with -1 at the batch axis, if any. */
+export function fullShape(spec: TensorSpec, maxBatchSize: number): number[] {
+  const axis = batchAxisOf(spec, maxBatchSize);
+  return axis === null ? [...spec.shape] : [...spec.shape.slice(0, axis), -1, ...spec.shape.slice(axis)];
+}
+
+/** Every input's and output's batch axis, by name (the runtime's view of the manifest). */
+export function batchAxes(manifest: Pick<ModelManifest, 'inputs' | 'outputs' | 'maxBatchSize'>): Record<string, number | null> {
+  const axes: Record<string, number | null> = {};
+  for (const t of [...manifest.inputs, ...manifest.outputs]) axes[t.name] = batchAxisOf(t, manifest.maxBatchSize);
+  return axes;
 }

@@ -3,7 +3,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { parseManifest } from './model-manifest.js';
+import { batchAxes, fullShape, parseManifest } from './model-manifest.js';
 import { loadLabels, ModelFileMissing, resolveWeights } from './model-source.js';
 
 const base = {
@@ -92,5 +92,26 @@ describe('parseManifest', () => {
         return true;
       },
     );
+  });
+
+  it('places the batch dimension at each tensor\'s batchAxis, or leaves a tensor unbatched', () => {
+    const m = parseManifest({
+      ...base, source: { file: 'm.onnx' }, maxBatchSize: 64,
+      inputs: [
+        { name: 'input', datatype: 'FP32', shape: [-1] },
+        { name: 'state', datatype: 'FP32', shape: [2, 128], batchAxis: 1 },
+        { name: 'sr', datatype: 'INT64', shape: [], batchAxis: null },
+      ],
+    }, 'm.json');
+    assert.deepEqual(m.inputs.map((t) => fullShape(t, m.maxBatchSize)), [[-1, -1], [2, -1, 128], []]);
+    assert.deepEqual(batchAxes(m), { input: 0, state: 1, sr: null, y: 0 });
+    assert.deepEqual(fullShape(m.inputs[1]!, 0), [2, 128]);
+  });
+
+  it('refuses a batchAxis without batching, beyond the shape, or on no input at all', () => {
+    const bad = (inputs: object[], maxBatchSize: number) => () => parseManifest({ ...base, source: { file: 'm.onnx' }, maxBatchSize, inputs }, 'm.json');
+    assert.throws(bad([{ name: 'x', datatype: 'FP32', shape: [2], batchAxis: 1 }], 0), /inputs\.0\.batchAxis: batchAxis needs maxBatchSize > 0/);
+    assert.throws(bad([{ name: 'x', datatype: 'FP32', shape: [2], batchAxis: 2 }], 8), /inputs\.0\.batchAxis: batchAxis 2 is beyond the 1 dimensions of the shape/);
+    assert.throws(bad([{ name: 'x', datatype: 'FP32', shape: [2], batchAxis: null }], 8), /inputs: with maxBatchSize > 0 at least one input must have a batch dimension/);
   });
 });

@@ -1,6 +1,6 @@
 import { AppError } from '../common/errors/app-error.js';
 import { ErrorCode } from '../common/errors/error-code.js';
-import type { ModelManifest, TensorSpec } from '../models/model-manifest.js';
+import { batchAxisOf, fullShape, type ModelManifest, type TensorSpec } from '../models/model-manifest.js';
 import type { NamedTensors, Tensor } from '../runtime/tensor.js';
 import { decodeJsonTensor, splitInferRequest, takeBinaryInputs, viewBinaryTensor } from './tensor-codec.js';
 
@@ -59,7 +59,7 @@ export function parseInferRequest(body: unknown, headerLength: number | undefine
   const missing = manifest.inputs.filter((s) => !inputs[s.name]).map((s) => `"${s.name}"`);
   if (missing.length > 0) throw bad(`missing input(s) ${missing.join(', ')}`);
 
-  const rows = manifest.maxBatchSize > 0 ? sharedBatchSize(inputs) : 1;
+  const rows = manifest.maxBatchSize > 0 ? sharedBatchSize(inputs, manifest) : 1;
   const { outputs, binaryOutputs } = requestedOutputs(request.outputs, manifest, request.parameters?.binary_data_output === true);
   return { id: request.id as string | undefined, inputs, outputs, binaryOutputs, rows };
 }
@@ -79,20 +79,27 @@ function checkAgainstSpec(what: string, tensor: { datatype: string; shape: numbe
   if (tensor.datatype !== spec.datatype) {
     throw bad(`${what} has datatype ${tensor.datatype}; the model takes ${spec.datatype}`);
   }
-  const expected = maxBatchSize > 0 ? [-1, ...spec.shape] : spec.shape;
+  const expected = fullShape(spec, maxBatchSize);
   const show = (s: number[]) => `[${s.join(',')}]`;
   if (tensor.shape.length !== expected.length || expected.some((d, i) => d !== -1 && d !== tensor.shape[i])) {
     throw bad(`${what} has shape ${show(tensor.shape)}; the model takes ${show(expected)} (-1: any size)`);
   }
-  if (maxBatchSize > 0 && (tensor.shape[0]! < 1 || tensor.shape[0]! > maxBatchSize)) {
-    throw bad(`${what} has batch size ${tensor.shape[0]}; this model takes 1 to ${maxBatchSize}`);
+  const axis = batchAxisOf(spec, maxBatchSize);
+  if (axis !== null && (tensor.shape[axis]! < 1 || tensor.shape[axis]! > maxBatchSize)) {
+    throw bad(`${what} has batch size ${tensor.shape[axis]} (dimension ${axis}); this model takes 1 to ${maxBatchSize}`);
   }
 }
 
-function sharedBatchSize(inputs: NamedTensors): number {
-  const sizes = new Set(Object.values(inputs).map((t) => t.shape[0]!));
-  if (sizes.size > 1) throw bad(`inputs disagree on the batch size (first dimension): ${[...sizes].join(' vs ')}`);
-  return [...sizes][0]!;
+function sharedBatchSize(inputs: NamedTensors, manifest: ModelManifest): number {
+  const sizes = new Map<number, string>();
+  for (const spec of manifest.inputs) {
+    const axis = batchAxisOf(spec, manifest.maxBatchSize);
+    if (axis === null) continue;
+    const size = inputs[spec.name]!.shape[axis]!;
+    if (!sizes.has(size)) sizes.set(size, `${size} (input "${spec.name}")`);
+  }
+  if (sizes.size > 1) throw bad(`inputs disagree on the batch size: ${[...sizes.values()].join(' vs ')}`);
+  return [...sizes.keys()][0]!;
 }
 
 function requestedOutputs(

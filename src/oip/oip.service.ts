@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { AppError } from '../common/errors/app-error.js';
 import { ErrorCode } from '../common/errors/error-code.js';
 import { LATHE_VERSION } from '../common/version.js';
+import { fullShape } from '../models/model-manifest.js';
 import { type ModelVersion, ModelRepository } from '../models/model-repository.service.js';
 import type { ModelStatistics } from '../runtime/model-stats.js';
 import type { Tensor } from '../runtime/tensor.js';
@@ -32,14 +33,13 @@ export class OipService {
   metadata(name: string, version?: string) {
     const v = this.models.version(name, version);
     const manifest = this.manifestOf(v);
-    const batchDim = manifest.maxBatchSize > 0 ? [-1] : [];
     const runner = this.models.loaded(v);
     return {
       name,
       versions: version === undefined ? this.models.versions(name).map((x) => x.version) : [v.version],
       platform: PLATFORM,
-      inputs: manifest.inputs.map((t) => ({ name: t.name, datatype: t.datatype, shape: [...batchDim, ...t.shape] })),
-      outputs: manifest.outputs.map((t) => ({ name: t.name, datatype: t.datatype, shape: [...batchDim, ...t.shape] })),
+      inputs: manifest.inputs.map((t) => ({ name: t.name, datatype: t.datatype, shape: fullShape(t, manifest.maxBatchSize) })),
+      outputs: manifest.outputs.map((t) => ({ name: t.name, datatype: t.datatype, shape: fullShape(t, manifest.maxBatchSize) })),
       parameters: {
         task: manifest.task,
         license: manifest.license,

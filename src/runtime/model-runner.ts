@@ -8,6 +8,11 @@ import type { PipelineInit, TensorInfo } from './worker-protocol.js';
 
 export interface BatchingPolicy {
   maxBatchSize: number;
+  /**
+   * Each input's and output's batch axis (absent: 0). null: no batch dimension; such an input
+   * goes whole to the run, so only requests with equal values share a batch.
+   */
+  axes?: Record<string, number | null>;
   preferredBatchSizes: number[];
   maxQueueDelayUs: number;
 }
@@ -114,7 +119,7 @@ export class ModelRunner {
     // A tensor sent before has had its buffer moved to a worker: refuse it now, not at the deadline.
     const detached = Object.entries(inputs).find(([, t]) => !Array.isArray(t.data) && t.data.buffer.byteLength === 0 && elementCount(t.shape) > 0);
     if (detached) return Promise.reject(new AppError(ErrorCode.Internal, `input "${detached[0]}" has no data left: its buffer was already handed to a worker`));
-    return this.enqueue({ inputs, outputs, rows, signature: signatureOf(inputs, outputs) });
+    return this.enqueue({ inputs, outputs, rows, signature: signatureOf(inputs, outputs, this.options.batching?.axes) });
   }
 
   /**
@@ -269,13 +274,15 @@ export class ModelRunner {
         ? await worker.scan(head.scan.spec, head.scan.signal, deadline, head.scan.transfer)
         : head.pipeline
           ? await worker.pipeline(head.pipeline.input, head.pipeline.options)
-          : await worker.run(inputs, head.outputs);
+          : await worker.run(inputs, head.outputs, this.options.batching?.axes);
       const inputNs = prepNs + assembleNs;
       const outStart = nowNs();
       const rows = batch.map((b) => b.rows);
       const parts = batch.map(() => ({}) as NamedTensors);
       for (const [name, tensor] of Object.entries(outputs)) {
-        splitBatch(tensor, rows).forEach((t, i) => (parts[i]![name] = t));
+        const axis = this.axisOf(name);
+        if (axis === null) parts.forEach((p, i) => (p[name] = i === 0 ? tensor : copyOf(tensor)));
+        else splitBatch(tensor, rows, axis).forEach((t, i) => (parts[i]![name] = t));
       }
       const outputNs = Number(nowNs() - outStart);
       const batchSize = rows.reduce((a, b) => a + b, 0);
@@ -294,6 +301,11 @@ export class ModelRunner {
       worker.inFlight -= 1;
       this.dispatch();
     }
+  }
+
+  private axisOf(name: string): number | null {
+    const axis = this.options.batching?.axes?.[name];
+    return axis === undefined ? 0 : axis;
   }
 
   private expire(item: Queued): void {
@@ -317,10 +329,33 @@ export class ModelRunner {
   }
 }
 
-function signatureOf(inputs: NamedTensors, outputs: string[]): string {
+/** Values of an unbatched input up to this many elements are compared; larger ones never share a batch. */
+const COMPARED_ELEMENTS = 64;
+let unique = 0;
+
+/** Requests with equal signatures can share a batch: same datatypes, same shapes but for the batch axis, same unbatched values. */
+function signatureOf(inputs: NamedTensors, outputs: string[], axes: Record<string, number | null> = {}): string {
   const parts = Object.keys(inputs)
     .sort()
-    .map((name) => `${name}:${inputs[name]!.datatype}:${inputs[name]!.shape.slice(1).join('x')}`);
+    .map((name) => {
+      const t = inputs[name]!;
+      const axis = axes[name] === undefined ? 0 : axes[name];
+      if (axis !== null) return `${name}:${t.datatype}:${t.shape.filter((_, i) => i !== axis).join('x')}`;
+      const n = elementCount(t.shape);
+      const values = n > COMPARED_ELEMENTS ? `#${(unique += 1)}` : Array.isArray(t.data) ? JSON.stringify(t.data) : Array.from(valuesOf(t), String).join(',');
+      return `${name}:${t.datatype}:${t.shape.join('x')}=${values}`;
+    });
   return `${parts.join('|')}=>${outputs.join(',')}`;
+}
+
+/** A numeric tensor's elements, raw little-endian bytes included. */
+function valuesOf(t: Tensor): ArrayLike<number | bigint> {
+  if (!t.raw) return t.data as ArrayLike<number | bigint>;
+  const d = t.data as Uint8Array;
+  return new Uint8Array(d.buffer.slice(d.byteOffset, d.byteOffset + d.byteLength));
+}
+
+function copyOf(t: Tensor): Tensor {
+  return { datatype: t.datatype, shape: [...t.shape], data: (Array.isArray(t.data) ? [...t.data] : t.data.slice()) as Tensor['data'] };
 }
 

@@ -2,7 +2,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import type { AppConfig } from '../config/app-config.js';
 import { InjectConfig } from '../config/config.module.js';
 import { MetricsService } from '../metrics/metrics.service.js';
-import type { ModelManifest } from '../models/model-manifest.js';
+import { batchAxes, batchAxisOf, type ModelManifest } from '../models/model-manifest.js';
 import { ModelMetrics } from './model-metrics.js';
 import { ModelRunner, type RunnerEvents } from './model-runner.js';
 import { elementCount, type NamedTensors, type TensorData, TYPED_ARRAY_OF } from './tensor.js';
@@ -50,6 +50,7 @@ export class RuntimeService {
       manifest.maxBatchSize > 0
         ? {
             maxBatchSize: manifest.maxBatchSize,
+            axes: batchAxes(manifest),
             preferredBatchSizes: manifest.dynamicBatching?.preferredBatchSizes ?? [],
             maxQueueDelayUs: manifest.dynamicBatching?.maxQueueDelayMicroseconds ?? 0,
           }
@@ -121,6 +122,7 @@ async function warmUp(runner: ModelRunner, manifest: ModelManifest): Promise<voi
     else data = new TYPED_ARRAY_OF[spec.datatype](n).fill(w.value as never);
     inputs[spec.name] = { datatype: spec.datatype, shape: w.shape, data };
   }
-  const rows = manifest.maxBatchSize > 0 ? (manifest.warmup![manifest.inputs[0]!.name]!.shape[0] ?? 1) : 1;
+  const batched = manifest.inputs.find((t) => batchAxisOf(t, manifest.maxBatchSize) !== null);
+  const rows = batched ? (manifest.warmup![batched.name]!.shape[batchAxisOf(batched, manifest.maxBatchSize)!] ?? 1) : 1;
   await runner.infer(inputs, manifest.outputs.map((o) => o.name), rows);
 }

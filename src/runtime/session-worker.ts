@@ -61,12 +61,12 @@ export class SessionWorker {
     this.ready.catch(() => undefined);
   }
 
-  /** Runs one batch; each input is given as its parts, one per request, concatenated in the worker. */
-  run(inputs: Record<string, Tensor[]>, outputs: string[]): Promise<RunResult> {
+  /** Runs one batch; each input is given as its parts, one per request, concatenated in the worker along its batch axis. */
+  run(inputs: Record<string, Tensor[]>, outputs: string[], axes?: Record<string, number | null>): Promise<RunResult> {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      this.worker.postMessage({ type: 'run', id, inputs, outputs }, transferables(Object.values(inputs).flat()));
+      this.worker.postMessage({ type: 'run', id, inputs, outputs, axes }, transferables(Object.values(inputs).flat()));
     });
   }
 

@@ -74,7 +74,8 @@ async function run(session: ort.InferenceSession, message: WorkerRun): Promise<v
   const assembling = process.hrtime.bigint();
   const feeds: Record<string, ort.Tensor> = {};
   for (const [name, parts] of Object.entries(message.inputs)) {
-    const t = concatBatch(parts);
+    const axis = message.axes?.[name];
+    const t = axis === null ? concatBatch(parts.slice(0, 1)) : concatBatch(parts, axis ?? 0);
     feeds[name] = new ort.Tensor(ORT_TYPE_OF[t.datatype] as 'float32', t.data as Float32Array, t.shape);
   }
   const started = process.hrtime.bigint();

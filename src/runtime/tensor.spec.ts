@@ -40,6 +40,40 @@ describe('concatBatch', () => {
   });
 });
 
+describe('concatBatch and splitBatch along another axis', () => {
+  /** Element [i, j, k] of a [2, rows, 3] tensor built from `base`, by index arithmetic. */
+  const value = (base: number, j: number, i: number, k: number) => base + 100 * i + 10 * j + k;
+  const state = (base: number, rows: number): Tensor => {
+    const data = new Float32Array(2 * rows * 3);
+    for (let i = 0; i < 2; i++) for (let j = 0; j < rows; j++) for (let k = 0; k < 3; k++) data[(i * rows + j) * 3 + k] = value(base, j, i, k);
+    return { datatype: 'FP32', shape: [2, rows, 3], data };
+  };
+
+  it('interleaves [layers, batch, hidden] parts on axis 1 and splits them back exactly', () => {
+    const parts = [state(1000, 1), state(2000, 3), state(3000, 2)];
+    const joined = concatBatch(parts, 1);
+    assert.deepEqual(joined.shape, [2, 6, 3]);
+    const rowsFrom = [[1000, 0], [2000, 0], [2000, 1], [2000, 2], [3000, 0], [3000, 1]] as const;
+    const data = joined.data as Float32Array;
+    for (let i = 0; i < 2; i++) {
+      for (let j = 0; j < 6; j++) {
+        for (let k = 0; k < 3; k++) assert.equal(data[(i * 6 + j) * 3 + k], value(rowsFrom[j]![0], rowsFrom[j]![1], i, k), `[${i},${j},${k}]`);
+      }
+    }
+    assert.deepEqual(splitBatch(joined, [1, 3, 2], 1), parts);
+  });
+
+  it('does the same for raw bytes and BYTES tensors', () => {
+    const raw = rawAt([1, 2, 3, 4], 3, 9000); // shape [2, 2]: two rows of the batch axis 1
+    const typed: Tensor = { datatype: 'FP32', shape: [2, 1], data: Float32Array.of(9, 8) };
+    const joined = concatBatch([raw, typed], 1);
+    assert.deepEqual([joined.shape, joined.data], [[2, 3], Float32Array.of(1, 2, 9, 3, 4, 8)]);
+    const strings = concatBatch([{ datatype: 'BYTES', shape: [2, 1], data: ['a', 'b'] }, { datatype: 'BYTES', shape: [2, 2], data: ['c', 'd', 'e', 'f'] }], 1);
+    assert.deepEqual(strings, { datatype: 'BYTES', shape: [2, 3], data: ['a', 'c', 'd', 'b', 'e', 'f'] });
+    assert.deepEqual(splitBatch(strings, [1, 2], 1).map((t) => t.data), [['a', 'b'], ['c', 'd', 'e', 'f']]);
+  });
+});
+
 describe('transferables', () => {
   it('moves own buffers and large request bodies, never the shared small-Buffer pool', () => {
     const big = rawAt([1, 2], 3, 9000);

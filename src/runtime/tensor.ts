@@ -57,43 +57,71 @@ export function elementCount(shape: readonly number[]): number {
   return shape.reduce((n, d) => n * d, 1);
 }
 
+/** Elements before, and per row after, the given axis of a shape. */
+function around(shape: readonly number[], axis: number): { outer: number; inner: number } {
+  return { outer: elementCount(shape.slice(0, axis)), inner: elementCount(shape.slice(axis + 1)) };
+}
+
+/** A raw (unaligned bytes) or typed tensor's elements as bytes. */
+function bytesOf(t: Tensor): Uint8Array {
+  const d = t.data as NumericData;
+  return new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
+}
+
 /**
- * Concatenates tensors of equal datatype and trailing dims along the first (batch) dimension into
- * one aligned tensor; raw parts are copied here. A single aligned part is returned as it is.
+ * Concatenates tensors of equal datatype and other dims along the batch axis (default the
+ * first) into one aligned tensor; raw parts are copied here. A single aligned part is returned as
+ * it is.
  */
-export function concatBatch(parts: readonly Tensor[]): Tensor {
+export function concatBatch(parts: readonly Tensor[], axis = 0): Tensor {
   const [first] = parts;
   if (parts.length === 1 && !first!.raw) return first!;
-  const rows = parts.reduce((n, p) => n + (p.shape[0] ?? 1), 0);
-  const shape = parts.length === 1 ? first!.shape : [rows, ...first!.shape.slice(1)];
+  const rowsOf = (p: Tensor) => p.shape[axis] ?? 1;
+  const rows = parts.reduce((n, p) => n + rowsOf(p), 0);
+  const shape = parts.length === 1 ? first!.shape : first!.shape.map((d, i) => (i === axis ? rows : d));
+  const { outer, inner } = around(first!.shape, axis);
   if (first!.datatype === 'BYTES') {
-    return { datatype: first!.datatype, shape, data: parts.flatMap((p) => p.data as string[]) };
+    const data: string[] = [];
+    for (let o = 0; o < outer; o += 1) {
+      for (const p of parts) data.push(...(p.data as string[]).slice(o * rowsOf(p) * inner, (o + 1) * rowsOf(p) * inner));
+    }
+    return { datatype: first!.datatype, shape, data };
   }
-  const total = parts.reduce((n, p) => n + elementCount(p.shape), 0);
-  const out = new TYPED_ARRAY_OF[first!.datatype](total);
+  const out = new TYPED_ARRAY_OF[first!.datatype](elementCount(shape));
   const bytes = new Uint8Array(out.buffer);
+  const width = out.BYTES_PER_ELEMENT;
   let offset = 0;
-  for (const p of parts) {
-    const d = p.data as NumericData;
-    bytes.set(new Uint8Array(d.buffer, d.byteOffset, d.byteLength), offset);
-    offset += d.byteLength;
+  for (let o = 0; o < outer; o += 1) {
+    for (const p of parts) {
+      const block = rowsOf(p) * inner * width;
+      bytes.set(bytesOf(p).subarray(o * block, (o + 1) * block), offset);
+      offset += block;
+    }
   }
   return { datatype: first!.datatype, shape, data: out };
 }
 
-/** Splits a batched tensor back into parts of the given row counts (the inverse of concatBatch). */
-export function splitBatch(tensor: Tensor, rowCounts: readonly number[]): Tensor[] {
+/** Splits a batched tensor back into parts of the given row counts along the batch axis (the inverse of concatBatch). */
+export function splitBatch(tensor: Tensor, rowCounts: readonly number[], axis = 0): Tensor[] {
   if (rowCounts.length === 1) return [tensor];
-  const perRow = elementCount(tensor.shape.slice(1));
+  const { outer, inner } = around(tensor.shape, axis);
+  const total = tensor.shape[axis]!;
   let row = 0;
   return rowCounts.map((rows) => {
-    const start = row * perRow;
-    const end = (row + rows) * perRow;
+    const shape = tensor.shape.map((d, i) => (i === axis ? rows : d));
+    const n = elementCount(shape);
+    const first = row;
     row += rows;
-    const data = Array.isArray(tensor.data)
-      ? tensor.data.slice(start, end)
-      : ((tensor.data as Float32Array).slice(start, end) as TensorData);
-    return { datatype: tensor.datatype, shape: [rows, ...tensor.shape.slice(1)], data };
+    if (Array.isArray(tensor.data)) {
+      const data: string[] = [];
+      for (let o = 0; o < outer; o += 1) data.push(...tensor.data.slice((o * total + first) * inner, (o * total + first + rows) * inner));
+      return { datatype: tensor.datatype, shape, data };
+    }
+    const source = tensor.data as Float32Array;
+    if (outer === 1) return { datatype: tensor.datatype, shape, data: source.slice(first * inner, (first + rows) * inner) as TensorData };
+    const data = new (source.constructor as Float32ArrayConstructor)(n);
+    for (let o = 0; o < outer; o += 1) data.set(source.subarray((o * total + first) * inner, (o * total + first + rows) * inner), o * rows * inner);
+    return { datatype: tensor.datatype, shape, data: data as TensorData };
   });
 }
 

@@ -41,7 +41,10 @@ describe('Open Inference Protocol v2', () => {
   let modelsDir: string;
   const logLines: string[] = [];
   before(async () => {
-    modelsDir = await makeModelRepository(['silero-vad', 'paddleocr-rec', 'paddleocr-cls']);
+    // Silero as shipped, plus a copy whose batcher waits for exactly 8 rows: a deterministic merge.
+    const silero = JSON.parse(await readFile(new URL('../../../models/silero-vad/1/model.json', import.meta.url), 'utf8')) as object;
+    const sileroBatched = { ...silero, instances: 1, dynamicBatching: { preferredBatchSizes: [8], maxQueueDelayMicroseconds: 10_000_000 }, warmup: undefined };
+    modelsDir = await makeModelRepository(['silero-vad', 'paddleocr-rec', 'paddleocr-cls'], { 'silero-batched': sileroBatched });
     t = await startTestApp({ LATHE_MODELS_DIR: modelsDir, LATHE_EXECUTION_PROVIDERS: 'cuda,cpu', LATHE_MODELS_PRELOAD: 'silero-vad' }, { logLines });
   });
   after(async () => {
@@ -90,6 +93,49 @@ describe('Open Inference Protocol v2', () => {
     assert.ok(maxAbsDiff(res.body.outputs[0].data, direct.output!.data as Float32Array) <= TOLERANCE);
     assert.ok(maxAbsDiff(res.body.outputs[1].data, direct.stateN!.data as Float32Array) <= TOLERANCE);
     await session.release();
+  });
+
+  it('batches Silero requests together along the batch axis of each tensor (state: [2, batch, 128]), each answer its own run\'s', async () => {
+    const meta = await request(t.server).get('/v2/models/silero-vad');
+    assert.deepEqual(
+      [...meta.body.inputs, ...meta.body.outputs].map((x: { name: string; shape: number[] }) => [x.name, x.shape]),
+      [['input', [-1, -1]], ['state', [2, -1, 128]], ['sr', []], ['output', [-1, 1]], ['stateN', [2, -1, 128]]],
+    );
+    assert.equal(meta.body.parameters.max_batch_size, 64);
+
+    const rand = random(11);
+    const requests = [1, 3, 2, 2].map((rows) => ({ rows, input: randomFloats(rows * 576, rand, 0.3), state: randomFloats(2 * rows * 128, rand, 0.5) }));
+    const replies = await Promise.all(
+      requests.map(({ rows, input, state }) =>
+        request(t.server)
+          .post('/v2/models/silero-batched/infer')
+          .send({
+            inputs: [
+              { name: 'input', datatype: 'FP32', shape: [rows, 576], data: [...input] },
+              { name: 'state', datatype: 'FP32', shape: [2, rows, 128], data: [...state] },
+              { name: 'sr', datatype: 'INT64', shape: [], data: [16000] },
+            ],
+          }),
+      ),
+    );
+    const session = await ort.InferenceSession.create(SILERO_PATH);
+    for (const [i, { rows, input, state }] of requests.entries()) {
+      const res = replies[i]!;
+      assert.equal(res.status, 200, res.text);
+      assert.deepEqual(res.body.outputs.map((o: { name: string; shape: number[] }) => [o.name, o.shape]), [['output', [rows, 1]], ['stateN', [2, rows, 128]]]);
+      const direct = await session.run({
+        input: new ort.Tensor('float32', input, [rows, 576]),
+        state: new ort.Tensor('float32', state, [2, rows, 128]),
+        sr: new ort.Tensor('int64', BigInt64Array.of(16000n), []),
+      });
+      assert.ok(maxAbsDiff(res.body.outputs[0].data, direct.output!.data as Float32Array) <= TOLERANCE, `request ${i}: output`);
+      assert.ok(maxAbsDiff(res.body.outputs[1].data, direct.stateN!.data as Float32Array) <= TOLERANCE, `request ${i}: stateN`);
+    }
+    await session.release();
+    const stats = (await request(t.server).get('/v2/models/silero-batched/stats')).body.model_stats[0];
+    assert.equal(stats.inference_count, 8);
+    assert.equal(stats.execution_count, 1);
+    assert.deepEqual(stats.batch_stats.map((b: { batch_size: number; compute_infer: { count: number } }) => [b.batch_size, b.compute_infer.count]), [[8, 1]]);
   });
 
   it('runs PaddleOCR recognition on a rendered text crop exactly as in-process, in and out as binary tensors', async () => {
@@ -192,7 +238,8 @@ describe('Open Inference Protocol v2', () => {
     for (const key of ['success', 'fail', 'queue', 'compute_input', 'compute_infer', 'compute_output', 'cache_hit', 'cache_miss']) {
       assert.deepEqual(Object.keys(stats.inference_stats[key]).sort(), ['count', 'ns']);
     }
-    assert.deepEqual(stats.batch_stats.map((b: { batch_size: number }) => b.batch_size), [1]);
+    // Batch sizes in rows: warm-up 1, the exactness test 3.
+    assert.deepEqual(stats.batch_stats.map((b: { batch_size: number }) => b.batch_size), [1, 3]);
   });
 
   it('lists, unloads and reloads through the repository extension', async () => {
@@ -200,6 +247,7 @@ describe('Open Inference Protocol v2', () => {
     assert.deepEqual(index.body, [
       { name: 'paddleocr-cls', version: '1', state: 'READY', reason: '' },
       { name: 'paddleocr-rec', version: '1', state: 'READY', reason: '' },
+      { name: 'silero-batched', version: '1', state: 'READY', reason: '' },
       { name: 'silero-vad', version: '1', state: 'READY', reason: '' },
     ]);
     await request(t.server).post('/v2/repository/models/paddleocr-cls/unload').expect(200, {});
