@@ -98,7 +98,10 @@ export class EmbeddingsService {
 /** L2-normalised copy; a zero vector stays zero. */
 function normalised(v: Float32Array): Float32Array {
   let sum = 0;
-  for (const x of v) sum += x * x;
-  const norm = Math.sqrt(sum);
-  return norm > 0 ? v.map((x) => x / norm) : v.slice();
+  for (let i = 0; i < v.length; i += 1) sum += v[i]! * v[i]!;
+  const out = new Float32Array(v.length);
+  if (sum === 0) return out;
+  const scale = 1 / Math.sqrt(sum);
+  for (let i = 0; i < v.length; i += 1) out[i] = v[i]! * scale;
+  return out;
 }

@@ -54,6 +54,7 @@ const LENGTH_BUCKET = 8;
 @Injectable()
 export class TextModels {
   private readonly cache = new Map<string, Promise<{ tokenizer: PreTrainedTokenizer; config: z.infer<typeof hfConfig>; vocabularySize: number }>>();
+  private readonly derived = new WeakMap<object, Pick<TextModel, 'params' | 'id2label' | 'maxLength'>>();
 
   constructor(
     private readonly tasks: TaskModels,
@@ -82,13 +83,19 @@ export class TextModels {
     const { tokenizer, config, vocabularySize } = await loaded.catch((err: Error) => {
       throw new AppError(ErrorCode.ModelLoadFailed, `model "${name}": tokenizer or config.json could not be read: ${err.message}`);
     });
-    const params = textParameters.parse(model.manifest.parameters);
-    const id2label = config.id2label
-      ? Object.entries(config.id2label).sort(([a], [b]) => Number(a) - Number(b)).map(([, label]) => label)
-      : undefined;
-    const tokenizerMax = Number(tokenizer.model_max_length);
-    const maxLength = params.maxLength ?? (Number.isFinite(tokenizerMax) && tokenizerMax < 1e6 ? tokenizerMax : config.max_position_embeddings ?? 512);
-    return { ...model, tokenizer, id2label, problemType: config.problem_type, maxLength, vocabularySize, params };
+    // Worked out once per manifest (a re-indexed model has a new one), not on every request.
+    let derived = this.derived.get(model.manifest);
+    if (!derived) {
+      const params = textParameters.parse(model.manifest.parameters);
+      const id2label = config.id2label
+        ? Object.entries(config.id2label).sort(([a], [b]) => Number(a) - Number(b)).map(([, label]) => label)
+        : undefined;
+      const tokenizerMax = Number(tokenizer.model_max_length);
+      const maxLength = params.maxLength ?? (Number.isFinite(tokenizerMax) && tokenizerMax < 1e6 ? tokenizerMax : config.max_position_embeddings ?? 512);
+      derived = { params, id2label, maxLength };
+      this.derived.set(model.manifest, derived);
+    }
+    return { ...model, tokenizer, problemType: config.problem_type, vocabularySize, ...derived };
   }
 
   /**
