@@ -61,7 +61,8 @@ async function measureHttp(setup: string, server: RunningServer, model: BenchMod
     const before = setup === 'lathe' ? await executionCounts(server.port, model.name) : undefined;
     const result = await runLoad(target, { concurrency, warmupMs: WARMUP_MS, durationMs, verify: verifier(model) });
     const after = before && (await executionCounts(server.port, model.name));
-    const avgBatch = before && after ? ((after.inferences - before.inferences) * model.itemsPerRequest) / (after.executions - before.executions) : undefined;
+    // Triton's inference_count counts batch rows: for both models a row is an item.
+    const avgBatch = before && after ? (after.inferences - before.inferences) / (after.executions - before.executions) : undefined;
     cells.push({ concurrency, result, avgBatch });
     const nonOk = [...result.failures.values()].reduce((a, f) => a + f.count, 0);
     log(`${setup} ${model.key} c=${concurrency}: ${result.requestsPerS.toFixed(1)} req/s, p50 ${percentile(result.latenciesMs, 0.5).toFixed(2)} ms, ${nonOk} non-200, ${result.networkErrors} network errors, ${result.bad} wrong`);
@@ -99,7 +100,7 @@ async function main(): Promise<void> {
   const root = repoRoot();
   const workers = availableParallelism();
   console.log(`OIP benchmark: node ${process.version}, ${workers} cores (${cpus()[0]?.model ?? '?'}), ` +
-    `${WARMUP_MS / 1000} s warm-up + ${durationMs / 1000} s per cell, load generator in this process (node:http, keep-alive)`);
+    `${WARMUP_MS / 1000} s warm-up + ${durationMs / 1000} s per cell, load generator in this process (keep-alive sockets, pre-serialised requests)`);
   const { models, skipped } = await loadModels(root, only);
   for (const line of skipped) console.log(line);
   const results: ModelResults[] = models.map((model) => ({ model, limit: { cells: [] }, plain: { cells: [] }, lathe: { cells: [] } }));
