@@ -29,10 +29,19 @@ export class MetricsService {
     collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 10 });
   }
 
+  /** The series of each (method, route, status) seen, bound once: no label hashing per request. */
+  private readonly bound = new Map<string, { requests: ReturnType<Counter['labels']>; duration: ReturnType<Histogram['labels']> }>();
+
   observeRequest(method: string, route: string, statusCode: number, seconds: number): void {
-    const labels = { method, route, status_code: String(statusCode) };
-    this.requests.inc(labels);
-    this.duration.observe(labels, seconds);
+    const key = `${method} ${statusCode} ${route}`;
+    let series = this.bound.get(key);
+    if (!series) {
+      const labels = { method, route, status_code: String(statusCode) };
+      series = { requests: this.requests.labels(labels), duration: this.duration.labels(labels) };
+      this.bound.set(key, series);
+    }
+    series.requests.inc();
+    series.duration.observe(seconds);
   }
 
   render(): Promise<string> {

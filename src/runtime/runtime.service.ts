@@ -26,17 +26,25 @@ export class RuntimeService {
     let provider = 'unknown';
     const labels = { model: name, version };
     const m = this.metrics;
+    // Series bound to this version's labels on first use: no label hashing on every request.
+    const batchSize = once(() => m.batchSize.labels(labels));
+    const inferenceSeconds = once(() => m.inferenceSeconds.labels(labels));
+    const queueSeconds = once(() => m.queueSeconds.labels(labels));
+    const queueDepth = once(() => m.queueDepth.labels(labels));
+    const outcomes = new Map<string, ReturnType<typeof m.requests.labels>>();
     const events: RunnerEvents = {
       fallback: (p, error) => this.warnFallback(p, error),
       execution: (rows, seconds) => {
-        m.batchSize.observe(labels, rows);
-        m.inferenceSeconds.observe(labels, seconds);
+        batchSize().observe(rows);
+        inferenceSeconds().observe(seconds);
       },
-      request: (outcome, queueSeconds) => {
-        m.requests.inc({ ...labels, outcome });
-        if (queueSeconds !== undefined) m.queueSeconds.observe(labels, queueSeconds);
+      request: (outcome, seconds) => {
+        let counter = outcomes.get(outcome);
+        if (!counter) outcomes.set(outcome, (counter = m.requests.labels({ ...labels, outcome })));
+        counter.inc();
+        if (seconds !== undefined) queueSeconds().observe(seconds);
       },
-      queueDepth: (depth) => m.queueDepth.set(labels, depth),
+      queueDepth: (depth) => queueDepth().set(depth),
       crashed: (err) => {
         m.crashes.inc(labels);
         this.logger.error(`${name}/${version}: a session worker crashed (${err.message}); replacing it`);
@@ -125,4 +133,10 @@ async function warmUp(runner: ModelRunner, manifest: ModelManifest): Promise<voi
   const batched = manifest.inputs.find((t) => batchAxisOf(t, manifest.maxBatchSize) !== null);
   const rows = batched ? (manifest.warmup![batched.name]!.shape[batchAxisOf(batched, manifest.maxBatchSize)!] ?? 1) : 1;
   await runner.infer(inputs, manifest.outputs.map((o) => o.name), rows);
+}
+
+/** make(), called the first time the result is needed and remembered after. */
+function once<T>(make: () => T): () => T {
+  let value: T | undefined;
+  return () => (value ??= make());
 }
