@@ -270,12 +270,14 @@ export class ModelRunner {
       const inputs: Record<string, Tensor[]> = {};
       for (const name of Object.keys(batch[0]!.inputs)) inputs[name] = batch.map((b) => b.inputs[name]!);
       const prepNs = Number(nowNs() - started);
-      const { outputs, value, inputNs: assembleNs, inferNs } = head.scan
+      const { outputs, value, inputNs: assembleNs, inferNs, startedNs } = head.scan
         ? await worker.scan(head.scan.spec, head.scan.signal, deadline, head.scan.transfer)
         : head.pipeline
           ? await worker.pipeline(head.pipeline.input, head.pipeline.options)
           : await worker.run(inputs, head.outputs, this.options.batching?.axes);
       const inputNs = prepNs + assembleNs;
+      // A batch posted early waited in the worker's queue: that wait is queue time too.
+      if (startedNs !== undefined && startedNs > started) for (const item of batch) item.dispatched = startedNs;
       const outStart = nowNs();
       const rows = batch.map((b) => b.rows);
       const parts = batch.map(() => ({}) as NamedTensors);

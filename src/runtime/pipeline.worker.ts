@@ -65,7 +65,7 @@ async function handle(pipe: Pipe, message: ToWorker): Promise<void> {
   try {
     const started = process.hrtime.bigint();
     const value = await pipe(message.input, message.options);
-    post({ type: 'result', id: message.id, outputs: {}, value, inputNs: 0, inferNs: Number(process.hrtime.bigint() - started) });
+    post({ type: 'result', id: message.id, outputs: {}, value, inputNs: 0, inferNs: Number(process.hrtime.bigint() - started), startedNs: started });
   } catch (err) {
     post({ type: 'run-failed', id: message.id, error: firstLine(err) });
   }

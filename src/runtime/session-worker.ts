@@ -15,6 +15,8 @@ export interface RunResult {
   /** Time the worker spent assembling the batch's inputs, and running the session. */
   inputNs: number;
   inferNs: number;
+  /** When the worker began the run (process.hrtime.bigint()). */
+  startedNs?: bigint;
 }
 
 interface Pending {
@@ -118,7 +120,7 @@ export class SessionWorker {
     const pending = this.pending.get(message.id);
     if (!pending) return;
     this.pending.delete(message.id);
-    if (message.type === 'result') pending.resolve({ outputs: message.outputs, value: message.value, inputNs: message.inputNs, inferNs: message.inferNs });
+    if (message.type === 'result') pending.resolve({ outputs: message.outputs, value: message.value, inputNs: message.inputNs, inferNs: message.inferNs, startedNs: message.startedNs });
     else pending.reject(new AppError(ErrorCode.ValidationFailed, `inference failed: ${message.error}`));
   }
 

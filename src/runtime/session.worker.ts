@@ -55,7 +55,11 @@ function serve(session: ort.InferenceSession): void {
   });
 }
 
+/** When the message being handled was begun: a batch posted early waited in this thread's queue until then. */
+let begun = 0n;
+
 async function handle(session: ort.InferenceSession, message: ToWorker): Promise<void> {
+  begun = process.hrtime.bigint();
   if (message.type === 'close') {
     await session.release();
     port.close();
@@ -90,7 +94,7 @@ async function run(session: ort.InferenceSession, message: WorkerRun): Promise<v
     r.dispose();
   }
   const transfer = Object.values(outputs).flatMap((t) => (Array.isArray(t.data) ? [] : [t.data.buffer as ArrayBuffer]));
-  post({ type: 'result', id: message.id, outputs, inputNs, inferNs }, transfer);
+  post({ type: 'result', id: message.id, outputs, inputNs, inferNs, startedNs: begun }, transfer);
 }
 
 /** A whole recurrent pass in one message: one thread hop per recording, not one per window. */
@@ -100,7 +104,7 @@ async function scan(session: ort.InferenceSession, message: WorkerScan): Promise
   // Time around the runs (copying windows in, outputs out) is this scan's input time.
   const inputNs = Math.max(0, Number(process.hrtime.bigint() - started) - inferNs);
   const outputs: NamedTensors = { [message.spec.output]: { datatype: 'FP32', shape: [steps, perStep], data: values } };
-  post({ type: 'result', id: message.id, outputs, inputNs, inferNs }, [values.buffer as ArrayBuffer]);
+  post({ type: 'result', id: message.id, outputs, inputNs, inferNs, startedNs: begun }, [values.buffer as ArrayBuffer]);
 }
 
 function describe(metadata: readonly ort.InferenceSession.ValueMetadata[]): TensorInfo[] {

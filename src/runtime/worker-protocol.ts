@@ -41,6 +41,8 @@ export type WorkerResult = {
   type: 'result';
   id: number;
   outputs: NamedTensors;
+  /** process.hrtime.bigint() when the worker began this message (the clock is the process's, shared by its threads). */
+  startedNs?: bigint;
   /** What a pipeline answered (structured-cloned), for pipeline workers. */
   value?: unknown;
   inputNs: number;
