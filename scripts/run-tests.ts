@@ -43,6 +43,10 @@ if (serverUrl) {
   console.log(`Tests use an embedded PostgreSQL in ${dataDir} (no DATABASE_URL given).`);
 }
 
+// The test processes' temp dir, removed at the end: whatever they or their libraries leave there
+// (ONNX Runtime writes an empty mat-debug-<pid>.log into TMPDIR in every process that loads it) goes with it.
+const testTmp = await makeTempDir('lathe-test-tmp-');
+
 const totals = { pass: 0, fail: 0, skipped: 0 };
 /** Top-level `not ok` lines: a file or suite that failed, e.g. in a before() hook, which node's own count leaves out. */
 const failedSuites: string[] = [];
@@ -54,7 +58,7 @@ function runFiles(list: string[], concurrency: number): Promise<number> {
     // --expose-gc: memory tests measure RSS after a full collection.
     const child = spawn(process.execPath, ['--expose-gc', '--test', '--test-reporter=tap', `--test-concurrency=${concurrency}`, ...list], {
       stdio: ['ignore', 'pipe', 'inherit'],
-      env: { ...process.env, LATHE_TEST_DATABASE_URL: serverUrl },
+      env: { ...process.env, LATHE_TEST_DATABASE_URL: serverUrl, TMPDIR: testTmp },
     });
     let pending = '';
     child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
@@ -81,4 +85,5 @@ if (failedSuites.length > 0) console.log(`failed files or suites (${failedSuites
 
 await embedded?.stop();
 if (dataDir) await rm(dataDir, { recursive: true, force: true });
+await rm(testTmp, { recursive: true, force: true });
 process.exit(code);
