@@ -71,6 +71,11 @@ describe('concatBatch and splitBatch along another axis', () => {
     const strings = concatBatch([{ datatype: 'BYTES', shape: [2, 1], data: ['a', 'b'] }, { datatype: 'BYTES', shape: [2, 2], data: ['c', 'd', 'e', 'f'] }], 1);
     assert.deepEqual(strings, { datatype: 'BYTES', shape: [2, 3], data: ['a', 'c', 'd', 'b', 'e', 'f'] });
     assert.deepEqual(splitBatch(strings, [1, 2], 1).map((t) => t.data), [['a', 'b'], ['c', 'd', 'e', 'f']]);
+    // Hundreds of thousands of strings: no call with one argument per element (the stack would overflow).
+    const many = Array.from({ length: 300_000 }, (_, i) => String(i));
+    const big = concatBatch([{ datatype: 'BYTES', shape: [300_000], data: many }, { datatype: 'BYTES', shape: [1], data: ['x'] }]);
+    assert.deepEqual([big.shape, (big.data as string[]).at(-2), (big.data as string[]).at(-1)], [[300_001], '299999', 'x']);
+    assert.deepEqual(splitBatch(big, [300_000, 1]).map((t) => t.shape), [[300_000], [1]]);
   });
 });
 

@@ -83,7 +83,10 @@ export function concatBatch(parts: readonly Tensor[], axis = 0): Tensor {
   if (first!.datatype === 'BYTES') {
     const data: string[] = [];
     for (let o = 0; o < outer; o += 1) {
-      for (const p of parts) data.push(...(p.data as string[]).slice(o * rowsOf(p) * inner, (o + 1) * rowsOf(p) * inner));
+      for (const p of parts) {
+        const strings = p.data as string[];
+        for (let i = o * rowsOf(p) * inner; i < (o + 1) * rowsOf(p) * inner; i += 1) data.push(strings[i]!);
+      }
     }
     return { datatype: first!.datatype, shape, data };
   }
@@ -114,7 +117,9 @@ export function splitBatch(tensor: Tensor, rowCounts: readonly number[], axis = 
     row += rows;
     if (Array.isArray(tensor.data)) {
       const data: string[] = [];
-      for (let o = 0; o < outer; o += 1) data.push(...tensor.data.slice((o * total + first) * inner, (o * total + first + rows) * inner));
+      for (let o = 0; o < outer; o += 1) {
+        for (let i = (o * total + first) * inner; i < (o * total + first + rows) * inner; i += 1) data.push(tensor.data[i]!);
+      }
       return { datatype: tensor.datatype, shape, data };
     }
     const source = tensor.data as Float32Array;
