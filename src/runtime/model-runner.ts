@@ -344,17 +344,12 @@ function signatureOf(inputs: NamedTensors, outputs: string[], axes: Record<strin
       const axis = axes[name] === undefined ? 0 : axes[name];
       if (axis !== null) return `${name}:${t.datatype}:${t.shape.filter((_, i) => i !== axis).join('x')}`;
       const n = elementCount(t.shape);
-      const values = n > COMPARED_ELEMENTS ? `#${(unique += 1)}` : Array.isArray(t.data) ? JSON.stringify(t.data) : Array.from(valuesOf(t), String).join(',');
+      // A raw tensor's data is its little-endian bytes, compared as such: equal to a typed one's
+      // values only for 1-byte types, otherwise the two just do not share a run.
+      const values = n > COMPARED_ELEMENTS ? `#${(unique += 1)}` : Array.isArray(t.data) ? JSON.stringify(t.data) : Array.from(t.data as ArrayLike<number | bigint>, String).join(',');
       return `${name}:${t.datatype}:${t.shape.join('x')}=${values}`;
     });
   return `${parts.join('|')}=>${outputs.join(',')}`;
-}
-
-/** A numeric tensor's elements, raw little-endian bytes included. */
-function valuesOf(t: Tensor): ArrayLike<number | bigint> {
-  if (!t.raw) return t.data as ArrayLike<number | bigint>;
-  const d = t.data as Uint8Array;
-  return new Uint8Array(d.buffer.slice(d.byteOffset, d.byteOffset + d.byteLength));
 }
 
 function copyOf(t: Tensor): Tensor {

@@ -8,7 +8,7 @@ import { setPriority } from 'node:os';
 import { join } from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 import { env, pipeline } from '@huggingface/transformers';
-import type { FromWorker, ToWorker, WorkerInit } from './worker-protocol.js';
+import { type FromWorker, inOrder, type ToWorker, type WorkerInit } from './worker-protocol.js';
 
 const init = workerData as WorkerInit & { pipeline: NonNullable<WorkerInit['pipeline']> };
 try {
@@ -45,11 +45,7 @@ async function load(): Promise<void> {
 }
 
 function serve(pipe: Pipe): void {
-  // One message at a time, in arrival order (the main thread may post the next call early).
-  let previous: Promise<void> = Promise.resolve();
-  port.on('message', (message: ToWorker) => {
-    previous = previous.then(() => handle(pipe, message));
-  });
+  port.on('message', inOrder((message) => handle(pipe, message)));
 }
 
 async function handle(pipe: Pipe, message: ToWorker): Promise<void> {

@@ -8,7 +8,7 @@ import ort from 'onnxruntime-node';
 import { DATATYPE_OF_ORT, ORT_TYPE_OF } from './ort-types.js';
 import { runScan } from './scan-loop.js';
 import { concatBatch, type NamedTensors, type TensorData } from './tensor.js';
-import type { FromWorker, TensorInfo, ToWorker, WorkerInit, WorkerRun, WorkerScan } from './worker-protocol.js';
+import { type FromWorker, inOrder, type TensorInfo, type ToWorker, type WorkerInit, type WorkerRun, type WorkerScan } from './worker-protocol.js';
 
 const init = workerData as WorkerInit;
 
@@ -46,13 +46,7 @@ async function createSession(): Promise<void> {
 }
 
 function serve(session: ort.InferenceSession): void {
-  // One message at a time, in arrival order: the main thread may post the next batch while this
-  // one runs, so the session starts it without waiting for a round trip, and each run's time is
-  // its own.
-  let previous: Promise<void> = Promise.resolve();
-  port.on('message', (message: ToWorker) => {
-    previous = previous.then(() => handle(session, message));
-  });
+  port.on('message', inOrder((message) => handle(session, message)));
 }
 
 /** When the message being handled was begun: a batch posted early waited in this thread's queue until then. */

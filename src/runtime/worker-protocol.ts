@@ -66,3 +66,14 @@ export type WorkerScan = { type: 'scan'; id: number; spec: ScanSpec; signal: Flo
 export type WorkerPipeline = { type: 'pipeline'; id: number; input: Float32Array; options: Record<string, unknown> };
 export type WorkerClose = { type: 'close' };
 export type ToWorker = WorkerRun | WorkerScan | WorkerPipeline | WorkerClose;
+
+/**
+ * A worker's message listener that handles one message at a time, in arrival order: the main
+ * thread may post the next batch while one runs, and each run's time must be its own.
+ */
+export function inOrder(handle: (message: ToWorker) => Promise<void>): (message: ToWorker) => void {
+  let previous: Promise<void> = Promise.resolve();
+  return (message) => {
+    previous = previous.then(() => handle(message));
+  };
+}
