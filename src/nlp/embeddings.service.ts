@@ -4,9 +4,10 @@ import { AppError } from '../common/errors/app-error.js';
 import { ErrorCode } from '../common/errors/error-code.js';
 import type { TaskTrace } from '../tasks/task-models.service.js';
 import { parseBody, readTextInputs } from './text-input.js';
-import { type TextModel, TextModels } from './text-models.service.js';
+import { EMBEDDING_TASKS, normaliseInPlace } from '../runtime/text-features.js';
+import { TextModels } from './text-models.service.js';
 
-export const EMBEDDING_TASKS = ['feature-extraction', 'sentence-similarity'] as const;
+export { EMBEDDING_TASKS };
 /** OpenAI's limit on inputs per request. */
 export const MAX_EMBEDDING_INPUTS = 2048;
 
@@ -39,17 +40,14 @@ export class EmbeddingsService {
     const r = parseBody(request, body);
     const { inputs } = readTextInputs(r.input, 'input', MAX_EMBEDDING_INPUTS, true);
     const model = await this.text.get(r.model, EMBEDDING_TASKS, trace);
-    const ids = this.text.encode(model, inputs, r.truncate);
-    const vectors = await this.vectors(model, ids, trace);
-    const width = vectors[0]?.length ?? 0;
+    const { vectors, width, tokens } = await this.text.embed(model, inputs, r.truncate, trace);
     if (r.dimensions !== undefined && r.dimensions > width) {
       throw new AppError(ErrorCode.ValidationFailed, `dimensions ${r.dimensions} is more than model "${r.model}" gives (${width})`);
     }
-    const tokens = ids.reduce((n, row) => n + row.length, 0);
     return {
       object: 'list',
       data: vectors.map((v, index) => {
-        const out = r.dimensions !== undefined ? normalised(v.subarray(0, r.dimensions)) : v;
+        const out = r.dimensions !== undefined ? normaliseInPlace(v.slice(0, r.dimensions)) : v;
         return { object: 'embedding', index, embedding: r.encoding_format === 'base64' ? Buffer.from(out.buffer, out.byteOffset, out.byteLength).toString('base64') : Array.from(out) };
       }),
       model: r.model,
@@ -59,49 +57,12 @@ export class EmbeddingsService {
 
   /**
    * The features a backbone gives texts: exactly the vectors /v1/embeddings answers (pooled and
-   * normalised as the backbone's manifest says, inputs longer than the model truncated). Fine-tuning
-   * trains heads on these and fine-tuned models compute them the same way when they serve.
+   * normalised as the backbone's manifest says, inputs longer than the model truncated), and the
+   * tokens read. Fine-tuning trains heads on these and fine-tuned models compute them the same way
+   * when they serve.
    */
-  async features(backbone: string, texts: readonly string[], trace: TaskTrace): Promise<Float32Array[]> {
+  async features(backbone: string, texts: readonly string[], trace: TaskTrace): Promise<{ vectors: Float32Array[]; tokens: number }> {
     const model = await this.text.get(backbone, EMBEDDING_TASKS, trace);
-    return this.vectors(model, this.text.encode(model, texts, true), trace);
+    return this.text.embed(model, texts, true, trace);
   }
-
-  /** One vector per input: the model's pooled output, or token vectors pooled as the manifest says. */
-  private async vectors(model: TextModel, ids: number[][], trace: TaskTrace): Promise<Float32Array[]> {
-    const output = model.params.output ?? model.manifest.outputs[0]!.name;
-    const chunks = await this.text.run(model, ids, output, trace);
-    const vectors: Float32Array[] = [];
-    for (const { batch, output: tensor } of chunks) {
-      const data = tensor.data as Float32Array;
-      const pooled = tensor.shape.length === 2 || model.params.pooling === 'none';
-      const width = tensor.shape.at(-1)!;
-      for (let r = 0; r < batch.rows; r += 1) {
-        let v: Float32Array;
-        if (pooled) v = data.slice(r * width, (r + 1) * width);
-        else {
-          const rowStart = r * batch.seqLength * width;
-          if (model.params.pooling === 'cls') v = data.slice(rowStart, rowStart + width);
-          else {
-            v = new Float32Array(width);
-            const n = batch.lengths[r]!;
-            for (let t = 0; t < n; t += 1) for (let k = 0; k < width; k += 1) v[k]! += data[rowStart + t * width + k]! / n;
-          }
-        }
-        vectors.push(model.params.normalize ? normalised(v) : v);
-      }
-    }
-    return vectors;
-  }
-}
-
-/** L2-normalised copy; a zero vector stays zero. */
-function normalised(v: Float32Array): Float32Array {
-  let sum = 0;
-  for (let i = 0; i < v.length; i += 1) sum += v[i]! * v[i]!;
-  const out = new Float32Array(v.length);
-  if (sum === 0) return out;
-  const scale = 1 / Math.sqrt(sum);
-  for (let i = 0; i < v.length; i += 1) out[i] = v[i]! * scale;
-  return out;
 }

@@ -73,7 +73,7 @@ export class TextClassifyService {
    * session, both through the runtime; the head's batcher merges requests.
    */
   private async classifyWithHead(head: TaskModel, backbone: string, texts: string[], k: number, fn: ScoreFunction | undefined, trace: TaskTrace): Promise<LabelScore[][]> {
-    const features = await this.embeddings.features(backbone, texts, trace);
+    const { vectors: features } = await this.embeddings.features(backbone, texts, trace);
     const input = head.manifest.inputs[0]!;
     const output = head.manifest.outputs[0]!.name;
     const scores = fn ?? headParameters.parse(head.manifest.parameters).scores;

@@ -6,9 +6,11 @@ import { AppError } from '../common/errors/app-error.js';
 import { ErrorCode } from '../common/errors/error-code.js';
 import type { AppConfig } from '../config/app-config.js';
 import { InjectConfig } from '../config/config.module.js';
-import type { NamedTensors, Tensor } from '../runtime/tensor.js';
+import { configureTransformers, loadTokenizer, type PreTrainedTokenizer } from '../runtime/hf-tokenizer.js';
+import type { EmbedResult } from '../runtime/model-runner.js';
+import type { Tensor } from '../runtime/tensor.js';
+import { checkTokenIds, encodeTexts, maxLengthOf, padIds, type PaddedBatch, textParameters, type TextParameters } from '../runtime/text-features.js';
 import { type TaskModel, TaskModels, type TaskTrace } from '../tasks/task-models.service.js';
-import { configureTransformers, loadTokenizer, type PreTrainedTokenizer } from './hf-tokenizer.js';
 
 /** A Hugging Face-layout text model: its runner, its tokenizer and its config.json. */
 export interface TextModel extends TaskModel {
@@ -22,16 +24,6 @@ export interface TextModel extends TaskModel {
   params: TextParameters;
 }
 
-const textParameters = z.object({
-  /** How token vectors become one: mean over the attention mask, the first token, or none (the model pools). */
-  pooling: z.enum(['mean', 'cls', 'none']).default('mean'),
-  normalize: z.boolean().default(true),
-  /** The output to read; default the manifest's first. */
-  output: z.string().min(1).optional(),
-  maxLength: z.number().int().min(1).optional(),
-});
-export type TextParameters = z.infer<typeof textParameters>;
-
 const hfConfig = z.looseObject({
   id2label: z.record(z.string(), z.string()).optional(),
   problem_type: z.string().optional(),
@@ -39,17 +31,17 @@ const hfConfig = z.looseObject({
 });
 
 /** One batch of token ids as the model's int64 inputs, with what the tokenizer made of each text. */
-export interface EncodedBatch {
-  inputs: NamedTensors;
-  rows: number;
-  seqLength: number;
-  /** Real tokens per row (special tokens included). */
-  lengths: number[];
+export interface EncodedBatch extends PaddedBatch {
   ids: number[][];
 }
 
-/** Sequence lengths are padded up to a multiple of this, so requests of similar length batch together. */
-const LENGTH_BUCKET = 8;
+/** Vectors of a request's texts from a text encoder's workers. */
+export interface EmbeddedTexts {
+  /** One per input, in input order. */
+  vectors: Float32Array[];
+  width: number;
+  tokens: number;
+}
 
 @Injectable()
 export class TextModels {
@@ -90,9 +82,7 @@ export class TextModels {
       const id2label = config.id2label
         ? Object.entries(config.id2label).sort(([a], [b]) => Number(a) - Number(b)).map(([, label]) => label)
         : undefined;
-      const tokenizerMax = Number(tokenizer.model_max_length);
-      const maxLength = params.maxLength ?? (Number.isFinite(tokenizerMax) && tokenizerMax < 1e6 ? tokenizerMax : config.max_position_embeddings ?? 512);
-      derived = { params, id2label, maxLength };
+      derived = { params, id2label, maxLength: maxLengthOf(params, tokenizer, config.max_position_embeddings) };
       this.derived.set(model.manifest, derived);
     }
     return { ...model, tokenizer, problemType: config.problem_type, vocabularySize, ...derived };
@@ -103,48 +93,39 @@ export class TextModels {
    * Token arrays are taken as they are.
    */
   encode(model: TextModel, inputs: ReadonlyArray<string | readonly number[]>, truncate: boolean): number[][] {
-    return inputs.map((input, i) => {
-      if (typeof input !== 'string') {
-        const bad = input.find((id) => id >= model.vocabularySize);
-        if (bad !== undefined) throw new AppError(ErrorCode.ValidationFailed, `input ${i} has token id ${bad}; model "${model.name}" has ${model.vocabularySize} tokens`);
-      }
-      const ids = typeof input === 'string' ? model.tokenizer.encode(input) : [...input];
-      if (ids.length <= model.maxLength) return ids;
-      if (!truncate) {
-        throw new AppError(ErrorCode.InputTooLong, `input ${i} has ${ids.length} tokens; model "${model.name}" takes at most ${model.maxLength} (send "truncate": true to cut it)`);
-      }
-      // Keep the closing special token (e.g. [SEP]) when the tokenizer added one.
-      const last = ids.at(-1)!;
-      const closes = typeof input === 'string' && model.tokenizer.all_special_ids.includes(last);
-      return closes ? [...ids.slice(0, model.maxLength - 1), last] : ids.slice(0, model.maxLength);
-    });
+    checkTokenIds(inputs, model.vocabularySize, model.name);
+    return encodeTexts(model.tokenizer, inputs, { model: model.name, maxLength: model.maxLength, truncate });
   }
 
   /** Pads ids into the model's inputs (input_ids, attention_mask, token_type_ids as it declares). */
   batch(model: TextModel, ids: readonly number[][]): EncodedBatch {
-    const rows = ids.length;
-    const longest = Math.max(1, ...ids.map((r) => r.length));
-    const seqLength = Math.min(Math.max(longest, Math.ceil(longest / LENGTH_BUCKET) * LENGTH_BUCKET), Math.max(longest, model.maxLength));
-    const pad = BigInt(model.tokenizer.pad_token_id ?? 0);
-    const inputIds = new BigInt64Array(rows * seqLength).fill(pad);
-    const mask = new BigInt64Array(rows * seqLength);
-    ids.forEach((row, r) => {
-      row.forEach((id, c) => {
-        inputIds[r * seqLength + c] = BigInt(id);
-        mask[r * seqLength + c] = 1n;
-      });
-    });
-    const shape = [rows, seqLength];
-    const inputs: NamedTensors = {};
-    for (const spec of model.manifest.inputs) {
-      let tensor: Tensor;
-      if (spec.name === 'input_ids') tensor = { datatype: 'INT64', shape, data: inputIds };
-      else if (spec.name === 'attention_mask') tensor = { datatype: 'INT64', shape, data: mask };
-      else if (spec.name === 'token_type_ids') tensor = { datatype: 'INT64', shape, data: new BigInt64Array(rows * seqLength) };
-      else throw new AppError(ErrorCode.ModelLoadFailed, `model "${model.name}" has an input "${spec.name}" the text routes cannot fill`);
-      inputs[spec.name] = tensor;
+    const names = model.manifest.inputs.map((t) => t.name);
+    return { ...padIds(ids, names, model.tokenizer.pad_token_id ?? 0, model.maxLength, model.name), ids: ids.map((r) => [...r]) };
+  }
+
+  /**
+   * A text encoder's vectors for texts: tokenized, run and pooled (as the manifest says) in the
+   * model's workers, in calls of at most maxBatchSize texts that the batcher merges with other
+   * requests'. Texts over the model's limit: 413 INPUT_TOO_LONG, or cut when `truncate`.
+   */
+  async embed(model: TextModel, inputs: ReadonlyArray<string | readonly number[]>, truncate: boolean, trace: TaskTrace): Promise<EmbeddedTexts> {
+    const size = Math.max(1, model.manifest.maxBatchSize);
+    const calls: Array<Promise<EmbedResult>> = [];
+    for (let i = 0; i < inputs.length; i += size) {
+      calls.push(model.runner.embed({ inputs: inputs.slice(i, i + size) as Array<string | number[]>, truncate, offset: i }));
     }
-    return { inputs, rows, seqLength, lengths: ids.map((r) => r.length), ids: ids.map((r) => [...r]) };
+    const results = await Promise.all(calls);
+    const vectors: Float32Array[] = [];
+    let tokens = 0;
+    let width = 0;
+    for (const r of results) {
+      for (let k = 0; k < r.vectors.length; k += r.width) vectors.push(r.vectors.subarray(k, k + r.width));
+      tokens += r.tokens;
+      width = r.width;
+      trace.queueMs += r.queueMs;
+      trace.inferenceMs += r.inferenceMs;
+    }
+    return { vectors, width, tokens };
   }
 
   /**

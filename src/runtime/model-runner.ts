@@ -4,7 +4,7 @@ import { ModelStatsRecorder } from './model-stats.js';
 import type { ScanSpec } from './scan-spec.js';
 import { SessionWorker } from './session-worker.js';
 import { elementCount, type NamedTensors, splitBatch, type Tensor } from './tensor.js';
-import type { PipelineInit, TensorInfo } from './worker-protocol.js';
+import type { EmbedAnswer, EmbedPart, PipelineInit, TensorInfo, TextInit } from './worker-protocol.js';
 
 export interface BatchingPolicy {
   maxBatchSize: number;
@@ -23,6 +23,8 @@ export interface RunnerOptions {
   modelPath: string;
   /** Serve through Transformers.js pipeline workers instead of session workers. */
   pipeline?: PipelineInit;
+  /** A text encoder whose workers tokenize and pool too, for `embed`. */
+  text?: TextInit;
   providers: string[];
   instances: number;
   intraOpThreads: number;
@@ -49,6 +51,16 @@ export interface InferResult {
   inferenceMs: number;
 }
 
+export interface EmbedResult {
+  /** Rows × width values, in the part's input order. */
+  vectors: Float32Array;
+  width: number;
+  /** Tokens read, after truncation. */
+  tokens: number;
+  queueMs: number;
+  inferenceMs: number;
+}
+
 export interface ScanResult {
   /** spec.output of every window, concatenated: steps × perStep values. */
   values: Float32Array;
@@ -64,6 +76,8 @@ interface Queued {
   scan?: { spec: ScanSpec; signal: Float32Array; transfer: boolean };
   /** A pipeline call (Transformers.js worker) runs alone too. */
   pipeline?: { input: Float32Array; options: Record<string, unknown> };
+  /** Texts for a text worker: batched with other texts, whatever their lengths. */
+  embed?: EmbedPart;
   outputs: string[];
   rows: number;
   signature: string;
@@ -141,7 +155,21 @@ export class ModelRunner {
     return this.enqueue({ inputs: {}, outputs: [], rows: 1, signature: 'pipeline', pipeline: { input, options } });
   }
 
-  private enqueue(request: Pick<Queued, 'inputs' | 'outputs' | 'rows' | 'signature' | 'scan' | 'pipeline'>): Promise<InferResult> {
+  /**
+   * Texts to vectors in a text encoder's workers (tokenized, run and pooled there, see TextInit),
+   * batched with other requests' texts. At most maxBatchSize inputs per call. A text over the
+   * model's limit fails this call alone, with INPUT_TOO_LONG (or is cut when `truncate`).
+   */
+  async embed(part: EmbedPart): Promise<EmbedResult> {
+    if (!this.options.text) throw new AppError(ErrorCode.ValidationFailed, `model "${this.options.name}" is not served as a text encoder`);
+    const limit = this.options.batching?.maxBatchSize || 1;
+    if (part.inputs.length > limit) throw new AppError(ErrorCode.Internal, `embed takes at most ${limit} inputs per call, got ${part.inputs.length}`);
+    const result = await this.enqueue({ inputs: {}, outputs: [], rows: part.inputs.length, signature: 'embed', embed: part });
+    const answer = result.value as Extract<EmbedAnswer, { vectors: Float32Array }>;
+    return { ...answer, queueMs: result.queueMs, inferenceMs: result.inferenceMs };
+  }
+
+  private enqueue(request: Pick<Queued, 'inputs' | 'outputs' | 'rows' | 'signature' | 'scan' | 'pipeline' | 'embed'>): Promise<InferResult> {
     if (this.stopped) return Promise.reject(new AppError(ErrorCode.Unavailable, `model "${this.options.name}" is unloading`));
     if (this.accepted >= this.options.maxQueueSize) {
       this.events.request('overloaded', undefined);
@@ -174,6 +202,7 @@ export class ModelRunner {
     const worker = new SessionWorker({
       modelPath: this.options.modelPath,
       pipeline: this.options.pipeline,
+      text: this.options.text,
       // The first instance finds the provider that loads; the others go straight to it.
       providers: first ? this.options.providers : [this.provider],
       intraOpThreads: this.options.intraOpThreads,
@@ -274,7 +303,9 @@ export class ModelRunner {
         ? await worker.scan(head.scan.spec, head.scan.signal, deadline, head.scan.transfer)
         : head.pipeline
           ? await worker.pipeline(head.pipeline.input, head.pipeline.options)
-          : await worker.run(inputs, head.outputs, this.options.batching?.axes);
+          : head.embed
+            ? await worker.embed(batch.map((b) => b.embed!))
+            : await worker.run(inputs, head.outputs, this.options.batching?.axes);
       const inputNs = prepNs + assembleNs;
       // A batch posted early waited in the worker's queue: that wait is queue time too.
       if (startedNs !== undefined && startedNs > started) for (const item of batch) item.dispatched = startedNs;
@@ -291,7 +322,12 @@ export class ModelRunner {
       this.stats.execution(batchSize, batch.length, inputNs, inferNs, outputNs);
       this.events.execution(batchSize, inferNs / 1e9);
       this.avgRunMs = this.avgRunMs * 0.8 + (Number(nowNs() - started) / 1e6) * 0.2;
-      batch.forEach((item, i) => this.finish(item, undefined, { outputs: parts[i]!, value, inferenceMs: inferNs / 1e6 }));
+      batch.forEach((item, i) => {
+        // An embed answer is per request: vectors, or why that request's texts were refused.
+        const own = head.embed ? (value as EmbedAnswer[])[i] : value;
+        if (head.embed && 'code' in (own as EmbedAnswer)) this.finish(item, embedError(own as { code: string; message: string }));
+        else this.finish(item, undefined, { outputs: parts[i]!, value: own, inferenceMs: inferNs / 1e6 });
+      });
     } catch (err) {
       // A scan the worker stopped at its deadline answers as a timeout, whichever clock saw it first.
       const late = head.scan !== undefined && Date.now() >= deadline;
@@ -350,6 +386,12 @@ function signatureOf(inputs: NamedTensors, outputs: string[], axes: Record<strin
       return `${name}:${t.datatype}:${t.shape.join('x')}=${values}`;
     });
   return `${parts.join('|')}=>${outputs.join(',')}`;
+}
+
+const ERROR_CODES = new Set<string>(Object.values(ErrorCode));
+
+function embedError(answer: { code: string; message: string }): AppError {
+  return new AppError(ERROR_CODES.has(answer.code) ? (answer.code as ErrorCode) : ErrorCode.Internal, answer.message);
 }
 
 function copyOf(t: Tensor): Tensor {

@@ -5,9 +5,9 @@
  * that answers HTTP. Files come from the model's local folder only.
  */
 import { setPriority } from 'node:os';
-import { join } from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
-import { env, pipeline } from '@huggingface/transformers';
+import { pipeline } from '@huggingface/transformers';
+import { configureTransformers } from './hf-tokenizer.js';
 import { type FromWorker, inOrder, type ToWorker, type WorkerInit } from './worker-protocol.js';
 
 const init = workerData as WorkerInit & { pipeline: NonNullable<WorkerInit['pipeline']> };
@@ -16,9 +16,7 @@ try {
 } catch {
   // Not permitted: normal priority.
 }
-env.allowRemoteModels = false;
-env.localModelPath = '/';
-env.cacheDir = join(init.pipeline.cacheDir, 'hf-cache');
+configureTransformers(init.pipeline.cacheDir);
 
 const port = parentPort!;
 const post = (message: FromWorker, transfer: ArrayBuffer[] = []) => port.postMessage(message, transfer);

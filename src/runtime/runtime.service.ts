@@ -6,6 +6,8 @@ import { batchAxes, batchAxisOf, type ModelManifest } from '../models/model-mani
 import { ModelMetrics } from './model-metrics.js';
 import { ModelRunner, type RunnerEvents } from './model-runner.js';
 import { elementCount, type NamedTensors, type TensorData, TYPED_ARRAY_OF } from './tensor.js';
+import { EMBEDDING_TASKS, textParameters } from './text-features.js';
+import type { TextInit } from './worker-protocol.js';
 
 /** Starts model versions in ONNX Runtime on the configured execution providers, with metrics. */
 @Injectable()
@@ -69,6 +71,7 @@ export class RuntimeService {
         version,
         modelPath,
         pipeline: manifest.runtime === 'transformers' ? pipelineInit(manifest, folder, this.config.database.embedded.dataDir) : undefined,
+        text: textInit(name, manifest, folder, this.config.database.embedded.dataDir),
         providers: this.config.models.executionProviders,
         instances: manifest.instances,
         intraOpThreads: manifest.intraOpThreads,
@@ -103,6 +106,26 @@ function pipelineInit(manifest: ModelManifest, folder: string | undefined, dataD
   if (!folder) throw new Error('a model served by Transformers.js needs a "huggingface" source folder');
   const dtype = typeof manifest.parameters.dtype === 'string' ? manifest.parameters.dtype : 'fp32';
   return { task: manifest.task, folder, dtype, cacheDir: dataDir };
+}
+
+/**
+ * A Hugging Face-layout text encoder run by ONNX Runtime is served whole by its workers: they
+ * tokenize and pool as well as run, so none of that work lands on the thread that answers HTTP.
+ */
+function textInit(name: string, manifest: ModelManifest, folder: string | undefined, dataDir: string): TextInit | undefined {
+  if (!folder || manifest.runtime !== 'onnxruntime' || !(EMBEDDING_TASKS as readonly string[]).includes(manifest.task)) return undefined;
+  const params = textParameters.parse(manifest.parameters);
+  return {
+    model: name,
+    folder,
+    cacheDir: dataDir,
+    inputs: manifest.inputs.map((t) => t.name),
+    output: params.output ?? manifest.outputs[0]!.name,
+    pooling: params.pooling,
+    normalize: params.normalize,
+    maxLength: params.maxLength,
+    maxBatchSize: Math.max(1, manifest.maxBatchSize),
+  };
 }
 
 function checkManifestAgainstSession(manifest: ModelManifest, runner: ModelRunner): void {

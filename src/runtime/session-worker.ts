@@ -3,7 +3,7 @@ import { AppError } from '../common/errors/app-error.js';
 import { ErrorCode } from '../common/errors/error-code.js';
 import type { ScanSpec } from './scan-spec.js';
 import { type NamedTensors, type Tensor, transferables } from './tensor.js';
-import type { FromWorker, WorkerInit, WorkerReady } from './worker-protocol.js';
+import type { EmbedPart, FromWorker, WorkerInit, WorkerReady } from './worker-protocol.js';
 
 const WORKER_URL = new URL('./session.worker.js', import.meta.url);
 const PIPELINE_WORKER_URL = new URL('./pipeline.worker.js', import.meta.url);
@@ -82,6 +82,15 @@ export class SessionWorker {
       this.pending.set(id, { resolve, reject });
       const movable = transfer && signal.buffer instanceof ArrayBuffer;
       this.worker.postMessage({ type: 'scan', id, spec, signal, deadline }, movable ? [signal.buffer as ArrayBuffer] : []);
+    });
+  }
+
+  /** A text worker's texts -> vectors for several requests' parts; the result's value is one EmbedAnswer per part. */
+  embed(parts: EmbedPart[]): Promise<RunResult> {
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.worker.postMessage({ type: 'embed', id, parts });
     });
   }
 

@@ -2,13 +2,21 @@
  * One ONNX Runtime session in a worker thread: InferenceSession.run() blocks its thread for the
  * whole inference, so it must never run on the main thread that answers HTTP.
  */
+import { readFile } from 'node:fs/promises';
 import { setPriority } from 'node:os';
+import { join } from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 import ort from 'onnxruntime-node';
+import { AppError } from '../common/errors/app-error.js';
 import { DATATYPE_OF_ORT, ORT_TYPE_OF } from './ort-types.js';
+import { configureTransformers, loadTokenizer, type PreTrainedTokenizer } from './hf-tokenizer.js';
 import { runScan } from './scan-loop.js';
-import { concatBatch, type NamedTensors, type TensorData } from './tensor.js';
-import { type FromWorker, inOrder, type TensorInfo, type ToWorker, type WorkerInit, type WorkerRun, type WorkerScan } from './worker-protocol.js';
+import { concatBatch, type NamedTensors, type Tensor, type TensorData } from './tensor.js';
+import { checkTokenIds, encodeTexts, lengthGroups, maxLengthOf, padIds, poolRows } from './text-features.js';
+import {
+  type EmbedAnswer, type FromWorker, inOrder, type TensorInfo, type TextInit, type ToWorker,
+  type WorkerEmbed, type WorkerInit, type WorkerRun, type WorkerScan,
+} from './worker-protocol.js';
 
 const init = workerData as WorkerInit;
 
@@ -23,7 +31,32 @@ try {
 const port = parentPort!;
 const post = (message: FromWorker, transfer: ArrayBuffer[] = []) => port.postMessage(message, transfer);
 
+/** A text encoder's tokenizer and length limit, when this worker serves one whole. */
+interface TextEncoder {
+  spec: TextInit;
+  tokenizer: PreTrainedTokenizer;
+  maxLength: number;
+  vocabularySize: number;
+}
+let text: TextEncoder | undefined;
+
+async function loadText(spec: TextInit): Promise<TextEncoder> {
+  configureTransformers(spec.cacheDir);
+  const [tokenizer, configText] = await Promise.all([loadTokenizer(spec.folder), readFile(join(spec.folder, 'config.json'), 'utf8')]);
+  const config = JSON.parse(configText) as { max_position_embeddings?: unknown };
+  const positions = typeof config.max_position_embeddings === 'number' ? config.max_position_embeddings : undefined;
+  return { spec, tokenizer, maxLength: maxLengthOf(spec, tokenizer, positions), vocabularySize: tokenizer.get_vocab().size };
+}
+
 async function createSession(): Promise<void> {
+  if (init.text) {
+    try {
+      text = await loadText(init.text);
+    } catch (err) {
+      post({ type: 'load-failed', error: `tokenizer or config.json could not be read: ${firstLine(err)}` });
+      return;
+    }
+  }
   const fallbacks: Array<{ provider: string; error: string }> = [];
   for (const [i, provider] of init.providers.entries()) {
     try {
@@ -62,20 +95,79 @@ async function handle(session: ort.InferenceSession, message: ToWorker): Promise
   try {
     if (message.type === 'scan') await scan(session, message);
     else if (message.type === 'run') await run(session, message);
+    else if (message.type === 'embed') await embed(session, message);
     else post({ type: 'run-failed', id: message.id, error: 'a session worker cannot run a pipeline' });
   } catch (err) {
     post({ type: 'run-failed', id: message.id, error: firstLine(err) });
   }
 }
 
+function ortFeeds(inputs: NamedTensors): Record<string, ort.Tensor> {
+  const feeds: Record<string, ort.Tensor> = {};
+  for (const [name, t] of Object.entries(inputs)) feeds[name] = new ort.Tensor(ORT_TYPE_OF[t.datatype] as 'float32', t.data as Float32Array, t.shape);
+  return feeds;
+}
+
+/**
+ * Several requests' texts through a text encoder: each part tokenized (a part with a text over the
+ * model's limit is refused alone), all rows run in groups of similar length, each row pooled and
+ * normalised, each part's vectors returned in one array.
+ */
+async function embed(session: ort.InferenceSession, message: WorkerEmbed): Promise<void> {
+  if (!text) throw new Error('this session worker does not serve a text encoder');
+  const { spec, tokenizer, maxLength, vocabularySize } = text;
+  const assembling = process.hrtime.bigint();
+  const answers: Array<EmbedAnswer | undefined> = [];
+  const rows: Array<{ part: number; ids: number[] }> = [];
+  message.parts.forEach((part, p) => {
+    try {
+      checkTokenIds(part.inputs, vocabularySize, spec.model, part.offset);
+      const limits = { model: spec.model, maxLength, truncate: part.truncate, offset: part.offset };
+      for (const ids of encodeTexts(tokenizer, part.inputs, limits)) rows.push({ part: p, ids });
+      answers.push(undefined);
+    } catch (err) {
+      if (!(err instanceof AppError)) throw err;
+      answers.push({ code: err.code, message: err.message });
+    }
+  });
+  const pooled: Float32Array[] = [];
+  let width = 0;
+  let inferNs = 0;
+  for (const group of lengthGroups(rows.map((r) => r.ids.length), spec.maxBatchSize)) {
+    const batch = padIds(group.map((i) => rows[i]!.ids), spec.inputs, tokenizer.pad_token_id ?? 0, maxLength, spec.model);
+    const started = process.hrtime.bigint();
+    const results = await session.run(ortFeeds(batch.inputs), [spec.output]);
+    inferNs += Number(process.hrtime.bigint() - started);
+    const r = results[spec.output]!;
+    const output: Tensor = { datatype: 'FP32', shape: [...r.dims], data: r.data as Float32Array };
+    const vectors = poolRows(output, batch.lengths, spec.pooling, spec.normalize);
+    r.dispose();
+    width = output.shape.at(-1)!;
+    group.forEach((row, k) => (pooled[row] = vectors.subarray(k * width, (k + 1) * width)));
+  }
+  // Each part's rows, in its own order, in one array to hand over.
+  const counts = message.parts.map(() => 0);
+  const tokens = message.parts.map(() => 0);
+  for (const row of rows) {
+    counts[row.part]! += 1;
+    tokens[row.part]! += row.ids.length;
+  }
+  const filled = message.parts.map((_, p) => (answers[p] ? undefined : new Float32Array(counts[p]! * width)));
+  const next = message.parts.map(() => 0);
+  rows.forEach((row, i) => filled[row.part]!.set(pooled[i]!, (next[row.part]! += 1) * width - width));
+  const value: EmbedAnswer[] = message.parts.map((_, p) => answers[p] ?? { vectors: filled[p]!, width, tokens: tokens[p]! });
+  const inputNs = Math.max(0, Number(process.hrtime.bigint() - assembling) - inferNs);
+  post({ type: 'result', id: message.id, outputs: {}, value, inputNs, inferNs, startedNs: begun }, filled.flatMap((f) => (f ? [f.buffer as ArrayBuffer] : [])));
+}
+
 async function run(session: ort.InferenceSession, message: WorkerRun): Promise<void> {
   const assembling = process.hrtime.bigint();
-  const feeds: Record<string, ort.Tensor> = {};
+  const inputs: NamedTensors = {};
   for (const [name, parts] of Object.entries(message.inputs)) {
     const axis = message.axes?.[name];
-    const t = axis === null ? concatBatch(parts.slice(0, 1)) : concatBatch(parts, axis ?? 0);
-    feeds[name] = new ort.Tensor(ORT_TYPE_OF[t.datatype] as 'float32', t.data as Float32Array, t.shape);
+    inputs[name] = axis === null ? concatBatch(parts.slice(0, 1)) : concatBatch(parts, axis ?? 0);
   }
+  const feeds = ortFeeds(inputs);
   const started = process.hrtime.bigint();
   const inputNs = Number(started - assembling);
   const results = await session.run(feeds, message.outputs);

@@ -8,7 +8,37 @@ export interface WorkerInit {
   intraOpThreads: number;
   /** Set for a Transformers.js pipeline worker instead of a session worker. */
   pipeline?: PipelineInit;
+  /** Set when the session is a text encoder the worker serves whole: it tokenizes and pools too (`embed` messages). */
+  text?: TextInit;
 }
+
+export interface TextInit {
+  /** The model's name, for error messages. */
+  model: string;
+  /** The Hugging Face-layout folder (tokenizer.json, config.json). */
+  folder: string;
+  /** Lathe's data dir; Transformers.js keeps its cache under it. */
+  cacheDir: string;
+  /** The session's inputs to fill (input_ids, attention_mask, token_type_ids). */
+  inputs: string[];
+  output: string;
+  pooling: 'mean' | 'cls' | 'none';
+  normalize: boolean;
+  /** The manifest's maxLength, when it sets one. */
+  maxLength?: number;
+  maxBatchSize: number;
+}
+
+/** One request's texts (or token arrays) in an `embed` message. */
+export interface EmbedPart {
+  inputs: Array<string | number[]>;
+  truncate: boolean;
+  /** Index of the first input in its request, so messages name the request's input. */
+  offset: number;
+}
+
+/** Per part: rows × width values and the tokens read, or why the part was refused (an ErrorCode and message). */
+export type EmbedAnswer = { vectors: Float32Array; width: number; tokens: number } | { code: string; message: string };
 
 export interface PipelineInit {
   task: string;
@@ -62,10 +92,15 @@ export type WorkerRun = { type: 'run'; id: number; inputs: Record<string, Tensor
  * `deadline` is a Date.now() value: past it the worker stops between windows.
  */
 export type WorkerScan = { type: 'scan'; id: number; spec: ScanSpec; signal: Float32Array; deadline: number };
+/**
+ * Tokenizes, runs and pools the texts of several requests as few padded batches (a text worker
+ * only); answered by a `result` whose `value` is one EmbedAnswer per part.
+ */
+export type WorkerEmbed = { type: 'embed'; id: number; parts: EmbedPart[] };
 /** Runs a pipeline worker's pipeline on one input with its call options. */
 export type WorkerPipeline = { type: 'pipeline'; id: number; input: Float32Array; options: Record<string, unknown> };
 export type WorkerClose = { type: 'close' };
-export type ToWorker = WorkerRun | WorkerScan | WorkerPipeline | WorkerClose;
+export type ToWorker = WorkerRun | WorkerScan | WorkerEmbed | WorkerPipeline | WorkerClose;
 
 /**
  * A worker's message listener that handles one message at a time, in arrival order: the main

@@ -23,6 +23,13 @@ async function textRepository(root: string, fx: BertFixtures): Promise<string> {
     outputs: [{ name: 'last_hidden_state', datatype: 'FP32', shape: [-1, HIDDEN] }],
     parameters: { pooling: 'mean', normalize: true },
   });
+  // Waits (up to 10 s) for 8 rows: concurrent requests run as one worker call.
+  await writeManifest(dir, 'bert-mini-merged', {
+    ...common, task: 'feature-extraction', source: { huggingface: fx.encoder.dir, file: 'onnx/model.onnx' },
+    dynamicBatching: { preferredBatchSizes: [8], maxQueueDelayMicroseconds: 10_000_000 },
+    outputs: [{ name: 'last_hidden_state', datatype: 'FP32', shape: [-1, HIDDEN] }],
+    parameters: { pooling: 'mean', normalize: true },
+  });
   await writeManifest(dir, 'bert-mini-cls', {
     ...common, task: 'feature-extraction', source: { huggingface: fx.encoder.dir, file: 'onnx/model.onnx' },
     outputs: [{ name: 'last_hidden_state', datatype: 'FP32', shape: [-1, HIDDEN] }],
@@ -88,6 +95,43 @@ describe('text routes on generated Hugging Face-layout models', () => {
     close(single.body.data[0].embedding, data[0]!.embedding, 'single vs batch');
     const total = TEXTS.reduce((n, text) => n + wordPieceEncode(fx.tokenizer, text).ids.length, 0);
     assert.deepEqual(batch.body.usage, { prompt_tokens: total, total_tokens: total });
+  });
+
+  it('merges concurrent requests of any lengths into one worker call, each answered as alone, a refused one alone refused', async () => {
+    const mean = (text: string) => {
+      const tokens = bertEncoder(fx.weights, wordPieceEncode(fx.tokenizer, text).ids);
+      return l2(tokens[0]!.map((_, k) => tokens.reduce((s, v) => s + v[k]!, 0) / tokens.length));
+    };
+    // 40 tokens against 5 to 12: the worker runs the rows in two groups of similar length.
+    const longer = Array(38).fill('the').join(' ');
+    const tooLong = Array(MAX_POSITIONS * 2).fill('the').join(' ');
+    const inputs = [[TEXTS[0]!, TEXTS[1]!], ['ok', tooLong, 'fine'], [longer], [TEXTS[3]!, TEXTS[2]!]];
+    const replies = await Promise.all(inputs.map((input) => post('/v1/embeddings', { model: 'bert-mini-merged', input })));
+    for (const i of [0, 2, 3]) {
+      const reply = replies[i]!;
+      assert.equal(reply.status, 200, JSON.stringify(reply.body));
+      inputs[i]!.forEach((text, k) => close(reply.body.data[k].embedding, mean(text), `request ${i} input ${k}`));
+      const tokens = inputs[i]!.reduce((n, text) => n + wordPieceEncode(fx.tokenizer, text).ids.length, 0);
+      assert.deepEqual(reply.body.usage, { prompt_tokens: tokens, total_tokens: tokens });
+    }
+    assert.equal(replies[1]!.status, 413);
+    assert.equal(replies[1]!.body.error.code, 'INPUT_TOO_LONG');
+    assert.match(replies[1]!.body.error.message, /^input 1 has 130 tokens; model "bert-mini-merged" takes at most 64/);
+    const stats = (await request(t.server).get('/v2/models/bert-mini-merged/stats')).body.model_stats[0];
+    assert.equal(stats.execution_count, 1);
+    assert.equal(stats.inference_count, 8);
+  });
+
+  it('numbers a refused input by its place in the request when the request spans several worker calls', async () => {
+    // maxBatchSize 8: inputs 0-7 go in one call, 8-9 in another.
+    const input = [...Array(9).fill('ok'), Array(MAX_POSITIONS * 2).fill('the').join(' ')];
+    const reply = await post('/v1/embeddings', { model: 'bert-mini', input });
+    assert.equal(reply.status, 413);
+    assert.match(reply.body.error.message, /^input 9 has 130 tokens/);
+    const fine = await post('/v1/embeddings', { model: 'bert-mini', input: [...Array(9).fill('ok'), TEXTS[1]] });
+    assert.equal(fine.status, 200);
+    assert.deepEqual(fine.body.data.map((d: { index: number }) => d.index), [...Array(10).keys()]);
+    close(fine.body.data[9].embedding, (await post('/v1/embeddings', { model: 'bert-mini', input: TEXTS[1] })).body.data[0].embedding, 'input 9 vs alone');
   });
 
   it('pools by the first token, keeps the first `dimensions` renormalised, and answers base64 float32', async () => {

@@ -2,8 +2,7 @@ import { createHash } from 'node:crypto';
 import { Injectable, Logger } from '@nestjs/common';
 import { AppError } from '../../common/errors/app-error.js';
 import { ErrorCode } from '../../common/errors/error-code.js';
-import { EMBEDDING_TASKS, EmbeddingsService } from '../../nlp/embeddings.service.js';
-import { TextModels } from '../../nlp/text-models.service.js';
+import { EmbeddingsService } from '../../nlp/embeddings.service.js';
 import { TaskTrace } from '../../tasks/task-models.service.js';
 import { ClassifyService } from '../../vision/classify.service.js';
 import type { Example } from '../files/dataset-parser.js';
@@ -33,7 +32,6 @@ export class BackboneFeaturesService {
 
   constructor(
     private readonly embeddings: EmbeddingsService,
-    private readonly text: TextModels,
     private readonly cache: FeaturesRepository,
     private readonly classifier: ClassifyService,
   ) {}
@@ -52,15 +50,14 @@ export class BackboneFeaturesService {
 
   private async compute(backbone: Backbone, texts: readonly string[], shouldStop: () => boolean): Promise<CachedFeatures> {
     const trace = new TaskTrace();
-    const model = await this.text.get(backbone.name, EMBEDDING_TASKS, trace);
     let features: Float32Array | undefined;
     let dim = 0;
     let tokens = 0;
     for (let start = 0; start < texts.length; start += CHUNK) {
       if (shouldStop()) throw new FeaturesStopped();
       const chunk = texts.slice(start, start + CHUNK);
-      const vectors = await this.withRetry(() => this.embeddings.features(backbone.name, chunk, trace));
-      tokens += this.text.encode(model, chunk, true).reduce((n, ids) => n + ids.length, 0);
+      const { vectors, tokens: read } = await this.withRetry(() => this.embeddings.features(backbone.name, chunk, trace));
+      tokens += read;
       if (!features) {
         dim = vectors[0]!.length;
         features = new Float32Array(texts.length * dim);
