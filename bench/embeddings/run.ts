@@ -116,7 +116,7 @@ async function main(): Promise<void> {
       task: 'feature-extraction', source: { huggingface: fx.encoder.dir, file: 'onnx/model.onnx' },
       inputs: ids.map((name) => ({ name, datatype: 'INT64', shape: [-1] })),
       outputs: [{ name: 'last_hidden_state', datatype: 'FP32', shape: [-1, 32] }],
-      maxBatchSize: 64, dynamicBatching: { maxQueueDelayMicroseconds: 1000 }, instances: 1, intraOpThreads: 2,
+      maxBatchSize: 64, dynamicBatching: { maxQueueDelayMicroseconds: 1000 }, instances: 2, intraOpThreads: 1,
       parameters: { pooling: 'mean', normalize: true },
     });
     const glove = JSON.parse(await readFile(join(ROOT, 'models/glove-100d/1/model.json'), 'utf8')) as Record<string, unknown>;
