@@ -4,6 +4,10 @@
  * that reads the environment; an empty variable counts as unset, as for the server.
  */
 import { runCli } from '../src/cli/lathe-cli.js';
+import { disableOnnxRuntimeTelemetry } from '../src/config/app-config.js';
+
+// `models pull` opens the model with ONNX Runtime to read its inputs and outputs.
+disableOnnxRuntimeTelemetry();
 
 const env = (name: string): string | undefined => process.env[name] || undefined;
 

@@ -10,8 +10,12 @@ import { spawn } from 'node:child_process';
 import { readdir, rm } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { disableOnnxRuntimeTelemetry } from '../src/config/app-config.js';
 import { EmbeddedPostgres } from '../src/database/embedded-postgres.js';
 import { freePort, makeTempDir } from '../test/support/processes.js';
+
+// Test processes inherit it: their in-process ONNX Runtime sessions send no telemetry either.
+disableOnnxRuntimeTelemetry();
 
 const DIST = fileURLToPath(new URL('..', import.meta.url));
 

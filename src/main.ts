@@ -1,8 +1,9 @@
 import 'reflect-metadata';
-import { ConfigError, loadConfigFromEnv } from './config/app-config.js';
+import { ConfigError, disableOnnxRuntimeTelemetry, loadConfigFromEnv } from './config/app-config.js';
 import { serve } from './lifecycle/serve.js';
 
 async function main(): Promise<void> {
+  disableOnnxRuntimeTelemetry();
   let config;
   try {
     config = loadConfigFromEnv();

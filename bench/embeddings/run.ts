@@ -25,6 +25,10 @@ import { writeManifest } from '../../test/support/models.js';
 import { runLoad } from '../oip/load.js';
 import { percentile } from '../oip/report.js';
 import { startLathe } from '../oip/servers.js';
+import { disableOnnxRuntimeTelemetry } from '../../src/config/app-config.js';
+
+// In-process sessions here and the Lathe child (which inherits the environment) send no telemetry.
+disableOnnxRuntimeTelemetry();
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const GLOVE = join(ROOT, 'models/glove-100d/1/hf');

@@ -19,6 +19,10 @@ import { runLoad } from './load.js';
 import { loadModels, verifier, type BenchModel } from './models.js';
 import { CONCURRENCIES, percentile, printModel, type HttpCell, type ModelResults, type SetupRun } from './report.js';
 import { executionCounts, LATHE_LOG, startLathe, startPlain, type RunningServer } from './servers.js';
+import { disableOnnxRuntimeTelemetry } from '../../src/config/app-config.js';
+
+// In-process sessions here and the Lathe child (which inherits the environment) send no telemetry.
+disableOnnxRuntimeTelemetry();
 
 const WARMUP_MS = 1000;
 

@@ -18,6 +18,10 @@ import { decodeAudio } from '../../src/speech/audio-decode.js';
 import { speechSegments } from '../../src/speech/vad.js';
 import { speechScene, wavFile } from '../../test/support/speech-audio.js';
 import { startLathe } from '../oip/servers.js';
+import { disableOnnxRuntimeTelemetry } from '../../src/config/app-config.js';
+
+// In-process sessions here and the Lathe child (which inherits the environment) send no telemetry.
+disableOnnxRuntimeTelemetry();
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const TARGET = 0.9;

@@ -18,6 +18,10 @@ import { Trainer } from '../../src/training/trainer.js';
 import { TrainingRun } from '../../src/training/training-worker.js';
 import type { HeadSpec, TrainOptions } from '../../src/training/types.js';
 import { matMulProbe, type MatMulProbe } from './matmul.js';
+import { disableOnnxRuntimeTelemetry } from '../../src/config/app-config.js';
+
+// In-process sessions here and the Lathe child (which inherits the environment) send no telemetry.
+disableOnnxRuntimeTelemetry();
 
 const N = 10_000;
 const D = 384;

@@ -17,6 +17,10 @@ import { imageToTensor } from '../../src/vision/image-input.js';
 import { runLoad } from '../oip/load.js';
 import { percentile } from '../oip/report.js';
 import { startLathe } from '../oip/servers.js';
+import { disableOnnxRuntimeTelemetry } from '../../src/config/app-config.js';
+
+// In-process sessions here and the Lathe child (which inherits the environment) send no telemetry.
+disableOnnxRuntimeTelemetry();
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const SHARED = join(ROOT, '../shared/models');

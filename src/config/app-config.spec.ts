@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { hashApiKey } from '../auth/api-keys.js';
-import { ConfigError, loadConfig } from './app-config.js';
+import { ConfigError, disableOnnxRuntimeTelemetry, loadConfig } from './app-config.js';
 import { envSchema } from './config.schema.js';
 
 describe('loadConfig', () => {
@@ -68,5 +68,16 @@ describe('loadConfig', () => {
       assert.match(example, new RegExp(`^#? ?${name}=`, 'm'), `.env.example lacks ${name}`);
       assert.ok(readme.includes(`\`${name}\``), `README lacks ${name}`);
     }
+  });
+});
+
+describe('disableOnnxRuntimeTelemetry', () => {
+  it('sets ONNX Runtime\'s opt-out unless the operator already chose', () => {
+    const unset: NodeJS.ProcessEnv = {};
+    disableOnnxRuntimeTelemetry(unset);
+    assert.deepEqual(unset, { ORT_DISABLE_TELEMETRY: '1' });
+    const chosen: NodeJS.ProcessEnv = { ORT_DISABLE_TELEMETRY: '0' };
+    disableOnnxRuntimeTelemetry(chosen);
+    assert.deepEqual(chosen, { ORT_DISABLE_TELEMETRY: '0' });
   });
 });

@@ -112,6 +112,19 @@ function parseTrustProxy(value: string): AppConfig['http']['trustProxy'] {
   return v.split(',').map((a) => a.trim()).filter(Boolean);
 }
 
+/**
+ * ONNX Runtime 1.30 builds Microsoft's 1DS telemetry into its Linux and macOS packages: at the
+ * first session it writes a device id (TMPDIR/.ses), an event database
+ * (~/.cache/Microsoft/DeveloperTools/.onnxruntime/onnxruntime.db) and a log (TMPDIR/mat-debug-<pid>.log),
+ * and starts an uploader. A self-hosted server sends nothing anywhere unless its operator asks:
+ * this sets ORT_DISABLE_TELEMETRY=1, ONNX Runtime's own opt-out, unless the variable is already
+ * set (to 0, say, to keep telemetry). ONNX Runtime reads it from the real environment once per
+ * process, so it must be set on the main thread before any thread creates a session.
+ */
+export function disableOnnxRuntimeTelemetry(env: NodeJS.ProcessEnv = process.env): void {
+  env.ORT_DISABLE_TELEMETRY ??= '1';
+}
+
 /** The one place that reads process.env. */
 export function loadConfigFromEnv(): AppConfig {
   return loadConfig(process.env);

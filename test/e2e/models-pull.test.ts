@@ -105,10 +105,17 @@ describe('lathe models pull | list | rm', () => {
 
   it('as the built `lathe` bin in a child process, pulls a model that the server then serves', async () => {
     const dir = await newModelsDir();
-    const child = spawnNode(CLI, { HF_ENDPOINT: hub.endpoint, LATHE_MODELS_DIR: dir }, ['models', 'pull', REPO, '--name', 'tiny']);
+    // Its own temp and home folders: reading the model's signature starts ONNX Runtime, whose
+    // telemetry must stay off (no device id, event database or log left behind).
+    const tmp = await makeTempDir('lathe-cli-tmp-');
+    const home = await makeTempDir('lathe-cli-home-');
+    const child = spawnNode(CLI, { HF_ENDPOINT: hub.endpoint, LATHE_MODELS_DIR: dir, TMPDIR: tmp, HOME: home }, ['models', 'pull', REPO, '--name', 'tiny']);
     const { code } = await child.exited;
     assert.equal(code, 0, child.output());
     assert.match(child.output(), /^onnx\/model_quantized\.onnx_data: 196\.6 kB done/m, 'plain progress lines off a TTY');
+    assert.deepEqual([...(await files(tmp)), ...(await files(home))], []);
+    await rm(tmp, { recursive: true, force: true });
+    await rm(home, { recursive: true, force: true });
 
     const t = await startTestApp({ LATHE_MODELS_DIR: dir });
     try {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { freePort, isAlive, killSpawned, MAIN, makeTempDir, postgresPidsFor, spawnCommand, spawnNode, waitFor, waitForStatus } from '../support/processes.js';
@@ -28,6 +28,11 @@ describe('process: zero-config start on the embedded PostgreSQL', () => {
     base = `http://127.0.0.1:${port}`;
     // No DATABASE_URL: the embedded server is used.
     env = { PORT: String(port), HOST: '127.0.0.1', LATHE_DATA_DIR: dataDir, LATHE_EMBEDDED_PG_PORT: String(await freePort()), LOG_LEVEL: 'info' };
+    // Its own temp and home folders, to see what the process leaves in them.
+    env.TMPDIR = join(dataDir, 'tmp');
+    env.HOME = join(dataDir, 'home');
+    await mkdir(env.TMPDIR);
+    await mkdir(env.HOME);
   });
   after(async () => {
     killSpawned();
@@ -45,11 +50,18 @@ describe('process: zero-config start on the embedded PostgreSQL', () => {
     assert.deepEqual(await ready.json(), { status: 'ready', draining: false, checks: { database: { status: 'up' }, models: { status: 'up' } } });
     assert.equal((await postgresPidsFor(dataDir)).length > 0, true);
 
+    // A model session makes ONNX Runtime start: its telemetry must stay off (no device id, event
+    // database or log written, nothing uploaded).
+    const embedded = await fetch(`${base}/v1/embeddings`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'glove-100d', input: 'cat' }) });
+    assert.equal(embedded.status, 200, await embedded.text());
+
     run.child.kill('SIGTERM');
     const exit = await run.exited;
     assert.deepEqual(exit, { code: 0, signal: null }, run.output());
     assert.deepEqual(await postgresPidsFor(dataDir), []);
     assert.match(run.output(), /"msg":"Embedded PostgreSQL stopped"/);
+    assert.deepEqual(await readdir(env.TMPDIR!), []);
+    assert.deepEqual(await readdir(env.HOME!), []);
   });
 
   it('stops cleanly when `npm start` (the README command) gets SIGTERM', async () => {
