@@ -53,18 +53,11 @@ export class TextClassifyService {
       return single ? results[0]! : results;
     }
     const model = await this.text.get(r.model, ['text-classification'], trace);
-    const ids = this.text.encode(model, inputs, r.truncate);
-    const output = model.manifest.outputs[0]!.name;
+    // Tokenized and run in the model's workers; each text's logits come back.
+    const { vectors } = await this.text.embed(model, inputs, r.truncate, trace);
     const fn: ScoreFunction = r.function_to_apply ?? defaultFunction(model);
     const labels = model.id2label ?? model.labels;
-    const results: LabelScore[][] = [];
-    for (const { batch, output: tensor } of await this.text.run(model, ids, output, trace)) {
-      const width = tensor.shape.at(-1)!;
-      const data = tensor.data as Float32Array;
-      for (let row = 0; row < batch.rows; row += 1) {
-        results.push(topK(toScores(data.subarray(row * width, (row + 1) * width), fn), labels, r.top_k ?? 1));
-      }
-    }
+    const results = vectors.map((logits) => topK(toScores(logits, fn), labels, r.top_k ?? 1));
     return single ? results[0]! : results;
   }
 

@@ -35,7 +35,7 @@ export interface EncodedBatch extends PaddedBatch {
   ids: number[][];
 }
 
-/** Vectors of a request's texts from a text encoder's workers. */
+/** A request's texts as one vector each (embeddings or logits), from the model's workers. */
 export interface EmbeddedTexts {
   /** One per input, in input order. */
   vectors: Float32Array[];
@@ -104,8 +104,8 @@ export class TextModels {
   }
 
   /**
-   * A text encoder's vectors for texts: tokenized, run and pooled (as the manifest says) in the
-   * model's workers, in calls of at most maxBatchSize texts that the batcher merges with other
+   * One vector per text from a text encoder (pooled as the manifest says) or a sequence classifier
+   * (its logits): tokenized, run and pooled in the model's workers, in calls of at most maxBatchSize texts that the batcher merges with other
    * requests'. Texts over the model's limit: 413 INPUT_TOO_LONG, or cut when `truncate`.
    */
   async embed(model: TextModel, inputs: ReadonlyArray<string | readonly number[]>, truncate: boolean, trace: TaskTrace): Promise<EmbeddedTexts> {

@@ -109,11 +109,13 @@ function pipelineInit(manifest: ModelManifest, folder: string | undefined, dataD
 }
 
 /**
- * A Hugging Face-layout text encoder run by ONNX Runtime is served whole by its workers: they
+ * A Hugging Face-layout text model that gives one vector per text (an encoder's pooled embedding,
+ * a sequence classifier's logits) run by ONNX Runtime is served whole by its workers: they
  * tokenize and pool as well as run, so none of that work lands on the thread that answers HTTP.
  */
 function textInit(name: string, manifest: ModelManifest, folder: string | undefined, dataDir: string): TextInit | undefined {
-  if (!folder || manifest.runtime !== 'onnxruntime' || !(EMBEDDING_TASKS as readonly string[]).includes(manifest.task)) return undefined;
+  const classifier = manifest.task === 'text-classification';
+  if (!folder || manifest.runtime !== 'onnxruntime' || !(classifier || (EMBEDDING_TASKS as readonly string[]).includes(manifest.task))) return undefined;
   const params = textParameters.parse(manifest.parameters);
   return {
     model: name,
@@ -121,8 +123,9 @@ function textInit(name: string, manifest: ModelManifest, folder: string | undefi
     cacheDir: dataDir,
     inputs: manifest.inputs.map((t) => t.name),
     output: params.output ?? manifest.outputs[0]!.name,
-    pooling: params.pooling,
-    normalize: params.normalize,
+    // A classifier's logits are read as they are.
+    pooling: classifier ? 'none' : params.pooling,
+    normalize: classifier ? false : params.normalize,
     maxLength: params.maxLength,
     maxBatchSize: Math.max(1, manifest.maxBatchSize),
   };

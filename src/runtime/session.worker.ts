@@ -38,7 +38,11 @@ interface TextEncoder {
   maxLength: number;
   vocabularySize: number;
 }
-let text: TextEncoder | undefined;
+/**
+ * Loaded beside the session, not before it: the session serves raw tensors (OIP) even when the
+ * tokenizer cannot load, and a text request then fails with the tokenizer's error.
+ */
+let text: Promise<TextEncoder> | undefined;
 
 async function loadText(spec: TextInit): Promise<TextEncoder> {
   configureTransformers(spec.cacheDir);
@@ -50,12 +54,10 @@ async function loadText(spec: TextInit): Promise<TextEncoder> {
 
 async function createSession(): Promise<void> {
   if (init.text) {
-    try {
-      text = await loadText(init.text);
-    } catch (err) {
-      post({ type: 'load-failed', error: `tokenizer or config.json could not be read: ${firstLine(err)}` });
-      return;
-    }
+    text = loadText(init.text).catch((err: unknown) => {
+      throw new Error(`tokenizer or config.json could not be read: ${firstLine(err)}`);
+    });
+    text.catch(() => undefined);
   }
   const fallbacks: Array<{ provider: string; error: string }> = [];
   for (const [i, provider] of init.providers.entries()) {
@@ -114,8 +116,8 @@ function ortFeeds(inputs: NamedTensors): Record<string, ort.Tensor> {
  * normalised, each part's vectors returned in one array.
  */
 async function embed(session: ort.InferenceSession, message: WorkerEmbed): Promise<void> {
-  if (!text) throw new Error('this session worker does not serve a text encoder');
-  const { spec, tokenizer, maxLength, vocabularySize } = text;
+  if (!text) throw new Error('this session worker does not serve a text model');
+  const { spec, tokenizer, maxLength, vocabularySize } = await text;
   const assembling = process.hrtime.bigint();
   const answers: Array<EmbedAnswer | undefined> = [];
   const rows: Array<{ part: number; ids: number[] }> = [];

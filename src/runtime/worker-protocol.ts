@@ -8,7 +8,7 @@ export interface WorkerInit {
   intraOpThreads: number;
   /** Set for a Transformers.js pipeline worker instead of a session worker. */
   pipeline?: PipelineInit;
-  /** Set when the session is a text encoder the worker serves whole: it tokenizes and pools too (`embed` messages). */
+  /** Set when the session is a text model the worker serves whole (one vector per text): it tokenizes and pools too (`embed` messages). */
   text?: TextInit;
 }
 
