@@ -105,8 +105,9 @@ export class TextModels {
 
   /**
    * One vector per text from a text encoder (pooled as the manifest says) or a sequence classifier
-   * (its logits): tokenized, run and pooled in the model's workers, in calls of at most maxBatchSize texts that the batcher merges with other
-   * requests'. Texts over the model's limit: 413 INPUT_TOO_LONG, or cut when `truncate`.
+   * (its logits): tokenized, run and pooled in the model's workers, in calls of at most
+   * maxBatchSize texts that the batcher merges with other requests'. Texts over the model's limit:
+   * 413 INPUT_TOO_LONG, or cut when `truncate`.
    */
   async embed(model: TextModel, inputs: ReadonlyArray<string | readonly number[]>, truncate: boolean, trace: TaskTrace): Promise<EmbeddedTexts> {
     const size = Math.max(1, model.manifest.maxBatchSize);

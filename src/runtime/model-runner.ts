@@ -23,7 +23,7 @@ export interface RunnerOptions {
   modelPath: string;
   /** Serve through Transformers.js pipeline workers instead of session workers. */
   pipeline?: PipelineInit;
-  /** A text encoder whose workers tokenize and pool too, for `embed`. */
+  /** A text model (one vector per text) whose workers tokenize and pool too, for `embed`. */
   text?: TextInit;
   providers: string[];
   instances: number;
@@ -156,12 +156,12 @@ export class ModelRunner {
   }
 
   /**
-   * Texts to vectors in a text encoder's workers (tokenized, run and pooled there, see TextInit),
+   * Texts to vectors in a text model's workers (tokenized, run and pooled there, see TextInit),
    * batched with other requests' texts. At most maxBatchSize inputs per call. A text over the
    * model's limit fails this call alone, with INPUT_TOO_LONG (or is cut when `truncate`).
    */
   async embed(part: EmbedPart): Promise<EmbedResult> {
-    if (!this.options.text) throw new AppError(ErrorCode.ValidationFailed, `model "${this.options.name}" is not served as a text encoder`);
+    if (!this.options.text) throw new AppError(ErrorCode.ValidationFailed, `model "${this.options.name}" is not served as a text model`);
     const limit = this.options.batching?.maxBatchSize || 1;
     if (part.inputs.length > limit) throw new AppError(ErrorCode.Internal, `embed takes at most ${limit} inputs per call, got ${part.inputs.length}`);
     const result = await this.enqueue({ inputs: {}, outputs: [], rows: part.inputs.length, signature: 'embed', embed: part });

@@ -8,8 +8,8 @@ import { join } from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 import ort from 'onnxruntime-node';
 import { AppError } from '../common/errors/app-error.js';
-import { DATATYPE_OF_ORT, ORT_TYPE_OF } from './ort-types.js';
 import { configureTransformers, loadTokenizer, type PreTrainedTokenizer } from './hf-tokenizer.js';
+import { DATATYPE_OF_ORT, ORT_TYPE_OF } from './ort-types.js';
 import { runScan } from './scan-loop.js';
 import { concatBatch, type NamedTensors, type Tensor, type TensorData } from './tensor.js';
 import { checkTokenIds, encodeTexts, lengthGroups, maxLengthOf, padIds, poolRows } from './text-features.js';
@@ -31,8 +31,8 @@ try {
 const port = parentPort!;
 const post = (message: FromWorker, transfer: ArrayBuffer[] = []) => port.postMessage(message, transfer);
 
-/** A text encoder's tokenizer and length limit, when this worker serves one whole. */
-interface TextEncoder {
+/** A text model's tokenizer and length limit, when this worker serves one whole. */
+interface TextTokenizer {
   spec: TextInit;
   tokenizer: PreTrainedTokenizer;
   maxLength: number;
@@ -42,9 +42,9 @@ interface TextEncoder {
  * Loaded beside the session, not before it: the session serves raw tensors (OIP) even when the
  * tokenizer cannot load, and a text request then fails with the tokenizer's error.
  */
-let text: Promise<TextEncoder> | undefined;
+let text: Promise<TextTokenizer> | undefined;
 
-async function loadText(spec: TextInit): Promise<TextEncoder> {
+async function loadText(spec: TextInit): Promise<TextTokenizer> {
   configureTransformers(spec.cacheDir);
   const [tokenizer, configText] = await Promise.all([loadTokenizer(spec.folder), readFile(join(spec.folder, 'config.json'), 'utf8')]);
   const config = JSON.parse(configText) as { max_position_embeddings?: unknown };
@@ -111,7 +111,7 @@ function ortFeeds(inputs: NamedTensors): Record<string, ort.Tensor> {
 }
 
 /**
- * Several requests' texts through a text encoder: each part tokenized (a part with a text over the
+ * Several requests' texts through a text model: each part tokenized (a part with a text over the
  * model's limit is refused alone), all rows run in groups of similar length, each row pooled and
  * normalised, each part's vectors returned in one array.
  */

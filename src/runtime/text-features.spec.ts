@@ -29,8 +29,9 @@ describe('poolRows', () => {
   // Two rows of 3 positions × width 2; row 0 has 2 real tokens, row 1 has 3.
   const tokens: Tensor = { datatype: 'FP32', shape: [2, 3, 2], data: Float32Array.of(1, 2, 3, 4, 99, 99, 2, 0, 0, 2, 4, 4) };
 
-  it('means over each row\'s real tokens only', () => {
+  it('means over each row\'s real tokens only; a row of no tokens stays zero', () => {
     near(poolRows(tokens, [2, 3], 'mean', false), [2, 3, 2, 2], 'mean');
+    near(poolRows(tokens, [0, 3], 'mean', true), [0, 0, Math.SQRT1_2, Math.SQRT1_2], 'mean, empty row');
   });
 
   it('takes the first token for cls, and L2-normalises when asked', () => {

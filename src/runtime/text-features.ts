@@ -2,7 +2,7 @@
  * Text in, feature vectors out: tokenizing with the model's limit, padding ids into its int64
  * inputs, and pooling token vectors into one vector per text. Pure functions over typed arrays
  * (the tokenizer aside), shared by the main thread (classification) and by session workers that
- * serve a text encoder whole (tokenize -> run -> pool off the thread that answers HTTP).
+ * serve a text model whole (tokenize -> run -> pool off the thread that answers HTTP).
  */
 import { z } from 'zod';
 import { AppError } from '../common/errors/app-error.js';
@@ -120,7 +120,8 @@ export function poolRows(output: Tensor, lengths: readonly number[], pooling: Te
       const n = lengths[r]!;
       const start = r * seqLength * width;
       for (let t = 0; t < n; t += 1) for (let k = 0; k < width; k += 1) out[at + k]! += data[start + t * width + k]!;
-      for (let k = 0; k < width; k += 1) out[at + k]! /= n;
+      // A text the tokenizer made no tokens of stays a zero vector.
+      if (n > 0) for (let k = 0; k < width; k += 1) out[at + k]! /= n;
     }
     if (normalize) normaliseInPlace(out.subarray(at, at + width));
   }
