@@ -91,7 +91,7 @@ export class TextClassifyService {
   async tokens(body: unknown, trace: TaskTrace): Promise<Array<TokenEntity | GroupedEntity> | Array<Array<TokenEntity | GroupedEntity>>> {
     const r = parseBody(tokensRequest, body);
     const { inputs, single } = readTextInputs(r.inputs, 'inputs', MAX_TEXT_INPUTS);
-    const model = await this.text.get(r.model, ['token-classification'], trace);
+    const model = await this.text.tokenized(await this.text.get(r.model, ['token-classification'], trace));
     const labels = model.id2label ?? model.labels;
     if (!labels) throw new AppError(ErrorCode.ModelLoadFailed, `model "${r.model}" has no id2label in config.json and no labels in its manifest`);
     const ids = this.text.encode(model, inputs, r.truncate);

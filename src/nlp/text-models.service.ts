@@ -12,16 +12,24 @@ import type { Tensor } from '../runtime/tensor.js';
 import { checkTokenIds, encodeTexts, maxLengthOf, padIds, type PaddedBatch, textParameters, type TextParameters } from '../runtime/text-features.js';
 import { type TaskModel, TaskModels, type TaskTrace } from '../tasks/task-models.service.js';
 
-/** A Hugging Face-layout text model: its runner, its tokenizer and its config.json. */
+/**
+ * A Hugging Face-layout text model: its runner and its config.json. Routes whose model runs whole
+ * in its workers (embeddings, text classification) need no tokenizer on this thread.
+ */
 export interface TextModel extends TaskModel {
-  tokenizer: PreTrainedTokenizer;
   /** config.json's id2label in id order, when it has one. */
   id2label?: string[];
   problemType?: string;
+  maxPositionEmbeddings?: number;
+  params: TextParameters;
+}
+
+/** A text model with its tokenizer loaded on this thread, for routes that tokenize here. */
+export interface TokenizedTextModel extends TextModel {
+  tokenizer: PreTrainedTokenizer;
   maxLength: number;
   /** Token ids the tokenizer knows (token-array inputs must stay below it). */
   vocabularySize: number;
-  params: TextParameters;
 }
 
 const hfConfig = z.looseObject({
@@ -45,8 +53,9 @@ export interface EmbeddedTexts {
 
 @Injectable()
 export class TextModels {
-  private readonly cache = new Map<string, Promise<{ tokenizer: PreTrainedTokenizer; config: z.infer<typeof hfConfig>; vocabularySize: number }>>();
-  private readonly derived = new WeakMap<object, Pick<TextModel, 'params' | 'id2label' | 'maxLength'>>();
+  private readonly configs = new Map<string, Promise<z.infer<typeof hfConfig>>>();
+  private readonly tokenizers = new Map<string, Promise<{ tokenizer: PreTrainedTokenizer; vocabularySize: number }>>();
+  private readonly derived = new WeakMap<object, Pick<TextModel, 'params' | 'id2label'>>();
 
   constructor(
     private readonly tasks: TaskModels,
@@ -61,44 +70,45 @@ export class TextModels {
     if (!folder) {
       throw new AppError(ErrorCode.ModelLoadFailed, `model "${name}" is not a Hugging Face-layout model (its manifest source has no "huggingface" folder)`);
     }
-    const key = `${name}/${model.version}:${folder}`;
-    let loaded = this.cache.get(key);
-    if (!loaded) {
-      loaded = (async () => {
-        const [tokenizer, configText] = await Promise.all([loadTokenizer(folder), readFile(resolve(folder, 'config.json'), 'utf8')]);
-        // get_vocab() builds a new Map on every call: read its size once.
-        return { tokenizer, config: hfConfig.parse(JSON.parse(configText)), vocabularySize: tokenizer.get_vocab().size };
-      })();
-      this.cache.set(key, loaded);
-      loaded.catch(() => this.cache.delete(key));
-    }
-    const { tokenizer, config, vocabularySize } = await loaded.catch((err: Error) => {
-      throw new AppError(ErrorCode.ModelLoadFailed, `model "${name}": tokenizer or config.json could not be read: ${err.message}`);
+    const config = await cached(this.configs, keyOf(model), async () => hfConfig.parse(JSON.parse(await readFile(resolve(folder, 'config.json'), 'utf8')))).catch((err: Error) => {
+      throw new AppError(ErrorCode.ModelLoadFailed, `model "${name}": config.json could not be read: ${err.message}`);
     });
     // Worked out once per manifest (a re-indexed model has a new one), not on every request.
     let derived = this.derived.get(model.manifest);
     if (!derived) {
-      const params = textParameters.parse(model.manifest.parameters);
       const id2label = config.id2label
         ? Object.entries(config.id2label).sort(([a], [b]) => Number(a) - Number(b)).map(([, label]) => label)
         : undefined;
-      derived = { params, id2label, maxLength: maxLengthOf(params, tokenizer, config.max_position_embeddings) };
+      derived = { params: textParameters.parse(model.manifest.parameters), id2label };
       this.derived.set(model.manifest, derived);
     }
-    return { ...model, tokenizer, problemType: config.problem_type, vocabularySize, ...derived };
+    return { ...model, problemType: config.problem_type, maxPositionEmbeddings: config.max_position_embeddings, ...derived };
+  }
+
+  /** The model with its tokenizer, loaded on this thread once per version. */
+  async tokenized(model: TextModel): Promise<TokenizedTextModel> {
+    const folder = model.folder!;
+    const { tokenizer, vocabularySize } = await cached(this.tokenizers, keyOf(model), async () => {
+      const tokenizer = await loadTokenizer(folder);
+      // get_vocab() builds a new Map on every call: read its size once.
+      return { tokenizer, vocabularySize: tokenizer.get_vocab().size };
+    }).catch((err: Error) => {
+      throw new AppError(ErrorCode.ModelLoadFailed, `model "${model.name}": tokenizer could not be read: ${err.message}`);
+    });
+    return { ...model, tokenizer, vocabularySize, maxLength: maxLengthOf(model.params, tokenizer, model.maxPositionEmbeddings) };
   }
 
   /**
    * Tokenizes texts, refusing (413 INPUT_TOO_LONG) or truncating inputs longer than the model takes.
    * Token arrays are taken as they are.
    */
-  encode(model: TextModel, inputs: ReadonlyArray<string | readonly number[]>, truncate: boolean): number[][] {
+  encode(model: TokenizedTextModel, inputs: ReadonlyArray<string | readonly number[]>, truncate: boolean): number[][] {
     checkTokenIds(inputs, model.vocabularySize, model.name);
     return encodeTexts(model.tokenizer, inputs, { model: model.name, maxLength: model.maxLength, truncate });
   }
 
   /** Pads ids into the model's inputs (input_ids, attention_mask, token_type_ids as it declares). */
-  batch(model: TextModel, ids: readonly number[][]): EncodedBatch {
+  batch(model: TokenizedTextModel, ids: readonly number[][]): EncodedBatch {
     const names = model.manifest.inputs.map((t) => t.name);
     return { ...padIds(ids, names, model.tokenizer.pad_token_id ?? 0, model.maxLength, model.name), ids: ids.map((r) => [...r]) };
   }
@@ -133,7 +143,7 @@ export class TextModels {
    * Runs texts through the model in chunks of at most maxBatchSize rows (concurrently, so the
    * batcher can merge them with other requests) and returns each chunk's output with its batch.
    */
-  async run(model: TextModel, ids: readonly number[][], output: string, trace: TaskTrace): Promise<Array<{ batch: EncodedBatch; output: Tensor }>> {
+  async run(model: TokenizedTextModel, ids: readonly number[][], output: string, trace: TaskTrace): Promise<Array<{ batch: EncodedBatch; output: Tensor }>> {
     const size = model.manifest.maxBatchSize > 0 ? model.manifest.maxBatchSize : 1;
     const chunks: number[][][] = [];
     for (let i = 0; i < ids.length; i += size) chunks.push(ids.slice(i, i + size) as number[][]);
@@ -145,4 +155,17 @@ export class TextModels {
       }),
     );
   }
+}
+
+const keyOf = (model: TaskModel) => `${model.name}/${model.version}:${model.folder}`;
+
+/** The promise `load` gives for `key`, made once; a failed load is forgotten so the next call retries. */
+function cached<T>(cache: Map<string, Promise<T>>, key: string, load: () => Promise<T>): Promise<T> {
+  let value = cache.get(key);
+  if (!value) {
+    value = load();
+    cache.set(key, value);
+    value.catch(() => cache.delete(key));
+  }
+  return value;
 }

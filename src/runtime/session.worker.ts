@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 import ort from 'onnxruntime-node';
 import { AppError } from '../common/errors/app-error.js';
+import { ErrorCode } from '../common/errors/error-code.js';
 import { configureTransformers, loadTokenizer, type PreTrainedTokenizer } from './hf-tokenizer.js';
 import { DATATYPE_OF_ORT, ORT_TYPE_OF } from './ort-types.js';
 import { runScan } from './scan-loop.js';
@@ -54,8 +55,9 @@ async function loadText(spec: TextInit): Promise<TextTokenizer> {
 
 async function createSession(): Promise<void> {
   if (init.text) {
+    const { model } = init.text;
     text = loadText(init.text).catch((err: unknown) => {
-      throw new Error(`tokenizer or config.json could not be read: ${firstLine(err)}`);
+      throw new AppError(ErrorCode.ModelLoadFailed, `model "${model}": tokenizer or config.json could not be read: ${firstLine(err)}`);
     });
     text.catch(() => undefined);
   }
@@ -117,7 +119,14 @@ function ortFeeds(inputs: NamedTensors): Record<string, ort.Tensor> {
  */
 async function embed(session: ort.InferenceSession, message: WorkerEmbed): Promise<void> {
   if (!text) throw new Error('this session worker does not serve a text model');
-  const { spec, tokenizer, maxLength, vocabularySize } = await text;
+  const loaded = await text.catch((err: AppError) => err);
+  if (loaded instanceof AppError) {
+    // Every request in the batch is refused with the tokenizer's error (503 MODEL_LOAD_FAILED).
+    const value: EmbedAnswer[] = message.parts.map(() => ({ code: loaded.code, message: loaded.message }));
+    post({ type: 'result', id: message.id, outputs: {}, value, inputNs: 0, inferNs: 0, startedNs: begun });
+    return;
+  }
+  const { spec, tokenizer, maxLength, vocabularySize } = loaded;
   const assembling = process.hrtime.bigint();
   const answers: Array<EmbedAnswer | undefined> = [];
   const rows: Array<{ part: number; ids: number[] }> = [];

@@ -134,6 +134,12 @@ describe('lathe models pull | list | rm', () => {
         model_version: '1',
         outputs: [{ name: 'y', datatype: 'FP32', shape: [2, 2], data: tinyClassifierOutput(x) }],
       });
+      // The fixture's tokenizer.json has no decoder, which Transformers.js refuses: raw tensors
+      // serve (above), the text route says why it cannot.
+      const text = await request(t.server).post('/v1/text/classify').send({ model: 'tiny', inputs: 'hello' });
+      assert.equal(text.status, 503, text.text);
+      assert.equal(text.body.error.code, 'MODEL_LOAD_FAILED');
+      assert.match(text.body.error.message, /^model "tiny": tokenizer or config.json could not be read: Tokenizer must contain a "decoder" property/);
     } finally {
       await t.close();
     }
