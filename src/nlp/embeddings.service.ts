@@ -2,12 +2,11 @@ import { Injectable } from '@nestjs/common';
 import { z } from 'zod';
 import { AppError } from '../common/errors/app-error.js';
 import { ErrorCode } from '../common/errors/error-code.js';
+import { EMBEDDING_TASKS, normaliseInPlace } from '../runtime/text-features.js';
 import type { TaskTrace } from '../tasks/task-models.service.js';
 import { parseBody, readTextInputs } from './text-input.js';
-import { EMBEDDING_TASKS, normaliseInPlace } from '../runtime/text-features.js';
 import { TextModels } from './text-models.service.js';
 
-export { EMBEDDING_TASKS };
 /** OpenAI's limit on inputs per request. */
 export const MAX_EMBEDDING_INPUTS = 2048;
 

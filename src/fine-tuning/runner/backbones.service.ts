@@ -6,7 +6,7 @@ import { AppError } from '../../common/errors/app-error.js';
 import { ErrorCode } from '../../common/errors/error-code.js';
 import { ModelRepository } from '../../models/model-repository.service.js';
 import { huggingfaceFolder, ModelFileMissing, resolveWeights } from '../../models/model-source.js';
-import { EMBEDDING_TASKS } from '../../nlp/embeddings.service.js';
+import { EMBEDDING_TASKS } from '../../runtime/text-features.js';
 import { CLASSIFY_TASKS } from '../../vision/classify.service.js';
 import type { InputKind } from '../files/dataset-parser.js';
 
