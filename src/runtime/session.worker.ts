@@ -9,11 +9,10 @@ import { parentPort, workerData } from 'node:worker_threads';
 import ort from 'onnxruntime-node';
 import { AppError } from '../common/errors/app-error.js';
 import { ErrorCode } from '../common/errors/error-code.js';
-import { configureTransformers, loadTokenizer, type PreTrainedTokenizer } from './hf-tokenizer.js';
+import type { PreTrainedTokenizer } from './hf-tokenizer.js';
 import { DATATYPE_OF_ORT, ORT_TYPE_OF } from './ort-types.js';
 import { runScan } from './scan-loop.js';
-import { concatBatch, type NamedTensors, type Tensor, type TensorData } from './tensor.js';
-import { checkTokenIds, encodeTexts, lengthGroups, maxLengthOf, padIds, poolRows } from './text-features.js';
+import { concatBatch, type NamedTensors, Scratch, type Tensor, type TensorData } from './tensor.js';
 import {
   type EmbedAnswer, type FromWorker, inOrder, type TensorInfo, type TextInit, type ToWorker,
   type WorkerEmbed, type WorkerInit, type WorkerRun, type WorkerScan,
@@ -35,6 +34,7 @@ const post = (message: FromWorker, transfer: ArrayBuffer[] = []) => port.postMes
 /** A text model's tokenizer and length limit, when this worker serves one whole. */
 interface TextTokenizer {
   spec: TextInit;
+  features: typeof import('./text-features.js');
   tokenizer: PreTrainedTokenizer;
   maxLength: number;
   vocabularySize: number;
@@ -45,12 +45,18 @@ interface TextTokenizer {
  */
 let text: Promise<TextTokenizer> | undefined;
 
+/**
+ * Transformers.js and the text helpers load only in a worker that serves a text model. In the
+ * others they would only make the heap larger, and every full GC of it slower: a vision or audio
+ * model's worker collects several times a second under load.
+ */
 async function loadText(spec: TextInit): Promise<TextTokenizer> {
+  const [{ configureTransformers, loadTokenizer }, features] = await Promise.all([import('./hf-tokenizer.js'), import('./text-features.js')]);
   configureTransformers(spec.cacheDir);
   const [tokenizer, configText] = await Promise.all([loadTokenizer(spec.folder), readFile(join(spec.folder, 'config.json'), 'utf8')]);
   const config = JSON.parse(configText) as { max_position_embeddings?: unknown };
   const positions = typeof config.max_position_embeddings === 'number' ? config.max_position_embeddings : undefined;
-  return { spec, tokenizer, maxLength: maxLengthOf(spec, tokenizer, positions), vocabularySize: tokenizer.get_vocab().size };
+  return { spec, features, tokenizer, maxLength: features.maxLengthOf(spec, tokenizer, positions), vocabularySize: tokenizer.get_vocab().size };
 }
 
 async function createSession(): Promise<void> {
@@ -126,7 +132,8 @@ async function embed(session: ort.InferenceSession, message: WorkerEmbed): Promi
     post({ type: 'result', id: message.id, outputs: {}, value, inputNs: 0, inferNs: 0, startedNs: begun });
     return;
   }
-  const { spec, tokenizer, maxLength, vocabularySize } = loaded;
+  const { spec, features, tokenizer, maxLength, vocabularySize } = loaded;
+  const { checkTokenIds, encodeTexts, lengthGroups, padIds, poolRows } = features;
   const assembling = process.hrtime.bigint();
   const answers: Array<EmbedAnswer | undefined> = [];
   const rows: Array<{ part: number; ids: number[] }> = [];
@@ -171,12 +178,18 @@ async function embed(session: ort.InferenceSession, message: WorkerEmbed): Promi
   post({ type: 'result', id: message.id, outputs: {}, value, inputNs, inferNs, startedNs: begun }, filled.flatMap((f) => (f ? [f.buffer as ArrayBuffer] : [])));
 }
 
+/**
+ * Batched inputs are assembled in reused buffers: this worker runs one message at a time, and
+ * nothing keeps a batch's inputs once its run has ended.
+ */
+const scratch = new Scratch();
+
 async function run(session: ort.InferenceSession, message: WorkerRun): Promise<void> {
   const assembling = process.hrtime.bigint();
   const inputs: NamedTensors = {};
   for (const [name, parts] of Object.entries(message.inputs)) {
     const axis = message.axes?.[name];
-    inputs[name] = axis === null ? concatBatch(parts.slice(0, 1)) : concatBatch(parts, axis ?? 0);
+    inputs[name] = axis === null ? concatBatch(parts.slice(0, 1), 0, scratch.allocator(name)) : concatBatch(parts, axis ?? 0, scratch.allocator(name));
   }
   const feeds = ortFeeds(inputs);
   const started = process.hrtime.bigint();

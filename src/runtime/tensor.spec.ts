@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { concatBatch, splitBatch, type Tensor, transferables } from './tensor.js';
+import { concatBatch, Scratch, splitBatch, type Tensor, transferables } from './tensor.js';
 
 /** Little-endian bytes of the floats at an odd offset inside a larger buffer, as in a request body. */
 function rawAt(values: number[], offset: number, bufferBytes: number): Tensor & { buffer: ArrayBuffer } {
@@ -37,6 +37,36 @@ describe('concatBatch', () => {
     ]);
     assert.deepEqual(joined, { datatype: 'BYTES', shape: [3], data: ['a', 'b', 'c'] });
     assert.deepEqual(splitBatch(joined, [1, 2]).map((t) => t.data), [['a'], ['b', 'c']]);
+  });
+});
+
+describe('Scratch', () => {
+  it('fills the same buffer for every batch of a key, growing it only for a larger batch', () => {
+    const scratch = new Scratch();
+    const first = concatBatch([rawAt([1, 2, 3, 4], 3, 64), rawAt([5, 6], 1, 64)], 0, scratch.allocator('input'));
+    assert.deepEqual([first.shape, first.data], [[3, 2], Float32Array.of(1, 2, 3, 4, 5, 6)]);
+    const buffer = (first.data as Float32Array).buffer;
+
+    // Smaller: a view of the first elements of the same buffer, holding only this batch's values.
+    const second = concatBatch([rawAt([9, 8], 1, 64), { datatype: 'FP32', shape: [1, 2], data: Float32Array.of(7, 6) }], 0, scratch.allocator('input'));
+    assert.deepEqual(second.data, Float32Array.of(9, 8, 7, 6));
+    assert.equal((second.data as Float32Array).buffer, buffer);
+
+    // Another key has its own buffer; a larger batch gets a new one.
+    const other = concatBatch([rawAt([1, 1], 1, 64), rawAt([2, 2], 1, 64)], 0, scratch.allocator('state'));
+    assert.notEqual((other.data as Float32Array).buffer, buffer);
+    const larger = concatBatch([rawAt([1, 2, 3, 4, 5, 6], 1, 64), rawAt([7, 8], 1, 64)], 0, scratch.allocator('input'));
+    assert.deepEqual(larger.data, Float32Array.of(1, 2, 3, 4, 5, 6, 7, 8));
+    assert.notEqual((larger.data as Float32Array).buffer, buffer);
+  });
+
+  it('gives each datatype its own view of a key\'s bytes', () => {
+    const scratch = new Scratch();
+    const ints = concatBatch([
+      { datatype: 'INT64', shape: [1], data: BigInt64Array.of(-3n) },
+      { datatype: 'INT64', shape: [2], data: BigInt64Array.of(4n, 5n) },
+    ], 0, scratch.allocator('ids'));
+    assert.deepEqual(ints.data, BigInt64Array.of(-3n, 4n, 5n));
   });
 });
 
