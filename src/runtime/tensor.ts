@@ -153,7 +153,8 @@ export function transferables(tensors: readonly Tensor[]): ArrayBuffer[] {
  * Grow-only buffers, one per key, that a session worker refills for every batch instead of
  * allocating new ones. Each fresh ArrayBuffer counts as external memory in its thread's V8 heap,
  * and enough of it starts a full mark-compact: at a few hundred image batches a second that was
- * a quarter of the machine's CPU. A key's array is valid until the next call for that key.
+ * a fifth of the machine's CPU. A key's array is valid until the next call for that key. Each key
+ * keeps the largest batch it has held until the worker ends (the model unloads).
  */
 export class Scratch {
   private readonly buffers = new Map<string, ArrayBuffer>();
