@@ -49,7 +49,7 @@ async function silero(root: string): Promise<BenchModel> {
   await session.release();
   return {
     key: 'silero', title: `Silero VAD v5, ${SILERO_BATCH} chunks per request (binary tensor data), items = chunks`,
-    name: 'silero-vad', path, itemsPerRequest: SILERO_BATCH, limitBatches: [1, 4, 16, 64],
+    name: 'silero-vad', path, itemsPerRequest: SILERO_BATCH, limitBatches: [1, 4, 16, 64, 256],
     targets: { vsLimit: 0.7, vsPlain: 2 },
     manifest: JSON.parse(readFileSync(join(root, 'models/silero-vad/1/model.json'), 'utf8')),
     body: Buffer.concat([header, Buffer.from(input.buffer), Buffer.from(state.buffer)]),
