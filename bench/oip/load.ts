@@ -29,6 +29,8 @@ export interface LoadOptions {
   durationMs: number;
   /** An error message when a 200 reply carries the wrong result. */
   verify?: (reply: HttpReply) => string | undefined;
+  /** Called when the measured window opens and when it closes (e.g. to read CPU times). */
+  window?: { opened(): void; closed(): void };
 }
 
 export interface LoadResult {
@@ -181,7 +183,22 @@ export async function runLoad(target: LoadTarget, options: LoadOptions): Promise
       }
     }
   };
+  const window = { opened: false, closed: false };
+  const close = () => {
+    if (!window.opened || window.closed) return;
+    window.closed = true;
+    options.window?.closed();
+  };
+  const timers = [
+    setTimeout(() => {
+      window.opened = true;
+      options.window?.opened();
+    }, options.warmupMs),
+    setTimeout(close, options.warmupMs + options.durationMs),
+  ];
   await Promise.all(Array.from({ length: options.concurrency }, loop));
+  for (const timer of timers) clearTimeout(timer);
+  close();
   for (const connection of connections) connection.close();
   result.requestsPerS = result.completed / (options.durationMs / 1000);
   return result;

@@ -2,6 +2,7 @@
 import type { LimitCell } from './limit.js';
 import type { LoadResult } from './load.js';
 import type { BenchModel } from './models.js';
+import type { CpuPerRequest } from './thread-cpu.js';
 
 export const CONCURRENCIES = [1, 8, 32] as const;
 const TARGET_CONCURRENCY = 32;
@@ -11,6 +12,8 @@ export interface HttpCell {
   result: LoadResult;
   /** Lathe only: rows per model execution over the cell, from its statistics endpoint. */
   avgBatch?: number;
+  /** Where the measured window's CPU went, per completed request. */
+  cpu?: CpuPerRequest;
 }
 
 export interface SetupRun<T> {
@@ -71,7 +74,7 @@ function httpRow(label: string, run: SetupRun<HttpCell>, perRequest: number, wit
 function problems(setup: string, run: SetupRun<HttpCell>): string[] {
   const lines: string[] = [];
   const totals = { verified: 0, bad: 0, nonOk: 0, network: 0 };
-  for (const { concurrency, result, avgBatch } of run.cells) {
+  for (const { concurrency, result, avgBatch, cpu } of run.cells) {
     totals.verified += result.verified;
     totals.bad += result.bad;
     totals.network += result.networkErrors;
@@ -80,6 +83,10 @@ function problems(setup: string, run: SetupRun<HttpCell>): string[] {
     if (queueMs.length > 0 || inferenceMs.length > 0 || avgBatch !== undefined) {
       const batch = avgBatch === undefined ? '' : `, mean ${num(avgBatch)} items per model execution`;
       lines.push(`  ${at}: server p50 x-queue-time-ms ${num(percentile(queueMs, 0.5))}, x-inference-time-ms ${num(percentile(inferenceMs, 0.5))}${batch}`);
+    }
+    if (cpu && concurrency === TARGET_CONCURRENCY) {
+      lines.push(`  ${at}: CPU per request ${num(cpu.httpThreadMs)} ms on the main (HTTP) thread, ${num(cpu.otherThreadsMs)} ms on its other threads ` +
+        `(model threads, V8's GC helpers), ${num(cpu.loadGeneratorMs)} ms in the load generator`);
     }
     for (const [status, f] of result.failures) {
       totals.nonOk += f.count;

@@ -15,6 +15,8 @@ import type { PlainModel } from './plain-server.js';
 
 export interface RunningServer {
   port: number;
+  /** The server's process id, for reading its threads' CPU times. */
+  pid: number;
   /** Problems seen while stopping, and a summary of the server's own warnings and errors. */
   stop(): Promise<string[]>;
 }
@@ -53,7 +55,7 @@ export async function startPlain(script: string, models: BenchModel[]): Promise<
     once(child, 'message'),
     once(child, 'exit').then(([code]) => Promise.reject(new Error(`plain server exited with ${code}`))),
   ])) as [{ port: number }];
-  return { port: message.port, stop: () => stopChild(child, 'plain server') };
+  return { port: message.port, pid: child.pid!, stop: () => stopChild(child, 'plain server') };
 }
 
 function getStatus(port: number, path: string): Promise<number> {
@@ -146,7 +148,7 @@ export async function startLathe(root: string, models: BenchModel[], overrides: 
     }
     await sleep(250);
   }
-  return { port, stop };
+  return { port, pid: child.pid!, stop };
 }
 
 /** Lathe must stop its embedded PostgreSQL; if it did not, say so and stop that postmaster. */
