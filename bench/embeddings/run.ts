@@ -25,6 +25,7 @@ import { writeManifest } from '../../test/support/models.js';
 import { runLoad } from '../oip/load.js';
 import { percentile } from '../oip/report.js';
 import { startLathe } from '../oip/servers.js';
+import { type CpuPerRequest, type CpuSnapshot, perRequest, snapshot } from '../oip/thread-cpu.js';
 import { disableOnnxRuntimeTelemetry } from '../../src/config/app-config.js';
 
 // In-process sessions here and the Lathe child (which inherits the environment) send no telemetry.
@@ -120,7 +121,7 @@ async function main(): Promise<void> {
       task: 'feature-extraction', source: { huggingface: fx.encoder.dir, file: 'onnx/model.onnx' },
       inputs: ids.map((name) => ({ name, datatype: 'INT64', shape: [-1] })),
       outputs: [{ name: 'last_hidden_state', datatype: 'FP32', shape: [-1, 32] }],
-      maxBatchSize: 64, dynamicBatching: { maxQueueDelayMicroseconds: 1000 }, instances: 2, intraOpThreads: 1,
+      maxBatchSize: 64, instances: 2, intraOpThreads: 1,
       parameters: { pooling: 'mean', normalize: true },
     });
     const glove = JSON.parse(await readFile(join(ROOT, 'models/glove-100d/1/model.json'), 'utf8')) as Record<string, unknown>;
@@ -143,22 +144,25 @@ async function main(): Promise<void> {
       }
     }
     const lathe = await startLathe(ROOT, [], { LATHE_MODELS_DIR: modelsDir, LATHE_MODELS_PRELOAD: '*' });
-    const http = new Map<string, { perS: number; p50: number; failures: number }>();
+    const http = new Map<string, { perS: number; p50: number; failures: number; cpu?: CpuPerRequest }>();
     try {
       for (const m of models) {
         for (const c of CONCURRENCIES) {
           for (const b of BATCHES) {
             // base64 is what the official openai client asks for unless told otherwise.
             const body = Buffer.from(JSON.stringify({ model: m.name, input: texts(b), encoding_format: 'base64' }));
+            const cpu: { before?: CpuSnapshot; after?: CpuSnapshot } = {};
             const result = await runLoad(
               { port: lathe.port, path: '/v1/embeddings', body, headers: { 'content-type': 'application/json' } },
               {
                 concurrency: c, warmupMs: WARMUP_MS, durationMs,
+                window: { opened: () => (cpu.before = snapshot(lathe.pid)), closed: () => (cpu.after = snapshot(lathe.pid)) },
                 verify: (reply) => ((JSON.parse(reply.body.toString('utf8')) as { data: unknown[] }).data.length === b ? undefined : 'wrong number of embeddings'),
               },
             );
             const failures = [...result.failures.values()].reduce((n, f) => n + f.count, 0) + result.networkErrors + result.bad;
-            http.set(`${m.name}/${c}/${b}`, { perS: result.requestsPerS * b, p50: percentile(result.latenciesMs, 0.5), failures });
+            const cpuPerRequest = cpu.before && cpu.after ? perRequest(lathe.pid, cpu.before, cpu.after, result.completed) : undefined;
+            http.set(`${m.name}/${c}/${b}`, { perS: result.requestsPerS * b, p50: percentile(result.latenciesMs, 0.5), failures, cpu: cpuPerRequest });
           }
         }
       }
@@ -166,8 +170,8 @@ async function main(): Promise<void> {
       for (const p of await lathe.stop()) if (!p.includes('NO API KEYS')) console.log(`note: ${p}`);
     }
     console.log(`bench/embeddings: ${durationMs / 1000} s per cell; inputs per second\n`);
-    console.log('| model | concurrency | inputs/request | limit inputs/s | ceiling inputs/s | Lathe inputs/s | Lathe p50 ms | Lathe / limit | Lathe / ceiling |');
-    console.log('|---|---|---|---|---|---|---|---|---|');
+    console.log('| model | concurrency | inputs/request | limit inputs/s | ceiling inputs/s | Lathe inputs/s | Lathe p50 ms | Lathe / limit | Lathe / ceiling | Lathe CPU µs/request: main / other threads / load generator |');
+    console.log('|---|---|---|---|---|---|---|---|---|---|');
     const verdicts: string[] = [];
     for (const m of models) {
       for (const c of CONCURRENCIES) {
@@ -177,7 +181,9 @@ async function main(): Promise<void> {
           const h = http.get(key)!;
           const ceiling = ceilings.get(key)!;
           const ratio = h.perS / l.perS;
-          console.log(`| ${m.name} | ${c} | ${b} | ${l.perS.toFixed(0)} | ${ceiling.perS.toFixed(0)} | ${h.perS.toFixed(0)} | ${h.p50.toFixed(1)} | ${ratio.toFixed(2)} | ${(h.perS / ceiling.perS).toFixed(2)} |${h.failures ? ` ${h.failures} failed` : ''}`);
+          const us = (ms: number) => (ms * 1000).toFixed(0);
+          const cpu = h.cpu ? `${us(h.cpu.httpThreadMs)} / ${us(h.cpu.otherThreadsMs)} / ${us(h.cpu.loadGeneratorMs)}` : '-';
+          console.log(`| ${m.name} | ${c} | ${b} | ${l.perS.toFixed(0)} | ${ceiling.perS.toFixed(0)} | ${h.perS.toFixed(0)} | ${h.p50.toFixed(1)} | ${ratio.toFixed(2)} | ${(h.perS / ceiling.perS).toFixed(2)} | ${cpu} |${h.failures ? ` ${h.failures} failed` : ''}`);
           if (c === 16) verdicts.push(`${m.name}, ${b} per request: ${ratio.toFixed(2)}x ${ratio >= TARGET ? 'PASS' : 'FAIL'}`);
         }
       }
