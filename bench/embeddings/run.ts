@@ -25,7 +25,7 @@ import { writeManifest } from '../../test/support/models.js';
 import { runLoad } from '../oip/load.js';
 import { percentile } from '../oip/report.js';
 import { startLathe } from '../oip/servers.js';
-import { type CpuPerRequest, type CpuSnapshot, perRequest, snapshot } from '../oip/thread-cpu.js';
+import { type CpuPerRequest, cpuWindow } from '../oip/thread-cpu.js';
 import { disableOnnxRuntimeTelemetry } from '../../src/config/app-config.js';
 
 // In-process sessions here and the Lathe child (which inherits the environment) send no telemetry.
@@ -151,18 +151,17 @@ async function main(): Promise<void> {
           for (const b of BATCHES) {
             // base64 is what the official openai client asks for unless told otherwise.
             const body = Buffer.from(JSON.stringify({ model: m.name, input: texts(b), encoding_format: 'base64' }));
-            const cpu: { before?: CpuSnapshot; after?: CpuSnapshot } = {};
+            const cpu = cpuWindow(lathe.pid);
             const result = await runLoad(
               { port: lathe.port, path: '/v1/embeddings', body, headers: { 'content-type': 'application/json' } },
               {
                 concurrency: c, warmupMs: WARMUP_MS, durationMs,
-                window: { opened: () => (cpu.before = snapshot(lathe.pid)), closed: () => (cpu.after = snapshot(lathe.pid)) },
+                window: cpu.window,
                 verify: (reply) => ((JSON.parse(reply.body.toString('utf8')) as { data: unknown[] }).data.length === b ? undefined : 'wrong number of embeddings'),
               },
             );
             const failures = [...result.failures.values()].reduce((n, f) => n + f.count, 0) + result.networkErrors + result.bad;
-            const cpuPerRequest = cpu.before && cpu.after ? perRequest(lathe.pid, cpu.before, cpu.after, result.completed) : undefined;
-            http.set(`${m.name}/${c}/${b}`, { perS: result.requestsPerS * b, p50: percentile(result.latenciesMs, 0.5), failures, cpu: cpuPerRequest });
+            http.set(`${m.name}/${c}/${b}`, { perS: result.requestsPerS * b, p50: percentile(result.latenciesMs, 0.5), failures, cpu: cpu.perRequest(result.completed) });
           }
         }
       }

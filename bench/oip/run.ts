@@ -19,7 +19,7 @@ import { runLoad } from './load.js';
 import { loadModels, verifier, type BenchModel } from './models.js';
 import { CONCURRENCIES, percentile, printModel, type HttpCell, type ModelResults, type SetupRun } from './report.js';
 import { executionCounts, LATHE_LOG, startLathe, startPlain, type RunningServer } from './servers.js';
-import { type CpuSnapshot, perRequest, snapshot } from './thread-cpu.js';
+import { cpuWindow } from './thread-cpu.js';
 import { disableOnnxRuntimeTelemetry } from '../../src/config/app-config.js';
 
 // In-process sessions here and the Lathe child (which inherits the environment) send no telemetry.
@@ -64,14 +64,12 @@ async function measureHttp(setup: string, server: RunningServer, model: BenchMod
   const target = { port: server.port, path: `/v2/models/${model.name}/infer`, body: model.body, headers: model.headers };
   for (const concurrency of CONCURRENCIES) {
     const before = setup === 'lathe' ? await executionCounts(server.port, model.name) : undefined;
-    const cpu: { before?: CpuSnapshot; after?: CpuSnapshot } = {};
-    const window = { opened: () => (cpu.before = snapshot(server.pid)), closed: () => (cpu.after = snapshot(server.pid)) };
-    const result = await runLoad(target, { concurrency, warmupMs: WARMUP_MS, durationMs, verify: verifier(model), window });
+    const cpu = cpuWindow(server.pid);
+    const result = await runLoad(target, { concurrency, warmupMs: WARMUP_MS, durationMs, verify: verifier(model), window: cpu.window });
     const after = before && (await executionCounts(server.port, model.name));
     // Triton's inference_count counts batch rows: for both models a row is an item.
     const avgBatch = before && after ? (after.inferences - before.inferences) / (after.executions - before.executions) : undefined;
-    const cpuPerRequest = cpu.before && cpu.after ? perRequest(server.pid, cpu.before, cpu.after, result.completed) : undefined;
-    cells.push({ concurrency, result, avgBatch, cpu: cpuPerRequest });
+    cells.push({ concurrency, result, avgBatch, cpu: cpu.perRequest(result.completed) });
     const nonOk = [...result.failures.values()].reduce((a, f) => a + f.count, 0);
     log(`${setup} ${model.key} c=${concurrency}: ${result.requestsPerS.toFixed(1)} req/s, p50 ${percentile(result.latenciesMs, 0.5).toFixed(2)} ms, ${nonOk} non-200, ${result.networkErrors} network errors, ${result.bad} wrong`);
   }

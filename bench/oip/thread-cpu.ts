@@ -10,7 +10,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 /** /proc reports CPU time in USER_HZ ticks, 100 per second on every Linux architecture Node ships for. */
 const MS_PER_TICK = 10;
 
-export interface CpuSnapshot {
+interface CpuSnapshot {
   /** CPU ms per thread id of the server process; empty where /proc is not readable. */
   threads: Map<number, number>;
   /** This process's CPU (the load generator), in microseconds. */
@@ -44,12 +44,24 @@ function threadTimes(pid: number): Map<number, number> {
   return times;
 }
 
-export function snapshot(pid: number): CpuSnapshot {
+function snapshot(pid: number): CpuSnapshot {
   return { threads: threadTimes(pid), client: process.cpuUsage() };
 }
 
-/** CPU per completed request between two snapshots; undefined without /proc or requests. */
-export function perRequest(pid: number, before: CpuSnapshot, after: CpuSnapshot, requests: number): CpuPerRequest | undefined {
+/**
+ * runLoad's window callbacks that read the server's and this process's CPU times, and the split
+ * per completed request once the window has closed (undefined without /proc or requests).
+ */
+export function cpuWindow(pid: number): { window: { opened(): void; closed(): void }; perRequest(requests: number): CpuPerRequest | undefined } {
+  let before: CpuSnapshot | undefined;
+  let after: CpuSnapshot | undefined;
+  return {
+    window: { opened: () => (before = snapshot(pid)), closed: () => (after = snapshot(pid)) },
+    perRequest: (requests) => (before && after ? split(pid, before, after, requests) : undefined),
+  };
+}
+
+function split(pid: number, before: CpuSnapshot, after: CpuSnapshot, requests: number): CpuPerRequest | undefined {
   if (requests === 0 || after.threads.size === 0) return undefined;
   let http = 0;
   let other = 0;
