@@ -6,8 +6,10 @@
  * core, the same pooling and normalisation) made by as many concurrent callers as the HTTP cell
  * has, each call with the same inputs as one request. A second column, the ceiling, merges all
  * concurrent callers' inputs into one batch per call: what no per-request server can reach when a
- * request carries a single input, printed so the gap is visible. Requests ask for base64 vectors,
- * as the official openai client does by default.
+ * request carries a single input, printed so the gap is visible. At concurrency 16 a bare
+ * Fastify route taking the same requests (floor-server.ts) gives the HTTP floor, and with the
+ * ceiling the bound: the most any HTTP server could reach on this machine. Requests ask for
+ * base64 vectors, as the official openai client does by default.
  *
  * Usage (after `npx tsc -p tsconfig.json` and `npm run models:prepare`):
  *   node dist/bench/embeddings/run.js [--duration 6]
@@ -24,7 +26,7 @@ import { writeBertFixtures } from '../../test/support/hf-fixtures.js';
 import { writeManifest } from '../../test/support/models.js';
 import { runLoad } from '../oip/load.js';
 import { percentile } from '../oip/report.js';
-import { startLathe } from '../oip/servers.js';
+import { type RunningServer, startForked, startLathe } from '../oip/servers.js';
 import { type CpuPerRequest, cpuWindow } from '../oip/thread-cpu.js';
 import { disableOnnxRuntimeTelemetry } from '../../src/config/app-config.js';
 
@@ -107,6 +109,30 @@ async function inProcess(model: BenchModel, tokenizer: PreTrainedTokenizer, call
   return { perS: done / (durationMs / 1000), p50: percentile(latencies, 0.5) };
 }
 
+interface HttpCell {
+  perS: number;
+  p50: number;
+  failures: number;
+  cpu?: CpuPerRequest;
+}
+
+/** `concurrency` closed loops posting `batch` texts per request; inputs per second. */
+async function measureHttp(server: RunningServer, model: string, concurrency: number, batch: number): Promise<HttpCell> {
+  // base64 is what the official openai client asks for unless told otherwise.
+  const body = Buffer.from(JSON.stringify({ model, input: texts(batch), encoding_format: 'base64' }));
+  const cpu = cpuWindow(server.pid);
+  const result = await runLoad(
+    { port: server.port, path: '/v1/embeddings', body, headers: { 'content-type': 'application/json' } },
+    {
+      concurrency, warmupMs: WARMUP_MS, durationMs,
+      window: cpu.window,
+      verify: (reply) => ((JSON.parse(reply.body.toString('utf8')) as { data: unknown[] }).data.length === batch ? undefined : 'wrong number of embeddings'),
+    },
+  );
+  const failures = [...result.failures.values()].reduce((n, f) => n + f.count, 0) + result.networkErrors + result.bad;
+  return { perS: result.requestsPerS * batch, p50: percentile(result.latenciesMs, 0.5), failures, cpu: cpu.perRequest(result.completed) };
+}
+
 async function main(): Promise<void> {
   if (!existsSync(join(GLOVE, 'onnx/model.onnx'))) {
     console.log(`skipped: ${GLOVE} is missing; run npm run models:prepare first`);
@@ -144,34 +170,28 @@ async function main(): Promise<void> {
       }
     }
     const lathe = await startLathe(ROOT, [], { LATHE_MODELS_DIR: modelsDir, LATHE_MODELS_PRELOAD: '*' });
-    const http = new Map<string, { perS: number; p50: number; failures: number; cpu?: CpuPerRequest }>();
+    const floor = await startForked(fileURLToPath(new URL('./floor-server.js', import.meta.url)), { 'glove-100d': 100, 'bert-mini': 32 }, 'floor server');
+    const http = new Map<string, HttpCell>();
+    const floors = new Map<string, HttpCell>();
     try {
       for (const m of models) {
         for (const c of CONCURRENCIES) {
           for (const b of BATCHES) {
-            // base64 is what the official openai client asks for unless told otherwise.
-            const body = Buffer.from(JSON.stringify({ model: m.name, input: texts(b), encoding_format: 'base64' }));
-            const cpu = cpuWindow(lathe.pid);
-            const result = await runLoad(
-              { port: lathe.port, path: '/v1/embeddings', body, headers: { 'content-type': 'application/json' } },
-              {
-                concurrency: c, warmupMs: WARMUP_MS, durationMs,
-                window: cpu.window,
-                verify: (reply) => ((JSON.parse(reply.body.toString('utf8')) as { data: unknown[] }).data.length === b ? undefined : 'wrong number of embeddings'),
-              },
-            );
-            const failures = [...result.failures.values()].reduce((n, f) => n + f.count, 0) + result.networkErrors + result.bad;
-            http.set(`${m.name}/${c}/${b}`, { perS: result.requestsPerS * b, p50: percentile(result.latenciesMs, 0.5), failures, cpu: cpu.perRequest(result.completed) });
+            http.set(`${m.name}/${c}/${b}`, await measureHttp(lathe, m.name, c, b));
+            if (c === 16) floors.set(`${m.name}/${c}/${b}`, await measureHttp(floor, m.name, c, b));
           }
         }
       }
     } finally {
       for (const p of await lathe.stop()) if (!p.includes('NO API KEYS')) console.log(`note: ${p}`);
+      for (const p of await floor.stop()) console.log(`note: ${p}`);
     }
     console.log(`bench/embeddings: ${durationMs / 1000} s per cell; inputs per second\n`);
-    console.log('| model | concurrency | inputs/request | limit inputs/s | ceiling inputs/s | Lathe inputs/s | Lathe p50 ms | Lathe / limit | Lathe / ceiling | Lathe CPU µs/request: main / other threads / load generator |');
-    console.log('|---|---|---|---|---|---|---|---|---|---|');
+    console.log('| model | concurrency | inputs/request | limit inputs/s | ceiling inputs/s | Lathe inputs/s | Lathe p50 ms | Lathe / limit | Lathe / ceiling | Lathe CPU µs/request: main / other threads / load generator | floor inputs/s | floor CPU µs/request | bound / limit |');
+    console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|');
     const verdicts: string[] = [];
+    const cores = availableParallelism();
+    const us = (ms: number) => (ms * 1000).toFixed(0);
     for (const m of models) {
       for (const c of CONCURRENCIES) {
         for (const b of BATCHES) {
@@ -180,14 +200,25 @@ async function main(): Promise<void> {
           const h = http.get(key)!;
           const ceiling = ceilings.get(key)!;
           const ratio = h.perS / l.perS;
-          const us = (ms: number) => (ms * 1000).toFixed(0);
           const cpu = h.cpu ? `${us(h.cpu.httpThreadMs)} / ${us(h.cpu.otherThreadsMs)} / ${us(h.cpu.loadGeneratorMs)}` : '-';
-          console.log(`| ${m.name} | ${c} | ${b} | ${l.perS.toFixed(0)} | ${ceiling.perS.toFixed(0)} | ${h.perS.toFixed(0)} | ${h.p50.toFixed(1)} | ${ratio.toFixed(2)} | ${(h.perS / ceiling.perS).toFixed(2)} | ${cpu} |${h.failures ? ` ${h.failures} failed` : ''}`);
+          const f = floors.get(key);
+          let floorCells = '- | - | -';
+          if (f?.cpu) {
+            // The most any HTTP server could do: the floor's CPU per request plus the ceiling's
+            // (the model's best per-input cost, inputs batched across requests), on all cores.
+            const floorUs = (f.cpu.httpThreadMs + f.cpu.otherThreadsMs + f.cpu.loadGeneratorMs) * 1000;
+            const modelUs = (cores * 1e6 * b) / ceiling.perS;
+            const bound = ((cores * 1e6) / (floorUs + modelUs)) * b / l.perS;
+            floorCells = `${f.perS.toFixed(0)} | ${floorUs.toFixed(0)} | ${bound.toFixed(2)}`;
+          }
+          console.log(`| ${m.name} | ${c} | ${b} | ${l.perS.toFixed(0)} | ${ceiling.perS.toFixed(0)} | ${h.perS.toFixed(0)} | ${h.p50.toFixed(1)} | ${ratio.toFixed(2)} | ${(h.perS / ceiling.perS).toFixed(2)} | ${cpu} | ${floorCells} |${h.failures ? ` ${h.failures} failed` : ''}`);
           if (c === 16) verdicts.push(`${m.name}, ${b} per request: ${ratio.toFixed(2)}x ${ratio >= TARGET ? 'PASS' : 'FAIL'}`);
         }
       }
     }
     console.log(`\nlimit: ${CONCURRENCIES.join(' or ')} concurrent in-process callers, each call with one request's inputs; ceiling: all their inputs in one call`);
+    console.log('floor: a bare Fastify route parsing the same request and answering base64 vectors of the same width, with no tokenizer or model (server + load generator CPU);');
+    console.log('bound: floor CPU + the ceiling\'s CPU per request on all cores, over the limit: the most any HTTP server could reach here');
     console.log(`target: Lathe >= ${TARGET}x the limit at concurrency 16\n  ${verdicts.join('\n  ')}`);
   } finally {
     await rm(temp, { recursive: true, force: true });

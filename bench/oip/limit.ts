@@ -1,6 +1,7 @@
 /**
  * The machine's limit for a model: as many single-threaded sessions as the machine has cores,
- * each in its own worker thread running the model back-to-back, at several batch sizes.
+ * each in its own worker thread running the model back-to-back. The pool stays open so the
+ * best batch size can be measured again between HTTP cells (see run.ts's rounds).
  */
 import { Worker } from 'node:worker_threads';
 import type { ModelKey } from './feeds.js';
@@ -25,40 +26,42 @@ function nextMessage(worker: Worker): Promise<FromLimitWorker> {
   });
 }
 
-export async function measureLimit(
-  key: ModelKey,
-  modelPath: string,
-  batches: number[],
-  workers: number,
-  timing: { warmupMs: number; durationMs: number },
-  onCell: (cell: LimitCell) => void,
-): Promise<LimitCell[]> {
-  const url = new URL('./limit.worker.js', import.meta.url);
-  const pool = Array.from({ length: workers }, (_, i) => {
-    const init: LimitWorkerInit = { key, modelPath, seed: 100 + i };
-    return new Worker(url, { workerData: init });
-  });
-  const cells: LimitCell[] = [];
-  try {
-    await Promise.all(pool.map(nextMessage)); // every session loaded before any timing starts
-    for (const batch of batches) {
-      const go: ToLimitWorker = { type: 'go', batch, ...timing };
-      const replies = pool.map(nextMessage);
-      for (const worker of pool) worker.postMessage(go);
-      const done = await Promise.all(replies);
-      let runs = 0;
-      const runLatenciesMs: number[] = [];
-      for (const reply of done) {
-        if (reply.type !== 'done') throw new Error(`limit worker answered ${reply.type}`);
-        runs += reply.runs;
-        runLatenciesMs.push(...reply.runLatenciesMs);
-      }
-      const cell = { batch, workers, itemsPerS: (runs * batch) / (timing.durationMs / 1000), runLatenciesMs };
-      cells.push(cell);
-      onCell(cell);
+export class LimitPool {
+  private constructor(private readonly pool: Worker[]) {}
+
+  /** Every session loaded before any timing starts. */
+  static async open(key: ModelKey, modelPath: string, workers: number): Promise<LimitPool> {
+    const url = new URL('./limit.worker.js', import.meta.url);
+    const pool = Array.from({ length: workers }, (_, i) => {
+      const init: LimitWorkerInit = { key, modelPath, seed: 100 + i };
+      return new Worker(url, { workerData: init });
+    });
+    try {
+      await Promise.all(pool.map(nextMessage));
+    } catch (err) {
+      await Promise.all(pool.map((worker) => worker.terminate()));
+      throw err;
     }
-  } finally {
-    await Promise.all(pool.map((worker) => worker.terminate()));
+    return new LimitPool(pool);
   }
-  return cells;
+
+  /** All workers run `batch` back-to-back for the same window. */
+  async measure(batch: number, timing: { warmupMs: number; durationMs: number }): Promise<LimitCell> {
+    const go: ToLimitWorker = { type: 'go', batch, ...timing };
+    const replies = this.pool.map(nextMessage);
+    for (const worker of this.pool) worker.postMessage(go);
+    const done = await Promise.all(replies);
+    let runs = 0;
+    const runLatenciesMs: number[] = [];
+    for (const reply of done) {
+      if (reply.type !== 'done') throw new Error(`limit worker answered ${reply.type}`);
+      runs += reply.runs;
+      runLatenciesMs.push(...reply.runLatenciesMs);
+    }
+    return { batch, workers: this.pool.length, itemsPerS: (runs * batch) / (timing.durationMs / 1000), runLatenciesMs };
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.pool.map((worker) => worker.terminate()));
+  }
 }

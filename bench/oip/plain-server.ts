@@ -1,13 +1,14 @@
 /**
  * Setup "plain": what one would write without Lathe. A Fastify route parses the request, calls
- * session.run on the main thread with no batching and answers JSON. Runs as a child process
+ * session.run on the main thread with no batching and answers JSON; `/floor/:model` does the same
+ * without the model run (the HTTP floor). Runs as a child process
  * (forked by run.ts) so the load generator does not share its event loop.
  *
  * argv[2]: JSON array of { name, key, path }. Sends { port } over IPC once listening.
  */
 import Fastify from 'fastify';
 import ort from 'onnxruntime-node';
-import { mobilenetFeeds, sileroFeeds, MOBILENET_IMAGE, type ModelKey } from './feeds.js';
+import { mobilenetFeeds, randomFloats, sileroFeeds, MOBILENET_IMAGE, type ModelKey } from './feeds.js';
 
 export interface PlainModel {
   name: string;
@@ -79,6 +80,30 @@ async function main(): Promise<void> {
       model_name: request.params.model,
       outputs: [{ name: 'output', datatype: 'FP32', shape: output.dims, data: Array.from(output.data as Float32Array) }],
     };
+  });
+  // The floor: the same request taken and decoded, and a reply of the same shape sent, with no
+  // model run. What HTTP alone costs this machine per request (run.ts prints the bound it sets).
+  app.post<{ Params: { model: string } }>('/floor/:model', async (request, reply) => {
+    const entry = sessions.get(request.params.model);
+    if (!entry) return reply.code(404).send({ error: 'unknown model' });
+    const headerLength = Number(request.headers['inference-header-content-length']);
+    const feeds =
+      entry.key === 'silero'
+        ? sileroRequest(request.body as Buffer, headerLength)
+        : mobilenetRequest(request.body as Buffer, headerLength);
+    const rows = feeds.input!.dims[0]!;
+    const values = randomFloats(rows * (entry.key === 'silero' ? 1 : 1000), 1, rows);
+    const shape = [rows, values.length / rows];
+    // The format each benchmark request asks Lathe for: JSON for Silero, binary tensor data for MobileNet.
+    if (entry.key === 'silero') return { model_name: request.params.model, outputs: [{ name: 'output', datatype: 'FP32', shape, data: Array.from(values) }] };
+    const header = Buffer.from(JSON.stringify({
+      model_name: request.params.model,
+      outputs: [{ name: 'output', datatype: 'FP32', shape, parameters: { binary_data_size: values.byteLength } }],
+    }));
+    return reply
+      .header('inference-header-content-length', String(header.length))
+      .type('application/octet-stream')
+      .send(Buffer.concat([header, Buffer.from(values.buffer)]));
   });
   const address = await app.listen({ host: '127.0.0.1', port: 0 });
   process.send!({ port: Number(new URL(address).port) });

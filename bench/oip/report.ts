@@ -5,7 +5,7 @@ import type { BenchModel } from './models.js';
 import type { CpuPerRequest } from './thread-cpu.js';
 
 export const CONCURRENCIES = [1, 8, 32] as const;
-const TARGET_CONCURRENCY = 32;
+export const TARGET_CONCURRENCY = 32;
 
 export interface HttpCell {
   concurrency: number;
@@ -21,11 +21,23 @@ export interface SetupRun<T> {
   error?: string;
 }
 
+/** One round at the target concurrency: the three setups measured back to back. */
+export interface Round {
+  /** The limit at its best batch size (NaN when the limit failed). */
+  limitItemsPerS: number;
+  plain?: HttpCell;
+  lathe?: HttpCell;
+  /** The plain server's route that takes and answers the same request without running the model. */
+  floor?: HttpCell;
+}
+
 export interface ModelResults {
   model: BenchModel;
   limit: SetupRun<LimitCell>;
   plain: SetupRun<HttpCell>;
   lathe: SetupRun<HttpCell>;
+  floor: SetupRun<HttpCell>;
+  rounds: Round[];
 }
 
 export function percentile(values: number[], q: number): number {
@@ -36,7 +48,7 @@ export function percentile(values: number[], q: number): number {
 
 const num = (v: number) => (Number.isNaN(v) ? 'n/a' : v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2));
 
-function bestLimit(cells: LimitCell[]): LimitCell | undefined {
+export function bestLimit(cells: LimitCell[]): LimitCell | undefined {
   return cells.reduce<LimitCell | undefined>((best, c) => (best === undefined || c.itemsPerS > best.itemsPerS ? c : best), undefined);
 }
 
@@ -96,7 +108,8 @@ function problems(setup: string, run: SetupRun<HttpCell>): string[] {
     for (const sample of result.badSamples) lines.push(`  ${at}: wrong result: ${sample}`);
   }
   if (run.cells.length > 0) {
-    lines.unshift(`  ${setup}: ${totals.verified} replies checked against the in-process output: ${totals.bad} wrong; ` +
+    const checked = setup === 'floor' ? 'filler replies, not checked' : `${totals.verified} replies checked against the in-process output: ${totals.bad} wrong`;
+    lines.unshift(`  ${setup}: ${checked}; ` +
       `${totals.nonOk} non-200, ${totals.network} network errors`);
   }
   return lines;
@@ -123,7 +136,7 @@ export function printModel(results: ModelResults): void {
   console.log(httpRow('plain', results.plain, model.itemsPerRequest, withItems));
   console.log(httpRow('lathe', results.lathe, model.itemsPerRequest, withItems));
   console.log(`(limit row: items/s${withItems ? '' : ' under req/s'} and latency of one session.run at its best batch; no HTTP, so the same in every column)`);
-  for (const line of [...problems('plain', results.plain), ...problems('lathe', results.lathe)]) console.log(line);
+  for (const line of [...problems('plain', results.plain), ...problems('lathe', results.lathe), ...problems('floor', results.floor)]) console.log(line);
   printRatios(results);
 }
 
@@ -132,26 +145,78 @@ function itemsAt(run: SetupRun<HttpCell>, concurrency: number, perRequest: numbe
   return cell ? cell.result.requestsPerS * perRequest : NaN;
 }
 
-function ratioLine(label: string, ratio: number, target?: number): string {
-  const value = num(ratio).padStart(6);
-  if (target === undefined) return `  ${label.padEnd(44)}${value}`;
-  const verdict = ratio >= target ? 'PASS' : 'FAIL';
-  return `  ${label.padEnd(44)}${value}   target >= ${target}   ${verdict}`;
+const itemsOf = (cell: HttpCell | undefined, perRequest: number) => (cell ? cell.result.requestsPerS * perRequest : NaN);
+
+/** The median of the values that are numbers (NaN when none are). */
+function median(values: number[]): number {
+  const known = values.filter((v) => !Number.isNaN(v));
+  return known.length === 0 ? NaN : percentile(known, 0.5);
 }
 
-function printRatios({ model, limit, plain, lathe }: ModelResults): void {
+function ratioLine(label: string, ratio: number, target?: number): string {
+  const value = num(ratio).padStart(6);
+  if (target === undefined) return `  ${label.padEnd(50)}${value}`;
+  const verdict = ratio >= target ? 'PASS' : 'FAIL';
+  return `  ${label.padEnd(50)}${value}   target >= ${target}   ${verdict}`;
+}
+
+/**
+ * The most any HTTP server could do in a round: the floor's CPU per request (server and load
+ * generator) plus the limit's inference CPU per request, on all cores. As items/s over the limit.
+ */
+function boundVsLimit(r: Round, perRequest: number, cores: number): number {
+  const cpu = r.floor?.cpu;
+  if (!cpu) return NaN;
+  const inferenceMs = (cores * 1000 * perRequest) / r.limitItemsPerS;
+  const requestsPerS = (cores * 1000) / (cpu.httpThreadMs + cpu.otherThreadsMs + cpu.loadGeneratorMs + inferenceMs);
+  return (requestsPerS * perRequest) / r.limitItemsPerS;
+}
+
+/** Per round: items/s of each setup and the ratios; the targets use the median ratio. */
+function printRounds(model: BenchModel, rounds: Round[], best: LimitCell | undefined) {
+  const per = model.itemsPerRequest;
+  const cores = best?.workers ?? NaN;
+  const rows = rounds.map((r) => {
+    const plain = itemsOf(r.plain, per);
+    const lathe = itemsOf(r.lathe, per);
+    const floor = r.floor?.cpu;
+    return {
+      limit: r.limitItemsPerS, plain, lathe, vsLimit: lathe / r.limitItemsPerS, vsPlain: lathe / plain, plainVsLimit: plain / r.limitItemsPerS,
+      floorMs: floor ? floor.httpThreadMs + floor.otherThreadsMs + floor.loadGeneratorMs : NaN, bound: boundVsLimit(r, per, cores),
+    };
+  });
+  console.log(`rounds at concurrency ${TARGET_CONCURRENCY}, each measuring limit (B=${best?.batch ?? '?'}), plain, lathe and the HTTP floor back to back (items/s):`);
+  console.log(`  ${'round'.padEnd(8)}${'limit'.padStart(9)}${'plain'.padStart(9)}${'lathe'.padStart(9)}${'lathe/limit'.padStart(13)}${'lathe/plain'.padStart(13)}` +
+    `${'floor CPU ms/req'.padStart(18)}${'bound/limit'.padStart(13)}`);
+  rows.forEach((row, i) => {
+    console.log(`  ${String(i + 1).padEnd(8)}${num(row.limit).padStart(9)}${num(row.plain).padStart(9)}${num(row.lathe).padStart(9)}${num(row.vsLimit).padStart(13)}` +
+      `${num(row.vsPlain).padStart(13)}${num(row.floorMs).padStart(18)}${num(row.bound).padStart(13)}`);
+  });
+  const result = {
+    vsLimit: median(rows.map((r) => r.vsLimit)),
+    vsPlain: median(rows.map((r) => r.vsPlain)),
+    plainVsLimit: median(rows.map((r) => r.plainVsLimit)),
+    bound: median(rows.map((r) => r.bound)),
+  };
+  console.log(`  ${'median'.padEnd(35)}${num(result.vsLimit).padStart(13)}${num(result.vsPlain).padStart(13)}${''.padStart(18)}${num(result.bound).padStart(13)}`);
+  console.log('  (floor: the plain server taking the same request and answering filler of the same shape, no model run; its CPU per request on the server ' +
+    'and in the load generator. bound: that plus the limit\'s inference CPU per request, on all cores: the most any HTTP server could do here)');
+  return result;
+}
+
+function printRatios({ model, limit, plain, lathe, rounds }: ModelResults): void {
   const per = model.itemsPerRequest;
   const best = bestLimit(limit.cells);
-  const limitItems = best?.itemsPerS ?? NaN;
-  const latheItems = itemsAt(lathe, TARGET_CONCURRENCY, per);
-  const plainItems = itemsAt(plain, TARGET_CONCURRENCY, per);
-  console.log(`ratios (items/s${per > 1 ? '' : ' = requests/s'}) at concurrency ${TARGET_CONCURRENCY}:`);
-  console.log(ratioLine(`lathe / limit (B=${best?.batch ?? '?'})`, latheItems / limitItems, model.targets.vsLimit));
-  if (model.targets.vsPlain !== undefined) console.log(ratioLine('lathe / plain', latheItems / plainItems, model.targets.vsPlain));
-  else console.log(ratioLine('lathe / plain', latheItems / plainItems));
+  const medians = printRounds(model, rounds, best);
+  console.log(`ratios (items/s${per > 1 ? '' : ' = requests/s'}) at concurrency ${TARGET_CONCURRENCY}, median of the rounds:`);
+  console.log(ratioLine(`lathe / limit (B=${best?.batch ?? '?'})`, medians.vsLimit, model.targets.vsLimit));
+  console.log(ratioLine('lathe / plain', medians.vsPlain, model.targets.vsPlain));
   const sameBatch = limit.cells.find((c) => c.batch === per);
-  if (sameBatch && sameBatch !== best) console.log(ratioLine(`lathe / limit at B=${sameBatch.batch} (the request's batch)`, latheItems / sameBatch.itemsPerS));
-  console.log(ratioLine('plain / limit', plainItems / limitItems));
+  // The sweep measured the request's own batch size once, next to round 1.
+  const latheRound1 = itemsAt(lathe, TARGET_CONCURRENCY, per);
+  if (sameBatch && sameBatch !== best) console.log(ratioLine(`lathe / limit at B=${sameBatch.batch} (the request's batch), round 1`, latheRound1 / sameBatch.itemsPerS));
+  console.log(ratioLine('plain / limit', medians.plainVsLimit));
+  console.log(ratioLine('bound / limit (HTTP floor + the limit\'s inference)', medians.bound));
   for (const c of CONCURRENCIES.filter((x) => x !== TARGET_CONCURRENCY)) {
     console.log(ratioLine(`lathe / plain at concurrency ${c}`, itemsAt(lathe, c, per) / itemsAt(plain, c, per)));
   }

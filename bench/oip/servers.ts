@@ -50,12 +50,17 @@ async function stopChild(child: ChildProcess, what: string): Promise<string[]> {
 
 export async function startPlain(script: string, models: BenchModel[]): Promise<RunningServer> {
   const args: PlainModel[] = models.map((m) => ({ name: m.name, key: m.key, path: m.path }));
-  const child = fork(script, [JSON.stringify(args)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  return startForked(script, args, 'plain server');
+}
+
+/** A server script forked with `arg` as JSON in argv[2], which sends { port } over IPC once listening. */
+export async function startForked(script: string, arg: unknown, what: string): Promise<RunningServer> {
+  const child = fork(script, [JSON.stringify(arg)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const [message] = (await Promise.race([
     once(child, 'message'),
-    once(child, 'exit').then(([code]) => Promise.reject(new Error(`plain server exited with ${code}`))),
+    once(child, 'exit').then(([code]) => Promise.reject(new Error(`${what} exited with ${code}`))),
   ])) as [{ port: number }];
-  return { port: message.port, pid: child.pid!, stop: () => stopChild(child, 'plain server') };
+  return { port: message.port, pid: child.pid!, stop: () => stopChild(child, what) };
 }
 
 function getStatus(port: number, path: string): Promise<number> {
