@@ -8,7 +8,7 @@
  * concurrent callers' inputs into one batch per call: what no per-request server can reach when a
  * request carries a single input, printed so the gap is visible. At concurrency 16 a bare
  * Fastify route taking the same requests (floor-server.ts) gives the HTTP floor, and with the
- * ceiling the bound: the most any HTTP server could reach on this machine. Requests ask for
+ * ceiling the bound: the most a Fastify-based server could reach on this machine. Requests ask for
  * base64 vectors, as the official openai client does by default.
  *
  * Usage (after `npx tsc -p tsconfig.json` and `npm run models:prepare`):
@@ -204,7 +204,7 @@ async function main(): Promise<void> {
           const f = floors.get(key);
           let floorCells = '- | - | -';
           if (f?.cpu) {
-            // The most any HTTP server could do: the floor's CPU per request plus the ceiling's
+            // The most a Fastify-based server could do: the floor's CPU per request plus the ceiling's
             // (the model's best per-input cost, inputs batched across requests), on all cores.
             const floorUs = (f.cpu.httpThreadMs + f.cpu.otherThreadsMs + f.cpu.loadGeneratorMs) * 1000;
             const modelUs = (cores * 1e6 * b) / ceiling.perS;
@@ -218,7 +218,7 @@ async function main(): Promise<void> {
     }
     console.log(`\nlimit: ${CONCURRENCIES.join(' or ')} concurrent in-process callers, each call with one request's inputs; ceiling: all their inputs in one call`);
     console.log('floor: a bare Fastify route parsing the same request and answering base64 vectors of the same width, with no tokenizer or model (server + load generator CPU);');
-    console.log('bound: floor CPU + the ceiling\'s CPU per request on all cores, over the limit: the most any HTTP server could reach here');
+    console.log('bound: floor CPU + the ceiling\'s CPU per request on all cores, over the limit: the most a Fastify-based server could reach here');
     console.log(`target: Lathe >= ${TARGET}x the limit at concurrency 16\n  ${verdicts.join('\n  ')}`);
   } finally {
     await rm(temp, { recursive: true, force: true });

@@ -161,7 +161,7 @@ function ratioLine(label: string, ratio: number, target?: number): string {
 }
 
 /**
- * The most any HTTP server could do in a round: the floor's CPU per request (server and load
+ * The most a Fastify-based server could do in a round: the floor's CPU per request (server and load
  * generator) plus the limit's inference CPU per request, on all cores. As items/s over the limit.
  */
 function boundVsLimit(r: Round, perRequest: number, cores: number): number {
@@ -200,7 +200,7 @@ function printRounds(model: BenchModel, rounds: Round[], best: LimitCell | undef
   };
   console.log(`  ${'median'.padEnd(35)}${num(result.vsLimit).padStart(13)}${num(result.vsPlain).padStart(13)}${''.padStart(18)}${num(result.bound).padStart(13)}`);
   console.log('  (floor: the plain server taking the same request and answering filler of the same shape, no model run; its CPU per request on the server ' +
-    'and in the load generator. bound: that plus the limit\'s inference CPU per request, on all cores: the most any HTTP server could do here)');
+    'and in the load generator. bound: that plus the limit\'s inference CPU per request, on all cores: the most a Fastify-based server could do here)');
   return result;
 }
 
