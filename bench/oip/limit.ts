@@ -13,6 +13,11 @@ export interface LimitCell {
   itemsPerS: number;
   /** Latencies of one session.run at this batch size, over all workers. */
   runLatenciesMs: number[];
+  /**
+   * This process's CPU time per item over warm-up and window (nothing else runs in it meanwhile):
+   * the inference's own CPU cost, which idle moments of the cores do not inflate.
+   */
+  cpuUsPerItem: number;
 }
 
 function nextMessage(worker: Worker): Promise<FromLimitWorker> {
@@ -49,16 +54,21 @@ export class LimitPool {
   async measure(batch: number, timing: { warmupMs: number; durationMs: number }): Promise<LimitCell> {
     const go: ToLimitWorker = { type: 'go', batch, ...timing };
     const replies = this.pool.map(nextMessage);
+    const cpuBefore = process.cpuUsage();
     for (const worker of this.pool) worker.postMessage(go);
     const done = await Promise.all(replies);
+    const cpu = process.cpuUsage(cpuBefore);
     let runs = 0;
+    let allRuns = 0;
     const runLatenciesMs: number[] = [];
     for (const reply of done) {
       if (reply.type !== 'done') throw new Error(`limit worker answered ${reply.type}`);
       runs += reply.runs;
+      allRuns += reply.warmupRuns + reply.runs;
       runLatenciesMs.push(...reply.runLatenciesMs);
     }
-    return { batch, workers: this.pool.length, itemsPerS: (runs * batch) / (timing.durationMs / 1000), runLatenciesMs };
+    const cpuUsPerItem = (cpu.user + cpu.system) / (allRuns * batch);
+    return { batch, workers: this.pool.length, itemsPerS: (runs * batch) / (timing.durationMs / 1000), runLatenciesMs, cpuUsPerItem };
   }
 
   async close(): Promise<void> {

@@ -11,7 +11,7 @@ export interface LimitWorkerInit {
   seed: number;
 }
 export type ToLimitWorker = { type: 'go'; batch: number; warmupMs: number; durationMs: number };
-export type FromLimitWorker = { type: 'ready' } | { type: 'done'; runs: number; runLatenciesMs: number[] };
+export type FromLimitWorker = { type: 'ready' } | { type: 'done'; warmupRuns: number; runs: number; runLatenciesMs: number[] };
 
 const init = workerData as LimitWorkerInit;
 const port = parentPort!;
@@ -21,7 +21,8 @@ const session = await createSession(init.modelPath);
 port.on('message', async (message: ToLimitWorker) => {
   const feeds = randomFeeds(init.key, message.batch, init.seed);
   const warmEnd = nowMs() + message.warmupMs;
-  while (nowMs() < warmEnd) await session.run(feeds);
+  let warmupRuns = 0;
+  for (; nowMs() < warmEnd; warmupRuns++) await session.run(feeds);
   const runLatenciesMs: number[] = [];
   const end = nowMs() + message.durationMs;
   for (let t = nowMs(); t < end; ) {
@@ -30,7 +31,7 @@ port.on('message', async (message: ToLimitWorker) => {
     runLatenciesMs.push(after - t);
     t = after;
   }
-  const reply: FromLimitWorker = { type: 'done', runs: runLatenciesMs.length, runLatenciesMs };
+  const reply: FromLimitWorker = { type: 'done', warmupRuns, runs: runLatenciesMs.length, runLatenciesMs };
   port.postMessage(reply);
 });
 port.postMessage({ type: 'ready' } satisfies FromLimitWorker);

@@ -25,6 +25,8 @@ export interface SetupRun<T> {
 export interface Round {
   /** The limit at its best batch size (NaN when the limit failed). */
   limitItemsPerS: number;
+  /** The limit's CPU time per item (see LimitCell). */
+  limitCpuUsPerItem: number;
   plain?: HttpCell;
   lathe?: HttpCell;
   /** The plain server's route that takes and answers the same request without running the model. */
@@ -61,10 +63,10 @@ function limitBlock(run: SetupRun<LimitCell>): string[] {
   if (run.error) return [`limit: failed: ${run.error}`];
   const best = bestLimit(run.cells);
   const lines = [`limit: ${run.cells[0]?.workers ?? '?'} worker threads x 1 session (intraOp 1, interOp 1, optimization all), session.run back-to-back`];
-  lines.push('    batch   items/s  run p50 ms  run p99 ms');
+  lines.push('    batch   items/s  run p50 ms  run p99 ms  CPU µs/item');
   for (const c of run.cells) {
     const mark = c === best ? '   <- best' : '';
-    lines.push(`  ${String(c.batch).padStart(7)}${num(c.itemsPerS).padStart(10)}${num(percentile(c.runLatenciesMs, 0.5)).padStart(12)}${num(percentile(c.runLatenciesMs, 0.99)).padStart(12)}${mark}`);
+    lines.push(`  ${String(c.batch).padStart(7)}${num(c.itemsPerS).padStart(10)}${num(percentile(c.runLatenciesMs, 0.5)).padStart(12)}${num(percentile(c.runLatenciesMs, 0.99)).padStart(12)}${num(c.cpuUsPerItem).padStart(13)}${mark}`);
   }
   return lines;
 }
@@ -167,7 +169,7 @@ function ratioLine(label: string, ratio: number, target?: number): string {
 function boundVsLimit(r: Round, perRequest: number, cores: number): number {
   const cpu = r.floor?.cpu;
   if (!cpu) return NaN;
-  const inferenceMs = (cores * 1000 * perRequest) / r.limitItemsPerS;
+  const inferenceMs = (r.limitCpuUsPerItem * perRequest) / 1000;
   const requestsPerS = (cores * 1000) / (cpu.httpThreadMs + cpu.otherThreadsMs + cpu.loadGeneratorMs + inferenceMs);
   return (requestsPerS * perRequest) / r.limitItemsPerS;
 }

@@ -16,7 +16,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ModelKey } from './feeds.js';
-import { LimitPool } from './limit.js';
+import { type LimitCell, LimitPool } from './limit.js';
 import { runLoad } from './load.js';
 import { loadModels, verifier, type BenchModel } from './models.js';
 import { bestLimit, CONCURRENCIES, percentile, printModel, TARGET_CONCURRENCY, type HttpCell, type ModelResults } from './report.js';
@@ -119,11 +119,11 @@ async function measureModel(r: ModelResults, pool: LimitPool | undefined, server
   }
   const best = bestLimit(r.limit.cells);
   for (let i = 0; i < rounds; i++) {
-    let limitItemsPerS = NaN;
+    let limit: LimitCell | undefined;
     if (pool && best) {
       // The sweep's own measurement of the best batch is round 1's limit.
-      limitItemsPerS = i === 0 ? best.itemsPerS : (await pool.measure(best.batch, { warmupMs: WARMUP_MS, durationMs })).itemsPerS;
-      if (i > 0) log(`limit ${r.model.key} B=${best.batch}, round ${i + 1}: ${limitItemsPerS.toFixed(1)} items/s`);
+      limit = i === 0 ? best : await pool.measure(best.batch, { warmupMs: WARMUP_MS, durationMs });
+      if (i > 0) log(`limit ${r.model.key} B=${best.batch}, round ${i + 1}: ${limit.itemsPerS.toFixed(1)} items/s`);
     }
     const plain = await httpCell('plain', servers.plain, r, TARGET_CONCURRENCY, durationMs);
     const lathe = await httpCell('lathe', servers.lathe, r, TARGET_CONCURRENCY, durationMs);
@@ -132,7 +132,7 @@ async function measureModel(r: ModelResults, pool: LimitPool | undefined, server
     if (i === 0 && plain) r.plain.cells.push(plain);
     if (i === 0 && lathe) r.lathe.cells.push(lathe);
     if (i === 0 && floor) r.floor.cells.push(floor);
-    r.rounds.push({ limitItemsPerS, plain, lathe, floor });
+    r.rounds.push({ limitItemsPerS: limit?.itemsPerS ?? NaN, limitCpuUsPerItem: limit?.cpuUsPerItem ?? NaN, plain, lathe, floor });
   }
 }
 
