@@ -7,9 +7,9 @@
  * has, each call with the same inputs as one request. A second column, the ceiling, merges all
  * concurrent callers' inputs into one batch per call: what no per-request server can reach when a
  * request carries a single input, printed so the gap is visible. At concurrency 16 a bare
- * Fastify route taking the same requests (floor-server.ts) gives the HTTP floor, and with the
- * pipeline's cheapest CPU per input the bound: the most a Fastify-based server could reach here. Requests ask for
- * base64 vectors, as the official openai client does by default.
+ * Fastify route and a bare NestJS controller taking the same requests (floor-server.ts) give the
+ * HTTP floors, and with the pipeline's cheapest CPU per input the bounds: the most a server on
+ * each stack could reach here. Requests ask for base64 vectors, as the openai client does.
  *
  * Usage (after `npx tsc -p tsconfig.json` and `npm run models:prepare`):
  *   node dist/bench/embeddings/run.js [--duration 6]
@@ -184,25 +184,33 @@ async function main(): Promise<void> {
       }
     }
     const lathe = await startLathe(ROOT, [], { LATHE_MODELS_DIR: modelsDir, LATHE_MODELS_PRELOAD: '*' });
-    const floor = await startForked(fileURLToPath(new URL('./floor-server.js', import.meta.url)), { 'glove-100d': 100, 'bert-mini': 32 }, 'floor server');
+    const floorScript = fileURLToPath(new URL('./floor-server.js', import.meta.url));
+    const widths = { 'glove-100d': 100, 'bert-mini': 32 };
+    const floorServers = [
+      await startForked(floorScript, { stack: 'fastify', widths }, 'Fastify floor server'),
+      await startForked(floorScript, { stack: 'nest', widths }, 'NestJS floor server'),
+    ];
     const http = new Map<string, HttpCell>();
-    const floors = new Map<string, HttpCell>();
+    const floors = new Map<string, HttpCell[]>();
     try {
       for (const m of models) {
         for (const c of CONCURRENCIES) {
           for (const b of BATCHES) {
             http.set(`${m.name}/${c}/${b}`, await measureHttp(lathe, m.name, c, b));
-            if (c === 16) floors.set(`${m.name}/${c}/${b}`, await measureHttp(floor, m.name, c, b));
+            if (c !== 16) continue;
+            const cells: HttpCell[] = [];
+            for (const server of floorServers) cells.push(await measureHttp(server, m.name, c, b));
+            floors.set(`${m.name}/${c}/${b}`, cells);
           }
         }
       }
     } finally {
       for (const p of await lathe.stop()) if (!p.includes('NO API KEYS')) console.log(`note: ${p}`);
-      for (const p of await floor.stop()) console.log(`note: ${p}`);
+      for (const server of floorServers) for (const p of await server.stop()) console.log(`note: ${p}`);
     }
     console.log(`bench/embeddings: ${durationMs / 1000} s per cell; inputs per second\n`);
-    console.log('| model | concurrency | inputs/request | limit inputs/s | ceiling inputs/s | Lathe inputs/s | Lathe p50 ms | Lathe / limit | Lathe / ceiling | Lathe CPU µs/request: main / other threads / load generator | floor inputs/s | floor CPU µs/request | pipeline CPU µs/request | bound / limit |');
-    console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
+    console.log('| model | concurrency | inputs/request | limit inputs/s | ceiling inputs/s | Lathe inputs/s | Lathe p50 ms | Lathe / limit | Lathe / ceiling | Lathe CPU µs/request: main / other threads / load generator | floor CPU µs/request: Fastify / NestJS | pipeline CPU µs/request | bound / limit: Fastify / NestJS |');
+    console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|');
     const verdicts: string[] = [];
     const cores = availableParallelism();
     const us = (ms: number) => (ms * 1000).toFixed(0);
@@ -217,14 +225,14 @@ async function main(): Promise<void> {
           const cpu = h.cpu ? `${us(h.cpu.httpThreadMs)} / ${us(h.cpu.otherThreadsMs)} / ${us(h.cpu.loadGeneratorMs)}` : '-';
           const f = floors.get(key);
           const lean = leanest.get(key);
-          let floorCells = '- | - | - | -';
-          if (f?.cpu && lean) {
-            // The most a Fastify-based server could do: the floor's CPU per request plus the
+          let floorCells = '- | - | -';
+          if (f && lean) {
+            // The most a server on each stack could do: its floor's CPU per request plus the
             // pipeline's cheapest CPU per request (inputs batched across requests), on all cores.
-            const floorUs = (f.cpu.httpThreadMs + f.cpu.otherThreadsMs + f.cpu.loadGeneratorMs) * 1000;
+            const floorUs = f.map((cell) => (cell.cpu ? (cell.cpu.httpThreadMs + cell.cpu.otherThreadsMs + cell.cpu.loadGeneratorMs) * 1000 : NaN));
             const pipelineUs = lean.cpuUsPerInput * b;
-            const bound = ((cores * 1e6) / (floorUs + pipelineUs)) * b / l.perS;
-            floorCells = `${f.perS.toFixed(0)} | ${floorUs.toFixed(0)} | ${pipelineUs.toFixed(0)} | ${bound.toFixed(2)}`;
+            const bounds = floorUs.map((us) => ((cores * 1e6) / (us + pipelineUs)) * b / l.perS);
+            floorCells = `${floorUs.map((us) => us.toFixed(0)).join(' / ')} | ${pipelineUs.toFixed(0)} | ${bounds.map((x) => x.toFixed(2)).join(' / ')}`;
           }
           console.log(`| ${m.name} | ${c} | ${b} | ${l.perS.toFixed(0)} | ${ceiling.perS.toFixed(0)} | ${h.perS.toFixed(0)} | ${h.p50.toFixed(1)} | ${ratio.toFixed(2)} | ${(h.perS / ceiling.perS).toFixed(2)} | ${cpu} | ${floorCells} |${h.failures ? ` ${h.failures} failed` : ''}`);
           if (c === 16) verdicts.push(`${m.name}, ${b} per request: ${ratio.toFixed(2)}x ${ratio >= TARGET ? 'PASS' : 'FAIL'}`);
@@ -232,9 +240,10 @@ async function main(): Promise<void> {
       }
     }
     console.log(`\nlimit: ${CONCURRENCIES.join(' or ')} concurrent in-process callers, each call with one request's inputs; ceiling: all their inputs in one call`);
-    console.log('floor: a bare Fastify route parsing the same request and answering base64 vectors of the same width, with no tokenizer or model (server + load generator CPU);');
+    console.log('floor: a bare Fastify route, and the same handler as a NestJS controller on its Fastify adapter, parsing the same request and answering base64 vectors');
+    console.log('  of the same width with no tokenizer or model (server + load generator CPU);');
     console.log('pipeline CPU: the in-process pipeline\'s CPU time per request when all the concurrent inputs go in one call on a single-threaded session;');
-    console.log('bound: cores / (floor CPU + pipeline CPU) in inputs/s, over the limit: the most a Fastify-based server could reach here with this load generator');
+    console.log('bound: cores / (floor CPU + pipeline CPU) in inputs/s, over the limit: the most a server on that stack could reach here with this load generator');
     console.log(`target: Lathe >= ${TARGET}x the limit at concurrency 16\n  ${verdicts.join('\n  ')}`);
   } finally {
     await rm(temp, { recursive: true, force: true });
