@@ -21,7 +21,7 @@ export interface SetupRun<T> {
   error?: string;
 }
 
-/** One round at the target concurrency: the three setups measured back to back. */
+/** One round at the target concurrency: limit, plain, Lathe and the floor measured back to back. */
 export interface Round {
   /** The limit at its best batch size (NaN when the limit failed). */
   limitItemsPerS: number;
@@ -156,7 +156,8 @@ function median(values: number[]): number {
 }
 
 function ratioLine(label: string, ratio: number, target?: number): string {
-  const value = num(ratio).padStart(6);
+  // Three decimals where a verdict depends on it: 0.697 must not print as a failing 0.70.
+  const value = (target === undefined || Number.isNaN(ratio) ? num(ratio) : ratio.toFixed(3)).padStart(6);
   if (target === undefined) return `  ${label.padEnd(50)}${value}`;
   const verdict = ratio >= target ? 'PASS' : 'FAIL';
   return `  ${label.padEnd(50)}${value}   target >= ${target}   ${verdict}`;

@@ -6,7 +6,7 @@
  *   node dist/bench/oip/run.js [--duration 8] [--rounds 3] [--only silero|mobilenet]
  *
  * --duration: seconds measured per cell, after a 1 s warm-up (default 8).
- * --rounds: rounds of limit, plain and Lathe back to back at the target concurrency (default 3);
+ * --rounds: rounds of limit, plain, Lathe and the HTTP floor back to back at the target concurrency (default 3);
  *   the targets are judged on the median of the rounds' ratios.
  * Uses DATABASE_URL when set; otherwise Lathe starts its embedded PostgreSQL in a temp dir.
  * Prints PASS/FAIL per target but always exits 0: it is a benchmark, not a test.
