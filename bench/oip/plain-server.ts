@@ -6,7 +6,7 @@
  *
  * argv[2]: JSON array of { name, key, path }. Sends { port } over IPC once listening.
  */
-import Fastify from 'fastify';
+import Fastify, { type FastifyRequest } from 'fastify';
 import ort from 'onnxruntime-node';
 import { mobilenetFeeds, randomFloats, sileroFeeds, MOBILENET_IMAGE, type ModelKey } from './feeds.js';
 
@@ -58,6 +58,13 @@ function mobilenetRequest(body: Buffer, headerLength: number): Record<string, or
   return mobilenetFeeds(images, shape[0]!);
 }
 
+/** The model's feeds from a benchmark request (binary tensor data after a JSON header). */
+function requestFeeds(key: ModelKey, request: FastifyRequest): Record<string, ort.Tensor> {
+  const headerLength = Number(request.headers['inference-header-content-length']);
+  const body = request.body as Buffer;
+  return key === 'silero' ? sileroRequest(body, headerLength) : mobilenetRequest(body, headerLength);
+}
+
 async function main(): Promise<void> {
   const models = JSON.parse(process.argv[2] ?? '[]') as PlainModel[];
   const sessions = new Map<string, { key: ModelKey; session: ort.InferenceSession }>();
@@ -69,11 +76,7 @@ async function main(): Promise<void> {
   app.post<{ Params: { model: string } }>('/v2/models/:model/infer', async (request, reply) => {
     const entry = sessions.get(request.params.model);
     if (!entry) return reply.code(404).send({ error: 'unknown model' });
-    const headerLength = Number(request.headers['inference-header-content-length']);
-    const feeds =
-      entry.key === 'silero'
-        ? sileroRequest(request.body as Buffer, headerLength)
-        : mobilenetRequest(request.body as Buffer, headerLength);
+    const feeds = requestFeeds(entry.key, request);
     const result = await entry.session.run(feeds, ['output']);
     const output = result.output!;
     return {
@@ -86,11 +89,7 @@ async function main(): Promise<void> {
   app.post<{ Params: { model: string } }>('/floor/:model', async (request, reply) => {
     const entry = sessions.get(request.params.model);
     if (!entry) return reply.code(404).send({ error: 'unknown model' });
-    const headerLength = Number(request.headers['inference-header-content-length']);
-    const feeds =
-      entry.key === 'silero'
-        ? sileroRequest(request.body as Buffer, headerLength)
-        : mobilenetRequest(request.body as Buffer, headerLength);
+    const feeds = requestFeeds(entry.key, request);
     const rows = feeds.input!.dims[0]!;
     const values = randomFloats(rows * (entry.key === 'silero' ? 1 : 1000), 1, rows);
     const shape = [rows, values.length / rows];
