@@ -186,13 +186,12 @@ async function main(): Promise<void> {
     const lathe = await startLathe(ROOT, [], { LATHE_MODELS_DIR: modelsDir, LATHE_MODELS_PRELOAD: '*' });
     const floorScript = fileURLToPath(new URL('./floor-server.js', import.meta.url));
     const widths = { 'glove-100d': 100, 'bert-mini': 32 };
-    const floorServers = [
-      await startForked(floorScript, { stack: 'fastify', widths }, 'Fastify floor server'),
-      await startForked(floorScript, { stack: 'nest', widths }, 'NestJS floor server'),
-    ];
+    const floorServers: RunningServer[] = [];
     const http = new Map<string, HttpCell>();
     const floors = new Map<string, HttpCell[]>();
     try {
+      // Started inside the try, so Lathe is stopped when one of them cannot start.
+      for (const stack of ['fastify', 'nest'] as const) floorServers.push(await startForked(floorScript, { stack, widths }, `${stack} floor server`));
       for (const m of models) {
         for (const c of CONCURRENCIES) {
           for (const b of BATCHES) {
