@@ -49,7 +49,7 @@ async function limit(photo: Buffer, concurrency: number): Promise<Cell> {
   const latencies: number[] = [];
   let images = 0;
   const round = async () => {
-    const tensors = await Promise.all(Array.from({ length: concurrency }, () => imageToTensor(photo, manifest.image!, MAX_PIXELS)));
+    const tensors = await Promise.all(Array.from({ length: concurrency }, () => imageToTensor(photo, manifest.image!, { maxImagePixels: MAX_PIXELS, maxImageSide: 16_384, maxImageAspectRatio: 64 })));
     const batch = new Float32Array(concurrency * 3 * 224 * 224);
     tensors.forEach((t, i) => batch.set(t, i * t.length));
     const out = await session.run({ input: new ort.Tensor('float32', batch, [concurrency, 3, 224, 224]) });

@@ -34,9 +34,24 @@ export interface AppConfig {
   media: {
     /** Decoded images with more pixels are refused before they are decoded (decompression bombs). */
     maxImagePixels: number;
+    /**
+     * Decode time grows with the longer side, not only with pixels (a 1 x 49,000,000 PNG takes half
+     * a minute), so the header's side and aspect ratio are bounded too.
+     */
+    maxImageSide: number;
+    maxImageAspectRatio: number;
+    /** Lines read per image by OCR; the rest (last in reading order) are not read. */
+    ocrMaxLines: number;
+    /** The largest `max_side` an OCR request may ask the detector for. */
+    ocrMaxSide: number;
     maxAudioSeconds: number;
     /** Audio decodes (ffmpeg processes, WAV workers) at once; as many again may wait, then 429. */
     audioDecoders: number;
+    /** OIP infer JSON bodies of at least this many bytes are parsed in worker threads (0: every one). */
+    oipJsonOffThreadBytes: number;
+    oipJsonWorkers: number;
+    /** Bodies waiting for a JSON worker beyond the busy ones; past it, 429. */
+    oipJsonQueue: number;
   };
 }
 
@@ -89,7 +104,18 @@ export function loadConfig(source: Record<string, string | undefined>): AppConfi
       filesDir: e.LATHE_MODEL_FILES_DIR.trim() || undefined,
       gloveWords: e.LATHE_GLOVE_WORDS,
     },
-    media: { maxImagePixels: e.LATHE_IMAGE_MAX_PIXELS, maxAudioSeconds: e.LATHE_AUDIO_MAX_SECONDS, audioDecoders: e.LATHE_AUDIO_DECODERS },
+    media: {
+      maxImagePixels: e.LATHE_IMAGE_MAX_PIXELS,
+      maxImageSide: e.LATHE_IMAGE_MAX_SIDE,
+      maxImageAspectRatio: e.LATHE_IMAGE_MAX_ASPECT_RATIO,
+      ocrMaxLines: e.LATHE_OCR_MAX_LINES,
+      ocrMaxSide: e.LATHE_OCR_MAX_SIDE,
+      maxAudioSeconds: e.LATHE_AUDIO_MAX_SECONDS,
+      audioDecoders: e.LATHE_AUDIO_DECODERS,
+      oipJsonOffThreadBytes: e.LATHE_OIP_JSON_OFFTHREAD_BYTES,
+      oipJsonWorkers: e.LATHE_OIP_JSON_WORKERS,
+      oipJsonQueue: e.LATHE_OIP_JSON_QUEUE,
+    },
   };
 }
 

@@ -47,7 +47,7 @@ export class ClassifyService {
     if (!pre) throw new AppError(ErrorCode.ModelLoadFailed, `model "${name}" has no "image" preprocessing in its manifest`);
     const { scores } = modelParameters.parse(model.manifest.parameters);
     const images = await trace.decoding(
-      Promise.all(media.items.map((item) => imageToTensor(item.bytes, pre, this.config.media.maxImagePixels, item.source))),
+      Promise.all(media.items.map((item) => imageToTensor(item.bytes, pre, this.config.media, item.source))),
     );
     // One runner request per image: the dynamic batcher merges them with other clients' images.
     const logits = await Promise.all(images.map((data) => this.runOne(model, data, trace)));
@@ -64,7 +64,7 @@ export class ClassifyService {
     if (!pre) throw new AppError(ErrorCode.ModelLoadFailed, `model "${backbone}" has no "image" preprocessing in its manifest`);
     const output = modelParameters.parse(model.manifest.parameters).features;
     const tensors = await trace.decoding(
-      Promise.all(images.map((bytes, i) => imageToTensor(bytes, pre, this.config.media.maxImagePixels, sources?.[i] ?? `image ${i}`))),
+      Promise.all(images.map((bytes, i) => imageToTensor(bytes, pre, this.config.media, sources?.[i] ?? `image ${i}`))),
     );
     return Promise.all(tensors.map((data) => this.runOne(model, data, trace, output)));
   }

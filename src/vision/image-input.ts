@@ -13,11 +13,20 @@ export interface RgbPixels {
   height: number;
 }
 
+/** What an image's header may claim before it is decoded; AppConfig's `media` has these fields. */
+export interface ImageLimits {
+  maxImagePixels: number;
+  maxImageSide: number;
+  maxImageAspectRatio: number;
+}
+
 /**
  * Reads the header only, then refuses what must not be decoded: unknown formats, and images whose
- * pixel count is beyond the limit (a small PNG can claim 100000 x 100000).
+ * decode would cost too much. Pixels alone do not bound that cost: libvips pays per row and per
+ * column too, so a 95 KB PNG of 1 x 49,000,000 pixels (under the pixel limit) took 22-30 s of OCR.
+ * The longer side and the aspect ratio are bounded as well.
  */
-async function open(bytes: Buffer, maxPixels: number, where: string): Promise<{ image: Sharp; width: number; height: number }> {
+async function open(bytes: Buffer, limits: ImageLimits, where: string): Promise<{ image: Sharp; width: number; height: number }> {
   const image = sharp(bytes, { limitInputPixels: false, failOn: 'warning', autoOrient: true, sequentialRead: true });
   let meta: Metadata;
   try {
@@ -27,15 +36,27 @@ async function open(bytes: Buffer, maxPixels: number, where: string): Promise<{ 
   }
   if (!FORMATS.has(meta.format)) throw new AppError(ErrorCode.MediaInvalid, `${where} is ${meta.format}; send JPEG, PNG, WebP, GIF, TIFF, HEIF or AVIF`);
   const { width, height } = meta.autoOrient;
-  if (width * height > maxPixels) {
-    throw new AppError(ErrorCode.MediaTooLarge, `${where} is ${width} x ${height} = ${width * height} pixels; the limit is ${maxPixels}`);
-  }
+  const problem = beyondLimits(width, height, limits);
+  if (problem) throw new AppError(ErrorCode.MediaTooLarge, `${where} is ${width} x ${height}${problem}`);
   return { image, width, height };
 }
 
+/** The first limit a width x height image passes, as the end of a sentence, or undefined within them all. */
+export function beyondLimits(width: number, height: number, limits: ImageLimits): string | undefined {
+  const pixels = width * height;
+  if (pixels > limits.maxImagePixels) return ` = ${pixels} pixels; the limit is ${limits.maxImagePixels}`;
+  const longer = Math.max(width, height);
+  if (longer > limits.maxImageSide) return `; its longer side is ${longer} pixels, the limit is ${limits.maxImageSide}`;
+  const ratio = longer / Math.max(1, Math.min(width, height));
+  if (ratio > limits.maxImageAspectRatio) {
+    return `; its aspect ratio is ${Number(ratio.toFixed(2))}:1, the limit is ${limits.maxImageAspectRatio}:1`;
+  }
+  return undefined;
+}
+
 /** Decodes a whole image to RGB (alpha flattened onto white), for pipelines that work in original pixels. */
-export async function decodeRgb(bytes: Buffer, maxPixels: number, where = 'the image'): Promise<RgbPixels> {
-  const { image } = await open(bytes, maxPixels, where);
+export async function decodeRgb(bytes: Buffer, limits: ImageLimits, where = 'the image'): Promise<RgbPixels> {
+  const { image } = await open(bytes, limits, where);
   const { data, info } = await decode(image.flatten({ background: '#ffffff' }).removeAlpha().toColourspace('srgb'), where);
   return { data, width: info.width, height: info.height };
 }
@@ -44,8 +65,8 @@ export async function decodeRgb(bytes: Buffer, maxPixels: number, where = 'the i
  * Decodes and resizes with libvips (off the event loop, on libuv's threads), then normalises into
  * one image's tensor data as the manifest describes: [C, H, W] or [H, W, C] float32.
  */
-export async function imageToTensor(bytes: Buffer, pre: ImagePreprocess, maxPixels: number, where = 'the image'): Promise<Float32Array> {
-  const { image, width, height } = await open(bytes, maxPixels, where);
+export async function imageToTensor(bytes: Buffer, pre: ImagePreprocess, limits: ImageLimits, where = 'the image'): Promise<Float32Array> {
+  const { image, width, height } = await open(bytes, limits, where);
   const background = pre.background === 'white' ? '#ffffff' : '#000000';
   let pipeline = image.flatten({ background });
   if (pre.channels === 'gray') pipeline = pipeline.greyscale();

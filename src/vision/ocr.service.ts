@@ -39,6 +39,10 @@ export class OcrService {
 
   async read(media: MediaRequest, trace: TaskTrace): Promise<OcrReply[]> {
     const o = parseOptions(options, media.options);
+    const { ocrMaxSide, ocrMaxLines } = this.config.media;
+    if (o.max_side > ocrMaxSide) {
+      throw new AppError(ErrorCode.ValidationFailed, `max_side ${o.max_side} is above this server's limit of ${ocrMaxSide}`);
+    }
     const recognition = await this.tasks.get(o.model, ['text-recognition'], trace);
     const parsed = pipelineParameters.safeParse(recognition.manifest.parameters);
     if (!parsed.success) {
@@ -53,10 +57,11 @@ export class OcrService {
     const run = this.tasks.runModel(trace);
     return Promise.all(
       media.items.map(async (item) => {
-        const image = await trace.decoding(decodeRgb(item.bytes, this.config.media.maxImagePixels, item.source));
+        const image = await trace.decoding(decodeRgb(item.bytes, this.config.media, item.source));
         const result = await runOcr(image, { detection, direction, recognition: o.model }, dictionary, run, {
           minConfidence: o.min_confidence,
           maxSide: o.max_side,
+          maxLines: ocrMaxLines,
         });
         return { model: o.model, version: recognition.version, width: image.width, height: image.height, ...result };
       }),

@@ -49,7 +49,7 @@ export const ERROR_CODES: Readonly<Record<ErrorCode, ErrorCodeInfo>> = Object.fr
   [ErrorCode.InvalidApiKey]: { status: 401, description: 'The API key is not known.' },
   [ErrorCode.InsufficientScope]: { status: 403, description: 'The API key lacks the scope this route needs.' },
   [ErrorCode.MediaInvalid]: { status: 422, description: 'The image or audio could not be decoded (corrupt, truncated, or not that kind of media).' },
-  [ErrorCode.MediaTooLarge]: { status: 413, description: 'The image has more pixels than the configured limit.' },
+  [ErrorCode.MediaTooLarge]: { status: 413, description: "The image's pixels, longer side or aspect ratio is beyond the configured limit (read from its header, before decoding)." },
   [ErrorCode.InputTooLong]: { status: 413, description: "A text input has more tokens than the model takes and truncation was not asked for." },
   [ErrorCode.AudioTooLong]: { status: 413, description: 'The audio is longer than the configured limit.' },
   [ErrorCode.ModelNotInstalled]: { status: 503, description: "The task's model file is not installed on this server." },

@@ -31,6 +31,11 @@ export interface OcrModels {
 export interface OcrOptions extends Partial<DetectionParams> {
   /** Lines read with a lower confidence are dropped (PaddleOCR's drop_score). */
   minConfidence?: number;
+  /**
+   * Regions read at most: each costs a crop and a share of a recognition call, and a page of noise
+   * can yield up to the detector's 1000 candidates. Beyond it, the first ones in reading order are read.
+   */
+  maxLines?: number;
 }
 
 export interface OcrResult {
@@ -60,7 +65,7 @@ export async function runOcr(
 ): Promise<OcrResult> {
   if (image.width < 1 || image.height < 1) return { lines: [], text: '' };
   const params = withDefaults(options);
-  const boxes = await detect(image, models.detection, run, params);
+  const boxes = firstInReadingOrder(await detect(image, models.detection, run, params), options.maxLines ?? Infinity);
   const crops = new LineCrops(image, boxes);
   if (models.direction) await turnUpsideDown(crops, models.direction, run);
   const read = await recognise(crops, models.recognition, ctcAlphabet(dictionary), run);
@@ -93,6 +98,11 @@ class LineCrops {
   turn(i: number): void {
     this.crops[i] = rotate180(this.get(i));
   }
+}
+
+function firstInReadingOrder(boxes: Quad[], max: number): Quad[] {
+  if (boxes.length <= max) return boxes;
+  return readingOrder(boxes).slice(0, max).map((i) => boxes[i]!);
 }
 
 function withDefaults(options: OcrOptions): DetectionParams {
