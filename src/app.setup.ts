@@ -17,6 +17,7 @@ import { buildOpenApiDocument } from './common/openapi/openapi.js';
 import type { AppConfig } from './config/app-config.js';
 import { LifecycleService } from './lifecycle/lifecycle.service.js';
 import { MetricsService } from './metrics/metrics.service.js';
+import { OipJsonBodies } from './oip/oip-json-bodies.js';
 
 export interface CreateAppOptions {
   /** Extra modules mounted beside the app's own (test fixtures). */
@@ -63,7 +64,7 @@ export async function configureApp(
 ): Promise<void> {
   const fastify = app.getHttpAdapter().getInstance();
   if (!preview) installRequestHooks(fastify, app.get(LifecycleService), app.get(MetricsService));
-  installStrictJsonParser(fastify);
+  installStrictJsonParser(fastify, preview ? undefined : app.get(OipJsonBodies));
   await installMediaParsers(fastify, config.http.bodyLimitBytes);
   installSecurityHeaders(fastify);
   if (config.http.corsOrigins !== false) app.enableCors({ origin: config.http.corsOrigins, exposedHeaders: ['x-request-id'] });

@@ -2,6 +2,7 @@ import { AppError } from '../common/errors/app-error.js';
 import { ErrorCode } from '../common/errors/error-code.js';
 import { batchAxisOf, fullShape, type ModelManifest, type TensorSpec } from '../models/model-manifest.js';
 import type { NamedTensors, Tensor } from '../runtime/tensor.js';
+import { type DecodedData, PreparsedInferBody } from './json-body.js';
 import { decodeJsonTensor, splitInferRequest, takeBinaryInputs, viewBinaryTensor } from './tensor-codec.js';
 
 interface RawInput {
@@ -33,7 +34,10 @@ const bad = (message: string) => new AppError(ErrorCode.ValidationFailed, messag
 export function parseInferRequest(body: unknown, headerLength: number | undefined, manifest: ModelManifest): ParsedInferRequest {
   let header: unknown = body;
   let binary: Buffer = Buffer.alloc(0);
+  let decoded: ReadonlyArray<DecodedData | null> = [];
   if (Buffer.isBuffer(body)) ({ header, binary } = splitInferRequest(body, headerLength));
+  // Parsed, and its tensors decoded, by a JSON body worker (oip-json-bodies.ts).
+  if (body instanceof PreparsedInferBody) ({ value: header, decoded } = body);
   if (typeof header !== 'object' || header === null || Array.isArray(header)) throw bad('request body must be a JSON object');
   const request = header as { id?: unknown; inputs?: unknown; outputs?: unknown; parameters?: Record<string, unknown> };
   if (request.id !== undefined && typeof request.id !== 'string') throw bad('"id" must be a string');
@@ -43,16 +47,14 @@ export function parseInferRequest(body: unknown, headerLength: number | undefine
 
   const specs = new Map(manifest.inputs.map((s) => [s.name, s]));
   const inputs: NamedTensors = {};
-  for (const raw of rawInputs) {
+  for (const [i, raw] of rawInputs.entries()) {
     const spec = specs.get(raw.name);
     const what = `input "${raw.name}"`;
     if (!spec) throw bad(`${what} is not an input of this model (inputs: ${[...specs.keys()].join(', ')})`);
     if (inputs[raw.name]) throw bad(`${what} is given twice`);
     const bytes = binaries.get(raw.name);
     if (bytes === undefined && raw.data === undefined) throw bad(`${what} has neither "data" nor binary_data_size`);
-    const tensor = bytes
-      ? viewBinaryTensor(what, raw.datatype, raw.shape, bytes)
-      : decodeJsonTensor(what, raw.datatype, raw.shape, raw.data);
+    const tensor = bytes ? viewBinaryTensor(what, raw.datatype, raw.shape, bytes) : jsonTensor(what, raw, decoded[i]);
     checkAgainstSpec(what, tensor, spec, manifest.maxBatchSize);
     inputs[raw.name] = tensor as Tensor;
   }
@@ -62,6 +64,13 @@ export function parseInferRequest(body: unknown, headerLength: number | undefine
   const rows = manifest.maxBatchSize > 0 ? sharedBatchSize(inputs, manifest) : 1;
   const { outputs, binaryOutputs } = requestedOutputs(request.outputs, manifest, request.parameters?.binary_data_output === true);
   return { id: request.id as string | undefined, inputs, outputs, binaryOutputs, rows };
+}
+
+/** The input's JSON `data` as a tensor: decoded here, or already by a JSON body worker (same errors). */
+function jsonTensor(what: string, raw: RawInput, ready: DecodedData | null | undefined): Tensor {
+  if (!ready) return decodeJsonTensor(what, raw.datatype, raw.shape, raw.data);
+  if ('error' in ready) throw bad(ready.error);
+  return ready.tensor;
 }
 
 function checkRawInput(input: unknown, index: number): RawInput {

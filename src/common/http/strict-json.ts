@@ -5,17 +5,33 @@ import { ErrorCode } from '../errors/error-code.js';
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
 
 /**
+ * Parses some JSON bodies elsewhere (a worker pool), with the same errors as the inline parser.
+ * `route` is Fastify's route pattern, e.g. `/v2/models/:model/infer`.
+ */
+export interface JsonOffload {
+  wants(route: string | undefined, bytes: number): boolean;
+  parse(body: Buffer): Promise<unknown>;
+}
+
+/**
  * JSON bodies must be valid UTF-8: Fastify's parser would silently turn bad bytes into U+FFFD.
  * Parsing itself stays Fastify's (with its prototype-poisoning protection). Plain text has no
  * parser, so a JSON route answers 415 to it rather than failing validation on a string.
  */
-export function installStrictJsonParser(fastify: FastifyInstance): void {
+export function installStrictJsonParser(fastify: FastifyInstance, offload?: JsonOffload): void {
   const parseJson = fastify.getDefaultJsonParser('error', 'error');
   fastify.removeContentTypeParser(['application/json', 'text/plain']);
   fastify.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
     // Triton's binary tensor data extension: a JSON header followed by raw tensor bytes.
     if (request.headers['inference-header-content-length'] !== undefined) {
       done(null, body);
+      return;
+    }
+    if (offload?.wants(request.routeOptions.url, (body as Buffer).length)) {
+      offload.parse(body as Buffer).then(
+        (value) => done(null, value),
+        (err: Error) => done(err, undefined),
+      );
       return;
     }
     let text: string;

@@ -1,0 +1,78 @@
+import assert from 'node:assert/strict';
+import { after, describe, it } from 'node:test';
+import { AppError } from '../common/errors/app-error.js';
+import { ErrorCode } from '../common/errors/error-code.js';
+import { parseInferBody, type WorkerReply } from './json-body.js';
+import { JsonBodyPool } from './json-body-pool.js';
+
+const body = (value: unknown) => Buffer.from(JSON.stringify(value));
+const REQUEST = {
+  id: 'r1',
+  inputs: [
+    { name: 'x', datatype: 'FP32', shape: [2, 2], data: [[1, 2.5], [-3, 'NaN']] },
+    { name: 'n', datatype: 'INT64', shape: [1], data: ['9007199254740993'] },
+    { name: 'bad', datatype: 'UINT8', shape: [1], data: [256] },
+    { name: 'b', datatype: 'FP32', shape: [1], parameters: { binary_data_size: 4 } },
+    7,
+  ],
+};
+
+describe('parseInferBody (the JSON body worker)', () => {
+  it('decodes every JSON input, leaves its data null, and keeps client mistakes as their messages', () => {
+    const reply = parseInferBody(body(REQUEST));
+    assert.equal(reply.kind, 'parsed');
+    const { value, decoded } = reply as Extract<WorkerReply, { kind: 'parsed' }>;
+    assert.deepEqual((value as typeof REQUEST).inputs.map((i) => (typeof i === 'object' ? i.data : i)), [null, null, null, undefined, 7]);
+    assert.deepEqual(decoded[0], { tensor: { datatype: 'FP32', shape: [2, 2], data: Float32Array.of(1, 2.5, -3, NaN) } });
+    assert.deepEqual(decoded[1], { tensor: { datatype: 'INT64', shape: [1], data: BigInt64Array.of(9007199254740993n) } });
+    assert.deepEqual(decoded[2], { error: 'input "bad": element 0 (256) is out of range for UINT8' });
+    assert.deepEqual(decoded.slice(3), [null, null]);
+  });
+
+  it('answers invalid UTF-8, malformed JSON and prototype keys as the inline parser refuses them', () => {
+    assert.deepEqual(parseInferBody(Buffer.from([0x7b, 0x22, 0xff, 0x22, 0x3a, 0x31, 0x7d])), { kind: 'invalid-utf8' });
+    assert.deepEqual(parseInferBody(Buffer.from('{"inputs": [')), { kind: 'malformed' });
+    assert.deepEqual(parseInferBody(Buffer.from('{"inputs": [], "__proto__": {"admin": true}}')), { kind: 'malformed' });
+    assert.deepEqual(parseInferBody(Buffer.from('{"constructor": {"prototype": {"admin": true}}}')), { kind: 'malformed' });
+    assert.deepEqual(parseInferBody(Buffer.from('[1, 2]')), { kind: 'parsed', value: [1, 2], decoded: [] });
+  });
+});
+
+describe('JsonBodyPool', () => {
+  const pools: JsonBodyPool[] = [];
+  after(() => Promise.all(pools.map((p) => p.close())));
+
+  it('gives the worker thread\'s answer, with the tensors\' buffers moved back', async () => {
+    const pool = new JsonBodyPool({ workers: 2, maxQueue: 4 });
+    pools.push(pool);
+    const bytes = body(REQUEST);
+    const reply = await pool.parse(Buffer.from(bytes));
+    assert.deepEqual(reply, parseInferBody(bytes));
+    assert.equal(pool.parsed, 1);
+  });
+
+  it('refuses a body at once with 429 OVERLOADED and Retry-After when every worker is busy and the queue is full', async () => {
+    const pool = new JsonBodyPool({ workers: 1, maxQueue: 1 });
+    pools.push(pool);
+    const running = pool.parse(body(REQUEST));
+    const waiting = pool.parse(body(REQUEST));
+    await assert.rejects(pool.parse(body(REQUEST)), (err: unknown) => {
+      assert.ok(err instanceof AppError);
+      assert.equal(err.code, ErrorCode.Overloaded);
+      assert.equal(err.message, 'JSON body parsing: 1 running and 1 waiting (limit 1); retry later');
+      assert.deepEqual(err.headers, { 'retry-after': '1' });
+      return true;
+    });
+    assert.deepEqual(await Promise.all([running, waiting]), [parseInferBody(body(REQUEST)), parseInferBody(body(REQUEST))]);
+    assert.equal(pool.parsed, 2);
+  });
+
+  it('refuses work once closed, and whatever was still running or waiting', async () => {
+    const pool = new JsonBodyPool({ workers: 1, maxQueue: 2 });
+    const shuttingDown = { code: ErrorCode.Unavailable, message: 'the server is shutting down' };
+    const refused = [pool.parse(body(REQUEST)), pool.parse(body(REQUEST))].map((p) => assert.rejects(p, shuttingDown));
+    await pool.close();
+    await Promise.all(refused);
+    await assert.rejects(pool.parse(body(REQUEST)), { code: ErrorCode.Unavailable });
+  });
+});
