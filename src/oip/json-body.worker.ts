@@ -1,6 +1,15 @@
 /** A JSON body worker: bytes in, a parsed infer body with decoded tensors out (see json-body.ts). */
+import { setPriority } from 'node:os';
 import { parentPort } from 'node:worker_threads';
 import { parseInferBody, transferablesOf } from './json-body.js';
+
+// On Linux this lowers this thread only (setpriority applies to the calling thread): when cores are
+// short, the HTTP thread, which answers health checks, goes first. Elsewhere it may fail; no harm.
+try {
+  setPriority(10);
+} catch {
+  // not permitted or not supported: parse at normal priority
+}
 
 parentPort!.on('message', (bytes: Uint8Array) => {
   const reply = parseInferBody(bytes);
