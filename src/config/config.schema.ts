@@ -38,7 +38,7 @@ export const envSchema = z.object({
   LATHE_IMAGE_MAX_SIDE: int(1, 2 ** 31 - 1).default(16_384),
   LATHE_IMAGE_MAX_ASPECT_RATIO: int(1, 2 ** 31 - 1).default(64),
   LATHE_OCR_MAX_LINES: int(1, 100_000).default(300),
-  LATHE_OCR_MAX_SIDE: int(64, 4096).default(2048),
+  LATHE_OCR_MAX_SIDE: int(64, 4096).default(1280),
   LATHE_OIP_JSON_OFFTHREAD_BYTES: int(0, 2 ** 31 - 1).default(256 * 1024),
   LATHE_OIP_JSON_WORKERS: int(1, 64).default(2),
   LATHE_OIP_JSON_QUEUE: int(0, 100_000).default(128),

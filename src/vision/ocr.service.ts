@@ -40,9 +40,12 @@ export class OcrService {
   async read(media: MediaRequest, trace: TaskTrace): Promise<OcrReply[]> {
     const o = parseOptions(options, media.options);
     const { ocrMaxSide, ocrMaxLines } = this.config.media;
-    if (o.max_side > ocrMaxSide) {
+    // The detector's input is built on this thread (ocr-pipeline.ts): its side bounds that work.
+    const askedSide = media.options.max_side !== undefined;
+    if (askedSide && o.max_side > ocrMaxSide) {
       throw new AppError(ErrorCode.ValidationFailed, `max_side ${o.max_side} is above this server's limit of ${ocrMaxSide}`);
     }
+    const maxSide = Math.min(o.max_side, ocrMaxSide);
     const recognition = await this.tasks.get(o.model, ['text-recognition'], trace);
     const parsed = pipelineParameters.safeParse(recognition.manifest.parameters);
     if (!parsed.success) {
@@ -60,7 +63,7 @@ export class OcrService {
         const image = await trace.decoding(decodeRgb(item.bytes, this.config.media, item.source));
         const result = await runOcr(image, { detection, direction, recognition: o.model }, dictionary, run, {
           minConfidence: o.min_confidence,
-          maxSide: o.max_side,
+          maxSide,
           maxLines: ocrMaxLines,
         });
         return { model: o.model, version: recognition.version, width: image.width, height: image.height, ...result };

@@ -70,7 +70,7 @@ export class VisionController {
       properties: {
         model: { type: 'string', default: 'paddleocr-rec', description: 'the recognition model; its manifest names the detection and direction models' },
         min_confidence: { type: 'number', minimum: 0, maximum: 1, default: 0.5 },
-        max_side: { type: 'integer', minimum: 64, maximum: 4096, default: 960, description: "longest side the detector sees; at most the server's LATHE_OCR_MAX_SIDE (default 2048)" },
+        max_side: { type: 'integer', minimum: 64, maximum: 4096, default: 960, description: "longest side the detector sees; at most the server's LATHE_OCR_MAX_SIDE (default 1280)" },
         image: { type: 'string', format: 'binary' },
         images: { type: 'array', items: { type: 'string', format: 'byte' } },
       },

@@ -15,8 +15,12 @@ const errorBody = (res: request.Response, code: string, message: string) => ({ e
 describe('image decode budget and OCR work per image', () => {
   let t: TestApp;
   before(async () => {
-    // Defaults for the image limits (16384 pixels a side, 64:1); two OCR lines per image.
-    t = await startTestApp({ LATHE_OCR_MAX_LINES: '2', LATHE_OCR_MAX_SIDE: '1024' });
+    // Defaults for the image limits (16384 pixels a side, 64:1); two OCR lines per image; a detector
+    // cap below the default max_side (960), which requests that do not ask for a side then get.
+    t = await startTestApp({ LATHE_OCR_MAX_LINES: '2', LATHE_OCR_MAX_SIDE: '640' });
+    // Loads the three OCR models, so the timed refusal below measures the refusal alone.
+    const warm = await request(t.server).post('/v1/vision/ocr').set('content-type', 'image/png').send(await blank(64, 64));
+    assert.equal(warm.status, 200);
   });
   after(() => t.close());
 
@@ -60,9 +64,12 @@ describe('image decode budget and OCR work per image', () => {
     assert.equal(body.text, layout.lines.slice(0, 2).join('\n'));
   });
 
-  it('refuses a detector side above LATHE_OCR_MAX_SIDE', async () => {
-    const res = await request(t.server).post('/v1/vision/ocr?max_side=1056').set('content-type', 'image/png').send(await blank(64, 64));
+  it('refuses a detector side above LATHE_OCR_MAX_SIDE, and reads at one equal to it', async () => {
+    const res = await request(t.server).post('/v1/vision/ocr?max_side=672').set('content-type', 'image/png').send(await blank(64, 64));
     assert.equal(res.status, 400);
-    assert.deepEqual(res.body, errorBody(res, 'VALIDATION_FAILED', "max_side 1056 is above this server's limit of 1024"));
+    assert.deepEqual(res.body, errorBody(res, 'VALIDATION_FAILED', "max_side 672 is above this server's limit of 640"));
+    const atCap = await request(t.server).post('/v1/vision/ocr?max_side=640').set('content-type', 'image/png').send(await blank(64, 64));
+    assert.equal(atCap.status, 200);
+    assert.deepEqual(atCap.body, { model: 'paddleocr-rec', version: '1', width: 64, height: 64, lines: [], text: '' });
   });
 });
