@@ -11,7 +11,7 @@
  * to see what the JSON workers change. Needs /work/shared/models/mobilenetv2-12-int8.onnx (or
  * LATHE_MODEL_FILES_DIR naming the folder holding it). Prints PASS/FAIL but always exits 0.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { disableOnnxRuntimeTelemetry } from '../../src/config/app-config.js';
@@ -63,6 +63,30 @@ function probeFor(port: number, durationMs: number): Promise<number[]> {
   });
 }
 
+/**
+ * Lathe's own event-loop delay (prom-client's nodejs_eventloop_lag_*, reset at each scrape): read
+ * once to reset, once after the window. A slow probe with a calm loop was the machine, not Lathe.
+ */
+async function eventLoopLag(port: number): Promise<{ p99: number; max: number } | undefined> {
+  try {
+    const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    const value = (name: string) => Number(new RegExp(`^${name} ([0-9.e+-]+)`, 'm').exec(text)?.[1]) * 1000;
+    return { p99: value('nodejs_eventloop_lag_p99_seconds'), max: value('nodejs_eventloop_lag_max_seconds') };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Linux schedstat of the HTTP thread (its tid is the pid): ms on a core, ms runnable but waiting for one. */
+function schedstat(pid: number): { runMs: number; waitMs: number } | undefined {
+  try {
+    const [run, wait] = readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'utf8').split(' ').map(Number);
+    return { runMs: run! / 1e6, waitMs: wait! / 1e6 };
+  } catch {
+    return undefined;
+  }
+}
+
 const ms = (v: number) => (Number.isFinite(v) ? `${v.toFixed(1)} ms` : 'failed');
 
 async function main(): Promise<void> {
@@ -87,10 +111,19 @@ async function main(): Promise<void> {
     const target = { port: lathe.port, path: `/v2/models/${MODEL}/infer`, body, headers: { 'content-type': 'application/json' } };
     // The probe covers the measured window only, not the warm-up.
     const cpu = cpuWindow(lathe.pid);
+    let lag: Promise<{ p99: number; max: number } | undefined> = Promise.resolve(undefined);
+    setTimeout(() => void eventLoopLag(lathe.port), WARMUP_MS);
+    setTimeout(() => (lag = eventLoopLag(lathe.port)), WARMUP_MS + durationMs);
+    const sched: Array<ReturnType<typeof schedstat>> = [];
+    const window = {
+      opened: () => (cpu.window.opened(), sched.push(schedstat(lathe.pid))),
+      closed: () => (cpu.window.closed(), sched.push(schedstat(lathe.pid))),
+    };
     const [load, probes] = await Promise.all([
-      runLoad(target, { concurrency, warmupMs: WARMUP_MS, durationMs, window: cpu.window }),
+      runLoad(target, { concurrency, warmupMs: WARMUP_MS, durationMs, window }),
       new Promise<number[]>((resolve, reject) => setTimeout(() => probeFor(lathe.port, durationMs).then(resolve, reject), WARMUP_MS)),
     ]);
+    const loop = await lag;
     const failed = probes.filter((p) => !Number.isFinite(p)).length;
     const slow = probes.filter((p) => p >= TARGET_P99_MS).length;
     // Whole-window CPU of Lathe's threads: is the HTTP thread saturated?
@@ -104,6 +137,11 @@ async function main(): Promise<void> {
     );
     const latency = load.latenciesMs.length > 0 ? `p50 ${ms(percentile(load.latenciesMs, 0.5))}` : 'no request both started and ended in the window';
     console.log(`  load: ${load.requestsPerS.toFixed(1)} requests/s, ${latency}, ${load.networkErrors} network errors`);
+    if (loop) console.log(`  Lathe's event-loop delay over the window: p99 ${ms(loop.p99)}, max ${ms(loop.max)}`);
+    const [s0, s1] = sched;
+    if (s0 && s1) {
+      console.log(`  Lathe's HTTP thread over the window: ran ${ms(s1.runMs - s0.runMs)}, runnable but waiting for a core ${ms(s1.waitMs - s0.waitMs)}`);
+    }
     if (busy) {
       const share = (v: number) => `${((100 * v) / durationMs).toFixed(0)}%`;
       console.log(`  CPU over the window: HTTP thread ${share(busy.httpThreadMs)} of a core, other threads ${share(busy.otherThreadsMs)}, bench process (load and probe) ${share(busy.loadGeneratorMs)}`);
