@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
 import { after, describe, it } from 'node:test';
 import { AppError } from '../common/errors/app-error.js';
 import { ErrorCode } from '../common/errors/error-code.js';
@@ -49,6 +50,23 @@ describe('JsonBodyPool', () => {
     const reply = await pool.parse(Buffer.from(bytes));
     assert.deepEqual(reply, parseInferBody(bytes));
     assert.equal(pool.parsed, 1);
+  });
+
+  it('runs its workers at nice 10 on Linux and leaves the calling thread as it was', { skip: process.platform !== 'linux' }, async () => {
+    // Field 19 of /proc/<pid>/task/<tid>/stat, counted after the command name's closing parenthesis.
+    const niceOf = (tid: string) => {
+      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+      return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
+    };
+    const tids = () => readdirSync('/proc/self/task');
+    const mainBefore = niceOf(String(process.pid));
+    const before = new Set(tids());
+    const pool = new JsonBodyPool({ workers: 2, maxQueue: 0 });
+    pools.push(pool);
+    await Promise.all([pool.parse(body(REQUEST)), pool.parse(body(REQUEST))]);
+    const added = tids().filter((tid) => !before.has(tid) && niceOf(tid) === 10);
+    assert.ok(added.length >= 2, `${added.length} new threads at nice 10`);
+    assert.equal(niceOf(String(process.pid)), mainBefore);
   });
 
   it('refuses a body at once with 429 OVERLOADED and Retry-After when every worker is busy and the queue is full', async () => {

@@ -3,12 +3,14 @@ import { setPriority } from 'node:os';
 import { parentPort } from 'node:worker_threads';
 import { parseInferBody, transferablesOf } from './json-body.js';
 
-// On Linux this lowers this thread only (setpriority applies to the calling thread): when cores are
-// short, the HTTP thread, which answers health checks, goes first. Elsewhere it may fail; no harm.
-try {
-  setPriority(10);
-} catch {
-  // not permitted or not supported: parse at normal priority
+// Linux's setpriority applies to the calling thread only: when cores are short, the HTTP thread,
+// which answers health checks, goes first. Elsewhere it would lower the whole process, so not there.
+if (process.platform === 'linux') {
+  try {
+    setPriority(10);
+  } catch {
+    // not permitted: parse at normal priority
+  }
 }
 
 parentPort!.on('message', (bytes: Uint8Array) => {
