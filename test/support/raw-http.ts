@@ -23,25 +23,36 @@ export interface RawExchange {
 }
 
 /**
- * Writes `data` on a fresh socket and never anything after it (a client that stalls), then
+ * Writes `data` on a fresh socket, then nothing (a client that stalls) or `trickle.data` every
+ * `trickle.everyMs` (a client that never finishes), and
  * collects what the server sends until the server closes the connection, `until(text)` holds,
  * or `deadlineMs` passes. The socket is always destroyed before this resolves.
  */
-export function rawExchange(port: number, data: string | Buffer, options: { deadlineMs: number; until?: (text: string) => boolean }): Promise<RawExchange> {
+export function rawExchange(
+  port: number,
+  data: string | Buffer,
+  options: { deadlineMs: number; until?: (text: string) => boolean; trickle?: { everyMs: number; data: string } },
+): Promise<RawExchange> {
   return new Promise((resolve, reject) => {
     const socket = connect(port, '127.0.0.1');
     const started = Date.now();
     let text = '';
     let settled = false;
+    let trickle: NodeJS.Timeout | undefined;
     const finish = (closed: boolean) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
+      clearInterval(trickle);
       socket.destroy();
       resolve({ text, closed, ms: Date.now() - started });
     };
     const timer = setTimeout(() => finish(false), options.deadlineMs);
-    socket.on('connect', () => socket.write(data));
+    socket.on('connect', () => {
+      socket.write(data);
+      const more = options.trickle;
+      if (more) trickle = setInterval(() => socket.writable && socket.write(more.data), more.everyMs);
+    });
     socket.on('data', (chunk) => {
       text += chunk.toString('latin1');
       if (options.until?.(text)) finish(false);
@@ -53,6 +64,7 @@ export function rawExchange(port: number, data: string | Buffer, options: { dead
       else if (!settled) {
         settled = true;
         clearTimeout(timer);
+        clearInterval(trickle);
         socket.destroy();
         reject(err);
       }

@@ -1,4 +1,4 @@
-import type { Server, ServerOptions } from 'node:http';
+import type { IncomingMessage, Server, ServerOptions, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { HttpTimeouts } from '../../config/app-config.js';
 
@@ -32,13 +32,18 @@ function checkingIntervalMs(t: HttpTimeouts): number {
 }
 
 /**
- * A socket inactive for the idle timeout is closed only when response bytes wait that the client
- * does not read (a stalled reader holding memory), never while the server is still computing a
- * response: a silent minute of inference is legitimate. (Node destroys every inactive socket
- * when the server has no 'timeout' listener.) Idle keep-alive sockets are the keep-alive timer's.
+ * A socket inactive for the idle timeout (or, between requests, the keep-alive timeout) is closed
+ * when it carries no response or when response bytes wait that the client does not read (a stalled
+ * reader holding memory); never while the server is still computing a response, since a silent
+ * minute of inference is legitimate. (With no 'timeout' listener Node destroys every inactive socket.)
  */
 export function installIdleTimeoutPolicy(server: Server): void {
+  const computing = new WeakSet<Socket>();
+  server.on('request', (request: IncomingMessage, response: ServerResponse) => {
+    computing.add(request.socket);
+    response.once('close', () => computing.delete(request.socket));
+  });
   server.on('timeout', (socket: Socket) => {
-    if (socket.writableLength > 0) socket.destroy();
+    if (!computing.has(socket) || socket.writableLength > 0) socket.destroy();
   });
 }
