@@ -8,6 +8,7 @@ export const MEDIA_CONSUMES = {
 
 export const TASK_ERRORS = [
   ErrorCode.ValidationFailed,
+  ErrorCode.MalformedMultipart,
   ErrorCode.EmptyBody,
   ErrorCode.UnsupportedMediaType,
   ErrorCode.PayloadTooLarge,

@@ -2,6 +2,7 @@
 export enum ErrorCode {
   ValidationFailed = 'VALIDATION_FAILED',
   MalformedJson = 'MALFORMED_JSON',
+  MalformedMultipart = 'MALFORMED_MULTIPART',
   InvalidUtf8 = 'INVALID_UTF8',
   EmptyBody = 'EMPTY_BODY',
   UnsupportedMediaType = 'UNSUPPORTED_MEDIA_TYPE',
@@ -36,6 +37,7 @@ interface ErrorCodeInfo {
 export const ERROR_CODES: Readonly<Record<ErrorCode, ErrorCodeInfo>> = Object.freeze({
   [ErrorCode.ValidationFailed]: { status: 400, description: 'The request body, query or path failed validation.' },
   [ErrorCode.MalformedJson]: { status: 400, description: 'The body is not valid JSON.' },
+  [ErrorCode.MalformedMultipart]: { status: 400, description: 'The body is not a complete multipart/form-data body with the boundary its Content-Type names.' },
   [ErrorCode.InvalidUtf8]: { status: 400, description: 'The body is not valid UTF-8.' },
   [ErrorCode.EmptyBody]: { status: 400, description: 'A body was required but none was sent.' },
   [ErrorCode.UnsupportedMediaType]: { status: 415, description: 'The Content-Type is not accepted by this route.' },

@@ -23,7 +23,7 @@ export class FilesController {
       '`validation` report (errors by line, label counts, duplicates, class imbalance, input kind); `status` is `error` when it has errors. ' +
       'A file that is not JSON Lines at all is refused with DATASET_INVALID and not stored.',
     auth: 'train',
-    errors: [ErrorCode.ValidationFailed, ErrorCode.DatasetInvalid, ErrorCode.EmptyBody, ErrorCode.UnsupportedMediaType, ErrorCode.PayloadTooLarge],
+    errors: [ErrorCode.ValidationFailed, ErrorCode.MalformedMultipart, ErrorCode.DatasetInvalid, ErrorCode.EmptyBody, ErrorCode.UnsupportedMediaType, ErrorCode.PayloadTooLarge],
   })
   @ApiOkResponse({ schema: { example: FILE_EXAMPLE } })
   async createFile(@Req() request: FastifyRequest) {
