@@ -12,6 +12,7 @@ export const TASK_ERRORS = [
   ErrorCode.EmptyBody,
   ErrorCode.UnsupportedMediaType,
   ErrorCode.PayloadTooLarge,
+  ErrorCode.TooManyInputs,
   ErrorCode.MediaInvalid,
   ErrorCode.MediaTooLarge,
   ErrorCode.ModelNotFound,
