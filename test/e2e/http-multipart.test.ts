@@ -29,6 +29,15 @@ describe('malformed multipart bodies on the media and upload routes', () => {
   });
   after(() => t.close());
 
+  it('a form field over 1 MiB is 413, not silently cut', async () => {
+    const res = await request(t.server).post('/v1/vision/classify').field('model', 'x'.repeat(1024 * 1024 + 1)).attach('image', Buffer.alloc(10, 1), 'a.png');
+    assert.equal(res.status, 413);
+    assert.deepEqual(res.body, {
+      error: { code: 'PAYLOAD_TOO_LARGE', message: 'form field "model" is longer than 1048576 bytes', details: { limit: 1048576 } },
+      requestId: res.headers['x-request-id'],
+    });
+  });
+
   for (const route of ROUTES) {
     for (const c of MALFORMED) {
       it(`${route}: ${c.name} is 400 MALFORMED_MULTIPART`, async () => {

@@ -3,6 +3,10 @@ import { AppError } from '../errors/app-error.js';
 import { ErrorCode } from '../errors/error-code.js';
 import { toAppError } from '../errors/to-app-error.js';
 
+/** Limits @fastify/multipart applies to every form (installMediaParsers). */
+export const FIELD_SIZE_LIMIT = 1024 * 1024;
+export const FORM_LIMITS = { files: 64, fields: 64, fieldSize: FIELD_SIZE_LIMIT, parts: 128 } as const;
+
 export type FormPart =
   | { type: 'file'; fieldname: string; filename: string; mimetype: string; bytes: Buffer }
   | { type: 'field'; fieldname: string; value: string };
@@ -25,6 +29,8 @@ export async function readForm(request: FastifyRequest): Promise<FormPart[]> {
         if (total > limit) throw new AppError(ErrorCode.PayloadTooLarge, `the files of the form add up to more than the body limit of ${limit} bytes`, { limit });
         parts.push({ type: 'file', fieldname: part.fieldname, filename: part.filename, mimetype: part.mimetype, bytes });
       } else {
+        // busboy cuts a value at the fieldSize limit and says so only in this flag.
+        if (part.valueTruncated) throw new AppError(ErrorCode.PayloadTooLarge, `form field "${part.fieldname}" is longer than ${FIELD_SIZE_LIMIT} bytes`, { limit: FIELD_SIZE_LIMIT });
         parts.push({ type: 'field', fieldname: part.fieldname, value: String(part.value) });
       }
     }
