@@ -2,7 +2,7 @@ import { Logger, Module, type OnModuleInit } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import type { AppConfig } from '../config/app-config.js';
 import { InjectConfig } from '../config/config.module.js';
-import { RouteAuthDeclaredGuard } from './api-key.guard.js';
+import { RouteAuthDeclaredGuard } from './route-auth-declared.guard.js';
 import { AuthController } from './auth.controller.js';
 
 @Module({ controllers: [AuthController], providers: [{ provide: APP_GUARD, useClass: RouteAuthDeclaredGuard }] })
