@@ -3,6 +3,8 @@ import { after, before, describe, it } from 'node:test';
 import request from 'supertest';
 import { hashApiKey } from '../../src/auth/api-keys.js';
 import { startTestApp, type TestApp } from '../support/app.js';
+import { connect } from 'node:net';
+import { jsonl, uploadFile } from '../support/fine-tuning.js';
 import { listenOnFreePort, parseRawResponse, rawExchange } from '../support/raw-http.js';
 
 const TIMEOUT_408 = { error: 'Request Timeout', message: 'Client Timeout', statusCode: 408 };
@@ -55,6 +57,28 @@ describe('HTTP timeouts (short ones configured)', () => {
     assert.equal(exchange.closed, true);
     assert.equal(parseRawResponse(exchange.text).status, 200);
     assert.ok(exchange.ms < 3000, `closed after ${exchange.ms} ms`);
+  });
+
+  it('closes a connection whose client stops reading a large response', async () => {
+    // 24 MB: far more than the socket buffers on both sides hold, so bytes stay queued in the server.
+    const lines = Array.from({ length: 120_000 }, (_, i) => ({ text: `example ${i} ${'x'.repeat(160)}`, label: i % 2 ? 'a' : 'b' }));
+    const uploaded = await uploadFile(t.server, jsonl(lines));
+    assert.equal(uploaded.status, 200, JSON.stringify(uploaded.body).slice(0, 300));
+    const connections = () => new Promise<number>((resolve, reject) => t.server.getConnections((err, n) => (err ? reject(err) : resolve(n))));
+    const socket = connect(port, '127.0.0.1');
+    try {
+      await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+      socket.write(`GET /v1/files/${uploaded.body.id}/content HTTP/1.1\r\nhost: x\r\n\r\n`);
+      // Read the first bytes, then never again.
+      await new Promise<void>((resolve) => socket.once('data', () => resolve()));
+      socket.pause();
+      assert.equal(await connections(), 1);
+      const deadline = Date.now() + 5000;
+      while ((await connections()) > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      assert.equal(await connections(), 0, 'the stalled connection was closed');
+    } finally {
+      socket.destroy();
+    }
   });
 
   it('never cuts a response the server is still computing, however long past every timeout', async () => {
