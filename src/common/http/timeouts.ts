@@ -2,12 +2,6 @@ import type { IncomingMessage, Server, ServerOptions, ServerResponse } from 'nod
 import type { Socket } from 'node:net';
 import type { HttpTimeouts } from '../../config/app-config.js';
 
-/**
- * Fastify sets no request timeout by default, so a client sending headers or a chunked body a byte
- * at a time held a connection forever. Node's own timers bound what the client controls: receiving
- * the headers and the whole request (both answered 408, then closed), and idle keep-alive time.
- * They stop once the request is received, so a long inference is never cut by them.
- */
 interface TimeoutServerOptions {
   requestTimeout: number;
   keepAliveTimeout: number;
@@ -15,6 +9,12 @@ interface TimeoutServerOptions {
   http: ServerOptions;
 }
 
+/**
+ * Fastify sets no request timeout by default, so a client sending headers or a chunked body a byte
+ * at a time held a connection forever. Node's own timers bound what the client controls: receiving
+ * the headers and the whole request (both answered 408, then closed), and idle keep-alive time.
+ * They stop once the request is received, so a long inference is never cut by them.
+ */
 export function timeoutServerOptions(t: HttpTimeouts): TimeoutServerOptions {
   return {
     requestTimeout: t.requestMs,
