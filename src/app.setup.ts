@@ -5,11 +5,13 @@ import { SwaggerModule } from '@nestjs/swagger';
 import { LogController } from 'fastify';
 import type { Logger as PinoLogger } from 'pino';
 import { AppModule } from './app.module.js';
+import { installApiKeyHook } from './auth/api-key.hook.js';
 import { AppError } from './common/errors/app-error.js';
 import { AllExceptionsFilter } from './common/errors/all-exceptions.filter.js';
 import { ErrorCode } from './common/errors/error-code.js';
 import { installRequestHooks, requestIdFor } from './common/http/http-hooks.js';
 import { installSecurityHeaders } from './common/http/security-headers.js';
+import { installIdleTimeoutPolicy, timeoutServerOptions } from './common/http/timeouts.js';
 import { installMediaParsers } from './common/http/media-body.js';
 import { installStrictJsonParser } from './common/http/strict-json.js';
 import { createRootLogger, NestPinoLogger } from './common/logging/logger.js';
@@ -41,6 +43,7 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
     requestIdHeader: false,
     // After the drain's grace period, whatever is still open is cut so the process can exit.
     forceCloseConnections: true,
+    ...timeoutServerOptions(config.http.timeouts),
   });
   const app = await NestFactory.create<NestFastifyApplication>(
     AppModule.forRoot(config, options.extraModules),
@@ -63,7 +66,10 @@ export async function configureApp(
   { preview = false }: { preview?: boolean } = {},
 ): Promise<void> {
   const fastify = app.getHttpAdapter().getInstance();
+  installIdleTimeoutPolicy(fastify.server);
   if (!preview) installRequestHooks(fastify, app.get(LifecycleService), app.get(MetricsService));
+  // After the request id hook, so a 401 carries the id; before any body is read.
+  installApiKeyHook(fastify, config.auth.keys);
   installStrictJsonParser(fastify, preview ? undefined : app.get(OipJsonBodies));
   await installMediaParsers(fastify, config.http.bodyLimitBytes);
   installSecurityHeaders(fastify);

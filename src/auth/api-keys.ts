@@ -20,6 +20,11 @@ export function hashApiKey(key: string): string {
  */
 export function parseApiKeys(value: string): ApiKey[] {
   const entries = value.split(/[\s,]+/).filter(Boolean);
+  // Separators alone ("," or " , ") mean a key list went missing somewhere (a template, a secret
+  // store): booting open would expose every route, so it is a configuration error, not "no keys".
+  if (entries.length === 0 && value.trim() !== '') {
+    throw new Error('has separators but no entry (leave it unset or empty to run without keys)');
+  }
   const names = new Set<string>();
   return entries.map((entry, i) => {
     const [name, hex, scopeList, ...rest] = entry.split(':');

@@ -2,7 +2,7 @@ import { Controller, Get, Req } from '@nestjs/common';
 import { ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import { ApiEndpoint } from '../common/openapi/api-endpoint.decorator.js';
 import { SCOPES } from './api-keys.js';
-import type { AuthenticatedRequest } from './api-key.guard.js';
+import type { AuthenticatedRequest } from './api-key.hook.js';
 import { WhoAmIDto } from './dto/whoami.dto.js';
 
 @ApiTags('auth')

@@ -1,10 +1,17 @@
-import { SetMetadata } from '@nestjs/common';
+import { RouteConfig } from '@nestjs/platform-fastify';
 import type { Scope } from './api-keys.js';
 
-export const PUBLIC_ROUTE = 'lathe:public';
-export const REQUIRED_SCOPE = 'lathe:scope';
+/** `public` needs no key; `any` needs any valid key; a scope needs that scope (or admin). */
+export type RouteAuth = 'public' | 'any' | Scope;
 
-/** No API key needed (health, metrics). */
-export const Public = () => SetMetadata(PUBLIC_ROUTE, true);
-/** An API key holding this scope (or admin) is needed. */
-export const RequireScope = (scope: Scope) => SetMetadata(REQUIRED_SCOPE, scope);
+/** Fastify route config carrying a route's RouteAuth; the onRequest hook reads it there. */
+export interface AuthRouteConfig {
+  auth?: RouteAuth;
+}
+
+/**
+ * Puts the route's auth rule in its Fastify route config, where an `onRequest` hook reads it
+ * before any byte of the body is read. (Nest's guards run only after the body is parsed.)
+ * Fastify route config is one object per route: this is the only place Lathe sets it.
+ */
+export const RequireAuth = (auth: RouteAuth): MethodDecorator => RouteConfig({ auth } satisfies AuthRouteConfig);

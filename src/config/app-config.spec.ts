@@ -14,6 +14,7 @@ describe('loadConfig', () => {
       bodyLimitBytes: 64 * 1024 * 1024,
       corsOrigins: false,
       trustProxy: false,
+      timeouts: { headersMs: 10_000, requestMs: 60_000, keepAliveMs: 72_000, idleMs: 120_000 },
     });
     assert.deepEqual(config.database, {
       url: undefined,
@@ -43,6 +44,29 @@ describe('loadConfig', () => {
     );
     assert.match(error.message, /PORT: .* \(got "eighty"\)/);
     assert.match(error.message, /DATABASE_URL: must be a postgres:\/\/ or postgresql:\/\/ URL/);
+  });
+
+  it('refuses an API key list made of separators only, which would run every route open', () => {
+    for (const value of [',,,', ' , ', ',', '\n,\t']) {
+      assert.throws(
+        () => loadConfig({ LATHE_API_KEYS: value }),
+        (err: unknown) =>
+          err instanceof ConfigError &&
+          err.problems.length === 1 &&
+          err.problems[0] === 'LATHE_API_KEYS: has separators but no entry (leave it unset or empty to run without keys)',
+        JSON.stringify(value),
+      );
+    }
+    assert.deepEqual(loadConfig({ LATHE_API_KEYS: '' }).auth.keys, []);
+  });
+
+  it('refuses a headers timeout longer than the request timeout', () => {
+    assert.throws(
+      () => loadConfig({ LATHE_HTTP_HEADERS_TIMEOUT_MS: '5000', LATHE_HTTP_REQUEST_TIMEOUT_MS: '1000' }),
+      (err: unknown) =>
+        err instanceof ConfigError &&
+        err.problems.join() === 'LATHE_HTTP_HEADERS_TIMEOUT_MS: must not exceed LATHE_HTTP_REQUEST_TIMEOUT_MS (1000) (got "5000")',
+    );
   });
 
   it('parses CORS origins, trust proxy and API keys', () => {

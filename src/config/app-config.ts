@@ -10,6 +10,7 @@ export interface AppConfig {
     corsOrigins: false | true | string[];
     /** Passed to Fastify's `trustProxy`: a boolean, a hop count or a list of addresses. */
     trustProxy: boolean | number | string[];
+    timeouts: HttpTimeouts;
   };
   log: { level: string };
   database: {
@@ -55,6 +56,18 @@ export interface AppConfig {
   };
 }
 
+/** Bounds on how long a client may take; see the README's "HTTP edge" limits. */
+export interface HttpTimeouts {
+  /** Receiving the request line and headers (Node's headersTimeout). */
+  headersMs: number;
+  /** Receiving the whole request, body included (Node's requestTimeout); processing is not counted. */
+  requestMs: number;
+  /** An idle keep-alive connection between two requests. */
+  keepAliveMs: number;
+  /** A socket with response bytes the client does not read; 0 = never. */
+  idleMs: number;
+}
+
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
     super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
@@ -79,6 +92,12 @@ export function loadConfig(source: Record<string, string | undefined>): AppConfi
   } catch (err) {
     problems.push(`LATHE_API_KEYS: ${(err as Error).message}`);
   }
+  if (parsed.success && parsed.data.LATHE_HTTP_HEADERS_TIMEOUT_MS > parsed.data.LATHE_HTTP_REQUEST_TIMEOUT_MS) {
+    // Node refuses the pair: the headers are part of the request.
+    problems.push(
+      `LATHE_HTTP_HEADERS_TIMEOUT_MS: must not exceed LATHE_HTTP_REQUEST_TIMEOUT_MS (${parsed.data.LATHE_HTTP_REQUEST_TIMEOUT_MS}) (got ${JSON.stringify(env.LATHE_HTTP_HEADERS_TIMEOUT_MS ?? null)})`,
+    );
+  }
   if (!parsed.success || problems.length > 0) throw new ConfigError(problems);
   const e = parsed.data;
   return {
@@ -88,6 +107,12 @@ export function loadConfig(source: Record<string, string | undefined>): AppConfi
       bodyLimitBytes: e.LATHE_BODY_LIMIT_BYTES,
       corsOrigins: parseCors(e.LATHE_CORS_ORIGINS),
       trustProxy: parseTrustProxy(e.LATHE_TRUST_PROXY),
+      timeouts: {
+        headersMs: e.LATHE_HTTP_HEADERS_TIMEOUT_MS,
+        requestMs: e.LATHE_HTTP_REQUEST_TIMEOUT_MS,
+        keepAliveMs: e.LATHE_HTTP_KEEP_ALIVE_TIMEOUT_MS,
+        idleMs: e.LATHE_HTTP_IDLE_TIMEOUT_MS,
+      },
     },
     log: { level: e.LOG_LEVEL },
     database: {

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { AppError } from '../common/errors/app-error.js';
 import { ErrorCode } from '../common/errors/error-code.js';
+import { type IdPrefix, idSchema } from './ids.js';
 
 /** OpenAI's cursor page: the client asks for the next page with `after` = the last id. */
 export interface ListPage<T> {
@@ -25,8 +26,13 @@ export function parseOr400<T extends z.ZodType>(schema: T, value: unknown, what:
   throw new AppError(ErrorCode.ValidationFailed, `invalid ${what}: ${details.map((d) => `${d.field}: ${d.problems[0]}`).join('; ')}`, details);
 }
 
-export const cursorQuery = (defaultLimit: number, maxLimit: number) =>
+/** Postgres text and jsonb cannot hold U+0000: a string stored or compared in SQL must not contain it (else 500). */
+export const NUL_MESSAGE = 'must not contain U+0000 (NUL)';
+export const sqlText = () => z.string().refine((v) => !v.includes('\u0000'), NUL_MESSAGE);
+
+/** `after` is the id of the last object of the previous page, so it has that kind's form. */
+export const cursorQuery = (after: IdPrefix, defaultLimit: number, maxLimit: number) =>
   z.object({
-    after: z.string().min(1).max(200).optional(),
+    after: idSchema(after).optional(),
     limit: z.coerce.number().int().min(1).max(maxLimit).default(defaultLimit),
   });

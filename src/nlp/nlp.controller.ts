@@ -12,6 +12,7 @@ const TEXT_ERRORS = [
   ErrorCode.ValidationFailed,
   ErrorCode.EmptyBody,
   ErrorCode.InputTooLong,
+  ErrorCode.TooManyInputs,
   ErrorCode.ModelNotFound,
   ErrorCode.ModelNotInstalled,
   ErrorCode.ModelLoadFailed,

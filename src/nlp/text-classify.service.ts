@@ -9,6 +9,7 @@ import { type AggregationStrategy, aggregate, type GroupedEntity, type TokenEnti
 import { tokenSpans } from './token-offsets.js';
 import { parseBody, readTextInputs } from './text-input.js';
 import { type TextModel, TextModels } from './text-models.service.js';
+import { checkModelInputs } from '../tasks/input-count.js';
 
 const MAX_TEXT_INPUTS = 256;
 
@@ -66,11 +67,12 @@ export class TextClassifyService {
    * session, both through the runtime; the head's batcher merges requests.
    */
   private async classifyWithHead(head: TaskModel, backbone: string, texts: string[], k: number, fn: ScoreFunction | undefined, trace: TaskTrace): Promise<LabelScore[][]> {
+    const size = head.manifest.maxBatchSize > 0 ? head.manifest.maxBatchSize : 1;
+    checkModelInputs(head, texts.length, 'inputs', size);
     const { vectors: features } = await this.embeddings.features(backbone, texts, trace);
     const input = head.manifest.inputs[0]!;
     const output = head.manifest.outputs[0]!.name;
     const scores = fn ?? headParameters.parse(head.manifest.parameters).scores;
-    const size = head.manifest.maxBatchSize > 0 ? head.manifest.maxBatchSize : 1;
     const chunks: Float32Array[][] = [];
     for (let i = 0; i < features.length; i += size) chunks.push(features.slice(i, i + size));
     const results = await Promise.all(

@@ -11,6 +11,7 @@ import type { EmbedResult } from '../runtime/model-runner.js';
 import type { Tensor } from '../runtime/tensor.js';
 import { checkTokenIds, encodeTexts, maxLengthOf, padIds, type PaddedBatch, textParameters, type TextParameters } from '../runtime/text-features.js';
 import { type TaskModel, TaskModels, type TaskTrace } from '../tasks/task-models.service.js';
+import { checkModelInputs } from '../tasks/input-count.js';
 
 /**
  * A Hugging Face-layout text model: its runner and its config.json. Routes whose model runs whole
@@ -121,6 +122,7 @@ export class TextModels {
    */
   async embed(model: TextModel, inputs: ReadonlyArray<string | readonly number[]>, truncate: boolean, trace: TaskTrace): Promise<EmbeddedTexts> {
     const size = Math.max(1, model.manifest.maxBatchSize);
+    checkModelInputs(model, inputs.length, 'inputs', size);
     const calls: Array<Promise<EmbedResult>> = [];
     for (let i = 0; i < inputs.length; i += size) {
       calls.push(model.runner.embed({ inputs: inputs.slice(i, i + size) as Array<string | number[]>, truncate, offset: i }));
@@ -145,6 +147,7 @@ export class TextModels {
    */
   async run(model: TokenizedTextModel, ids: readonly number[][], output: string, trace: TaskTrace): Promise<Array<{ batch: EncodedBatch; output: Tensor }>> {
     const size = model.manifest.maxBatchSize > 0 ? model.manifest.maxBatchSize : 1;
+    checkModelInputs(model, ids.length, 'inputs', size);
     const chunks: number[][][] = [];
     for (let i = 0; i < ids.length; i += size) chunks.push(ids.slice(i, i + size) as number[][]);
     return Promise.all(

@@ -9,6 +9,7 @@ import type { DecodedAudio } from './audio-decode.js';
 import { AudioDecoder } from './audio-decoder.service.js';
 import { keywordFeatures, keywordWindows, KWS_WINDOW_SAMPLES } from './mfcc.js';
 import { type SpeechSegment, speechSegments, VAD_DEFAULTS } from './vad.js';
+import { checkModelInputs } from '../tasks/input-count.js';
 
 const vadOptions = {
   model: opt.model().default('silero-vad'),
@@ -63,6 +64,8 @@ export class SpeechService {
     const stream = model.manifest.stream;
     if (!stream) throw new AppError(ErrorCode.ModelLoadFailed, `model "${o.model}" has no "stream" (how to scan a signal) in its manifest`);
     const { sampleRate } = audioParameters.parse(model.manifest.parameters);
+    this.decoder.checkCount(media.items.length);
+    checkModelInputs(model, media.items.length, 'audio files');
     return Promise.all(
       media.items.map(async (item) => {
         const audio = await this.decode(item.bytes, sampleRate, trace, media.batch ? item.source : undefined);
@@ -99,10 +102,13 @@ export class SpeechService {
     const o = parseOptions(keywordOptions, media.options);
     const model = await this.tasks.get(o.model, ['keyword-spotting'], trace);
     const { sampleRate, scores } = audioParameters.parse(model.manifest.parameters);
+    this.decoder.checkCount(media.items.length);
     return Promise.all(
       media.items.map(async (item) => {
         const audio = await this.decode(item.bytes, sampleRate, trace, media.batch ? item.source : undefined);
         const windows = keywordWindows(audio.samples);
+        // One run per one-second window: a longer recording could never be queued whole.
+        checkModelInputs(model, windows.length, `one-second windows (${item.source})`);
         const seconds = KWS_WINDOW_SAMPLES / sampleRate;
         const results = await Promise.all(windows.map((w) => this.spot(model, keywordFeatures(w), scores as ScoreFunction, trace)));
         return {

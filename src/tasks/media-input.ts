@@ -2,6 +2,7 @@ import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { AppError } from '../common/errors/app-error.js';
 import { ErrorCode } from '../common/errors/error-code.js';
+import { readForm } from '../common/http/multipart-form.js';
 
 export type MediaKind = 'image' | 'audio';
 
@@ -57,12 +58,11 @@ export async function readMedia(request: FastifyRequest, kind: MediaKind): Promi
 async function readMultipart(request: FastifyRequest, query: Record<string, unknown>): Promise<MediaRequest> {
   const items: MediaItem[] = [];
   const options: Record<string, unknown> = { ...query };
-  for await (const part of request.parts()) {
+  for (const part of await readForm(request)) {
     if (part.type === 'file') {
-      const bytes = await part.toBuffer();
       const source = `${part.fieldname}${part.filename ? ` (${part.filename})` : ''}`;
-      if (bytes.length === 0) throw new AppError(ErrorCode.EmptyBody, `the file in form field ${source} is empty`);
-      items.push({ bytes, source, contentType: part.mimetype });
+      if (part.bytes.length === 0) throw new AppError(ErrorCode.EmptyBody, `the file in form field ${source} is empty`);
+      items.push({ bytes: part.bytes, source, contentType: part.mimetype });
     } else {
       options[part.fieldname] = part.value;
     }

@@ -8,9 +8,11 @@ export const MEDIA_CONSUMES = {
 
 export const TASK_ERRORS = [
   ErrorCode.ValidationFailed,
+  ErrorCode.MalformedMultipart,
   ErrorCode.EmptyBody,
   ErrorCode.UnsupportedMediaType,
   ErrorCode.PayloadTooLarge,
+  ErrorCode.TooManyInputs,
   ErrorCode.MediaInvalid,
   ErrorCode.MediaTooLarge,
   ErrorCode.ModelNotFound,

@@ -9,6 +9,7 @@ import { type MediaRequest, opt, parseOptions } from '../tasks/media-input.js';
 import { type LabelScore, type ScoreFunction, toScores, topK } from '../tasks/scores.js';
 import { type TaskModel, TaskModels, TaskTrace } from '../tasks/task-models.service.js';
 import { imageToTensor } from './image-input.js';
+import { checkModelInputs } from '../tasks/input-count.js';
 
 export const CLASSIFY_TASKS = ['image-classification'] as const;
 
@@ -40,12 +41,16 @@ export class ClassifyService {
     const model = await this.tasks.get(name, CLASSIFY_TASKS, trace);
     const head = headParameters.safeParse(model.manifest.parameters);
     if (head.success) {
+      // One backbone run, then one head run, per image.
+      checkModelInputs(await this.tasks.get(head.data.backbone, CLASSIFY_TASKS, trace), media.items.length, 'images');
+      checkModelInputs(model, media.items.length, 'images');
       const features = await this.features(head.data.backbone, media.items.map((i) => i.bytes), trace, media.items.map((i) => i.source));
       return Promise.all(features.map(async (f) => topK(toScores(await this.runOne(model, f, trace), head.data.scores), model.labels, top_k)));
     }
     const pre = model.manifest.image;
     if (!pre) throw new AppError(ErrorCode.ModelLoadFailed, `model "${name}" has no "image" preprocessing in its manifest`);
     const { scores } = modelParameters.parse(model.manifest.parameters);
+    checkModelInputs(model, media.items.length, 'images');
     const images = await trace.decoding(
       Promise.all(media.items.map((item) => imageToTensor(item.bytes, pre, this.config.media, item.source))),
     );

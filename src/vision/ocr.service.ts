@@ -8,6 +8,7 @@ import { type MediaRequest, opt, parseOptions } from '../tasks/media-input.js';
 import { TaskModels, type TaskTrace } from '../tasks/task-models.service.js';
 import { decodeRgb } from './image-input.js';
 import { DEFAULT_MIN_CONFIDENCE, type OcrLine, runOcr } from './ocr/ocr-pipeline.js';
+import { checkModelInputs } from '../tasks/input-count.js';
 
 export const DEFAULT_OCR_MODEL = 'paddleocr-rec';
 
@@ -55,7 +56,8 @@ export class OcrService {
     const dictionary = recognition.labels;
     if (!dictionary) throw new AppError(ErrorCode.ModelLoadFailed, `model "${o.model}" has no dictionary (labels) in its manifest`);
     // Fail fast, before decoding, when a paired model is missing or of the wrong kind.
-    await this.tasks.get(detection, ['text-detection'], trace);
+    // One detection run per image, queued at once.
+    checkModelInputs(await this.tasks.get(detection, ['text-detection'], trace), media.items.length, 'images');
     if (direction) await this.tasks.get(direction, ['text-orientation'], trace);
     const run = this.tasks.runModel(trace);
     return Promise.all(

@@ -3,6 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import request from 'supertest';
 import { hashApiKey } from '../../src/auth/api-keys.js';
 import { startTestApp, type TestApp } from '../support/app.js';
+import { listenOnFreePort, parseRawResponse, rawExchange } from '../support/raw-http.js';
 
 const KEYS = `reader:${hashApiKey('reader-key')}:infer,ops:${hashApiKey('ops-key')}:manage+train,root:${hashApiKey('root-key')}:admin`;
 
@@ -58,6 +59,33 @@ describe('API keys (configured)', () => {
     const root = await request(t.server).get('/v1/instances').set('authorization', 'Bearer root-key');
     assert.equal(root.status, 200);
     assert.equal(root.body.data.length, 1);
+  });
+
+  it('answers 401 before reading any of the body: 50 MB announced, a few bytes sent', async () => {
+    const port = await listenOnFreePort(t.server);
+    for (const [authorization, status, code] of [
+      ['', 401, 'MISSING_API_KEY'],
+      ['authorization: Bearer not-a-key\r\n', 401, 'INVALID_API_KEY'],
+      ['authorization: Bearer ops-key\r\n', 403, 'INSUFFICIENT_SCOPE'],
+    ] as const) {
+      const head = `POST /v1/embeddings HTTP/1.1\r\nhost: x\r\n${authorization}content-type: application/json\r\ncontent-length: ${50 * 1024 * 1024}\r\n\r\n[1,2,`;
+      // The body never comes: only an answer given before the body is read can arrive.
+      const exchange = await rawExchange(port, head, { deadlineMs: 10_000 });
+      assert.equal(exchange.closed, true, `${code}: the server closes the connection instead of draining 50 MB`);
+      const res = parseRawResponse(exchange.text);
+      assert.equal(res.status, status, exchange.text);
+      assert.equal((res.body as { error: { code: string } }).error.code, code);
+      assert.equal(res.headers.connection, 'close');
+    }
+  });
+
+  it('answers a malformed body without a key with 401, not with what is wrong with the body', async () => {
+    const res = await request(t.server).post('/test/echo').set('content-type', 'application/json').send('{"name": ');
+    assert.equal(res.status, 401);
+    assert.deepEqual(body(res), {
+      error: { code: 'MISSING_API_KEY', message: 'Send an API key as "Authorization: Bearer <key>"' },
+      requestId: '<id>',
+    });
   });
 
   it('needs no key for health, metrics and docs', async () => {

@@ -15,6 +15,12 @@ describe('process: configuration errors', () => {
     assert.match(out, /^ {2}- LATHE_SHUTDOWN_GRACE_MS: .*\(got "-5"\)$/m);
     assert.match(out, /^ {2}- LATHE_API_KEYS: entry 1 \(x\) must be name:sha256hex:scope\+scope$/m);
   });
+
+  it('exits 78 on an API key list of separators only instead of booting with every route open', async () => {
+    const run = spawnNode(MAIN, { LATHE_API_KEYS: ' , ' });
+    assert.equal((await run.exited).code, 78);
+    assert.match(run.output(), /^ {2}- LATHE_API_KEYS: has separators but no entry \(leave it unset or empty to run without keys\)$/m);
+  });
 });
 
 describe('process: zero-config start on the embedded PostgreSQL', () => {

@@ -42,6 +42,12 @@ class FixturesController {
     await new Promise((r) => setTimeout(r, query.ms));
     return { sleptMs: query.ms };
   }
+
+  /** A route that forgot its @ApiEndpoint auth rule: it must stay closed, not open. */
+  @Get('undeclared')
+  undeclared(): { reached: true } {
+    return { reached: true };
+  }
 }
 
 @Module({ controllers: [FixturesController] })

@@ -17,6 +17,8 @@ const FASTIFY_CODES: Readonly<Record<string, ErrorCode>> = {
   FST_FILES_LIMIT: ErrorCode.PayloadTooLarge,
   FST_FIELDS_LIMIT: ErrorCode.PayloadTooLarge,
   FST_PROTO_VIOLATION: ErrorCode.ValidationFailed,
+  FST_INVALID_JSON_FIELD_ERROR: ErrorCode.MalformedMultipart,
+  FST_MP_PREMATURE_CLOSE: ErrorCode.MalformedMultipart,
   FST_INVALID_MULTIPART_CONTENT_TYPE: ErrorCode.UnsupportedMediaType,
 };
 

@@ -1,5 +1,6 @@
 import multipart from '@fastify/multipart';
 import type { FastifyInstance } from 'fastify';
+import { FORM_LIMITS } from './multipart-form.js';
 
 /**
  * Media reaches the task routes three ways: multipart uploads, a raw body typed image/* or
@@ -9,6 +10,6 @@ export async function installMediaParsers(fastify: FastifyInstance, bodyLimitByt
   fastify.addContentTypeParser(/^(image|audio|video)\/[\w.+-]+$/, { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
   await fastify.register(multipart, {
     throwFileSizeLimit: true,
-    limits: { fileSize: bodyLimitBytes, files: 64, fields: 64, fieldSize: 1024 * 1024, parts: 128 },
+    limits: { fileSize: bodyLimitBytes, ...FORM_LIMITS },
   });
 }

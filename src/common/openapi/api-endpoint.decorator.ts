@@ -1,7 +1,6 @@
 import { applyDecorators } from '@nestjs/common';
 import { ApiBearerAuth, ApiExtraModels, ApiOperation, ApiResponse, getSchemaPath } from '@nestjs/swagger';
-import type { Scope } from '../../auth/api-keys.js';
-import { Public, RequireScope } from '../../auth/scopes.decorator.js';
+import { RequireAuth, type RouteAuth } from '../../auth/scopes.decorator.js';
 import { ERROR_CODES, ErrorCode } from '../errors/error-code.js';
 import { ErrorBodyDto } from './error-body.dto.js';
 
@@ -9,7 +8,7 @@ interface ApiEndpointOptions {
   summary: string;
   description?: string;
   /** `public` needs no key; `any` needs any valid key; a scope needs that scope. */
-  auth: 'public' | 'any' | Scope;
+  auth: RouteAuth;
   /** Error codes this route can answer with, beyond those every route can (auth, 500). */
   errors?: ErrorCode[];
 }
@@ -18,16 +17,11 @@ interface ApiEndpointOptions {
 export function ApiEndpoint(options: ApiEndpointOptions): MethodDecorator {
   const codes = new Set(options.errors ?? []);
   codes.add(ErrorCode.Internal);
-  const decorators = [ApiOperation({ summary: options.summary, description: options.description })];
-  if (options.auth === 'public') {
-    decorators.push(Public());
-  } else {
+  const decorators = [ApiOperation({ summary: options.summary, description: options.description }), RequireAuth(options.auth)];
+  if (options.auth !== 'public') {
     decorators.push(ApiBearerAuth());
     codes.add(ErrorCode.MissingApiKey).add(ErrorCode.InvalidApiKey);
-    if (options.auth !== 'any') {
-      decorators.push(RequireScope(options.auth));
-      codes.add(ErrorCode.InsufficientScope);
-    }
+    if (options.auth !== 'any') codes.add(ErrorCode.InsufficientScope);
   }
   decorators.push(ApiExtraModels(ErrorBodyDto), ...errorResponses([...codes]));
   return applyDecorators(...decorators);

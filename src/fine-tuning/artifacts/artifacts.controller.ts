@@ -4,6 +4,7 @@ import type { FastifyReply } from 'fastify';
 import { ErrorCode } from '../../common/errors/error-code.js';
 import { ApiEndpoint } from '../../common/openapi/api-endpoint.decorator.js';
 import { ArtifactsService } from './artifacts.service.js';
+import { IdParam } from '../id-param.pipe.js';
 
 @ApiTags('Fine-tuning')
 @Controller('v1/artifacts')
@@ -19,7 +20,7 @@ export class ArtifactsController {
     errors: [ErrorCode.NotFound],
   })
   @ApiOkResponse({ description: 'The artifact bytes.' })
-  async downloadArtifact(@Param('id') id: string, @Res({ passthrough: true }) reply: FastifyReply) {
+  async downloadArtifact(@Param('id', IdParam.of('artifact')) id: string, @Res({ passthrough: true }) reply: FastifyReply) {
     const { headers, content } = await this.artifacts.download(id);
     reply.headers(headers);
     return content;

@@ -104,12 +104,23 @@ function readLine(source: string, line: number): Candidate {
     c.problems.push('a line must be a JSON object like {"text": "...", "label": "..."}');
     return c;
   }
+  if (holdsNul(value)) {
+    // Its report (labels, field names) is stored as jsonb, which cannot hold U+0000.
+    c.problems.push('a key or a string holds U+0000 (NUL)');
+    return c;
+  }
   const record = value as Record<string, unknown>;
   if ('messages' in record) c.problems.push('chat-format lines ("messages") are not supported: use {"text": ..., "label": ...}');
   for (const key of Object.keys(record)) if (!KNOWN_KEYS.has(key) && key !== 'messages') c.problems.push(`unknown field "${key}" (expected text, image or audio, and label or target)`);
   readInput(record, c);
   readAnswer(record, c);
   return c;
+}
+
+function holdsNul(value: unknown): boolean {
+  if (typeof value === 'string') return value.includes('\u0000');
+  if (value === null || typeof value !== 'object') return false;
+  return Object.entries(value).some(([k, v]) => k.includes('\u0000') || holdsNul(v));
 }
 
 function readInput(record: Record<string, unknown>, c: Candidate): void {

@@ -6,6 +6,7 @@ import { ApiEndpoint } from '../../common/openapi/api-endpoint.decorator.js';
 import { FILE_EXAMPLE } from '../openapi-examples.js';
 import { FilesService } from './files.service.js';
 import { readUpload } from './upload-input.js';
+import { IdParam } from '../id-param.pipe.js';
 
 @ApiTags('Fine-tuning')
 @Controller('v1/files')
@@ -23,7 +24,7 @@ export class FilesController {
       '`validation` report (errors by line, label counts, duplicates, class imbalance, input kind); `status` is `error` when it has errors. ' +
       'A file that is not JSON Lines at all is refused with DATASET_INVALID and not stored.',
     auth: 'train',
-    errors: [ErrorCode.ValidationFailed, ErrorCode.DatasetInvalid, ErrorCode.EmptyBody, ErrorCode.UnsupportedMediaType, ErrorCode.PayloadTooLarge],
+    errors: [ErrorCode.ValidationFailed, ErrorCode.MalformedMultipart, ErrorCode.DatasetInvalid, ErrorCode.EmptyBody, ErrorCode.UnsupportedMediaType, ErrorCode.PayloadTooLarge],
   })
   @ApiOkResponse({ schema: { example: FILE_EXAMPLE } })
   async createFile(@Req() request: FastifyRequest) {
@@ -40,13 +41,13 @@ export class FilesController {
   @Get(':id')
   @ApiEndpoint({ summary: 'One file, with its validation report', auth: 'train', errors: [ErrorCode.NotFound] })
   @ApiOkResponse({ schema: { example: FILE_EXAMPLE } })
-  retrieveFile(@Param('id') id: string) {
+  retrieveFile(@Param('id', IdParam.of('file')) id: string) {
     return this.files.get(id);
   }
 
   @Get(':id/content')
   @ApiEndpoint({ summary: "A file's bytes, as uploaded (or the results CSV a job wrote)", auth: 'train', errors: [ErrorCode.NotFound] })
-  async fileContent(@Param('id') id: string, @Res({ passthrough: true }) reply: FastifyReply) {
+  async fileContent(@Param('id', IdParam.of('file')) id: string, @Res({ passthrough: true }) reply: FastifyReply) {
     const { file, bytes } = await this.files.content(id);
     reply.header('content-type', file.filename.endsWith('.csv') ? 'text/csv; charset=utf-8' : 'application/jsonl');
     return bytes;
@@ -55,7 +56,7 @@ export class FilesController {
   @Delete(':id')
   @ApiEndpoint({ summary: 'Delete a file (409 while a job that has not finished uses it)', auth: 'train', errors: [ErrorCode.NotFound, ErrorCode.Conflict] })
   @ApiOkResponse({ schema: { example: { id: FILE_EXAMPLE.id, object: 'file', deleted: true } } })
-  deleteFile(@Param('id') id: string) {
+  deleteFile(@Param('id', IdParam.of('file')) id: string) {
     return this.files.delete(id);
   }
 }

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { AppError } from '../../common/errors/app-error.js';
 import { ErrorCode } from '../../common/errors/error-code.js';
 import { newId, unixSeconds } from '../ids.js';
-import { cursorQuery, type ListPage, parseOr400, toPage } from '../pagination.js';
+import { cursorQuery, type ListPage, parseOr400, sqlText, toPage } from '../pagination.js';
 import { parseDataset, type ValidationReport } from './dataset-parser.js';
 import { type FilePurpose, type FileRow, FilesRepository } from './files.repository.js';
 import type { Upload } from './upload-input.js';
@@ -25,7 +25,7 @@ export interface FileObject {
 }
 
 const uploadFields = z.object({ purpose: z.literal('fine-tune', { error: 'purpose must be "fine-tune": Lathe stores fine-tuning datasets only' }) }).strict();
-const listQuery = cursorQuery(10_000, 10_000).extend({ order: z.enum(['asc', 'desc']).default('desc'), purpose: z.string().max(50).optional() }).strict();
+const listQuery = cursorQuery('file', 10_000, 10_000).extend({ order: z.enum(['asc', 'desc']).default('desc'), purpose: sqlText().max(50).optional() }).strict();
 
 @Injectable()
 export class FilesService {

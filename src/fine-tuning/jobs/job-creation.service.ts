@@ -6,8 +6,8 @@ import { ErrorCode } from '../../common/errors/error-code.js';
 import { type ValidationReport } from '../files/dataset-parser.js';
 import { type FileRow, FilesRepository } from '../files/files.repository.js';
 import { FineTuningDb } from '../fine-tuning-db.js';
-import { newId } from '../ids.js';
-import { parseOr400 } from '../pagination.js';
+import { isId, newId } from '../ids.js';
+import { parseOr400, sqlText } from '../pagination.js';
 import { JobQueue } from '../queue/job-queue.service.js';
 import { type Backbone, BackbonesService } from '../runner/backbones.service.js';
 import { JobEventsRepository } from './job-events.repository.js';
@@ -19,7 +19,8 @@ const MAX_SEED = 0xffffffff;
 
 const createJob = z
   .object({
-    model: z.string().min(1).max(200),
+    model: sqlText().min(1).max(200),
+    // Checked against the id form in checkFile: one that cannot exist is the same 404 as a missing one.
     training_file: z.string().min(1).max(200),
     validation_file: z.string().min(1).max(200).nullish(),
     suffix: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'suffix: 1 to 64 letters, digits, ".", "_" or "-"').nullish(),
@@ -34,7 +35,7 @@ const createJob = z
       .optional(),
     integrations: z.array(z.unknown()).max(0, 'integrations (Weights & Biases) are not supported').nullish(),
     metadata: z
-      .record(z.string().min(1).max(64), z.string().max(512))
+      .record(sqlText().min(1).max(64), sqlText().max(512))
       .refine((m) => Object.keys(m).length <= 16, 'metadata has at most 16 keys')
       .nullish(),
   })
@@ -91,7 +92,8 @@ export class JobCreationService {
   }
 
   private async checkFile(id: string, param: string, backbone: Backbone): Promise<CheckedFile> {
-    const row = await this.files.find(id);
+    // An id that cannot exist is not looked up (a NUL would make Postgres fail): the same 404.
+    const row = isId('file', id) ? await this.files.find(id) : undefined;
     if (!row) throw new AppError(ErrorCode.NotFound, `${param}: no file with id "${id}"`, { param });
     if (row.purpose !== 'fine-tune' || !row.validation) throw new AppError(ErrorCode.ValidationFailed, `${param}: file ${id} has purpose "${row.purpose}", not "fine-tune"`, [{ field: param, problems: ['not a fine-tuning dataset'] }]);
     const report = row.validation;

@@ -8,6 +8,7 @@ import { CHECKPOINT_EXAMPLE, EVENT_EXAMPLE, JOB_EXAMPLE } from '../openapi-examp
 import { JobCreationService } from './job-creation.service.js';
 import { streamEvents } from './job-events-stream.js';
 import { JobsService } from './jobs.service.js';
+import { IdParam } from '../id-param.pipe.js';
 
 const list = <T>(item: T) => ({ object: 'list', data: [item], has_more: false });
 
@@ -50,7 +51,7 @@ export class JobsController {
   @Get(':id')
   @ApiEndpoint({ summary: 'One fine-tuning job', auth: 'train', errors: [ErrorCode.NotFound] })
   @ApiOkResponse({ schema: { example: JOB_EXAMPLE } })
-  retrieveFineTuningJob(@Param('id') id: string) {
+  retrieveFineTuningJob(@Param('id', IdParam.of('ftjob')) id: string) {
     return this.jobs.get(id);
   }
 
@@ -58,7 +59,7 @@ export class JobsController {
   @HttpCode(200)
   @ApiEndpoint({ summary: 'Cancel a job that has not finished (409 otherwise); a running job stops at its next step and registers no model', auth: 'train', errors: [ErrorCode.NotFound, ErrorCode.Conflict] })
   @ApiOkResponse({ schema: { example: { ...JOB_EXAMPLE, status: 'cancelled', fine_tuned_model: null } } })
-  cancelFineTuningJob(@Param('id') id: string) {
+  cancelFineTuningJob(@Param('id', IdParam.of('ftjob')) id: string) {
     return this.jobs.cancel(id);
   }
 
@@ -71,7 +72,7 @@ export class JobsController {
     errors: [ErrorCode.NotFound, ErrorCode.ValidationFailed],
   })
   @ApiOkResponse({ schema: { example: list(EVENT_EXAMPLE) } })
-  async listFineTuningEvents(@Param('id') id: string, @Query() query: Record<string, unknown>, @Res() reply: FastifyReply) {
+  async listFineTuningEvents(@Param('id', IdParam.of('ftjob')) id: string, @Query() query: Record<string, unknown>, @Res() reply: FastifyReply) {
     if (this.jobs.wantsStream(query)) await streamEvents(reply, id, this.jobs, () => this.lifecycle.draining);
     else await reply.send(await this.jobs.listEvents(id, query));
   }
@@ -79,7 +80,7 @@ export class JobsController {
   @Get(':id/checkpoints')
   @ApiEndpoint({ summary: "A job's checkpoints (one per epoch), newest first", auth: 'train', errors: [ErrorCode.NotFound, ErrorCode.ValidationFailed] })
   @ApiOkResponse({ schema: { example: list(CHECKPOINT_EXAMPLE) } })
-  listFineTuningCheckpoints(@Param('id') id: string, @Query() query: Record<string, unknown>) {
+  listFineTuningCheckpoints(@Param('id', IdParam.of('ftjob')) id: string, @Query() query: Record<string, unknown>) {
     return this.jobs.checkpoints(id, query);
   }
 
@@ -97,7 +98,7 @@ export class JobsController {
       },
     },
   })
-  fineTuningJobMetrics(@Param('id') id: string) {
+  fineTuningJobMetrics(@Param('id', IdParam.of('ftjob')) id: string) {
     return this.jobs.history(id);
   }
 }

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { AppError } from '../../common/errors/app-error.js';
 import { ErrorCode } from '../../common/errors/error-code.js';
 import { FineTuningDb } from '../fine-tuning-db.js';
-import { cursorQuery, type ListPage, parseOr400, toPage } from '../pagination.js';
+import { cursorQuery, type ListPage, parseOr400, sqlText, toPage } from '../pagination.js';
 import { JobSignals } from '../runner/job-signals.js';
 import { fineTunedModelName } from '../runner/job-results.service.js';
 import { type EventRow, JobEventsRepository } from './job-events.repository.js';
@@ -12,13 +12,13 @@ import { type CheckpointObject, type FineTuningJobObject, type JobEventObject, t
 import { isTerminal, sourcesOf } from './job-state.js';
 import { type FinalMetrics, type JobRow, JobsRepository } from './jobs.repository.js';
 
-const jobsQuery = cursorQuery(20, 100)
-  .extend({ metadata: z.record(z.string(), z.string()).optional() })
+const jobsQuery = cursorQuery('ftjob', 20, 100)
+  .extend({ metadata: z.record(sqlText(), sqlText()).optional() })
   .strict();
-const eventsQuery = cursorQuery(20, 1000)
+const eventsQuery = cursorQuery('ftevent', 20, 1000)
   .extend({ stream: z.enum(['true', 'false']).optional() })
   .strict();
-const checkpointsQuery = cursorQuery(10, 100).strict();
+const checkpointsQuery = cursorQuery('ftckpt', 10, 100).strict();
 
 /** Lathe's full training history of a job. */
 export interface JobMetricsObject {
