@@ -31,6 +31,16 @@ export interface AppConfig {
     /** Words kept in the generated glove-100d text encoder (most frequent first), or all of them. */
     gloveWords: number | 'all';
   };
+  fineTuning: {
+    /** Budgets checked when a job is created, before any work starts. */
+    budget: TrainingBudget;
+    /** Jobs this replica runs at once (pg-boss fetchers). */
+    runners: number;
+    /** A run longer than this is stopped and the job failed. */
+    maxRunSeconds: number;
+    /** Bytes per row of the backbone feature cache (pg-protocol cannot read a value over 512 MB). */
+    featuresChunkBytes: number;
+  };
   media: {
     /** Decoded images with more pixels are refused before they are decoded (decompression bombs). */
     maxImagePixels: number;
@@ -38,6 +48,16 @@ export interface AppConfig {
     /** Audio decodes (ffmpeg processes, WAV workers) at once; as many again may wait, then 429. */
     audioDecoders: number;
   };
+}
+
+export interface TrainingBudget {
+  /** Examples in the training and validation files together. */
+  maxRows: number;
+  maxClasses: number;
+  /** rows × feature dim × 4: the features held in memory while training. */
+  maxFeatureBytes: number;
+  /** Trainable parameters of the head (weights and biases). */
+  maxHeadParams: number;
 }
 
 export class ConfigError extends Error {
@@ -88,6 +108,17 @@ export function loadConfig(source: Record<string, string | undefined>): AppConfi
       executionProviders: splitList(e.LATHE_EXECUTION_PROVIDERS),
       filesDir: e.LATHE_MODEL_FILES_DIR.trim() || undefined,
       gloveWords: e.LATHE_GLOVE_WORDS,
+    },
+    fineTuning: {
+      budget: {
+        maxRows: e.LATHE_TRAINING_MAX_ROWS,
+        maxClasses: e.LATHE_TRAINING_MAX_CLASSES,
+        maxFeatureBytes: e.LATHE_TRAINING_MAX_FEATURE_BYTES,
+        maxHeadParams: e.LATHE_TRAINING_MAX_HEAD_PARAMS,
+      },
+      runners: e.LATHE_TRAINING_RUNNERS,
+      maxRunSeconds: e.LATHE_TRAINING_MAX_SECONDS,
+      featuresChunkBytes: e.LATHE_FEATURES_CHUNK_BYTES,
     },
     media: { maxImagePixels: e.LATHE_IMAGE_MAX_PIXELS, maxAudioSeconds: e.LATHE_AUDIO_MAX_SECONDS, audioDecoders: e.LATHE_AUDIO_DECODERS },
   };

@@ -1,0 +1,100 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import request from 'supertest';
+import { datasetHash } from '../../src/fine-tuning/runner/backbone-features.service.js';
+import { FeaturesRepository } from '../../src/fine-tuning/runner/features.repository.js';
+import { adminQuery } from '../support/database.js';
+import { startTestApp, type TestApp } from '../support/app.js';
+import { eventMessages, type FileBody, jsonl, topicExamples, uploadFile, waitForStatus } from '../support/fine-tuning.js';
+
+const count = async (t: TestApp, table: string) => (await adminQuery(t.db.url, `SELECT count(*)::int AS n FROM ${table}`)).rows[0].n as number;
+
+describe('fine-tuning budgets: checked when the job is created', () => {
+  let t: TestApp;
+  const post = (body: unknown) => request(t.server).post('/v1/fine_tuning/jobs').send(body as object);
+  const upload = async (lines: unknown[]) => ((await uploadFile(t.server, jsonl(lines))).body as FileBody).id;
+
+  before(async () => {
+    // glove-100d's features are 100 floats (400 bytes) a row.
+    t = await startTestApp({ LATHE_TRAINING_MAX_ROWS: '100', LATHE_TRAINING_MAX_CLASSES: '4', LATHE_TRAINING_MAX_FEATURE_BYTES: '20000', LATHE_TRAINING_MAX_HEAD_PARAMS: '1000' });
+  });
+  after(() => t.close());
+
+  const refused = async (body: unknown, details: Record<string, unknown>, message: string) => {
+    const res = await post(body);
+    assert.equal(res.status, 413, res.text);
+    assert.deepEqual(res.body.error, { code: 'TRAINING_BUDGET_EXCEEDED', message, details });
+  };
+
+  it('rows (training and validation files together): 413 with the count and the limit', async () => {
+    await refused({ model: 'glove-100d', training_file: await upload(topicExamples(40)) }, { what: 'rows', value: 120, limit: 100, variable: 'LATHE_TRAINING_MAX_ROWS' }, "the job would have 120 examples; this server's limit is 100 (LATHE_TRAINING_MAX_ROWS)");
+    const training = await upload(topicExamples(17));
+    const validation = await upload(topicExamples(17, 2));
+    await refused({ model: 'glove-100d', training_file: training, validation_file: validation }, { what: 'rows', value: 102, limit: 100, variable: 'LATHE_TRAINING_MAX_ROWS' }, "the job would have 102 examples; this server's limit is 100 (LATHE_TRAINING_MAX_ROWS)");
+  });
+
+  it('classes: 413', async () => {
+    const lines = ['a', 'b', 'c', 'd', 'e'].flatMap((label) => [{ text: `the ${label} cat`, label }, { text: `a ${label} dog`, label }]);
+    await refused({ model: 'glove-100d', training_file: await upload(lines) }, { what: 'classes', value: 5, limit: 4, variable: 'LATHE_TRAINING_MAX_CLASSES' }, "the job would have 5 classes; this server's limit is 4 (LATHE_TRAINING_MAX_CLASSES)");
+  });
+
+  it('feature bytes (rows × backbone dim × 4): 413', async () => {
+    await refused({ model: 'glove-100d', training_file: await upload(topicExamples(20)) }, { what: 'feature_bytes', value: 24000, limit: 20000, variable: 'LATHE_TRAINING_MAX_FEATURE_BYTES' }, "the job would have 24000 bytes of backbone features; this server's limit is 20000 (LATHE_TRAINING_MAX_FEATURE_BYTES)");
+  });
+
+  it("head parameters (the mlp's weights and biases): 413; the linear head on the same file fits", async () => {
+    const file = await upload(topicExamples(10));
+    // 100 × 64 + 64 + 64 × 3 + 3
+    await refused({ model: 'glove-100d', training_file: file, hyperparameters: { head: 'mlp', hidden: 64 } }, { what: 'head_params', value: 6659, limit: 1000, variable: 'LATHE_TRAINING_MAX_HEAD_PARAMS' }, "the job would have 6659 head parameters; this server's limit is 1000 (LATHE_TRAINING_MAX_HEAD_PARAMS)");
+    assert.equal(await count(t, 'fine_tuning_jobs'), 0);
+    assert.equal((await adminQuery(t.db.url, `SELECT count(*)::int AS n FROM pgboss.job WHERE name = 'lathe-fine-tuning'`)).rows[0].n, 0);
+    const fits = await post({ model: 'glove-100d', training_file: file, hyperparameters: { n_epochs: 1 } });
+    assert.equal(fits.status, 200, fits.text);
+    await waitForStatus(t.server, fits.body.id, ['succeeded'], 60_000);
+  });
+});
+
+describe('fine-tuning feature cache: stored and read in chunks', () => {
+  let t: TestApp;
+
+  before(async () => {
+    t = await startTestApp({ LATHE_FEATURES_CHUNK_BYTES: '4096' });
+  });
+  after(() => t.close());
+
+  it('an entry larger than one chunk round-trips exactly', async () => {
+    const repo = t.app.get(FeaturesRepository);
+    const features = new Float32Array(3001 * 7).map((_, i) => Math.fround(Math.sin(i) * 1000));
+    await repo.save('d'.repeat(64), 'b'.repeat(64), { rows: 3001, dim: 7, tokens: 12345, features });
+    const chunks = await adminQuery(t.db.url, `SELECT count(*)::int AS n, max(octet_length(data))::int AS largest, sum(octet_length(data))::int AS total FROM fine_tuning_feature_chunks WHERE dataset_sha256 = $1`, ['d'.repeat(64)]);
+    assert.deepEqual(chunks.rows[0], { n: Math.ceil((3001 * 7 * 4) / 4096), largest: 4096, total: 3001 * 7 * 4 });
+    const back = (await repo.find('d'.repeat(64), 'b'.repeat(64)))!;
+    assert.deepEqual({ rows: back.rows, dim: back.dim, tokens: back.tokens }, { rows: 3001, dim: 7, tokens: 12345 });
+    assert.deepEqual(Buffer.from(back.features.buffer), Buffer.from(features.buffer));
+    // The first writer wins; a second save of the same key writes nothing.
+    await repo.save('d'.repeat(64), 'b'.repeat(64), { rows: 1, dim: 7, tokens: 0, features: new Float32Array(7) });
+    assert.equal((await repo.find('d'.repeat(64), 'b'.repeat(64)))!.rows, 3001);
+  });
+
+  it('a second job on the same dataset reads the chunked features back, equal to what the backbone serves', async () => {
+    const examples = topicExamples(40);
+    const file = ((await uploadFile(t.server, jsonl(examples))).body as FileBody).id;
+    const ids: string[] = [];
+    for (let i = 0; i < 2; i += 1) {
+      const res = await request(t.server).post('/v1/fine_tuning/jobs').send({ model: 'glove-100d', training_file: file, hyperparameters: { n_epochs: 1 } });
+      assert.equal(res.status, 200, res.text);
+      await waitForStatus(t.server, res.body.id, ['succeeded'], 60_000);
+      ids.push(res.body.id);
+    }
+    assert.ok((await eventMessages(t.server, ids[0]!)).some((m) => m.startsWith('Computed glove-100d features of the training file (120 × 100, ')));
+    assert.ok((await eventMessages(t.server, ids[1]!)).includes('Reused cached glove-100d features of the training file (120 × 100)'), (await eventMessages(t.server, ids[1]!)).join('\n'));
+    const { rows } = await adminQuery(t.db.url, `SELECT dataset_sha256, backbone_sha256, chunks FROM fine_tuning_features WHERE dataset_sha256 = $1`, [datasetHash(examples.map((e) => e.text))]);
+    assert.equal(rows.length, 1);
+    assert.equal(rows[0].chunks, Math.ceil((120 * 100 * 4) / 4096));
+    const cached = (await t.app.get(FeaturesRepository).find(rows[0].dataset_sha256, rows[0].backbone_sha256))!;
+    const served = await request(t.server).post('/v1/embeddings').send({ model: 'glove-100d', input: examples.map((e) => e.text) });
+    assert.equal(served.status, 200);
+    const expected = Float32Array.from((served.body.data as Array<{ embedding: number[] }>).flatMap((d) => d.embedding));
+    assert.deepEqual(Buffer.from(cached.features.buffer), Buffer.from(expected.buffer));
+  });
+});
