@@ -2,10 +2,13 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import request from 'supertest';
 import { datasetHash } from '../../src/fine-tuning/runner/backbone-features.service.js';
+import { JobQueue } from '../../src/fine-tuning/queue/job-queue.service.js';
+import { LeaseSweeper } from '../../src/fine-tuning/queue/lease-sweeper.service.js';
 import { FeaturesRepository } from '../../src/fine-tuning/runner/features.repository.js';
 import { adminQuery } from '../support/database.js';
 import { startTestApp, type TestApp } from '../support/app.js';
 import { eventMessages, type FileBody, jsonl, topicExamples, uploadFile, waitForStatus } from '../support/fine-tuning.js';
+import { waitFor } from '../support/processes.js';
 
 const count = async (t: TestApp, table: string) => (await adminQuery(t.db.url, `SELECT count(*)::int AS n FROM ${table}`)).rows[0].n as number;
 
@@ -96,5 +99,58 @@ describe('fine-tuning feature cache: stored and read in chunks', () => {
     assert.equal(served.status, 200);
     const expected = Float32Array.from((served.body.data as Array<{ embedding: number[] }>).flatMap((d) => d.embedding));
     assert.deepEqual(Buffer.from(cached.features.buffer), Buffer.from(expected.buffer));
+  });
+});
+
+describe('fine-tuning queue messages end with their jobs', () => {
+  let t: TestApp;
+  const messages = async (jobId: string) =>
+    (await adminQuery(t.db.url, `SELECT state::text AS state FROM pgboss.job WHERE name = 'lathe-fine-tuning' AND data->>'jobId' = $1 ORDER BY created_on`, [jobId])).rows.map((r) => r.state as string);
+  const create = async (hyperparameters: object) => {
+    const file = ((await uploadFile(t.server, jsonl(topicExamples(10)))).body as FileBody).id;
+    const res = await request(t.server).post('/v1/fine_tuning/jobs').send({ model: 'glove-100d', training_file: file, hyperparameters });
+    assert.equal(res.status, 200, res.text);
+    return res.body.id as string;
+  };
+
+  before(async () => {
+    t = await startTestApp();
+  });
+  after(() => t.close());
+
+  it('a cancel closes the message in the same transaction; a succeeded job completes it', async () => {
+    const running = await create({ n_epochs: 1000, batch_size: 1 });
+    await waitForStatus(t.server, running, ['running'], 30_000);
+    assert.deepEqual(await messages(running), ['active']);
+    assert.equal((await request(t.server).post(`/v1/fine_tuning/jobs/${running}/cancel`)).status, 200);
+    assert.deepEqual(await messages(running), ['cancelled']);
+    const done = await create({ n_epochs: 1 });
+    await waitForStatus(t.server, done, ['succeeded'], 60_000);
+    await waitFor(async () => ((await messages(done))[0] === 'completed' ? true : undefined), 10_000, 'the message to complete');
+  });
+
+  it('the sweep closes messages a killed runner left active or waiting for finished jobs', async () => {
+    const jobs = (await adminQuery(t.db.url, `SELECT id, status FROM fine_tuning_jobs ORDER BY seq`)).rows as Array<{ id: string; status: string }>;
+    assert.deepEqual(jobs.map((j) => j.status), ['cancelled', 'succeeded']);
+    // As a SIGKILL leaves them: the cancelled job's message waiting again, the succeeded one's active.
+    await adminQuery(t.db.url, `UPDATE pgboss.job SET state = 'created', completed_on = NULL WHERE data->>'jobId' = $1`, [jobs[0]!.id]);
+    await adminQuery(t.db.url, `UPDATE pgboss.job SET state = 'active', completed_on = NULL, started_on = now() - interval '1 hour' WHERE data->>'jobId' = $1`, [jobs[1]!.id]);
+    await adminQuery(t.db.url, `UPDATE fine_tuning_jobs SET status = 'failed' WHERE id = $1`, [jobs[1]!.id]);
+    await t.app.get(LeaseSweeper).sweep();
+    assert.deepEqual(await messages(jobs[0]!.id), ['cancelled']);
+    assert.deepEqual(await messages(jobs[1]!.id), ['failed']);
+  });
+
+  it('a job the sweeper fails as runner_lost has its message failed too', async () => {
+    await t.app.get(JobQueue).stopWorking();
+    const id = await create({ n_epochs: 1 });
+    assert.deepEqual(await messages(id), ['created']);
+    // A job whose runner died on its last allowed attempt, its message left active.
+    await adminQuery(t.db.url, `UPDATE fine_tuning_jobs SET status = 'running', attempts = 3, lease_token = gen_random_uuid(), heartbeat_at = now() - interval '1 hour' WHERE id = $1`, [id]);
+    await adminQuery(t.db.url, `UPDATE pgboss.job SET state = 'active', started_on = now() WHERE data->>'jobId' = $1`, [id]);
+    await t.app.get(LeaseSweeper).sweep();
+    const job = await waitForStatus(t.server, id, ['failed'], 5_000);
+    assert.equal(job.error!.code, 'runner_lost');
+    assert.deepEqual(await messages(id), ['failed']);
   });
 });

@@ -11,6 +11,20 @@ interface Message {
   jobId: string;
 }
 
+/** A job's final status. */
+export type FinishedStatus = 'succeeded' | 'failed' | 'cancelled';
+
+/** A queue message left open after its job moved on: the job's status, or null when a newer message replaced it. */
+interface OpenMessage {
+  id: string;
+  jobId: string;
+  state: string;
+  status: FinishedStatus | null;
+}
+
+/** An active message a newer one replaced is closed once it has been active this long (its handler is gone). */
+const SUPERSEDED_GRACE_SECONDS = 60;
+
 /**
  * The fine-tuning queue: pg-boss on the app's own database, in schema `pgboss`. A message only
  * says "run job X"; each replica fetches one at a time (pg-boss hands a message to one fetcher),
@@ -42,7 +56,7 @@ export class JobQueue {
 
   /** Enqueues "run job X" on `sql` (a transaction's connection): it is visible when that commits. */
   async send(jobId: string, sql: Sql): Promise<string> {
-    const db = { executeSql: async (text: string, values: unknown[]) => ({ rows: await sql.rows(text, values) }) };
+    const db = adapter(sql);
     const id = await this.started().send(QUEUE_NAME, { jobId } satisfies Message, { db, retryLimit: 0, expireInHours: EXPIRE_HOURS });
     if (!id) throw new Error(`pg-boss did not enqueue job ${jobId}`);
     return id;
@@ -53,6 +67,51 @@ export class JobQueue {
     this.workerId = await this.started().work<Message>(QUEUE_NAME, { batchSize: 1, pollingIntervalSeconds: 1 }, async ([message]) => {
       if (message) await handler(message.data.jobId);
     });
+  }
+
+  /**
+   * Closes the job's open messages (waiting or active) as the job ended, on `sql` (the transaction
+   * that ends the job): a killed runner or a cancel must not leave a message "active" or
+   * fetchable for a job that is over.
+   */
+  async close(jobId: string, status: FinishedStatus, sql: Sql): Promise<void> {
+    const open = await sql.rows<{ id: string; state: string }>(
+      `SELECT "id", "state"::text AS "state" FROM ${SCHEMA}.job WHERE "name" = $1 AND "data"->>'jobId' = $2 AND "state" < 'completed'`,
+      [QUEUE_NAME, jobId],
+    );
+    await this.closeMessages(open.map((m) => ({ ...m, jobId, status })), sql);
+  }
+
+  /**
+   * The sweep's half of close(): messages still open for jobs that have finished (their runner was
+   * killed before it could close them), and active messages a newer one replaced. Returns how many.
+   */
+  async closeLeftOver(sql: Sql): Promise<number> {
+    const open = await sql.rows<OpenMessage>(
+      `SELECT q."id", q."state"::text AS "state", j."id" AS "jobId",
+         CASE WHEN j."status" IN ('succeeded', 'failed', 'cancelled') THEN j."status" END AS "status"
+       FROM ${SCHEMA}.job q JOIN "fine_tuning_jobs" j ON j."id" = q."data"->>'jobId'
+       WHERE q."name" = $1 AND q."state" < 'completed'
+         AND (j."status" IN ('succeeded', 'failed', 'cancelled')
+           OR (q."state" = 'active' AND q."id"::text IS DISTINCT FROM j."queue_job_id" AND q."started_on" < now() - make_interval(secs => $2)))`,
+      [QUEUE_NAME, SUPERSEDED_GRACE_SECONDS],
+    );
+    await this.closeMessages(open, sql);
+    return open.length;
+  }
+
+  private async closeMessages(messages: readonly OpenMessage[], sql: Sql): Promise<void> {
+    const db = adapter(sql);
+    const boss = this.started();
+    const ids = (pick: (m: OpenMessage) => boolean) => messages.filter(pick).map((m) => m.id);
+    // complete() only moves an active message; a waiting one of a succeeded job is cancelled.
+    const completed = ids((m) => m.status === 'succeeded' && m.state === 'active');
+    const cancelled = ids((m) => m.status === 'cancelled' || (m.status === 'succeeded' && m.state !== 'active'));
+    if (completed.length > 0) await boss.complete(QUEUE_NAME, completed, { db });
+    for (const m of messages) {
+      if (m.status === 'failed' || m.status === null) await boss.fail(QUEUE_NAME, m.id, { closedBy: 'lathe', reason: m.status ?? 'superseded by a newer message' }, { db });
+    }
+    if (cancelled.length > 0) await boss.cancel(QUEUE_NAME, cancelled, { db });
   }
 
   /** Wakes this replica's fetcher now instead of at its next poll. */
@@ -85,4 +144,9 @@ export class JobQueue {
     if (!this.boss) throw new Error('the fine-tuning queue is not started');
     return this.boss;
   }
+}
+
+/** pg-boss's `db` option over one of Lathe's connections, so its statements join that transaction. */
+function adapter(sql: Sql): PgBoss.Db {
+  return { executeSql: async (text: string, values: unknown[]) => ({ rows: await sql.rows<object>(text, values) }) };
 }

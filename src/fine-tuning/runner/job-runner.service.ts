@@ -78,7 +78,9 @@ export class JobRunner {
     try {
       await note({ message: job.attempts > 1 ? `Fine-tuning job resumed (attempt ${job.attempts})` : 'Fine-tuning job started' });
       const outcome = await this.training.train({ job, lease, note });
-      if (outcome !== 'succeeded') await this.stopped(job, lease, outcome);
+      // The handler's return completes its own message; this closes any other one left open for the job.
+      if (outcome === 'succeeded') await this.queue.close(job.id, 'succeeded', this.db);
+      else await this.stopped(job, lease, outcome);
     } catch (err) {
       if (err instanceof FeaturesStopped) await this.stopped(job, lease, lease.stopping ?? 'lost');
       else await this.fail(job, lease, err as Error);
@@ -110,6 +112,7 @@ export class JobRunner {
     await this.db.transaction(async (tx) => {
       if (await this.jobs.finish(job.id, lease.token, 'failed', { error }, tx)) {
         await this.events.add(job.id, { level: 'error', message: `Fine-tuning job failed: ${error.message}`, data: { ...error } }, tx);
+        await this.queue.close(job.id, 'failed', tx);
       }
     });
   }
