@@ -27,6 +27,8 @@ export class Trainer {
   private s: Omit<TrainerState, 'rng' | 'version' | 'fingerprint'>;
   private engine?: Promise<OnnxTrainEngine>;
   private running = false;
+  /** Checked between evaluation calls: true ends an evaluation with RunInterrupted (an aborted run). */
+  interrupted: () => boolean = () => false;
   readonly stepsPerEpoch: number;
   readonly totalSteps: number;
   readonly fingerprint: string;
@@ -160,7 +162,7 @@ export class Trainer {
   /** evaluate() of data checked when the trainer was made. */
   private async score(d: Dataset, params = this.s.params): Promise<Evaluation> {
     const engine = await this.engineReady();
-    return evaluateLogits(this.options.loss, await engine.logits(d.features, d.n, params), d, this.options.head.outputDim);
+    return evaluateLogits(this.options.loss, await engine.logits(d.features, d.n, params, this.interrupted), d, this.options.head.outputDim);
   }
 
   private engineReady(): Promise<OnnxTrainEngine> {

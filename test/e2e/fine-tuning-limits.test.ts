@@ -5,9 +5,10 @@ import { datasetHash } from '../../src/fine-tuning/runner/backbone-features.serv
 import { JobQueue } from '../../src/fine-tuning/queue/job-queue.service.js';
 import { LeaseSweeper } from '../../src/fine-tuning/queue/lease-sweeper.service.js';
 import { FeaturesRepository } from '../../src/fine-tuning/runner/features.repository.js';
+import { JobRunner } from '../../src/fine-tuning/runner/job-runner.service.js';
 import { adminQuery } from '../support/database.js';
 import { startTestApp, type TestApp } from '../support/app.js';
-import { eventMessages, type FileBody, jsonl, topicExamples, uploadFile, waitForStatus } from '../support/fine-tuning.js';
+import { eventMessages, type FileBody, getJob, jsonl, topicExamples, uploadFile, waitForStatus } from '../support/fine-tuning.js';
 import { waitFor } from '../support/processes.js';
 
 const count = async (t: TestApp, table: string) => (await adminQuery(t.db.url, `SELECT count(*)::int AS n FROM ${table}`)).rows[0].n as number;
@@ -132,6 +133,8 @@ describe('fine-tuning queue messages end with their jobs', () => {
   it('the sweep closes messages a killed runner left active or waiting for finished jobs', async () => {
     const jobs = (await adminQuery(t.db.url, `SELECT id, status FROM fine_tuning_jobs ORDER BY seq`)).rows as Array<{ id: string; status: string }>;
     assert.deepEqual(jobs.map((j) => j.status), ['cancelled', 'succeeded']);
+    // No fetcher here, as after a kill: only the sweep may touch the messages.
+    await t.app.get(JobQueue).stopWorking();
     // As a SIGKILL leaves them: the cancelled job's message waiting again, the succeeded one's active.
     await adminQuery(t.db.url, `UPDATE pgboss.job SET state = 'created', completed_on = NULL WHERE data->>'jobId' = $1`, [jobs[0]!.id]);
     await adminQuery(t.db.url, `UPDATE pgboss.job SET state = 'active', completed_on = NULL, started_on = now() - interval '1 hour' WHERE data->>'jobId' = $1`, [jobs[1]!.id]);
@@ -142,7 +145,6 @@ describe('fine-tuning queue messages end with their jobs', () => {
   });
 
   it('a job the sweeper fails as runner_lost has its message failed too', async () => {
-    await t.app.get(JobQueue).stopWorking();
     const id = await create({ n_epochs: 1 });
     assert.deepEqual(await messages(id), ['created']);
     // A job whose runner died on its last allowed attempt, its message left active.
@@ -152,5 +154,63 @@ describe('fine-tuning queue messages end with their jobs', () => {
     const job = await waitForStatus(t.server, id, ['failed'], 5_000);
     assert.equal(job.error!.code, 'runner_lost');
     assert.deepEqual(await messages(id), ['failed']);
+  });
+});
+
+describe('fine-tuning runs: cancel ends the thread, runners, the longest run', () => {
+  const createJob = async (t: TestApp, hyperparameters: object) => {
+    const file = ((await uploadFile(t.server, jsonl(topicExamples(10)))).body as FileBody).id;
+    const res = await request(t.server).post('/v1/fine_tuning/jobs').send({ model: 'glove-100d', training_file: file, hyperparameters });
+    assert.equal(res.status, 200, res.text);
+    return res.body.id as string;
+  };
+  const history = async (t: TestApp, id: string) => ({
+    steps: ((await request(t.server).get(`/v1/fine_tuning/jobs/${id}/metrics`)).body.steps as unknown[]).length,
+    events: await eventMessages(t.server, id),
+  });
+
+  it('a cancelled running job has its training thread ended, records nothing after, and the job queued behind it runs', async () => {
+    const t = await startTestApp();
+    try {
+      const long = await createJob(t, { n_epochs: 1000, batch_size: 1 });
+      const next = await createJob(t, { n_epochs: 1 });
+      await waitFor(async () => ((await history(t, long)).steps >= 50 ? true : undefined), 30_000, 'the first job to train');
+      assert.equal((await getJob(t.server, next)).status, 'queued', 'one runner: the second job waits');
+      const runner = t.app.get(JobRunner);
+      assert.deepEqual(runner.running(), [long]);
+      assert.equal((await request(t.server).post(`/v1/fine_tuning/jobs/${long}/cancel`)).status, 200);
+      // A run leaves running() only once its training thread has exited.
+      await waitFor(async () => (runner.running().includes(long) ? undefined : true), 5_000, 'the training thread to end');
+      const stopped = await waitFor(async () => (await eventMessages(t.server, long)).find((m) => m.startsWith('Training stopped')), 5_000, 'the stop event');
+      const atStop = await history(t, long);
+      assert.equal(atStop.events.at(-1), stopped);
+      await waitForStatus(t.server, next, ['succeeded'], 60_000);
+      assert.deepEqual(await history(t, long), atStop);
+      const steps = (await request(t.server).get(`/v1/fine_tuning/jobs/${long}/metrics`)).body.steps as Array<{ step: number }>;
+      assert.equal(steps.at(-1)!.step, Number(/at step (\d+)/.exec(stopped)![1]));
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('LATHE_TRAINING_RUNNERS jobs run at once, and a run past LATHE_TRAINING_MAX_SECONDS fails with training_timeout', async () => {
+    const t = await startTestApp({ LATHE_TRAINING_RUNNERS: '2', LATHE_TRAINING_MAX_SECONDS: '4' });
+    try {
+      const ids = [await createJob(t, { n_epochs: 1000, batch_size: 1 }), await createJob(t, { n_epochs: 1000, batch_size: 1 })];
+      await waitFor(async () => (t.app.get(JobRunner).running().length === 2 ? true : undefined), 10_000, 'both jobs to run at once');
+      for (const id of ids) {
+        const job = await waitForStatus(t.server, id, ['failed'], 20_000).catch(async (err) => {
+          throw new Error(`${err}: ${JSON.stringify(await getJob(t.server, id))} ${(await eventMessages(t.server, id)).join(' | ')} running=${t.app.get(JobRunner).running()}`);
+        });
+        assert.equal(job.error!.code, 'training_timeout');
+        assert.match(job.error!.message, /^the run was stopped at step \d+ \(epoch \d+\) after 4 s, the longest a run may take here \(LATHE_TRAINING_MAX_SECONDS\)$/);
+        assert.equal((job.error as unknown as { param: unknown }).param, null);
+      }
+      await waitFor(async () => (t.app.get(JobRunner).running().length === 0 ? true : undefined), 5_000, 'both threads to end');
+      const states = await adminQuery(t.db.url, `SELECT state::text AS state FROM pgboss.job WHERE name = 'lathe-fine-tuning' ORDER BY created_on`);
+      assert.deepEqual(states.rows.map((r) => r.state), ['failed', 'failed']);
+    } finally {
+      await t.close();
+    }
   });
 });

@@ -35,7 +35,7 @@ const SUPERSEDED_GRACE_SECONDS = 60;
 export class JobQueue {
   private readonly logger = new Logger('FineTuningQueue');
   private boss?: PgBoss;
-  private workerId?: string;
+  private workerIds: string[] = [];
 
   constructor(private readonly db: FineTuningDb) {}
 
@@ -62,11 +62,18 @@ export class JobQueue {
     return id;
   }
 
-  /** Fetches messages one at a time and runs `handler` on each; its promise holds the fetcher until the run ends. */
-  async work(handler: (jobId: string) => Promise<void>): Promise<void> {
-    this.workerId = await this.started().work<Message>(QUEUE_NAME, { batchSize: 1, pollingIntervalSeconds: 1 }, async ([message]) => {
-      if (message) await handler(message.data.jobId);
-    });
+  /**
+   * `runners` fetchers, each taking messages one at a time and running `handler` on each; its
+   * promise holds that fetcher until the run ends, so this replica runs at most `runners` jobs at
+   * once and a long job leaves the other fetchers free.
+   */
+  async work(handler: (jobId: string) => Promise<void>, runners = 1): Promise<void> {
+    for (let i = 0; i < runners; i += 1) {
+      const id = await this.started().work<Message>(QUEUE_NAME, { batchSize: 1, pollingIntervalSeconds: 1 }, async ([message]) => {
+        if (message) await handler(message.data.jobId);
+      });
+      this.workerIds.push(id);
+    }
   }
 
   /**
@@ -114,9 +121,9 @@ export class JobQueue {
     if (cancelled.length > 0) await boss.cancel(QUEUE_NAME, cancelled, { db });
   }
 
-  /** Wakes this replica's fetcher now instead of at its next poll. */
+  /** Wakes this replica's fetchers now instead of at their next poll. */
   wake(): void {
-    if (this.workerId) this.boss?.notifyWorker(this.workerId);
+    for (const id of this.workerIds) this.boss?.notifyWorker(id);
   }
 
   /** Whether a message can still reach a fetcher: created (waiting) or active for less than `activeGraceSeconds`. */
@@ -129,14 +136,14 @@ export class JobQueue {
 
   /** No more fetching on this replica (draining). */
   async stopWorking(): Promise<void> {
-    if (this.boss && this.workerId) await this.boss.offWork(QUEUE_NAME).catch(() => undefined);
-    this.workerId = undefined;
+    if (this.boss && this.workerIds.length > 0) await this.boss.offWork(QUEUE_NAME).catch(() => undefined);
+    this.workerIds = [];
   }
 
   async stop(): Promise<void> {
     const boss = this.boss;
     this.boss = undefined;
-    this.workerId = undefined;
+    this.workerIds = [];
     await boss?.stop({ graceful: false, close: true, wait: true });
   }
 
