@@ -87,7 +87,7 @@ export class JobRunner {
     const deadline = setTimeout(() => lease.requestStop('timeout'), this.config.fineTuning.maxRunSeconds * 1000);
     try {
       await note({ message: job.attempts > 1 ? `Fine-tuning job resumed (attempt ${job.attempts})` : 'Fine-tuning job started' });
-      const outcome = await this.training.train({ job, lease, note });
+      const outcome = await this.training.train({ job, lease, note, runners: this.config.fineTuning.runners });
       // The handler's return completes its own message; this closes any other one left open for the job.
       if (outcome === 'succeeded') await this.queue.close(job.id, 'succeeded', this.db);
       else await this.stopped(job, lease, outcome);

@@ -17,6 +17,8 @@ export interface RunContext {
   lease: JobLease;
   /** Adds an event to the job. */
   note(event: NewEvent): Promise<void>;
+  /** Runs this replica may have at once (they share the training threads). */
+  runners: number;
 }
 
 interface Resume {
@@ -43,7 +45,7 @@ export class JobTrainingService {
     const { job, lease } = ctx;
     const data = await this.data.load(job, () => lease.stopping !== undefined);
     for (const message of data.featureNotes) await ctx.note({ message });
-    const options = trainOptions(job.hyperparameters, data, job.seed);
+    const options = trainOptions(job.hyperparameters, data, job.seed, ctx.runners);
     let resume = await this.resumePoint(ctx);
     let outcome: { result?: TrainingOutcome; epochs: EpochRecord[] } | undefined;
     while (!outcome) {

@@ -23,7 +23,8 @@ export function stepsPerRun(hp: Pick<ResolvedHyperparameters, 'head' | 'hidden' 
   return Math.max(1, Math.min(MAX_STEPS_PER_RUN, Math.floor(CALL_WORK / perStep)));
 }
 
-export function trainOptions(hp: ResolvedHyperparameters, data: Pick<JobData, 'inputDim' | 'outputDim' | 'validation'>, seed: number): TrainOptions {
+/** `runners`: jobs this replica trains at once (LATHE_TRAINING_RUNNERS), sharing the cores training gets. */
+export function trainOptions(hp: ResolvedHyperparameters, data: Pick<JobData, 'inputDim' | 'outputDim' | 'validation'>, seed: number, runners = 1): TrainOptions {
   return {
     head: {
       kind: hp.head,
@@ -47,8 +48,8 @@ export function trainOptions(hp: ResolvedHyperparameters, data: Pick<JobData, 'i
     ...(hp.early_stopping_patience !== undefined ? { earlyStoppingPatience: hp.early_stopping_patience } : {}),
     ...(hp.validation_split > 0 && !data.validation ? { validationSplit: hp.validation_split } : {}),
     stepsPerRun: stepsPerRun(hp, data.inputDim, data.outputDim),
-    // Training shares the machine with serving: half the cores.
-    threads: Math.max(1, Math.floor(availableParallelism() / 2)),
+    // Training shares the machine with serving: half the cores, split between the runs at once.
+    threads: Math.max(1, Math.floor(availableParallelism() / 2 / runners)),
   };
 }
 
