@@ -98,10 +98,13 @@ export class OnnxTrainEngine {
     };
   }
 
-  /** Logits [rows, C] of `rows` feature rows under `params`; throws RunInterrupted when `interrupted()` turns true between calls. */
-  async logits(features: Float32Array, rows: number, params: Float32Array, interrupted: () => boolean = () => false): Promise<Float32Array> {
-    const { inputDim, outputDim } = this.spec.head;
-    const result = new Float32Array(rows * outputDim);
+  /**
+   * The logits of `rows` feature rows under `params`, handed to `visit` a block of rows at a time
+   * (the first row's index, then [count, C]), so a large validation set never holds all its logits.
+   * Throws RunInterrupted when `interrupted()` turns true between calls.
+   */
+  async forEachLogits(features: Float32Array, rows: number, params: Float32Array, visit: (start: number, logits: Float32Array) => void, interrupted: () => boolean = () => false): Promise<void> {
+    const { inputDim } = this.spec.head;
     const paramTensor = new ort.Tensor('float32', params, [params.length]);
     const chunk = Math.max(1, Math.min(EVAL_ROWS, Math.floor(EVAL_WORK / params.length)));
     for (let start = 0; start < rows; start += chunk) {
@@ -109,8 +112,14 @@ export class OnnxTrainEngine {
       const count = Math.min(chunk, rows - start);
       const x = new ort.Tensor('float32', features.subarray(start * inputDim, (start + count) * inputDim), [count, inputDim]);
       const out = await this.evaluation.run({ features: x, params: paramTensor });
-      result.set(out.logits!.data as Float32Array, start * outputDim);
+      visit(start, out.logits!.data as Float32Array);
     }
+  }
+
+  /** Logits [rows, C] of `rows` feature rows under `params`. */
+  async logits(features: Float32Array, rows: number, params: Float32Array): Promise<Float32Array> {
+    const result = new Float32Array(rows * this.spec.head.outputDim);
+    await this.forEachLogits(features, rows, params, (start, logits) => result.set(logits, start * this.spec.head.outputDim));
     return result;
   }
 
