@@ -82,6 +82,7 @@ export class JobQueue {
    * fetchable for a job that is over.
    */
   async close(jobId: string, status: FinishedStatus, sql: Sql): Promise<void> {
+    if (!this.boss) return;
     const open = await sql.rows<{ id: string; state: string }>(
       `SELECT "id", "state"::text AS "state" FROM ${SCHEMA}.job WHERE "name" = $1 AND "data"->>'jobId' = $2 AND "state" < 'completed'`,
       [QUEUE_NAME, jobId],
@@ -108,8 +109,10 @@ export class JobQueue {
   }
 
   private async closeMessages(messages: readonly OpenMessage[], sql: Sql): Promise<void> {
+    // Stopped (shutdown): a job that ends now must still end; the next sweep closes its messages.
+    const boss = this.boss;
+    if (!boss || messages.length === 0) return;
     const db = adapter(sql);
-    const boss = this.started();
     const ids = (pick: (m: OpenMessage) => boolean) => messages.filter(pick).map((m) => m.id);
     // complete() only moves an active message; a waiting one of a succeeded job is cancelled.
     const completed = ids((m) => m.status === 'succeeded' && m.state === 'active');
