@@ -58,6 +58,8 @@ export interface TrainingBudget {
   maxFeatureBytes: number;
   /** Trainable parameters of the head (weights and biases). */
   maxHeadParams: number;
+  /** Activations of one training step: batch × (outputs + hidden units). */
+  maxStepValues: number;
 }
 
 export class ConfigError extends Error {
@@ -115,6 +117,7 @@ export function loadConfig(source: Record<string, string | undefined>): AppConfi
         maxClasses: e.LATHE_TRAINING_MAX_CLASSES,
         maxFeatureBytes: e.LATHE_TRAINING_MAX_FEATURE_BYTES,
         maxHeadParams: e.LATHE_TRAINING_MAX_HEAD_PARAMS,
+        maxStepValues: e.LATHE_TRAINING_MAX_STEP_VALUES,
       },
       runners: e.LATHE_TRAINING_RUNNERS,
       maxRunSeconds: e.LATHE_TRAINING_MAX_SECONDS,

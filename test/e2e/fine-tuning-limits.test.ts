@@ -20,7 +20,7 @@ describe('fine-tuning budgets: checked when the job is created', () => {
 
   before(async () => {
     // glove-100d's features are 100 floats (400 bytes) a row.
-    t = await startTestApp({ LATHE_TRAINING_MAX_ROWS: '100', LATHE_TRAINING_MAX_CLASSES: '4', LATHE_TRAINING_MAX_FEATURE_BYTES: '20000', LATHE_TRAINING_MAX_HEAD_PARAMS: '1000' });
+    t = await startTestApp({ LATHE_TRAINING_MAX_ROWS: '100', LATHE_TRAINING_MAX_CLASSES: '4', LATHE_TRAINING_MAX_FEATURE_BYTES: '20000', LATHE_TRAINING_MAX_HEAD_PARAMS: '1000', LATHE_TRAINING_MAX_STEP_VALUES: '80' });
   });
   after(() => t.close());
 
@@ -46,10 +46,12 @@ describe('fine-tuning budgets: checked when the job is created', () => {
     await refused({ model: 'glove-100d', training_file: await upload(topicExamples(20)) }, { what: 'feature_bytes', value: 24000, limit: 20000, variable: 'LATHE_TRAINING_MAX_FEATURE_BYTES' }, "the job would have 24000 bytes of backbone features; this server's limit is 20000 (LATHE_TRAINING_MAX_FEATURE_BYTES)");
   });
 
-  it("head parameters (the mlp's weights and biases): 413; the linear head on the same file fits", async () => {
+  it("head parameters (the mlp's weights and biases) and values in one step: 413; the linear head's default batch on the same file fits", async () => {
     const file = await upload(topicExamples(10));
     // 100 × 64 + 64 + 64 × 3 + 3
     await refused({ model: 'glove-100d', training_file: file, hyperparameters: { head: 'mlp', hidden: 64 } }, { what: 'head_params', value: 6659, limit: 1000, variable: 'LATHE_TRAINING_MAX_HEAD_PARAMS' }, "the job would have 6659 head parameters; this server's limit is 1000 (LATHE_TRAINING_MAX_HEAD_PARAMS)");
+    // 27 rows a step × 3 classes; the default batch of 24 (of 24 training rows) fits.
+    await refused({ model: 'glove-100d', training_file: file, hyperparameters: { batch_size: 27 } }, { what: 'step_values', value: 81, limit: 80, variable: 'LATHE_TRAINING_MAX_STEP_VALUES' }, "the job would have 81 values in one training step (batch_size × (outputs + hidden units)); this server's limit is 80 (LATHE_TRAINING_MAX_STEP_VALUES)");
     assert.equal(await count(t, 'fine_tuning_jobs'), 0);
     assert.equal((await adminQuery(t.db.url, `SELECT count(*)::int AS n FROM pgboss.job WHERE name = 'lathe-fine-tuning'`)).rows[0].n, 0);
     const fits = await post({ model: 'glove-100d', training_file: file, hyperparameters: { n_epochs: 1 } });

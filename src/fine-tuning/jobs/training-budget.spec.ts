@@ -3,8 +3,8 @@ import { describe, it } from 'node:test';
 import { stepsPerRun } from '../runner/train-options.js';
 import { budgetExcess, headParams } from './training-budget.js';
 
-const BUDGET = { maxRows: 1000, maxClasses: 50, maxFeatureBytes: 100 * 1000 * 4, maxHeadParams: 10_000 };
-const linear = { head: 'linear' as const };
+const BUDGET = { maxRows: 1000, maxClasses: 50, maxFeatureBytes: 100 * 1000 * 4, maxHeadParams: 10_000, maxStepValues: 1000 };
+const linear = { head: 'linear' as const, batch_size: 10 };
 
 describe('training budgets', () => {
   it('counts head parameters: weights and biases of each layer', () => {
@@ -22,10 +22,14 @@ describe('training budgets', () => {
       [{ rows: 10, outputs: 51, featureDim: 10 }, false, undefined],
       [{ rows: 1000, outputs: 2, featureDim: 101 }, true, { what: 'feature_bytes', value: 404_000, limit: 400_000, variable: 'LATHE_TRAINING_MAX_FEATURE_BYTES' }],
       [{ rows: 10, outputs: 50, featureDim: 200 }, true, { what: 'head_params', value: 10_050, limit: 10_000, variable: 'LATHE_TRAINING_MAX_HEAD_PARAMS' }],
-      // A backbone of unknown feature length: rows and classes only.
+      // A backbone of unknown feature length: rows, classes and step values only.
       [{ rows: 10, outputs: 50 }, true, undefined],
     ];
     for (const [size, classification, expected] of cases) assert.deepEqual(budgetExcess(size, linear, classification, BUDGET), expected, JSON.stringify(size));
+    // 20 rows a step × (3 classes + 64 hidden units); the batch is capped by the rows (10 here).
+    const mlp = { head: 'mlp' as const, hidden: 64, batch_size: 20 };
+    assert.deepEqual(budgetExcess({ rows: 100, outputs: 3, featureDim: 10 }, mlp, true, BUDGET), { what: 'step_values', value: 1340, limit: 1000, variable: 'LATHE_TRAINING_MAX_STEP_VALUES' });
+    assert.equal(budgetExcess({ rows: 10, outputs: 3, featureDim: 10 }, mlp, true, BUDGET), undefined);
   });
 
   it('sizes a training call to about 2^25 multiply-adds: big heads one step a call', () => {

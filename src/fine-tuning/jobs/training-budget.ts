@@ -16,7 +16,7 @@ export interface TrainingSize {
 }
 
 export interface BudgetExcess {
-  what: 'rows' | 'classes' | 'feature_bytes' | 'head_params';
+  what: 'rows' | 'classes' | 'feature_bytes' | 'head_params' | 'step_values';
   value: number;
   limit: number;
   variable: string;
@@ -28,13 +28,24 @@ export function headParams(hp: Pick<ResolvedHyperparameters, 'head' | 'hidden'>,
   return dim * outputs + outputs;
 }
 
+/**
+ * Activations of one training step: batch × (outputs + hidden units). A call of several steps is
+ * sized to stay under about the same (train-options.ts), so this bounds the logits and gradients
+ * ONNX Runtime allocates per call, which a large batch over many classes would otherwise blow up.
+ */
+export function stepValues(hp: Pick<ResolvedHyperparameters, 'head' | 'hidden' | 'batch_size'>, outputs: number, rows: number): number {
+  // The trainer's batch is never larger than the data.
+  return Math.min(hp.batch_size, rows) * (outputs + (hp.head === 'mlp' ? hp.hidden! : 0));
+}
+
 /** The first budget `size` passes, in the order a client can act on (rows, classes, then what follows from them). */
-export function budgetExcess(size: TrainingSize, hp: Pick<ResolvedHyperparameters, 'head' | 'hidden'>, classification: boolean, budget: TrainingBudget): BudgetExcess | undefined {
+export function budgetExcess(size: TrainingSize, hp: Pick<ResolvedHyperparameters, 'head' | 'hidden' | 'batch_size'>, classification: boolean, budget: TrainingBudget): BudgetExcess | undefined {
   const checks: Array<[BudgetExcess['what'], number | undefined, number, string]> = [
     ['rows', size.rows, budget.maxRows, 'LATHE_TRAINING_MAX_ROWS'],
     ['classes', classification ? size.outputs : undefined, budget.maxClasses, 'LATHE_TRAINING_MAX_CLASSES'],
     ['feature_bytes', size.featureDim && size.rows * size.featureDim * 4, budget.maxFeatureBytes, 'LATHE_TRAINING_MAX_FEATURE_BYTES'],
     ['head_params', size.featureDim && headParams(hp, size.featureDim, size.outputs), budget.maxHeadParams, 'LATHE_TRAINING_MAX_HEAD_PARAMS'],
+    ['step_values', stepValues(hp, size.outputs, size.rows), budget.maxStepValues, 'LATHE_TRAINING_MAX_STEP_VALUES'],
   ];
   for (const [what, value, limit, variable] of checks) {
     if (value !== undefined && value > limit) return { what, value, limit, variable };
@@ -47,6 +58,7 @@ const WHAT: Record<BudgetExcess['what'], string> = {
   classes: 'classes',
   feature_bytes: 'bytes of backbone features',
   head_params: 'head parameters',
+  step_values: 'values in one training step (batch_size × (outputs + hidden units))',
 };
 
 export function budgetMessage(e: BudgetExcess): string {
