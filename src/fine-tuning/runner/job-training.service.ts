@@ -145,7 +145,7 @@ export class JobTrainingService {
       },
     );
     // A pause at shutdown keeps the half-done epoch; any other stop ends the job's run for good, so
-    // the thread is terminated rather than left to finish an epoch (or a validation pass) nobody reads.
+    // the run is aborted: its thread skips the rest of the epoch, any validation pass and the export.
     const stop = (cause: StopCause) => (cause === 'shutdown' ? run.cancel() : run.abort());
     lease.onStop(stop);
     if (lease.stopping) stop(lease.stopping);
