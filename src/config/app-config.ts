@@ -32,6 +32,16 @@ export interface AppConfig {
     /** Words kept in the generated glove-100d text encoder (most frequent first), or all of them. */
     gloveWords: number | 'all';
   };
+  fineTuning: {
+    /** Budgets checked when a job is created, before any work starts. */
+    budget: TrainingBudget;
+    /** Jobs this replica runs at once (pg-boss fetchers). */
+    runners: number;
+    /** A run longer than this is stopped and the job failed. */
+    maxRunSeconds: number;
+    /** Bytes per row of the backbone feature cache (pg-protocol cannot read a value over 512 MB). */
+    featuresChunkBytes: number;
+  };
   media: {
     /** Decoded images with more pixels are refused before they are decoded (decompression bombs). */
     maxImagePixels: number;
@@ -66,6 +76,18 @@ export interface HttpTimeouts {
   keepAliveMs: number;
   /** A socket with response bytes the client does not read; 0 = never. */
   idleMs: number;
+}
+
+export interface TrainingBudget {
+  /** Examples in the training and validation files together. */
+  maxRows: number;
+  maxClasses: number;
+  /** rows × feature dim × 4: the features held in memory while training. */
+  maxFeatureBytes: number;
+  /** Trainable parameters of the head (weights and biases). */
+  maxHeadParams: number;
+  /** Activations of one training step: batch × (outputs + hidden units). */
+  maxStepValues: number;
 }
 
 export class ConfigError extends Error {
@@ -128,6 +150,18 @@ export function loadConfig(source: Record<string, string | undefined>): AppConfi
       executionProviders: splitList(e.LATHE_EXECUTION_PROVIDERS),
       filesDir: e.LATHE_MODEL_FILES_DIR.trim() || undefined,
       gloveWords: e.LATHE_GLOVE_WORDS,
+    },
+    fineTuning: {
+      budget: {
+        maxRows: e.LATHE_TRAINING_MAX_ROWS,
+        maxClasses: e.LATHE_TRAINING_MAX_CLASSES,
+        maxFeatureBytes: e.LATHE_TRAINING_MAX_FEATURE_BYTES,
+        maxHeadParams: e.LATHE_TRAINING_MAX_HEAD_PARAMS,
+        maxStepValues: e.LATHE_TRAINING_MAX_STEP_VALUES,
+      },
+      runners: e.LATHE_TRAINING_RUNNERS,
+      maxRunSeconds: e.LATHE_TRAINING_MAX_SECONDS,
+      featuresChunkBytes: e.LATHE_FEATURES_CHUNK_BYTES,
     },
     media: {
       maxImagePixels: e.LATHE_IMAGE_MAX_PIXELS,

@@ -34,6 +34,16 @@ export interface StepResults {
 
 /** Rows per evaluation call, bounding the logits buffer ONNX Runtime allocates. */
 const EVAL_ROWS = 8192;
+/**
+ * Multiply-adds per evaluation call (rows × head parameters): a call cannot be interrupted, so a
+ * big head evaluates fewer rows a call and an abort is seen sooner.
+ */
+const EVAL_WORK = 2 ** 26;
+
+/** Thrown by logits() when its `interrupted` check says stop between calls. */
+export class RunInterrupted extends Error {
+  override readonly name = 'RunInterrupted';
+}
 
 export function sessionOptions(threads = 1): ort.InferenceSession.SessionOptions {
   return {
@@ -88,17 +98,28 @@ export class OnnxTrainEngine {
     };
   }
 
-  /** Logits [rows, C] of `rows` feature rows under `params`. */
-  async logits(features: Float32Array, rows: number, params: Float32Array): Promise<Float32Array> {
-    const { inputDim, outputDim } = this.spec.head;
-    const result = new Float32Array(rows * outputDim);
+  /**
+   * The logits of `rows` feature rows under `params`, handed to `visit` a block of rows at a time
+   * (the first row's index, then [count, C]), so a large validation set never holds all its logits.
+   * Throws RunInterrupted when `interrupted()` turns true between calls.
+   */
+  async forEachLogits(features: Float32Array, rows: number, params: Float32Array, visit: (start: number, logits: Float32Array) => void, interrupted: () => boolean = () => false): Promise<void> {
+    const { inputDim } = this.spec.head;
     const paramTensor = new ort.Tensor('float32', params, [params.length]);
-    for (let start = 0; start < rows; start += EVAL_ROWS) {
-      const count = Math.min(EVAL_ROWS, rows - start);
+    const chunk = Math.max(1, Math.min(EVAL_ROWS, Math.floor(EVAL_WORK / params.length)));
+    for (let start = 0; start < rows; start += chunk) {
+      if (interrupted()) throw new RunInterrupted('evaluation interrupted');
+      const count = Math.min(chunk, rows - start);
       const x = new ort.Tensor('float32', features.subarray(start * inputDim, (start + count) * inputDim), [count, inputDim]);
       const out = await this.evaluation.run({ features: x, params: paramTensor });
-      result.set(out.logits!.data as Float32Array, start * outputDim);
+      visit(start, out.logits!.data as Float32Array);
     }
+  }
+
+  /** Logits [rows, C] of `rows` feature rows under `params`. */
+  async logits(features: Float32Array, rows: number, params: Float32Array): Promise<Float32Array> {
+    const result = new Float32Array(rows * this.spec.head.outputDim);
+    await this.forEachLogits(features, rows, params, (start, logits) => result.set(logits, start * this.spec.head.outputDim));
     return result;
   }
 

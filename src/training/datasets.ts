@@ -33,23 +33,54 @@ export function splitValidation(d: Dataset, split: number, seed: number, inputDi
 
 /** Mean loss (and accuracy) of logits [n, C] against `d`, accumulated in float64. */
 export function evaluateLogits(loss: LossKind, logits: Float32Array, d: Dataset, outputDim: number): Evaluation {
-  if (loss === 'mse') {
-    let sum = 0;
-    for (let i = 0; i < logits.length; i += 1) sum += (logits[i]! - d.targets![i]!) ** 2;
-    const mse = sum / logits.length;
-    return { loss: mse, mse };
+  const sum = new EvaluationSum(loss, d, outputDim);
+  sum.add(0, logits);
+  return sum.result();
+}
+
+/**
+ * evaluateLogits() over logits that come a block of rows at a time, in order (the same additions
+ * in the same order, so the same numbers): the logits of a whole dataset are never held at once.
+ */
+export class EvaluationSum {
+  private sum = 0;
+  private correct = 0;
+  private values = 0;
+
+  constructor(
+    private readonly loss: LossKind,
+    private readonly d: Dataset,
+    private readonly outputDim: number,
+  ) {}
+
+  /** The logits of rows `start` onwards. */
+  add(start: number, logits: Float32Array): void {
+    const { d, outputDim } = this;
+    if (this.loss === 'mse') {
+      const offset = start * outputDim;
+      for (let i = 0; i < logits.length; i += 1) this.sum += (logits[i]! - d.targets![offset + i]!) ** 2;
+      this.values += logits.length;
+      return;
+    }
+    const rows = logits.length / outputDim;
+    for (let i = 0; i < rows; i += 1) {
+      const row = logits.subarray(i * outputDim, (i + 1) * outputDim);
+      const label = d.labels![start + i]!;
+      const best = argmax(row);
+      let total = 0;
+      for (const z of row) total += Math.exp(z - row[best]!);
+      this.sum += Math.log(total) + row[best]! - row[label]!;
+      if (best === label) this.correct += 1;
+    }
   }
-  let sum = 0;
-  let correct = 0;
-  for (let i = 0; i < d.n; i += 1) {
-    const row = logits.subarray(i * outputDim, (i + 1) * outputDim);
-    const best = argmax(row);
-    let total = 0;
-    for (const z of row) total += Math.exp(z - row[best]!);
-    sum += Math.log(total) + row[best]! - row[d.labels![i]!]!;
-    if (best === d.labels![i]) correct += 1;
+
+  result(): Evaluation {
+    if (this.loss === 'mse') {
+      const mse = this.sum / this.values;
+      return { loss: mse, mse };
+    }
+    return { loss: this.sum / this.d.n, accuracy: this.correct / this.d.n };
   }
-  return { loss: sum / d.n, accuracy: correct / d.n };
 }
 
 /** Index of the largest value; the first on ties. */

@@ -10,13 +10,15 @@ import { flattenWeights } from './head-layout.js';
 import { TrainingSpecError } from './options.js';
 import { deserializeState, serializeState } from './state-codec.js';
 import { Trainer } from './trainer.js';
-import type { TrainingMessage, TrainingOutcome, TrainingWorkerData } from './training-worker.js';
+import { ABORT, type TrainingMessage, type TrainingOutcome, type TrainingWorkerData } from './training-worker.js';
 import type { StepMetrics, StopReason } from './types.js';
 
 const job = workerData as TrainingWorkerData;
 const port = parentPort!;
 const cancelFlag = new Int32Array(job.cancel);
+// 1: stop at the next step boundary and report the state (a pause); 2: abort, nobody reads the result.
 const cancelled = () => Atomics.load(cancelFlag, 0) !== 0;
+const aborted = () => Atomics.load(cancelFlag, 0) === ABORT;
 const post = (message: TrainingMessage, transfer: ArrayBuffer[] = []) => port.postMessage(message, transfer);
 
 // The trainer reports a call's steps together; one message carries them, sent before the next call blocks.
@@ -40,6 +42,7 @@ try {
 async function run(): Promise<void> {
   const { options, train, validation } = job;
   const trainer = job.state ? Trainer.resume(options, train, validation, deserializeState(job.state)) : new Trainer(options, train, validation);
+  trainer.interrupted = aborted;
   try {
     let reason: StopReason | undefined = trainer.finished;
     while (!reason) {
@@ -56,6 +59,7 @@ async function run(): Promise<void> {
       post({ type: 'epoch', metrics, checkpoint }, [checkpoint.buffer as ArrayBuffer]);
       reason = metrics.stopped;
     }
+    if (aborted()) return;
     const weights = trainer.bestWeights();
     const evaluation = reason === 'cancelled' ? undefined : await trainer.evaluateValidation(flattenWeights(options.head, weights));
     const state = serializeState(trainer.state());

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { argmax, evaluateLogits, splitValidation } from './datasets.js';
+import { argmax, EvaluationSum, splitValidation } from './datasets.js';
 import { initParams, splitParams } from './head-layout.js';
 import { OnnxTrainEngine, type StepResults } from '../runtime/onnx-train-engine.js';
 import { datasetProblems, TrainingSpecError, trainingProblems } from './options.js';
@@ -27,6 +27,8 @@ export class Trainer {
   private s: Omit<TrainerState, 'rng' | 'version' | 'fingerprint'>;
   private engine?: Promise<OnnxTrainEngine>;
   private running = false;
+  /** Checked between evaluation calls: true ends an evaluation with RunInterrupted (an aborted run). */
+  interrupted: () => boolean = () => false;
   readonly stepsPerEpoch: number;
   readonly totalSteps: number;
   readonly fingerprint: string;
@@ -160,7 +162,9 @@ export class Trainer {
   /** evaluate() of data checked when the trainer was made. */
   private async score(d: Dataset, params = this.s.params): Promise<Evaluation> {
     const engine = await this.engineReady();
-    return evaluateLogits(this.options.loss, await engine.logits(d.features, d.n, params), d, this.options.head.outputDim);
+    const sum = new EvaluationSum(this.options.loss, d, this.options.head.outputDim);
+    await engine.forEachLogits(d.features, d.n, params, (start, logits) => sum.add(start, logits), this.interrupted);
+    return sum.result();
   }
 
   private engineReady(): Promise<OnnxTrainEngine> {

@@ -5,7 +5,7 @@ import { TrainingSpecError } from './options.js';
 import { deserializeState } from './state-codec.js';
 import { clusters } from './synthetic-data.js';
 import { Trainer } from './trainer.js';
-import { type TrainingOutcome, TrainingRun } from './training-worker.js';
+import { TrainingAborted, type TrainingOutcome, TrainingRun } from './training-worker.js';
 import type { EpochMetrics, StepMetrics, TrainOptions } from './types.js';
 
 const DATA = clusters(400, 10, 3, 5);
@@ -59,6 +59,28 @@ describe('TrainingRun (worker thread)', () => {
     assert.equal(resumed.reason, 'completed');
     assert.deepEqual(resumed.weights, whole.weights);
     assert.deepEqual(resumed.state, whole.state);
+  });
+
+  it('abort ends the run at once: no step is reported after it, done rejects, and the thread exits', async () => {
+    const options = { ...OPTIONS, epochs: 1000, stepsPerRun: 1 };
+    let run: TrainingRun | undefined;
+    let aborted = false;
+    let afterAbort = 0;
+    let exited = false;
+    run = TrainingRun.start({ options, train: DATA }, {
+      onStep: (m) => {
+        if (aborted) afterAbort += 1;
+        else if (m.step === 20) {
+          aborted = true;
+          run!.abort();
+        }
+      },
+    });
+    void run.exited.then(() => (exited = true));
+    await assert.rejects(run.done, (err: unknown) => err instanceof TrainingAborted);
+    await run.exited;
+    assert.equal(exited, true);
+    assert.equal(afterAbort, 0);
   });
 
   it('rejects with every problem of a bad job', async () => {

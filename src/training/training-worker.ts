@@ -48,20 +48,36 @@ export type TrainingMessage =
   | { type: 'done'; outcome: TrainingOutcome }
   | { type: 'failed'; error: string; problems?: string[] };
 
+/** The cancel flag's value for abort() (cancel() stores 1). */
+export const ABORT = 2;
+
 /** What the worker starts with: the job plus the shared cancel flag. */
 export interface TrainingWorkerData extends TrainingJob {
   cancel: SharedArrayBuffer;
 }
 
+/** `done` of a run stopped by abort(): its thread was terminated and it has no outcome. */
+export class TrainingAborted extends Error {
+  override readonly name = 'TrainingAborted';
+  constructor() {
+    super('the training run was aborted');
+  }
+}
+
 export class TrainingRun {
-  /** Settles when the run ends: completed, stopped early, cancelled; rejects when it fails. */
+  /** Settles when the run ends: completed, stopped early, cancelled; rejects when it fails or is aborted. */
   readonly done: Promise<TrainingOutcome>;
+  /** Resolves when the worker thread is gone (its memory with it). */
+  readonly exited: Promise<void>;
   private readonly cancelFlag = new Int32Array(new SharedArrayBuffer(4));
   private readonly worker: Worker;
+  private aborted = false;
+  private rejectAborted: () => void = () => undefined;
 
   private constructor(job: TrainingJob, events: TrainingEvents) {
     const workerData: TrainingWorkerData = { ...job, cancel: this.cancelFlag.buffer as SharedArrayBuffer };
     this.worker = new Worker(WORKER_URL, { workerData });
+    this.exited = new Promise<void>((resolve) => this.worker.once('exit', () => resolve()));
     this.done = new Promise<TrainingOutcome>((resolve, reject) => {
       let settled = false;
       const settle = (fn: () => void) => {
@@ -70,7 +86,10 @@ export class TrainingRun {
           fn();
         }
       };
+      this.rejectAborted = () => settle(() => reject(new TrainingAborted()));
       this.worker.on('message', (message: TrainingMessage) => {
+        // After abort() nothing more is reported: what the run did after it does not count.
+        if (this.aborted) return;
         if (message.type === 'steps') for (const m of message.metrics) events.onStep?.(m);
         else if (message.type === 'epoch') events.onEpoch?.(message.metrics, message.checkpoint);
         else if (message.type === 'done') settle(() => resolve(message.outcome));
@@ -92,6 +111,21 @@ export class TrainingRun {
    */
   cancel(): void {
     Atomics.store(this.cancelFlag, 0, 1);
+  }
+
+  /**
+   * Stops the run for good (a cancelled job, a lost lease, a run out of time): no more steps are
+   * reported and `done` rejects with TrainingAborted at once; the thread skips the rest of the
+   * epoch, any evaluation and the export, and exits when the ONNX Runtime call in progress returns
+   * (the runner sizes calls so that is about one step; `exited` says when). Not worker.terminate():
+   * terminating a thread inside onnxruntime-node aborts the whole process (a Napi::Error thrown
+   * during teardown).
+   */
+  abort(): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    Atomics.store(this.cancelFlag, 0, ABORT);
+    this.rejectAborted();
   }
 
   /** Stops the worker at once (shutdown); `done` rejects and no state is saved. */

@@ -21,7 +21,7 @@ describe('migrations', () => {
       assert.deepEqual(await tables(db.url), []);
       const applied = await dataSource.runMigrations({ transaction: 'each' });
       assert.deepEqual(applied.map((m) => m.name), MIGRATIONS.map((m) => m.name));
-      assert.deepEqual(await tables(db.url), ['artifacts', 'fine_tuned_models', 'fine_tuning_checkpoints', 'fine_tuning_events', 'fine_tuning_features', 'fine_tuning_files', 'fine_tuning_jobs', 'fine_tuning_metrics', 'instances', 'migrations']);
+      assert.deepEqual(await tables(db.url), ['artifacts', 'fine_tuned_models', 'fine_tuning_checkpoints', 'fine_tuning_events', 'fine_tuning_feature_chunks', 'fine_tuning_features', 'fine_tuning_files', 'fine_tuning_jobs', 'fine_tuning_metrics', 'instances', 'migrations']);
       assert.equal(await dataSource.showMigrations(), false, 'nothing pending');
 
       for (let i = 0; i < MIGRATIONS.length; i += 1) await dataSource.undoLastMigration({ transaction: 'each' });

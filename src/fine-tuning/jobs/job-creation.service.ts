@@ -1,5 +1,7 @@
 import { randomInt } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
+import type { AppConfig } from '../../config/app-config.js';
+import { InjectConfig } from '../../config/config.module.js';
 import { z } from 'zod';
 import { AppError } from '../../common/errors/app-error.js';
 import { ErrorCode } from '../../common/errors/error-code.js';
@@ -14,6 +16,7 @@ import { JobEventsRepository } from './job-events.repository.js';
 import { type FineTuningJobObject, toJobObject } from './job.mapper.js';
 import { hyperparametersSchema, resolveHyperparameters } from './hyperparameters.js';
 import { JobsRepository } from './jobs.repository.js';
+import { budgetExcess, budgetMessage } from './training-budget.js';
 
 const MAX_SEED = 0xffffffff;
 
@@ -62,6 +65,7 @@ export class JobCreationService {
     private readonly jobs: JobsRepository,
     private readonly events: JobEventsRepository,
     private readonly queue: JobQueue,
+    @InjectConfig() private readonly config: AppConfig,
   ) {}
 
   async create(body: unknown): Promise<FineTuningJobObject> {
@@ -73,6 +77,10 @@ export class JobCreationService {
     const task = training.report.task!;
     const { value: hyperparameters, problems } = resolveHyperparameters(hyperparametersOf(request), { task, examples: training.report.examples, hasValidationFile: validation !== undefined });
     if (!hyperparameters) throw new AppError(ErrorCode.ValidationFailed, `invalid hyperparameters: ${problems.map((p) => `${p.field}: ${p.problems[0]}`).join('; ')}`, problems);
+    const report = training.report;
+    const size = { rows: report.examples + (validation?.report.examples ?? 0), outputs: task === 'classification' ? report.classes! : report.target_dim!, featureDim: backbone.featureDim };
+    const excess = budgetExcess(size, hyperparameters, task === 'classification', this.config.fineTuning.budget);
+    if (excess) throw new AppError(ErrorCode.TrainingBudgetExceeded, budgetMessage(excess), excess);
     const id = newId('ftjob');
     const row = await this.db.transaction(async (tx) => {
       const job = await this.jobs.insert(

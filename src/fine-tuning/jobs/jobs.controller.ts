@@ -33,7 +33,7 @@ export class JobsController {
       '`validation_split` (default 0.2 without a validation file). Everything is checked before the job is created. The result is served as ' +
       '`ft:<model>:<suffix>:<job id>`.',
     auth: 'train',
-    errors: [ErrorCode.ValidationFailed, ErrorCode.DatasetInvalid, ErrorCode.NotFound, ErrorCode.ModelNotFound, ErrorCode.ModelNotInstalled],
+    errors: [ErrorCode.ValidationFailed, ErrorCode.DatasetInvalid, ErrorCode.TrainingBudgetExceeded, ErrorCode.NotFound, ErrorCode.ModelNotFound, ErrorCode.ModelNotInstalled],
   })
   @ApiBody({ schema: { type: 'object', required: ['model', 'training_file'], example: { model: 'glove-100d', training_file: JOB_EXAMPLE.training_file, suffix: 'topics', seed: 42, hyperparameters: { n_epochs: 20, head: 'linear' } } } })
   @ApiOkResponse({ schema: { example: { ...JOB_EXAMPLE, status: 'queued', finished_at: null, fine_tuned_model: null, result_files: [], trained_tokens: null, metrics: null, head_artifact_id: null } } })

@@ -4,6 +4,7 @@ import { AppError } from '../../common/errors/app-error.js';
 import { ErrorCode } from '../../common/errors/error-code.js';
 import { FineTuningDb } from '../fine-tuning-db.js';
 import { cursorQuery, type ListPage, parseOr400, sqlText, toPage } from '../pagination.js';
+import { JobQueue } from '../queue/job-queue.service.js';
 import { JobSignals } from '../runner/job-signals.js';
 import { fineTunedModelName } from '../runner/job-results.service.js';
 import { type EventRow, JobEventsRepository } from './job-events.repository.js';
@@ -38,6 +39,7 @@ export class JobsService {
     private readonly events: JobEventsRepository,
     private readonly metrics: JobMetricsRepository,
     private readonly signals: JobSignals,
+    private readonly queue: JobQueue,
   ) {}
 
   async list(query: Record<string, unknown>): Promise<ListPage<FineTuningJobObject>> {
@@ -53,7 +55,10 @@ export class JobsService {
   async cancel(id: string): Promise<FineTuningJobObject> {
     const row = await this.db.transaction(async (tx) => {
       const cancelled = await this.jobs.cancel(id, tx);
-      if (cancelled) await this.events.add(id, { message: 'Fine-tuning job cancelled by request' }, tx);
+      if (cancelled) {
+        await this.events.add(id, { message: 'Fine-tuning job cancelled by request' }, tx);
+        await this.queue.close(id, 'cancelled', tx);
+      }
       return cancelled;
     });
     if (!row) {

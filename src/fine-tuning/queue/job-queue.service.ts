@@ -11,6 +11,20 @@ interface Message {
   jobId: string;
 }
 
+/** A job's final status. */
+export type FinishedStatus = 'succeeded' | 'failed' | 'cancelled';
+
+/** A queue message left open after its job moved on: the job's status, or null when a newer message replaced it. */
+interface OpenMessage {
+  id: string;
+  jobId: string;
+  state: string;
+  status: FinishedStatus | null;
+}
+
+/** An active message a newer one replaced is closed once it has been active this long (its handler is gone). */
+const SUPERSEDED_GRACE_SECONDS = 60;
+
 /**
  * The fine-tuning queue: pg-boss on the app's own database, in schema `pgboss`. A message only
  * says "run job X"; each replica fetches one at a time (pg-boss hands a message to one fetcher),
@@ -21,7 +35,7 @@ interface Message {
 export class JobQueue {
   private readonly logger = new Logger('FineTuningQueue');
   private boss?: PgBoss;
-  private workerId?: string;
+  private workerIds: string[] = [];
 
   constructor(private readonly db: FineTuningDb) {}
 
@@ -42,22 +56,77 @@ export class JobQueue {
 
   /** Enqueues "run job X" on `sql` (a transaction's connection): it is visible when that commits. */
   async send(jobId: string, sql: Sql): Promise<string> {
-    const db = { executeSql: async (text: string, values: unknown[]) => ({ rows: await sql.rows(text, values) }) };
+    const db = adapter(sql);
     const id = await this.started().send(QUEUE_NAME, { jobId } satisfies Message, { db, retryLimit: 0, expireInHours: EXPIRE_HOURS });
     if (!id) throw new Error(`pg-boss did not enqueue job ${jobId}`);
     return id;
   }
 
-  /** Fetches messages one at a time and runs `handler` on each; its promise holds the fetcher until the run ends. */
-  async work(handler: (jobId: string) => Promise<void>): Promise<void> {
-    this.workerId = await this.started().work<Message>(QUEUE_NAME, { batchSize: 1, pollingIntervalSeconds: 1 }, async ([message]) => {
-      if (message) await handler(message.data.jobId);
-    });
+  /**
+   * `runners` fetchers, each taking messages one at a time and running `handler` on each; its
+   * promise holds that fetcher until the run ends, so this replica runs at most `runners` jobs at
+   * once and a long job leaves the other fetchers free.
+   */
+  async work(handler: (jobId: string) => Promise<void>, runners = 1): Promise<void> {
+    for (let i = 0; i < runners; i += 1) {
+      const id = await this.started().work<Message>(QUEUE_NAME, { batchSize: 1, pollingIntervalSeconds: 1 }, async ([message]) => {
+        if (message) await handler(message.data.jobId);
+      });
+      this.workerIds.push(id);
+    }
   }
 
-  /** Wakes this replica's fetcher now instead of at its next poll. */
+  /**
+   * Closes the job's open messages (waiting or active) as the job ended, on `sql` (the transaction
+   * that ends the job): a killed runner or a cancel must not leave a message "active" or
+   * fetchable for a job that is over.
+   */
+  async close(jobId: string, status: FinishedStatus, sql: Sql): Promise<void> {
+    if (!this.boss) return;
+    const open = await sql.rows<{ id: string; state: string }>(
+      `SELECT "id", "state"::text AS "state" FROM ${SCHEMA}.job WHERE "name" = $1 AND "data"->>'jobId' = $2 AND "state" < 'completed'`,
+      [QUEUE_NAME, jobId],
+    );
+    await this.closeMessages(open.map((m) => ({ ...m, jobId, status })), sql);
+  }
+
+  /**
+   * The sweep's half of close(): messages still open for jobs that have finished (their runner was
+   * killed before it could close them), and active messages a newer one replaced. Returns how many.
+   */
+  async closeLeftOver(sql: Sql): Promise<number> {
+    const open = await sql.rows<OpenMessage>(
+      `SELECT q."id", q."state"::text AS "state", j."id" AS "jobId",
+         CASE WHEN j."status" IN ('succeeded', 'failed', 'cancelled') THEN j."status" END AS "status"
+       FROM ${SCHEMA}.job q JOIN "fine_tuning_jobs" j ON j."id" = q."data"->>'jobId'
+       WHERE q."name" = $1 AND q."state" < 'completed'
+         AND (j."status" IN ('succeeded', 'failed', 'cancelled')
+           OR (q."state" = 'active' AND q."id"::text IS DISTINCT FROM j."queue_job_id" AND q."started_on" < now() - make_interval(secs => $2)))`,
+      [QUEUE_NAME, SUPERSEDED_GRACE_SECONDS],
+    );
+    await this.closeMessages(open, sql);
+    return open.length;
+  }
+
+  private async closeMessages(messages: readonly OpenMessage[], sql: Sql): Promise<void> {
+    // Stopped (shutdown): a job that ends now must still end; the next sweep closes its messages.
+    const boss = this.boss;
+    if (!boss || messages.length === 0) return;
+    const db = adapter(sql);
+    const ids = (pick: (m: OpenMessage) => boolean) => messages.filter(pick).map((m) => m.id);
+    // complete() only moves an active message; a waiting one of a succeeded job is cancelled.
+    const completed = ids((m) => m.status === 'succeeded' && m.state === 'active');
+    const cancelled = ids((m) => m.status === 'cancelled' || (m.status === 'succeeded' && m.state !== 'active'));
+    if (completed.length > 0) await boss.complete(QUEUE_NAME, completed, { db });
+    for (const m of messages) {
+      if (m.status === 'failed' || m.status === null) await boss.fail(QUEUE_NAME, m.id, { closedBy: 'lathe', reason: m.status ?? 'superseded by a newer message' }, { db });
+    }
+    if (cancelled.length > 0) await boss.cancel(QUEUE_NAME, cancelled, { db });
+  }
+
+  /** Wakes this replica's fetchers now instead of at their next poll. */
   wake(): void {
-    if (this.workerId) this.boss?.notifyWorker(this.workerId);
+    for (const id of this.workerIds) this.boss?.notifyWorker(id);
   }
 
   /** Whether a message can still reach a fetcher: created (waiting) or active for less than `activeGraceSeconds`. */
@@ -70,14 +139,14 @@ export class JobQueue {
 
   /** No more fetching on this replica (draining). */
   async stopWorking(): Promise<void> {
-    if (this.boss && this.workerId) await this.boss.offWork(QUEUE_NAME).catch(() => undefined);
-    this.workerId = undefined;
+    if (this.boss && this.workerIds.length > 0) await this.boss.offWork(QUEUE_NAME).catch(() => undefined);
+    this.workerIds = [];
   }
 
   async stop(): Promise<void> {
     const boss = this.boss;
     this.boss = undefined;
-    this.workerId = undefined;
+    this.workerIds = [];
     await boss?.stop({ graceful: false, close: true, wait: true });
   }
 
@@ -85,4 +154,9 @@ export class JobQueue {
     if (!this.boss) throw new Error('the fine-tuning queue is not started');
     return this.boss;
   }
+}
+
+/** pg-boss's `db` option over one of Lathe's connections, so its statements join that transaction. */
+function adapter(sql: Sql): PgBoss.Db {
+  return { executeSql: async (text: string, values: unknown[]) => ({ rows: await sql.rows<object>(text, values) }) };
 }

@@ -48,6 +48,7 @@ export class LeaseSweeper {
       try {
         await this.reclaimAbandoned();
         await this.resendLost();
+        await this.closeLeftOver();
       } catch (err) {
         this.logger.warn(`Sweep failed: ${(err as Error).message}`);
       } finally {
@@ -65,6 +66,7 @@ export class LeaseSweeper {
           const message = `the replica running this job stopped during ${job.attempts} runs in a row; giving up`;
           await this.jobs.finish(job.id, job.leaseToken!, 'failed', { error: { code: 'runner_lost', message, param: null } }, tx);
           await this.events.add(job.id, { level: 'error', message: `Fine-tuning job failed: ${message}` }, tx);
+          await this.queue.close(job.id, 'failed', tx);
           continue;
         }
         await this.jobs.handBack(job.id, job.leaseToken!, tx);
@@ -92,6 +94,12 @@ export class LeaseSweeper {
       if (resent) this.logger.warn(`Job ${job.id} had no live queue message; sent a new one`);
     }
     this.queue.wake();
+  }
+
+  /** Queue messages a killed runner left open for jobs that have finished (or that a newer message replaced). */
+  private async closeLeftOver(): Promise<void> {
+    const closed = await this.db.transaction((tx) => this.queue.closeLeftOver(tx));
+    if (closed > 0) this.logger.warn(`Closed ${closed} queue message(s) left open for finished jobs`);
   }
 }
 

@@ -16,6 +16,8 @@ export interface Backbone {
   /** What its features are computed from. */
   input: InputKind;
   weightsPath: string;
+  /** Length of its feature vectors, when its manifest declares it (known before any feature is computed). */
+  featureDim?: number;
 }
 
 /**
@@ -47,7 +49,7 @@ export class BackbonesService {
       );
     }
     try {
-      return { name, version: v.version, input: text ? 'text' : 'image', weightsPath: resolveWeights(manifest, context) };
+      return { name, version: v.version, input: text ? 'text' : 'image', weightsPath: resolveWeights(manifest, context), featureDim: featureDim(manifest, text ? 'output' : 'features') };
     } catch (err) {
       if (err instanceof ModelFileMissing) throw new AppError(ErrorCode.ModelNotInstalled, `model "${name}" is not installed here: ${err.message}`);
       throw err;
@@ -72,4 +74,12 @@ export class BackbonesService {
     }
     return hash;
   }
+}
+
+/** The last dimension of the output a backbone's features come from (`parameters[key]`, default its first output); undefined when dynamic. */
+function featureDim(manifest: { outputs: ReadonlyArray<{ name: string; shape: readonly number[] }>; parameters: Record<string, unknown> }, key: string): number | undefined {
+  const named = manifest.parameters[key];
+  const output = manifest.outputs.find((o) => o.name === named) ?? manifest.outputs[0];
+  const last = output?.shape.at(-1);
+  return last !== undefined && last > 0 ? last : undefined;
 }

@@ -1,7 +1,7 @@
 import type { JobsRepository } from '../jobs/jobs.repository.js';
 
 /** Why a run stops before it finishes. */
-export type StopCause = 'cancelled' | 'lost' | 'shutdown';
+export type StopCause = 'cancelled' | 'lost' | 'shutdown' | 'timeout';
 
 export const HEARTBEAT_MS = 1_000;
 

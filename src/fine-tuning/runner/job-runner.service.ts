@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Injectable, Logger } from '@nestjs/common';
+import type { AppConfig } from '../../config/app-config.js';
+import { InjectConfig } from '../../config/config.module.js';
 import { AppError } from '../../common/errors/app-error.js';
 import { TrainingSpecError } from '../../training/options.js';
 import { FineTuningDb } from '../fine-tuning-db.js';
@@ -32,6 +34,7 @@ export class JobRunner {
     private readonly training: JobTrainingService,
     private readonly queue: JobQueue,
     signals: JobSignals,
+    @InjectConfig() private readonly config: AppConfig,
   ) {
     signals.onCancel((jobId) => this.runs.get(jobId)?.lease.requestStop('cancelled'));
   }
@@ -62,6 +65,11 @@ export class JobRunner {
     }
   }
 
+  /** Jobs whose run (and training thread) is in progress on this replica. */
+  running(): string[] {
+    return [...this.runs.keys()];
+  }
+
   /** Stops every run here at its next step boundary and hands its job back to the queue. */
   async shutdown(): Promise<void> {
     const runs = [...this.runs.values()];
@@ -75,14 +83,19 @@ export class JobRunner {
   private async execute(job: JobRow, lease: JobLease): Promise<void> {
     const note = (event: NewEvent) => this.events.add(job.id, event);
     lease.start();
+    // One run cannot hold this replica's runner (and the jobs queued behind it) without bound.
+    const deadline = setTimeout(() => lease.requestStop('timeout'), this.config.fineTuning.maxRunSeconds * 1000);
     try {
       await note({ message: job.attempts > 1 ? `Fine-tuning job resumed (attempt ${job.attempts})` : 'Fine-tuning job started' });
-      const outcome = await this.training.train({ job, lease, note });
-      if (outcome !== 'succeeded') await this.stopped(job, lease, outcome);
+      const outcome = await this.training.train({ job, lease, note, runners: this.config.fineTuning.runners });
+      // The handler's return completes its own message; this closes any other one left open for the job.
+      if (outcome === 'succeeded') await this.queue.close(job.id, 'succeeded', this.db);
+      else await this.stopped(job, lease, outcome);
     } catch (err) {
       if (err instanceof FeaturesStopped) await this.stopped(job, lease, lease.stopping ?? 'lost');
       else await this.fail(job, lease, err as Error);
     } finally {
+      clearTimeout(deadline);
       lease.end();
     }
   }
@@ -99,6 +112,9 @@ export class JobRunner {
         return true;
       });
       if (handedBack) this.logger.log(`Job ${job.id} handed back to the queue`);
+    } else if (cause === 'timeout') {
+      const limit = this.config.fineTuning.maxRunSeconds;
+      await this.failWith(job, lease, { code: 'training_timeout', message: `the run was stopped${at} after ${limit} s, the longest a run may take here (LATHE_TRAINING_MAX_SECONDS)`, param: null });
     } else {
       this.logger.warn(`Job ${job.id} stopped here: its lease passed to another runner`);
     }
@@ -107,9 +123,14 @@ export class JobRunner {
   private async fail(job: JobRow, lease: JobLease, err: Error): Promise<void> {
     const error = jobError(err);
     if (error.code === 'internal_error') this.logger.error(`Job ${job.id} failed: ${err.message}`, err.stack);
+    await this.failWith(job, lease, error);
+  }
+
+  private async failWith(job: JobRow, lease: JobLease, error: JobError): Promise<void> {
     await this.db.transaction(async (tx) => {
       if (await this.jobs.finish(job.id, lease.token, 'failed', { error }, tx)) {
         await this.events.add(job.id, { level: 'error', message: `Fine-tuning job failed: ${error.message}`, data: { ...error } }, tx);
+        await this.queue.close(job.id, 'failed', tx);
       }
     });
   }

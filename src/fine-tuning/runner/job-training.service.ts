@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { TrainingSpecError } from '../../training/options.js';
-import type { TrainingOutcome } from '../../training/training-worker.js';
+import { TrainingAborted, type TrainingOutcome } from '../../training/training-worker.js';
 import type { EpochMetrics, TrainOptions } from '../../training/types.js';
 import type { NewEvent } from '../jobs/job-events.repository.js';
 import { type EpochRecord, JobMetricsRepository, type StepRecord } from '../jobs/job-metrics.repository.js';
@@ -17,6 +17,8 @@ export interface RunContext {
   lease: JobLease;
   /** Adds an event to the job. */
   note(event: NewEvent): Promise<void>;
+  /** Runs this replica may have at once (they share the training threads). */
+  runners: number;
 }
 
 interface Resume {
@@ -43,9 +45,9 @@ export class JobTrainingService {
     const { job, lease } = ctx;
     const data = await this.data.load(job, () => lease.stopping !== undefined);
     for (const message of data.featureNotes) await ctx.note({ message });
-    const options = trainOptions(job.hyperparameters, data, job.seed);
+    const options = trainOptions(job.hyperparameters, data, job.seed, ctx.runners);
     let resume = await this.resumePoint(ctx);
-    let outcome: { result: TrainingOutcome; epochs: EpochRecord[] } | undefined;
+    let outcome: { result?: TrainingOutcome; epochs: EpochRecord[] } | undefined;
     while (!outcome) {
       try {
         outcome = await this.runTraining(ctx, options, data, resume);
@@ -58,7 +60,7 @@ export class JobTrainingService {
       }
     }
     const { result, epochs } = outcome;
-    if (result.reason === 'cancelled') return lease.stopping ?? (await lease.confirm()) ?? 'lost';
+    if (!result || result.reason === 'cancelled') return lease.stopping ?? (await lease.confirm()) ?? 'lost';
     const name = await this.results.complete({
       job,
       leaseToken: lease.token,
@@ -86,7 +88,8 @@ export class JobTrainingService {
     return { state: checkpoint.state, step };
   }
 
-  private async runTraining(ctx: RunContext, options: TrainOptions, data: JobData, resume: Resume): Promise<{ result: TrainingOutcome; epochs: EpochRecord[] }> {
+  /** The run's outcome; none when it was aborted (cancelled, lease lost, out of time). Ends when its thread has. */
+  private async runTraining(ctx: RunContext, options: TrainOptions, data: JobData, resume: Resume): Promise<{ result?: TrainingOutcome; epochs: EpochRecord[] }> {
     const { job, lease } = ctx;
     const epochs = (await this.metrics.history(job.id)).epochs;
     const total = totalSteps(options, data.train.n, data.validation !== undefined);
@@ -141,18 +144,21 @@ export class JobTrainingService {
         },
       },
     );
-    lease.onStop(() => run.cancel());
-    if (lease.stopping) run.cancel();
+    // A pause at shutdown keeps the half-done epoch; any other stop ends the job's run for good, so
+    // the run is aborted: its thread skips the rest of the epoch, any validation pass and the export.
+    const stop = (cause: StopCause) => (cause === 'shutdown' ? run.cancel() : run.abort());
+    lease.onStop(stop);
+    if (lease.stopping) stop(lease.stopping);
     // Heartbeats write the steps so far; writes are chained so the last one is known to be done.
     let writing = Promise.resolve();
     const flush = () => (writing = writing.catch(() => undefined).then(() => this.metrics.saveSteps(job.id, pending.splice(0))));
     lease.onBeat = flush;
     try {
-      const result = await run.done;
+      const result = await run.done.catch((err: unknown) => (err instanceof TrainingAborted ? undefined : Promise.reject(err)));
       await saving;
       // Handing back at shutdown: keep the half-done epoch, so the next run loses nothing, when
       // every step in it was reported (a stop can apply steps whose metrics were not sent).
-      if (result.reason === 'cancelled' && lease.stopping === 'shutdown' && paused && paused.metrics.step > resume.step && paused.metrics.step === lease.progress?.step) {
+      if (result?.reason === 'cancelled' && lease.stopping === 'shutdown' && paused && paused.metrics.step > resume.step && paused.metrics.step === lease.progress?.step) {
         await save(paused.metrics, paused.checkpoint);
       } else if (lease.stopping !== 'lost') {
         await flush();
@@ -161,6 +167,7 @@ export class JobTrainingService {
     } finally {
       lease.onBeat = async () => undefined;
       await Promise.allSettled([saving, writing]);
+      await run.exited;
     }
   }
 }

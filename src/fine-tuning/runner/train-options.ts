@@ -4,12 +4,27 @@ import type { ExportOptions } from '../../training/export-head.js';
 import { validationCount } from '../../training/options.js';
 import type { EpochMetrics, TrainOptions } from '../../training/types.js';
 import type { ResolvedHyperparameters } from '../jobs/hyperparameters.js';
+import { headParams } from '../jobs/training-budget.js';
 import type { EpochRecord } from '../jobs/job-metrics.repository.js';
 import type { JobRow } from '../jobs/jobs.repository.js';
 import type { JobData } from './job-data.service.js';
 import { fineTunedModelName } from './job-results.service.js';
 
-export function trainOptions(hp: ResolvedHyperparameters, data: Pick<JobData, 'inputDim' | 'outputDim' | 'validation'>, seed: number): TrainOptions {
+/**
+ * Multiply-adds one ONNX Runtime call may do (steps × batch × head parameters, about 50 ms of CPU).
+ * A call cannot be interrupted, and a cancel ends the run when the call in progress returns: big
+ * heads get one step a call, small ones up to the trainer's default of 32.
+ */
+const CALL_WORK = 2 ** 25;
+const MAX_STEPS_PER_RUN = 32;
+
+export function stepsPerRun(hp: Pick<ResolvedHyperparameters, 'head' | 'hidden' | 'batch_size'>, inputDim: number, outputDim: number): number {
+  const perStep = hp.batch_size * headParams(hp, inputDim, outputDim);
+  return Math.max(1, Math.min(MAX_STEPS_PER_RUN, Math.floor(CALL_WORK / perStep)));
+}
+
+/** `runners`: jobs this replica trains at once (LATHE_TRAINING_RUNNERS), sharing the cores training gets. */
+export function trainOptions(hp: ResolvedHyperparameters, data: Pick<JobData, 'inputDim' | 'outputDim' | 'validation'>, seed: number, runners = 1): TrainOptions {
   return {
     head: {
       kind: hp.head,
@@ -32,8 +47,9 @@ export function trainOptions(hp: ResolvedHyperparameters, data: Pick<JobData, 'i
     seed,
     ...(hp.early_stopping_patience !== undefined ? { earlyStoppingPatience: hp.early_stopping_patience } : {}),
     ...(hp.validation_split > 0 && !data.validation ? { validationSplit: hp.validation_split } : {}),
-    // Training shares the machine with serving: half the cores.
-    threads: Math.max(1, Math.floor(availableParallelism() / 2)),
+    stepsPerRun: stepsPerRun(hp, data.inputDim, data.outputDim),
+    // Training shares the machine with serving: half the cores, split between the runs at once.
+    threads: Math.max(1, Math.floor(availableParallelism() / 2 / runners)),
   };
 }
 

@@ -10,6 +10,10 @@ export interface RunningTraining {
   readonly done: Promise<TrainingOutcome>;
   /** Stops after the ONNX Runtime call in progress; `done` then resolves with reason 'cancelled'. */
   cancel(): void;
+  /** Stops for good without an outcome: `done` rejects with TrainingAborted; the thread ends after the call in progress. */
+  abort(): void;
+  /** Resolves when the run's thread is gone. */
+  readonly exited: Promise<void>;
 }
 
 export type StartTraining = (job: TrainingJob, events: TrainingEvents) => RunningTraining;
