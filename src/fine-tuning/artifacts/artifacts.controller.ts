@@ -1,4 +1,4 @@
-import { Controller, Get, Param, Res } from '@nestjs/common';
+import { Controller, Get, Param, Res, StreamableFile } from '@nestjs/common';
 import { ApiOkResponse, ApiProduces, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { ErrorCode } from '../../common/errors/error-code.js';
@@ -14,7 +14,8 @@ export class ArtifactsController {
   @ApiProduces('application/onnx', 'application/vnd.lathe.trainer-state')
   @ApiEndpoint({
     summary: 'Download an artifact: a fine-tuned head (ONNX) or a checkpoint (trainer state)',
-    description: 'The bytes as stored, with `x-content-sha256` (hex) and `digest` (RFC 3230, `sha-256=<base64>`) to verify them, and `content-length`.',
+    description:
+      'The bytes as stored, streamed, with `x-content-sha256` (hex), `digest` (RFC 3230, `sha-256=<base64>`) and `etag` (the quoted sha256) to verify them, and `content-length`.',
     auth: 'train',
     errors: [ErrorCode.NotFound],
   })
@@ -22,6 +23,6 @@ export class ArtifactsController {
   async downloadArtifact(@Param('id') id: string, @Res({ passthrough: true }) reply: FastifyReply) {
     const { headers, content } = await this.artifacts.download(id);
     reply.headers(headers);
-    return content;
+    return new StreamableFile(content);
   }
 }

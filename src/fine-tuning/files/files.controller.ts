@@ -1,4 +1,4 @@
-import { Controller, Delete, Get, HttpCode, Param, Post, Query, Req, Res } from '@nestjs/common';
+import { Controller, Delete, Get, HttpCode, Param, Post, Query, Req, Res, StreamableFile } from '@nestjs/common';
 import { ApiConsumes, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ErrorCode } from '../../common/errors/error-code.js';
@@ -45,11 +45,16 @@ export class FilesController {
   }
 
   @Get(':id/content')
-  @ApiEndpoint({ summary: "A file's bytes, as uploaded (or the results CSV a job wrote)", auth: 'train', errors: [ErrorCode.NotFound] })
+  @ApiEndpoint({
+    summary: "A file's bytes, as uploaded (or the results CSV a job wrote)",
+    description: 'Streamed, with `content-length`, `x-content-sha256` (hex) and `etag` (the quoted sha256).',
+    auth: 'train',
+    errors: [ErrorCode.NotFound],
+  })
   async fileContent(@Param('id') id: string, @Res({ passthrough: true }) reply: FastifyReply) {
-    const { file, bytes } = await this.files.content(id);
-    reply.header('content-type', file.filename.endsWith('.csv') ? 'text/csv; charset=utf-8' : 'application/jsonl');
-    return bytes;
+    const { headers, content } = await this.files.content(id);
+    reply.headers(headers);
+    return new StreamableFile(content);
   }
 
   @Delete(':id')

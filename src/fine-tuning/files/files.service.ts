@@ -1,10 +1,12 @@
 import { createHash } from 'node:crypto';
+import type { Readable } from 'node:stream';
 import { Injectable } from '@nestjs/common';
 import { z } from 'zod';
 import { AppError } from '../../common/errors/app-error.js';
 import { ErrorCode } from '../../common/errors/error-code.js';
 import { newId, unixSeconds } from '../ids.js';
 import { cursorQuery, type ListPage, parseOr400, toPage } from '../pagination.js';
+import { etag } from '../stored-content.js';
 import { parseDataset, type ValidationReport } from './dataset-parser.js';
 import { type FilePurpose, type FileRow, FilesRepository } from './files.repository.js';
 import type { Upload } from './upload-input.js';
@@ -61,11 +63,18 @@ export class FilesService {
     return toFileObject(await this.row(id));
   }
 
-  async content(id: string): Promise<{ file: FileObject; bytes: Buffer }> {
-    const file = await this.get(id);
-    const bytes = await this.files.content(id);
-    if (!bytes) throw notFound(id);
-    return { file, bytes };
+  /** The bytes as a stream read slice by slice while the client takes them, with type, size and ETag (the sha256). */
+  async content(id: string): Promise<{ headers: Record<string, string>; content: Readable }> {
+    const row = await this.row(id);
+    return {
+      content: this.files.stream(row),
+      headers: {
+        'content-type': row.filename.endsWith('.csv') ? 'text/csv; charset=utf-8' : 'application/jsonl',
+        'content-length': String(row.bytes),
+        'x-content-sha256': row.sha256,
+        etag: etag(row.sha256),
+      },
+    };
   }
 
   async delete(id: string): Promise<{ id: string; object: 'file'; deleted: true }> {

@@ -82,6 +82,23 @@ export class JobMetricsRepository {
     );
   }
 
+  /**
+   * Deletes the job's checkpoint rows outside the retained set: the newest `keepLast` (null: all) and,
+   * with `keepBest`, the one with the lowest valid_loss (the earliest of equals). Their artifacts are
+   * the artifacts repository's to delete, in the same transaction.
+   */
+  async pruneCheckpoints(jobId: string, keepLast: number | null, keepBest: boolean, sql: Sql): Promise<void> {
+    if (keepLast === null) return;
+    await sql.rows(
+      `DELETE FROM "fine_tuning_checkpoints" c WHERE c."job_id" = $1
+         AND c."id" NOT IN (SELECT "id" FROM "fine_tuning_checkpoints" WHERE "job_id" = $1 ORDER BY "step_number" DESC LIMIT $2)
+         AND (NOT $3 OR c."id" IS DISTINCT FROM (
+           SELECT "id" FROM "fine_tuning_checkpoints" WHERE "job_id" = $1 AND "metrics" ? 'valid_loss'
+           ORDER BY ("metrics"->>'valid_loss')::float8 ASC, "step_number" ASC LIMIT 1))`,
+      [jobId, keepLast, keepBest],
+    );
+  }
+
   /** Newest first, after the checkpoint `after`. */
   checkpoints(jobId: string, after: string | undefined, limit: number): Promise<CheckpointRow[]> {
     return this.db.rows<CheckpointRow>(

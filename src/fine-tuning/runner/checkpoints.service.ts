@@ -1,4 +1,6 @@
 import { Injectable } from '@nestjs/common';
+import type { AppConfig } from '../../config/app-config.js';
+import { InjectConfig } from '../../config/config.module.js';
 import { ArtifactsRepository, TRAINER_STATE_MEDIA_TYPE } from '../artifacts/artifacts.repository.js';
 import { FineTuningDb } from '../fine-tuning-db.js';
 import { newId } from '../ids.js';
@@ -28,7 +30,9 @@ export interface Checkpoint {
 /**
  * An epoch's end (or a pause mid-epoch), written in one transaction under the job's lease: the
  * trainer state as an artifact, its checkpoints row, the epoch's metrics and a metrics event. A
- * runner that lost its lease (cancelled, taken over) writes nothing.
+ * runner that lost its lease (cancelled, taken over) writes nothing. The same transaction applies
+ * the retention policy (LATHE_CHECKPOINTS_KEEP_LAST, LATHE_CHECKPOINTS_KEEP_BEST) and deletes the
+ * trainer states no checkpoint names any more, so a job's storage stays bounded however long it runs.
  */
 @Injectable()
 export class CheckpointsService {
@@ -38,6 +42,7 @@ export class CheckpointsService {
     private readonly metrics: JobMetricsRepository,
     private readonly artifacts: ArtifactsRepository,
     private readonly events: JobEventsRepository,
+    @InjectConfig() private readonly config: AppConfig,
   ) {}
 
   save(c: Checkpoint): Promise<boolean> {
@@ -55,6 +60,10 @@ export class CheckpointsService {
         full_valid_mean_token_accuracy: e?.valid_accuracy,
       });
       await this.metrics.addCheckpoint({ id: newId('ftckpt'), jobId: c.jobId, stepNumber: c.step, epoch: c.epoch, metrics, artifactId: artifact.id }, tx);
+      const { checkpointsKeepLast, checkpointsKeepBest } = this.config.storage;
+      await this.metrics.pruneCheckpoints(c.jobId, checkpointsKeepLast === 'all' ? null : checkpointsKeepLast, checkpointsKeepBest, tx);
+      // Also catches the state a resumed run's checkpoint replaced at the same step.
+      await this.artifacts.deleteUnreferencedCheckpoints(c.jobId, tx);
       await this.metrics.saveSteps(c.jobId, c.steps, tx);
       if (e) {
         await this.metrics.saveEpoch(c.jobId, e, tx);
