@@ -66,3 +66,15 @@ export async function readWhole(read: SliceReader, total: number, sliceBytes: nu
 export function etag(sha256: string): string {
   return `"${sha256}"`;
 }
+
+/** Whether an If-None-Match header names this ETag (or is `*`): the client already has these bytes. */
+export function matchesEtag(ifNoneMatch: string | undefined, tag: string): boolean {
+  if (!ifNoneMatch) return false;
+  return ifNoneMatch.split(',').some((candidate) => {
+    const t = candidate.trim();
+    return t === '*' || t.replace(/^W\//, '') === tag;
+  });
+}
+
+/** What a download answers: the bytes as a stream, or 304 with no body when the client has them. */
+export type Download = { status: 200; headers: Record<string, string>; content: Readable } | { status: 304; headers: Record<string, string> };

@@ -61,6 +61,20 @@ describe('stored content: sliced reads, streamed downloads', () => {
     assert.equal(sliceReads, 17, 'sixteen whole slices and the 123 bytes after them');
   });
 
+  it('If-None-Match with the ETag: 304, no body, nothing read', async () => {
+    const bytes = randomBytes(3 * SLICE);
+    const row = await artifacts.insert('checkpoint', TRAINER_STATE_MEDIA_TYPE, bytes, null);
+    sliceReads = 0;
+    const res = await request(t.server).get(`/v1/artifacts/${row.id}`).set('if-none-match', `W/"other", "${sha256(bytes)}"`);
+    assert.equal(res.status, 304);
+    assert.equal(res.headers.etag, `"${sha256(bytes)}"`);
+    assert.equal(res.text, '');
+    assert.equal(sliceReads, 0);
+    const changed = await request(t.server).get(`/v1/artifacts/${row.id}`).set('if-none-match', '"other"').buffer(true).parse(asBuffer);
+    assert.equal(changed.status, 200);
+    assert.ok(binary(changed).equals(bytes));
+  });
+
   it('an empty artifact downloads as zero bytes', async () => {
     const row = await artifacts.insert('checkpoint', TRAINER_STATE_MEDIA_TYPE, Buffer.alloc(0), null);
     const res = await request(t.server).get(`/v1/artifacts/${row.id}`).buffer(true).parse(asBuffer);
@@ -130,6 +144,9 @@ describe('stored content: sliced reads, streamed downloads', () => {
     assert.equal(res.headers['content-length'], String(content.length));
     assert.equal(res.headers['x-content-sha256'], sha256(content));
     assert.equal(res.headers.etag, `"${sha256(content)}"`);
+    const cached = await request(t.server).get(`/v1/files/${file.id}/content`).set('if-none-match', `"${sha256(content)}"`);
+    assert.equal(cached.status, 304);
+    assert.equal(cached.text, '');
     const files = t.app.get(FilesRepository);
     const whole = await files.content((await files.find(file.id))!);
     assert.ok(whole!.equals(content));

@@ -1,5 +1,5 @@
-import { Controller, Get, Param, Res, StreamableFile } from '@nestjs/common';
-import { ApiOkResponse, ApiProduces, ApiTags } from '@nestjs/swagger';
+import { Controller, Get, Headers, Param, Res, StreamableFile } from '@nestjs/common';
+import { ApiHeader, ApiOkResponse, ApiProduces, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { ErrorCode } from '../../common/errors/error-code.js';
 import { ApiEndpoint } from '../../common/openapi/api-endpoint.decorator.js';
@@ -20,9 +20,11 @@ export class ArtifactsController {
     errors: [ErrorCode.NotFound],
   })
   @ApiOkResponse({ description: 'The artifact bytes.' })
-  async downloadArtifact(@Param('id') id: string, @Res({ passthrough: true }) reply: FastifyReply) {
-    const { headers, content } = await this.artifacts.download(id);
-    reply.headers(headers);
-    return new StreamableFile(content);
+  @ApiHeader({ name: 'if-none-match', required: false, description: 'An ETag from an earlier download: 304 with no body when it still matches.' })
+  @ApiResponse({ status: 304, description: 'Not modified: `If-None-Match` names the current ETag.' })
+  async downloadArtifact(@Param('id') id: string, @Headers('if-none-match') ifNoneMatch: string | undefined, @Res({ passthrough: true }) reply: FastifyReply) {
+    const download = await this.artifacts.download(id, ifNoneMatch);
+    reply.status(download.status).headers(download.headers);
+    return download.status === 200 ? new StreamableFile(download.content) : undefined;
   }
 }

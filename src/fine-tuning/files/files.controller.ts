@@ -1,5 +1,5 @@
-import { Controller, Delete, Get, HttpCode, Param, Post, Query, Req, Res, StreamableFile } from '@nestjs/common';
-import { ApiConsumes, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { Controller, Delete, Get, Headers, HttpCode, Param, Post, Query, Req, Res, StreamableFile } from '@nestjs/common';
+import { ApiConsumes, ApiHeader, ApiOkResponse, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ErrorCode } from '../../common/errors/error-code.js';
 import { ApiEndpoint } from '../../common/openapi/api-endpoint.decorator.js';
@@ -51,10 +51,12 @@ export class FilesController {
     auth: 'train',
     errors: [ErrorCode.NotFound],
   })
-  async fileContent(@Param('id') id: string, @Res({ passthrough: true }) reply: FastifyReply) {
-    const { headers, content } = await this.files.content(id);
-    reply.headers(headers);
-    return new StreamableFile(content);
+  @ApiHeader({ name: 'if-none-match', required: false, description: 'An ETag from an earlier download: 304 with no body when it still matches.' })
+  @ApiResponse({ status: 304, description: 'Not modified: `If-None-Match` names the current ETag.' })
+  async fileContent(@Param('id') id: string, @Headers('if-none-match') ifNoneMatch: string | undefined, @Res({ passthrough: true }) reply: FastifyReply) {
+    const download = await this.files.content(id, ifNoneMatch);
+    reply.status(download.status).headers(download.headers);
+    return download.status === 200 ? new StreamableFile(download.content) : undefined;
   }
 
   @Delete(':id')

@@ -1,12 +1,11 @@
 import { createHash } from 'node:crypto';
-import type { Readable } from 'node:stream';
 import { Injectable } from '@nestjs/common';
 import { z } from 'zod';
 import { AppError } from '../../common/errors/app-error.js';
 import { ErrorCode } from '../../common/errors/error-code.js';
 import { newId, unixSeconds } from '../ids.js';
 import { cursorQuery, type ListPage, parseOr400, toPage } from '../pagination.js';
-import { etag } from '../stored-content.js';
+import { type Download, etag, matchesEtag } from '../stored-content.js';
 import { parseDataset, type ValidationReport } from './dataset-parser.js';
 import { type FilePurpose, type FileRow, FilesRepository } from './files.repository.js';
 import type { Upload } from './upload-input.js';
@@ -63,10 +62,15 @@ export class FilesService {
     return toFileObject(await this.row(id));
   }
 
-  /** The bytes as a stream read slice by slice while the client takes them, with type, size and ETag (the sha256). */
-  async content(id: string): Promise<{ headers: Record<string, string>; content: Readable }> {
+  /**
+   * The bytes as a stream read slice by slice while the client takes them, with type, size and
+   * ETag (the sha256); 304 when `If-None-Match` names the ETag.
+   */
+  async content(id: string, ifNoneMatch?: string): Promise<Download> {
     const row = await this.row(id);
+    if (matchesEtag(ifNoneMatch, etag(row.sha256))) return { status: 304, headers: { etag: etag(row.sha256) } };
     return {
+      status: 200,
       content: this.files.stream(row),
       headers: {
         'content-type': row.filename.endsWith('.csv') ? 'text/csv; charset=utf-8' : 'application/jsonl',
