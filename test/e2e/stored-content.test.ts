@@ -75,6 +75,17 @@ describe('stored content: sliced reads, streamed downloads', () => {
     assert.ok(binary(changed).equals(bytes));
   });
 
+  it('HEAD: the headers of a download, and nothing read', async () => {
+    const bytes = randomBytes(3 * SLICE);
+    const row = await artifacts.insert('checkpoint', TRAINER_STATE_MEDIA_TYPE, bytes, null);
+    sliceReads = 0;
+    const res = await request(t.server).head(`/v1/artifacts/${row.id}`);
+    assert.equal(res.status, 200);
+    assert.equal(res.headers['content-length'], String(bytes.length));
+    assert.equal(res.headers.etag, `"${sha256(bytes)}"`);
+    assert.equal(sliceReads, 0);
+  });
+
   it('an empty artifact downloads as zero bytes', async () => {
     const row = await artifacts.insert('checkpoint', TRAINER_STATE_MEDIA_TYPE, Buffer.alloc(0), null);
     const res = await request(t.server).get(`/v1/artifacts/${row.id}`).buffer(true).parse(asBuffer);
