@@ -40,7 +40,7 @@ describe('stored content: sliced reads, streamed downloads', () => {
       return slice(id, offset, length);
     };
     const stream = artifacts.stream.bind(artifacts);
-    artifacts.stream = (row: ArtifactRow) => (lastStream = stream(row));
+    artifacts.stream = (row: ArtifactRow, start?: number, end?: number) => (lastStream = stream(row, start, end));
   });
   after(() => t.close());
 
@@ -73,6 +73,26 @@ describe('stored content: sliced reads, streamed downloads', () => {
     const changed = await request(t.server).get(`/v1/artifacts/${row.id}`).set('if-none-match', '"other"').buffer(true).parse(asBuffer);
     assert.equal(changed.status, 200);
     assert.ok(binary(changed).equals(bytes));
+  });
+
+  it('an interrupted download resumes with Range and If-Range: 206, reading only the slices it needs', async () => {
+    const bytes = randomBytes(10 * SLICE + 7);
+    const row = await artifacts.insert('checkpoint', TRAINER_STATE_MEDIA_TYPE, bytes, null);
+    const cut = 4 * SLICE + 100;
+    const head = await request(t.server).get(`/v1/artifacts/${row.id}`).set('range', `bytes=0-${cut - 1}`).buffer(true).parse(asBuffer);
+    assert.equal(head.status, 206);
+    assert.equal(head.headers['content-range'], `bytes 0-${cut - 1}/${bytes.length}`);
+    assert.equal(head.headers['content-length'], String(cut));
+    assert.equal(head.headers['accept-ranges'], 'bytes');
+    sliceReads = 0;
+    const rest = await request(t.server).get(`/v1/artifacts/${row.id}`).set('range', `bytes=${cut}-`).set('if-range', head.headers.etag!).buffer(true).parse(asBuffer);
+    assert.equal(rest.status, 206);
+    assert.equal(rest.headers['content-range'], `bytes ${cut}-${bytes.length - 1}/${bytes.length}`);
+    assert.equal(sliceReads, 6, `${bytes.length - cut} bytes from ${cut}: five whole slices and a short one`);
+    assert.equal(sha256(Buffer.concat([binary(head), binary(rest)])), sha256(bytes));
+    const stale = await request(t.server).get(`/v1/artifacts/${row.id}`).set('range', `bytes=${cut}-`).set('if-range', '"another-version"').buffer(true).parse(asBuffer);
+    assert.equal(stale.status, 200);
+    assert.ok(binary(stale).equals(bytes));
   });
 
   it('HEAD: the headers of a download, and nothing read', async () => {
@@ -158,6 +178,9 @@ describe('stored content: sliced reads, streamed downloads', () => {
     const cached = await request(t.server).get(`/v1/files/${file.id}/content`).set('if-none-match', `"${sha256(content)}"`);
     assert.equal(cached.status, 304);
     assert.equal(cached.text, '');
+    const tail = await request(t.server).get(`/v1/files/${file.id}/content`).set('range', 'bytes=-10').buffer(true).parse(asBuffer);
+    assert.equal(tail.status, 206);
+    assert.ok(binary(tail).equals(content.subarray(-10)));
     const files = t.app.get(FilesRepository);
     const whole = await files.content((await files.find(file.id))!);
     assert.ok(whole!.equals(content));

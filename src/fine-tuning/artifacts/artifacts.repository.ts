@@ -61,9 +61,9 @@ export class ArtifactsRepository {
     return row?.slice;
   }
 
-  /** The bytes, read slice by slice as the stream is consumed. */
-  stream(row: ArtifactRow): Readable {
-    return sliceStream(`artifact ${row.id}`, (offset, length) => this.slice(row.id, offset, length), row.bytes, this.sliceBytes);
+  /** Bytes [start, end) (all of them by default), read slice by slice as the stream is consumed. */
+  stream(row: ArtifactRow, start = 0, end = row.bytes): Readable {
+    return sliceStream(`artifact ${row.id}`, (offset, length) => this.slice(row.id, offset, length), start, end, this.sliceBytes);
   }
 
   /** The whole artifact in memory (a trainer state to resume from, a head to serve). */

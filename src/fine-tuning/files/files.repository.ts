@@ -59,9 +59,9 @@ export class FilesRepository {
     return row?.slice;
   }
 
-  /** The bytes, read slice by slice as the stream is consumed. */
-  stream(row: FileRow): Readable {
-    return sliceStream(`file ${row.id}`, (offset, length) => this.slice(row.id, offset, length), row.bytes, this.sliceBytes);
+  /** Bytes [start, end) (all of them by default), read slice by slice as the stream is consumed. */
+  stream(row: FileRow, start = 0, end = row.bytes): Readable {
+    return sliceStream(`file ${row.id}`, (offset, length) => this.slice(row.id, offset, length), start, end, this.sliceBytes);
   }
 
   /** The whole file in memory (a dataset to parse). */

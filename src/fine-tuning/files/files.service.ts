@@ -5,7 +5,7 @@ import { AppError } from '../../common/errors/app-error.js';
 import { ErrorCode } from '../../common/errors/error-code.js';
 import { newId, unixSeconds } from '../ids.js';
 import { cursorQuery, type ListPage, parseOr400, toPage } from '../pagination.js';
-import { type Download, etag, matchesEtag } from '../stored-content.js';
+import { answerDownload, type Download, type DownloadConditions } from '../stored-content.js';
 import { parseDataset, type ValidationReport } from './dataset-parser.js';
 import { type FilePurpose, type FileRow, FilesRepository } from './files.repository.js';
 import type { Upload } from './upload-input.js';
@@ -63,22 +63,13 @@ export class FilesService {
   }
 
   /**
-   * The bytes as a stream read slice by slice while the client takes them, with type, size and
-   * ETag (the sha256); 304 when `If-None-Match` names the ETag.
+   * The bytes (or the range asked for) as a stream read slice by slice while the client takes
+   * them, with type, size and ETag (the sha256); 304 when `If-None-Match` names the ETag.
    */
-  async content(id: string, ifNoneMatch?: string): Promise<Download> {
+  async content(id: string, conditions: DownloadConditions): Promise<Download> {
     const row = await this.row(id);
-    if (matchesEtag(ifNoneMatch, etag(row.sha256))) return { status: 304, headers: { etag: etag(row.sha256) } };
-    return {
-      status: 200,
-      content: this.files.stream(row),
-      headers: {
-        'content-type': row.filename.endsWith('.csv') ? 'text/csv; charset=utf-8' : 'application/jsonl',
-        'content-length': String(row.bytes),
-        'x-content-sha256': row.sha256,
-        etag: etag(row.sha256),
-      },
-    };
+    const headers = { 'content-type': row.filename.endsWith('.csv') ? 'text/csv; charset=utf-8' : 'application/jsonl' };
+    return answerDownload({ bytes: row.bytes, sha256: row.sha256, headers, open: (start, end) => this.files.stream(row, start, end) }, conditions);
   }
 
   async delete(id: string): Promise<{ id: string; object: 'file'; deleted: true }> {
