@@ -1,3 +1,4 @@
+import { constants } from 'node:buffer';
 import { createHash } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { z } from 'zod';
@@ -25,6 +26,13 @@ export interface FileObject {
   validation: ValidationReport | null;
 }
 
+/**
+ * The largest dataset: it is decoded as one string to be parsed (at upload and again when a job
+ * reads it), and V8 cannot make a string longer than this (UTF-8 decodes to at most one code unit a
+ * byte). It is also well under PostgreSQL's 1 GB bytea limit.
+ */
+export const MAX_DATASET_BYTES = constants.MAX_STRING_LENGTH;
+
 const uploadFields = z.object({ purpose: z.literal('fine-tune', { error: 'purpose must be "fine-tune": Lathe stores fine-tuning datasets only' }) }).strict();
 const listQuery = cursorQuery(10_000, 10_000).extend({ order: z.enum(['asc', 'desc']).default('desc'), purpose: z.string().max(50).optional() }).strict();
 
@@ -35,6 +43,9 @@ export class FilesService {
   /** Stores a JSONL dataset with its validation report; a file that is not JSONL at all is refused. */
   async upload(upload: Upload): Promise<FileObject> {
     parseOr400(uploadFields, upload.fields, 'form fields');
+    if (upload.bytes.length > MAX_DATASET_BYTES) {
+      throw new AppError(ErrorCode.PayloadTooLarge, `${upload.filename} is ${upload.bytes.length} bytes; a dataset holds at most ${MAX_DATASET_BYTES} bytes`);
+    }
     const parsed = parseDataset(upload.bytes);
     if (!parsed.jsonl) {
       throw new AppError(ErrorCode.DatasetInvalid, `${upload.filename} is not JSON Lines: ${parsed.errors[0]!.message}`, { errors: parsed.errors, error_count: parsed.error_count });
