@@ -113,4 +113,25 @@ describe('checkpoint retention', () => {
     await prune(1, false);
     assert.deepEqual((await listed('ftjob-000000000000000000000001')).map((c) => c.step_number), [85]);
   });
+
+  it('at boot, checkpoints kept by an older release are pruned for every job, and orphaned trainer states deleted', async () => {
+    const id = 'ftjob-000000000000000000000003';
+    await runningJob(id);
+    await adminQuery(t.db.url, `UPDATE fine_tuning_jobs SET status = 'succeeded', lease_token = NULL WHERE id = $1`, [id]);
+    const losses = [0.5, 0.2, 0.4, 0.6, 0.7, 0.8];
+    for (const [i, loss] of losses.entries()) {
+      const artifact = `artifact-old-${i}`;
+      await adminQuery(t.db.url, `INSERT INTO artifacts (id, kind, media_type, bytes, sha256, content, job_id) VALUES ($1, 'checkpoint', 'x', 1, 'x', '\\x00', $2)`, [artifact, id]);
+      await adminQuery(t.db.url, `INSERT INTO fine_tuning_checkpoints (id, job_id, step_number, epoch, metrics, artifact_id) VALUES ($1, $2, $3, $4, $5, $6)`, [
+        `ftckpt-old-${i}`, id, (i + 1) * 10, i + 1, JSON.stringify({ step: (i + 1) * 10, valid_loss: loss }), artifact,
+      ]);
+    }
+    await adminQuery(t.db.url, `INSERT INTO artifacts (id, kind, media_type, bytes, sha256, content, job_id) VALUES ('artifact-orphan', 'checkpoint', 'x', 1, 'x', '\\x00', $1)`, [id]);
+    await checkpoints.onApplicationBootstrap();
+    const kept = await listed(id);
+    assert.deepEqual(kept.map((c) => c.step_number), [60, 50, 20]);
+    assert.deepEqual(await storedCheckpointArtifacts(id), ['artifact-old-1', 'artifact-old-4', 'artifact-old-5']);
+    // The jobs pruned as they were written keep what they had.
+    assert.deepEqual((await listed('ftjob-000000000000000000000002')).map((c) => c.step_number), [20, 10]);
+  });
 });

@@ -73,10 +73,14 @@ export class ArtifactsRepository {
     return row && content ? { row, content } : undefined;
   }
 
-  /** Deletes the job's checkpoint artifacts that no checkpoint row names any more (pruned or replaced by a resumed run). */
-  async deleteUnreferencedCheckpoints(jobId: string, sql: Sql): Promise<number> {
+  /**
+   * Deletes the checkpoint artifacts (of one job, or of every job when `jobId` is null) that no
+   * checkpoint row names any more: pruned, or replaced by a resumed run. One written by a
+   * transaction still open is invisible here, so it is never taken.
+   */
+  async deleteUnreferencedCheckpoints(jobId: string | null, sql: Sql): Promise<number> {
     const rows = await sql.rows<{ id: string }>(
-      `DELETE FROM "artifacts" a WHERE a."job_id" = $1 AND a."kind" = 'checkpoint'
+      `DELETE FROM "artifacts" a WHERE ($1::text IS NULL OR a."job_id" = $1) AND a."kind" = 'checkpoint'
          AND NOT EXISTS (SELECT 1 FROM "fine_tuning_checkpoints" c WHERE c."artifact_id" = a."id")
        RETURNING a."id"`,
       [jobId],

@@ -83,18 +83,20 @@ export class JobMetricsRepository {
   }
 
   /**
-   * Deletes the job's checkpoint rows outside the retained set: the newest `keepLast` (null: all) and,
-   * with `keepBest`, the one with the lowest valid_loss (the earliest of equals). Their artifacts are
-   * the artifacts repository's to delete, in the same transaction.
+   * Deletes checkpoint rows outside each job's retained set: its newest `keepLast` (null: all) and,
+   * with `keepBest`, its one with the lowest valid_loss (the earliest of equals). One job, or every
+   * job when `jobId` is null. Their artifacts are the artifacts repository's to delete, in the same
+   * transaction.
    */
-  async pruneCheckpoints(jobId: string, keepLast: number | null, keepBest: boolean, sql: Sql): Promise<void> {
+  async pruneCheckpoints(jobId: string | null, keepLast: number | null, keepBest: boolean, sql: Sql): Promise<void> {
     if (keepLast === null) return;
     await sql.rows(
-      `DELETE FROM "fine_tuning_checkpoints" c WHERE c."job_id" = $1
-         AND c."id" NOT IN (SELECT "id" FROM "fine_tuning_checkpoints" WHERE "job_id" = $1 ORDER BY "step_number" DESC LIMIT $2)
-         AND (NOT $3 OR c."id" IS DISTINCT FROM (
-           SELECT "id" FROM "fine_tuning_checkpoints" WHERE "job_id" = $1 AND "metrics" ? 'valid_loss'
-           ORDER BY ("metrics"->>'valid_loss')::float8 ASC, "step_number" ASC LIMIT 1))`,
+      `DELETE FROM "fine_tuning_checkpoints" c USING (
+         SELECT "id", "metrics" ? 'valid_loss' AS "validated",
+           row_number() OVER (PARTITION BY "job_id" ORDER BY "step_number" DESC) AS "recency",
+           row_number() OVER (PARTITION BY "job_id" ORDER BY ("metrics"->>'valid_loss')::float8 ASC NULLS LAST, "step_number" ASC) AS "rank"
+         FROM "fine_tuning_checkpoints" WHERE $1::text IS NULL OR "job_id" = $1) r
+       WHERE c."id" = r."id" AND r."recency" > $2 AND NOT ($3 AND r."validated" AND r."rank" = 1)`,
       [jobId, keepLast, keepBest],
     );
   }
