@@ -25,6 +25,14 @@ describe('loadConfig', () => {
     assert.deepEqual(config.lifecycle, { shutdownGraceMs: 10_000, heartbeatMs: 15_000 });
   });
 
+  it('reads the storage limits: slice size and checkpoint retention (a count or all)', () => {
+    assert.deepEqual(loadConfig({}).storage, { sliceBytes: 1024 * 1024, checkpointsKeepLast: 3, checkpointsKeepBest: true });
+    const custom = loadConfig({ LATHE_STORAGE_SLICE_BYTES: '65536', LATHE_CHECKPOINTS_KEEP_LAST: 'all', LATHE_CHECKPOINTS_KEEP_BEST: 'false' });
+    assert.deepEqual(custom.storage, { sliceBytes: 65536, checkpointsKeepLast: 'all', checkpointsKeepBest: false });
+    assert.throws(() => loadConfig({ LATHE_CHECKPOINTS_KEEP_LAST: '0' }), ConfigError);
+    assert.throws(() => loadConfig({ LATHE_STORAGE_SLICE_BYTES: '100' }), ConfigError);
+  });
+
   it('treats empty variables as unset', () => {
     assert.equal(loadConfig({ PORT: '', DATABASE_URL: '' }).http.port, 8080);
     assert.equal(loadConfig({ DATABASE_URL: '' }).database.url, undefined);

@@ -21,6 +21,14 @@ export interface AppConfig {
   };
   auth: { keys: ApiKey[] };
   lifecycle: { shutdownGraceMs: number; heartbeatMs: number };
+  storage: {
+    /** Stored bytes (artifacts, files) are read this many at a time, never as one value. */
+    sliceBytes: number;
+    /** Checkpoints a job keeps, newest first; older ones and their artifacts are deleted as new ones are written. */
+    checkpointsKeepLast: number | 'all';
+    /** Also keep the checkpoint with the lowest validation loss. */
+    checkpointsKeepBest: boolean;
+  };
   models: {
     dir: string;
     /** Model names to load at boot; `*` loads every model in the repository. */
@@ -144,6 +152,11 @@ export function loadConfig(source: Record<string, string | undefined>): AppConfi
     },
     auth: { keys },
     lifecycle: { shutdownGraceMs: e.LATHE_SHUTDOWN_GRACE_MS, heartbeatMs: e.LATHE_INSTANCE_HEARTBEAT_MS },
+    storage: {
+      sliceBytes: e.LATHE_STORAGE_SLICE_BYTES,
+      checkpointsKeepLast: e.LATHE_CHECKPOINTS_KEEP_LAST,
+      checkpointsKeepBest: e.LATHE_CHECKPOINTS_KEEP_BEST,
+    },
     models: {
       dir: e.LATHE_MODELS_DIR,
       preload: e.LATHE_MODELS_PRELOAD.trim() === '*' ? '*' : splitList(e.LATHE_MODELS_PRELOAD),

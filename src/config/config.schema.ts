@@ -27,6 +27,10 @@ export const envSchema = z.object({
   LATHE_HTTP_KEEP_ALIVE_TIMEOUT_MS: int(100, 600_000).default(72_000),
   LATHE_HTTP_IDLE_TIMEOUT_MS: int(0, 3_600_000).default(120_000),
   LATHE_SHUTDOWN_GRACE_MS: int(0, 600_000).default(10_000),
+  // pg returns bytea as hex text (twice the size) and cannot hold a string over 512 MB.
+  LATHE_STORAGE_SLICE_BYTES: int(4096, 64 * 1024 * 1024).default(1024 * 1024),
+  LATHE_CHECKPOINTS_KEEP_LAST: z.union([z.literal('all'), int(1, 1_000_000)]).default(3),
+  LATHE_CHECKPOINTS_KEEP_BEST: bool.default(true),
   LATHE_INSTANCE_HEARTBEAT_MS: int(1000, 3_600_000).default(15_000),
   LATHE_MODELS_DIR: z.string().min(1).default('./models'),
   LATHE_MODELS_PRELOAD: z.string().default(''),

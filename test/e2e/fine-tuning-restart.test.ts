@@ -94,6 +94,11 @@ describe('fine-tuning: a replica that dies or stops mid-training', () => {
     assert.deepEqual(metrics.epochs.map((e) => e.epoch), Array.from({ length: 40 }, (_, i) => i + 1));
     const orphans = await adminQuery(db.url, `SELECT count(*)::int AS n FROM artifacts WHERE content IS NULL OR octet_length(content) <> bytes OR encode(sha256(content), 'hex') <> sha256`);
     assert.equal(orphans.rows[0].n, 0);
+    // Retention held across the takeover: the trainer states kept are exactly the checkpoints listed.
+    const kept = await api<{ data: Array<{ artifact_id: string }> }>(`/v1/fine_tuning/jobs/${job.id}/checkpoints?limit=100`);
+    assert.ok(kept.data.length <= 4, `${kept.data.length} checkpoints kept`);
+    const states = await adminQuery(db.url, `SELECT id FROM artifacts WHERE job_id = $1 AND kind = 'checkpoint' ORDER BY id`, [job.id]);
+    assert.deepEqual(states.rows.map((r) => r.id), kept.data.map((c) => c.artifact_id).sort());
     second.child.kill('SIGTERM');
     assert.equal((await second.exited).code, 0, second.output());
   });

@@ -1,8 +1,9 @@
-import { Controller, Delete, Get, HttpCode, Param, Post, Query, Req, Res } from '@nestjs/common';
-import { ApiConsumes, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { Controller, Delete, Get, Headers, HttpCode, Param, Post, Query, Req, Res, StreamableFile } from '@nestjs/common';
+import { ApiConsumes, ApiHeader, ApiOkResponse, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ErrorCode } from '../../common/errors/error-code.js';
 import { ApiEndpoint } from '../../common/openapi/api-endpoint.decorator.js';
+import type { DownloadConditions } from '../stored-content.js';
 import { FILE_EXAMPLE } from '../openapi-examples.js';
 import { FilesService } from './files.service.js';
 import { readUpload } from './upload-input.js';
@@ -46,11 +47,21 @@ export class FilesController {
   }
 
   @Get(':id/content')
-  @ApiEndpoint({ summary: "A file's bytes, as uploaded (or the results CSV a job wrote)", auth: 'train', errors: [ErrorCode.NotFound] })
-  async fileContent(@Param('id', IdParam.of('file')) id: string, @Res({ passthrough: true }) reply: FastifyReply) {
-    const { file, bytes } = await this.files.content(id);
-    reply.header('content-type', file.filename.endsWith('.csv') ? 'text/csv; charset=utf-8' : 'application/jsonl');
-    return bytes;
+  @ApiEndpoint({
+    summary: "A file's bytes, as uploaded (or the results CSV a job wrote)",
+    description: 'Streamed, with `content-length`, `x-content-sha256` (hex) and `etag` (the quoted sha256).',
+    auth: 'train',
+    errors: [ErrorCode.NotFound],
+  })
+  @ApiHeader({ name: 'if-none-match', required: false, description: 'An ETag from an earlier download: 304 with no body when it still matches.' })
+  @ApiHeader({ name: 'range', required: false, description: 'One byte range (`bytes=1000-`, `bytes=0-499`, `bytes=-500`): 206 with `content-range`, to resume a download.' })
+  @ApiHeader({ name: 'if-range', required: false, description: 'The ETag the range belongs to; another version gets the whole value.' })
+  @ApiResponse({ status: 206, description: 'The byte range asked for, with `content-range`.' })
+  @ApiResponse({ status: 304, description: 'Not modified: `If-None-Match` names the current ETag.' })
+  async fileContent(@Param('id', IdParam.of('file')) id: string, @Headers() conditions: DownloadConditions, @Res({ passthrough: true }) reply: FastifyReply) {
+    const download = await this.files.content(id, conditions);
+    reply.status(download.status).headers(download.headers);
+    return download.status === 304 ? undefined : new StreamableFile(download.content);
   }
 
   @Delete(':id')

@@ -1,5 +1,9 @@
+import type { Readable } from 'node:stream';
 import { Injectable } from '@nestjs/common';
+import type { AppConfig } from '../../config/app-config.js';
+import { InjectConfig } from '../../config/config.module.js';
 import { FineTuningDb, type Sql } from '../fine-tuning-db.js';
+import { readWhole, sliceStream } from '../stored-content.js';
 import type { ValidationReport } from './dataset-parser.js';
 
 export type FilePurpose = 'fine-tune' | 'fine-tune-results';
@@ -23,9 +27,17 @@ const COLUMNS = `"id", "filename", "purpose", "bytes", "sha256", "line_count" AS
 /** Jobs that still read their files. */
 const ACTIVE = `('validating_files', 'queued', 'running')`;
 
+/** Files' bytes are read back in slices of LATHE_STORAGE_SLICE_BYTES, never as one value (see stored-content.ts). */
 @Injectable()
 export class FilesRepository {
-  constructor(private readonly db: FineTuningDb) {}
+  private readonly sliceBytes: number;
+
+  constructor(
+    private readonly db: FineTuningDb,
+    @InjectConfig() config: AppConfig,
+  ) {
+    this.sliceBytes = config.storage.sliceBytes;
+  }
 
   async insert(file: NewFile, sql: Sql = this.db): Promise<FileRow> {
     const [row] = await sql.rows<FileRow>(
@@ -41,9 +53,20 @@ export class FilesRepository {
     return row;
   }
 
-  async content(id: string): Promise<Buffer | undefined> {
-    const [row] = await this.db.rows<{ content: Buffer }>(`SELECT "content" FROM "fine_tuning_files" WHERE "id" = $1`, [id]);
-    return row?.content;
+  /** `length` bytes from `offset`; undefined when the file is gone. */
+  async slice(id: string, offset: number, length: number): Promise<Buffer | undefined> {
+    const [row] = await this.db.rows<{ slice: Buffer }>(`SELECT substring("content" FROM $2 FOR $3) AS "slice" FROM "fine_tuning_files" WHERE "id" = $1`, [id, offset + 1, length]);
+    return row?.slice;
+  }
+
+  /** Bytes [start, end) (all of them by default), read slice by slice as the stream is consumed. */
+  stream(row: FileRow, start = 0, end = row.bytes): Readable {
+    return sliceStream(`file ${row.id}`, (offset, length) => this.slice(row.id, offset, length), start, end, this.sliceBytes);
+  }
+
+  /** The whole file in memory (a dataset to parse). */
+  async content(row: FileRow): Promise<Buffer | undefined> {
+    return readWhole((offset, length) => this.slice(row.id, offset, length), row.bytes, this.sliceBytes);
   }
 
   /** Newest first (or oldest with `asc`), after the file `after` in that order. */

@@ -1,3 +1,4 @@
+import { constants } from 'node:buffer';
 import { createHash } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { z } from 'zod';
@@ -5,6 +6,7 @@ import { AppError } from '../../common/errors/app-error.js';
 import { ErrorCode } from '../../common/errors/error-code.js';
 import { newId, unixSeconds } from '../ids.js';
 import { cursorQuery, type ListPage, parseOr400, sqlText, toPage } from '../pagination.js';
+import { answerDownload, type Download, type DownloadConditions } from '../stored-content.js';
 import { parseDataset, type ValidationReport } from './dataset-parser.js';
 import { type FilePurpose, type FileRow, FilesRepository } from './files.repository.js';
 import type { Upload } from './upload-input.js';
@@ -24,6 +26,13 @@ export interface FileObject {
   validation: ValidationReport | null;
 }
 
+/**
+ * The largest dataset: it is decoded as one string to be parsed (at upload and again when a job
+ * reads it), and V8 cannot make a string longer than this (UTF-8 decodes to at most one code unit a
+ * byte). It is also well under PostgreSQL's 1 GB bytea limit.
+ */
+export const MAX_DATASET_BYTES = constants.MAX_STRING_LENGTH;
+
 const uploadFields = z.object({ purpose: z.literal('fine-tune', { error: 'purpose must be "fine-tune": Lathe stores fine-tuning datasets only' }) }).strict();
 const listQuery = cursorQuery('file', 10_000, 10_000).extend({ order: z.enum(['asc', 'desc']).default('desc'), purpose: sqlText().max(50).optional() }).strict();
 
@@ -34,6 +43,9 @@ export class FilesService {
   /** Stores a JSONL dataset with its validation report; a file that is not JSONL at all is refused. */
   async upload(upload: Upload): Promise<FileObject> {
     parseOr400(uploadFields, upload.fields, 'form fields');
+    if (upload.bytes.length > MAX_DATASET_BYTES) {
+      throw new AppError(ErrorCode.PayloadTooLarge, `${upload.filename} is ${upload.bytes.length} bytes; a dataset holds at most ${MAX_DATASET_BYTES} bytes`);
+    }
     const parsed = parseDataset(upload.bytes);
     if (!parsed.jsonl) {
       throw new AppError(ErrorCode.DatasetInvalid, `${upload.filename} is not JSON Lines: ${parsed.errors[0]!.message}`, { errors: parsed.errors, error_count: parsed.error_count });
@@ -61,11 +73,14 @@ export class FilesService {
     return toFileObject(await this.row(id));
   }
 
-  async content(id: string): Promise<{ file: FileObject; bytes: Buffer }> {
-    const file = await this.get(id);
-    const bytes = await this.files.content(id);
-    if (!bytes) throw notFound(id);
-    return { file, bytes };
+  /**
+   * The bytes (or the range asked for) as a stream read slice by slice while the client takes
+   * them, with type, size and ETag (the sha256); 304 when `If-None-Match` names the ETag.
+   */
+  async content(id: string, conditions: DownloadConditions): Promise<Download> {
+    const row = await this.row(id);
+    const headers = { 'content-type': row.filename.endsWith('.csv') ? 'text/csv; charset=utf-8' : 'application/jsonl' };
+    return answerDownload({ bytes: row.bytes, sha256: row.sha256, headers, open: (start, end) => this.files.stream(row, start, end) }, conditions);
   }
 
   async delete(id: string): Promise<{ id: string; object: 'file'; deleted: true }> {

@@ -82,6 +82,25 @@ export class JobMetricsRepository {
     );
   }
 
+  /**
+   * Deletes checkpoint rows outside each job's retained set: its newest `keepLast` (null: all) and,
+   * with `keepBest`, its one with the lowest valid_loss (the earliest of equals). One job, or every
+   * job when `jobId` is null. Their artifacts are the artifacts repository's to delete, in the same
+   * transaction.
+   */
+  async pruneCheckpoints(jobId: string | null, keepLast: number | null, keepBest: boolean, sql: Sql): Promise<void> {
+    if (keepLast === null) return;
+    await sql.rows(
+      `DELETE FROM "fine_tuning_checkpoints" c USING (
+         SELECT "id", "metrics" ? 'valid_loss' AS "validated",
+           row_number() OVER (PARTITION BY "job_id" ORDER BY "step_number" DESC) AS "recency",
+           row_number() OVER (PARTITION BY "job_id" ORDER BY ("metrics"->>'valid_loss')::float8 ASC NULLS LAST, "step_number" ASC) AS "rank"
+         FROM "fine_tuning_checkpoints" WHERE $1::text IS NULL OR "job_id" = $1) r
+       WHERE c."id" = r."id" AND r."recency" > $2 AND NOT ($3 AND r."validated" AND r."rank" = 1)`,
+      [jobId, keepLast, keepBest],
+    );
+  }
+
   /** Newest first, after the checkpoint `after`. */
   checkpoints(jobId: string, after: string | undefined, limit: number): Promise<CheckpointRow[]> {
     return this.db.rows<CheckpointRow>(

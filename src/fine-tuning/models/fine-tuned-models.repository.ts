@@ -1,5 +1,8 @@
 import { Injectable } from '@nestjs/common';
+import type { AppConfig } from '../../config/app-config.js';
+import { InjectConfig } from '../../config/config.module.js';
 import { FineTuningDb, type Sql } from '../fine-tuning-db.js';
+import { readWhole } from '../stored-content.js';
 import { MODELS_CHANNEL } from '../../models/model-change-listener.js';
 
 export type FineTunedTask = 'text-classification' | 'image-classification' | 'audio-classification' | 'text-regression' | 'image-regression' | 'audio-regression';
@@ -31,7 +34,14 @@ const COLUMNS = `m."name", m."job_id" AS "jobId", m."backbone", m."backbone_vers
 
 @Injectable()
 export class FineTunedModelsRepository {
-  constructor(private readonly db: FineTuningDb) {}
+  private readonly sliceBytes: number;
+
+  constructor(
+    private readonly db: FineTuningDb,
+    @InjectConfig() config: AppConfig,
+  ) {
+    this.sliceBytes = config.storage.sliceBytes;
+  }
 
   /** Registers the model and tells every replica, in the caller's transaction: both land or neither. */
   async register(row: Omit<FineTunedModelRow, 'createdAt'>, sql: Sql): Promise<void> {
@@ -49,13 +59,19 @@ export class FineTunedModelsRepository {
     return this.db.rows<FineTunedModelRow>(`SELECT ${COLUMNS} FROM "fine_tuned_models" m ORDER BY m."created_at", m."name"`);
   }
 
+  /** The row and its head's ONNX bytes, read in slices like every stored value (see stored-content.ts). */
   async findWithHead(name: string): Promise<{ row: FineTunedModelRow; head: Buffer } | undefined> {
-    const [found] = await this.db.rows<FineTunedModelRow & { head: Buffer }>(
-      `SELECT ${COLUMNS}, a."content" AS "head" FROM "fine_tuned_models" m JOIN "artifacts" a ON a."id" = m."head_artifact_id" WHERE m."name" = $1`,
+    const [found] = await this.db.rows<FineTunedModelRow & { headBytes: number }>(
+      `SELECT ${COLUMNS}, a."bytes" AS "headBytes" FROM "fine_tuned_models" m JOIN "artifacts" a ON a."id" = m."head_artifact_id" WHERE m."name" = $1`,
       [name],
     );
     if (!found) return undefined;
-    const { head, ...row } = found;
-    return { row, head };
+    const { headBytes, ...row } = found;
+    const slice = async (offset: number, length: number) => {
+      const [r] = await this.db.rows<{ slice: Buffer }>(`SELECT substring("content" FROM $2 FOR $3) AS "slice" FROM "artifacts" WHERE "id" = $1`, [row.headArtifactId, offset + 1, length]);
+      return r?.slice;
+    };
+    const head = await readWhole(slice, headBytes, this.sliceBytes);
+    return head && { row, head };
   }
 }

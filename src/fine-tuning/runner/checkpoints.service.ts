@@ -1,6 +1,8 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
+import type { AppConfig } from '../../config/app-config.js';
+import { InjectConfig } from '../../config/config.module.js';
 import { ArtifactsRepository, TRAINER_STATE_MEDIA_TYPE } from '../artifacts/artifacts.repository.js';
-import { FineTuningDb } from '../fine-tuning-db.js';
+import { FineTuningDb, type Sql } from '../fine-tuning-db.js';
 import { newId } from '../ids.js';
 import { JobEventsRepository } from '../jobs/job-events.repository.js';
 import { type CheckpointRow, type EpochRecord, JobMetricsRepository, type StepRecord } from '../jobs/job-metrics.repository.js';
@@ -28,16 +30,23 @@ export interface Checkpoint {
 /**
  * An epoch's end (or a pause mid-epoch), written in one transaction under the job's lease: the
  * trainer state as an artifact, its checkpoints row, the epoch's metrics and a metrics event. A
- * runner that lost its lease (cancelled, taken over) writes nothing.
+ * runner that lost its lease (cancelled, taken over) writes nothing. The same transaction applies
+ * the retention policy (LATHE_CHECKPOINTS_KEEP_LAST, LATHE_CHECKPOINTS_KEEP_BEST) and deletes the
+ * trainer states no checkpoint names any more, so a job's storage stays bounded however long it runs.
+ * At boot the policy is applied to every job, so checkpoints kept by an older release or under a
+ * looser setting go too.
  */
 @Injectable()
-export class CheckpointsService {
+export class CheckpointsService implements OnApplicationBootstrap {
+  private readonly logger = new Logger('Checkpoints');
+
   constructor(
     private readonly db: FineTuningDb,
     private readonly jobs: JobsRepository,
     private readonly metrics: JobMetricsRepository,
     private readonly artifacts: ArtifactsRepository,
     private readonly events: JobEventsRepository,
+    @InjectConfig() private readonly config: AppConfig,
   ) {}
 
   save(c: Checkpoint): Promise<boolean> {
@@ -55,6 +64,7 @@ export class CheckpointsService {
         full_valid_mean_token_accuracy: e?.valid_accuracy,
       });
       await this.metrics.addCheckpoint({ id: newId('ftckpt'), jobId: c.jobId, stepNumber: c.step, epoch: c.epoch, metrics, artifactId: artifact.id }, tx);
+      await this.prune(c.jobId, tx);
       await this.metrics.saveSteps(c.jobId, c.steps, tx);
       if (e) {
         await this.metrics.saveEpoch(c.jobId, e, tx);
@@ -62,6 +72,24 @@ export class CheckpointsService {
       }
       return true;
     });
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    try {
+      const deleted = await this.db.transaction((tx) => this.prune(null, tx));
+      if (deleted > 0) this.logger.log(`Retention: deleted ${deleted} checkpoint trainer state(s) outside the policy`);
+    } catch (err) {
+      // Storage is reclaimed at the next checkpoint of each job anyway; boot goes on.
+      this.logger.warn(`Retention at boot failed: ${(err as Error).message}`);
+    }
+  }
+
+  /** Applies the retention policy to one job (or all); returns the trainer states deleted. */
+  private async prune(jobId: string | null, tx: Sql): Promise<number> {
+    const { checkpointsKeepLast, checkpointsKeepBest } = this.config.storage;
+    await this.metrics.pruneCheckpoints(jobId, checkpointsKeepLast === 'all' ? null : checkpointsKeepLast, checkpointsKeepBest, tx);
+    // Also catches the state a resumed run's checkpoint replaced at the same step.
+    return this.artifacts.deleteUnreferencedCheckpoints(jobId, tx);
   }
 
   /** The newest checkpoint and its trainer state, to resume from. */

@@ -63,7 +63,7 @@ export class JobDataService {
 
   private async examples(fileId: string, param: string): Promise<{ examples: Example[]; report: ValidationReport; sha256: string }> {
     const row = await this.files.find(fileId);
-    const content = row && (await this.files.content(fileId));
+    const content = row && (await this.files.content(row));
     if (!row || !content) throw new AppError(ErrorCode.NotFound, `${param} ${fileId} was deleted before the job ran`, { param });
     const parsed = parseDataset(content);
     if (!parsed.jsonl || !parsed.report.valid) {
