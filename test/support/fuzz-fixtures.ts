@@ -1,0 +1,118 @@
+/** The app and the resources the fuzz suite aims at: API keys, models, a dataset, a finished job, media. */
+import { readdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import request from 'supertest';
+import sharp from 'sharp';
+import { hashApiKey } from '../../src/auth/api-keys.js';
+import { startTestApp, type TestApp } from './app.js';
+import { jsonl, topicExamples } from './fine-tuning.js';
+import type { FuzzContext } from './fuzz-values.js';
+import { NER_LABELS, SENTIMENT_LABELS, writeBertFixtures } from './hf-fixtures.js';
+import { HAVE_SHARED_MODELS, pngClaiming, SHARED_MODELS, truncatedJpeg } from './media.js';
+import { makeModelRepository, writeManifest } from './models.js';
+import { makeTempDir, ROOT, waitFor } from './processes.js';
+import { wavFile } from './speech-audio.js';
+
+export const KEYS = { admin: 'fuzz-admin-key', infer: 'fuzz-infer-key', train: 'fuzz-train-key' };
+const API_KEYS = `admin:${hashApiKey(KEYS.admin)}:admin,infer:${hashApiKey(KEYS.infer)}:infer,train:${hashApiKey(KEYS.train)}:manage+train`;
+
+export interface FuzzFixtures {
+  t: TestApp;
+  ctx: FuzzContext;
+  close(): Promise<void>;
+}
+
+/** Every shipped model, plus generated BERT-layout text models so the text routes reach inference. */
+async function modelRepository(root: string): Promise<string> {
+  const shipped = await readdir(join(ROOT, 'models'));
+  const dir = await makeModelRepository(shipped);
+  const fx = await writeBertFixtures(join(root, 'bert'));
+  const ids = { datatype: 'INT64', shape: [-1] } as const;
+  const inputs = ['input_ids', 'attention_mask', 'token_type_ids'].map((name) => ({ name, ...ids }));
+  const common = { inputs, maxBatchSize: 8, instances: 1 };
+  await writeManifest(dir, 'sentiment', {
+    ...common, task: 'text-classification', source: { huggingface: fx.classifier.dir, file: 'onnx/model.onnx' },
+    outputs: [{ name: 'logits', datatype: 'FP32', shape: [SENTIMENT_LABELS.length] }],
+  });
+  await writeManifest(dir, 'ner', {
+    ...common, task: 'token-classification', source: { huggingface: fx.tagger.dir, file: 'onnx/model.onnx' },
+    outputs: [{ name: 'logits', datatype: 'FP32', shape: [-1, NER_LABELS.length] }],
+  });
+  return dir;
+}
+
+async function media(): Promise<FuzzContext['media']> {
+  const png = await sharp({ create: { width: 16, height: 12, channels: 3, background: '#fff' } }).png().toBuffer();
+  const jpeg = await sharp({ create: { width: 20, height: 20, channels: 3, background: '#37a' } }).jpeg().toBuffer();
+  const tone = new Float32Array(1600).map((_, i) => 0.3 * Math.sin(i / 5));
+  const wav = Buffer.from(wavFile(tone));
+  const wavLies = Buffer.from(wav);
+  wavLies.writeUInt32LE(0x7fffffff, 40); // the data chunk claims 2 GB
+  return {
+    images: [png, jpeg, await truncatedJpeg(), pngClaiming(100_000, 100_000), pngClaiming(1, 1_000_000), png.subarray(0, 30)],
+    audio: [wav, wavLies, wav.subarray(0, 44), wav.subarray(0, 20), Buffer.from(wavFile(new Float32Array(0)))],
+    datasets: [jsonl(topicExamples(3)), jsonl(['{"text": "a"}', 'not json', '{"label": 1}']), Buffer.from('\u0000\u0001binary'), Buffer.alloc(0)],
+    junk: [Buffer.alloc(0), Buffer.from('hello, not media\n'), Buffer.from([0xff, 0xd8, 0xff, 0x00]), Buffer.from('RIFF\u0000\u0000\u0000\u0000WAVE'), Buffer.from([0x89, 0x50, 0x4e, 0x47])],
+  };
+}
+
+export async function startFuzzFixtures(): Promise<FuzzFixtures> {
+  const root = await makeTempDir('lathe-fuzz-');
+  const modelsDir = await modelRepository(root);
+  const t = await startTestApp({
+    LATHE_API_KEYS: API_KEYS,
+    LATHE_MODELS_DIR: modelsDir,
+    LATHE_BODY_LIMIT_BYTES: String(512 * 1024),
+    ...(HAVE_SHARED_MODELS ? { LATHE_MODEL_FILES_DIR: SHARED_MODELS } : {}),
+  });
+  const auth = `Bearer ${KEYS.admin}`;
+  const upload = await request(t.server).post('/v1/files').set('authorization', auth).field('purpose', 'fine-tune')
+    .attach('file', jsonl(topicExamples(4)), { filename: 'topics.jsonl', contentType: 'application/jsonl' });
+  if (upload.status !== 200) throw new Error(`fixture upload: ${upload.status} ${upload.text}`);
+  const fileId = upload.body.id as string;
+  const created = await request(t.server).post('/v1/fine_tuning/jobs').set('authorization', auth)
+    .send({ model: 'glove-100d', training_file: fileId, hyperparameters: { n_epochs: 2 }, seed: 1 });
+  if (created.status !== 200) throw new Error(`fixture job: ${created.status} ${created.text}`);
+  const jobId = created.body.id as string;
+  // A finished job: its event stream ends, so `?stream=true` answers and closes.
+  const job = await finishedJob(t, jobId, auth);
+  const checkpoints = await request(t.server).get(`/v1/fine_tuning/jobs/${jobId}/checkpoints`).set('authorization', auth);
+  const artifacts = [job.head_artifact_id, ...((checkpoints.body.data ?? []) as Array<{ artifact_id: string }>).map((c) => c.artifact_id)].filter((a): a is string => typeof a === 'string');
+  const models = ['glove-100d', 'math-symbols', 'mobilenetv2', 'paddleocr-rec', 'paddleocr-det', 'paddleocr-cls', 'silero-vad', 'keyword-spotting', 'sentiment', 'ner'];
+  if (typeof job.fine_tuned_model === 'string') models.push(job.fine_tuned_model);
+  const ctx: FuzzContext = {
+    keys: KEYS,
+    names: {
+      model: models,
+      id: [fileId, jobId, ...artifacts],
+      version: ['1', '2', '0'],
+      training_file: [fileId],
+      validation_file: [fileId],
+      after: [fileId, jobId],
+      limit: ['1', '2', '100'],
+      order: ['asc', 'desc'],
+      purpose: ['fine-tune'],
+      stream: ['true', 'false'],
+      name: ['x', 'input', 'state', 'sr', 'input_ids'],
+      datatype: ['FP32', 'INT64', 'INT32', 'FP16', 'BF16', 'BOOL', 'BYTES', 'UINT8', 'FP64', 'junk'],
+    },
+    media: await media(),
+  };
+  return {
+    t,
+    ctx,
+    close: async () => {
+      await t.close();
+      await rm(root, { recursive: true, force: true });
+      await rm(modelsDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Polls the job (with the admin key) until it ends. */
+function finishedJob(t: TestApp, id: string, auth: string): Promise<{ head_artifact_id: string | null; fine_tuned_model: string | null }> {
+  return waitFor(async () => {
+    const res = await request(t.server).get(`/v1/fine_tuning/jobs/${id}`).set('authorization', auth);
+    return ['succeeded', 'failed', 'cancelled'].includes(res.body.status) ? res.body : undefined;
+  }, 120_000, `fixture job ${id} to finish`);
+}
