@@ -42,7 +42,7 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
     // After the drain's grace period, whatever is still open is cut so the process can exit.
     forceCloseConnections: true,
     // Requests refused by the router or by Node's parser get Lathe's coded body too.
-    maxParamLength: MAX_PATH_PARAM_LENGTH,
+    routerOptions: { maxParamLength: MAX_PATH_PARAM_LENGTH },
     frameworkErrors: answerFrameworkError,
     clientErrorHandler: answerClientError,
   });

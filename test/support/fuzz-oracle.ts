@@ -43,6 +43,14 @@ export function judge(request: FuzzRequest, response: FuzzResponse): Violation |
       return { kind: 'unparsable JSON', code: '-', detail: response.body.slice(0, 200) };
     }
   }
+  // Readiness answers 503 with its own report (which check is down), not an error body.
+  const path = request.url.split('?')[0];
+  if (path === '/health/ready' && (status === 200 || status === 503)) {
+    return isObject(parsed) && typeof parsed.status === 'string' && isObject(parsed.checks) ? undefined : { kind: 'readiness body', code: '-', detail: response.body.slice(0, 300) };
+  }
+  if (path === '/v2/health/ready' && (status === 200 || status === 503)) {
+    return isObject(parsed) && parsed.ready === (status === 200) ? undefined : { kind: 'readiness body', code: '-', detail: response.body.slice(0, 300) };
+  }
   if (status < 400) return undefined;
   const code = isObject(parsed) && isObject(parsed.error) && typeof parsed.error.code === 'string' ? parsed.error.code : '-';
   if (status >= 500 && !DOCUMENTED_5XX.has(status)) return { kind: 'server error', code, detail: response.body.slice(0, 300) };
@@ -70,6 +78,7 @@ export function judge(request: FuzzRequest, response: FuzzResponse): Violation |
 export function knownFinding(request: FuzzRequest, response: FuzzResponse): string | undefined {
   if (response.statusCode !== 500) return undefined;
   const type = request.headers['content-type'] ?? '';
+  if (/%00/.test(request.url.split('?')[0]!)) return 'NUL in ids -> 500 from Postgres';
   if (/^multipart\//i.test(type)) return 'malformed multipart -> 500';
   const jsonNul = /json/i.test(type) && ((request.payload?.includes(0) ?? false) || (request.payload?.includes('\\u0000') ?? false));
   if (/%00/.test(request.url) || jsonNul) return 'NUL in ids -> 500 from Postgres';
@@ -112,7 +121,7 @@ export function formatFailures(failures: readonly Failure[]): string {
   if (failures.length === 0) return 'no failures';
   const lines = [`${failures.length} distinct failure(s), ${failures.reduce((n, f) => n + f.count, 0)} failing request(s):`];
   for (const f of failures) {
-    lines.push(`- [${f.known ? `known: ${f.known}` : 'NEW'}] ${f.signature} x${f.count}`);
+    lines.push(`- [${f.known ? 'known' : 'NEW'}] ${f.signature} x${f.count}`);
     lines.push(`    ${reproducer(f.request)}`);
     lines.push(`    -> ${f.response.statusCode} ${f.response.body.slice(0, 300)}`);
   }

@@ -49,10 +49,17 @@ function queryString(op: Operation, ctx: FuzzContext): fc.Arbitrary<string> {
   };
   const pair = fc.constantFrom(...keys).chain((k) => value(k).map((v) => `${encode(k)}=${encode(v)}`));
   const raw = fc.constantFrom('limit=%00', 'model=%zz', 'a=%', '&&&', '=x', 'limit=1&limit=2', 'after[]=1', 'top_k[a]=1', 'x'.repeat(9000));
+  // Media routes take their options in the query when the body is the raw image or audio.
+  const options = op.bodies.find((b) => b.schema.properties)?.schema;
+  const fields = Object.entries(options?.properties ?? {}).filter(([, s]) => s.format !== 'binary' && s.type !== 'array');
+  const valid = objectFor({ type: 'object', required: options?.required ?? [], properties: Object.fromEntries(fields) }, ctx).map(
+    (o) => '?' + Object.entries(o).map(([k, v]) => `${encode(k)}=${encode(typeof v === 'string' ? v : JSON.stringify(v) ?? '')}`).join('&'),
+  );
   return fc.oneof(
     { arbitrary: fc.constant(''), weight: 4 },
     { arbitrary: fc.array(pair, { minLength: 1, maxLength: 4 }).map((p) => '?' + p.join('&')), weight: 4 },
     { arbitrary: raw.map((r) => '?' + r), weight: 1 },
+    ...(fields.length > 0 ? [{ arbitrary: valid, weight: 6 }] : []),
   );
 }
 
@@ -145,7 +152,7 @@ function body(op: Operation, ctx: FuzzContext): fc.Arbitrary<{ type?: string; bo
   if (op.bodies.length === 0) return fc.oneof({ arbitrary: noBody, weight: 8 }, { arbitrary: stray, weight: 2 });
   const kinds = op.bodies.map(({ contentType, schema }) => {
     if (contentType === 'application/json') {
-      const json = objectFor(schema, ctx).chain((v) => fc.oneof({ arbitrary: fc.constant(v), weight: 3 }, { arbitrary: mutateJson(v), weight: 2 }));
+      const json = objectFor(schema, ctx).chain((v) => fc.oneof({ arbitrary: fc.constant(v), weight: 3 }, { arbitrary: mutateJson(v), weight: 1 }));
       return json.chain(serializeJson).map((b) => ({ type: contentType, body: b }));
     }
     if (contentType === 'multipart/form-data') return multipart(schema, ctx);

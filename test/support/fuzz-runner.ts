@@ -4,7 +4,7 @@
  */
 import fc from 'fast-check';
 import type { FastifyInstance } from 'fastify';
-import { type Failure, type FuzzResponse, judge, knownFinding, signatureOf } from './fuzz-oracle.js';
+import { type Failure, type FuzzResponse, judge, knownFinding, reproducer, signatureOf } from './fuzz-oracle.js';
 import type { FuzzRequest } from './fuzz-requests.js';
 import { requestFor } from './fuzz-requests.js';
 import type { Operation } from './fuzz-spec.js';
@@ -14,6 +14,8 @@ import type { FuzzContext } from './fuzz-values.js';
 const ANSWER_TIMEOUT_MS = 30_000;
 /** Time fast-check may spend shrinking one failure. */
 const SHRINK_MS = 8_000;
+/** LATHE_FUZZ_TRACE=<part of an operation, e.g. "POST /v1/vision/classify">: print every exchange of matching operations. */
+const TRACE = process.env.LATHE_FUZZ_TRACE;
 
 export interface OperationStats {
   operation: string;
@@ -54,7 +56,10 @@ export class FuzzRunner {
   /** The violation signature of one exchange, or undefined when it is fine. */
   private check(op: Operation, request: FuzzRequest, response: FuzzResponse) {
     const violation = response.statusCode === 0 ? { kind: 'hang', code: '-', detail: response.body } : judge(request, response);
-    return violation ? { violation, signature: signatureOf(op.key, response.statusCode, violation) } : undefined;
+    if (!violation) return undefined;
+    // The known finding is part of the signature, so a failure that only looks like one stays apart.
+    const known = knownFinding(request, response);
+    return { violation, known, signature: `${signatureOf(op.key, response.statusCode, violation)}${known ? ` [${known}]` : ''}` };
   }
 
   async run(op: Operation, index: number, runs: number): Promise<void> {
@@ -66,15 +71,15 @@ export class FuzzRunner {
       const response = await this.send(request);
       stats.requests += 1;
       stats.statuses.set(response.statusCode, (stats.statuses.get(response.statusCode) ?? 0) + 1);
+      if (TRACE && op.key.includes(TRACE)) console.log(`${reproducer(request)}\n  -> ${response.statusCode} ${response.body.slice(0, 300)}`);
       const found = this.check(op, request, response);
       if (!found) return true;
       const seen = this.failures.get(found.signature);
       if (seen) seen.count += 1;
       else {
-        const known = knownFinding(request, response);
         this.failures.set(found.signature, {
           operation: op.key, signature: found.signature, violation: found.violation, status: response.statusCode,
-          ...(known ? { known } : {}), count: 1, request, response, run: at, seed: this.seedOf(index), op,
+          ...(found.known ? { known: found.known } : {}), count: 1, request, response, run: at, seed: this.seedOf(index), op,
         });
       }
       return true;

@@ -67,8 +67,8 @@ export function valueFor(name: string, schema: JsonSchema, ctx: FuzzContext): fc
 }
 
 function validValueFor(name: string, schema: JsonSchema, ctx: FuzzContext): fc.Arbitrary<unknown> {
-  const known = pick(ctx, name);
-  if (known.length > 0) return fc.oneof({ arbitrary: fc.constantFrom(...known), weight: 4 }, { arbitrary: anyString, weight: 1 });
+  const fitting = schema.example ?? schema.default;
+  if (pick(ctx, name).length > 0) return likeExample(name, fitting, ctx);
   if (schema.enum) return fc.constantFrom(...schema.enum);
   if (schema.format === 'binary' || schema.format === 'byte') return base64Of(name.startsWith('audio') ? ctx.media.audio : ctx.media.images);
   switch (schema.type) {
@@ -96,7 +96,11 @@ function validValueFor(name: string, schema: JsonSchema, ctx: FuzzContext): fc.A
 /** Values shaped like an example: the example itself, or each leaf replaced by a value of its kind. */
 export function likeExample(name: string, example: unknown, ctx: FuzzContext): fc.Arbitrary<unknown> {
   const known = pick(ctx, name);
-  if (known.length > 0) return fc.oneof({ arbitrary: fc.constantFrom(...known), weight: 4 }, { arbitrary: anyString, weight: 1 });
+  if (known.length > 0) {
+    // The document's own example (the model that fits the route) first, then the other valid names.
+    const own = typeof example === 'string' && known.includes(example) ? [{ arbitrary: fc.constant(example), weight: 4 }] : [];
+    return fc.oneof(...own, { arbitrary: fc.constantFrom(...known), weight: 3 }, { arbitrary: anyString, weight: 1 });
+  }
   if (typeof example === 'string') return fc.oneof({ arbitrary: fc.constant(example), weight: 3 }, { arbitrary: anyString, weight: 1 });
   if (typeof example === 'number') {
     const varied = Number.isInteger(example) ? fc.integer({ min: -5, max: Math.max(10, example * 2) }) : fc.double({ min: -10, max: 10, noNaN: true });
@@ -121,7 +125,9 @@ export function objectFor(schema: JsonSchema, ctx: FuzzContext): fc.Arbitrary<Re
     return likeExample('', example, ctx) as fc.Arbitrary<Record<string, unknown>>;
   }
   const shape = Object.fromEntries(Object.entries(schema.properties).map(([k, s]) => [k, valueFor(k, s, ctx)]));
-  return fc.record(shape, { requiredKeys: (schema.required ?? []).filter((k) => k in shape) }) as fc.Arbitrary<Record<string, unknown>>;
+  // Media is what these routes are about: a body without it only ever meets the first check.
+  const media = Object.entries(schema.properties).filter(([, s]) => s.format === 'binary').map(([k]) => k);
+  return fc.record(shape, { requiredKeys: [...new Set([...(schema.required ?? []), ...media])].filter((k) => k in shape) }) as fc.Arbitrary<Record<string, unknown>>;
 }
 
 /** One structural change to a JSON value: drop or retype a key, add one, or replace the whole thing. */

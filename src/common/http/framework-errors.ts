@@ -6,8 +6,11 @@ import { AppError } from '../errors/app-error.js';
 import { renderError } from '../errors/all-exceptions.filter.js';
 import { ErrorCode, statusOf } from '../errors/error-code.js';
 
-/** find-my-way's default `maxParamLength`: a longer path parameter is refused before any route runs. */
-export const MAX_PATH_PARAM_LENGTH = 100;
+/**
+ * The longest path parameter the router accepts (find-my-way's default is 100). Model names reach 200
+ * characters (`opt.model()`), and a fine-tuned model's `ft:<backbone>:<suffix>:<job>` passes 100 with a long suffix.
+ */
+export const MAX_PATH_PARAM_LENGTH = 512;
 
 /**
  * Fastify's router refuses some URLs itself, before any hook, route or Nest filter runs: a path that is
