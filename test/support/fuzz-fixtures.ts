@@ -4,7 +4,12 @@ import { join } from 'node:path';
 import request from 'supertest';
 import sharp from 'sharp';
 import { hashApiKey } from '../../src/auth/api-keys.js';
-import { startTestApp, type TestApp } from './app.js';
+import { pino } from 'pino';
+import { createApp } from '../../src/app.setup.js';
+import { currentRequestId } from '../../src/common/http/request-context.js';
+import { loadConfig } from '../../src/config/app-config.js';
+import type { TestApp } from './app.js';
+import { createTestDatabase } from './database.js';
 import { jsonl, topicExamples } from './fine-tuning.js';
 import type { FuzzContext } from './fuzz-values.js';
 import { NER_LABELS, SENTIMENT_LABELS, writeBertFixtures } from './hf-fixtures.js';
@@ -19,7 +24,36 @@ const API_KEYS = `admin:${hashApiKey(KEYS.admin)}:admin,infer:${hashApiKey(KEYS.
 export interface FuzzFixtures {
   t: TestApp;
   ctx: FuzzContext;
+  /** What the server logged at level error, by request id: the cause behind a 500. */
+  serverErrors: Map<string, string>;
   close(): Promise<void>;
+}
+
+/**
+ * The real app as test/support/app.ts builds it (same createApp, fresh migrated database), logging only
+ * errors, each filed under its request id (the mixin is main.ts's: Nest's lines get the id from the request context).
+ */
+async function startApp(env: Record<string, string>, serverErrors: Map<string, string>): Promise<TestApp> {
+  const db = await createTestDatabase();
+  const write = (line: string) => {
+    const entry = JSON.parse(line) as { requestId?: string; msg?: string; stack?: string; err?: { message?: string } };
+    // The error itself (the message names the URL, which the failure report shows anyway).
+    const cause = entry.err?.message ?? entry.stack?.split('\n')[0] ?? entry.msg ?? '';
+    if (entry.requestId) serverErrors.set(entry.requestId, cause);
+  };
+  const logger = pino({ level: 'error', mixin: (_c, _l, l) => ('requestId' in l.bindings() ? {} : { requestId: currentRequestId() }) }, { write });
+  const app = await createApp(loadConfig({ LOG_LEVEL: 'error', DATABASE_URL: db.url, ...env }), { logger });
+  await app.init();
+  await app.getHttpAdapter().getInstance().ready();
+  return {
+    app,
+    db,
+    server: app.getHttpServer(),
+    close: async () => {
+      await app.close();
+      await db.drop();
+    },
+  };
 }
 
 /** Every shipped model, plus generated BERT-layout text models so the text routes reach inference. */
@@ -59,12 +93,16 @@ async function media(): Promise<FuzzContext['media']> {
 export async function startFuzzFixtures(): Promise<FuzzFixtures> {
   const root = await makeTempDir('lathe-fuzz-');
   const modelsDir = await modelRepository(root);
-  const t = await startTestApp({
-    LATHE_API_KEYS: API_KEYS,
-    LATHE_MODELS_DIR: modelsDir,
-    LATHE_BODY_LIMIT_BYTES: String(512 * 1024),
-    ...(HAVE_SHARED_MODELS ? { LATHE_MODEL_FILES_DIR: SHARED_MODELS } : {}),
-  });
+  const serverErrors = new Map<string, string>();
+  const t = await startApp(
+    {
+      LATHE_API_KEYS: API_KEYS,
+      LATHE_MODELS_DIR: modelsDir,
+      LATHE_BODY_LIMIT_BYTES: String(512 * 1024),
+      ...(HAVE_SHARED_MODELS ? { LATHE_MODEL_FILES_DIR: SHARED_MODELS } : {}),
+    },
+    serverErrors,
+  );
   const auth = `Bearer ${KEYS.admin}`;
   const upload = await request(t.server).post('/v1/files').set('authorization', auth).field('purpose', 'fine-tune')
     .attach('file', jsonl(topicExamples(4)), { filename: 'topics.jsonl', contentType: 'application/jsonl' });
@@ -101,6 +139,7 @@ export async function startFuzzFixtures(): Promise<FuzzFixtures> {
   return {
     t,
     ctx,
+    serverErrors,
     close: async () => {
       await t.close();
       await rm(root, { recursive: true, force: true });

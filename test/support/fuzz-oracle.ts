@@ -75,8 +75,12 @@ export function judge(request: FuzzRequest, response: FuzzResponse): Violation |
 }
 
 /** Findings other branches fix; a failure that matches one is labelled, not hidden. */
-export function knownFinding(request: FuzzRequest, response: FuzzResponse): string | undefined {
+export function knownFinding(request: FuzzRequest, response: FuzzResponse, serverLog = ''): string | undefined {
   if (response.statusCode !== 500) return undefined;
+  // The server's own log line names the cause when there is one; the request's shape is the fallback.
+  if (/0x00|\\u0000 cannot be converted/.test(serverLog)) return 'NUL in ids -> 500 from Postgres';
+  if (/Unexpected end of (form|multipart)|Malformed part header|Boundary not found|Multipart|busboy/i.test(serverLog)) return 'malformed multipart -> 500';
+  if (serverLog) return undefined;
   const type = request.headers['content-type'] ?? '';
   if (/%00/.test(request.url.split('?')[0]!)) return 'NUL in ids -> 500 from Postgres';
   if (/^multipart\//i.test(type)) return 'malformed multipart -> 500';
@@ -91,6 +95,8 @@ export interface Failure {
   violation: Violation;
   status: number;
   known?: string;
+  /** The error the server logged for the first (or shrunk) request. */
+  serverLog?: string;
   count: number;
   /** The first request that showed it, then the smallest one fast-check shrank it to. */
   request: FuzzRequest;
@@ -124,6 +130,7 @@ export function formatFailures(failures: readonly Failure[]): string {
     lines.push(`- [${f.known ? 'known' : 'NEW'}] ${f.signature} x${f.count}`);
     lines.push(`    ${reproducer(f.request)}`);
     lines.push(`    -> ${f.response.statusCode} ${f.response.body.slice(0, 300)}`);
+    if (f.serverLog) lines.push(`    server log: ${f.serverLog.slice(0, 300)}`);
   }
   return lines.join('\n');
 }

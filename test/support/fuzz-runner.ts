@@ -31,7 +31,16 @@ export class FuzzRunner {
     private readonly fastify: FastifyInstance,
     private readonly ctx: FuzzContext,
     private readonly seed: number,
+    /** The server's logged cause for a request id, if it logged one. */
+    private readonly serverError: (requestId: string) => string | undefined = () => undefined,
   ) {}
+
+  /** The logged cause of a 5xx (read once per response, and remembered on it). */
+  private causeOf(response: FuzzResponse & { cause?: string }): string | undefined {
+    const id = response.headers['x-request-id'];
+    if (response.cause === undefined && response.statusCode >= 500 && typeof id === 'string') response.cause = this.serverError(id) ?? '';
+    return response.cause || undefined;
+  }
 
   /** Each operation gets its own seed, so its requests do not depend on which others ran. */
   seedOf(index: number): number {
@@ -58,8 +67,11 @@ export class FuzzRunner {
     const violation = response.statusCode === 0 ? { kind: 'hang', code: '-', detail: response.body } : judge(request, response);
     if (!violation) return undefined;
     // The known finding is part of the signature, so a failure that only looks like one stays apart.
-    const known = knownFinding(request, response);
-    return { violation, known, signature: `${signatureOf(op.key, response.statusCode, violation)}${known ? ` [${known}]` : ''}` };
+    const cause = this.causeOf(response);
+    const known = knownFinding(request, response, cause);
+    // The logged cause (ids and numbers blurred) splits different bugs behind the same status.
+    const blurred = cause ? ` {${cause.replace(/"[^"]*"|'[^']*'/g, '…').replace(/[0-9a-f]{8,}|\d+/g, 'N').slice(0, 120)}}` : '';
+    return { violation, known, signature: `${signatureOf(op.key, response.statusCode, violation)}${known ? ` [${known}]` : ''}${blurred}` };
   }
 
   async run(op: Operation, index: number, runs: number): Promise<void> {
@@ -79,7 +91,7 @@ export class FuzzRunner {
       else {
         this.failures.set(found.signature, {
           operation: op.key, signature: found.signature, violation: found.violation, status: response.statusCode,
-          ...(found.known ? { known: found.known } : {}), count: 1, request, response, run: at, seed: this.seedOf(index), op,
+          ...(found.known ? { known: found.known } : {}), serverLog: this.causeOf(response), count: 1, request, response, run: at, seed: this.seedOf(index), op,
         });
       }
       return true;
@@ -103,6 +115,7 @@ export class FuzzRunner {
     if (details.failed && last) {
       failure.request = details.counterexample?.[0] ?? last.request;
       failure.response = last.response;
+      failure.serverLog = this.causeOf(last.response) ?? failure.serverLog;
     }
   }
 }
