@@ -21,6 +21,19 @@ import { wavFile } from './speech-audio.js';
 export const KEYS = { admin: 'fuzz-admin-key', infer: 'fuzz-infer-key', train: 'fuzz-train-key' };
 const API_KEYS = `admin:${hashApiKey(KEYS.admin)}:admin,infer:${hashApiKey(KEYS.infer)}:infer,train:${hashApiKey(KEYS.train)}:manage+train`;
 
+/** Inference requests that real models here take (glove-100d, keyword-spotting, paddleocr-cls): the fuzz varies them. */
+const INFER_EXAMPLES = [
+  {
+    id: 'glove',
+    inputs: [
+      { name: 'input_ids', datatype: 'INT64', shape: [1, 3], data: [5, 17, 2] },
+      { name: 'attention_mask', datatype: 'INT64', shape: [1, 3], data: [1, 1, 1] },
+    ],
+  },
+  { inputs: [{ name: 'input.1', datatype: 'FP32', shape: [1, 1, 49, 10], data: Array.from({ length: 490 }, (_, i) => (i % 13) / 13) }] },
+  { inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 3, 48, 192], data: new Array(3 * 48 * 192).fill(0.5) }], outputs: [{ name: 'softmax_0.tmp_0' }] },
+];
+
 export interface FuzzFixtures {
   t: TestApp;
   ctx: FuzzContext;
@@ -131,10 +144,13 @@ export async function startFuzzFixtures(): Promise<FuzzFixtures> {
       order: ['asc', 'desc'],
       purpose: ['fine-tune'],
       stream: ['true', 'false'],
-      name: ['x', 'input', 'state', 'sr', 'input_ids'],
+      name: ['x', 'input', 'state', 'sr', 'input_ids', 'attention_mask', 'input.1'],
       datatype: ['FP32', 'INT64', 'INT32', 'FP16', 'BF16', 'BOOL', 'BYTES', 'UINT8', 'FP64', 'junk'],
     },
     media: await media(),
+    examples: Object.fromEntries(
+      ['POST /v2/models/{model}/infer', 'POST /v2/models/{model}/versions/{version}/infer'].map((key) => [key, INFER_EXAMPLES]),
+    ),
   };
   return {
     t,

@@ -4,7 +4,7 @@
  */
 import fc from 'fast-check';
 import type { JsonSchema, Operation } from './fuzz-spec.js';
-import { type FuzzContext, HOSTILE_SEGMENTS, HOSTILE_STRINGS, mutateJson, objectFor, pick, serializeJson } from './fuzz-values.js';
+import { type FuzzContext, HOSTILE_SEGMENTS, HOSTILE_STRINGS, likeExample, mutateJson, objectFor, pick, serializeJson } from './fuzz-values.js';
 
 export interface FuzzRequest {
   method: string;
@@ -151,13 +151,15 @@ function body(op: Operation, ctx: FuzzContext): fc.Arbitrary<{ type?: string; bo
   const stray = fc.tuple(fc.constantFrom(...CONTENT_TYPES), fc.constantFrom(...ctx.media.junk, Buffer.from('{}'), Buffer.from('{"model":"x"}'))).map(([type, b]) => ({ type, body: b }));
   if (op.bodies.length === 0) return fc.oneof({ arbitrary: noBody, weight: 8 }, { arbitrary: stray, weight: 2 });
   const kinds = op.bodies.map(({ contentType, schema }) => {
+    const examples = (ctx.examples[op.key] ?? []).map((e) => likeExample('', e, ctx));
+    const objects = examples.length > 0 ? fc.oneof(objectFor(schema, ctx), ...examples) : objectFor(schema, ctx);
     if (contentType === 'application/json') {
-      const json = objectFor(schema, ctx).chain((v) => fc.oneof({ arbitrary: fc.constant(v), weight: 3 }, { arbitrary: mutateJson(v), weight: 1 }));
+      const json = objects.chain((v) => fc.oneof({ arbitrary: fc.constant(v), weight: 3 }, { arbitrary: mutateJson(v), weight: 1 }));
       return json.chain(serializeJson).map((b) => ({ type: contentType, body: b }));
     }
     if (contentType === 'multipart/form-data') return multipart(schema, ctx);
     const raw = contentType === 'application/octet-stream' && op.path.includes('/infer')
-      ? objectFor(schema, ctx).chain((v) => serializeJson(v))
+      ? objects.chain((v) => serializeJson(v))
       : mediaFor(contentType.startsWith('audio') ? 'audio' : 'image', ctx);
     return raw.map((b) => ({ type: contentType, body: b }));
   });

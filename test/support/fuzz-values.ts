@@ -19,6 +19,8 @@ export interface FuzzContext {
   /** Candidates for `{model}`, `{id}`, `training_file`, ... */
   names: Record<string, string[]>;
   media: MediaPool;
+  /** Valid JSON bodies by operation key, for routes whose document example fits no real model (OIP infer). */
+  examples: Record<string, unknown[]>;
 }
 
 /** Path segments as they go on the wire (already percent-encoded, or deliberately not). */
