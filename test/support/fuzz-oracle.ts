@@ -32,6 +32,8 @@ export function isV2Url(url: string): boolean {
 /** The first rule the response breaks, or undefined. */
 export function judge(request: FuzzRequest, response: FuzzResponse): Violation | undefined {
   const { statusCode: status } = response;
+  // HEAD has the status and headers of GET, never a body.
+  if (request.method === 'HEAD') return status >= 500 && !DOCUMENTED_5XX.has(status) ? { kind: 'server error', code: '-', detail: '(HEAD)' } : undefined;
   const type = String(response.headers['content-type'] ?? '');
   let parsed: unknown;
   let json = false;

@@ -177,12 +177,14 @@ export function requestFor(op: Operation, ctx: FuzzContext): fc.Arbitrary<FuzzRe
     ),
     { freq: 6 },
   );
-  return fc.tuple(segments, queryString(op, ctx), authorization(ctx), body(op, ctx), extraHeaders).map(([segs, query, auth, b, extra]) => {
+  // Now and then another method on the same path: routers answer those too.
+  const method = fc.oneof({ arbitrary: fc.constant(op.method), weight: 19 }, { arbitrary: fc.constantFrom('GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'HEAD'), weight: 1 });
+  return fc.tuple(segments, queryString(op, ctx), authorization(ctx), body(op, ctx), extraHeaders, method).map(([segs, query, auth, b, extra, verb]) => {
     let i = 0;
     const path = op.path.replace(/\{\w+\}/g, () => segs[i++]!);
     const headers: Record<string, string> = { ...(extra ?? {}) };
     if (auth !== undefined) headers.authorization = auth;
     if (b.type !== undefined) headers['content-type'] = b.type;
-    return { method: op.method, url: path + query, headers, ...(b.body !== undefined ? { payload: b.body } : {}) };
+    return { method: verb, url: path + query, headers, ...(b.body !== undefined ? { payload: b.body } : {}) };
   });
 }
