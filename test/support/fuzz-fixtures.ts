@@ -95,9 +95,25 @@ async function media(): Promise<FuzzContext['media']> {
   const wav = Buffer.from(wavFile(tone));
   const wavLies = Buffer.from(wav);
   wavLies.writeUInt32LE(0x7fffffff, 40); // the data chunk claims 2 GB
+  // Headers a WAV parser must not trust: zero or absurd channels, rate, bits, block size, chunk sizes.
+  const patched = (at: number, value: number, bytes: 2 | 4) => {
+    const b = Buffer.from(wav);
+    if (bytes === 2) b.writeUInt16LE(value, at);
+    else b.writeUInt32LE(value, at);
+    return b;
+  };
+  const badHeaders = [
+    patched(22, 0, 2), patched(22, 65535, 2), patched(24, 0, 4), patched(24, 1, 4), patched(24, 0xffffffff, 4), patched(34, 0, 2),
+    patched(34, 7, 2), patched(34, 12, 2), patched(32, 0, 2), patched(20, 2, 2), patched(20, 0xfffe, 2), patched(16, 0xfffffff0, 4), patched(4, 0, 4),
+  ];
+  const variants = [
+    wavFile(tone, { bits: 8 }), wavFile(tone, { bits: 24 }), wavFile(tone, { bits: 32 }), wavFile(tone, { bits: 64, float: true }),
+    wavFile(tone, { float: true, bits: 32, channelGains: [1, -1] }), wavFile(tone, { rate: 8000 }), wavFile(tone, { rate: 1 }), wavFile(tone.subarray(0, 1)),
+  ].map((w) => Buffer.from(w));
+  const containers = ['ID3\u0003\u0000\u0000\u0000\u0000\u0000\u0000', 'OggS\u0000\u0002', 'fLaC\u0000\u0000\u0000\u0022', '\u00ff\u00fb\u0090\u0064'].map((h) => Buffer.from(h + 'x'.repeat(64), 'latin1'));
   return {
     images: [png, jpeg, await truncatedJpeg(), pngClaiming(100_000, 100_000), pngClaiming(1, 1_000_000), png.subarray(0, 30)],
-    audio: [wav, wavLies, wav.subarray(0, 44), wav.subarray(0, 20), Buffer.from(wavFile(new Float32Array(0)))],
+    audio: [wav, wav, wav, wavLies, wav.subarray(0, 44), wav.subarray(0, 20), Buffer.from(wavFile(new Float32Array(0))), ...variants, ...badHeaders, ...containers],
     datasets: [jsonl(topicExamples(3)), jsonl(['{"text": "a"}', 'not json', '{"label": 1}']), Buffer.from('\u0000\u0001binary'), Buffer.alloc(0)],
     junk: [Buffer.alloc(0), Buffer.from('hello, not media\n'), Buffer.from([0xff, 0xd8, 0xff, 0x00]), Buffer.from('RIFF\u0000\u0000\u0000\u0000WAVE'), Buffer.from([0x89, 0x50, 0x4e, 0x47])],
   };
