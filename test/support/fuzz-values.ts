@@ -71,6 +71,10 @@ export function valueFor(name: string, schema: JsonSchema, ctx: FuzzContext): fc
 function validValueFor(name: string, schema: JsonSchema, ctx: FuzzContext): fc.Arbitrary<unknown> {
   const fitting = schema.example ?? schema.default;
   if (pick(ctx, name).length > 0) return likeExample(name, fitting, ctx);
+  // Where the document gives a default but no range, the default is the value known to be valid.
+  if (schema.default !== undefined && schema.minimum === undefined && schema.maximum === undefined && !schema.enum) {
+    return fc.oneof({ arbitrary: fc.constant(schema.default), weight: 3 }, { arbitrary: validValueFor(name, { ...schema, default: undefined }, ctx), weight: 1 });
+  }
   if (schema.enum) return fc.constantFrom(...schema.enum);
   if (schema.format === 'binary' || schema.format === 'byte') return base64Of(name.startsWith('audio') ? ctx.media.audio : ctx.media.images);
   switch (schema.type) {
@@ -80,6 +84,10 @@ function validValueFor(name: string, schema: JsonSchema, ctx: FuzzContext): fc.A
       return fc.oneof(fc.integer({ min, max }), fc.constantFrom(min, max, min - 1, max + 1));
     }
     case 'number': {
+      // Unbounded in the document: mostly a small positive value (probabilities, seconds), sometimes anything.
+      if (schema.minimum === undefined && schema.maximum === undefined) {
+        return fc.oneof({ arbitrary: fc.double({ min: 0.05, max: 0.95, noNaN: true }), weight: 3 }, { arbitrary: fc.double({ min: -1000, max: 1000, noNaN: true }), weight: 1 });
+      }
       const min = schema.minimum ?? -1000;
       const max = schema.maximum ?? 1000;
       return fc.oneof(fc.double({ min, max, noNaN: true }), fc.constantFrom(min, max, min - 0.001, max + 1));
