@@ -13,6 +13,7 @@ import { createTestDatabase } from './database.js';
 import { jsonl, topicExamples } from './fine-tuning.js';
 import type { FuzzContext } from './fuzz-values.js';
 import { NER_LABELS, SENTIMENT_LABELS, writeBertFixtures } from './hf-fixtures.js';
+import { whisperManifest, writeWhisperFixture } from './hf-whisper-fixture.js';
 import { HAVE_SHARED_MODELS, pngClaiming, SHARED_MODELS, truncatedJpeg } from './media.js';
 import { makeModelRepository, writeManifest } from './models.js';
 import { makeTempDir, ROOT, waitFor } from './processes.js';
@@ -85,6 +86,8 @@ async function modelRepository(root: string): Promise<string> {
     ...common, task: 'token-classification', source: { huggingface: fx.tagger.dir, file: 'onnx/model.onnx' },
     outputs: [{ name: 'logits', datatype: 'FP32', shape: [-1, NER_LABELS.length] }],
   });
+  // A Whisper-layout model (served by Transformers.js), so transcriptions reach the decoder.
+  await writeManifest(dir, 'whisper-fixture', whisperManifest(await writeWhisperFixture(join(root, 'whisper'))));
   return dir;
 }
 
@@ -145,7 +148,7 @@ export async function startFuzzFixtures(): Promise<FuzzFixtures> {
   const job = await finishedJob(t, jobId, auth);
   const checkpoints = await request(t.server).get(`/v1/fine_tuning/jobs/${jobId}/checkpoints`).set('authorization', auth);
   const artifacts = [job.head_artifact_id, ...((checkpoints.body.data ?? []) as Array<{ artifact_id: string }>).map((c) => c.artifact_id)].filter((a): a is string => typeof a === 'string');
-  const models = ['glove-100d', 'math-symbols', 'mobilenetv2', 'paddleocr-rec', 'paddleocr-det', 'paddleocr-cls', 'silero-vad', 'keyword-spotting', 'sentiment', 'ner'];
+  const models = ['glove-100d', 'math-symbols', 'mobilenetv2', 'paddleocr-rec', 'paddleocr-det', 'paddleocr-cls', 'silero-vad', 'keyword-spotting', 'sentiment', 'ner', 'whisper-fixture'];
   if (typeof job.fine_tuned_model === 'string') models.push(job.fine_tuned_model);
   const ctx: FuzzContext = {
     keys: KEYS,

@@ -95,29 +95,41 @@ function multipartBody(parts: Part[], boundary: string): Buffer {
   return Buffer.concat(chunks);
 }
 
-function mediaFor(name: string, ctx: FuzzContext): fc.Arbitrary<Buffer> {
+/** Bytes for a file part or raw body: datasets for the upload route, audio for audio and `file` parts elsewhere, else images. */
+function mediaFor(name: string, ctx: FuzzContext, upload = false): fc.Arbitrary<Buffer> {
   const { images, audio, datasets, junk } = ctx.media;
-  const own = name === 'file' && datasets.length > 0 ? datasets : /audio|file/.test(name) ? audio : images;
+  const own = upload ? datasets : /audio|file/.test(name) ? audio : images;
   return fc.oneof({ arbitrary: fc.constantFrom(...own), weight: 4 }, { arbitrary: fc.constantFrom(...junk, ...images, ...audio), weight: 1 });
 }
 
 /** A multipart form from the schema: files for binary properties, fields for the rest; then maybe broken. */
-function multipart(schema: JsonSchema, ctx: FuzzContext): fc.Arbitrary<{ type: string; body: Buffer }> {
+function multipart(schema: JsonSchema, ctx: FuzzContext, upload: boolean): fc.Arbitrary<{ type: string; body: Buffer }> {
   const props = Object.entries(schema.properties ?? {});
   const files = props.filter(([, s]) => s.format === 'binary').map(([k]) => k);
   const fields = props.filter(([, s]) => s.format !== 'binary');
-  const fieldValue = fc.oneof(objectFor({ type: 'object', properties: Object.fromEntries(fields) }, ctx), fc.constant({}));
-  const fileParts = fc.array(
-    fc.tuple(fc.constantFrom(...(files.length > 0 ? files : ['file']), 'image', 'audio', 'x'), fc.constantFrom('a.png', 'b.wav', 'c.jsonl', '', 'ü.bin', '../../x', 'a"b'), fc.option(fc.constantFrom('image/png', 'audio/wav', 'application/jsonl', 'text/plain'), { nil: undefined })),
-    { minLength: 0, maxLength: 3 },
+  const required = (schema.required ?? []).filter((k) => fields.some(([name]) => name === k));
+  const fieldValue = fc.oneof(
+    { arbitrary: objectFor({ type: 'object', required, properties: Object.fromEntries(fields) }, ctx), weight: 4 },
+    { arbitrary: fc.constant({}), weight: 1 },
+  );
+  const part = fc.tuple(
+    fc.constantFrom(...(files.length > 0 ? files : ['file']), 'image', 'audio', 'x'),
+    fc.constantFrom('a.png', 'b.wav', 'c.jsonl', '', 'ü.bin', '../../x', 'a"b'),
+    fc.option(fc.constantFrom('image/png', 'audio/wav', 'application/jsonl', 'text/plain'), { nil: undefined }),
+  );
+  // Mostly the route's own file part first, then maybe others; sometimes any parts at all.
+  const ownPart = fc.tuple(fc.constantFrom(...(files.length > 0 ? files : ['file'])), fc.constantFrom('a.bin', 'b.wav', 'c.jsonl'), fc.constant(undefined));
+  const fileParts = fc.oneof(
+    { arbitrary: fc.tuple(ownPart, fc.array(part, { maxLength: 2 })).map(([own, rest]) => [own, ...rest]), weight: 4 },
+    { arbitrary: fc.array(part, { minLength: 0, maxLength: 3 }), weight: 1 },
   );
   const many = fc.integer({ min: 4, max: 80 });
   return fc
     .tuple(fieldValue, fileParts, fc.option(many, { freq: 8 }), fc.constantFrom(...files, 'file'))
     .chain(([values, fileSpecs, count, manyName]) =>
       fc.tuple(
-        fc.tuple(...fileSpecs.map(([name]) => mediaFor(name, ctx))),
-        mediaFor(manyName, ctx),
+        fc.tuple(...fileSpecs.map(([name]) => mediaFor(name, ctx, upload))),
+        mediaFor(manyName, ctx, upload),
         fc.constantFrom('fuzzboundary', 'x', '----WebKitFormBoundary7MA4YWxkTrZu0gW'),
       ).map(([datas, manyData, boundary]) => {
         const parts: Part[] = Object.entries(values).map(([name, v]) => ({ name, data: Buffer.from(typeof v === 'string' ? v : JSON.stringify(v) ?? '') }));
@@ -157,7 +169,7 @@ function body(op: Operation, ctx: FuzzContext): fc.Arbitrary<{ type?: string; bo
       const json = objects.chain((v) => fc.oneof({ arbitrary: fc.constant(v), weight: 3 }, { arbitrary: mutateJson(v), weight: 1 }));
       return json.chain(serializeJson).map((b) => ({ type: contentType, body: b }));
     }
-    if (contentType === 'multipart/form-data') return multipart(schema, ctx);
+    if (contentType === 'multipart/form-data') return multipart(schema, ctx, op.path === '/v1/files');
     const raw = contentType === 'application/octet-stream' && op.path.includes('/infer')
       ? objects.chain((v) => serializeJson(v))
       : mediaFor(contentType.startsWith('audio') ? 'audio' : 'image', ctx);

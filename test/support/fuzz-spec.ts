@@ -61,8 +61,9 @@ const BODY_HINTS: Record<string, Array<{ contentType: string; schema: JsonSchema
         required: ['file', 'model'],
         properties: {
           file: { type: 'string', format: 'binary' },
-          model: { type: 'string', example: 'whisper-tiny' },
+          model: { type: 'string', example: 'whisper-fixture' },
           language: { type: 'string', example: 'en' },
+          prompt: { type: 'string' },
           response_format: { type: 'string', enum: ['json', 'text', 'verbose_json', 'srt', 'vtt'] },
           temperature: { type: 'number', minimum: 0, maximum: 1 },
         },
