@@ -47,7 +47,14 @@ export interface FuzzFixtures {
  * The real app as test/support/app.ts builds it (same createApp, fresh migrated database), logging only
  * errors, each filed under its request id (the mixin is main.ts's: Nest's lines get the id from the request context).
  */
-async function startApp(env: Record<string, string>, serverErrors: Map<string, string>): Promise<TestApp> {
+async function startApp(modelsDir: string): Promise<TestApp & { serverErrors: Map<string, string> }> {
+  const env = {
+    LATHE_API_KEYS: API_KEYS,
+    LATHE_MODELS_DIR: modelsDir,
+    LATHE_BODY_LIMIT_BYTES: String(512 * 1024),
+    ...(HAVE_SHARED_MODELS ? { LATHE_MODEL_FILES_DIR: SHARED_MODELS } : {}),
+  };
+  const serverErrors = new Map<string, string>();
   const db = await createTestDatabase();
   const write = (line: string) => {
     const entry = JSON.parse(line) as { requestId?: string; msg?: string; stack?: string; err?: { message?: string } };
@@ -56,12 +63,20 @@ async function startApp(env: Record<string, string>, serverErrors: Map<string, s
     if (entry.requestId) serverErrors.set(entry.requestId, cause);
   };
   const logger = pino({ level: 'error', mixin: (_c, _l, l) => ('requestId' in l.bindings() ? {} : { requestId: currentRequestId() }) }, { write });
-  const app = await createApp(loadConfig({ LOG_LEVEL: 'error', DATABASE_URL: db.url, ...env }), { logger });
-  await app.init();
-  await app.getHttpAdapter().getInstance().ready();
+  let app;
+  try {
+    app = await createApp(loadConfig({ LOG_LEVEL: 'error', DATABASE_URL: db.url, ...env }), { logger });
+    await app.init();
+    await app.getHttpAdapter().getInstance().ready();
+  } catch (err) {
+    await app?.close();
+    await db.drop();
+    throw err;
+  }
   return {
     app,
     db,
+    serverErrors,
     server: app.getHttpServer(),
     close: async () => {
       await app.close();
@@ -124,17 +139,26 @@ async function media(): Promise<FuzzContext['media']> {
 
 export async function startFuzzFixtures(): Promise<FuzzFixtures> {
   const root = await makeTempDir('lathe-fuzz-');
-  const modelsDir = await modelRepository(root);
-  const serverErrors = new Map<string, string>();
-  const t = await startApp(
-    {
-      LATHE_API_KEYS: API_KEYS,
-      LATHE_MODELS_DIR: modelsDir,
-      LATHE_BODY_LIMIT_BYTES: String(512 * 1024),
-      ...(HAVE_SHARED_MODELS ? { LATHE_MODEL_FILES_DIR: SHARED_MODELS } : {}),
-    },
-    serverErrors,
-  );
+  let modelsDir: string | undefined;
+  let t: (TestApp & { serverErrors: Map<string, string> }) | undefined;
+  const close = async () => {
+    await t?.close();
+    await rm(root, { recursive: true, force: true });
+    if (modelsDir) await rm(modelsDir, { recursive: true, force: true });
+  };
+  try {
+    modelsDir = await modelRepository(root);
+    t = await startApp(modelsDir);
+    return { t, ctx: await fixtureContext(t), serverErrors: t.serverErrors, close };
+  } catch (err) {
+    // Nothing is left behind when the fixtures cannot be made.
+    await close();
+    throw err;
+  }
+}
+
+/** A dataset, a fine-tuning job run to its end (with its artifacts), and every value the generators draw from. */
+async function fixtureContext(t: TestApp): Promise<FuzzContext> {
   const auth = `Bearer ${KEYS.admin}`;
   const upload = await request(t.server).post('/v1/files').set('authorization', auth).field('purpose', 'fine-tune')
     .attach('file', jsonl(topicExamples(4)), { filename: 'topics.jsonl', contentType: 'application/jsonl' });
@@ -150,7 +174,7 @@ export async function startFuzzFixtures(): Promise<FuzzFixtures> {
   const artifacts = [job.head_artifact_id, ...((checkpoints.body.data ?? []) as Array<{ artifact_id: string }>).map((c) => c.artifact_id)].filter((a): a is string => typeof a === 'string');
   const models = ['glove-100d', 'math-symbols', 'mobilenetv2', 'paddleocr-rec', 'paddleocr-det', 'paddleocr-cls', 'silero-vad', 'keyword-spotting', 'sentiment', 'ner', 'whisper-fixture'];
   if (typeof job.fine_tuned_model === 'string') models.push(job.fine_tuned_model);
-  const ctx: FuzzContext = {
+  return {
     keys: KEYS,
     names: {
       model: models,
@@ -170,16 +194,6 @@ export async function startFuzzFixtures(): Promise<FuzzFixtures> {
     examples: Object.fromEntries(
       ['POST /v2/models/{model}/infer', 'POST /v2/models/{model}/versions/{version}/infer'].map((key) => [key, INFER_EXAMPLES]),
     ),
-  };
-  return {
-    t,
-    ctx,
-    serverErrors,
-    close: async () => {
-      await t.close();
-      await rm(root, { recursive: true, force: true });
-      await rm(modelsDir, { recursive: true, force: true });
-    },
   };
 }
 
