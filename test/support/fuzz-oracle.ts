@@ -70,6 +70,9 @@ export function judge(request: FuzzRequest, response: FuzzResponse): Violation |
   if (!CODES.has(code)) return { kind: 'unknown error code', code, detail: response.body.slice(0, 300) };
   const expected = ERROR_CODES[code as ErrorCode].status;
   if (expected !== status) return { kind: `status ${status} but ${code} is ${expected}`, code, detail: response.body.slice(0, 300) };
+  // What the Errors table promises besides the body: a challenge with 401, when to come back with 429.
+  if (status === 401 && response.headers['www-authenticate'] !== 'Bearer') return { kind: '401 without WWW-Authenticate: Bearer', code, detail: String(response.headers['www-authenticate']) };
+  if (status === 429 && !/^\d+$/.test(String(response.headers['retry-after'] ?? ''))) return { kind: '429 without Retry-After', code, detail: response.body.slice(0, 300) };
   if (typeof parsed.requestId !== 'string' || parsed.requestId !== response.headers['x-request-id']) {
     return { kind: 'requestId differs from x-request-id', code, detail: `${String(parsed.requestId)} vs ${String(response.headers['x-request-id'])}` };
   }
@@ -78,6 +81,8 @@ export function judge(request: FuzzRequest, response: FuzzResponse): Violation |
 
 /** Findings other branches fix; a failure that matches one is labelled, not hidden. */
 export function knownFinding(request: FuzzRequest, response: FuzzResponse, serverLog = ''): string | undefined {
+  // A batch's own files overload the decoders (and the error, relabelled per file, loses Retry-After).
+  if (response.statusCode === 429 && /\(.*\): audio decoding: \d+ running/.test(response.body)) return 'too many audio files/images -> 429';
   if (response.statusCode !== 500) return undefined;
   // The server's own log line names the cause when there is one; the request's shape is the fallback.
   if (/0x00|\\u0000 cannot be converted/.test(serverLog)) return 'NUL in ids -> 500 from Postgres';
