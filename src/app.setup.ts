@@ -9,6 +9,7 @@ import { installApiKeyHook } from './auth/api-key.hook.js';
 import { AppError } from './common/errors/app-error.js';
 import { AllExceptionsFilter } from './common/errors/all-exceptions.filter.js';
 import { ErrorCode } from './common/errors/error-code.js';
+import { answerClientError, answerFrameworkError, MAX_PATH_PARAM_LENGTH } from './common/http/framework-errors.js';
 import { installRequestHooks, requestIdFor } from './common/http/http-hooks.js';
 import { installSecurityHeaders } from './common/http/security-headers.js';
 import { installIdleTimeoutPolicy, timeoutServerOptions } from './common/http/timeouts.js';
@@ -44,6 +45,10 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
     // After the drain's grace period, whatever is still open is cut so the process can exit.
     forceCloseConnections: true,
     ...timeoutServerOptions(config.http.timeouts),
+    // Requests refused by the router or by Node's parser get Lathe's coded body too.
+    routerOptions: { maxParamLength: MAX_PATH_PARAM_LENGTH },
+    frameworkErrors: answerFrameworkError,
+    clientErrorHandler: answerClientError,
   });
   const app = await NestFactory.create<NestFastifyApplication>(
     AppModule.forRoot(config, options.extraModules),

@@ -84,6 +84,14 @@ export async function imageToTensor(bytes: Buffer, pre: ImagePreprocess, limits:
     const scale = shorter / Math.min(width, height);
     const rw = Math.max(pre.width, Math.round(width * scale));
     const rh = Math.max(pre.height, Math.round(height * scale));
+    // A thin image (1 x 1000000 is only a million pixels) grows by the same factor on both sides: the
+    // resized image is bounded like a decoded one, before sharp refuses it (over 100000000 per side) or makes it.
+    if (rw * rh > maxPixels) {
+      throw new AppError(
+        ErrorCode.MediaTooLarge,
+        `${where} is ${width} x ${height}; with its shorter side resized to ${shorter} it would be ${rw} x ${rh} = ${rw * rh} pixels; the limit is ${maxPixels}`,
+      );
+    }
     pipeline = pipeline
       .resize(rw, rh, { fit: 'fill' })
       .extract({ left: Math.floor((rw - pre.width) / 2), top: Math.floor((rh - pre.height) / 2), width: pre.width, height: pre.height });

@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import type { AddressInfo } from 'node:net';
+import { connect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import request from 'supertest';
 import { startTestApp, type TestApp } from '../support/app.js';
@@ -95,6 +97,59 @@ describe('HTTP errors (real app, exact bodies)', () => {
     const res = await request(t.server).get('/v2/models/nope/versions/x/unknown');
     assert.equal(res.status, 404);
     assert.deepEqual(res.body, { error: 'Cannot GET /v2/models/nope/versions/x/unknown' });
+  });
+
+  it('answers a path that is not valid percent-encoded UTF-8 with 400 VALIDATION_FAILED, and /v2 in its shape', async () => {
+    for (const path of ['/v1/files/%zz', '/v1/fine_tuning/jobs/%C3%28', '/v1/models/%']) {
+      expectError(await request(t.server).get(path), 400, 'VALIDATION_FAILED', 'The URL path is not valid percent-encoded UTF-8');
+    }
+    const oip = await request(t.server).get('/v2/models/%FF%FE/ready');
+    assert.equal(oip.status, 400);
+    assert.deepEqual(oip.body, { error: 'The URL path is not valid percent-encoded UTF-8' });
+  });
+
+  it('routes path parameters up to 512 characters, and refuses longer ones with 400 VALIDATION_FAILED', async () => {
+    const long = `ft:glove-100d:${'s'.repeat(64)}:ftjob-${'0'.repeat(24)}`.padEnd(512, 'x');
+    expectError(await request(t.server).get(`/v1/models/${long}`), 404, 'MODEL_NOT_FOUND', `model "${long}" is not in the repository`);
+    expectError(await request(t.server).get(`/v1/models/${long}y`), 400, 'VALIDATION_FAILED', 'A path parameter is longer than 512 characters');
+    const oip = await request(t.server).get(`/v2/models/${long}y`);
+    assert.equal(oip.status, 400);
+    assert.deepEqual(oip.body, { error: 'A path parameter is longer than 512 characters' });
+  });
+
+  it('answers requests that Node cannot parse with a coded body on the socket, then closes it', async () => {
+    await t.app.listen({ port: 0, host: '127.0.0.1' });
+    const { port } = t.server.address() as AddressInfo;
+    const send = (bytes: string) =>
+      new Promise<{ status: number; headers: string; body: unknown }>((resolve, reject) => {
+        const chunks: Buffer[] = [];
+        const socket = connect({ port, host: '127.0.0.1', allowHalfOpen: true });
+        socket.on('data', (c) => chunks.push(c)).on('error', reject);
+        socket.on('close', () => {
+          const text = Buffer.concat(chunks).toString('latin1');
+          const [head, body] = text.split('\r\n\r\n');
+          resolve({ status: Number(head!.split(' ')[1]), headers: head!, body: JSON.parse(body!) });
+        });
+        socket.end(bytes, 'latin1');
+      });
+    const coded = (answer: { headers: string; body: unknown }, code: string, message: string) => {
+      const requestId = /\r\nx-request-id: (\S+)/.exec(answer.headers)?.[1];
+      assert.match(requestId!, UUID);
+      assert.match(answer.headers, /\r\nContent-Type: application\/json; charset=utf-8\r\n/);
+      assert.deepEqual(answer.body, { error: { code, message }, requestId });
+    };
+    const garbage = await send('GARBAGE\r\n\r\n');
+    assert.equal(garbage.status, 400);
+    coded(garbage, 'MALFORMED_REQUEST', 'Malformed HTTP request');
+    const cut = await send('POST /test/echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 40\r\n\r\n{"name":');
+    assert.equal(cut.status, 400);
+    coded(cut, 'MALFORMED_REQUEST', 'Malformed HTTP request');
+    const big = await send(`GET /health/live HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`);
+    assert.equal(big.status, 431);
+    coded(big, 'HEADERS_TOO_LARGE', 'Request headers are too large');
+    const oip = await send('POST /v2/models/x/infer HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n');
+    assert.equal(oip.status, 400);
+    assert.deepEqual(oip.body, { error: 'Malformed HTTP request' });
   });
 
   it('sets security headers and no CORS headers by default', async () => {

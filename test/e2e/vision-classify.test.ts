@@ -101,6 +101,19 @@ describe('POST /v1/vision/classify', () => {
     }
   });
 
+  it('refuses a thin image that resizing for MobileNetV2 would make huge with 413 MEDIA_TOO_LARGE', { skip: SHARED_SKIP }, async () => {
+    // 1 x 1000000 is under the pixel limit; its shorter side resized to 256 makes it 256 x 256000000.
+    const res = await request(t.server).post('/v1/vision/classify?model=mobilenetv2').set('content-type', 'image/png').send(pngClaiming(1, 1_000_000));
+    assert.equal(res.status, 413);
+    assert.deepEqual(res.body.error, {
+      code: 'MEDIA_TOO_LARGE',
+      message: 'body is 1 x 1000000; with its shorter side resized to 256 it would be 256 x 256000000 = 65536000000 pixels; the limit is 50000000',
+    });
+    const wide = await request(t.server).post('/v1/vision/classify?model=mobilenetv2').set('content-type', 'image/png').send(pngClaiming(200_000, 1));
+    assert.equal(wide.status, 413);
+    assert.equal(wide.body.error.code, 'MEDIA_TOO_LARGE');
+  });
+
   it("names the house finch in ../shared/models' photo with MobileNetV2", { skip: SHARED_SKIP }, async () => {
     const finch = await readFile(join(SHARED_MODELS, 'imagenet_finch.jpeg'));
     const res = await request(t.server).post('/v1/vision/classify').field('model', 'mobilenetv2').field('top_k', '3').attach('image', finch, 'finch.jpeg');
