@@ -86,10 +86,10 @@ export async function imageToTensor(bytes: Buffer, pre: ImagePreprocess, limits:
     const rh = Math.max(pre.height, Math.round(height * scale));
     // A thin image (1 x 1000000 is only a million pixels) grows by the same factor on both sides: the
     // resized image is bounded like a decoded one, before sharp refuses it (over 100000000 per side) or makes it.
-    if (rw * rh > maxPixels) {
+    if (rw * rh > limits.maxImagePixels) {
       throw new AppError(
         ErrorCode.MediaTooLarge,
-        `${where} is ${width} x ${height}; with its shorter side resized to ${shorter} it would be ${rw} x ${rh} = ${rw * rh} pixels; the limit is ${maxPixels}`,
+        `${where} is ${width} x ${height}; with its shorter side resized to ${shorter} it would be ${rw} x ${rh} = ${rw * rh} pixels; the limit is ${limits.maxImagePixels}`,
       );
     }
     pipeline = pipeline

@@ -8,7 +8,8 @@ import { jsonl, uploadFile } from '../support/fine-tuning.js';
 import { listenOnFreePort, parseRawResponse, rawExchange } from '../support/raw-http.js';
 
 /** Lathe's coded 408, written on the socket by the client-error handler; its request id is a new UUID. */
-function assertTimeoutBody(body: { requestId?: unknown }): void {
+function assertTimeoutBody(received: unknown): void {
+  const body = received as { requestId?: unknown };
   assert.deepEqual(body, { error: { code: 'REQUEST_TIMEOUT', message: 'The request was not received in time' }, requestId: body.requestId });
   assert.match(String(body.requestId), /^[0-9a-f-]{36}$/);
 }
