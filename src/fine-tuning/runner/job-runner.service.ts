@@ -47,7 +47,7 @@ export class JobRunner {
         const token = randomUUID();
         const job = await this.jobs.claim(jobId, token);
         if (!job) return;
-        const lease = new JobLease(job.id, token, this.jobs, (err) => this.logger.warn(`Job ${job.id} heartbeat failed: ${err.message}`));
+        const lease = new JobLease(job.id, token, this.jobs, (err, what) => this.logger.warn(`Job ${job.id}: ${what} failed: ${err.message}`));
         const done = this.execute(job, lease);
         this.runs.set(job.id, { lease, done });
         await done;
@@ -73,7 +73,7 @@ export class JobRunner {
   }
 
   private async execute(job: JobRow, lease: JobLease): Promise<void> {
-    const note = (event: NewEvent) => this.events.add(job.id, event);
+    const note = (event: NewEvent) => lease.persist(() => this.events.add(job.id, event));
     lease.start();
     try {
       await note({ message: job.attempts > 1 ? `Fine-tuning job resumed (attempt ${job.attempts})` : 'Fine-tuning job started' });
@@ -92,12 +92,12 @@ export class JobRunner {
     if (cause === 'cancelled') {
       await this.events.add(job.id, { message: `Training stopped${at}: the job was cancelled; no model was registered` });
     } else if (cause === 'shutdown') {
-      const handedBack = await this.db.transaction(async (tx) => {
+      const handedBack = await lease.persist(() => this.db.transaction(async (tx) => {
         if (!(await this.jobs.handBack(job.id, lease.token, tx))) return false;
         await this.jobs.setQueueJob(job.id, await this.queue.send(job.id, tx), tx);
         await this.events.add(job.id, { level: 'warn', message: `Training paused${at}: the replica running it is shutting down; the job is queued again and resumes from its last checkpoint` }, tx);
         return true;
-      });
+      }));
       if (handedBack) this.logger.log(`Job ${job.id} handed back to the queue`);
     } else {
       this.logger.warn(`Job ${job.id} stopped here: its lease passed to another runner`);
@@ -107,11 +107,13 @@ export class JobRunner {
   private async fail(job: JobRow, lease: JobLease, err: Error): Promise<void> {
     const error = jobError(err);
     if (error.code === 'internal_error') this.logger.error(`Job ${job.id} failed: ${err.message}`, err.stack);
-    await this.db.transaction(async (tx) => {
-      if (await this.jobs.finish(job.id, lease.token, 'failed', { error }, tx)) {
-        await this.events.add(job.id, { level: 'error', message: `Fine-tuning job failed: ${error.message}`, data: { ...error } }, tx);
-      }
-    });
+    await lease.persist(() =>
+      this.db.transaction(async (tx) => {
+        if (await this.jobs.finish(job.id, lease.token, 'failed', { error }, tx)) {
+          await this.events.add(job.id, { level: 'error', message: `Fine-tuning job failed: ${error.message}`, data: { ...error } }, tx);
+        }
+      }),
+    );
   }
 }
 
