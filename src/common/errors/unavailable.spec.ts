@@ -17,6 +17,7 @@ describe('isDatabaseUnavailable', () => {
     ['connection failure', withCode('08006')],
     ['terminated', new Error('Connection terminated unexpectedly')],
     ['connect timeout', new Error('Connection terminated due to connection timeout')],
+    ['client connect timeout', new Error('timeout expired')],
     ['pool timeout', new Error('timeout exceeded when trying to connect')],
     ['query timeout', new Error('Query read timeout')],
     ['not queryable', new Error('Client has encountered a connection error and is not queryable')],

@@ -18,6 +18,8 @@ const SQLSTATE = /^(08[0-9A-Z]{3}|57P0[1-3]|57014|53[0-9A-Z]{3})$/;
 const PG_MESSAGES = [
   /^Connection terminated/,
   /^timeout exceeded when trying to connect$/,
+  // pg's own connect timeout (connectionTimeoutMillis), thrown as-is when the pool did not time out first.
+  /^timeout expired$/,
   /^Query read timeout$/,
   /^Client has encountered a connection error and is not queryable$/,
   /^Client was closed and is not queryable$/,
