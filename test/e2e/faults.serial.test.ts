@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { jsonl, topicExamples } from '../support/fine-tuning.js';
+import { LatheClient, type Timed } from '../support/lathe-client.js';
 import { embeddedQuery, freezePostgres } from '../support/postgres-faults.js';
 import { freePort, killSpawned, MAIN, makeTempDir, postgresPidsFor, type Spawned, spawnNode, waitFor, waitForStatus } from '../support/processes.js';
 
@@ -13,13 +13,6 @@ const TIMEOUTS = { LATHE_DB_CONNECT_TIMEOUT_MS: '1000', LATHE_DB_ACQUIRE_TIMEOUT
 /** A request that needs the database waits at most for a connection, then for one statement; plus slack for a loaded machine. */
 const DB_ROUTE_BOUND_MS = 1_500 + 1_500 + 1_000;
 const UNAVAILABLE = { code: 'UNAVAILABLE', message: 'The database is not answering; retry later' };
-
-interface Timed {
-  status: number;
-  body: unknown;
-  retryAfter: string | null;
-  ms: number;
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -34,25 +27,10 @@ describe('faults: the database frozen for 20 s during training, uploads and infe
   let base: string;
   let lathe: Spawned;
 
-  const call = async (path: string, init?: RequestInit): Promise<Timed> => {
-    const started = Date.now();
-    const res = await fetch(`${base}${path}`, init);
-    const text = await res.text();
-    let body: unknown = text;
-    try {
-      body = JSON.parse(text);
-    } catch {
-      // Not JSON: kept as text.
-    }
-    return { status: res.status, body, retryAfter: res.headers.get('retry-after'), ms: Date.now() - started };
-  };
-  const upload = () => {
-    const form = new FormData();
-    form.append('purpose', 'fine-tune');
-    form.append('file', new Blob([jsonl(topicExamples(80))]), 'topics.jsonl');
-    return call('/v1/files', { method: 'POST', body: form });
-  };
-  const embed = () => call('/v1/embeddings', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'glove-100d', input: 'a quiet cat' }) });
+  let client: LatheClient;
+  const call = (path: string, init?: RequestInit) => client.call(path, init);
+  const upload = () => client.upload();
+  const embed = () => client.embed();
   const query = <T extends Record<string, unknown>>(sql: string, params: unknown[] = []) => embeddedQuery<T>(dataDir, pgPort, sql, params);
 
   before(async () => {
@@ -60,6 +38,7 @@ describe('faults: the database frozen for 20 s during training, uploads and infe
     const port = await freePort();
     pgPort = await freePort();
     base = `http://127.0.0.1:${port}`;
+    client = new LatheClient(base);
     const env = { PORT: String(port), HOST: '127.0.0.1', LATHE_DATA_DIR: dataDir, LATHE_EMBEDDED_PG_PORT: String(pgPort), LOG_LEVEL: 'info', LATHE_SHUTDOWN_GRACE_MS: '1000', ...TIMEOUTS };
     lathe = spawnNode(MAIN, env);
     await waitForStatus(`${base}/health/ready`, 200, 60_000).catch((err: Error) => {
@@ -75,11 +54,7 @@ describe('faults: the database frozen for 20 s during training, uploads and infe
   it('serves on, answers 503 on database routes within the timeout, recovers within 2 s, and finishes the job exactly once', async () => {
     const file = await upload();
     assert.equal(file.status, 200, JSON.stringify(file.body));
-    const created = await call('/v1/fine_tuning/jobs', {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ model: 'glove-100d', training_file: (file.body as { id: string }).id, seed: 3, hyperparameters: { n_epochs: 60, batch_size: 1 } }),
-    });
+    const created = await client.createJob((file.body as { id: string }).id, 60);
     assert.equal(created.status, 200, JSON.stringify(created.body));
     const jobId = (created.body as { id: string }).id;
     await waitFor(async () => ((await query('SELECT 1 FROM fine_tuning_checkpoints WHERE job_id = $1', [jobId])).length >= 1 ? true : undefined), 60_000, 'a first checkpoint');
@@ -140,10 +115,7 @@ describe('faults: the database frozen for 20 s during training, uploads and infe
     assert.ok(Date.now() - thawedAt <= RECOVERY_MS, `recovered in ${Date.now() - thawedAt} ms`);
 
     // The job completes, once, with one set of everything.
-    const done = await waitFor(async () => {
-      const job = (await call(`/v1/fine_tuning/jobs/${jobId}`)).body as { status: string; error: unknown; metrics: { steps: number; epochs: number } | null };
-      return ['succeeded', 'failed', 'cancelled'].includes(job.status) ? job : undefined;
-    }, 120_000, 'the job to finish');
+    const done = await client.finished(jobId, 120_000);
     assert.equal(done.status, 'succeeded', JSON.stringify(done.error));
     assert.deepEqual(await query('SELECT status, attempts FROM fine_tuning_jobs WHERE id = $1', [jobId]), [{ status: 'succeeded', attempts: 1 }]);
     assert.deepEqual(await query('SELECT job_id FROM fine_tuned_models'), [{ job_id: jobId }]);
