@@ -49,6 +49,16 @@ describe('fine-tuning: a replica that dies or stops mid-training', () => {
   const checkpointCount = async (id: string) => (await api<{ data: unknown[] }>(`/v1/fine_tuning/jobs/${id}/checkpoints?limit=100`)).data.length;
   const messages = async (id: string) => (await api<{ data: Array<{ message: string }> }>(`/v1/fine_tuning/jobs/${id}/events?limit=1000`)).data.map((e) => e.message).reverse();
   const statusInDb = async (id: string) => (await adminQuery(db.url, 'SELECT status FROM fine_tuning_jobs WHERE id = $1', [id])).rows[0].status as string;
+  /** One model, one head, no event twice, and no queue message left that would run the job again. */
+  const assertOnceOfEverything = async (id: string) => {
+    assert.deepEqual((await adminQuery(db.url, 'SELECT job_id FROM fine_tuned_models WHERE job_id = $1', [id])).rows, [{ job_id: id }]);
+    assert.deepEqual((await adminQuery(db.url, `SELECT count(*)::int AS n FROM artifacts WHERE kind = 'head' AND job_id = $1`, [id])).rows, [{ n: 1 }]);
+    // Each run notes how it got its features; everything else is said once.
+    const repeated = await adminQuery(db.url, `SELECT message FROM fine_tuning_events WHERE job_id = $1 AND message NOT LIKE '% features %' GROUP BY message HAVING count(*) > 1`, [id]);
+    assert.deepEqual(repeated.rows, []);
+    const states = (await adminQuery(db.url, `SELECT state FROM pgboss.job WHERE name = 'lathe-fine-tuning' AND data->>'jobId' = $1`, [id])).rows.map((r) => r.state as string);
+    assert.ok(states.includes('completed') && !states.some((s) => s === 'created' || s === 'retry'), states.join(', '));
+  };
   const finished = (id: string, timeoutMs: number) =>
     waitFor(async () => {
       const job = await api<Job>(`/v1/fine_tuning/jobs/${id}`);
@@ -94,6 +104,7 @@ describe('fine-tuning: a replica that dies or stops mid-training', () => {
     assert.deepEqual(metrics.epochs.map((e) => e.epoch), Array.from({ length: 40 }, (_, i) => i + 1));
     const orphans = await adminQuery(db.url, `SELECT count(*)::int AS n FROM artifacts WHERE content IS NULL OR octet_length(content) <> bytes OR encode(sha256(content), 'hex') <> sha256`);
     assert.equal(orphans.rows[0].n, 0);
+    await assertOnceOfEverything(job.id);
     second.child.kill('SIGTERM');
     assert.equal((await second.exited).code, 0, second.output());
   });
@@ -115,6 +126,7 @@ describe('fine-tuning: a replica that dies or stops mid-training', () => {
     const metrics = await api<{ steps: Array<{ step: number }> }>(`/v1/fine_tuning/jobs/${job.id}/metrics`);
     assert.deepEqual(metrics.steps.map((s) => s.step), Array.from({ length: done.metrics!.steps }, (_, i) => i + 1));
     assert.ok(!log.includes('The replica running this job stopped; the job is queued again and resumes from its last checkpoint'));
+    await assertOnceOfEverything(job.id);
     second.child.kill('SIGTERM');
     assert.equal((await second.exited).code, 0, second.output());
   });
