@@ -8,7 +8,8 @@ export interface Sql {
 
 /** A connection held for as long as a job runs; its session-level advisory lock is the job's lease. */
 export interface HeldConnection extends Sql {
-  release(): Promise<void>;
+  /** `discard`: close the connection instead of pooling it (its session state, a lock, is unknown). */
+  release(discard?: boolean): Promise<void>;
 }
 
 /**
@@ -56,7 +57,9 @@ export class FineTuningDb implements Sql {
   async hold(): Promise<HeldConnection> {
     const runner = this.dataSource.createQueryRunner();
     await runner.connect();
-    return { ...over(runner), release: () => runner.release() };
+    // A discarded connection ends its session, and with it any advisory lock it may still hold.
+    const discard = (runner as unknown as { releasePostgresConnection(err: Error): Promise<void> }).releasePostgresConnection;
+    return { ...over(runner), release: (drop = false) => (drop ? discard.call(runner, new Error('discarded: session state unknown')) : runner.release()) };
   }
 }
 

@@ -1,13 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { Injectable, Logger } from '@nestjs/common';
 import { AppError } from '../../common/errors/app-error.js';
+import { isDatabaseUnavailable } from '../../common/errors/unavailable.js';
 import { TrainingSpecError } from '../../training/options.js';
 import { FineTuningDb } from '../fine-tuning-db.js';
 import { JobEventsRepository, type NewEvent } from '../jobs/job-events.repository.js';
 import { type JobError, type JobRow, JobsRepository } from '../jobs/jobs.repository.js';
 import { JobQueue } from '../queue/job-queue.service.js';
 import { FeaturesStopped } from './backbone-features.service.js';
-import { JobLease, type StopCause } from './job-lease.js';
+import { JobLease, STALL_TOLERANCE_MS, type StopCause } from './job-lease.js';
 import { JobSignals } from './job-signals.js';
 import { JobTrainingService } from './job-training.service.js';
 
@@ -38,8 +39,12 @@ export class JobRunner {
 
   async run(jobId: string): Promise<void> {
     const held = await this.db.hold();
+    // Pooled on only once its lease lock is known to be gone: a stray lock would make this
+    // replica skip the job's next message.
+    let unlocked = false;
     try {
       if (!(await this.jobs.lockLease(jobId, held))) {
+        unlocked = true;
         this.logger.log(`Job ${jobId} is leased by another runner; skipping its message`);
         return;
       }
@@ -53,12 +58,12 @@ export class JobRunner {
         await done;
       } finally {
         this.runs.delete(jobId);
-        await this.jobs.unlockLease(jobId, held).catch(() => undefined);
+        unlocked = await this.jobs.unlockLease(jobId, held).then(() => true, () => false);
       }
     } catch (err) {
       this.logger.error(`Job ${jobId}: ${(err as Error).message}`, (err as Error).stack);
     } finally {
-      await held.release();
+      await held.release(!unlocked);
     }
   }
 
@@ -81,6 +86,7 @@ export class JobRunner {
       if (outcome !== 'succeeded') await this.stopped(job, lease, outcome);
     } catch (err) {
       if (err instanceof FeaturesStopped) await this.stopped(job, lease, lease.stopping ?? 'lost');
+      else if (isDatabaseUnavailable(err)) this.logger.warn(`Job ${job.id}: the database did not answer within ${STALL_TOLERANCE_MS} ms; this run stops and the job resumes from its last checkpoint when the sweeper sees it abandoned`);
       else await this.fail(job, lease, err as Error);
     } finally {
       lease.end();
