@@ -10,6 +10,8 @@ export interface Sql {
 export interface HeldConnection extends Sql {
   /** `discard`: close the connection instead of pooling it (its session state, a lock, is unknown). */
   release(discard?: boolean): Promise<void>;
+  /** The connection broke (the server restarted, the network cut it): its session and locks are gone. */
+  readonly lost: boolean;
 }
 
 /**
@@ -59,7 +61,14 @@ export class FineTuningDb implements Sql {
     await runner.connect();
     // A discarded connection ends its session, and with it any advisory lock it may still hold.
     const discard = (runner as unknown as { releasePostgresConnection(err: Error): Promise<void> }).releasePostgresConnection;
-    return { ...over(runner), release: (drop = false) => (drop ? discard.call(runner, new Error('discarded: session state unknown')) : runner.release()) };
+    return {
+      ...over(runner),
+      release: (drop = false) => (drop ? discard.call(runner, new Error('discarded: session state unknown')) : runner.release()),
+      // TypeORM releases a runner whose connection emits 'error'; this code releases it only at the end.
+      get lost() {
+        return runner.isReleased;
+      },
+    };
   }
 }
 

@@ -82,10 +82,14 @@ describe('faults: PostgreSQL restarted while serving and training', () => {
     await waitFor(async () => ((await client.upload()).status === 200 ? true : undefined), RECOVERY_MS - (Date.now() - back), 'an upload after the restart');
     assert.ok(Date.now() - back <= RECOVERY_MS, `recovered in ${Date.now() - back} ms`);
 
-    // The restart ended the session holding the job's lease: the job goes on here or resumes from its
-    // last checkpoint, and either way ends with one of everything.
+    // The restart ended the session holding the job's lease lock: the runner takes it again and
+    // goes on (the sweeper leaves a freshly restarted server's lock-less jobs alone for a while).
     const done = await client.finished(jobId, 120_000);
     assert.equal(done.status, 'succeeded', JSON.stringify(done.error));
+    assert.match(lathe.output(), new RegExp(`"msg":"Job ${jobId}: its lease connection broke; lease lock taken again"`));
+    assert.deepEqual(await query('SELECT attempts FROM fine_tuning_jobs WHERE id = $1', [jobId]), [{ attempts: 1 }]);
+    const messages = (await query<{ message: string }>(`SELECT message FROM fine_tuning_events WHERE job_id = $1 AND type = 'message' ORDER BY seq`, [jobId])).map((e) => e.message);
+    assert.deepEqual(messages.filter((m) => !/ features /.test(m)).slice(3), ['Fine-tuning job started', `New fine-tuned model created: ft:glove-100d::${jobId}`, 'The job has successfully completed']);
     assert.deepEqual(await query('SELECT job_id FROM fine_tuned_models'), [{ job_id: jobId }]);
     assert.deepEqual(await query(`SELECT count(*)::int AS n FROM artifacts WHERE kind = 'head'`), [{ n: 1 }]);
     const steps = await query<{ number: number }>(`SELECT number FROM fine_tuning_metrics WHERE job_id = $1 AND kind = 'step' ORDER BY number`, [jobId]);

@@ -29,6 +29,11 @@ export class JobLease {
   progress?: { step: number; epoch: number };
   /** Runs after every successful heartbeat (the runner flushes step metrics here). */
   onBeat: () => Promise<void> = async () => undefined;
+  /**
+   * Runs after every successful heartbeat: takes the lease lock again when the connection that
+   * held it broke (a database restart ends every session); false when another runner has it.
+   */
+  keepLock: () => Promise<boolean> = async () => true;
 
   constructor(
     readonly jobId: string,
@@ -92,6 +97,10 @@ export class JobLease {
       if (!held) {
         const job = await this.jobs.find(this.jobId);
         this.requestStop(job?.status === 'cancelled' ? 'cancelled' : 'lost');
+        return;
+      }
+      if (!(await this.keepLock())) {
+        this.requestStop('lost');
         return;
       }
       await this.onBeat();

@@ -38,7 +38,7 @@ export class JobRunner {
   }
 
   async run(jobId: string): Promise<void> {
-    const held = await this.db.hold();
+    let held = await this.db.hold();
     // Pooled on only once its lease lock is known to be gone: a stray lock would make this
     // replica skip the job's next message.
     let unlocked = false;
@@ -53,12 +53,23 @@ export class JobRunner {
         const job = await this.jobs.claim(jobId, token);
         if (!job) return;
         const lease = new JobLease(job.id, token, this.jobs, (err, what) => this.logger.warn(`Job ${job.id}: ${what} failed: ${err.message}`));
+        lease.keepLock = async () => {
+          if (!held.lost) return true;
+          const next = await this.db.hold();
+          if (!(await this.jobs.lockLease(jobId, next).catch(() => false))) {
+            await next.release(true);
+            return false;
+          }
+          held = next;
+          this.logger.warn(`Job ${job.id}: its lease connection broke; lease lock taken again`);
+          return true;
+        };
         const done = this.execute(job, lease);
         this.runs.set(job.id, { lease, done });
         await done;
       } finally {
         this.runs.delete(jobId);
-        unlocked = await this.jobs.unlockLease(jobId, held).then(() => true, () => false);
+        unlocked = !held.lost && (await this.jobs.unlockLease(jobId, held).then(() => true, () => false));
       }
     } catch (err) {
       this.logger.error(`Job ${jobId}: ${(err as Error).message}`, (err as Error).stack);
