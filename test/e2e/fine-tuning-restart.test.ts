@@ -112,7 +112,9 @@ describe('fine-tuning: a replica that dies or stops mid-training', () => {
   it('SIGTERM: the running job is handed back to the queue and the next start finishes it', async () => {
     const first = await start();
     await upload();
-    const job = await createJob(40);
+    // Long enough that it is still training when the shutdown reaches it, on a loaded machine too
+    // (features are cached by now, and 40 epochs could end during the drain).
+    const job = await createJob(150);
     await waitFor(async () => ((await checkpointCount(job.id)) >= 1 ? true : undefined), 30_000, 'a checkpoint');
     first.child.kill('SIGTERM');
     assert.equal((await first.exited).code, 0, first.output());
