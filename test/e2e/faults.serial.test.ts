@@ -60,6 +60,11 @@ describe('faults: the database frozen for 20 s during training, uploads and infe
     await waitFor(async () => ((await query('SELECT 1 FROM fine_tuning_checkpoints WHERE job_id = $1', [jobId])).length >= 1 ? true : undefined), 60_000, 'a first checkpoint');
     assert.deepEqual(await query('SELECT status FROM fine_tuning_jobs WHERE id = $1', [jobId]), [{ status: 'running' }]);
 
+    // A client following the job's events across the freeze: the stream must neither end nor skip.
+    const stream = await fetch(`${base}/v1/fine_tuning/jobs/${jobId}/events?stream=true`);
+    assert.equal(stream.status, 200);
+    const followed = stream.text();
+
     const thaw = await freezePostgres(join(dataDir, 'postgres'));
     const frozenAt = Date.now();
     let thawedAt = 0;
@@ -142,6 +147,12 @@ describe('faults: the database frozen for 20 s during training, uploads and infe
         'The job has successfully completed',
       ],
     );
+    const frames = (await followed).split('\n\n').filter(Boolean);
+    assert.equal(frames.at(-1), 'data: [DONE]');
+    const streamed = frames.filter((f) => f.startsWith('data: {')).map((f) => (JSON.parse(f.slice('data: '.length)) as { message: string }).message);
+    const stored = await query<{ message: string }>('SELECT message FROM fine_tuning_events WHERE job_id = $1 ORDER BY seq', [jobId]);
+    assert.deepEqual(streamed, stored.map((e) => e.message), 'the stream carried every event once, in order');
+    assert.deepEqual(frames.filter((f) => !f.startsWith('data: ') && !f.startsWith(': keep-alive')), [], 'no error frame');
     assert.deepEqual(await query(`SELECT state, count(*)::int AS n FROM pgboss.job WHERE name = 'lathe-fine-tuning' GROUP BY state`), [{ state: 'completed', n: 1 }]);
 
     // The stall reached the run's writes (retried, not lost) and ended nothing.
