@@ -64,6 +64,8 @@ describe('faults: the database frozen for 20 s during training, uploads and infe
     const stream = await fetch(`${base}/v1/fine_tuning/jobs/${jobId}/events?stream=true`);
     assert.equal(stream.status, 200);
     const followed = stream.text();
+    // Read at the end; a failure before then ends the server, and this read with it.
+    followed.catch(() => undefined);
 
     const thaw = await freezePostgres(join(dataDir, 'postgres'));
     const frozenAt = Date.now();
