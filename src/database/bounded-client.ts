@@ -3,6 +3,7 @@ import type { DatabaseTimeouts } from '../config/app-config.js';
 
 /** pg's message when its client-side query_timeout fires. */
 const QUERY_READ_TIMEOUT = 'Query read timeout';
+const CLIENT_GRACE_MS = 250;
 
 /**
  * A pg Client whose waits are bounded, for the pool to create (pg-pool's `Client` option).
@@ -17,7 +18,8 @@ const QUERY_READ_TIMEOUT = 'Query read timeout';
  * destroyed: the server rolls back whatever was not committed when it sees it gone.
  */
 export function boundedClientClass(timeouts: DatabaseTimeouts): typeof pg.Client {
-  const statement = timeouts.queryMs > 0 ? { statement_timeout: timeouts.queryMs, query_timeout: timeouts.queryMs } : {};
+  // The client waits a little longer than the server, so a live server cancels first and keeps the connection.
+  const statement = timeouts.queryMs > 0 ? { statement_timeout: timeouts.queryMs, query_timeout: timeouts.queryMs + CLIENT_GRACE_MS } : {};
   return class BoundedClient extends pg.Client {
     constructor(config?: string | pg.ClientConfig) {
       const base = typeof config === 'string' ? { connectionString: config } : (config ?? {});
@@ -37,7 +39,11 @@ export function boundedClientClass(timeouts: DatabaseTimeouts): typeof pg.Client
     }
 
     private destroyConnection(): void {
-      (this as unknown as { connection: { stream: { destroy(): void } } }).connection.stream.destroy();
+      const client = this as unknown as { _queryable: boolean; connection: { stream: { destroy(): void } } };
+      // At once, before the borrower releases it: pg-pool discards a released client that is not
+      // queryable (the socket's own close event comes a tick too late for that).
+      client._queryable = false;
+      client.connection.stream.destroy();
     }
   } as typeof pg.Client;
 }

@@ -74,6 +74,20 @@ export class FineTuningDb implements Sql {
 
 function over(runner: QueryRunner): Sql {
   return {
-    rows: async <T>(text: string, params: readonly unknown[] = []) => (await runner.query(text, params as unknown[], true)).records as T[],
+    rows: async <T>(text: string, params: readonly unknown[] = []) => {
+      try {
+        return (await runner.query(text, params as unknown[], true)).records as T[];
+      } catch (err) {
+        // This class releases a runner only after its last statement, so a released one here means
+        // TypeORM let go of a connection that broke mid-transaction (its 'error' listener releases it).
+        if (runner.isReleased && (err as Error).name === 'QueryRunnerAlreadyReleasedError') throw connectionBroke(err);
+        throw err;
+      }
+    },
   };
+}
+
+/** SQLSTATE 08003 connection_does_not_exist: what it is, and what isDatabaseUnavailable knows. */
+function connectionBroke(cause: unknown): Error {
+  return Object.assign(new Error('the database connection broke during the transaction', { cause }), { code: '08003' });
 }
