@@ -20,6 +20,7 @@ describe('loadConfig', () => {
       url: undefined,
       runMigrations: true,
       embedded: { dataDir: './data', port: 54329 },
+      timeouts: { connectMs: 5_000, acquireMs: 5_000, queryMs: 10_000 },
     });
     assert.deepEqual(config.auth.keys, []);
     assert.deepEqual(config.lifecycle, { shutdownGraceMs: 10_000, heartbeatMs: 15_000 });

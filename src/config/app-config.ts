@@ -18,6 +18,8 @@ export interface AppConfig {
     url?: string;
     runMigrations: boolean;
     embedded: { dataDir: string; port: number };
+    /** Bounds on every wait for the database, so a stalled server costs a request 503, not a hang. */
+    timeouts: DatabaseTimeouts;
   };
   auth: { keys: ApiKey[] };
   lifecycle: { shutdownGraceMs: number; heartbeatMs: number };
@@ -98,6 +100,15 @@ export interface TrainingBudget {
   maxStepValues: number;
 }
 
+export interface DatabaseTimeouts {
+  /** Opening a connection (TCP and PostgreSQL's startup handshake). */
+  connectMs: number;
+  /** Waiting for a free connection of the pool, including opening one. */
+  acquireMs: number;
+  /** One statement, enforced by the server (statement_timeout) and by the client; 0 means none. */
+  queryMs: number;
+}
+
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
     super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
@@ -149,6 +160,7 @@ export function loadConfig(source: Record<string, string | undefined>): AppConfi
       url: e.DATABASE_URL,
       runMigrations: e.LATHE_MIGRATIONS_RUN,
       embedded: { dataDir: e.LATHE_DATA_DIR, port: e.LATHE_EMBEDDED_PG_PORT },
+      timeouts: { connectMs: e.LATHE_DB_CONNECT_TIMEOUT_MS, acquireMs: e.LATHE_DB_ACQUIRE_TIMEOUT_MS, queryMs: e.LATHE_DB_QUERY_TIMEOUT_MS },
     },
     auth: { keys },
     lifecycle: { shutdownGraceMs: e.LATHE_SHUTDOWN_GRACE_MS, heartbeatMs: e.LATHE_INSTANCE_HEARTBEAT_MS },

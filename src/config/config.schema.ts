@@ -32,6 +32,9 @@ export const envSchema = z.object({
   LATHE_CHECKPOINTS_KEEP_LAST: z.union([z.literal('all'), int(1, 1_000_000)]).default(3),
   LATHE_CHECKPOINTS_KEEP_BEST: bool.default(true),
   LATHE_INSTANCE_HEARTBEAT_MS: int(1000, 3_600_000).default(15_000),
+  LATHE_DB_CONNECT_TIMEOUT_MS: int(100, 600_000).default(5_000),
+  LATHE_DB_ACQUIRE_TIMEOUT_MS: int(100, 600_000).default(5_000),
+  LATHE_DB_QUERY_TIMEOUT_MS: int(0, 3_600_000).default(10_000),
   LATHE_MODELS_DIR: z.string().min(1).default('./models'),
   LATHE_MODELS_PRELOAD: z.string().default(''),
   LATHE_EXECUTION_PROVIDERS: z

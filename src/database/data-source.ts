@@ -1,14 +1,18 @@
 import { Logger } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import type { AppConfig } from '../config/app-config.js';
+import { type AppConfig, type DatabaseTimeouts, loadConfig } from '../config/app-config.js';
 import { MIGRATIONS } from '../../migrations/index.js';
 import { InstanceEntity } from '../instances/instance.entity.js';
+import { boundedClientClass } from './bounded-client.js';
 import { EmbeddedPostgres } from './embedded-postgres.js';
 
 export const ENTITIES = [InstanceEntity];
 
+/** The defaults of LATHE_DB_*_TIMEOUT_MS, for callers without an app config. */
+const DEFAULT_TIMEOUTS = loadConfig({}).database.timeouts;
+
 /** The one data source definition, shared by the app, the migration CLI and the tests. */
-export function createDataSource(url: string): DataSource {
+export function createDataSource(url: string, timeouts: DatabaseTimeouts = DEFAULT_TIMEOUTS): DataSource {
   return new DataSource({
     type: 'postgres',
     url,
@@ -18,7 +22,10 @@ export function createDataSource(url: string): DataSource {
     synchronize: false,
     migrationsRun: false,
     logging: false,
-    extra: { max: 10, connectionTimeoutMillis: 10_000 },
+    // A pooled connection that dies while idle (server restarted, connection cut): the pool drops it.
+    poolErrorHandler: (err: Error) => new Logger('Database').warn(`Idle connection lost: ${err.message}`),
+    // connectionTimeoutMillis is pg-pool's wait for a free connection; the client bounds the rest.
+    extra: { max: 10, connectionTimeoutMillis: timeouts.acquireMs, Client: boundedClientClass(timeouts) },
   });
 }
 
@@ -37,7 +44,7 @@ export async function openDatabase(
   embedded: EmbeddedPostgres | null,
   runMigrations = config.database.runMigrations,
 ): Promise<DataSource> {
-  const dataSource = createDataSource(config.database.url ?? (await embedded!.start()));
+  const dataSource = createDataSource(config.database.url ?? (await embedded!.start()), config.database.timeouts);
   await dataSource.initialize();
   if (runMigrations) {
     const applied = await dataSource.runMigrations({ transaction: 'each' });

@@ -8,7 +8,10 @@ export interface Sql {
 
 /** A connection held for as long as a job runs; its session-level advisory lock is the job's lease. */
 export interface HeldConnection extends Sql {
-  release(): Promise<void>;
+  /** `discard`: close the connection instead of pooling it (its session state, a lock, is unknown). */
+  release(discard?: boolean): Promise<void>;
+  /** The connection broke (the server restarted, the network cut it): its session and locks are gone. */
+  readonly lost: boolean;
 }
 
 /**
@@ -56,12 +59,35 @@ export class FineTuningDb implements Sql {
   async hold(): Promise<HeldConnection> {
     const runner = this.dataSource.createQueryRunner();
     await runner.connect();
-    return { ...over(runner), release: () => runner.release() };
+    // A discarded connection ends its session, and with it any advisory lock it may still hold.
+    const discard = (runner as unknown as { releasePostgresConnection(err: Error): Promise<void> }).releasePostgresConnection;
+    return {
+      ...over(runner),
+      release: (drop = false) => (drop ? discard.call(runner, new Error('discarded: session state unknown')) : runner.release()),
+      // TypeORM releases a runner whose connection emits 'error'; this code releases it only at the end.
+      get lost() {
+        return runner.isReleased;
+      },
+    };
   }
 }
 
 function over(runner: QueryRunner): Sql {
   return {
-    rows: async <T>(text: string, params: readonly unknown[] = []) => (await runner.query(text, params as unknown[], true)).records as T[],
+    rows: async <T>(text: string, params: readonly unknown[] = []) => {
+      try {
+        return (await runner.query(text, params as unknown[], true)).records as T[];
+      } catch (err) {
+        // This class releases a runner only after its last statement, so a released one here means
+        // TypeORM let go of a connection that broke mid-transaction (its 'error' listener releases it).
+        if (runner.isReleased && (err as Error).name === 'QueryRunnerAlreadyReleasedError') throw connectionBroke(err);
+        throw err;
+      }
+    },
   };
+}
+
+/** SQLSTATE 08003 connection_does_not_exist: what it is, and what isDatabaseUnavailable knows. */
+function connectionBroke(cause: unknown): Error {
+  return Object.assign(new Error('the database connection broke during the transaction', { cause }), { code: '08003' });
 }

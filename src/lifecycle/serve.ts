@@ -3,14 +3,19 @@ import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { type CreateAppOptions, createApp } from '../app.setup.js';
 import type { AppConfig } from '../config/app-config.js';
 import { LifecycleService } from './lifecycle.service.js';
+import { installProcessErrorPolicy } from './process-errors.js';
 
 /**
  * Starts the app and owns its shutdown. On SIGTERM or SIGINT: readiness turns 503 at once,
  * in-flight requests get up to the grace period, then the server stops accepting and cuts what
  * is left, the database and the embedded PostgreSQL close, and the process exits 0.
- * A second signal skips the wait.
+ * A second signal skips the wait. An error nothing caught ends the process unless it is a database
+ * fault (see handleProcessError).
  */
 export async function serve(config: AppConfig, options: CreateAppOptions = {}): Promise<NestFastifyApplication> {
+  // Before the app boots: its background loops start during boot. Nest's Logger resolves the app's
+  // JSON logger at each call, so lines logged later go through it.
+  installProcessErrorPolicy();
   const app = await createApp(config, options);
   const logger = new Logger('Lifecycle');
   const lifecycle = app.get(LifecycleService);

@@ -49,6 +49,16 @@ describe('fine-tuning: a replica that dies or stops mid-training', () => {
   const checkpointCount = async (id: string) => (await api<{ data: unknown[] }>(`/v1/fine_tuning/jobs/${id}/checkpoints?limit=100`)).data.length;
   const messages = async (id: string) => (await api<{ data: Array<{ message: string }> }>(`/v1/fine_tuning/jobs/${id}/events?limit=1000`)).data.map((e) => e.message).reverse();
   const statusInDb = async (id: string) => (await adminQuery(db.url, 'SELECT status FROM fine_tuning_jobs WHERE id = $1', [id])).rows[0].status as string;
+  /** One model, one head, no event twice, and no queue message left that would run the job again. */
+  const assertOnceOfEverything = async (id: string) => {
+    assert.deepEqual((await adminQuery(db.url, 'SELECT job_id FROM fine_tuned_models WHERE job_id = $1', [id])).rows, [{ job_id: id }]);
+    assert.deepEqual((await adminQuery(db.url, `SELECT count(*)::int AS n FROM artifacts WHERE kind = 'head' AND job_id = $1`, [id])).rows, [{ n: 1 }]);
+    // Each run notes how it got its features; everything else is said once.
+    const repeated = await adminQuery(db.url, `SELECT message FROM fine_tuning_events WHERE job_id = $1 AND message NOT LIKE '% features %' GROUP BY message HAVING count(*) > 1`, [id]);
+    assert.deepEqual(repeated.rows, []);
+    const states = (await adminQuery(db.url, `SELECT state FROM pgboss.job WHERE name = 'lathe-fine-tuning' AND data->>'jobId' = $1`, [id])).rows.map((r) => r.state as string);
+    assert.ok(states.includes('completed') && !states.some((s) => s === 'created' || s === 'retry'), states.join(', '));
+  };
   const finished = (id: string, timeoutMs: number) =>
     waitFor(async () => {
       const job = await api<Job>(`/v1/fine_tuning/jobs/${id}`);
@@ -99,6 +109,7 @@ describe('fine-tuning: a replica that dies or stops mid-training', () => {
     assert.ok(kept.data.length <= 4, `${kept.data.length} checkpoints kept`);
     const states = await adminQuery(db.url, `SELECT id FROM artifacts WHERE job_id = $1 AND kind = 'checkpoint' ORDER BY id`, [job.id]);
     assert.deepEqual(states.rows.map((r) => r.id), kept.data.map((c) => c.artifact_id).sort());
+    await assertOnceOfEverything(job.id);
     second.child.kill('SIGTERM');
     assert.equal((await second.exited).code, 0, second.output());
   });
@@ -106,7 +117,9 @@ describe('fine-tuning: a replica that dies or stops mid-training', () => {
   it('SIGTERM: the running job is handed back to the queue and the next start finishes it', async () => {
     const first = await start();
     await upload();
-    const job = await createJob(40);
+    // Long enough that it is still training when the shutdown reaches it, on a loaded machine too
+    // (features are cached by now, and 40 epochs could end during the drain).
+    const job = await createJob(150);
     await waitFor(async () => ((await checkpointCount(job.id)) >= 1 ? true : undefined), 30_000, 'a checkpoint');
     first.child.kill('SIGTERM');
     assert.equal((await first.exited).code, 0, first.output());
@@ -120,6 +133,7 @@ describe('fine-tuning: a replica that dies or stops mid-training', () => {
     const metrics = await api<{ steps: Array<{ step: number }> }>(`/v1/fine_tuning/jobs/${job.id}/metrics`);
     assert.deepEqual(metrics.steps.map((s) => s.step), Array.from({ length: done.metrics!.steps }, (_, i) => i + 1));
     assert.ok(!log.includes('The replica running this job stopped; the job is queued again and resumes from its last checkpoint'));
+    await assertOnceOfEverything(job.id);
     second.child.kill('SIGTERM');
     assert.equal((await second.exited).code, 0, second.output());
   });

@@ -68,7 +68,7 @@ export const ERROR_CODES: Readonly<Record<ErrorCode, ErrorCodeInfo>> = Object.fr
   [ErrorCode.DatasetInvalid]: { status: 400, description: 'The fine-tuning dataset is not JSON Lines, or its validation report has errors (in details).' },
   [ErrorCode.TrainingBudgetExceeded]: { status: 413, description: 'The fine-tuning job would pass a configured training budget (rows, classes, feature bytes or head parameters; details say which, the value and the limit).' },
   [ErrorCode.Overloaded]: { status: 429, description: 'The queue is full; retry after the Retry-After header.' },
-  [ErrorCode.Unavailable]: { status: 503, description: 'The service or a dependency is not ready.' },
+  [ErrorCode.Unavailable]: { status: 503, description: 'The service or a dependency (the database) is not ready or not answering; retry after the Retry-After header when there is one.' },
   [ErrorCode.DeadlineExceeded]: { status: 504, description: 'The request did not finish within its deadline.' },
   [ErrorCode.Internal]: { status: 500, description: 'An unexpected error; details are in the server log.' },
 });

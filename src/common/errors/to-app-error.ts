@@ -1,6 +1,7 @@
 import { HttpException } from '@nestjs/common';
 import { AppError } from './app-error.js';
 import { ErrorCode } from './error-code.js';
+import { databaseUnavailable, isDatabaseUnavailable } from './unavailable.js';
 
 /** Fastify's own errors (body parsing, limits) by their `code`. */
 const FASTIFY_CODES: Readonly<Record<string, ErrorCode>> = {
@@ -61,6 +62,8 @@ export function toAppError(err: unknown): AppError | undefined {
     const code = FASTIFY_CODES[fastifyCode];
     return new AppError(code, FASTIFY_MESSAGES[code] ?? (err as Error).message);
   }
+  // A stopped, frozen or unreachable database is a passing fault, not a bug: 503 and when to retry.
+  if (isDatabaseUnavailable(err)) return databaseUnavailable();
   return undefined;
 }
 

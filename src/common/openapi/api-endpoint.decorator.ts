@@ -9,7 +9,7 @@ interface ApiEndpointOptions {
   description?: string;
   /** `public` needs no key; `any` needs any valid key; a scope needs that scope. */
   auth: RouteAuth;
-  /** Error codes this route can answer with, beyond those every route can (auth, 500). */
+  /** Error codes this route can answer with, beyond those every route can (auth, 500, 503 when the database does not answer). */
   errors?: ErrorCode[];
 }
 
@@ -20,7 +20,9 @@ export function ApiEndpoint(options: ApiEndpointOptions): MethodDecorator {
   const decorators = [ApiOperation({ summary: options.summary, description: options.description }), RequireAuth(options.auth)];
   if (options.auth !== 'public') {
     decorators.push(ApiBearerAuth());
-    codes.add(ErrorCode.MissingApiKey).add(ErrorCode.InvalidApiKey);
+    // Keyed routes reach the database (files, jobs, artifacts, instances, fine-tuned models) or may:
+    // a stalled or unreachable database answers 503 UNAVAILABLE (see toAppError).
+    codes.add(ErrorCode.MissingApiKey).add(ErrorCode.InvalidApiKey).add(ErrorCode.Unavailable);
     if (options.auth !== 'any') codes.add(ErrorCode.InsufficientScope);
   }
   decorators.push(ApiExtraModels(ErrorBodyDto), ...errorResponses([...codes]));

@@ -1,4 +1,5 @@
 import type { FastifyReply } from 'fastify';
+import { isDatabaseUnavailable } from '../../common/errors/unavailable.js';
 import type { EventRow } from './job-events.repository.js';
 import { toEventObject } from './job.mapper.js';
 
@@ -13,7 +14,8 @@ export interface EventSource {
  * `GET .../events?stream=true`: Server-Sent Events, each `data: <event JSON>`, oldest first, from
  * the job's first event; then new ones as they are written (polled, so events written by another
  * replica arrive too); `data: [DONE]` once the job has finished. `shouldEnd` ends it early, without
- * [DONE] (the server is draining: the client reconnects elsewhere).
+ * [DONE] (the server is draining: the client reconnects elsewhere). While the database does not
+ * answer the stream stays open (keep-alives go on) and polls again.
  */
 export async function streamEvents(reply: FastifyReply, jobId: string, source: EventSource, shouldEnd: () => boolean): Promise<void> {
   const first = await source.eventsSince(jobId, 0);
@@ -49,7 +51,10 @@ export async function streamEvents(reply: FastifyReply, jobId: string, source: E
         await new Promise((r) => setTimeout(r, POLL_MS));
       }
       if (closed) break;
-      batch = await source.eventsSince(jobId, seq);
+      batch = await source.eventsSince(jobId, seq).catch((err: unknown) => {
+        if (isDatabaseUnavailable(err)) return { events: [], finished: false };
+        throw err;
+      });
     }
     if (done && !closed) raw.write('data: [DONE]\n\n');
   } catch (err) {

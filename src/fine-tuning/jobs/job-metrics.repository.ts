@@ -74,6 +74,10 @@ export class JobMetricsRepository {
     );
   }
 
+  async checkpointExists(id: string, sql: Sql): Promise<boolean> {
+    return (await sql.rows('SELECT 1 FROM "fine_tuning_checkpoints" WHERE "id" = $1', [id])).length === 1;
+  }
+
   async addCheckpoint(row: Omit<CheckpointRow, 'createdAt'>, sql: Sql): Promise<void> {
     await sql.rows(
       `INSERT INTO "fine_tuning_checkpoints" ("id", "job_id", "step_number", "epoch", "metrics", "artifact_id") VALUES ($1, $2, $3, $4, $5, $6)

@@ -172,13 +172,20 @@ export class JobsRepository {
    * connection releases it at once), or its heartbeat is older than `staleSeconds` (a hung or
    * partitioned runner). Locks them for this transaction so one sweeper acts on each.
    */
-  async findAbandoned(staleSeconds: number, sql: Sql): Promise<Array<Pick<JobRow, 'id' | 'leaseToken' | 'attempts'>>> {
+  /**
+   * Running jobs whose runner is gone: silent for `staleSeconds`, or without its lease lock and
+   * silent for `relockSeconds`. The server's own start must be that long ago too: a restart ends
+   * every session, and live runners need a heartbeat or two to take their locks again.
+   */
+  async findAbandoned(staleSeconds: number, relockSeconds: number, sql: Sql): Promise<Array<Pick<JobRow, 'id' | 'leaseToken' | 'attempts'>>> {
     return sql.rows(
       `SELECT "id", "lease_token" AS "leaseToken", "attempts" FROM "fine_tuning_jobs"
        WHERE "status" = 'running'
-         AND ("heartbeat_at" < now() - make_interval(secs => $1) OR pg_try_advisory_xact_lock(${LEASE_LOCK_NAMESPACE}, hashtext("id")))
+         AND ("heartbeat_at" < now() - make_interval(secs => $1)
+           OR ("heartbeat_at" < now() - make_interval(secs => $2) AND pg_postmaster_start_time() < now() - make_interval(secs => $2)
+             AND pg_try_advisory_xact_lock(${LEASE_LOCK_NAMESPACE}, hashtext("id"))))
        FOR UPDATE SKIP LOCKED`,
-      [staleSeconds],
+      [staleSeconds, relockSeconds],
     );
   }
 

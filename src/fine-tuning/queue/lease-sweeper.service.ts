@@ -7,6 +7,8 @@ import { JobQueue } from './job-queue.service.js';
 export const SWEEP_INTERVAL_MS = 5_000;
 /** A runner that has not beaten for this long is taken to be hung, even if its connection lives. */
 const STALE_HEARTBEAT_SECONDS = 60;
+/** A runner without its lease lock (its connection broke) takes it again at its next heartbeat (1 s). */
+const RELOCK_GRACE_SECONDS = 5;
 /** Runs of one job that may end with the runner gone before the job is failed instead of retried. */
 export const MAX_ATTEMPTS = 3;
 /** A queued job whose message has not been picked up and run within this long is sent again. */
@@ -15,8 +17,8 @@ const ACTIVE_GRACE_SECONDS = 60;
 
 /**
  * Keeps jobs from staying "running" or "queued" forever, on every replica, at boot and every
- * SWEEP_INTERVAL_MS: a running job whose runner is gone (its advisory lock is free, or its
- * heartbeat stale) is queued again to resume from its last checkpoint, or failed after
+ * SWEEP_INTERVAL_MS: a running job whose runner is gone (its advisory lock is free and its
+ * heartbeat a few seconds old, or its heartbeat stale) is queued again to resume from its last checkpoint, or failed after
  * MAX_ATTEMPTS; a queued job whose message was lost with a replica gets a new one.
  */
 @Injectable()
@@ -60,7 +62,7 @@ export class LeaseSweeper {
 
   private async reclaimAbandoned(): Promise<void> {
     const ids = await this.db.transaction(async (tx) => {
-      const abandoned = await this.jobs.findAbandoned(STALE_HEARTBEAT_SECONDS, tx);
+      const abandoned = await this.jobs.findAbandoned(STALE_HEARTBEAT_SECONDS, RELOCK_GRACE_SECONDS, tx);
       for (const job of abandoned) {
         if (job.attempts >= MAX_ATTEMPTS) {
           const message = `the replica running this job stopped during ${job.attempts} runs in a row; giving up`;

@@ -9,6 +9,8 @@ import { type CheckpointRow, type EpochRecord, JobMetricsRepository, type StepRe
 import { JobsRepository } from '../jobs/jobs.repository.js';
 
 export interface Checkpoint {
+  /** Given when the save may be repeated: a repeat finds the first attempt's checkpoint and writes nothing. */
+  id?: string;
   jobId: string;
   leaseToken: string;
   /** Its fine_tuned_model_checkpoint name. */
@@ -52,6 +54,7 @@ export class CheckpointsService implements OnApplicationBootstrap {
   save(c: Checkpoint): Promise<boolean> {
     return this.db.transaction(async (tx) => {
       if (!(await this.jobs.holdsLease(c.jobId, c.leaseToken, tx))) return false;
+      if (c.id && (await this.metrics.checkpointExists(c.id, tx))) return true;
       const artifact = await this.artifacts.insert('checkpoint', TRAINER_STATE_MEDIA_TYPE, c.state, c.jobId, tx);
       const e = c.record;
       const metrics = compact({
@@ -63,7 +66,7 @@ export class CheckpointsService implements OnApplicationBootstrap {
         full_valid_loss: e?.valid_loss,
         full_valid_mean_token_accuracy: e?.valid_accuracy,
       });
-      await this.metrics.addCheckpoint({ id: newId('ftckpt'), jobId: c.jobId, stepNumber: c.step, epoch: c.epoch, metrics, artifactId: artifact.id }, tx);
+      await this.metrics.addCheckpoint({ id: c.id ?? newId('ftckpt'), jobId: c.jobId, stepNumber: c.step, epoch: c.epoch, metrics, artifactId: artifact.id }, tx);
       await this.prune(c.jobId, tx);
       await this.metrics.saveSteps(c.jobId, c.steps, tx);
       if (e) {

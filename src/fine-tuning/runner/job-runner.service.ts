@@ -3,13 +3,14 @@ import { Injectable, Logger } from '@nestjs/common';
 import type { AppConfig } from '../../config/app-config.js';
 import { InjectConfig } from '../../config/config.module.js';
 import { AppError } from '../../common/errors/app-error.js';
+import { isDatabaseUnavailable } from '../../common/errors/unavailable.js';
 import { TrainingSpecError } from '../../training/options.js';
 import { FineTuningDb } from '../fine-tuning-db.js';
 import { JobEventsRepository, type NewEvent } from '../jobs/job-events.repository.js';
 import { type JobError, type JobRow, JobsRepository } from '../jobs/jobs.repository.js';
 import { JobQueue } from '../queue/job-queue.service.js';
 import { FeaturesStopped } from './backbone-features.service.js';
-import { JobLease, type StopCause } from './job-lease.js';
+import { JobLease, STALL_TOLERANCE_MS, type StopCause } from './job-lease.js';
 import { JobSignals } from './job-signals.js';
 import { JobTrainingService } from './job-training.service.js';
 
@@ -40,9 +41,13 @@ export class JobRunner {
   }
 
   async run(jobId: string): Promise<void> {
-    const held = await this.db.hold();
+    let held = await this.db.hold();
+    // Pooled on only once its lease lock is known to be gone: a stray lock would make this
+    // replica skip the job's next message.
+    let unlocked = false;
     try {
       if (!(await this.jobs.lockLease(jobId, held))) {
+        unlocked = true;
         this.logger.log(`Job ${jobId} is leased by another runner; skipping its message`);
         return;
       }
@@ -50,18 +55,29 @@ export class JobRunner {
         const token = randomUUID();
         const job = await this.jobs.claim(jobId, token);
         if (!job) return;
-        const lease = new JobLease(job.id, token, this.jobs, (err) => this.logger.warn(`Job ${job.id} heartbeat failed: ${err.message}`));
+        const lease = new JobLease(job.id, token, this.jobs, (err, what) => this.logger.warn(`Job ${job.id}: ${what} failed: ${err.message}`));
+        lease.keepLock = async () => {
+          if (!held.lost) return true;
+          const next = await this.db.hold();
+          if (!(await this.jobs.lockLease(jobId, next).catch(() => false))) {
+            await next.release(true);
+            return false;
+          }
+          held = next;
+          this.logger.warn(`Job ${job.id}: its lease connection broke; lease lock taken again`);
+          return true;
+        };
         const done = this.execute(job, lease);
         this.runs.set(job.id, { lease, done });
         await done;
       } finally {
         this.runs.delete(jobId);
-        await this.jobs.unlockLease(jobId, held).catch(() => undefined);
+        unlocked = !held.lost && (await this.jobs.unlockLease(jobId, held).then(() => true, () => false));
       }
     } catch (err) {
       this.logger.error(`Job ${jobId}: ${(err as Error).message}`, (err as Error).stack);
     } finally {
-      await held.release();
+      await held.release(!unlocked);
     }
   }
 
@@ -81,7 +97,7 @@ export class JobRunner {
   }
 
   private async execute(job: JobRow, lease: JobLease): Promise<void> {
-    const note = (event: NewEvent) => this.events.add(job.id, event);
+    const note = (event: NewEvent) => lease.persist(() => this.events.add(job.id, event));
     lease.start();
     // One run cannot hold this replica's runner (and the jobs queued behind it) without bound.
     const deadline = setTimeout(() => lease.requestStop('timeout'), this.config.fineTuning.maxRunSeconds * 1000);
@@ -93,6 +109,7 @@ export class JobRunner {
       else await this.stopped(job, lease, outcome);
     } catch (err) {
       if (err instanceof FeaturesStopped) await this.stopped(job, lease, lease.stopping ?? 'lost');
+      else if (isDatabaseUnavailable(err)) this.logger.warn(`Job ${job.id}: the database did not answer within ${STALL_TOLERANCE_MS} ms; this run stops and the job resumes from its last checkpoint when the sweeper sees it abandoned`);
       else await this.fail(job, lease, err as Error);
     } finally {
       clearTimeout(deadline);
@@ -105,12 +122,12 @@ export class JobRunner {
     if (cause === 'cancelled') {
       await this.events.add(job.id, { message: `Training stopped${at}: the job was cancelled; no model was registered` });
     } else if (cause === 'shutdown') {
-      const handedBack = await this.db.transaction(async (tx) => {
+      const handedBack = await lease.persist(() => this.db.transaction(async (tx) => {
         if (!(await this.jobs.handBack(job.id, lease.token, tx))) return false;
         await this.jobs.setQueueJob(job.id, await this.queue.send(job.id, tx), tx);
         await this.events.add(job.id, { level: 'warn', message: `Training paused${at}: the replica running it is shutting down; the job is queued again and resumes from its last checkpoint` }, tx);
         return true;
-      });
+      }));
       if (handedBack) this.logger.log(`Job ${job.id} handed back to the queue`);
     } else if (cause === 'timeout') {
       const limit = this.config.fineTuning.maxRunSeconds;
@@ -127,12 +144,14 @@ export class JobRunner {
   }
 
   private async failWith(job: JobRow, lease: JobLease, error: JobError): Promise<void> {
-    await this.db.transaction(async (tx) => {
-      if (await this.jobs.finish(job.id, lease.token, 'failed', { error }, tx)) {
-        await this.events.add(job.id, { level: 'error', message: `Fine-tuning job failed: ${error.message}`, data: { ...error } }, tx);
-        await this.queue.close(job.id, 'failed', tx);
-      }
-    });
+    await lease.persist(() =>
+      this.db.transaction(async (tx) => {
+        if (await this.jobs.finish(job.id, lease.token, 'failed', { error }, tx)) {
+          await this.events.add(job.id, { level: 'error', message: `Fine-tuning job failed: ${error.message}`, data: { ...error } }, tx);
+          await this.queue.close(job.id, 'failed', tx);
+        }
+      }),
+    );
   }
 }
 

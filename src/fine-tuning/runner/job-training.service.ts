@@ -5,6 +5,7 @@ import type { EpochMetrics, TrainOptions } from '../../training/types.js';
 import type { NewEvent } from '../jobs/job-events.repository.js';
 import { type EpochRecord, JobMetricsRepository, type StepRecord } from '../jobs/job-metrics.repository.js';
 import type { JobRow } from '../jobs/jobs.repository.js';
+import { newId } from '../ids.js';
 import { CheckpointsService } from './checkpoints.service.js';
 import { type JobData, JobDataService } from './job-data.service.js';
 import type { JobLease, StopCause } from './job-lease.js';
@@ -61,17 +62,19 @@ export class JobTrainingService {
     }
     const { result, epochs } = outcome;
     if (!result || result.reason === 'cancelled') return lease.stopping ?? (await lease.confirm()) ?? 'lost';
-    const name = await this.results.complete({
+    const steps = (await lease.persist(() => this.metrics.history(job.id))).steps;
+    // Repeated after a stall, it finds the lease gone if the first attempt committed after all.
+    const name = await lease.persist(() => this.results.complete({
       job,
       leaseToken: lease.token,
       data,
       onnx: result.model!,
       epochs,
       validation: result.validation,
-      steps: (await this.metrics.history(job.id)).steps,
+      steps,
       stopped: result.reason,
       trainedTokens: Math.round(data.trainTokens * (1 - job.hyperparameters.validation_split) * result.epoch),
-    });
+    }));
     return name ? 'succeeded' : ((await lease.confirm()) ?? 'lost');
   }
 
@@ -98,7 +101,10 @@ export class JobTrainingService {
     let paused: { metrics: EpochMetrics; checkpoint: Uint8Array } | undefined;
     const save = async (metrics: EpochMetrics, checkpoint: Uint8Array, record?: EpochRecord) => {
       const steps = pending.splice(0);
-      const saved = await this.checkpoints.save({
+      // One id for every attempt: a save repeated after a stall finds its own checkpoint if it landed.
+      const id = newId('ftckpt');
+      const saved = await lease.persist(() => this.checkpoints.save({
+        id,
         jobId: job.id,
         leaseToken: lease.token,
         name: `${fineTunedModelName(job)}:ckpt-step-${metrics.step}`,
@@ -110,6 +116,9 @@ export class JobTrainingService {
         totalSteps: total,
         steps,
         state: checkpoint,
+      })).catch((err: unknown) => {
+        pending.unshift(...steps);
+        throw err;
       });
       // Not saved (the job was cancelled meanwhile): its steps are still to be written.
       if (!saved) {
@@ -141,6 +150,8 @@ export class JobTrainingService {
             });
             if (!saved) run.cancel();
           });
+          // Awaited after the run; until then a failed save must not count as unhandled (it would end the process).
+          saving.catch(() => undefined);
         },
       },
     );
@@ -151,7 +162,15 @@ export class JobTrainingService {
     if (lease.stopping) stop(lease.stopping);
     // Heartbeats write the steps so far; writes are chained so the last one is known to be done.
     let writing = Promise.resolve();
-    const flush = () => (writing = writing.catch(() => undefined).then(() => this.metrics.saveSteps(job.id, pending.splice(0))));
+    // Steps whose write failed go back to be written with the next beat.
+    const flush = () =>
+      (writing = writing.catch(() => undefined).then(async () => {
+        const steps = pending.splice(0);
+        await this.metrics.saveSteps(job.id, steps).catch((err: unknown) => {
+          pending.unshift(...steps);
+          throw err;
+        });
+      }));
     lease.onBeat = flush;
     try {
       const result = await run.done.catch((err: unknown) => (err instanceof TrainingAborted ? undefined : Promise.reject(err)));
@@ -161,7 +180,7 @@ export class JobTrainingService {
       if (result?.reason === 'cancelled' && lease.stopping === 'shutdown' && paused && paused.metrics.step > resume.step && paused.metrics.step === lease.progress?.step) {
         await save(paused.metrics, paused.checkpoint);
       } else if (lease.stopping !== 'lost') {
-        await flush();
+        await lease.persist(flush);
       }
       return { result, epochs };
     } finally {
