@@ -4,7 +4,7 @@
  * waits until RSS stops moving and records it again: the ratio is judged against 1.3.
  *
  *   npx tsc -p tsconfig.json
- *   node dist/bench/memory/run.js [--env NAME=value]... [--image-side 5000] [--audio-seconds 300] [--idle-seconds 30]
+ *   node dist/bench/memory/run.js [--env NAME=value]... [--image-side 5000] [--audio-seconds 300] [--idle-seconds 20]
  *
  * `--env` sets a variable in Lathe's environment only (MALLOC_ARENA_MAX=2, ...);
  * LATHE_BENCH_NODE_ARGS passes node flags as for the other benchmarks.
@@ -71,15 +71,19 @@ async function heapOf(port: number): Promise<string> {
   return `main-thread V8 heap ${mb('nodejs_heap_size_used_bytes')} of ${mb('nodejs_heap_size_total_bytes')} MB, external ${mb('nodejs_external_memory_bytes')} MB`;
 }
 
-/** Samples RSS each second until the last five samples lie within 2% of each other, or the deadline. */
-async function settle(pid: number, seconds: number): Promise<{ memory: Memory; waited: number }> {
-  const samples: number[] = [];
+/**
+ * Waits `minSeconds` (allocators return freed memory on a timer: jemalloc's decay is 10 s), then
+ * samples RSS each second until the last five samples lie within 2% of each other, or 30 s more.
+ */
+async function settle(pid: number, minSeconds: number): Promise<{ memory: Memory; waited: number }> {
   const started = Date.now();
+  await sleep(minSeconds * 1000);
+  const samples: number[] = [];
   for (;;) {
     samples.push(memoryOf(pid).rssMb);
     const last = samples.slice(-5);
     const waited = (Date.now() - started) / 1000;
-    if ((last.length === 5 && Math.max(...last) <= Math.min(...last) * 1.02) || waited >= seconds) return { memory: memoryOf(pid), waited };
+    if ((last.length === 5 && Math.max(...last) <= Math.min(...last) * 1.02) || waited >= minSeconds + 30) return { memory: memoryOf(pid), waited };
     await sleep(1000);
   }
 }
@@ -90,7 +94,7 @@ async function main(): Promise<void> {
       env: { type: 'string', multiple: true },
       'image-side': { type: 'string', default: '5000' },
       'audio-seconds': { type: 'string', default: '300' },
-      'idle-seconds': { type: 'string', default: '30' },
+      'idle-seconds': { type: 'string', default: '20' },
       smaps: { type: 'string' },
     },
   });
@@ -109,10 +113,10 @@ async function main(): Promise<void> {
   });
   const problems: string[] = [];
   try {
-    const boot = (await settle(server.pid, 10)).memory;
+    const boot = (await settle(server.pid, 0)).memory;
     console.log(`booted:                 ${show(boot)}; ${await heapOf(server.port)}`);
     await load(server.port, FIRST_MODEL);
-    const first = (await settle(server.pid, 10)).memory;
+    const first = (await settle(server.pid, 0)).memory;
     console.log(`after loading ${FIRST_MODEL}: ${show(first)}; ${await heapOf(server.port)}`);
     for (const model of OTHER_MODELS) await load(server.port, model);
     let peak = memoryOf(server.pid).rssMb;
