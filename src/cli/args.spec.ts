@@ -15,6 +15,9 @@ describe('parseCommand', () => {
       task: undefined,
       modelsDir: undefined,
     });
+    for (const revision of ['v1.0', 'refs/pr/1', 'a'.repeat(40)]) {
+      assert.equal((parseCommand(['models', 'pull', 'o/r', '--revision', revision]) as { revision: string }).revision, revision);
+    }
     const args = ['models', 'pull', 'o/r', '--revision', 'v2', '--dtype', 'fp16', '--include', '*.txt', '--include', 'onnx/**', '--name', 'x', '--task', 't', '--models-dir', '/m'];
     assert.deepEqual(parseCommand(args), {
       kind: 'pull',
@@ -43,6 +46,13 @@ describe('parseCommand', () => {
     [['models', 'pull'], /^pull takes one repository/],
     [['models', 'pull', 'a/b/c'], /is not a Hub repository id/],
     [['models', 'pull', '../etc'], /is not a Hub repository id/],
+    [['models', 'pull', `o/${'r'.repeat(97)}`], /is not a Hub repository id/],
+    [['models', 'pull', 'o/r\u0000'], /is not a Hub repository id/],
+    [['models', 'pull', 'o/r', '--revision', '../../x'], /^"\.\.\/\.\.\/x" is not a revision/],
+    [['models', 'pull', 'o/r', '--revision', '/etc'], /is not a revision/],
+    [['models', 'pull', 'o/r', '--revision', 'main\nx'], /is not a revision/],
+    [['models', 'pull', 'o/r', '--revision', 'a\\b'], /is not a revision/],
+    [['models', 'pull', 'o/r', '--revision', 'x'.repeat(201)], /is not a revision/],
     [['models', 'pull', 'o/r', '--dtype', 'int4'], /^--dtype must be one of q8, fp16, fp32/],
     [['models', 'pull', 'o/r', '--name', '.hidden'], /is not a model name/],
     [['models', 'pull', 'o/r', '--version', '1'], /^models pull does not take --version/],

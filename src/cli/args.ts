@@ -30,8 +30,10 @@ HF_TOKEN (for private and gated repositories)`;
 
 /** A model name the server can route to and the filesystem can hold: no separators, no dot-dirs. */
 const MODEL_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
-/** The Hub's repo ids: `owner/name` (or a bare legacy name). */
-const REPO_ID = /^(?:[A-Za-z0-9][A-Za-z0-9._-]*\/)?[A-Za-z0-9][A-Za-z0-9._-]*$/;
+/** The Hub's repo ids: `owner/name` (or a bare legacy name), each part at most 96 characters as on the Hub. */
+const REPO_ID = /^(?:[A-Za-z0-9][A-Za-z0-9._-]{0,95}\/)?[A-Za-z0-9][A-Za-z0-9._-]{0,95}$/;
+/** Branches, tags (`v1.0`), pull-request refs (`refs/pr/1`) and commit shas; it only ever goes into a URL. */
+const REVISION = /^[A-Za-z0-9][A-Za-z0-9._+\/-]{0,199}$/;
 
 const usage = (message: string) => new CliError(`${message}\n${USAGE}`, ExitCode.Usage);
 
@@ -90,7 +92,9 @@ function pullCommand({ values, positionals }: Parsed): Command {
   const name = values.name ?? repo.split('/').at(-1)!;
   checkName(name);
   const revision = values.revision ?? 'main';
-  if (revision === '' || revision.includes('..')) throw usage(`"${revision}" is not a revision`);
+  if (!REVISION.test(revision) || revision.includes('..') || revision.includes('//') || revision.endsWith('/')) {
+    throw usage(`"${revision}" is not a revision (a branch, tag or commit: letters, digits, "._+-/", at most 200 characters)`);
+  }
   return {
     kind: 'pull',
     repo,

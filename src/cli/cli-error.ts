@@ -8,7 +8,10 @@ export const ExitCode = {
   Failure: 1,
   /** Bad arguments. */
   Usage: 64,
-  /** A download did not match the size or hash the Hub published; the bad file was deleted. */
+  /**
+   * The Hub's data is wrong: a download did not match the size or hash it published (the bad file
+   * was deleted), or its listing names a file in a way that could leave the models folder.
+   */
   DataError: 65,
   /** No such model, revision or file (on the Hub or in the local repository). */
   NotFound: 66,
@@ -16,7 +19,7 @@ export const ExitCode = {
   Unavailable: 69,
   /** The model was downloaded but cannot be described (no usable ONNX file, unreadable config). */
   Software: 70,
-  /** The model repository cannot be written (permissions, full disk, read-only filesystem). */
+  /** The model repository cannot be written (permissions, full disk, read-only filesystem, a symbolic link planted in it). */
   CantCreate: 73,
   /** The Hub refused: a private or gated repository, or a bad HF_TOKEN. */
   NoPermission: 77,

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { constants } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
 import { type FileHandle, open, readFile, rename, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import { CliError, ExitCode, RetryableError } from './cli-error.js';
@@ -85,7 +86,8 @@ async function transfer(hub: HubClient, job: FileJob, partial: string, expected:
   if (have > 0 && have === expected.size) return;
   // Opened before the request: between the response and the body's listeners nothing may wait for
   // I/O, or a connection dropping meanwhile would take the bytes it delivered (and its error) along.
-  const file = await open(partial, 'a');
+  // O_NOFOLLOW: a link planted as the partial file after the store checked it is refused, not appended to.
+  const file = await open(partial, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW);
   try {
     const res = await hub.open(hub.resolveUrl(job.repo, job.commit, job.sibling.rfilename), job.repo, have);
     const problem = checkResponse(res, have, expected, job);

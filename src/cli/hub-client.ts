@@ -1,16 +1,9 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { CliError, ExitCode, RetryableError } from './cli-error.js';
-import type { HubSibling } from './file-selection.js';
 import { header, type HttpClient, type HttpResponse } from './http-get.js';
+import { checkInfo, type RepoInfo } from './hub-listing.js';
 
-/** What `GET /api/models/{repo}/revision/{revision}?blobs=true` answers, as far as a pull needs it. */
-export interface RepoInfo {
-  id: string;
-  /** The commit the revision resolved to; every file is then fetched at this commit. */
-  sha: string;
-  siblings: HubSibling[];
-  cardData?: { license?: unknown; license_name?: unknown };
-}
+export type { RepoInfo } from './hub-listing.js';
 
 const MAX_INFO_BYTES = 64 * 1024 * 1024;
 
@@ -78,19 +71,6 @@ export class HubClient {
     if (status === 429 || status >= 500) return new RetryableError(where);
     return new CliError(where, ExitCode.Unavailable);
   }
-}
-
-function checkInfo(info: unknown, url: string): RepoInfo {
-  const i = info as Partial<RepoInfo> | null;
-  const bad = (what: string) => new CliError(`${url}: unexpected answer (${what})`, ExitCode.Unavailable);
-  if (typeof i !== 'object' || i === null) throw bad('not an object');
-  if (typeof i.sha !== 'string' || !/^[0-9a-f]{40}$/.test(i.sha)) throw bad('no commit sha');
-  if (!Array.isArray(i.siblings) || i.siblings.some((s) => typeof s?.rfilename !== 'string')) throw bad('no siblings');
-  for (const s of i.siblings) {
-    // A sibling path must stay inside the model folder it is written to.
-    if (s.rfilename.split('/').some((part) => part === '' || part === '.' || part === '..')) throw bad(`file name ${JSON.stringify(s.rfilename)}`);
-  }
-  return { id: typeof i.id === 'string' ? i.id : '', sha: i.sha, siblings: i.siblings, cardData: i.cardData };
 }
 
 async function readText(res: HttpResponse, limit: number): Promise<string> {

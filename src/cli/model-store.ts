@@ -2,9 +2,13 @@ import { randomBytes } from 'node:crypto';
 import { copyFile, link, lstat, mkdir, mkdtemp, readdir, readFile, rename, rm, rmdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CliError, ExitCode } from './cli-error.js';
+import { confine } from './confine.js';
 
 /** Holds partial downloads, verified files and models being assembled; the server skips dot-dirs. */
 export const STAGING = '.staging';
+
+/** Staging names are content hashes only: a git object id (sha1 or sha256) or a file's sha256. */
+const BLOB_KEY = /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/;
 
 /**
  * The model repository on disk as the CLI changes it. A model only ever appears by one rename of a
@@ -17,17 +21,24 @@ export class ModelStore {
     return join(this.root, STAGING);
   }
 
-  blobPath(key: string): string {
-    return join(this.staging, 'blobs', key);
+  /** Where a download waits, with its `.incomplete` and `.lock` siblings, each checked by `confine`. */
+  async blobPath(key: string): Promise<string> {
+    if (!BLOB_KEY.test(key)) throw new CliError(`refused the staging name ${JSON.stringify(key)}: not a content hash`, ExitCode.DataError);
+    const path = join(this.staging, 'blobs', key);
+    for (const p of [path, `${path}.incomplete`, `${path}.lock`]) await confine(this.root, p);
+    return path;
   }
 
   /** Creates the staging folders; partial downloads from an earlier run stay. */
   async prepare(): Promise<void> {
+    await mkdir(this.root, { recursive: true });
+    await confine(this.root, join(this.staging, 'blobs'));
     await mkdir(join(this.staging, 'blobs'), { recursive: true });
   }
 
   /** A fresh folder to assemble a version in, marked with our pid so a later run can clear it if we die. */
   async newBuild(name: string): Promise<string> {
+    await confine(this.root, join(this.staging, name));
     await this.clearAbandonedBuilds();
     const dir = await mkdtemp(join(this.staging, `${name}-`));
     await writeFile(join(dir, '.owner-pid'), String(process.pid));
@@ -37,6 +48,7 @@ export class ModelStore {
   /** Places a verified download in a build; a hard link, so the blob survives until the install. */
   async place(blob: string, build: string, path: string): Promise<void> {
     const target = join(build, path);
+    await confine(this.root, target);
     await mkdir(join(target, '..'), { recursive: true });
     await link(blob, target).catch(async (err: NodeJS.ErrnoException) => {
       if (err.code !== 'EXDEV' && err.code !== 'EPERM' && err.code !== 'ENOTSUP') throw err;
@@ -48,11 +60,13 @@ export class ModelStore {
   async install(name: string, build: string): Promise<string> {
     await rm(join(build, '.owner-pid'), { force: true });
     const modelDir = join(this.root, name);
+    await confine(this.root, modelDir);
     await mkdir(modelDir, { recursive: true });
     for (let attempt = 0; attempt < 100; attempt += 1) {
       const taken = await versionsIn(modelDir);
       const version = String((taken.at(-1) ?? 0) + 1);
       try {
+        await confine(this.root, join(modelDir, version));
         await rename(build, join(modelDir, version));
         return version;
       } catch (err) {
@@ -83,6 +97,8 @@ export class ModelStore {
       throw new CliError(`model "${name}" has no version ${version} in ${this.root} (it has ${versions.join(', ')})`, ExitCode.NotFound);
     }
     const target = version === undefined ? join(this.root, name) : join(this.root, name, String(Number(version)));
+    await confine(this.root, target);
+    await confine(this.root, join(this.staging, 'trash-'));
     await mkdir(this.staging, { recursive: true });
     const trash = join(this.staging, `trash-${randomBytes(6).toString('hex')}`);
     await rename(target, trash);
@@ -93,7 +109,7 @@ export class ModelStore {
 
   /** Deletes the blobs a finished install no longer needs (the version holds its own links). */
   async dropBlobs(keys: Iterable<string>): Promise<void> {
-    for (const key of keys) await rm(this.blobPath(key), { force: true });
+    for (const key of keys) await rm(await this.blobPath(key), { force: true });
   }
 
   private async clearAbandonedBuilds(): Promise<void> {

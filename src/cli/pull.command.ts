@@ -40,13 +40,13 @@ export async function pull(cmd: PullCommand, deps: PullDeps): Promise<PullResult
   await deps.store.prepare();
   const hashes = new Map<string, FileHashes>();
   for (const sibling of siblings) {
-    const dest = deps.store.blobPath(blobKey(sibling, info.sha));
+    const dest = await deps.store.blobPath(blobKey(sibling, info.sha));
     hashes.set(sibling.rfilename, await downloadFile(deps.hub, { repo: cmd.repo, commit: info.sha, sibling, dest }, deps.retry, deps.progress));
   }
   const build = await deps.store.newBuild(cmd.name);
   try {
     for (const sibling of siblings) {
-      await deps.store.place(deps.store.blobPath(blobKey(sibling, info.sha)), build, join(HF_FOLDER, sibling.rfilename));
+      await deps.store.place(await deps.store.blobPath(blobKey(sibling, info.sha)), build, join(HF_FOLDER, sibling.rfilename));
     }
     const { manifest, origin } = await describe(cmd, info, selection, siblings, hashes, build, deps.hub.endpoint);
     await writeFile(join(build, 'model.json'), `${JSON.stringify(manifest, null, 2)}\n`);

@@ -28,6 +28,8 @@ export interface FakeRepo {
   private?: boolean;
   /** Listing is public; files need the token (401 / 403 GatedRepo). */
   gated?: boolean;
+  /** Rewrites the `siblings` the listing answers: a hostile or broken mirror. */
+  listing?: (siblings: Array<Record<string, unknown>>) => unknown[];
 }
 
 export type Fault =
@@ -173,7 +175,7 @@ export class FakeHub {
     const repo = this.repos.get(id);
     if (!this.access(repo, req, res, false)) return;
     if (revision !== 'main' && revision !== repo.commit) return error(res, 404, 'RevisionNotFound', `Invalid rev id: ${revision}`);
-    const siblings = [...repo.stored.values()].map((f) =>
+    const siblings: Array<Record<string, unknown>> = [...repo.stored.values()].map((f) =>
       blobs
         ? {
             rfilename: f.path,
@@ -196,7 +198,7 @@ export class FakeHub {
       library_name: 'transformers.js',
       tags: ['transformers.js', 'onnx'],
       cardData: repo.cardData,
-      siblings,
+      siblings: repo.listing ? repo.listing(siblings) : siblings,
       createdAt: '2024-01-01T00:00:00.000Z',
     };
     json(res, 200, body);
