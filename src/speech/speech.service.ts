@@ -133,7 +133,7 @@ export class SpeechService {
   /** In a batch, an error names the recording it is about. */
   private decode(bytes: Buffer, sampleRate: number, trace: TaskTrace, label: string | undefined): Promise<DecodedAudio> {
     return trace.decoding(this.decoder.decode(bytes, sampleRate)).catch((err: unknown) => {
-      if (err instanceof AppError && label) throw new AppError(err.code, `${label}: ${err.message}`, err.details);
+      if (err instanceof AppError && label) throw err.about(label);
       throw err;
     });
   }

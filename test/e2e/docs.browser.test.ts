@@ -26,7 +26,7 @@ describe('API docs', () => {
       assert.ok(path in document.paths, `${path} documented`);
     }
     const responses = (document.paths['/v1/instances'] as { get: { responses: Record<string, { description: string }> } }).get.responses;
-    assert.deepEqual(Object.keys(responses).sort(), ['200', '401', '403', '500']);
+    assert.deepEqual(Object.keys(responses).sort(), ['200', '401', '403', '500', '503']);
     assert.match(responses['401']!.description, /`INVALID_API_KEY`: .* `MISSING_API_KEY`: /);
   });
 

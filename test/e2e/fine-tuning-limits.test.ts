@@ -160,8 +160,8 @@ describe('fine-tuning queue messages end with their jobs', () => {
 });
 
 describe('fine-tuning runs: cancel ends the thread, runners, the longest run', () => {
-  const createJob = async (t: TestApp, hyperparameters: object) => {
-    const file = ((await uploadFile(t.server, jsonl(topicExamples(10)))).body as FileBody).id;
+  const createJob = async (t: TestApp, hyperparameters: object, examples = 10) => {
+    const file = ((await uploadFile(t.server, jsonl(topicExamples(examples)))).body as FileBody).id;
     const res = await request(t.server).post('/v1/fine_tuning/jobs').send({ model: 'glove-100d', training_file: file, hyperparameters });
     assert.equal(res.status, 200, res.text);
     return res.body.id as string;
@@ -198,7 +198,9 @@ describe('fine-tuning runs: cancel ends the thread, runners, the longest run', (
   it('LATHE_TRAINING_RUNNERS jobs run at once, and a run past LATHE_TRAINING_MAX_SECONDS fails with training_timeout', async () => {
     const t = await startTestApp({ LATHE_TRAINING_RUNNERS: '2', LATHE_TRAINING_MAX_SECONDS: '4' });
     try {
-      const ids = [await createJob(t, { n_epochs: 1000, batch_size: 1 }), await createJob(t, { n_epochs: 1000, batch_size: 1 })];
+      // 1000 epochs of 480 training rows, one at a time: far past 4 s on any machine (1000 epochs of 24 rows
+      // finished in about 3 s on a quiet one, before the limit).
+      const ids = [await createJob(t, { n_epochs: 1000, batch_size: 1 }, 200), await createJob(t, { n_epochs: 1000, batch_size: 1 }, 200)];
       await waitFor(async () => (t.app.get(JobRunner).running().length === 2 ? true : undefined), 10_000, 'both jobs to run at once');
       for (const id of ids) {
         const job = await waitForStatus(t.server, id, ['failed'], 20_000).catch(async (err) => {

@@ -13,6 +13,11 @@ export class AppError extends Error {
     this.name = 'AppError';
   }
 
+  /** The same error with a prefix that says which input it is about; code, details and headers (Retry-After) are kept. */
+  about(what: string): AppError {
+    return new AppError(this.code, `${what}: ${this.message}`, this.details, this.headers);
+  }
+
   get status(): number {
     return statusOf(this.code);
   }
