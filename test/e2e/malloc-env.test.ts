@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rm } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { machine } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { freePort, killSpawned, makeTempDir, postgresPidsFor, spawnCommand, waitForStatus } from '../support/processes.js';
+import { serverSandbox, type ServerSandbox, spawnCommand, waitForStatus } from '../support/processes.js';
 
 async function environOf(pid: number): Promise<Record<string, string>> {
   const text = await readFile(`/proc/${pid}/environ`, 'utf8');
@@ -13,25 +12,15 @@ async function environOf(pid: number): Promise<Record<string, string>> {
 
 // Allocators read their settings once, at process start: the launch path must set them (README, "Memory").
 describe('process: the allocator on the `npm start` path', () => {
-  let dataDir: string;
+  let box: ServerSandbox;
   let env: Record<string, string>;
   let base: string;
 
   before(async () => {
-    dataDir = await makeTempDir('lathe-malloc-');
-    const port = await freePort();
-    base = `http://127.0.0.1:${port}`;
-    env = { PORT: String(port), HOST: '127.0.0.1', LATHE_DATA_DIR: dataDir, LATHE_EMBEDDED_PG_PORT: String(await freePort()), LOG_LEVEL: 'warn' };
-    env.TMPDIR = join(dataDir, 'tmp');
-    env.HOME = join(dataDir, 'home');
-    await mkdir(env.TMPDIR);
-    await mkdir(env.HOME);
+    box = await serverSandbox('lathe-malloc-', { logLevel: 'warn', ownTmpAndHome: true });
+    ({ env, base } = box);
   });
-  after(async () => {
-    killSpawned();
-    for (const pid of await postgresPidsFor(dataDir)) process.kill(pid, 'SIGKILL');
-    await rm(dataDir, { recursive: true, force: true });
-  });
+  after(() => box.cleanup());
 
   const serverPid = async () => {
     const { data } = (await (await fetch(`${base}/v1/instances`)).json()) as { data: Array<{ state: string; pid: number }> };

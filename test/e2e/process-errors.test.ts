@@ -1,28 +1,22 @@
 import assert from 'node:assert/strict';
-import { rm } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
-import { freePort, killSpawned, MAIN, makeTempDir, postgresPidsFor, spawnCommand, waitFor, waitForStatus } from '../support/processes.js';
+import { MAIN, postgresPidsFor, serverSandbox, type ServerSandbox, spawnCommand, waitFor, waitForStatus } from '../support/processes.js';
 
 const PRELOAD = fileURLToPath(new URL('../support/errors-outside-requests.js', import.meta.url));
 
 /** The process-level policy for errors nothing caught, in a real Lathe process (main.js). */
 describe('process: errors outside any request', () => {
+  let box: ServerSandbox;
   let dataDir: string;
   let env: Record<string, string>;
   let base: string;
 
   before(async () => {
-    dataDir = await makeTempDir('lathe-process-errors-');
-    const port = await freePort();
-    base = `http://127.0.0.1:${port}`;
-    env = { PORT: String(port), HOST: '127.0.0.1', LATHE_DATA_DIR: dataDir, LATHE_EMBEDDED_PG_PORT: String(await freePort()), LOG_LEVEL: 'info' };
+    box = await serverSandbox('lathe-process-errors-', { logLevel: 'info' });
+    ({ dataDir, env, base } = box);
   });
-  after(async () => {
-    killSpawned();
-    for (const pid of await postgresPidsFor(dataDir)) process.kill(pid, 'SIGKILL');
-    await rm(dataDir, { recursive: true, force: true });
-  });
+  after(() => box.cleanup());
 
   it('serves on after a database fault, logged with its stack; exits 1 on anything else, leaving no postgres', async () => {
     const run = spawnCommand(process.execPath, ['--import', PRELOAD, MAIN], env);

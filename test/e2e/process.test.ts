@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
-import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import { readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { freePort, isAlive, killSpawned, MAIN, makeTempDir, postgresPidsFor, spawnCommand, spawnNode, waitFor, waitForStatus } from '../support/processes.js';
+import { isAlive, MAIN, postgresPidsFor, serverSandbox, type ServerSandbox, spawnCommand, spawnNode, waitFor, waitForStatus } from '../support/processes.js';
 
 describe('process: configuration errors', () => {
   it('exits non-zero naming every bad variable', async () => {
@@ -24,27 +24,16 @@ describe('process: configuration errors', () => {
 });
 
 describe('process: zero-config start on the embedded PostgreSQL', () => {
+  let box: ServerSandbox;
   let dataDir: string;
   let env: Record<string, string>;
   let base: string;
 
   before(async () => {
-    dataDir = await makeTempDir('lathe-embedded-');
-    const port = await freePort();
-    base = `http://127.0.0.1:${port}`;
-    // No DATABASE_URL: the embedded server is used.
-    env = { PORT: String(port), HOST: '127.0.0.1', LATHE_DATA_DIR: dataDir, LATHE_EMBEDDED_PG_PORT: String(await freePort()), LOG_LEVEL: 'info' };
-    // Its own temp and home folders, to see what the process leaves in them.
-    env.TMPDIR = join(dataDir, 'tmp');
-    env.HOME = join(dataDir, 'home');
-    await mkdir(env.TMPDIR);
-    await mkdir(env.HOME);
+    box = await serverSandbox('lathe-embedded-', { logLevel: 'info', ownTmpAndHome: true });
+    ({ dataDir, env, base } = box);
   });
-  after(async () => {
-    killSpawned();
-    for (const pid of await postgresPidsFor(dataDir)) process.kill(pid, 'SIGKILL');
-    await rm(dataDir, { recursive: true, force: true });
-  });
+  after(() => box.cleanup());
 
   const instances = async () => (await (await fetch(`${base}/v1/instances`)).json()) as { data: Array<{ state: string; pid: number }> };
 

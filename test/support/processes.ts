@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { chmod, mkdtemp, readFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer } from 'node:net';
@@ -113,4 +113,33 @@ export function isAlive(pid: number): boolean {
   } catch {
     return false;
   }
+}
+
+/** A Lathe process's own data dir, ports and environment (embedded PostgreSQL, no DATABASE_URL). */
+export interface ServerSandbox {
+  dataDir: string;
+  env: Record<string, string>;
+  /** http://127.0.0.1:<port> */
+  base: string;
+  /** Kills what the test spawned and the embedded PostgreSQL it left, and removes the data dir. */
+  cleanup(): Promise<void>;
+}
+
+/** `ownTmpAndHome`: TMPDIR and HOME inside the data dir, to see what the process leaves in them. */
+export async function serverSandbox(prefix: string, { logLevel = 'info', ownTmpAndHome = false } = {}): Promise<ServerSandbox> {
+  const dataDir = await makeTempDir(prefix);
+  const port = await freePort();
+  const env: Record<string, string> = { PORT: String(port), HOST: '127.0.0.1', LATHE_DATA_DIR: dataDir, LATHE_EMBEDDED_PG_PORT: String(await freePort()), LOG_LEVEL: logLevel };
+  if (ownTmpAndHome) {
+    env.TMPDIR = join(dataDir, 'tmp');
+    env.HOME = join(dataDir, 'home');
+    await mkdir(env.TMPDIR);
+    await mkdir(env.HOME);
+  }
+  const cleanup = async () => {
+    killSpawned();
+    for (const pid of await postgresPidsFor(dataDir)) process.kill(pid, 'SIGKILL');
+    await rm(dataDir, { recursive: true, force: true });
+  };
+  return { dataDir, env, base: `http://127.0.0.1:${port}`, cleanup };
 }
