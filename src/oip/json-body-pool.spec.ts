@@ -93,4 +93,20 @@ describe('JsonBodyPool', () => {
     await Promise.all(refused);
     await assert.rejects(pool.parse(body(REQUEST)), { code: ErrorCode.Unavailable });
   });
+
+  it('ends a worker idle for idleMs, thread and all, and starts a new one for the next body', async () => {
+    const pool = new JsonBodyPool({ workers: 2, maxQueue: 4, idleMs: 50 });
+    pools.push(pool);
+    const threads = () => readdirSync('/proc/self/task').length;
+    const before = threads();
+    assert.deepEqual(await pool.parse(body(REQUEST)), parseInferBody(body(REQUEST)));
+    assert.equal(pool.workers, 1);
+    const deadline = Date.now() + 5_000;
+    while ((pool.workers > 0 || threads() > before) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(pool.workers, 0);
+    assert.equal(threads(), before);
+    assert.deepEqual(await pool.parse(body(REQUEST)), parseInferBody(body(REQUEST)));
+    assert.equal(pool.workers, 1);
+    assert.equal(pool.parsed, 2);
+  });
 });

@@ -10,7 +10,15 @@ export interface JsonBodyPoolOptions {
   workers: number;
   /** Bodies that may wait for a worker; one more is refused with 429. */
   maxQueue: number;
+  /** A worker idle this long ends (default 5 s). */
+  idleMs?: number;
 }
+
+/**
+ * A worker that parsed a 46 MB body keeps a V8 heap of that size for as long as it lives; ending idle
+ * workers gives that memory back after a burst (bench/memory), and a new one starts in tens of ms.
+ */
+const IDLE_MS = 5_000;
 
 interface Job {
   bytes: Uint8Array;
@@ -21,6 +29,7 @@ interface Job {
 interface Slot {
   worker: Worker;
   job?: Job;
+  idle?: NodeJS.Timeout;
 }
 
 /**
@@ -35,6 +44,11 @@ export class JsonBodyPool {
   parsed = 0;
 
   constructor(private readonly options: JsonBodyPoolOptions) {}
+
+  /** Worker threads alive now. */
+  get workers(): number {
+    return this.slots.size;
+  }
 
   /** Parses in a worker. `bytes` is moved there (detached) when it owns its whole buffer. */
   parse(bytes: Uint8Array): Promise<WorkerReply> {
@@ -61,6 +75,7 @@ export class JsonBodyPool {
     this.closed = true;
     const slots = [...this.slots];
     this.slots.clear();
+    for (const slot of slots) clearTimeout(slot.idle);
     const jobs = [...slots.flatMap((s) => (s.job ? [s.job] : [])), ...this.queue.splice(0)];
     for (const job of jobs) job.reject(new AppError(ErrorCode.Unavailable, 'the server is shutting down'));
     await Promise.all(slots.map((s) => s.worker.terminate()));
@@ -93,6 +108,7 @@ export class JsonBodyPool {
   }
 
   private start(slot: Slot, job: Job): void {
+    clearTimeout(slot.idle);
     slot.job = job;
     const { bytes } = job;
     const owns = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength && bytes.buffer instanceof ArrayBuffer;
@@ -101,6 +117,15 @@ export class JsonBodyPool {
 
   private next(slot: Slot): void {
     const job = this.queue.shift();
-    if (job) this.start(slot, job);
+    if (job) {
+      this.start(slot, job);
+      return;
+    }
+    slot.idle = setTimeout(() => {
+      // Out of the pool first, so its exit is not taken for a crash.
+      this.slots.delete(slot);
+      void slot.worker.terminate();
+    }, this.options.idleMs ?? IDLE_MS);
+    slot.idle.unref();
   }
 }
