@@ -60,6 +60,10 @@ describe('buildManifest', () => {
       maxBatchSize: 8,
     });
   });
+  it('refuses a --task the task table does not list, naming the known tasks', () => {
+    const signature = { inputs: [{ name: 'input_ids', datatype: 'INT64' as const, shape: [-1, -1] }], outputs: [{ name: 'logits', datatype: 'FP32' as const, shape: [-1, 2] }], symbolicFirst: true };
+    assert.throws(() => buildManifest({ ...base, task: 'sentiment', signature }), { message: /^the generated model\.json: task: unknown task "sentiment"; the known tasks are audio-classification, .*, voice-activity-detection$/ });
+  });
   it('keeps fixed shapes whole, and names the decoder of a seq2seq model', () => {
     const manifest = buildManifest({
       ...base,

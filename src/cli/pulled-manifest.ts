@@ -2,38 +2,29 @@ import { parseManifest, type TensorSpec } from '../models/model-manifest.js';
 import type { Dtype } from './args.js';
 import type { Selection } from './file-selection.js';
 import type { OnnxSignature } from '../runtime/onnx-signature.js';
+import { PULL_FALLBACK, TASKS, type TaskName, type TaskRow, taskRow } from '../tasks/task-table.js';
 
 /** The folder inside a version that holds the Hub's files, as `source.huggingface` names it. */
 export const HF_FOLDER = 'hf';
 /** Batch limit written for models whose first dimension is symbolic; edit model.json to tune. */
 export const DEFAULT_MAX_BATCH_SIZE = 8;
 
-/** Transformers' head class name suffixes and the task each serves; first match wins. */
-const ARCHITECTURE_TASKS: ReadonlyArray<[RegExp, string]> = [
-  [/ForSequenceClassification$/, 'text-classification'],
-  [/ForTokenClassification$/, 'token-classification'],
-  [/ForImageClassification$/, 'image-classification'],
-  [/ForAudioClassification$/, 'audio-classification'],
-  [/(ForCTC|ForSpeechSeq2Seq)$/, 'automatic-speech-recognition'],
-  [/^Whisper.*ForConditionalGeneration$/, 'automatic-speech-recognition'],
-  [/ForQuestionAnswering$/, 'question-answering'],
-];
-
-const SPEECH_MODEL_TYPES = new Set(['whisper', 'wav2vec2', 'wav2vec2-bert', 'hubert', 'wavlm', 'moonshine', 'speecht5']);
-const CLASSIFICATION_TASKS = new Set(['text-classification', 'token-classification', 'image-classification', 'audio-classification']);
+/** The task table's rows in order: the first whose head class names (or model types) match wins. */
+const ROWS = Object.entries(TASKS) as Array<[TaskName, TaskRow]>;
 
 /**
  * The task of a Transformers model from its config.json: the head in `architectures`, else the
  * model type for speech models, else a classifier when `id2label` names real labels, else the
  * encoder's hidden states (`feature-extraction`, as for sentence-transformers exports).
  */
-export function inferTask(config: Record<string, unknown>): string {
+export function inferTask(config: Record<string, unknown>): TaskName {
   const architectures = Array.isArray(config.architectures) ? config.architectures.filter((a): a is string => typeof a === 'string') : [];
-  for (const [pattern, task] of ARCHITECTURE_TASKS) if (architectures.some((a) => pattern.test(a))) return task;
-  if (typeof config.model_type === 'string' && SPEECH_MODEL_TYPES.has(config.model_type)) return 'automatic-speech-recognition';
+  for (const [task, row] of ROWS) if (row.architectures?.some((pattern) => architectures.some((a) => pattern.test(a)))) return task;
+  const modelType = config.model_type;
+  for (const [task, row] of ROWS) if (typeof modelType === 'string' && row.modelTypes?.includes(modelType)) return task;
   const labels = labelsOf(config);
-  if (architectures.length === 0 && labels && !labels.every((l, i) => l === `LABEL_${i}`)) return 'text-classification';
-  return 'feature-extraction';
+  if (architectures.length === 0 && labels && !labels.every((l, i) => l === `LABEL_${i}`)) return PULL_FALLBACK.labelled;
+  return PULL_FALLBACK.unlabelled;
 }
 
 /** `id2label` as a list in id order, when its ids are exactly 0..n-1. */
@@ -78,7 +69,7 @@ export function buildManifest(m: PulledModel): Record<string, unknown> {
   const task = m.task ?? inferTask(m.config);
   const batched = m.signature.symbolicFirst;
   const shapes = (specs: TensorSpec[]) => specs.map((s) => ({ ...s, shape: batched ? s.shape.slice(1) : s.shape }));
-  const labels = CLASSIFICATION_TASKS.has(task) ? labelsOf(m.config) : undefined;
+  const labels = taskRow(task)?.labelled ? labelsOf(m.config) : undefined;
   const license = licenseOf(m.cardData);
   const manifest = {
     task,

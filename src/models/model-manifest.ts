@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { scanSpecSchema } from '../runtime/scan-spec.js';
 import { TENSOR_DATATYPES } from '../runtime/tensor.js';
+import { isTask, unknownTaskMessage } from '../tasks/task-table.js';
 
 const tensorSpec = z.object({
   name: z.string().min(1),
@@ -77,7 +78,10 @@ const source = z.union([
 /** `models/<name>/<version>/model.json`: what a model is, where its weights are, and how to serve it. */
 export const modelManifestSchema = z
   .object({
-    task: z.string().min(1),
+    /** A row of the task table (src/tasks/task-table.ts); what it is decides which routes serve the model. */
+    task: z.string().superRefine((task, ctx) => {
+      if (!isTask(task)) ctx.addIssue({ code: 'custom', message: unknownTaskMessage(task) });
+    }),
     /**
      * `onnxruntime`: session workers running the one ONNX file. `transformers`: Transformers.js
      * pipeline workers over the Hugging Face-layout folder (models whose inference is a loop over

@@ -7,7 +7,7 @@ import { batchAxes, fullShape, parseManifest } from './model-manifest.js';
 import { loadLabels, ModelFileMissing, resolveWeights } from './model-source.js';
 
 const base = {
-  task: 't',
+  task: 'feature-extraction',
   inputs: [{ name: 'x', datatype: 'FP32', shape: [2] }],
   outputs: [{ name: 'y', datatype: 'FP32', shape: [2] }],
 };
@@ -91,6 +91,13 @@ describe('parseManifest', () => {
         assert.match(err.message, /Unrecognized key.*extra/);
         return true;
       },
+    );
+  });
+
+  it('refuses a task the task table does not list, naming the known tasks', () => {
+    assert.throws(
+      () => parseManifest({ ...base, task: 'summarisation', source: { file: 'm.onnx' } }, 'm.json'),
+      { message: 'm.json: task: unknown task "summarisation"; the known tasks are audio-classification, audio-regression, automatic-speech-recognition, feature-extraction, image-classification, image-regression, keyword-spotting, question-answering, sentence-similarity, text-classification, text-detection, text-orientation, text-recognition, text-regression, token-classification, voice-activity-detection' },
     );
   });
 

@@ -2,7 +2,8 @@ import { Injectable } from '@nestjs/common';
 import { z } from 'zod';
 import { AppError } from '../common/errors/app-error.js';
 import { ErrorCode } from '../common/errors/error-code.js';
-import { EMBEDDING_TASKS, normaliseInPlace } from '../runtime/text-features.js';
+import { normaliseInPlace } from '../runtime/text-features.js';
+import { tasksFor } from '../tasks/task-table.js';
 import type { TaskTrace } from '../tasks/task-models.service.js';
 import { parseBody, readTextInputs } from './text-input.js';
 import { TextModels } from './text-models.service.js';
@@ -38,7 +39,7 @@ export class EmbeddingsService {
   async embed(body: unknown, trace: TaskTrace): Promise<EmbeddingsResponse> {
     const r = parseBody(request, body);
     const { inputs } = readTextInputs(r.input, 'input', MAX_EMBEDDING_INPUTS, true);
-    const model = await this.text.get(r.model, EMBEDDING_TASKS, trace);
+    const model = await this.text.get(r.model, tasksFor('embeddings'), trace);
     const { vectors, width, tokens } = await this.text.embed(model, inputs, r.truncate, trace);
     if (r.dimensions !== undefined && r.dimensions > width) {
       throw new AppError(ErrorCode.ValidationFailed, `dimensions ${r.dimensions} is more than model "${r.model}" gives (${width})`);
@@ -61,7 +62,7 @@ export class EmbeddingsService {
    * when they serve.
    */
   async features(backbone: string, texts: readonly string[], trace: TaskTrace): Promise<{ vectors: Float32Array[]; tokens: number }> {
-    const model = await this.text.get(backbone, EMBEDDING_TASKS, trace);
+    const model = await this.text.get(backbone, tasksFor('embeddings'), trace);
     return this.text.embed(model, texts, true, trace);
   }
 }

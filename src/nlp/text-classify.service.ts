@@ -10,6 +10,7 @@ import { tokenSpans } from './token-offsets.js';
 import { parseBody, readTextInputs } from './text-input.js';
 import { type TextModel, TextModels } from './text-models.service.js';
 import { checkModelInputs } from '../tasks/input-count.js';
+import { tasksFor } from '../tasks/task-table.js';
 
 const MAX_TEXT_INPUTS = 256;
 
@@ -47,13 +48,13 @@ export class TextClassifyService {
   async classify(body: unknown, trace: TaskTrace): Promise<LabelScore[] | LabelScore[][]> {
     const r = parseBody(classifyRequest, body);
     const { inputs, single } = readTextInputs(r.inputs, 'inputs', MAX_TEXT_INPUTS);
-    const head = await this.tasks.get(r.model, ['text-classification'], trace);
+    const head = await this.tasks.get(r.model, tasksFor('textClassify'), trace);
     const backbone = headParameters.safeParse(head.manifest.parameters);
     if (backbone.success) {
       const results = await this.classifyWithHead(head, backbone.data.backbone, inputs as string[], r.top_k ?? 1, r.function_to_apply, trace);
       return single ? results[0]! : results;
     }
-    const model = await this.text.get(r.model, ['text-classification'], trace);
+    const model = await this.text.get(r.model, tasksFor('textClassify'), trace);
     // Tokenized and run in the model's workers; each text's logits come back.
     const { vectors } = await this.text.embed(model, inputs, r.truncate, trace);
     const fn: ScoreFunction = r.function_to_apply ?? defaultFunction(model);
@@ -93,7 +94,7 @@ export class TextClassifyService {
   async tokens(body: unknown, trace: TaskTrace): Promise<Array<TokenEntity | GroupedEntity> | Array<Array<TokenEntity | GroupedEntity>>> {
     const r = parseBody(tokensRequest, body);
     const { inputs, single } = readTextInputs(r.inputs, 'inputs', MAX_TEXT_INPUTS);
-    const model = await this.text.tokenized(await this.text.get(r.model, ['token-classification'], trace));
+    const model = await this.text.tokenized(await this.text.get(r.model, tasksFor('textTokens'), trace));
     const labels = model.id2label ?? model.labels;
     if (!labels) throw new AppError(ErrorCode.ModelLoadFailed, `model "${r.model}" has no id2label in config.json and no labels in its manifest`);
     const ids = this.text.encode(model, inputs, r.truncate);

@@ -6,7 +6,8 @@ import { batchAxes, batchAxisOf, type ModelManifest } from '../models/model-mani
 import { ModelMetrics } from './model-metrics.js';
 import { ModelRunner, type RunnerEvents } from './model-runner.js';
 import { elementCount, type NamedTensors, type TensorData, TYPED_ARRAY_OF } from './tensor.js';
-import { EMBEDDING_TASKS, textParameters } from './text-features.js';
+import { textParameters } from './text-features.js';
+import { taskRow } from '../tasks/task-table.js';
 import type { TextInit } from './worker-protocol.js';
 
 /** Starts model versions in ONNX Runtime on the configured execution providers, with metrics. */
@@ -114,8 +115,9 @@ function pipelineInit(manifest: ModelManifest, folder: string | undefined, dataD
  * tokenize and pool as well as run, so none of that work lands on the thread that answers HTTP.
  */
 function textInit(name: string, manifest: ModelManifest, folder: string | undefined, dataDir: string): TextInit | undefined {
-  const classifier = manifest.task === 'text-classification';
-  if (!folder || manifest.runtime !== 'onnxruntime' || !(classifier || (EMBEDDING_TASKS as readonly string[]).includes(manifest.task))) return undefined;
+  const served = taskRow(manifest.task)?.textWorkers;
+  if (!folder || manifest.runtime !== 'onnxruntime' || !served) return undefined;
+  const classifier = served === 'logits';
   const params = textParameters.parse(manifest.parameters);
   return {
     model: name,

@@ -10,9 +10,6 @@ import { ErrorCode } from '../common/errors/error-code.js';
 import type { PreTrainedTokenizer } from './hf-tokenizer.js';
 import type { NamedTensors, Tensor } from './tensor.js';
 
-/** Tasks whose Hugging Face-layout models are text encoders: texts in, one vector per text out. */
-export const EMBEDDING_TASKS = ['feature-extraction', 'sentence-similarity'] as const;
-
 export const textParameters = z.object({
   /** How token vectors become one: mean over the attention mask, the first token, or none (the model pools). */
   pooling: z.enum(['mean', 'cls', 'none']).default('mean'),

@@ -5,6 +5,7 @@ import { ErrorCode } from '../common/errors/error-code.js';
 import { ApiEndpoint } from '../common/openapi/api-endpoint.decorator.js';
 import { readMedia } from '../tasks/media-input.js';
 import { TaskTrace } from '../tasks/task-models.service.js';
+import { defaultModelFor } from '../tasks/task-table.js';
 import { MEDIA_CONSUMES, TASK_ERRORS, TASK_HEADERS } from '../tasks/task-openapi.js';
 import { SpeechService } from './speech.service.js';
 import { TranscriptionService } from './transcription.service.js';
@@ -35,7 +36,7 @@ export class SpeechController {
     schema: {
       type: 'object',
       properties: {
-        model: { type: 'string', default: 'silero-vad' },
+        model: { type: 'string', default: defaultModelFor('speechVad') },
         threshold: { type: 'number', default: 0.5, description: 'speech probability that starts a segment' },
         neg_threshold: { type: 'number', description: 'probability below which speech ends (default threshold - 0.15)' },
         min_speech_duration_ms: { type: 'integer', default: 250 },
@@ -70,7 +71,7 @@ export class SpeechController {
     errors: AUDIO_ERRORS,
   })
   @ApiConsumes(...MEDIA_CONSUMES.audio)
-  @ApiBody({ schema: { type: 'object', properties: { model: { type: 'string', default: 'keyword-spotting' }, audio: { type: 'string', format: 'binary' } } } })
+  @ApiBody({ schema: { type: 'object', properties: { model: { type: 'string', default: defaultModelFor('speechKeywords') }, audio: { type: 'string', format: 'binary' } } } })
   @ApiOkResponse({
     schema: {
       example: {

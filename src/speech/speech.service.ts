@@ -10,9 +10,10 @@ import { AudioDecoder } from './audio-decoder.service.js';
 import { keywordFeatures, keywordWindows, KWS_WINDOW_SAMPLES } from './mfcc.js';
 import { type SpeechSegment, speechSegments, VAD_DEFAULTS } from './vad.js';
 import { checkModelInputs } from '../tasks/input-count.js';
+import { defaultModelFor, tasksFor } from '../tasks/task-table.js';
 
 const vadOptions = {
-  model: opt.model().default('silero-vad'),
+  model: opt.model().default(defaultModelFor('speechVad')),
   threshold: opt.number(0.01, 0.99).default(VAD_DEFAULTS.threshold),
   neg_threshold: opt.number(0.01, 0.99).optional(),
   min_speech_duration_ms: opt.int(0, 600_000).default(VAD_DEFAULTS.minSpeechDurationMs),
@@ -23,7 +24,7 @@ const vadOptions = {
 };
 
 const keywordOptions = {
-  model: opt.model().default('keyword-spotting'),
+  model: opt.model().default(defaultModelFor('speechKeywords')),
 };
 
 const audioParameters = z.object({
@@ -60,7 +61,7 @@ export class SpeechService {
 
   async vad(media: MediaRequest, trace: TaskTrace): Promise<VadReply[]> {
     const o = parseOptions(vadOptions, media.options);
-    const model = await this.tasks.get(o.model, ['voice-activity-detection'], trace);
+    const model = await this.tasks.get(o.model, tasksFor('speechVad'), trace);
     const stream = model.manifest.stream;
     if (!stream) throw new AppError(ErrorCode.ModelLoadFailed, `model "${o.model}" has no "stream" (how to scan a signal) in its manifest`);
     const { sampleRate } = audioParameters.parse(model.manifest.parameters);
@@ -100,7 +101,7 @@ export class SpeechService {
 
   async keywords(media: MediaRequest, trace: TaskTrace): Promise<KeywordReply[]> {
     const o = parseOptions(keywordOptions, media.options);
-    const model = await this.tasks.get(o.model, ['keyword-spotting'], trace);
+    const model = await this.tasks.get(o.model, tasksFor('speechKeywords'), trace);
     const { sampleRate, scores } = audioParameters.parse(model.manifest.parameters);
     this.decoder.checkCount(media.items.length);
     return Promise.all(

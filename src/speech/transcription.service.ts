@@ -5,8 +5,8 @@ import { ErrorCode } from '../common/errors/error-code.js';
 import { type MediaRequest, opt, parseOptions } from '../tasks/media-input.js';
 import { TaskModels, type TaskTrace } from '../tasks/task-models.service.js';
 import { AudioDecoder } from './audio-decoder.service.js';
+import { tasksFor } from '../tasks/task-table.js';
 
-export const ASR_TASKS = ['automatic-speech-recognition'] as const;
 const SAMPLE_RATE = 16_000;
 /** Whisper reads 30 s windows; longer audio is cut into windows that overlap by 5 s and stitched. */
 const CHUNK_SECONDS = 30;
@@ -44,7 +44,7 @@ export class TranscriptionService {
   async transcribe(media: MediaRequest, trace: TaskTrace): Promise<Transcription> {
     if (media.items.length !== 1) throw new AppError(ErrorCode.ValidationFailed, `send one audio file (got ${media.items.length})`);
     const o = parseOptions(options, media.options);
-    const model = await this.tasks.get(o.model, ASR_TASKS, trace);
+    const model = await this.tasks.get(o.model, tasksFor('transcriptions'), trace);
     if (model.manifest.runtime !== 'transformers') {
       throw new AppError(ErrorCode.ModelLoadFailed, `model "${o.model}" is not served by a Transformers.js pipeline (manifest "runtime": "transformers")`);
     }

@@ -10,8 +10,9 @@ import { type LabelScore, type ScoreFunction, toScores, topK } from '../tasks/sc
 import { type TaskModel, TaskModels, TaskTrace } from '../tasks/task-models.service.js';
 import { imageToTensor } from './image-input.js';
 import { checkModelInputs } from '../tasks/input-count.js';
+import { tasksFor } from '../tasks/task-table.js';
 
-export const CLASSIFY_TASKS = ['image-classification'] as const;
+const CLASSIFY_TASKS = tasksFor('visionClassify');
 
 const options = {
   model: opt.model(),

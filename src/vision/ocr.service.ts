@@ -9,8 +9,9 @@ import { TaskModels, type TaskTrace } from '../tasks/task-models.service.js';
 import { decodeRgb } from './image-input.js';
 import { DEFAULT_MIN_CONFIDENCE, type OcrLine, runOcr } from './ocr/ocr-pipeline.js';
 import { checkModelInputs } from '../tasks/input-count.js';
+import { defaultModelFor, tasksFor } from '../tasks/task-table.js';
 
-export const DEFAULT_OCR_MODEL = 'paddleocr-rec';
+export const DEFAULT_OCR_MODEL = defaultModelFor('ocrRecognition');
 
 const options = {
   model: opt.model().default(DEFAULT_OCR_MODEL),
@@ -47,7 +48,7 @@ export class OcrService {
       throw new AppError(ErrorCode.ValidationFailed, `max_side ${o.max_side} is above this server's limit of ${ocrMaxSide}`);
     }
     const maxSide = Math.min(o.max_side, ocrMaxSide);
-    const recognition = await this.tasks.get(o.model, ['text-recognition'], trace);
+    const recognition = await this.tasks.get(o.model, tasksFor('ocrRecognition'), trace);
     const parsed = pipelineParameters.safeParse(recognition.manifest.parameters);
     if (!parsed.success) {
       throw new AppError(ErrorCode.ModelLoadFailed, `model "${o.model}" does not name its detection model in its manifest's parameters`);
@@ -57,8 +58,8 @@ export class OcrService {
     if (!dictionary) throw new AppError(ErrorCode.ModelLoadFailed, `model "${o.model}" has no dictionary (labels) in its manifest`);
     // Fail fast, before decoding, when a paired model is missing or of the wrong kind.
     // One detection run per image, queued at once.
-    checkModelInputs(await this.tasks.get(detection, ['text-detection'], trace), media.items.length, 'images');
-    if (direction) await this.tasks.get(direction, ['text-orientation'], trace);
+    checkModelInputs(await this.tasks.get(detection, tasksFor('ocrDetection'), trace), media.items.length, 'images');
+    if (direction) await this.tasks.get(direction, tasksFor('ocrDirection'), trace);
     const run = this.tasks.runModel(trace);
     return Promise.all(
       media.items.map(async (item) => {

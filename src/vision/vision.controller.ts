@@ -5,6 +5,7 @@ import { ApiEndpoint } from '../common/openapi/api-endpoint.decorator.js';
 import { readMedia } from '../tasks/media-input.js';
 import { MEDIA_CONSUMES, TASK_ERRORS, TASK_HEADERS } from '../tasks/task-openapi.js';
 import { TaskTrace } from '../tasks/task-models.service.js';
+import { defaultModelFor } from '../tasks/task-table.js';
 import { ClassifyService } from './classify.service.js';
 import { OcrService } from './ocr.service.js';
 
@@ -68,7 +69,7 @@ export class VisionController {
     schema: {
       type: 'object',
       properties: {
-        model: { type: 'string', default: 'paddleocr-rec', description: 'the recognition model; its manifest names the detection and direction models' },
+        model: { type: 'string', default: defaultModelFor('ocrRecognition'), description: 'the recognition model; its manifest names the detection and direction models' },
         min_confidence: { type: 'number', minimum: 0, maximum: 1, default: 0.5 },
         max_side: { type: 'integer', minimum: 64, maximum: 4096, default: 960, description: "longest side the detector sees; at most the server's LATHE_OCR_MAX_SIDE (default 1280)" },
         image: { type: 'string', format: 'binary' },

@@ -4,8 +4,9 @@ import { InjectConfig } from '../../config/config.module.js';
 import { FineTuningDb, type Sql } from '../fine-tuning-db.js';
 import { readWhole } from '../stored-content.js';
 import { MODELS_CHANNEL } from '../../models/model-change-listener.js';
+import type { HeadTask } from '../../tasks/task-table.js';
 
-export type FineTunedTask = 'text-classification' | 'image-classification' | 'audio-classification' | 'text-regression' | 'image-regression' | 'audio-regression';
+export type FineTunedTask = HeadTask;
 
 export interface FineTunedModelRow {
   /** `ft:<backbone>:<suffix>:<job id>`. */

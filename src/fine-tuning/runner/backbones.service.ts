@@ -6,8 +6,7 @@ import { AppError } from '../../common/errors/app-error.js';
 import { ErrorCode } from '../../common/errors/error-code.js';
 import { ModelRepository } from '../../models/model-repository.service.js';
 import { huggingfaceFolder, ModelFileMissing, resolveWeights } from '../../models/model-source.js';
-import { EMBEDDING_TASKS } from '../../runtime/text-features.js';
-import { CLASSIFY_TASKS } from '../../vision/classify.service.js';
+import { taskRow, tasksWhere } from '../../tasks/task-table.js';
 import type { InputKind } from '../files/dataset-parser.js';
 
 export interface Backbone {
@@ -37,14 +36,15 @@ export class BackbonesService {
     const manifest = v.manifest;
     if (!manifest) throw new AppError(ErrorCode.ModelLoadFailed, `model "${name}" version ${v.version} cannot load: ${v.error}`);
     const context = this.repository.sourceContext(v);
-    const text = (EMBEDDING_TASKS as readonly string[]).includes(manifest.task) && huggingfaceFolder(manifest, context) !== undefined;
+    const backbone = taskRow(manifest.task)?.backbone;
+    const text = backbone === 'text' && huggingfaceFolder(manifest, context) !== undefined;
     // An image model whose manifest says how images become its input; its features are its
     // `parameters.features` output (default its first).
-    const image = (CLASSIFY_TASKS as readonly string[]).includes(manifest.task) && manifest.image !== undefined && manifest.parameters.backbone === undefined;
+    const image = backbone === 'image' && manifest.image !== undefined && manifest.parameters.backbone === undefined;
     if (!text && !image) {
       throw new AppError(
         ErrorCode.ValidationFailed,
-        `model "${name}" is a ${manifest.task} model; a backbone must be a text encoder (${EMBEDDING_TASKS.join(' or ')}, Hugging Face layout), e.g. glove-100d, or an image model with image preprocessing in its manifest, e.g. math-symbols`,
+        `model "${name}" is a ${manifest.task} model; a backbone must be a text encoder (${tasksWhere((row) => row.backbone === 'text').join(' or ')}, Hugging Face layout), e.g. glove-100d, or an image model with image preprocessing in its manifest, e.g. math-symbols`,
         [{ field: 'model', problems: ['not a backbone Lathe can fine-tune a head on'] }],
       );
     }

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
+import { headTask } from '../../tasks/task-table.js';
 import type { Evaluation } from '../../training/types.js';
 import { ArtifactsRepository, ONNX_MEDIA_TYPE } from '../artifacts/artifacts.repository.js';
 import { FilesRepository } from '../files/files.repository.js';
@@ -71,7 +72,7 @@ export class JobResultsService {
           datasetSha256: data.trainingFileSha256,
           headArtifactId: head.id,
           headSha256: head.sha256,
-          task: `${data.backbone.input}-${classification ? 'classification' : 'regression'}`,
+          task: headTask(data.backbone.input, classification ? 'classification' : 'regression'),
           labels: classification ? data.labels : null,
           inputDim: data.inputDim,
           outputDim: data.outputDim,
