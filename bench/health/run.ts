@@ -20,7 +20,7 @@ import { runLoad } from '../oip/load.js';
 import { percentile } from '../oip/report.js';
 import { LATHE_LOG, startLathe } from '../oip/servers.js';
 import { cpuWindow } from '../oip/thread-cpu.js';
-import { repoRoot } from './root.js';
+import { repoRoot } from '../oip/root.js';
 
 disableOnnxRuntimeTelemetry();
 

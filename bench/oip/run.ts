@@ -12,8 +12,6 @@
  * Prints PASS/FAIL per target but always exits 0: it is a benchmark, not a test.
  */
 import { availableParallelism, cpus } from 'node:os';
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ModelKey } from './feeds.js';
 import { type LimitCell, LimitPool } from './limit.js';
@@ -23,6 +21,7 @@ import { bestLimit, CONCURRENCIES, percentile, printModel, TARGET_CONCURRENCY, t
 import { executionCounts, LATHE_LOG, startLathe, startPlain, type RunningServer } from './servers.js';
 import { cpuWindow } from './thread-cpu.js';
 import { disableOnnxRuntimeTelemetry } from '../../src/config/app-config.js';
+import { repoRoot } from './root.js';
 
 // In-process sessions here and the Lathe child (which inherits the environment) send no telemetry.
 disableOnnxRuntimeTelemetry();
@@ -51,16 +50,6 @@ function parseArgs(argv: string[]): { durationMs: number; rounds: number; only?:
   return { durationMs, rounds, only };
 }
 
-/** The repo root: the nearest directory above this file whose package.json is Lathe's. */
-function repoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (dirname(dir) !== dir) {
-    const pkg = join(dir, 'package.json');
-    if (existsSync(pkg) && (JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === 'lathe') return dir;
-    dir = dirname(dir);
-  }
-  throw new Error('cannot find the lathe repo root above ' + fileURLToPath(import.meta.url));
-}
 
 const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
 const log = (line: string) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
