@@ -1,8 +1,9 @@
-import { Controller, Delete, Get, Headers, HttpCode, Param, Post, Query, Req, Res, StreamableFile } from '@nestjs/common';
-import { ApiConsumes, ApiHeader, ApiOkResponse, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { Controller, Delete, Get, Headers, HttpCode, Param, Post, Query, Req, Res } from '@nestjs/common';
+import { ApiConsumes, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ErrorCode } from '../../common/errors/error-code.js';
 import { ApiEndpoint } from '../../common/openapi/api-endpoint.decorator.js';
+import { ApiDownloadConditions, sendDownload } from '../download-response.js';
 import type { DownloadConditions } from '../stored-content.js';
 import { FILE_EXAMPLE } from '../openapi-examples.js';
 import { FilesService } from './files.service.js';
@@ -53,15 +54,10 @@ export class FilesController {
     auth: 'train',
     errors: [ErrorCode.NotFound],
   })
-  @ApiHeader({ name: 'if-none-match', required: false, description: 'An ETag from an earlier download: 304 with no body when it still matches.' })
-  @ApiHeader({ name: 'range', required: false, description: 'One byte range (`bytes=1000-`, `bytes=0-499`, `bytes=-500`): 206 with `content-range`, to resume a download.' })
-  @ApiHeader({ name: 'if-range', required: false, description: 'The ETag the range belongs to; another version gets the whole value.' })
-  @ApiResponse({ status: 206, description: 'The byte range asked for, with `content-range`.' })
-  @ApiResponse({ status: 304, description: 'Not modified: `If-None-Match` names the current ETag.' })
+  @ApiDownloadConditions()
   async fileContent(@Param('id', IdParam.of('file')) id: string, @Headers() conditions: DownloadConditions, @Res({ passthrough: true }) reply: FastifyReply) {
     const download = await this.files.content(id, conditions);
-    reply.status(download.status).headers(download.headers);
-    return download.status === 304 ? undefined : new StreamableFile(download.content);
+    return sendDownload(reply, download);
   }
 
   @Delete(':id')
