@@ -40,7 +40,7 @@ export class Trainer {
   ) {
     const problems = trainingProblems(options, train, validation);
     if (problems.length > 0) throw new TrainingSpecError(problems);
-    const { head, loss } = options;
+    const { head } = options;
     if (!validation && options.validationSplit !== undefined) {
       ({ train, validation } = splitValidation(train, options.validationSplit, options.seed, head.inputDim, head.outputDim));
     }

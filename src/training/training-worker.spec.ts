@@ -50,6 +50,7 @@ describe('TrainingRun (worker thread)', () => {
     // Long enough (900 steps) that the cancel, which reaches the worker while it trains on, lands mid-run.
     const options = { ...OPTIONS, epochs: 60 };
     let run: TrainingRun | undefined;
+    // eslint-disable-next-line prefer-const -- declared first: the callback passed in refers to it.
     run = TrainingRun.start({ options, train: DATA }, { onStep: (m) => m.step === 20 && run!.cancel() });
     const cut = await run.done;
     assert.equal(cut.reason, 'cancelled');
@@ -67,6 +68,7 @@ describe('TrainingRun (worker thread)', () => {
     let aborted = false;
     let afterAbort = 0;
     let exited = false;
+    // eslint-disable-next-line prefer-const -- declared first: the callbacks passed in refer to it.
     run = TrainingRun.start({ options, train: DATA }, {
       onStep: (m) => {
         if (aborted) afterAbort += 1;

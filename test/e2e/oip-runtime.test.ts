@@ -7,7 +7,7 @@ import request from 'supertest';
 import { ModelRepository } from '../../src/models/model-repository.service.js';
 import { startTestApp, type TestApp } from '../support/app.js';
 import { waitFor } from '../support/processes.js';
-import { binaryRequest, makeModelRepository, maxAbsDiff, OCR_ASSETS, random, randomFloats, writeManifest } from '../support/models.js';
+import { binaryRequest, makeModelRepository, maxAbsDiff, OCR_ASSETS, random, randomFloats } from '../support/models.js';
 
 const CLS_PATH = join(OCR_ASSETS, 'ch_ppocr_mobile_v2.0_cls_infer.onnx');
 const DET_PATH = join(OCR_ASSETS, 'ch_PP-OCRv4_det_infer.onnx');

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { convexHull, minAreaRect, orderClockwise, quadSpanAt, rectSides, unclipRect } from './geometry.js';
+import { convexHull, minAreaRect, orderClockwise, quadSpanAt, unclipRect } from './geometry.js';
 import type { Quad } from './image.js';
 
 const near = (actual: Quad, expected: Quad, tolerance = 1e-9) =>
