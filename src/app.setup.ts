@@ -50,17 +50,13 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
     frameworkErrors: answerFrameworkError,
     clientErrorHandler: answerClientError,
   });
-  const app = await NestFactory.create<NestFastifyApplication>(
-    AppModule.forRoot(config, options.extraModules),
-    adapter,
-    {
-      logger: new NestPinoLogger(logger),
-      abortOnError: false,
-      preview: options.preview,
-      // Lathe registers its own JSON parser (strict UTF-8) in configureApp.
-      bodyParser: false,
-    },
-  );
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config, options.extraModules), adapter, {
+    logger: new NestPinoLogger(logger),
+    abortOnError: false,
+    preview: options.preview,
+    // Lathe registers its own JSON parser (strict UTF-8) in configureApp.
+    bodyParser: false,
+  });
   await configureApp(app, config, { preview: options.preview });
   return app;
 }

@@ -27,7 +27,8 @@ export async function listModels(store: ModelStore, filesDir?: string): Promise<
   const models: ListedModel[] = [];
   for (const name of await store.names()) {
     const versions: ListedVersion[] = [];
-    for (const v of await store.versions(name)) versions.push(await describeVersion(join(store.root, name, String(v)), String(v), filesDir));
+    for (const v of await store.versions(name))
+      versions.push(await describeVersion(join(store.root, name, String(v)), String(v), filesDir));
     if (versions.length > 0) models.push({ name, versions });
   }
   return models;

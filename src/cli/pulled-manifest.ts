@@ -43,7 +43,9 @@ export function labelsOf(config: Record<string, unknown>): string[] | undefined 
 
 /** The license from the model card's metadata (`license: other` defers to `license_name`). */
 export function licenseOf(cardData: { license?: unknown; license_name?: unknown } | undefined): string | undefined {
-  const license = Array.isArray(cardData?.license) ? cardData.license.filter((l) => typeof l === 'string').join(' AND ') : cardData?.license;
+  const license = Array.isArray(cardData?.license)
+    ? cardData.license.filter((l) => typeof l === 'string').join(' AND ')
+    : cardData?.license;
   if (license === 'other' && typeof cardData?.license_name === 'string') return cardData.license_name;
   return typeof license === 'string' && license !== '' ? license : undefined;
 }

@@ -32,10 +32,7 @@ export async function serve(config: AppConfig, options: CreateAppOptions = {}): 
     const graceMs = config.lifecycle.shutdownGraceMs;
     logger.log(`${signal}: draining ${lifecycle.requestsInFlight} in-flight request(s), grace ${graceMs} ms`);
     await lifecycle.beginDrain();
-    const idle = await Promise.race([
-      lifecycle.waitForIdle(graceMs),
-      new Promise<boolean>((resolve) => (skipWait = () => resolve(false))),
-    ]);
+    const idle = await Promise.race([lifecycle.waitForIdle(graceMs), new Promise<boolean>((resolve) => (skipWait = () => resolve(false)))]);
     if (!idle) logger.warn(`Closing with ${lifecycle.requestsInFlight} request(s) still in flight`);
     try {
       await app.close();

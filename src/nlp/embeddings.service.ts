@@ -48,7 +48,12 @@ export class EmbeddingsService {
       object: 'list',
       data: vectors.map((v, index) => {
         const out = r.dimensions !== undefined ? normaliseInPlace(v.slice(0, r.dimensions)) : v;
-        return { object: 'embedding', index, embedding: r.encoding_format === 'base64' ? Buffer.from(out.buffer, out.byteOffset, out.byteLength).toString('base64') : Array.from(out) };
+        return {
+          object: 'embedding',
+          index,
+          embedding:
+            r.encoding_format === 'base64' ? Buffer.from(out.buffer, out.byteOffset, out.byteLength).toString('base64') : Array.from(out),
+        };
       }),
       model: r.model,
       usage: { prompt_tokens: tokens, total_tokens: tokens },

@@ -111,11 +111,7 @@ function sharedBatchSize(inputs: NamedTensors, manifest: ModelManifest): number 
   return [...sizes.keys()][0]!;
 }
 
-function requestedOutputs(
-  raw: unknown,
-  manifest: ModelManifest,
-  allBinary: boolean,
-): { outputs: string[]; binaryOutputs: Set<string> } {
+function requestedOutputs(raw: unknown, manifest: ModelManifest, allBinary: boolean): { outputs: string[]; binaryOutputs: Set<string> } {
   const known = manifest.outputs.map((o) => o.name);
   if (raw === undefined) return { outputs: known, binaryOutputs: new Set(allBinary ? known : []) };
   if (!Array.isArray(raw) || raw.length === 0) throw bad('"outputs" must be a non-empty array when given');

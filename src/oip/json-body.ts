@@ -20,9 +20,7 @@ const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
 export type DecodedData = { tensor: Tensor } | { error: string };
 
 export type WorkerReply =
-  | { kind: 'parsed'; value: unknown; decoded: Array<DecodedData | null> }
-  | { kind: 'invalid-utf8' }
-  | { kind: 'malformed' };
+  { kind: 'parsed'; value: unknown; decoded: Array<DecodedData | null> } | { kind: 'invalid-utf8' } | { kind: 'malformed' };
 
 /**
  * A parsed infer body whose inputs' `data` were decoded by a worker: `decoded[i]` belongs to

@@ -54,7 +54,11 @@ export class OipService {
   ready(name: string, version?: string): { name: string; ready: true } {
     const v = this.models.version(name, version);
     const { state, reason } = this.models.state(v);
-    if (state !== 'READY') throw new AppError(ErrorCode.ModelNotReady, `model "${name}" version ${v.version} is not ready: ${state.toLowerCase()}${reason ? ` (${reason})` : ''}`);
+    if (state !== 'READY')
+      throw new AppError(
+        ErrorCode.ModelNotReady,
+        `model "${name}" version ${v.version} is not ready: ${state.toLowerCase()}${reason ? ` (${reason})` : ''}`,
+      );
     return { name, ready: true };
   }
 
@@ -86,9 +90,12 @@ export class OipService {
   }
 
   stats(name?: string, version?: string): { model_stats: ModelStatistics[] } {
-    const versions = name === undefined
-      ? this.models.names().flatMap((n) => this.models.versions(n))
-      : version === undefined ? this.models.versions(name) : [this.models.version(name, version)];
+    const versions =
+      name === undefined
+        ? this.models.names().flatMap((n) => this.models.versions(n))
+        : version === undefined
+          ? this.models.versions(name)
+          : [this.models.version(name, version)];
     const model_stats = versions.flatMap((v) => {
       const runner = this.models.loaded(v);
       return runner ? [runner.stats.snapshot()] : [];
@@ -98,9 +105,9 @@ export class OipService {
 
   async repositoryIndex(readyOnly: boolean) {
     await this.models.reindex();
-    const rows = this.models.names().flatMap((n) =>
-      this.models.versions(n).map((v) => ({ name: n, version: v.version, ...this.models.state(v) })),
-    );
+    const rows = this.models
+      .names()
+      .flatMap((n) => this.models.versions(n).map((v) => ({ name: n, version: v.version, ...this.models.state(v) })));
     return readyOnly ? rows.filter((r) => r.state === 'READY') : rows;
   }
 

@@ -3,7 +3,16 @@
  * data extension. Pure functions over host tensors; the runtime maps these to ONNX tensors.
  * Every client mistake throws VALIDATION_FAILED naming the tensor (`what`, e.g. `input "x"`).
  */
-import { elementCount, TENSOR_DATATYPES, type Tensor, type TensorData, type TensorDatatype, TYPED_ARRAY_OF, type NumericData, type NumericDatatype } from '../runtime/tensor.js';
+import {
+  elementCount,
+  TENSOR_DATATYPES,
+  type Tensor,
+  type TensorData,
+  type TensorDatatype,
+  TYPED_ARRAY_OF,
+  type NumericData,
+  type NumericDatatype,
+} from '../runtime/tensor.js';
 import { fail, show, showShape } from './codec-errors.js';
 import { float32ToFp16Bits, fp16BitsToFloat32 } from './fp16.js';
 

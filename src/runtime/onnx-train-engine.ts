@@ -103,7 +103,13 @@ export class OnnxTrainEngine {
    * (the first row's index, then [count, C]), so a large validation set never holds all its logits.
    * Throws RunInterrupted when `interrupted()` turns true between calls.
    */
-  async forEachLogits(features: Float32Array, rows: number, params: Float32Array, visit: (start: number, logits: Float32Array) => void, interrupted: () => boolean = () => false): Promise<void> {
+  async forEachLogits(
+    features: Float32Array,
+    rows: number,
+    params: Float32Array,
+    visit: (start: number, logits: Float32Array) => void,
+    interrupted: () => boolean = () => false,
+  ): Promise<void> {
     const { inputDim } = this.spec.head;
     const paramTensor = new ort.Tensor('float32', params, [params.length]);
     const chunk = Math.max(1, Math.min(EVAL_ROWS, Math.floor(EVAL_WORK / params.length)));

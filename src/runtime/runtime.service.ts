@@ -144,7 +144,6 @@ function checkManifestAgainstSession(manifest: ModelManifest, runner: ModelRunne
   if (missing.length > 0) throw new Error(`the manifest names ${missing.join(', ')}, which the model does not have`);
 }
 
-
 async function warmUp(runner: ModelRunner, manifest: ModelManifest): Promise<void> {
   const inputs: NamedTensors = {};
   for (const spec of manifest.inputs) {
@@ -160,7 +159,11 @@ async function warmUp(runner: ModelRunner, manifest: ModelManifest): Promise<voi
   }
   const batched = manifest.inputs.find((t) => batchAxisOf(t, manifest.maxBatchSize) !== null);
   const rows = batched ? (manifest.warmup![batched.name]!.shape[batchAxisOf(batched, manifest.maxBatchSize)!] ?? 1) : 1;
-  await runner.infer(inputs, manifest.outputs.map((o) => o.name), rows);
+  await runner.infer(
+    inputs,
+    manifest.outputs.map((o) => o.name),
+    rows,
+  );
 }
 
 /** make(), called the first time the result is needed and remembered after. */

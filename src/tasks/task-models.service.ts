@@ -77,11 +77,22 @@ export class TaskModels {
   async get(name: string, tasks: readonly string[] | undefined, trace?: TaskTrace, version?: string): Promise<TaskModel> {
     const v = await this.repository.find(name, version);
     if (v.manifest && tasks && !tasks.includes(v.manifest.task)) {
-      throw new AppError(ErrorCode.ValidationFailed, `model "${name}" is a ${v.manifest.task} model; this route needs ${tasks.join(' or ')}`);
+      throw new AppError(
+        ErrorCode.ValidationFailed,
+        `model "${name}" is a ${v.manifest.task} model; this route needs ${tasks.join(' or ')}`,
+      );
     }
     const { runner } = await this.repository.runner(name, v.version);
     const folder = huggingfaceFolder(v.manifest!, this.repository.sourceContext(v));
-    const model: TaskModel = { name, version: v.version, dir: v.dir, folder, manifest: v.manifest!, runner, labels: await this.repository.labels(v) };
+    const model: TaskModel = {
+      name,
+      version: v.version,
+      dir: v.dir,
+      folder,
+      manifest: v.manifest!,
+      runner,
+      labels: await this.repository.labels(v),
+    };
     trace?.used(model);
     return model;
   }

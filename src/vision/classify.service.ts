@@ -45,8 +45,15 @@ export class ClassifyService {
       // One backbone run, then one head run, per image.
       checkModelInputs(await this.tasks.get(head.data.backbone, CLASSIFY_TASKS, trace), media.items.length, 'images');
       checkModelInputs(model, media.items.length, 'images');
-      const features = await this.features(head.data.backbone, media.items.map((i) => i.bytes), trace, media.items.map((i) => i.source));
-      return Promise.all(features.map(async (f) => topK(toScores(await this.runOne(model, f, trace), head.data.scores), model.labels, top_k)));
+      const features = await this.features(
+        head.data.backbone,
+        media.items.map((i) => i.bytes),
+        trace,
+        media.items.map((i) => i.source),
+      );
+      return Promise.all(
+        features.map(async (f) => topK(toScores(await this.runOne(model, f, trace), head.data.scores), model.labels, top_k)),
+      );
     }
     const pre = model.manifest.image;
     if (!pre) throw new AppError(ErrorCode.ModelLoadFailed, `model "${name}" has no "image" preprocessing in its manifest`);

@@ -38,7 +38,10 @@ function errorResponses(codes: ErrorCode[]): MethodDecorator[] {
   return [...byStatus.entries()].map(([status, list]) =>
     ApiResponse({
       status,
-      description: list.sort().map((c) => `\`${c}\`: ${ERROR_CODES[c].description}`).join(' '),
+      description: list
+        .sort()
+        .map((c) => `\`${c}\`: ${ERROR_CODES[c].description}`)
+        .join(' '),
       content: { 'application/json': { schema: { $ref: getSchemaPath(ErrorBodyDto) } } },
     }),
   );

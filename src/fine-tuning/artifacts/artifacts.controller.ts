@@ -22,12 +22,24 @@ export class ArtifactsController {
     errors: [ErrorCode.NotFound],
   })
   @ApiOkResponse({ description: 'The artifact bytes.' })
-  @ApiHeader({ name: 'if-none-match', required: false, description: 'An ETag from an earlier download: 304 with no body when it still matches.' })
-  @ApiHeader({ name: 'range', required: false, description: 'One byte range (`bytes=1000-`, `bytes=0-499`, `bytes=-500`): 206 with `content-range`, to resume a download.' })
+  @ApiHeader({
+    name: 'if-none-match',
+    required: false,
+    description: 'An ETag from an earlier download: 304 with no body when it still matches.',
+  })
+  @ApiHeader({
+    name: 'range',
+    required: false,
+    description: 'One byte range (`bytes=1000-`, `bytes=0-499`, `bytes=-500`): 206 with `content-range`, to resume a download.',
+  })
   @ApiHeader({ name: 'if-range', required: false, description: 'The ETag the range belongs to; another version gets the whole value.' })
   @ApiResponse({ status: 206, description: 'The byte range asked for, with `content-range`.' })
   @ApiResponse({ status: 304, description: 'Not modified: `If-None-Match` names the current ETag.' })
-  async downloadArtifact(@Param('id', IdParam.of('artifact')) id: string, @Headers() conditions: DownloadConditions, @Res({ passthrough: true }) reply: FastifyReply) {
+  async downloadArtifact(
+    @Param('id', IdParam.of('artifact')) id: string,
+    @Headers() conditions: DownloadConditions,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ) {
     const download = await this.artifacts.download(id, conditions);
     reply.status(download.status).headers(download.headers);
     return download.status === 304 ? undefined : new StreamableFile(download.content);

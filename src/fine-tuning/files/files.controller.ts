@@ -25,7 +25,14 @@ export class FilesController {
       '`validation` report (errors by line, label counts, duplicates, class imbalance, input kind); `status` is `error` when it has errors. ' +
       'A file that is not JSON Lines at all is refused with DATASET_INVALID and not stored.',
     auth: 'train',
-    errors: [ErrorCode.ValidationFailed, ErrorCode.MalformedMultipart, ErrorCode.DatasetInvalid, ErrorCode.EmptyBody, ErrorCode.UnsupportedMediaType, ErrorCode.PayloadTooLarge],
+    errors: [
+      ErrorCode.ValidationFailed,
+      ErrorCode.MalformedMultipart,
+      ErrorCode.DatasetInvalid,
+      ErrorCode.EmptyBody,
+      ErrorCode.UnsupportedMediaType,
+      ErrorCode.PayloadTooLarge,
+    ],
   })
   @ApiOkResponse({ schema: { example: FILE_EXAMPLE } })
   async createFile(@Req() request: FastifyRequest) {
@@ -33,8 +40,14 @@ export class FilesController {
   }
 
   @Get()
-  @ApiEndpoint({ summary: 'List uploaded files, newest first (`after`, `limit`, `order`, `purpose`)', auth: 'train', errors: [ErrorCode.ValidationFailed] })
-  @ApiOkResponse({ schema: { example: { object: 'list', data: [FILE_EXAMPLE], has_more: false, first_id: FILE_EXAMPLE.id, last_id: FILE_EXAMPLE.id } } })
+  @ApiEndpoint({
+    summary: 'List uploaded files, newest first (`after`, `limit`, `order`, `purpose`)',
+    auth: 'train',
+    errors: [ErrorCode.ValidationFailed],
+  })
+  @ApiOkResponse({
+    schema: { example: { object: 'list', data: [FILE_EXAMPLE], has_more: false, first_id: FILE_EXAMPLE.id, last_id: FILE_EXAMPLE.id } },
+  })
   listFiles(@Query() query: Record<string, unknown>) {
     return this.files.list(query);
   }
@@ -53,19 +66,35 @@ export class FilesController {
     auth: 'train',
     errors: [ErrorCode.NotFound],
   })
-  @ApiHeader({ name: 'if-none-match', required: false, description: 'An ETag from an earlier download: 304 with no body when it still matches.' })
-  @ApiHeader({ name: 'range', required: false, description: 'One byte range (`bytes=1000-`, `bytes=0-499`, `bytes=-500`): 206 with `content-range`, to resume a download.' })
+  @ApiHeader({
+    name: 'if-none-match',
+    required: false,
+    description: 'An ETag from an earlier download: 304 with no body when it still matches.',
+  })
+  @ApiHeader({
+    name: 'range',
+    required: false,
+    description: 'One byte range (`bytes=1000-`, `bytes=0-499`, `bytes=-500`): 206 with `content-range`, to resume a download.',
+  })
   @ApiHeader({ name: 'if-range', required: false, description: 'The ETag the range belongs to; another version gets the whole value.' })
   @ApiResponse({ status: 206, description: 'The byte range asked for, with `content-range`.' })
   @ApiResponse({ status: 304, description: 'Not modified: `If-None-Match` names the current ETag.' })
-  async fileContent(@Param('id', IdParam.of('file')) id: string, @Headers() conditions: DownloadConditions, @Res({ passthrough: true }) reply: FastifyReply) {
+  async fileContent(
+    @Param('id', IdParam.of('file')) id: string,
+    @Headers() conditions: DownloadConditions,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ) {
     const download = await this.files.content(id, conditions);
     reply.status(download.status).headers(download.headers);
     return download.status === 304 ? undefined : new StreamableFile(download.content);
   }
 
   @Delete(':id')
-  @ApiEndpoint({ summary: 'Delete a file (409 while a job that has not finished uses it)', auth: 'train', errors: [ErrorCode.NotFound, ErrorCode.Conflict] })
+  @ApiEndpoint({
+    summary: 'Delete a file (409 while a job that has not finished uses it)',
+    auth: 'train',
+    errors: [ErrorCode.NotFound, ErrorCode.Conflict],
+  })
   @ApiOkResponse({ schema: { example: { id: FILE_EXAMPLE.id, object: 'file', deleted: true } } })
   deleteFile(@Param('id', IdParam.of('file')) id: string) {
     return this.files.delete(id);
