@@ -25,7 +25,7 @@ const typeormOnlyInRepositories = [
 const workerRuntimeFiles = [
   'src/**/*.worker.ts',
   'src/runtime/scan-loop.ts',
-  'src/runtime/onnx-train-engine.ts',
+  'src/training/onnx-train-engine.ts',
   'src/runtime/hf-tokenizer.ts',
   'src/runtime/onnx-signature.ts',
 ];

@@ -14,11 +14,7 @@ import { fileURLToPath } from 'node:url';
 const KNOWN_BACK_EDGES = [
   'config -> auth', // app-config.ts parses API keys with auth/api-keys.ts
   'common -> auth', // openapi/api-endpoint.decorator.ts reads auth/scopes.decorator.ts
-  'common -> metrics', // http/http-hooks.ts records request metrics
-  'common -> lifecycle', // http/http-hooks.ts refuses requests while draining
-  'lifecycle -> <root>', // lifecycle/serve.ts calls app.setup.ts
   'database -> instances', // the data source lists the instance entity
-  'runtime -> training', // onnx-train-engine.ts builds training/step-graph.ts
   'runtime -> models', // runtime reads manifest types from models/model-manifest.ts
   'runtime -> tasks', // runtime.service.ts reads tasks/task-table.ts
   'models -> tasks', // model-manifest.ts reads tasks/task-table.ts

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { OnnxTrainEngine } from '../runtime/onnx-train-engine.js';
+import { OnnxTrainEngine } from './onnx-train-engine.js';
 import { referenceGradient, referenceUpdate } from './reference.js';
 import { learningRateAt, momentCount, stepScalars } from './schedule.js';
 import { Trainer } from './trainer.js';

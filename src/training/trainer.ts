@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { argmax, EvaluationSum, splitValidation } from './datasets.js';
 import { initParams, splitParams } from './head-layout.js';
-import { OnnxTrainEngine, type StepResults } from '../runtime/onnx-train-engine.js';
+import { OnnxTrainEngine, type StepResults } from './onnx-train-engine.js';
 import { datasetProblems, TrainingSpecError, trainingProblems } from './options.js';
 import { Rng } from './rng.js';
 import { learningRateAt, momentCount, stepScalars } from './schedule.js';

@@ -1,9 +1,9 @@
 import { Logger } from '@nestjs/common';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
-import { type CreateAppOptions, createApp } from '../app.setup.js';
-import type { AppConfig } from '../config/app-config.js';
-import { LifecycleService } from './lifecycle.service.js';
-import { installProcessErrorPolicy } from './process-errors.js';
+import { type CreateAppOptions, createApp } from './app.setup.js';
+import type { AppConfig } from './config/app-config.js';
+import { LifecycleService } from './lifecycle/lifecycle.service.js';
+import { installProcessErrorPolicy } from './lifecycle/process-errors.js';
 
 /**
  * Starts the app and owns its shutdown. On SIGTERM or SIGINT: readiness turns 503 at once,
