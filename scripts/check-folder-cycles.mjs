@@ -12,8 +12,6 @@ import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const KNOWN_BACK_EDGES = [
-  'config -> auth', // app-config.ts parses API keys with auth/api-keys.ts
-  'common -> auth', // openapi/api-endpoint.decorator.ts reads auth/scopes.decorator.ts
   'database -> instances', // the data source lists the instance entity
   'runtime -> models', // runtime reads manifest types from models/model-manifest.ts
   'runtime -> tasks', // runtime.service.ts reads tasks/task-table.ts

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import { hashApiKey } from '../auth/api-keys.js';
+import { hashApiKey } from './api-keys.js';
 import { ConfigError, disableOnnxRuntimeTelemetry, loadConfig } from './app-config.js';
 import { envSchema } from './config.schema.js';
 

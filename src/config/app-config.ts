@@ -1,4 +1,4 @@
-import { type ApiKey, parseApiKeys } from '../auth/api-keys.js';
+import { type ApiKey, parseApiKeys } from './api-keys.js';
 import { envSchema } from './config.schema.js';
 
 export interface AppConfig {

@@ -3,7 +3,7 @@ import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import request from 'supertest';
 import sharp from 'sharp';
-import { hashApiKey } from '../../src/auth/api-keys.js';
+import { hashApiKey } from '../../src/config/api-keys.js';
 import { pino } from 'pino';
 import { createApp } from '../../src/app.setup.js';
 import { currentRequestId } from '../../src/common/http/request-context.js';

@@ -1,6 +1,6 @@
 import { applyDecorators } from '@nestjs/common';
 import { ApiBearerAuth, ApiExtraModels, ApiOperation, ApiResponse, getSchemaPath } from '@nestjs/swagger';
-import { RequireAuth, type RouteAuth } from '../../auth/scopes.decorator.js';
+import { RequireAuth, type RouteAuth } from '../http/scopes.decorator.js';
 import { ERROR_CODES, ErrorCode } from '../errors/error-code.js';
 import { ErrorBodyDto } from './error-body.dto.js';
 
