@@ -77,4 +77,19 @@ export default tseslint.config(
   { files: workerRuntimeFiles, ignores: exempt, rules: { 'no-restricted-imports': restricted(typeormOnlyInRepositories) } },
   { files: typeormFiles, ignores: exempt, rules: { 'no-restricted-imports': restricted([onnxOnlyInWorkers, transformersOnlyInWorkers]) } },
   { files: ['src/config/**/*.ts'], rules: { 'no-restricted-properties': 'off' } },
+  // src/contracts/ is the lowest layer (tensor types, scan spec, manifest schema, task table): every
+  // other folder may import it, and it imports nothing else from src/.
+  {
+    files: ['src/contracts/**/*.ts'],
+    ignores: exempt,
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: [onnxOnlyInWorkers, transformersOnlyInWorkers, ...typeormOnlyInRepositories],
+          patterns: [{ group: ['../*'], message: 'src/contracts/ is the lowest layer: it imports nothing else from src/.' }],
+        },
+      ],
+    },
+  },
 );

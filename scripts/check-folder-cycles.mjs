@@ -13,9 +13,6 @@ import { fileURLToPath } from 'node:url';
 
 const KNOWN_BACK_EDGES = [
   'database -> instances', // the data source lists the instance entity
-  'runtime -> models', // runtime reads manifest types from models/model-manifest.ts
-  'runtime -> tasks', // runtime.service.ts reads tasks/task-table.ts
-  'models -> tasks', // model-manifest.ts reads tasks/task-table.ts
 ];
 
 const projectRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');

@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ort from 'onnxruntime-node';
-import { parseManifest } from '../../src/models/model-manifest.js';
+import { parseManifest } from '../../src/contracts/model-manifest.js';
 import { resolveWeights } from '../../src/models/model-source.js';
 import { runScan } from '../../src/runtime/scan-loop.js';
 import { decodeAudio } from '../../src/speech/audio-decode.js';

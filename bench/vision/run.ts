@@ -12,7 +12,7 @@ import { availableParallelism, cpus } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ort from 'onnxruntime-node';
-import { parseManifest } from '../../src/models/model-manifest.js';
+import { parseManifest } from '../../src/contracts/model-manifest.js';
 import { imageToTensor } from '../../src/vision/image-input.js';
 import { runLoad } from '../oip/load.js';
 import { percentile } from '../oip/report.js';

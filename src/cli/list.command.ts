@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
-import { type ModelManifest, parseManifest } from '../models/model-manifest.js';
+import { type ModelManifest, parseManifest } from '../contracts/model-manifest.js';
 import { resolveWeights } from '../models/model-source.js';
 import type { ModelStore } from './model-store.js';
 import { treeSize } from './model-store.js';

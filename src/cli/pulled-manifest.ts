@@ -1,8 +1,8 @@
-import { parseManifest, type TensorSpec } from '../models/model-manifest.js';
+import { parseManifest, type TensorSpec } from '../contracts/model-manifest.js';
 import type { Dtype } from './args.js';
 import type { Selection } from './file-selection.js';
 import type { OnnxSignature } from '../runtime/onnx-signature.js';
-import { PULL_FALLBACK, TASKS, type TaskName, type TaskRow, taskRow } from '../tasks/task-table.js';
+import { PULL_FALLBACK, TASKS, type TaskName, type TaskRow, taskRow } from '../contracts/task-table.js';
 
 /** The folder inside a version that holds the Hub's files, as `source.huggingface` names it. */
 export const HF_FOLDER = 'hf';

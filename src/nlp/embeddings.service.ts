@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { AppError } from '../common/errors/app-error.js';
 import { ErrorCode } from '../common/errors/error-code.js';
 import { normaliseInPlace } from '../runtime/text-features.js';
-import { tasksFor } from '../tasks/task-table.js';
+import { tasksFor } from '../contracts/task-table.js';
 import type { TaskTrace } from '../tasks/task-models.service.js';
 import { parseBody, readTextInputs } from './text-input.js';
 import { TextModels } from './text-models.service.js';

@@ -10,7 +10,7 @@ import { tokenSpans } from './token-offsets.js';
 import { parseBody, readTextInputs } from './text-input.js';
 import { type TextModel, TextModels } from './text-models.service.js';
 import { checkModelInputs } from '../tasks/input-count.js';
-import { tasksFor } from '../tasks/task-table.js';
+import { tasksFor } from '../contracts/task-table.js';
 
 const MAX_TEXT_INPUTS = 256;
 

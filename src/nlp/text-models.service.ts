@@ -8,7 +8,7 @@ import type { AppConfig } from '../config/app-config.js';
 import { InjectConfig } from '../config/config.module.js';
 import { configureTransformers, loadTokenizer, type PreTrainedTokenizer } from '../runtime/hf-tokenizer.js';
 import type { EmbedResult } from '../runtime/model-runner.js';
-import type { Tensor } from '../runtime/tensor.js';
+import type { Tensor } from '../contracts/tensor.js';
 import {
   checkTokenIds,
   encodeTexts,

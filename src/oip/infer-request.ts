@@ -1,7 +1,7 @@
 import { AppError } from '../common/errors/app-error.js';
 import { ErrorCode } from '../common/errors/error-code.js';
-import { batchAxisOf, fullShape, type ModelManifest, type TensorSpec } from '../models/model-manifest.js';
-import type { NamedTensors, Tensor } from '../runtime/tensor.js';
+import { batchAxisOf, fullShape, type ModelManifest, type TensorSpec } from '../contracts/model-manifest.js';
+import type { NamedTensors, Tensor } from '../contracts/tensor.js';
 import { type DecodedData, PreparsedInferBody } from './json-body.js';
 import { decodeJsonTensor, splitInferRequest, takeBinaryInputs, viewBinaryTensor } from './tensor-codec.js';
 

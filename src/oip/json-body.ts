@@ -6,7 +6,7 @@
  */
 import { createRequire } from 'node:module';
 import { AppError } from '../common/errors/app-error.js';
-import type { Tensor } from '../runtime/tensor.js';
+import type { Tensor } from '../contracts/tensor.js';
 import { decodeJsonTensor } from './tensor-codec.js';
 
 /** Fastify's own copy, so both paths refuse exactly the same `__proto__` and `constructor` keys. */

@@ -2,10 +2,10 @@ import { Injectable } from '@nestjs/common';
 import { AppError } from '../common/errors/app-error.js';
 import { ErrorCode } from '../common/errors/error-code.js';
 import { LATHE_VERSION } from '../common/version.js';
-import { fullShape } from '../models/model-manifest.js';
+import { fullShape } from '../contracts/model-manifest.js';
 import { type ModelVersion, ModelRepository } from '../models/model-repository.service.js';
 import type { ModelStatistics } from '../runtime/model-stats.js';
-import type { Tensor } from '../runtime/tensor.js';
+import type { Tensor } from '../contracts/tensor.js';
 import { parseInferRequest } from './infer-request.js';
 import { encodeBinaryData, encodeJsonData, joinInferResponse } from './tensor-codec.js';
 

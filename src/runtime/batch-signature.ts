@@ -1,4 +1,4 @@
-import { elementCount, type NamedTensors } from './tensor.js';
+import { elementCount, type NamedTensors } from '../contracts/tensor.js';
 
 /** Values of an unbatched input up to this many elements are compared; larger ones never share a batch. */
 const COMPARED_ELEMENTS = 64;

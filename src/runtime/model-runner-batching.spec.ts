@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import ort from 'onnxruntime-node';
 import { maxAbsDiff, random, randomFloats, SILERO_PATH } from '../../test/support/models.js';
 import { ModelRunner, type RunnerEvents } from './model-runner.js';
-import type { NamedTensors } from './tensor.js';
+import type { NamedTensors } from '../contracts/tensor.js';
 
 const quiet: RunnerEvents = { fallback() {}, execution() {}, request() {}, queueDepth() {}, crashed() {}, stopped() {} };
 

@@ -6,7 +6,7 @@ import { AppError } from '../common/errors/app-error.js';
 import { ErrorCode } from '../common/errors/error-code.js';
 import { ModelRunner, type RunnerEvents, type RunnerOptions } from './model-runner.js';
 import { runScan } from './scan-loop.js';
-import { type ScanSpec, scanSpecSchema } from './scan-spec.js';
+import { type ScanSpec, scanSpecSchema } from '../contracts/scan-spec.js';
 
 const SILERO: ScanSpec = scanSpecSchema.parse({
   input: 'input',

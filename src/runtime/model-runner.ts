@@ -2,9 +2,9 @@ import { AppError } from '../common/errors/app-error.js';
 import { ErrorCode } from '../common/errors/error-code.js';
 import { signatureOf } from './batch-signature.js';
 import { ModelStatsRecorder } from './model-stats.js';
-import type { ScanSpec } from './scan-spec.js';
+import type { ScanSpec } from '../contracts/scan-spec.js';
 import { SessionWorker } from './session-worker.js';
-import { elementCount, type NamedTensors, splitBatch, type Tensor } from './tensor.js';
+import { elementCount, type NamedTensors, splitBatch, type Tensor } from '../contracts/tensor.js';
 import type { EmbedAnswer, EmbedPart, PipelineInit, TensorInfo, TextInit } from './worker-protocol.js';
 
 export interface BatchingPolicy {

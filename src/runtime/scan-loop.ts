@@ -1,7 +1,7 @@
 import ort from 'onnxruntime-node';
 import { ORT_TYPE_OF } from './ort-types.js';
-import type { ScanConstantSpec, ScanSpec, ScanStateSpec } from './scan-spec.js';
-import { elementCount, TYPED_ARRAY_OF } from './tensor.js';
+import type { ScanConstantSpec, ScanSpec, ScanStateSpec } from '../contracts/scan-spec.js';
+import { elementCount, TYPED_ARRAY_OF } from '../contracts/tensor.js';
 
 export interface ScanOutcome {
   /** The collected output of every window, concatenated: steps × perStep values. */

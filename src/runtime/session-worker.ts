@@ -1,8 +1,8 @@
 import { Worker } from 'node:worker_threads';
 import { AppError } from '../common/errors/app-error.js';
 import { ErrorCode } from '../common/errors/error-code.js';
-import type { ScanSpec } from './scan-spec.js';
-import { type NamedTensors, type Tensor, transferables } from './tensor.js';
+import type { ScanSpec } from '../contracts/scan-spec.js';
+import { type NamedTensors, type Tensor, transferables } from '../contracts/tensor.js';
 import type { EmbedPart, FromWorker, WorkerInit, WorkerReady } from './worker-protocol.js';
 
 const WORKER_URL = new URL('./session.worker.js', import.meta.url);

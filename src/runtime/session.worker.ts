@@ -12,7 +12,7 @@ import { ErrorCode } from '../common/errors/error-code.js';
 import type { PreTrainedTokenizer } from './hf-tokenizer.js';
 import { DATATYPE_OF_ORT, ORT_TYPE_OF } from './ort-types.js';
 import { runScan } from './scan-loop.js';
-import { concatBatch, type NamedTensors, Scratch, type Tensor, type TensorData } from './tensor.js';
+import { concatBatch, type NamedTensors, Scratch, type Tensor, type TensorData } from '../contracts/tensor.js';
 import {
   type EmbedAnswer,
   type FromWorker,

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { checkTokenIds, lengthGroups, normaliseInPlace, padIds, poolRows } from './text-features.js';
-import type { Tensor } from './tensor.js';
+import type { Tensor } from '../contracts/tensor.js';
 
 const near = (actual: ArrayLike<number>, expected: readonly number[], what: string) => {
   assert.equal(actual.length, expected.length, `${what}: length`);

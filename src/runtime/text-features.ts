@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { AppError } from '../common/errors/app-error.js';
 import { ErrorCode } from '../common/errors/error-code.js';
 import type { PreTrainedTokenizer } from './hf-tokenizer.js';
-import type { NamedTensors, Tensor } from './tensor.js';
+import type { NamedTensors, Tensor } from '../contracts/tensor.js';
 
 export const textParameters = z.object({
   /** How token vectors become one: mean over the attention mask, the first token, or none (the model pools). */

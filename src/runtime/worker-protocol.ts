@@ -1,5 +1,5 @@
-import type { ScanSpec } from './scan-spec.js';
-import type { NamedTensors, Tensor } from './tensor.js';
+import type { ScanSpec } from '../contracts/scan-spec.js';
+import type { NamedTensors, Tensor } from '../contracts/tensor.js';
 
 /** Messages between the scheduler (main thread) and a session worker. */
 export interface WorkerInit {

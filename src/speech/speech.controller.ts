@@ -5,7 +5,7 @@ import { ErrorCode } from '../common/errors/error-code.js';
 import { ApiEndpoint } from '../common/openapi/api-endpoint.decorator.js';
 import { readMedia } from '../tasks/media-input.js';
 import { TaskTrace } from '../tasks/task-models.service.js';
-import { defaultModelFor } from '../tasks/task-table.js';
+import { defaultModelFor } from '../contracts/task-table.js';
 import { MEDIA_CONSUMES, TASK_ERRORS, TASK_HEADERS } from '../tasks/task-openapi.js';
 import { SpeechService } from './speech.service.js';
 import { TranscriptionService } from './transcription.service.js';

@@ -5,7 +5,7 @@ import { ErrorCode } from '../common/errors/error-code.js';
 import { type MediaRequest, opt, parseOptions } from '../tasks/media-input.js';
 import { TaskModels, type TaskTrace } from '../tasks/task-models.service.js';
 import { AudioDecoder } from './audio-decoder.service.js';
-import { tasksFor } from '../tasks/task-table.js';
+import { tasksFor } from '../contracts/task-table.js';
 
 const SAMPLE_RATE = 16_000;
 /** Whisper reads 30 s windows; longer audio is cut into windows that overlap by 5 s and stitched. */

@@ -1,11 +1,11 @@
 import { Injectable } from '@nestjs/common';
 import { AppError } from '../common/errors/app-error.js';
 import { ErrorCode } from '../common/errors/error-code.js';
-import type { ModelManifest } from '../models/model-manifest.js';
+import type { ModelManifest } from '../contracts/model-manifest.js';
 import { ModelRepository } from '../models/model-repository.service.js';
 import { huggingfaceFolder } from '../models/model-source.js';
 import type { ModelRunner } from '../runtime/model-runner.js';
-import type { NamedTensors } from '../runtime/tensor.js';
+import type { NamedTensors } from '../contracts/tensor.js';
 import type { RunModel } from './run-model.js';
 
 export interface TaskModel {

@@ -4,13 +4,13 @@ import { AppError } from '../common/errors/app-error.js';
 import { ErrorCode } from '../common/errors/error-code.js';
 import type { AppConfig } from '../config/app-config.js';
 import { InjectConfig } from '../config/config.module.js';
-import type { Tensor } from '../runtime/tensor.js';
+import type { Tensor } from '../contracts/tensor.js';
 import { type MediaRequest, opt, parseOptions } from '../tasks/media-input.js';
 import { type LabelScore, type ScoreFunction, toScores, topK } from '../tasks/scores.js';
 import { type TaskModel, TaskModels, TaskTrace } from '../tasks/task-models.service.js';
 import { imageToTensor } from './image-input.js';
 import { checkModelInputs } from '../tasks/input-count.js';
-import { tasksFor } from '../tasks/task-table.js';
+import { tasksFor } from '../contracts/task-table.js';
 
 const CLASSIFY_TASKS = tasksFor('visionClassify');
 

@@ -1,7 +1,7 @@
 import sharp, { type Metadata, type OutputInfo, type Sharp } from 'sharp';
 import { AppError } from '../common/errors/app-error.js';
 import { ErrorCode } from '../common/errors/error-code.js';
-import type { ImagePreprocess } from '../models/model-manifest.js';
+import type { ImagePreprocess } from '../contracts/model-manifest.js';
 
 /** Formats accepted from clients; vector and document formats (SVG, PDF) are not photos and are refused. */
 const FORMATS = new Set(['jpeg', 'png', 'webp', 'gif', 'tiff', 'heif', 'avif']);

@@ -5,7 +5,7 @@ import { ApiEndpoint } from '../common/openapi/api-endpoint.decorator.js';
 import { readMedia } from '../tasks/media-input.js';
 import { MEDIA_CONSUMES, TASK_ERRORS, TASK_HEADERS } from '../tasks/task-openapi.js';
 import { TaskTrace } from '../tasks/task-models.service.js';
-import { defaultModelFor } from '../tasks/task-table.js';
+import { defaultModelFor } from '../contracts/task-table.js';
 import { ClassifyService } from './classify.service.js';
 import { OcrService } from './ocr.service.js';
 

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import request from 'supertest';
 import { runCli } from '../../src/cli/lathe-cli.js';
-import { parseManifest } from '../../src/models/model-manifest.js';
+import { parseManifest } from '../../src/contracts/model-manifest.js';
 import { startTestApp } from '../support/app.js';
 import { FakeHub, tinyClassifierOutput, tinyClassifierRepo } from '../support/fake-hub.js';
 import { freePort, killSpawned, makeTempDir, spawnNode } from '../support/processes.js';

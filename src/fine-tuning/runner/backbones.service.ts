@@ -6,7 +6,7 @@ import { AppError } from '../../common/errors/app-error.js';
 import { ErrorCode } from '../../common/errors/error-code.js';
 import { ModelRepository } from '../../models/model-repository.service.js';
 import { huggingfaceFolder, ModelFileMissing, resolveWeights } from '../../models/model-source.js';
-import { taskRow, tasksWhere } from '../../tasks/task-table.js';
+import { taskRow, tasksWhere } from '../../contracts/task-table.js';
 import type { InputKind } from '../files/dataset-parser.js';
 
 export interface Backbone {

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
-import { headTask } from '../../tasks/task-table.js';
+import { headTask } from '../../contracts/task-table.js';
 import type { Evaluation } from '../../training/types.js';
 import { ArtifactsRepository, ONNX_MEDIA_TYPE } from '../artifacts/artifacts.repository.js';
 import { FilesRepository } from '../files/files.repository.js';

@@ -4,7 +4,7 @@
  */
 import { AppError } from '../../common/errors/app-error.js';
 import { ErrorCode } from '../../common/errors/error-code.js';
-import type { NamedTensors, Tensor } from '../../runtime/tensor.js';
+import type { NamedTensors, Tensor } from '../../contracts/tensor.js';
 import type { RunModel } from '../../tasks/run-model.js';
 import { boxesFromMap, DEFAULT_DETECTION, type DetectionParams, detectionInput } from './detection.js';
 import { directionInput, isUpsideDown } from './direction.js';

@@ -2,7 +2,7 @@
  * PaddleOCR's line recogniser (PP-OCRv4, SVTR-LCNet with a CTC head): upright line crops at height
  * 48 in, per-step class probabilities out, decoded greedily.
  */
-import type { Tensor } from '../../runtime/tensor.js';
+import type { Tensor } from '../../contracts/tensor.js';
 import {
   cropQuad,
   type Quad,
