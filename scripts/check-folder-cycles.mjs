@@ -1,19 +1,12 @@
 // Folder-cycle check for src/ (run by `npm run lint`): every top-level folder of src/ is a node, the
 // files at src/ itself (main.ts, app.module.ts, app.setup.ts) are one node "<root>", and an import from
 // a file in one folder to a file in another is an edge. The graph must have no cycle. Colocated
-// *.spec.ts files are tests (consumers, like test/), so their imports are not edges.
-//
-// KNOWN_BACK_EDGES are the edges that closed cycles when this check was added; the check removes them
-// and then requires an acyclic graph, so a NEW cycle fails. Each listed edge must still exist: when one
-// is broken, the check fails until it is removed from the list, so the list only shrinks.
+// *.spec.ts files are tests (consumers, like test/), so their imports are not edges. On failure it
+// prints one cycle with the imports that make each of its edges.
 // Plain JavaScript (not compiled) so that `npm run lint` needs no build.
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
-
-const KNOWN_BACK_EDGES = [
-  'database -> instances', // the data source lists the instance entity
-];
 
 const projectRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const srcRoot = join(projectRoot, 'src');
@@ -87,10 +80,7 @@ function findCycle(edgeKeys) {
 
 const edges = folderEdges();
 const problems = [];
-for (const known of KNOWN_BACK_EDGES) {
-  if (!edges.has(known)) problems.push(`"${known}" no longer exists: remove it from KNOWN_BACK_EDGES in scripts/check-folder-cycles.mjs`);
-}
-const cycle = findCycle([...edges.keys()].filter((key) => !KNOWN_BACK_EDGES.includes(key)));
+const cycle = findCycle([...edges.keys()]);
 if (cycle) {
   problems.push(`folder cycle: ${cycle.join(' -> ')}`);
   for (let i = 0; i + 1 < cycle.length; i++) {
@@ -102,4 +92,4 @@ if (problems.length > 0) {
   console.error(problems.join('\n'));
   process.exit(1);
 }
-console.log(`folder graph of src/: ${edges.size} edges, no cycle besides the ${KNOWN_BACK_EDGES.length} known back edges`);
+console.log(`folder graph of src/: ${edges.size} edges, no cycle`);
