@@ -1,8 +1,8 @@
 // Folder-cycle check for src/ (run by `npm run lint`): every top-level folder of src/ is a node, the
-// files at src/ itself (main.ts, app.module.ts, app.setup.ts) are one node "<root>", and an import from
+// files at src/ itself (main.ts, app.module.ts, app.setup.ts, serve.ts, http-hooks.ts) are one node "<root>", and an import from
 // a file in one folder to a file in another is an edge. The graph must have no cycle. Colocated
-// *.spec.ts files are tests (consumers, like test/), so their imports are not edges. On failure it
-// prints one cycle with the imports that make each of its edges.
+// *.spec.ts files are tests (consumers, like test/), so their imports are not edges. No folder may
+// import the root files either. On failure it prints the imports at fault.
 // Plain JavaScript (not compiled) so that `npm run lint` needs no build.
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
@@ -80,6 +80,10 @@ function findCycle(edgeKeys) {
 
 const edges = folderEdges();
 const problems = [];
+// The root wires the app together; only main.ts, scripts and tests start from it.
+for (const [key, sites] of edges) {
+  if (key.endsWith(' -> <root>')) problems.push(...sites.map((site) => `nothing under src/<folder>/ imports the files at src/: ${site}`));
+}
 const cycle = findCycle([...edges.keys()]);
 if (cycle) {
   problems.push(`folder cycle: ${cycle.join(' -> ')}`);
