@@ -1,5 +1,5 @@
-// Lint: typescript-eslint's recommended rules (minus the few listed below) and the import boundaries
-// from DESIGN.md. The folder-cycle check is scripts/check-folder-cycles.mjs (a whole-graph property
+// Lint: typescript-eslint's recommended rules (minus the few listed below) and the project's import
+// boundaries (README, Development). The folder-cycle check is scripts/check-folder-cycles.mjs (a whole-graph property
 // that a per-file rule cannot see); `npm run lint` runs both.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
@@ -51,11 +51,11 @@ export default tseslint.config(
   {
     files: ['**/*.ts'],
     rules: {
-      // Leading underscore marks a value left out on purpose (a destructured field, a fixed-arity callback).
       // Off: two validators match control characters on purpose (upload file names, hub listings).
       'no-control-regex': 'off',
       // Off: loop state initialised before a try/finally reads more plainly than a bare declaration.
       'no-useless-assignment': 'off',
+      // Leading underscore marks a value left out on purpose (a destructured field, a fixed-arity callback).
       '@typescript-eslint/no-unused-vars': [
         'error',
         { argsIgnorePattern: '^_', varsIgnorePattern: '^_', destructuredArrayIgnorePattern: '^_', ignoreRestSiblings: true },
@@ -71,6 +71,14 @@ export default tseslint.config(
       'no-restricted-properties': [
         'error',
         { object: 'process', property: 'env', message: 'Only src/config/ reads process.env; take a value from AppConfig.' },
+      ],
+      // no-restricted-imports sees static imports only; a dynamic one would slip past the rules above.
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: 'ImportExpression[source.value=/^(onnxruntime-node|@huggingface.transformers|typeorm|@nestjs.typeorm)$/]',
+          message: 'Import onnxruntime-node, Transformers.js and TypeORM statically, where the boundary rules can see it.',
+        },
       ],
     },
   },
