@@ -66,7 +66,9 @@ export class CreateFineTuning1764400000000 implements MigrationInterface {
         "updated_at" timestamptz NOT NULL DEFAULT now(),
         "finished_at" timestamptz
       )`);
-    await queryRunner.query(`CREATE INDEX "fine_tuning_jobs_status_idx" ON "fine_tuning_jobs" ("status") WHERE "status" IN ('validating_files', 'queued', 'running')`);
+    await queryRunner.query(
+      `CREATE INDEX "fine_tuning_jobs_status_idx" ON "fine_tuning_jobs" ("status") WHERE "status" IN ('validating_files', 'queued', 'running')`,
+    );
     await queryRunner.query(`
       CREATE TABLE "fine_tuning_events" (
         "seq" bigserial PRIMARY KEY,
@@ -131,7 +133,16 @@ export class CreateFineTuning1764400000000 implements MigrationInterface {
   }
 
   async down(queryRunner: QueryRunner): Promise<void> {
-    for (const table of ['fine_tuned_models', 'fine_tuning_features', 'fine_tuning_checkpoints', 'fine_tuning_metrics', 'fine_tuning_events', 'fine_tuning_jobs', 'artifacts', 'fine_tuning_files']) {
+    for (const table of [
+      'fine_tuned_models',
+      'fine_tuning_features',
+      'fine_tuning_checkpoints',
+      'fine_tuning_metrics',
+      'fine_tuning_events',
+      'fine_tuning_jobs',
+      'artifacts',
+      'fine_tuning_files',
+    ]) {
       await queryRunner.query(`DROP TABLE "${table}"`);
     }
   }

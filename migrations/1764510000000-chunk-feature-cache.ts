@@ -38,6 +38,8 @@ export class ChunkFeatureCache1764510000000 implements MigrationInterface {
     await queryRunner.query(`DROP TABLE "fine_tuning_feature_chunks"`);
     await queryRunner.query(`DELETE FROM "fine_tuning_features"`);
     await queryRunner.query(`ALTER TABLE "fine_tuning_features" DROP COLUMN "chunks"`);
-    await queryRunner.query(`ALTER TABLE "fine_tuning_features" ADD COLUMN "features" bytea NOT NULL CHECK (octet_length("features") = "rows" * "dim" * 4)`);
+    await queryRunner.query(
+      `ALTER TABLE "fine_tuning_features" ADD COLUMN "features" bytea NOT NULL CHECK (octet_length("features") = "rows" * "dim" * 4)`,
+    );
   }
 }

@@ -3,7 +3,7 @@
  *   npm run api-key -- <name> <scope+scope>      e.g. npm run api-key -- ci infer+train
  */
 import { randomBytes } from 'node:crypto';
-import { hashApiKey, parseApiKeys } from '../src/auth/api-keys.js';
+import { hashApiKey, parseApiKeys } from '../src/config/api-keys.js';
 
 const [name, scopes] = process.argv.slice(2);
 if (!name || !scopes) {

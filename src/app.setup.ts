@@ -10,7 +10,7 @@ import { AppError } from './common/errors/app-error.js';
 import { AllExceptionsFilter } from './common/errors/all-exceptions.filter.js';
 import { ErrorCode } from './common/errors/error-code.js';
 import { answerClientError, answerFrameworkError, MAX_PATH_PARAM_LENGTH } from './common/http/framework-errors.js';
-import { installRequestHooks, requestIdFor } from './common/http/http-hooks.js';
+import { installRequestHooks, requestIdFor } from './http-hooks.js';
 import { installSecurityHeaders } from './common/http/security-headers.js';
 import { installIdleTimeoutPolicy, timeoutServerOptions } from './common/http/timeouts.js';
 import { installMediaParsers } from './common/http/media-body.js';
@@ -50,17 +50,13 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
     frameworkErrors: answerFrameworkError,
     clientErrorHandler: answerClientError,
   });
-  const app = await NestFactory.create<NestFastifyApplication>(
-    AppModule.forRoot(config, options.extraModules),
-    adapter,
-    {
-      logger: new NestPinoLogger(logger),
-      abortOnError: false,
-      preview: options.preview,
-      // Lathe registers its own JSON parser (strict UTF-8) in configureApp.
-      bodyParser: false,
-    },
-  );
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config, options.extraModules), adapter, {
+    logger: new NestPinoLogger(logger),
+    abortOnError: false,
+    preview: options.preview,
+    // Lathe registers its own JSON parser (strict UTF-8) in configureApp.
+    bodyParser: false,
+  });
   await configureApp(app, config, { preview: options.preview });
   return app;
 }

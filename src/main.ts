@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import { ConfigError, disableOnnxRuntimeTelemetry, loadConfigFromEnv } from './config/app-config.js';
-import { serve } from './lifecycle/serve.js';
+import { serve } from './serve.js';
 
 async function main(): Promise<void> {
   disableOnnxRuntimeTelemetry();

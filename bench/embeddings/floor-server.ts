@@ -55,7 +55,10 @@ async function listen(): Promise<{ port: number; close(): Promise<unknown> }> {
     return { port: Number(new URL(await app.getUrl()).port), close: () => app.close() };
   }
   const app = Fastify();
-  app.post<{ Body: EmbeddingsBody }>('/v1/embeddings', async (request, reply) => answer(request.body) ?? reply.code(404).send({ error: 'unknown model' }));
+  app.post<{ Body: EmbeddingsBody }>(
+    '/v1/embeddings',
+    async (request, reply) => answer(request.body) ?? reply.code(404).send({ error: 'unknown model' }),
+  );
   const address = await app.listen({ host: '127.0.0.1', port: 0 });
   return { port: Number(new URL(address).port), close: () => app.close() };
 }

@@ -74,18 +74,36 @@ interface InProcessResult {
  * batch and pooling, back to back, on a session with `threads` intra-op threads (default one per
  * core). Inputs per second over all callers.
  */
-async function inProcess(model: BenchModel, tokenizer: PreTrainedTokenizer, callers: number, rows: number, threads = availableParallelism()): Promise<InProcessResult> {
-  const session = await ort.InferenceSession.create(join(model.folder, 'onnx/model.onnx'), { intraOpNumThreads: threads, graphOptimizationLevel: 'all' });
+async function inProcess(
+  model: BenchModel,
+  tokenizer: PreTrainedTokenizer,
+  callers: number,
+  rows: number,
+  threads = availableParallelism(),
+): Promise<InProcessResult> {
+  const session = await ort.InferenceSession.create(join(model.folder, 'onnx/model.onnx'), {
+    intraOpNumThreads: threads,
+    graphOptimizationLevel: 'all',
+  });
   const batch = texts(rows);
   const round = async () => {
     const ids = batch.map((t) => tokenizer.encode(t));
     const L = Math.max(...ids.map((r) => r.length));
     const inputIds = new BigInt64Array(rows * L);
     const mask = new BigInt64Array(rows * L);
-    ids.forEach((r, i) => r.forEach((id, j) => { inputIds[i * L + j] = BigInt(id); mask[i * L + j] = 1n; }));
+    ids.forEach((r, i) =>
+      r.forEach((id, j) => {
+        inputIds[i * L + j] = BigInt(id);
+        mask[i * L + j] = 1n;
+      }),
+    );
     const feeds: Record<string, ort.Tensor> = {};
     for (const name of model.inputs) {
-      feeds[name] = new ort.Tensor('int64', name === 'input_ids' ? inputIds : name === 'attention_mask' ? mask : new BigInt64Array(rows * L), [rows, L]);
+      feeds[name] = new ort.Tensor(
+        'int64',
+        name === 'input_ids' ? inputIds : name === 'attention_mask' ? mask : new BigInt64Array(rows * L),
+        [rows, L],
+      );
     }
     const out = (await session.run(feeds, [model.output]))[model.output]!;
     const data = out.data as Float32Array;
@@ -94,7 +112,9 @@ async function inProcess(model: BenchModel, tokenizer: PreTrainedTokenizer, call
     for (let r = 0; r < rows; r += 1) {
       const v = new Float32Array(width);
       if (model.pooling === 'none') v.set(data.subarray(r * width, (r + 1) * width));
-      else for (let t = 0; t < ids[r]!.length; t += 1) for (let k = 0; k < width; k += 1) v[k]! += data[(r * L + t) * width + k]! / ids[r]!.length;
+      else
+        for (let t = 0; t < ids[r]!.length; t += 1)
+          for (let k = 0; k < width; k += 1) v[k]! += data[(r * L + t) * width + k]! / ids[r]!.length;
       const norm = Math.hypot(...v);
       for (let k = 0; k < width; k += 1) v[k]! /= norm || 1;
     }
@@ -134,9 +154,12 @@ async function measureHttp(server: RunningServer, model: string, concurrency: nu
   const result = await runLoad(
     { port: server.port, path: '/v1/embeddings', body, headers: { 'content-type': 'application/json' } },
     {
-      concurrency, warmupMs: WARMUP_MS, durationMs,
+      concurrency,
+      warmupMs: WARMUP_MS,
+      durationMs,
       window: cpu.window,
-      verify: (reply) => ((JSON.parse(reply.body.toString('utf8')) as { data: unknown[] }).data.length === batch ? undefined : 'wrong number of embeddings'),
+      verify: (reply) =>
+        (JSON.parse(reply.body.toString('utf8')) as { data: unknown[] }).data.length === batch ? undefined : 'wrong number of embeddings',
     },
   );
   const failures = [...result.failures.values()].reduce((n, f) => n + f.count, 0) + result.networkErrors + result.bad;
@@ -154,10 +177,13 @@ async function main(): Promise<void> {
     const modelsDir = join(temp, 'models');
     const ids = ['input_ids', 'attention_mask', 'token_type_ids'];
     await writeManifest(modelsDir, 'bert-mini', {
-      task: 'feature-extraction', source: { huggingface: fx.encoder.dir, file: 'onnx/model.onnx' },
+      task: 'feature-extraction',
+      source: { huggingface: fx.encoder.dir, file: 'onnx/model.onnx' },
       inputs: ids.map((name) => ({ name, datatype: 'INT64', shape: [-1] })),
       outputs: [{ name: 'last_hidden_state', datatype: 'FP32', shape: [-1, 32] }],
-      maxBatchSize: 64, instances: 2, intraOpThreads: 1,
+      maxBatchSize: 64,
+      instances: 2,
+      intraOpThreads: 1,
       parameters: { pooling: 'mean', normalize: true },
     });
     const glove = JSON.parse(await readFile(join(ROOT, 'models/glove-100d/1/model.json'), 'utf8')) as Record<string, unknown>;
@@ -165,7 +191,13 @@ async function main(): Promise<void> {
     configureTransformers(temp);
     const gloveParams = glove.parameters as { output?: string };
     const models: BenchModel[] = [
-      { name: 'glove-100d', folder: GLOVE, output: gloveParams.output ?? 'sentence_embedding', pooling: 'none', inputs: (glove.inputs as Array<{ name: string }>).map((i) => i.name) },
+      {
+        name: 'glove-100d',
+        folder: GLOVE,
+        output: gloveParams.output ?? 'sentence_embedding',
+        pooling: 'none',
+        inputs: (glove.inputs as Array<{ name: string }>).map((i) => i.name),
+      },
       { name: 'bert-mini', folder: fx.encoder.dir, output: 'last_hidden_state', pooling: 'mean', inputs: ids },
     ];
     const limits = new Map<string, InProcessResult>();
@@ -191,7 +223,8 @@ async function main(): Promise<void> {
     const floors = new Map<string, HttpCell[]>();
     try {
       // Started inside the try, so Lathe is stopped when one of them cannot start.
-      for (const stack of ['fastify', 'nest'] as const) floorServers.push(await startForked(floorScript, { stack, widths }, `${stack} floor server`));
+      for (const stack of ['fastify', 'nest'] as const)
+        floorServers.push(await startForked(floorScript, { stack, widths }, `${stack} floor server`));
       for (const m of models) {
         for (const c of CONCURRENCIES) {
           for (const b of BATCHES) {
@@ -208,7 +241,9 @@ async function main(): Promise<void> {
       for (const server of floorServers) for (const p of await server.stop()) console.log(`note: ${p}`);
     }
     console.log(`bench/embeddings: ${durationMs / 1000} s per cell; inputs per second\n`);
-    console.log('| model | concurrency | inputs/request | limit inputs/s | ceiling inputs/s | Lathe inputs/s | Lathe p50 ms | Lathe / limit | Lathe / ceiling | Lathe CPU µs/request: main / other threads / load generator | floor CPU µs/request: Fastify / NestJS | pipeline CPU µs/request | bound / limit: Fastify / NestJS |');
+    console.log(
+      '| model | concurrency | inputs/request | limit inputs/s | ceiling inputs/s | Lathe inputs/s | Lathe p50 ms | Lathe / limit | Lathe / ceiling | Lathe CPU µs/request: main / other threads / load generator | floor CPU µs/request: Fastify / NestJS | pipeline CPU µs/request | bound / limit: Fastify / NestJS |',
+    );
     console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|');
     const verdicts: string[] = [];
     const cores = availableParallelism();
@@ -228,21 +263,33 @@ async function main(): Promise<void> {
           if (f && lean) {
             // The most a server on each stack could do: its floor's CPU per request plus the
             // pipeline's cheapest CPU per request (inputs batched across requests), on all cores.
-            const floorUs = f.map((cell) => (cell.cpu ? (cell.cpu.httpThreadMs + cell.cpu.otherThreadsMs + cell.cpu.loadGeneratorMs) * 1000 : NaN));
+            const floorUs = f.map((cell) =>
+              cell.cpu ? (cell.cpu.httpThreadMs + cell.cpu.otherThreadsMs + cell.cpu.loadGeneratorMs) * 1000 : NaN,
+            );
             const pipelineUs = lean.cpuUsPerInput * b;
-            const bounds = floorUs.map((us) => ((cores * 1e6) / (us + pipelineUs)) * b / l.perS);
+            const bounds = floorUs.map((us) => (((cores * 1e6) / (us + pipelineUs)) * b) / l.perS);
             floorCells = `${floorUs.map((us) => us.toFixed(0)).join(' / ')} | ${pipelineUs.toFixed(0)} | ${bounds.map((x) => x.toFixed(2)).join(' / ')}`;
           }
-          console.log(`| ${m.name} | ${c} | ${b} | ${l.perS.toFixed(0)} | ${ceiling.perS.toFixed(0)} | ${h.perS.toFixed(0)} | ${h.p50.toFixed(1)} | ${ratio.toFixed(2)} | ${(h.perS / ceiling.perS).toFixed(2)} | ${cpu} | ${floorCells} |${h.failures ? ` ${h.failures} failed` : ''}`);
+          console.log(
+            `| ${m.name} | ${c} | ${b} | ${l.perS.toFixed(0)} | ${ceiling.perS.toFixed(0)} | ${h.perS.toFixed(0)} | ${h.p50.toFixed(1)} | ${ratio.toFixed(2)} | ${(h.perS / ceiling.perS).toFixed(2)} | ${cpu} | ${floorCells} |${h.failures ? ` ${h.failures} failed` : ''}`,
+          );
           if (c === 16) verdicts.push(`${m.name}, ${b} per request: ${ratio.toFixed(2)}x ${ratio >= TARGET ? 'PASS' : 'FAIL'}`);
         }
       }
     }
-    console.log(`\nlimit: ${CONCURRENCIES.join(' or ')} concurrent in-process callers, each call with one request's inputs; ceiling: all their inputs in one call`);
-    console.log('floor: a bare Fastify route, and the same handler as a NestJS controller on its Fastify adapter, parsing the same request and answering base64 vectors');
+    console.log(
+      `\nlimit: ${CONCURRENCIES.join(' or ')} concurrent in-process callers, each call with one request's inputs; ceiling: all their inputs in one call`,
+    );
+    console.log(
+      'floor: a bare Fastify route, and the same handler as a NestJS controller on its Fastify adapter, parsing the same request and answering base64 vectors',
+    );
     console.log('  of the same width with no tokenizer or model (server + load generator CPU);');
-    console.log('pipeline CPU: the in-process pipeline\'s CPU time per request when all the concurrent inputs go in one call on a single-threaded session;');
-    console.log('bound: cores / (floor CPU + pipeline CPU) in inputs/s, over the limit: the most a server on that stack could reach here with this load generator');
+    console.log(
+      "pipeline CPU: the in-process pipeline's CPU time per request when all the concurrent inputs go in one call on a single-threaded session;",
+    );
+    console.log(
+      'bound: cores / (floor CPU + pipeline CPU) in inputs/s, over the limit: the most a server on that stack could reach here with this load generator',
+    );
     console.log(`target: Lathe >= ${TARGET}x the limit at concurrency 16\n  ${verdicts.join('\n  ')}`);
   } finally {
     await rm(temp, { recursive: true, force: true });

@@ -98,7 +98,9 @@ async function main(): Promise<void> {
     return;
   }
   const body = jsonBody();
-  log(`body ${(body.length / 1e6).toFixed(2)} MB of JSON; ${concurrency} connections for ${durationMs / 1000} s after ${WARMUP_MS / 1000} s warm-up; JSON parsed ${inline ? 'inline' : 'by the JSON workers'}`);
+  log(
+    `body ${(body.length / 1e6).toFixed(2)} MB of JSON; ${concurrency} connections for ${durationMs / 1000} s after ${WARMUP_MS / 1000} s warm-up; JSON parsed ${inline ? 'inline' : 'by the JSON workers'}`,
+  );
   const lathe = await startLathe(root, [], {
     LATHE_MODELS_DIR: join(root, 'models'),
     LATHE_MODEL_FILES_DIR: filesDir,
@@ -129,25 +131,34 @@ async function main(): Promise<void> {
     // Whole-window CPU of Lathe's threads: is the HTTP thread saturated?
     const busy = cpu.perRequest(1);
     const p99 = percentile(probes, 0.99);
-    console.log(`\n/health/live under ${concurrency} connections of JSON inference (${(body.length / 1e6).toFixed(2)} MB bodies, ${inline ? 'inline parse' : 'JSON workers'})`);
+    console.log(
+      `\n/health/live under ${concurrency} connections of JSON inference (${(body.length / 1e6).toFixed(2)} MB bodies, ${inline ? 'inline parse' : 'JSON workers'})`,
+    );
     console.log(`  idle probe:   p50 ${ms(percentile(idle, 0.5))}, max ${ms(Math.max(...idle))} (${idle.length} probes)`);
     console.log(
       `  loaded probe: p50 ${ms(percentile(probes, 0.5))}, p90 ${ms(percentile(probes, 0.9))}, p99 ${ms(p99)}, max ${ms(Math.max(...probes))} ` +
         `(${probes.length} probes, ${slow} at ${TARGET_P99_MS} ms or more, ${failed} failed after ${PROBE_TIMEOUT_MS / 1000} s)`,
     );
-    const latency = load.latenciesMs.length > 0 ? `p50 ${ms(percentile(load.latenciesMs, 0.5))}` : 'no request both started and ended in the window';
+    const latency =
+      load.latenciesMs.length > 0 ? `p50 ${ms(percentile(load.latenciesMs, 0.5))}` : 'no request both started and ended in the window';
     console.log(`  load: ${load.requestsPerS.toFixed(1)} requests/s, ${latency}, ${load.networkErrors} network errors`);
     if (loop) console.log(`  Lathe's event-loop delay over the window: p99 ${ms(loop.p99)}, max ${ms(loop.max)}`);
     const [s0, s1] = sched;
     if (s0 && s1) {
-      console.log(`  Lathe's HTTP thread over the window: ran ${ms(s1.runMs - s0.runMs)}, runnable but waiting for a core ${ms(s1.waitMs - s0.waitMs)}`);
+      console.log(
+        `  Lathe's HTTP thread over the window: ran ${ms(s1.runMs - s0.runMs)}, runnable but waiting for a core ${ms(s1.waitMs - s0.waitMs)}`,
+      );
     }
     if (busy) {
       const share = (v: number) => `${((100 * v) / durationMs).toFixed(0)}%`;
-      console.log(`  CPU over the window: HTTP thread ${share(busy.httpThreadMs)} of a core, other threads ${share(busy.otherThreadsMs)}, bench process (load and probe) ${share(busy.loadGeneratorMs)}`);
+      console.log(
+        `  CPU over the window: HTTP thread ${share(busy.httpThreadMs)} of a core, other threads ${share(busy.otherThreadsMs)}, bench process (load and probe) ${share(busy.loadGeneratorMs)}`,
+      );
     }
     for (const [status, f] of load.failures) console.log(`  load: ${f.count} x HTTP ${status}: ${f.sample}`);
-    console.log(`  verdict: p99 ${ms(p99)} ${p99 < TARGET_P99_MS ? '<' : '>='} ${TARGET_P99_MS} ms: ${p99 < TARGET_P99_MS && failed === 0 ? 'PASS' : 'FAIL'}`);
+    console.log(
+      `  verdict: p99 ${ms(p99)} ${p99 < TARGET_P99_MS ? '<' : '>='} ${TARGET_P99_MS} ms: ${p99 < TARGET_P99_MS && failed === 0 ? 'PASS' : 'FAIL'}`,
+    );
   } finally {
     problems.push(...(await lathe.stop()));
   }
@@ -156,5 +167,5 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  log(`failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
+  log(`failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
 });

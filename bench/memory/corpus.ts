@@ -85,7 +85,9 @@ function wav(seconds: number): Buffer {
 async function noiseJpeg(side: number): Promise<Buffer> {
   const raw = Buffer.alloc(side * side * 3);
   for (let i = 0; i < raw.length; i++) raw[i] = (Math.random() * 256) | 0;
-  return sharp(raw, { raw: { width: side, height: side, channels: 3 } }).jpeg({ quality: 90 }).toBuffer();
+  return sharp(raw, { raw: { width: side, height: side, channels: 3 } })
+    .jpeg({ quality: 90 })
+    .toBuffer();
 }
 
 function form(fields: Record<string, string>, file: Buffer, name: string, type: string): FormData {
@@ -121,14 +123,24 @@ export async function buildCorpus(sizes: CorpusSizes): Promise<{ phases: Phase[]
   const phases: Phase[] = [
     { name: 'OIP JSON near the body limit', concurrency: 4, count: 8, send: (p) => post(p, infer, batchJson, 'application/json') },
     { name: 'OIP body over the limit', concurrency: 8, count: 16, send: (p) => post(p, infer, overLimit, 'application/json') },
-    { name: 'huge image, base64 JSON', concurrency: 6, count: 12, send: (p) => post(p, '/v1/vision/classify', bigBase64, 'application/json') },
+    {
+      name: 'huge image, base64 JSON',
+      concurrency: 6,
+      count: 12,
+      send: (p) => post(p, '/v1/vision/classify', bigBase64, 'application/json'),
+    },
     {
       name: 'huge image, multipart',
       concurrency: 6,
       count: 12,
       send: (p) => post(p, '/v1/vision/classify', form({ model: 'mobilenetv2' }, big, 'big.jpg', 'image/jpeg')),
     },
-    { name: 'long audio, multipart', concurrency: 4, count: 4, send: (p) => post(p, '/v1/speech/vad', form({ model: 'silero-vad' }, audio, 'long.wav', 'audio/wav')) },
+    {
+      name: 'long audio, multipart',
+      concurrency: 4,
+      count: 4,
+      send: (p) => post(p, '/v1/speech/vad', form({ model: 'silero-vad' }, audio, 'long.wav', 'audio/wav')),
+    },
     { name: 'long audio, raw body', concurrency: 2, count: 2, send: (p) => post(p, '/v1/speech/vad?model=silero-vad', audio, 'audio/wav') },
     {
       name: 'many small images at once',

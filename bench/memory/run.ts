@@ -83,7 +83,8 @@ async function settle(pid: number, minSeconds: number): Promise<{ memory: Memory
     samples.push(memoryOf(pid).rssMb);
     const last = samples.slice(-5);
     const waited = (Date.now() - started) / 1000;
-    if ((last.length === 5 && Math.max(...last) <= Math.min(...last) * 1.02) || waited >= minSeconds + 30) return { memory: memoryOf(pid), waited };
+    if ((last.length === 5 && Math.max(...last) <= Math.min(...last) * 1.02) || waited >= minSeconds + 30)
+      return { memory: memoryOf(pid), waited };
     await sleep(1000);
   }
 }
@@ -100,7 +101,11 @@ async function main(): Promise<void> {
   });
   const extraEnv = Object.fromEntries((values.env ?? []).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
   const root = join(fileURLToPath(new URL('.', import.meta.url)), '../../..');
-  const corpus = await buildCorpus({ bodyLimitBytes: BODY_LIMIT, imageSide: Number(values['image-side']), audioSeconds: Number(values['audio-seconds']) });
+  const corpus = await buildCorpus({
+    bodyLimitBytes: BODY_LIMIT,
+    imageSide: Number(values['image-side']),
+    audioSeconds: Number(values['audio-seconds']),
+  });
   console.log(`Lathe environment: ${JSON.stringify(extraEnv)}; node args: ${process.env.LATHE_BENCH_NODE_ARGS ?? ''}`);
   console.log(`corpus: ${corpus.described.join('; ')}`);
 
@@ -125,8 +130,12 @@ async function main(): Promise<void> {
     try {
       for (const phase of corpus.phases) {
         const result = await runPhase(phase, server.port);
-        const statuses = Object.entries(result.statuses).map(([s, n]) => `${s} x${n}`).join(', ');
-        console.log(`  ${result.name}: ${phase.count} requests, ${phase.concurrency} at once, ${result.seconds.toFixed(1)} s: ${statuses}; ${show(memoryOf(server.pid))}`);
+        const statuses = Object.entries(result.statuses)
+          .map(([s, n]) => `${s} x${n}`)
+          .join(', ');
+        console.log(
+          `  ${result.name}: ${phase.count} requests, ${phase.concurrency} at once, ${result.seconds.toFixed(1)} s: ${statuses}; ${show(memoryOf(server.pid))}`,
+        );
       }
     } finally {
       clearInterval(sampler);
@@ -137,7 +146,9 @@ async function main(): Promise<void> {
     console.log(`after unloading ${unloaded.join(', ')} and ${waited.toFixed(0)} s idle: ${show(after)}; ${await heapOf(server.port)}`);
     if (values.smaps) writeFileSync(values.smaps, readFileSync(`/proc/${server.pid}/smaps`));
     const ratio = after.rssMb / first.rssMb;
-    console.log(`RSS after / RSS after the first load = ${after.rssMb.toFixed(0)} / ${first.rssMb.toFixed(0)} = ${ratio.toFixed(3)}: ${ratio <= TARGET ? 'PASS' : 'FAIL'} (target <= ${TARGET})`);
+    console.log(
+      `RSS after / RSS after the first load = ${after.rssMb.toFixed(0)} / ${first.rssMb.toFixed(0)} = ${ratio.toFixed(3)}: ${ratio <= TARGET ? 'PASS' : 'FAIL'} (target <= ${TARGET})`,
+    );
   } finally {
     problems.push(...(await server.stop()));
   }

@@ -16,10 +16,15 @@ import { startLathe, type RunningServer } from '../oip/servers.js';
 
 const CONCURRENCY = 8;
 
-const envOf = (pairs: string[] | undefined) => Object.fromEntries((pairs ?? []).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
+const envOf = (pairs: string[] | undefined) =>
+  Object.fromEntries((pairs ?? []).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
 
 /** Requests completed with 200 in `seconds`, per second, `CONCURRENCY` closed loops. */
-async function throughput(port: number, seconds: number, send: (port: number) => Promise<number>): Promise<{ rate: number; failed: number }> {
+async function throughput(
+  port: number,
+  seconds: number,
+  send: (port: number) => Promise<number>,
+): Promise<{ rate: number; failed: number }> {
   const end = performance.now() + seconds * 1000;
   let ok = 0;
   let failed = 0;
@@ -35,34 +40,65 @@ async function throughput(port: number, seconds: number, send: (port: number) =>
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { a: { type: 'string', multiple: true }, b: { type: 'string', multiple: true }, rounds: { type: 'string', default: '4' }, seconds: { type: 'string', default: '6' } },
+    options: {
+      a: { type: 'string', multiple: true },
+      b: { type: 'string', multiple: true },
+      rounds: { type: 'string', default: '4' },
+      seconds: { type: 'string', default: '6' },
+    },
   });
   const root = join(fileURLToPath(new URL('.', import.meta.url)), '../../..');
   const raw = Buffer.alloc(224 * 224 * 3);
   for (let i = 0; i < raw.length; i++) raw[i] = (Math.random() * 256) | 0;
-  const jpeg = await sharp(raw, { raw: { width: 224, height: 224, channels: 3 } }).jpeg().toBuffer();
-  const json = JSON.stringify({ inputs: [{ name: 'input', datatype: 'FP32', shape: [1, 3, 224, 224], data: Array.from({ length: 3 * 224 * 224 }, () => Math.random()) }] });
+  const jpeg = await sharp(raw, { raw: { width: 224, height: 224, channels: 3 } })
+    .jpeg()
+    .toBuffer();
+  const json = JSON.stringify({
+    inputs: [
+      { name: 'input', datatype: 'FP32', shape: [1, 3, 224, 224], data: Array.from({ length: 3 * 224 * 224 }, () => Math.random()) },
+    ],
+  });
   const workloads: Array<[string, (port: number) => Promise<number>]> = [
-    ['JPEG multipart classify', async (port) => {
-      const form = new FormData();
-      form.append('model', 'mobilenetv2');
-      form.append('file', new Blob([jpeg], { type: 'image/jpeg' }), 'x.jpg');
-      const response = await fetch(`http://127.0.0.1:${port}/v1/vision/classify`, { method: 'POST', body: form });
-      await response.arrayBuffer();
-      return response.status;
-    }],
-    ['OIP JSON infer, 1 image', async (port) => {
-      const response = await fetch(`http://127.0.0.1:${port}/v2/models/mobilenetv2/infer`, { method: 'POST', body: json, headers: { 'content-type': 'application/json' } });
-      await response.arrayBuffer();
-      return response.status;
-    }],
+    [
+      'JPEG multipart classify',
+      async (port) => {
+        const form = new FormData();
+        form.append('model', 'mobilenetv2');
+        form.append('file', new Blob([jpeg], { type: 'image/jpeg' }), 'x.jpg');
+        const response = await fetch(`http://127.0.0.1:${port}/v1/vision/classify`, { method: 'POST', body: form });
+        await response.arrayBuffer();
+        return response.status;
+      },
+    ],
+    [
+      'OIP JSON infer, 1 image',
+      async (port) => {
+        const response = await fetch(`http://127.0.0.1:${port}/v2/models/mobilenetv2/infer`, {
+          method: 'POST',
+          body: json,
+          headers: { 'content-type': 'application/json' },
+        });
+        await response.arrayBuffer();
+        return response.status;
+      },
+    ],
   ];
-  const setups: Array<[string, Record<string, string>]> = [['A', envOf(values.a)], ['B', envOf(values.b)]];
+  const setups: Array<[string, Record<string, string>]> = [
+    ['A', envOf(values.a)],
+    ['B', envOf(values.b)],
+  ];
   for (const [name, env] of setups) console.log(`${name}: ${JSON.stringify(env)}`);
   const servers: RunningServer[] = [];
   try {
     for (const [, env] of setups) {
-      servers.push(await startLathe(root, [], { LATHE_MODELS_DIR: join(root, 'models'), LATHE_MODEL_FILES_DIR: '/work/shared/models', LATHE_MODELS_PRELOAD: 'mobilenetv2', ...env }));
+      servers.push(
+        await startLathe(root, [], {
+          LATHE_MODELS_DIR: join(root, 'models'),
+          LATHE_MODEL_FILES_DIR: '/work/shared/models',
+          LATHE_MODELS_PRELOAD: 'mobilenetv2',
+          ...env,
+        }),
+      );
     }
     for (const [title, send] of workloads) {
       const ratios: number[] = [];
@@ -72,14 +108,17 @@ async function main(): Promise<void> {
         const rates: number[] = [];
         for (const i of order) rates[i] = (await throughput(servers[i]!.port, Number(values.seconds), send)).rate;
         ratios.push(rates[1]! / rates[0]!);
-        console.log(`  ${title}, round ${round + 1}: A ${rates[0]!.toFixed(1)} req/s, B ${rates[1]!.toFixed(1)} req/s, B/A ${(rates[1]! / rates[0]!).toFixed(3)}`);
+        console.log(
+          `  ${title}, round ${round + 1}: A ${rates[0]!.toFixed(1)} req/s, B ${rates[1]!.toFixed(1)} req/s, B/A ${(rates[1]! / rates[0]!).toFixed(3)}`,
+        );
       }
       const sorted = [...ratios].sort((x, y) => x - y);
       const median = (sorted[Math.floor((sorted.length - 1) / 2)]! + sorted[Math.ceil((sorted.length - 1) / 2)]!) / 2;
       console.log(`${title}: median B/A ${median.toFixed(3)} over ${ratios.length} rounds`);
     }
   } finally {
-    for (const server of servers) for (const problem of await server.stop()) if (!problem.includes('NO API KEYS')) console.log(`note: ${problem}`);
+    for (const server of servers)
+      for (const problem of await server.stop()) if (!problem.includes('NO API KEYS')) console.log(`note: ${problem}`);
   }
 }
 

@@ -25,7 +25,7 @@ port.on('message', async (message: ToLimitWorker) => {
   for (; nowMs() < warmEnd; warmupRuns++) await session.run(feeds);
   const runLatenciesMs: number[] = [];
   const end = nowMs() + message.durationMs;
-  for (let t = nowMs(); t < end; ) {
+  for (let t = nowMs(); t < end;) {
     await session.run(feeds);
     const after = nowMs();
     runLatenciesMs.push(after - t);

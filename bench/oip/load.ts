@@ -126,7 +126,12 @@ class Connection {
 
 /** The request as bytes on the wire: request line, headers, body. */
 function serialise(target: LoadTarget): Buffer {
-  const headers = { ...target.headers, host: `127.0.0.1:${target.port}`, 'content-length': String(target.body.length), connection: 'keep-alive' };
+  const headers = {
+    ...target.headers,
+    host: `127.0.0.1:${target.port}`,
+    'content-length': String(target.body.length),
+    connection: 'keep-alive',
+  };
   const head = [`POST ${target.path} HTTP/1.1`, ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`), '', ''].join('\r\n');
   return Buffer.concat([Buffer.from(head, 'latin1'), target.body]);
 }
@@ -136,8 +141,16 @@ export async function runLoad(target: LoadTarget, options: LoadOptions): Promise
   const measureStart = nowMs() + options.warmupMs;
   const measureEnd = measureStart + options.durationMs;
   const result: LoadResult = {
-    completed: 0, requestsPerS: 0, latenciesMs: [], failures: new Map(),
-    networkErrors: 0, networkErrorSample: '', serverTimings: { queueMs: [], inferenceMs: [] }, verified: 0, bad: 0, badSamples: [],
+    completed: 0,
+    requestsPerS: 0,
+    latenciesMs: [],
+    failures: new Map(),
+    networkErrors: 0,
+    networkErrorSample: '',
+    serverTimings: { queueMs: [], inferenceMs: [] },
+    verified: 0,
+    bad: 0,
+    badSamples: [],
   };
   let ok = 0;
 

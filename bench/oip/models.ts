@@ -5,8 +5,16 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  createSession, mobilenetFeeds, randomFloats, runOutput, sileroFeeds,
-  MOBILENET_IMAGE, SILERO_CHUNK, SILERO_SAMPLE_RATE, SILERO_STATE, type ModelKey,
+  createSession,
+  mobilenetFeeds,
+  randomFloats,
+  runOutput,
+  sileroFeeds,
+  MOBILENET_IMAGE,
+  SILERO_CHUNK,
+  SILERO_SAMPLE_RATE,
+  SILERO_STATE,
+  type ModelKey,
 } from './feeds.js';
 import type { HttpReply } from './load.js';
 
@@ -36,20 +44,26 @@ async function silero(root: string): Promise<BenchModel> {
   const state = new Float32Array(2 * SILERO_BATCH * SILERO_STATE);
   // Binary tensor data for the audio and the state (what a VAD client streaming chunks sends);
   // the scalar sample rate stays JSON.
-  const header = Buffer.from(JSON.stringify({
-    inputs: [
-      { name: 'input', datatype: 'FP32', shape: [SILERO_BATCH, SILERO_CHUNK], parameters: { binary_data_size: input.byteLength } },
-      { name: 'state', datatype: 'FP32', shape: [2, SILERO_BATCH, SILERO_STATE], parameters: { binary_data_size: state.byteLength } },
-      { name: 'sr', datatype: 'INT64', shape: [], data: [SILERO_SAMPLE_RATE] },
-    ],
-    outputs: [{ name: 'output' }],
-  }));
+  const header = Buffer.from(
+    JSON.stringify({
+      inputs: [
+        { name: 'input', datatype: 'FP32', shape: [SILERO_BATCH, SILERO_CHUNK], parameters: { binary_data_size: input.byteLength } },
+        { name: 'state', datatype: 'FP32', shape: [2, SILERO_BATCH, SILERO_STATE], parameters: { binary_data_size: state.byteLength } },
+        { name: 'sr', datatype: 'INT64', shape: [], data: [SILERO_SAMPLE_RATE] },
+      ],
+      outputs: [{ name: 'output' }],
+    }),
+  );
   const session = await createSession(path);
   const expected = await runOutput(session, sileroFeeds(input, state, SILERO_BATCH));
   await session.release();
   return {
-    key: 'silero', title: `Silero VAD v5, ${SILERO_BATCH} chunks per request (binary tensor data), items = chunks`,
-    name: 'silero-vad', path, itemsPerRequest: SILERO_BATCH, limitBatches: [1, 4, 16, 64, 256],
+    key: 'silero',
+    title: `Silero VAD v5, ${SILERO_BATCH} chunks per request (binary tensor data), items = chunks`,
+    name: 'silero-vad',
+    path,
+    itemsPerRequest: SILERO_BATCH,
+    limitBatches: [1, 4, 16, 64, 256],
     targets: { vsLimit: 0.7, vsPlain: 2 },
     manifest: JSON.parse(readFileSync(join(root, 'models/silero-vad/1/model.json'), 'utf8')),
     body: Buffer.concat([header, Buffer.from(input.buffer), Buffer.from(state.buffer)]),
@@ -60,24 +74,36 @@ async function silero(root: string): Promise<BenchModel> {
 
 async function mobilenet(path: string): Promise<BenchModel> {
   const image = randomFloats(MOBILENET_IMAGE, 1, 2);
-  const header = Buffer.from(JSON.stringify({
-    inputs: [{ name: 'input', datatype: 'FP32', shape: [1, 3, 224, 224], parameters: { binary_data_size: MOBILENET_BYTES } }],
-    outputs: [{ name: 'output', parameters: { binary_data: true } }],
-  }));
+  const header = Buffer.from(
+    JSON.stringify({
+      inputs: [{ name: 'input', datatype: 'FP32', shape: [1, 3, 224, 224], parameters: { binary_data_size: MOBILENET_BYTES } }],
+      outputs: [{ name: 'output', parameters: { binary_data: true } }],
+    }),
+  );
   const session = await createSession(path);
   const expected = await runOutput(session, mobilenetFeeds(image, 1));
   await session.release();
   return {
-    key: 'mobilenet', title: 'MobileNetV2 int8, 1 image per request (binary tensor data)',
-    name: 'mobilenet', path, itemsPerRequest: 1, limitBatches: [1, 8, 16, 32],
+    key: 'mobilenet',
+    title: 'MobileNetV2 int8, 1 image per request (binary tensor data)',
+    name: 'mobilenet',
+    path,
+    itemsPerRequest: 1,
+    limitBatches: [1, 8, 16, 32],
     targets: { vsLimit: 0.8 },
     manifest: {
-      task: 'image-classification', license: 'Apache-2.0', source: { file: path },
+      task: 'image-classification',
+      license: 'Apache-2.0',
+      source: { file: path },
       inputs: [{ name: 'input', datatype: 'FP32', shape: [3, 224, 224] }],
       outputs: [{ name: 'output', datatype: 'FP32', shape: [1000] }],
       // No queue delay: under load, requests queued while both instances are busy form the batches.
-      maxBatchSize: 32, dynamicBatching: { maxQueueDelayMicroseconds: 0 },
-      instances: 2, intraOpThreads: 1, queue: { maxSize: 512 }, timeoutMs: 60000,
+      maxBatchSize: 32,
+      dynamicBatching: { maxQueueDelayMicroseconds: 0 },
+      instances: 2,
+      intraOpThreads: 1,
+      queue: { maxSize: 512 },
+      timeoutMs: 60000,
       warmup: { input: { shape: [1, 3, 224, 224] } },
     },
     // Float32Array bytes are little-endian on every platform onnxruntime-node ships for.

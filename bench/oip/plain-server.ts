@@ -16,7 +16,6 @@ export interface PlainModel {
   path: string;
 }
 
-
 const BODY_LIMIT = 64 * 1024 * 1024;
 
 /** The FP32 inputs that follow a binary-tensor-data header, in order, copied to aligned arrays. */
@@ -72,7 +71,9 @@ async function main(): Promise<void> {
   for (const model of models) sessions.set(model.name, { key: model.key, session: await ort.InferenceSession.create(model.path) });
 
   const app = Fastify({ bodyLimit: BODY_LIMIT });
-  app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer', bodyLimit: BODY_LIMIT }, (_req, body, done) => done(null, body));
+  app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer', bodyLimit: BODY_LIMIT }, (_req, body, done) =>
+    done(null, body),
+  );
   app.post<{ Params: { model: string } }>('/v2/models/:model/infer', async (request, reply) => {
     const entry = sessions.get(request.params.model);
     if (!entry) return reply.code(404).send({ error: 'unknown model' });
@@ -94,11 +95,14 @@ async function main(): Promise<void> {
     const values = randomFloats(rows * (entry.key === 'silero' ? 1 : 1000), 1, rows);
     const shape = [rows, values.length / rows];
     // The format each benchmark request asks Lathe for: JSON for Silero, binary tensor data for MobileNet.
-    if (entry.key === 'silero') return { model_name: request.params.model, outputs: [{ name: 'output', datatype: 'FP32', shape, data: Array.from(values) }] };
-    const header = Buffer.from(JSON.stringify({
-      model_name: request.params.model,
-      outputs: [{ name: 'output', datatype: 'FP32', shape, parameters: { binary_data_size: values.byteLength } }],
-    }));
+    if (entry.key === 'silero')
+      return { model_name: request.params.model, outputs: [{ name: 'output', datatype: 'FP32', shape, data: Array.from(values) }] };
+    const header = Buffer.from(
+      JSON.stringify({
+        model_name: request.params.model,
+        outputs: [{ name: 'output', datatype: 'FP32', shape, parameters: { binary_data_size: values.byteLength } }],
+      }),
+    );
     return reply
       .header('inference-header-content-length', String(header.length))
       .type('application/octet-stream')

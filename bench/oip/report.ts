@@ -62,11 +62,15 @@ function cellText(reqPerS: number | undefined, itemsPerS: number, p50: number, p
 function limitBlock(run: SetupRun<LimitCell>): string[] {
   if (run.error) return [`limit: failed: ${run.error}`];
   const best = bestLimit(run.cells);
-  const lines = [`limit: ${run.cells[0]?.workers ?? '?'} worker threads x 1 session (intraOp 1, interOp 1, optimization all), session.run back-to-back`];
+  const lines = [
+    `limit: ${run.cells[0]?.workers ?? '?'} worker threads x 1 session (intraOp 1, interOp 1, optimization all), session.run back-to-back`,
+  ];
   lines.push('    batch   items/s  run p50 ms  run p99 ms  CPU µs/item');
   for (const c of run.cells) {
     const mark = c === best ? '   <- best' : '';
-    lines.push(`  ${String(c.batch).padStart(7)}${num(c.itemsPerS).padStart(10)}${num(percentile(c.runLatenciesMs, 0.5)).padStart(12)}${num(percentile(c.runLatenciesMs, 0.99)).padStart(12)}${num(c.cpuUsPerItem).padStart(13)}${mark}`);
+    lines.push(
+      `  ${String(c.batch).padStart(7)}${num(c.itemsPerS).padStart(10)}${num(percentile(c.runLatenciesMs, 0.5)).padStart(12)}${num(percentile(c.runLatenciesMs, 0.99)).padStart(12)}${num(c.cpuUsPerItem).padStart(13)}${mark}`,
+    );
   }
   return lines;
 }
@@ -79,7 +83,13 @@ function httpRow(label: string, run: SetupRun<HttpCell>, perRequest: number, wit
     if (!cell) row += ' (not run)'.padEnd(withItems ? 35 : 26) + '|';
     else {
       const r = cell.result;
-      row += cellText(r.requestsPerS, r.requestsPerS * perRequest, percentile(r.latenciesMs, 0.5), percentile(r.latenciesMs, 0.99), withItems);
+      row += cellText(
+        r.requestsPerS,
+        r.requestsPerS * perRequest,
+        percentile(r.latenciesMs, 0.5),
+        percentile(r.latenciesMs, 0.99),
+        withItems,
+      );
     }
   }
   return row;
@@ -96,11 +106,15 @@ function problems(setup: string, run: SetupRun<HttpCell>): string[] {
     const { queueMs, inferenceMs } = result.serverTimings;
     if (queueMs.length > 0 || inferenceMs.length > 0 || avgBatch !== undefined) {
       const batch = avgBatch === undefined ? '' : `, mean ${num(avgBatch)} items per model execution`;
-      lines.push(`  ${at}: server p50 x-queue-time-ms ${num(percentile(queueMs, 0.5))}, x-inference-time-ms ${num(percentile(inferenceMs, 0.5))}${batch}`);
+      lines.push(
+        `  ${at}: server p50 x-queue-time-ms ${num(percentile(queueMs, 0.5))}, x-inference-time-ms ${num(percentile(inferenceMs, 0.5))}${batch}`,
+      );
     }
     if (cpu && concurrency === TARGET_CONCURRENCY) {
-      lines.push(`  ${at}: CPU per request ${num(cpu.httpThreadMs)} ms on the main (HTTP) thread, ${num(cpu.otherThreadsMs)} ms on its other threads ` +
-        `(model threads, V8's GC helpers), ${num(cpu.loadGeneratorMs)} ms in the load generator`);
+      lines.push(
+        `  ${at}: CPU per request ${num(cpu.httpThreadMs)} ms on the main (HTTP) thread, ${num(cpu.otherThreadsMs)} ms on its other threads ` +
+          `(model threads, V8's GC helpers), ${num(cpu.loadGeneratorMs)} ms in the load generator`,
+      );
     }
     for (const [status, f] of result.failures) {
       totals.nonOk += f.count;
@@ -110,9 +124,11 @@ function problems(setup: string, run: SetupRun<HttpCell>): string[] {
     for (const sample of result.badSamples) lines.push(`  ${at}: wrong result: ${sample}`);
   }
   if (run.cells.length > 0) {
-    const checked = setup === 'floor' ? 'filler replies, not checked' : `${totals.verified} replies checked against the in-process output: ${totals.bad} wrong`;
-    lines.unshift(`  ${setup}: ${checked}; ` +
-      `${totals.nonOk} non-200, ${totals.network} network errors`);
+    const checked =
+      setup === 'floor'
+        ? 'filler replies, not checked'
+        : `${totals.verified} replies checked against the in-process output: ${totals.bad} wrong`;
+    lines.unshift(`  ${setup}: ${checked}; ` + `${totals.nonOk} non-200, ${totals.network} network errors`);
   }
   return lines;
 }
@@ -137,8 +153,11 @@ export function printModel(results: ModelResults): void {
   }
   console.log(httpRow('plain', results.plain, model.itemsPerRequest, withItems));
   console.log(httpRow('lathe', results.lathe, model.itemsPerRequest, withItems));
-  console.log(`(limit row: items/s${withItems ? '' : ' under req/s'} and latency of one session.run at its best batch; no HTTP, so the same in every column)`);
-  for (const line of [...problems('plain', results.plain), ...problems('lathe', results.lathe), ...problems('floor', results.floor)]) console.log(line);
+  console.log(
+    `(limit row: items/s${withItems ? '' : ' under req/s'} and latency of one session.run at its best batch; no HTTP, so the same in every column)`,
+  );
+  for (const line of [...problems('plain', results.plain), ...problems('lathe', results.lathe), ...problems('floor', results.floor)])
+    console.log(line);
   printRatios(results);
 }
 
@@ -184,16 +203,28 @@ function printRounds(model: BenchModel, rounds: Round[], best: LimitCell | undef
     const lathe = itemsOf(r.lathe, per);
     const floor = r.floor?.cpu;
     return {
-      limit: r.limitItemsPerS, plain, lathe, vsLimit: lathe / r.limitItemsPerS, vsPlain: lathe / plain, plainVsLimit: plain / r.limitItemsPerS,
-      floorMs: floor ? floor.httpThreadMs + floor.otherThreadsMs + floor.loadGeneratorMs : NaN, bound: boundVsLimit(r, per, cores),
+      limit: r.limitItemsPerS,
+      plain,
+      lathe,
+      vsLimit: lathe / r.limitItemsPerS,
+      vsPlain: lathe / plain,
+      plainVsLimit: plain / r.limitItemsPerS,
+      floorMs: floor ? floor.httpThreadMs + floor.otherThreadsMs + floor.loadGeneratorMs : NaN,
+      bound: boundVsLimit(r, per, cores),
     };
   });
-  console.log(`rounds at concurrency ${TARGET_CONCURRENCY}, each measuring limit (B=${best?.batch ?? '?'}), plain, lathe and the HTTP floor back to back (items/s):`);
-  console.log(`  ${'round'.padEnd(8)}${'limit'.padStart(9)}${'plain'.padStart(9)}${'lathe'.padStart(9)}${'lathe/limit'.padStart(13)}${'lathe/plain'.padStart(13)}` +
-    `${'floor CPU ms/req'.padStart(18)}${'bound/limit'.padStart(13)}`);
+  console.log(
+    `rounds at concurrency ${TARGET_CONCURRENCY}, each measuring limit (B=${best?.batch ?? '?'}), plain, lathe and the HTTP floor back to back (items/s):`,
+  );
+  console.log(
+    `  ${'round'.padEnd(8)}${'limit'.padStart(9)}${'plain'.padStart(9)}${'lathe'.padStart(9)}${'lathe/limit'.padStart(13)}${'lathe/plain'.padStart(13)}` +
+      `${'floor CPU ms/req'.padStart(18)}${'bound/limit'.padStart(13)}`,
+  );
   rows.forEach((row, i) => {
-    console.log(`  ${String(i + 1).padEnd(8)}${num(row.limit).padStart(9)}${num(row.plain).padStart(9)}${num(row.lathe).padStart(9)}${num(row.vsLimit).padStart(13)}` +
-      `${num(row.vsPlain).padStart(13)}${num(row.floorMs).padStart(18)}${num(row.bound).padStart(13)}`);
+    console.log(
+      `  ${String(i + 1).padEnd(8)}${num(row.limit).padStart(9)}${num(row.plain).padStart(9)}${num(row.lathe).padStart(9)}${num(row.vsLimit).padStart(13)}` +
+        `${num(row.vsPlain).padStart(13)}${num(row.floorMs).padStart(18)}${num(row.bound).padStart(13)}`,
+    );
   });
   const result = {
     vsLimit: median(rows.map((r) => r.vsLimit)),
@@ -201,9 +232,13 @@ function printRounds(model: BenchModel, rounds: Round[], best: LimitCell | undef
     plainVsLimit: median(rows.map((r) => r.plainVsLimit)),
     bound: median(rows.map((r) => r.bound)),
   };
-  console.log(`  ${'median'.padEnd(35)}${num(result.vsLimit).padStart(13)}${num(result.vsPlain).padStart(13)}${''.padStart(18)}${num(result.bound).padStart(13)}`);
-  console.log('  (floor: the plain server taking the same request and answering filler of the same shape, no model run; its CPU per request on the server ' +
-    'and in the load generator. bound: that plus the limit\'s inference CPU per request, on all cores: the most a Fastify-based server could do here)');
+  console.log(
+    `  ${'median'.padEnd(35)}${num(result.vsLimit).padStart(13)}${num(result.vsPlain).padStart(13)}${''.padStart(18)}${num(result.bound).padStart(13)}`,
+  );
+  console.log(
+    '  (floor: the plain server taking the same request and answering filler of the same shape, no model run; its CPU per request on the server ' +
+      "and in the load generator. bound: that plus the limit's inference CPU per request, on all cores: the most a Fastify-based server could do here)",
+  );
   return result;
 }
 
@@ -217,9 +252,10 @@ function printRatios({ model, limit, plain, lathe, rounds }: ModelResults): void
   const sameBatch = limit.cells.find((c) => c.batch === per);
   // The sweep measured the request's own batch size once, next to round 1.
   const latheRound1 = itemsAt(lathe, TARGET_CONCURRENCY, per);
-  if (sameBatch && sameBatch !== best) console.log(ratioLine(`lathe / limit at B=${sameBatch.batch} (the request's batch), round 1`, latheRound1 / sameBatch.itemsPerS));
+  if (sameBatch && sameBatch !== best)
+    console.log(ratioLine(`lathe / limit at B=${sameBatch.batch} (the request's batch), round 1`, latheRound1 / sameBatch.itemsPerS));
   console.log(ratioLine('plain / limit', medians.plainVsLimit));
-  console.log(ratioLine('bound / limit (HTTP floor + the limit\'s inference)', medians.bound));
+  console.log(ratioLine("bound / limit (HTTP floor + the limit's inference)", medians.bound));
   for (const c of CONCURRENCIES.filter((x) => x !== TARGET_CONCURRENCY)) {
     console.log(ratioLine(`lathe / plain at concurrency ${c}`, itemsAt(lathe, c, per) / itemsAt(plain, c, per)));
   }

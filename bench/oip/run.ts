@@ -50,13 +50,18 @@ function parseArgs(argv: string[]): { durationMs: number; rounds: number; only?:
   return { durationMs, rounds, only };
 }
 
-
 const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
 const log = (line: string) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
 
 type Setup = 'plain' | 'lathe' | 'floor';
 
-async function measureCell(setup: Setup, server: RunningServer, model: BenchModel, concurrency: number, durationMs: number): Promise<HttpCell> {
+async function measureCell(
+  setup: Setup,
+  server: RunningServer,
+  model: BenchModel,
+  concurrency: number,
+  durationMs: number,
+): Promise<HttpCell> {
   // The floor runs on the plain server and answers filler values: nothing to verify.
   const path = setup === 'floor' ? `/floor/${model.name}` : `/v2/models/${model.name}/infer`;
   const target = { port: server.port, path, body: model.body, headers: model.headers };
@@ -68,12 +73,20 @@ async function measureCell(setup: Setup, server: RunningServer, model: BenchMode
   // Triton's inference_count counts batch rows: for both models a row is an item.
   const avgBatch = before && after ? (after.inferences - before.inferences) / (after.executions - before.executions) : undefined;
   const nonOk = [...result.failures.values()].reduce((a, f) => a + f.count, 0);
-  log(`${setup} ${model.key} c=${concurrency}: ${result.requestsPerS.toFixed(1)} req/s, p50 ${percentile(result.latenciesMs, 0.5).toFixed(2)} ms, ${nonOk} non-200, ${result.networkErrors} network errors, ${result.bad} wrong`);
+  log(
+    `${setup} ${model.key} c=${concurrency}: ${result.requestsPerS.toFixed(1)} req/s, p50 ${percentile(result.latenciesMs, 0.5).toFixed(2)} ms, ${nonOk} non-200, ${result.networkErrors} network errors, ${result.bad} wrong`,
+  );
   return { concurrency, result, avgBatch, cpu: cpu.perRequest(result.completed) };
 }
 
 /** One HTTP cell, or undefined (and the setup marked failed) when it cannot be measured. */
-async function httpCell(setup: Setup, server: RunningServer | undefined, r: ModelResults, concurrency: number, durationMs: number): Promise<HttpCell | undefined> {
+async function httpCell(
+  setup: Setup,
+  server: RunningServer | undefined,
+  r: ModelResults,
+  concurrency: number,
+  durationMs: number,
+): Promise<HttpCell | undefined> {
   const run = r[setup];
   if (!server || run.error) return undefined;
   try {
@@ -84,7 +97,12 @@ async function httpCell(setup: Setup, server: RunningServer | undefined, r: Mode
   }
 }
 
-async function startServer(setup: 'plain' | 'lathe', start: () => Promise<RunningServer>, results: ModelResults[], problems: string[]): Promise<RunningServer | undefined> {
+async function startServer(
+  setup: 'plain' | 'lathe',
+  start: () => Promise<RunningServer>,
+  results: ModelResults[],
+  problems: string[],
+): Promise<RunningServer | undefined> {
   try {
     return await start();
   } catch (err) {
@@ -99,7 +117,13 @@ async function startServer(setup: 'plain' | 'lathe', start: () => Promise<Runnin
  * the limit at its best batch, the plain route, Lathe and the HTTP floor back to back, so that a
  * slow stretch of a shared machine lands on every setup of a round instead of on one of the run.
  */
-async function measureModel(r: ModelResults, pool: LimitPool | undefined, servers: Record<'plain' | 'lathe', RunningServer | undefined>, durationMs: number, rounds: number): Promise<void> {
+async function measureModel(
+  r: ModelResults,
+  pool: LimitPool | undefined,
+  servers: Record<'plain' | 'lathe', RunningServer | undefined>,
+  durationMs: number,
+  rounds: number,
+): Promise<void> {
   for (const concurrency of CONCURRENCIES.filter((c) => c !== TARGET_CONCURRENCY)) {
     for (const setup of ['plain', 'lathe'] as const) {
       const cell = await httpCell(setup, servers[setup], r, concurrency, durationMs);
@@ -129,12 +153,21 @@ async function main(): Promise<void> {
   const { durationMs, rounds, only } = parseArgs(process.argv.slice(2));
   const root = repoRoot();
   const workers = availableParallelism();
-  console.log(`OIP benchmark: node ${process.version}, ${workers} cores (${cpus()[0]?.model ?? '?'}), ` +
-    `${WARMUP_MS / 1000} s warm-up + ${durationMs / 1000} s per cell, ${rounds} rounds at concurrency ${TARGET_CONCURRENCY}, ` +
-    'load generator in this process (keep-alive sockets, pre-serialised requests)');
+  console.log(
+    `OIP benchmark: node ${process.version}, ${workers} cores (${cpus()[0]?.model ?? '?'}), ` +
+      `${WARMUP_MS / 1000} s warm-up + ${durationMs / 1000} s per cell, ${rounds} rounds at concurrency ${TARGET_CONCURRENCY}, ` +
+      'load generator in this process (keep-alive sockets, pre-serialised requests)',
+  );
   const { models, skipped } = await loadModels(root, only);
   for (const line of skipped) console.log(line);
-  const results: ModelResults[] = models.map((model) => ({ model, limit: { cells: [] }, plain: { cells: [] }, lathe: { cells: [] }, floor: { cells: [] }, rounds: [] }));
+  const results: ModelResults[] = models.map((model) => ({
+    model,
+    limit: { cells: [] },
+    plain: { cells: [] },
+    lathe: { cells: [] },
+    floor: { cells: [] },
+    rounds: [],
+  }));
 
   const pools = new Map<ModelResults, LimitPool>();
   const problems: string[] = [];
@@ -157,7 +190,15 @@ async function main(): Promise<void> {
     const plainScript = fileURLToPath(new URL('./plain-server.js', import.meta.url));
     servers = {
       plain: await startServer('plain', () => startPlain(plainScript, models), results, problems),
-      lathe: await startServer('lathe', () => { log('starting Lathe'); return startLathe(root, models); }, results, problems),
+      lathe: await startServer(
+        'lathe',
+        () => {
+          log('starting Lathe');
+          return startLathe(root, models);
+        },
+        results,
+        problems,
+      ),
     };
     for (const r of results) await measureModel(r, pools.get(r), servers, durationMs, rounds);
   } finally {

@@ -118,8 +118,13 @@ export async function startLathe(root: string, models: BenchModel[], overrides: 
   const port = await freePort();
   const tempDirs = [await writeModelsDir(models)];
   const env: NodeJS.ProcessEnv = {
-    ...process.env, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn',
-    LATHE_MODELS_DIR: tempDirs[0], LATHE_MODELS_PRELOAD: '*', ...overrides,
+    ...process.env,
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    LOG_LEVEL: 'warn',
+    LATHE_MODELS_DIR: tempDirs[0],
+    LATHE_MODELS_PRELOAD: '*',
+    ...overrides,
   };
   let dataDir: string | undefined;
   if (!process.env.DATABASE_URL) {

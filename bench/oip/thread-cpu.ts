@@ -52,7 +52,10 @@ function snapshot(pid: number): CpuSnapshot {
  * runLoad's window callbacks that read the server's and this process's CPU times, and the split
  * per completed request once the window has closed (undefined without /proc or requests).
  */
-export function cpuWindow(pid: number): { window: { opened(): void; closed(): void }; perRequest(requests: number): CpuPerRequest | undefined } {
+export function cpuWindow(pid: number): {
+  window: { opened(): void; closed(): void };
+  perRequest(requests: number): CpuPerRequest | undefined;
+} {
   let before: CpuSnapshot | undefined;
   let after: CpuSnapshot | undefined;
   return {

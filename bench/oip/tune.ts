@@ -17,9 +17,16 @@ import { percentile } from './report.js';
 import { startLathe } from './servers.js';
 import { cpuWindow } from './thread-cpu.js';
 
-const USAGE = "usage: node dist/bench/oip/tune.js silero|mobilenet '{\"variant\": {manifest fields}}' [--rounds 4] [--duration 3] [--concurrency 32]";
+const USAGE =
+  'usage: node dist/bench/oip/tune.js silero|mobilenet \'{"variant": {manifest fields}}\' [--rounds 4] [--duration 3] [--concurrency 32]';
 
-function parseArgs(argv: string[]): { key: 'silero' | 'mobilenet'; variants: Record<string, Record<string, unknown>>; rounds: number; durationMs: number; concurrency: number } {
+function parseArgs(argv: string[]): {
+  key: 'silero' | 'mobilenet';
+  variants: Record<string, Record<string, unknown>>;
+  rounds: number;
+  durationMs: number;
+  concurrency: number;
+} {
   const [key, json, ...rest] = argv;
   if ((key !== 'silero' && key !== 'mobilenet') || json === undefined) throw new Error(USAGE);
   const variants = JSON.parse(json) as Record<string, Record<string, unknown>>;
@@ -37,7 +44,11 @@ async function main(): Promise<void> {
   const { models, skipped } = await loadModels(process.cwd(), key);
   const base = models[0];
   if (!base) return void console.log(skipped.join('\n'));
-  const list: BenchModel[] = Object.entries(variants).map(([name, fields]) => ({ ...base, name, manifest: { ...(base.manifest as object), ...fields } }));
+  const list: BenchModel[] = Object.entries(variants).map(([name, fields]) => ({
+    ...base,
+    name,
+    manifest: { ...(base.manifest as object), ...fields },
+  }));
   const server = await startLathe(process.cwd(), list);
   const perS = new Map<string, number[]>(list.map((m) => [m.name, []]));
   try {
@@ -49,15 +60,22 @@ async function main(): Promise<void> {
         perS.get(model.name)!.push(result.requestsPerS);
         const c = cpu.perRequest(result.completed);
         const failed = [...result.failures.values()].reduce((a, f) => a + f.count, 0) + result.networkErrors + result.bad;
-        console.log(`round ${round} ${model.name.padEnd(12)} ${result.requestsPerS.toFixed(0).padStart(6)} req/s  p50 ${percentile(result.latenciesMs, 0.5).toFixed(2)} ms` +
-          (c ? `  CPU ms/request: main ${c.httpThreadMs.toFixed(3)}, other ${c.otherThreadsMs.toFixed(3)}, load generator ${c.loadGeneratorMs.toFixed(3)}` : '') +
-          (failed > 0 ? `  ${failed} failed or wrong` : ''));
+        console.log(
+          `round ${round} ${model.name.padEnd(12)} ${result.requestsPerS.toFixed(0).padStart(6)} req/s  p50 ${percentile(result.latenciesMs, 0.5).toFixed(2)} ms` +
+            (c
+              ? `  CPU ms/request: main ${c.httpThreadMs.toFixed(3)}, other ${c.otherThreadsMs.toFixed(3)}, load generator ${c.loadGeneratorMs.toFixed(3)}`
+              : '') +
+            (failed > 0 ? `  ${failed} failed or wrong` : ''),
+        );
       }
     }
   } finally {
     for (const problem of await server.stop()) console.log(`lathe: ${problem}`);
   }
-  for (const [name, values] of perS) console.log(`${name.padEnd(12)} median ${percentile(values, 0.5).toFixed(0)} req/s (rounds: ${values.map((v) => v.toFixed(0)).join(', ')})`);
+  for (const [name, values] of perS)
+    console.log(
+      `${name.padEnd(12)} median ${percentile(values, 0.5).toFixed(0)} req/s (rounds: ${values.map((v) => v.toFixed(0)).join(', ')})`,
+    );
 }
 
 main().catch((err: unknown) => console.log(`tune failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`));

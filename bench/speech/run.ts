@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ort from 'onnxruntime-node';
-import { parseManifest } from '../../src/models/model-manifest.js';
+import { parseManifest } from '../../src/contracts/model-manifest.js';
 import { resolveWeights } from '../../src/models/model-source.js';
 import { runScan } from '../../src/runtime/scan-loop.js';
 import { decodeAudio } from '../../src/speech/audio-decode.js';
@@ -36,8 +36,19 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 /** Ten minutes: a scene of sentences between silences of 0.5 to 3 s (10 dB SNR), repeated. */
 async function recording(): Promise<{ wav: Uint8Array; seconds: number; utterances: number }> {
   const scene = await speechScene(
-    [1, 'the quick brown fox jumps over the lazy dog', 0.5, 'please send the invoice before friday', 3,
-      'lathe serves models over HTTP', 1.5, 'speech segments are found by the detector', 2, 'one two three four five six', 1],
+    [
+      1,
+      'the quick brown fox jumps over the lazy dog',
+      0.5,
+      'please send the invoice before friday',
+      3,
+      'lathe serves models over HTTP',
+      1.5,
+      'speech segments are found by the detector',
+      2,
+      'one two three four five six',
+      1,
+    ],
     { snrDb: 10, seed: 7 },
   );
   const total = MINUTES * 60 * scene.rate;
@@ -49,10 +60,14 @@ async function recording(): Promise<{ wav: Uint8Array; seconds: number; utteranc
 
 async function main(): Promise<void> {
   const { wav, seconds, utterances } = await recording();
-  console.log(`bench/speech: Silero VAD over ${seconds.toFixed(1)} s of audio (about ${utterances} utterances, 10 dB SNR), 16 kHz WAV of ${wav.length} bytes; ${repeats} runs each\n`);
+  console.log(
+    `bench/speech: Silero VAD over ${seconds.toFixed(1)} s of audio (about ${utterances} utterances, 10 dB SNR), 16 kHz WAV of ${wav.length} bytes; ${repeats} runs each\n`,
+  );
   const manifest = parseManifest(JSON.parse(readFileSync(join(ROOT, 'models/silero-vad/1/model.json'), 'utf8')), 'silero-vad');
   const session = await ort.InferenceSession.create(resolveWeights(manifest, { versionDir: join(ROOT, 'models/silero-vad/1') }), {
-    intraOpNumThreads: manifest.intraOpThreads, interOpNumThreads: 1, graphOptimizationLevel: 'all',
+    intraOpNumThreads: manifest.intraOpThreads,
+    interOpNumThreads: 1,
+    graphOptimizationLevel: 'all',
   });
   const inProcess: number[] = [];
   let expected = 0;
@@ -72,7 +87,11 @@ async function main(): Promise<void> {
   try {
     for (let r = 0; r < repeats + 1; r += 1) {
       const t0 = performance.now();
-      const response = await fetch(`http://127.0.0.1:${lathe.port}/v1/speech/vad`, { method: 'POST', headers: { 'content-type': 'audio/wav' }, body: wav });
+      const response = await fetch(`http://127.0.0.1:${lathe.port}/v1/speech/vad`, {
+        method: 'POST',
+        headers: { 'content-type': 'audio/wav' },
+        body: wav,
+      });
       const body = (await response.json()) as { segments?: unknown[] };
       if (r > 0) http.push(performance.now() - t0);
       if (response.status !== 200) throw new Error(`Lathe answered ${response.status}: ${JSON.stringify(body)}`);

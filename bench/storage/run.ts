@@ -29,7 +29,11 @@ const concurrency = arg('concurrency', 8);
 
 /** A valid dataset of about `bytes` bytes: the same three-class lines over and over. */
 function dataset(bytes: number): Buffer {
-  const lines = ['{"text":"the dog runs in the field","label":"animals"}', '{"text":"shares fell after the report","label":"finance"}', '{"text":"rain and fog tomorrow","label":"weather"}'];
+  const lines = [
+    '{"text":"the dog runs in the field","label":"animals"}',
+    '{"text":"shares fell after the report","label":"finance"}',
+    '{"text":"rain and fog tomorrow","label":"weather"}',
+  ];
   const block = Buffer.from(`${lines.join('\n')}\n`);
   return Buffer.concat(Array.from({ length: Math.ceil(bytes / block.length) }, () => block));
 }
@@ -38,12 +42,14 @@ const rssBytes = (pid: number) => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`
 
 function download(port: number, path: string): Promise<string> {
   return new Promise((resolve, reject) => {
-    http.get({ host: '127.0.0.1', port, path }, (res) => {
-      const hash = createHash('sha256');
-      res.on('data', (c: Buffer) => hash.update(c));
-      res.on('end', () => (res.statusCode === 200 ? resolve(hash.digest('hex')) : reject(new Error(`status ${res.statusCode}`))));
-      res.on('error', reject);
-    }).on('error', reject);
+    http
+      .get({ host: '127.0.0.1', port, path }, (res) => {
+        const hash = createHash('sha256');
+        res.on('data', (c: Buffer) => hash.update(c));
+        res.on('end', () => (res.statusCode === 200 ? resolve(hash.digest('hex')) : reject(new Error(`status ${res.statusCode}`))));
+        res.on('error', reject);
+      })
+      .on('error', reject);
   });
 }
 
@@ -54,7 +60,10 @@ interface Result {
 }
 
 async function measure(sliceBytes: number, content: Buffer): Promise<Result> {
-  const server = await startLathe(ROOT, [], { LATHE_STORAGE_SLICE_BYTES: String(sliceBytes), LATHE_BODY_LIMIT_BYTES: String(content.length + MB) });
+  const server = await startLathe(ROOT, [], {
+    LATHE_STORAGE_SLICE_BYTES: String(sliceBytes),
+    LATHE_BODY_LIMIT_BYTES: String(content.length + MB),
+  });
   try {
     const form = new FormData();
     form.append('purpose', 'fine-tune');
@@ -98,11 +107,15 @@ console.log(`${concurrency} concurrent downloads of a ${(content.length / MB).to
 const sliced = await measure(MB, content);
 const whole = await measure(64 * MB, content);
 const row = (name: string, r: Result) =>
-  console.log(`${name.padEnd(22)} RSS +${r.rssGrowthMb.toFixed(0).padStart(5)} MB   slowest /health/live ${r.slowestHealthMs.toFixed(0).padStart(5)} ms   ${r.mbPerSecond.toFixed(0)} MB/s`);
+  console.log(
+    `${name.padEnd(22)} RSS +${r.rssGrowthMb.toFixed(0).padStart(5)} MB   slowest /health/live ${r.slowestHealthMs.toFixed(0).padStart(5)} ms   ${r.mbPerSecond.toFixed(0)} MB/s`,
+  );
 row('sliced (1 MiB)', sliced);
 row('whole (64 MiB slice)', whole);
 // Targets: memory bounded by slices, not by the value; the event loop free enough for health checks.
 const memoryOk = sliced.rssGrowthMb < (concurrency * content.length) / MB / 4;
 const healthOk = sliced.slowestHealthMs < 1000;
-console.log(`${memoryOk ? 'PASS' : 'FAIL'}: sliced RSS growth < a quarter of the bytes in flight (${((concurrency * content.length) / MB / 4).toFixed(0)} MB)`);
+console.log(
+  `${memoryOk ? 'PASS' : 'FAIL'}: sliced RSS growth < a quarter of the bytes in flight (${((concurrency * content.length) / MB / 4).toFixed(0)} MB)`,
+);
 console.log(`${healthOk ? 'PASS' : 'FAIL'}: sliced slowest /health/live < 1000 ms`);

@@ -13,11 +13,18 @@ export interface MatMulProbe {
 export async function matMulProbe(n = 2048): Promise<MatMulProbe> {
   const bytes = encodeModel({
     graphName: 'matmul',
-    inputs: [{ name: 'a', type: 'float32', dims: [n, n] }, { name: 'b', type: 'float32', dims: [n, n] }],
+    inputs: [
+      { name: 'a', type: 'float32', dims: [n, n] },
+      { name: 'b', type: 'float32', dims: [n, n] },
+    ],
     outputs: [{ name: 'c', type: 'float32', dims: [n, n] }],
     nodes: [{ op: 'MatMul', inputs: ['a', 'b'], outputs: ['c'] }],
   });
-  const session = await ort.InferenceSession.create(bytes, { intraOpNumThreads: availableParallelism(), interOpNumThreads: 1, graphOptimizationLevel: 'all' });
+  const session = await ort.InferenceSession.create(bytes, {
+    intraOpNumThreads: availableParallelism(),
+    interOpNumThreads: 1,
+    graphOptimizationLevel: 'all',
+  });
   const fill = () => Float32Array.from({ length: n * n }, (_, i) => ((i * 7919) % 1000) / 1000 - 0.5);
   const feeds = { a: new ort.Tensor('float32', fill(), [n, n]), b: new ort.Tensor('float32', fill(), [n, n]) };
   for (let i = 0; i < 2; i += 1) await session.run(feeds);

@@ -39,7 +39,14 @@ const repeats = (() => {
 })();
 
 const HEAD: HeadSpec = { kind: 'mlp', inputDim: D, outputDim: CLASSES, hidden: HIDDEN, activation: 'relu' };
-const BASE: TrainOptions = { head: HEAD, loss: 'cross-entropy', optimizer: { kind: 'adam', learningRate: 1e-3 }, epochs: repeats + 1, batchSize: BATCH, seed: 1 };
+const BASE: TrainOptions = {
+  head: HEAD,
+  loss: 'cross-entropy',
+  optimizer: { kind: 'adam', learningRate: 1e-3 },
+  epochs: repeats + 1,
+  batchSize: BATCH,
+  seed: 1,
+};
 
 interface Setup {
   label: string;
@@ -50,7 +57,14 @@ interface Setup {
 const SETUPS: Setup[] = [
   { label: 'adam, 32 steps per call, 1 thread (defaults)', options: BASE, target: true },
   { label: 'sgd, 32 steps per call', options: { ...BASE, optimizer: { kind: 'sgd', learningRate: 0.05 } } },
-  { label: 'momentum, weight decay, dropout 0.1, gelu', options: { ...BASE, head: { ...HEAD, activation: 'gelu', dropout: 0.1 }, optimizer: { kind: 'momentum', learningRate: 0.01, weightDecay: 1e-4 } } },
+  {
+    label: 'momentum, weight decay, dropout 0.1, gelu',
+    options: {
+      ...BASE,
+      head: { ...HEAD, activation: 'gelu', dropout: 0.1 },
+      optimizer: { kind: 'momentum', learningRate: 0.01, weightDecay: 1e-4 },
+    },
+  },
   { label: `adam, ${availableParallelism()} intra-op threads`, options: { ...BASE, threads: availableParallelism() } },
   { label: 'adam, 1 step per call', options: { ...BASE, stepsPerRun: 1 } },
 ];
@@ -87,12 +101,15 @@ async function measureSetup(setup: Setup, probe: MatMulProbe, data: ReturnType<t
 async function measureWorker(data: ReturnType<typeof clusters>, matMulRate: number): Promise<Row> {
   const stamps: number[] = [];
   let final = '';
-  const run = TrainingRun.start({ options: BASE, train: data }, {
-    onEpoch: (m) => {
-      stamps.push(performance.now());
-      final = `loss ${m.trainLoss.toFixed(4)}, accuracy ${(m.trainAccuracy! * 100).toFixed(1)}%`;
+  const run = TrainingRun.start(
+    { options: BASE, train: data },
+    {
+      onEpoch: (m) => {
+        stamps.push(performance.now());
+        final = `loss ${m.trainLoss.toFixed(4)}, accuracy ${(m.trainAccuracy! * 100).toFixed(1)}%`;
+      },
     },
-  });
+  );
   await run.done;
   const epochSeconds = stamps.slice(1).map((t, i) => (t - stamps[i]!) / 1000);
   return {
@@ -112,11 +129,21 @@ function measureReference(data: ReturnType<typeof clusters>, matMulRate: number)
   const batches = 3;
   const started = performance.now();
   for (let b = 0; b < batches; b += 1) {
-    referenceGradient(HEAD, 'cross-entropy', params, { x: data.features.subarray(b * BATCH * D, (b + 1) * BATCH * D), targets, rows: BATCH });
+    referenceGradient(HEAD, 'cross-entropy', params, {
+      x: data.features.subarray(b * BATCH * D, (b + 1) * BATCH * D),
+      targets,
+      rows: BATCH,
+    });
   }
   const perBatch = (performance.now() - started) / 1000 / batches;
   const epoch = perBatch * Math.ceil(N / BATCH);
-  return { label: 'plain TypeScript reference (float64, gradient only)', epochSeconds: [epoch], matMulGflops: [matMulRate], ratios: [EPOCH_GFLOP / epoch / matMulRate], note: `extrapolated from ${batches} batches` };
+  return {
+    label: 'plain TypeScript reference (float64, gradient only)',
+    epochSeconds: [epoch],
+    matMulGflops: [matMulRate],
+    ratios: [EPOCH_GFLOP / epoch / matMulRate],
+    note: `extrapolated from ${batches} batches`,
+  };
 }
 
 const fmt = (v: number, digits = 3) => (Number.isFinite(v) ? v.toFixed(digits) : 'n/a');
@@ -127,7 +154,9 @@ function printRows(rows: Row[]): void {
   for (const r of rows) {
     const epoch = percentile(r.epochSeconds, 0.5);
     const ratio = `${fmt(percentile(r.ratios, 0.5), 2)} (${fmt(Math.min(...r.ratios), 2)} - ${fmt(Math.max(...r.ratios), 2)})`;
-    console.log(`| ${r.label} | ${fmt(epoch)} | ${fmt(EPOCH_GFLOP / epoch, 1)} | ${fmt(percentile(r.matMulGflops, 0.5), 1)} | ${ratio} | ${r.final ?? '-'} |`);
+    console.log(
+      `| ${r.label} | ${fmt(epoch)} | ${fmt(EPOCH_GFLOP / epoch, 1)} | ${fmt(percentile(r.matMulGflops, 0.5), 1)} | ${ratio} | ${r.final ?? '-'} |`,
+    );
   }
   for (const r of rows) if (r.note) console.log(`  ${r.label}: ${r.note}`);
 }
@@ -146,7 +175,10 @@ async function main(): Promise<void> {
   } finally {
     await probe.release();
   }
-  const matMulRate = percentile(rows.flatMap((r) => r.matMulGflops), 0.5);
+  const matMulRate = percentile(
+    rows.flatMap((r) => r.matMulGflops),
+    0.5,
+  );
   rows.push(await measureWorker(data, matMulRate));
   rows.push(measureReference(data, matMulRate));
   printRows(rows);

@@ -12,7 +12,7 @@ import { availableParallelism, cpus } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ort from 'onnxruntime-node';
-import { parseManifest } from '../../src/models/model-manifest.js';
+import { parseManifest } from '../../src/contracts/model-manifest.js';
 import { imageToTensor } from '../../src/vision/image-input.js';
 import { runLoad } from '../oip/load.js';
 import { percentile } from '../oip/report.js';
@@ -44,12 +44,17 @@ interface Cell {
 async function limit(photo: Buffer, concurrency: number): Promise<Cell> {
   const manifest = parseManifest(JSON.parse(readFileSync(join(ROOT, 'models/mobilenetv2/1/model.json'), 'utf8')), 'mobilenetv2');
   const session = await ort.InferenceSession.create(join(SHARED, 'mobilenetv2-12-int8.onnx'), {
-    intraOpNumThreads: availableParallelism(), graphOptimizationLevel: 'all',
+    intraOpNumThreads: availableParallelism(),
+    graphOptimizationLevel: 'all',
   });
   const latencies: number[] = [];
   let images = 0;
   const round = async () => {
-    const tensors = await Promise.all(Array.from({ length: concurrency }, () => imageToTensor(photo, manifest.image!, { maxImagePixels: MAX_PIXELS, maxImageSide: 16_384, maxImageAspectRatio: 64 })));
+    const tensors = await Promise.all(
+      Array.from({ length: concurrency }, () =>
+        imageToTensor(photo, manifest.image!, { maxImagePixels: MAX_PIXELS, maxImageSide: 16_384, maxImageAspectRatio: 64 }),
+      ),
+    );
     const batch = new Float32Array(concurrency * 3 * 224 * 224);
     tensors.forEach((t, i) => batch.set(t, i * t.length));
     const out = await session.run({ input: new ort.Tensor('float32', batch, [concurrency, 3, 224, 224]) });
@@ -81,18 +86,26 @@ async function main(): Promise<void> {
     return;
   }
   const photo = readFileSync(join(SHARED, 'imagenet_finch.jpeg'));
-  console.log(`bench/vision: MobileNetV2 int8 on a ${photo.length}-byte JPEG; ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), ${durationMs / 1000} s per cell\n`);
+  console.log(
+    `bench/vision: MobileNetV2 int8 on a ${photo.length}-byte JPEG; ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), ${durationMs / 1000} s per cell\n`,
+  );
   const limits = new Map<number, Cell>();
   for (const c of CONCURRENCIES) limits.set(c, await limit(photo, c));
 
-  const lathe = await startLathe(ROOT, [], { LATHE_MODELS_DIR: join(ROOT, 'models'), LATHE_MODELS_PRELOAD: 'mobilenetv2', LATHE_MODEL_FILES_DIR: SHARED });
+  const lathe = await startLathe(ROOT, [], {
+    LATHE_MODELS_DIR: join(ROOT, 'models'),
+    LATHE_MODELS_PRELOAD: 'mobilenetv2',
+    LATHE_MODEL_FILES_DIR: SHARED,
+  });
   const http = new Map<number, Cell & { bad: number; failures: number }>();
   try {
     for (const c of CONCURRENCIES) {
       const result = await runLoad(
         { port: lathe.port, path: '/v1/vision/classify?model=mobilenetv2&top_k=1', body: photo, headers: { 'content-type': 'image/jpeg' } },
         {
-          concurrency: c, warmupMs: WARMUP_MS, durationMs,
+          concurrency: c,
+          warmupMs: WARMUP_MS,
+          durationMs,
           verify: (reply) => {
             const top = (JSON.parse(reply.body.toString('utf8')) as Array<{ label: string }>)[0]?.label;
             return top?.startsWith('house finch') ? undefined : `top-1 was ${top}`;
@@ -100,7 +113,13 @@ async function main(): Promise<void> {
         },
       );
       const failures = [...result.failures.values()].reduce((n, f) => n + f.count, 0) + result.networkErrors;
-      http.set(c, { itemsPerS: result.requestsPerS, p50: percentile(result.latenciesMs, 0.5), p99: percentile(result.latenciesMs, 0.99), bad: result.bad, failures });
+      http.set(c, {
+        itemsPerS: result.requestsPerS,
+        p50: percentile(result.latenciesMs, 0.5),
+        p99: percentile(result.latenciesMs, 0.99),
+        bad: result.bad,
+        failures,
+      });
     }
   } finally {
     const problems = await lathe.stop();
@@ -112,7 +131,9 @@ async function main(): Promise<void> {
   for (const c of CONCURRENCIES) {
     const l = limits.get(c)!;
     const h = http.get(c)!;
-    console.log(`| ${c} | ${l.itemsPerS.toFixed(1)} | ${l.p50.toFixed(1)} / ${l.p99.toFixed(1)} | ${h.itemsPerS.toFixed(1)} | ${h.p50.toFixed(1)} / ${h.p99.toFixed(1)} | ${(h.itemsPerS / l.itemsPerS).toFixed(2)} |`);
+    console.log(
+      `| ${c} | ${l.itemsPerS.toFixed(1)} | ${l.p50.toFixed(1)} / ${l.p99.toFixed(1)} | ${h.itemsPerS.toFixed(1)} | ${h.p50.toFixed(1)} / ${h.p99.toFixed(1)} | ${(h.itemsPerS / l.itemsPerS).toFixed(2)} |`,
+    );
     if (h.bad || h.failures) console.log(`  concurrency ${c}: ${h.failures} failed requests, ${h.bad} wrong answers`);
   }
   const ratio = http.get(16)!.itemsPerS / limits.get(16)!.itemsPerS;

@@ -1,8 +1,8 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { AppError } from '../common/errors/app-error.js';
 import { ErrorCode } from '../common/errors/error-code.js';
-import { type ApiKey, findApiKey, hasScope } from './api-keys.js';
-import type { AuthRouteConfig, RouteAuth } from './scopes.decorator.js';
+import { type ApiKey, findApiKey, hasScope } from '../config/api-keys.js';
+import type { AuthRouteConfig, RouteAuth } from '../common/http/scopes.decorator.js';
 
 export type AuthenticatedRequest = FastifyRequest & { apiKey?: ApiKey };
 

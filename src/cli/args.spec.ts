@@ -18,7 +18,25 @@ describe('parseCommand', () => {
     for (const revision of ['v1.0', 'refs/pr/1', 'a'.repeat(40)]) {
       assert.equal((parseCommand(['models', 'pull', 'o/r', '--revision', revision]) as { revision: string }).revision, revision);
     }
-    const args = ['models', 'pull', 'o/r', '--revision', 'v2', '--dtype', 'fp16', '--include', '*.txt', '--include', 'onnx/**', '--name', 'x', '--task', 't', '--models-dir', '/m'];
+    const args = [
+      'models',
+      'pull',
+      'o/r',
+      '--revision',
+      'v2',
+      '--dtype',
+      'fp16',
+      '--include',
+      '*.txt',
+      '--include',
+      'onnx/**',
+      '--name',
+      'x',
+      '--task',
+      't',
+      '--models-dir',
+      '/m',
+    ];
     assert.deepEqual(parseCommand(args), {
       kind: 'pull',
       repo: 'o/r',
@@ -33,7 +51,12 @@ describe('parseCommand', () => {
 
   it('reads list and rm', () => {
     assert.deepEqual(parseCommand(['models', 'list', '--json']), { kind: 'list', json: true, modelsDir: undefined });
-    assert.deepEqual(parseCommand(['models', 'rm', 'tiny', '--version', '2']), { kind: 'rm', name: 'tiny', version: '2', modelsDir: undefined });
+    assert.deepEqual(parseCommand(['models', 'rm', 'tiny', '--version', '2']), {
+      kind: 'rm',
+      name: 'tiny',
+      version: '2',
+      modelsDir: undefined,
+    });
   });
 
   it('answers help', () => {
@@ -62,7 +85,11 @@ describe('parseCommand', () => {
   ];
   it('refuses what it cannot read with a usage error (exit 64)', () => {
     for (const [argv, message] of bad) {
-      assert.throws(() => parseCommand(argv), (err: unknown) => err instanceof CliError && err.exitCode === 64 && message.test(err.message), argv.join(' '));
+      assert.throws(
+        () => parseCommand(argv),
+        (err: unknown) => err instanceof CliError && err.exitCode === 64 && message.test(err.message),
+        argv.join(' '),
+      );
     }
   });
 });

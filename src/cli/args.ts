@@ -33,7 +33,7 @@ const MODEL_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 /** The Hub's repo ids: `owner/name` (or a bare legacy name), each part at most 96 characters as on the Hub. */
 const REPO_ID = /^(?:[A-Za-z0-9][A-Za-z0-9._-]{0,95}\/)?[A-Za-z0-9][A-Za-z0-9._-]{0,95}$/;
 /** Branches, tags (`v1.0`), pull-request refs (`refs/pr/1`) and commit shas; it only ever goes into a URL. */
-const REVISION = /^[A-Za-z0-9][A-Za-z0-9._+\/-]{0,199}$/;
+const REVISION = /^[A-Za-z0-9][A-Za-z0-9._+/-]{0,199}$/;
 
 const usage = (message: string) => new CliError(`${message}\n${USAGE}`, ExitCode.Usage);
 

@@ -23,7 +23,10 @@ export async function confine(root: string, path: string): Promise<void> {
     });
     if (!info) break;
     if (info.isSymbolicLink()) {
-      throw new CliError(`refused: ${at} is a symbolic link inside the model repository ${root}; lathe writes there only through real folders and files (remove the link)`, ExitCode.CantCreate);
+      throw new CliError(
+        `refused: ${at} is a symbolic link inside the model repository ${root}; lathe writes there only through real folders and files (remove the link)`,
+        ExitCode.CantCreate,
+      );
     }
   }
   // The same promise, checked as the kernel sees it: the parent resolves inside the root.

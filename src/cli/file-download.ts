@@ -41,7 +41,10 @@ export function expectedOf(sibling: HubSibling): Expected {
  */
 export async function downloadFile(hub: HubClient, job: FileJob, policy: RetryPolicy, progress: Progress): Promise<FileHashes> {
   const expected = expectedOf(job.sibling);
-  const done = await stat(job.dest).then(() => true, () => false);
+  const done = await stat(job.dest).then(
+    () => true,
+    () => false,
+  );
   if (done) {
     // Finished by an earlier run whose install did not happen; trust it only after hashing.
     const hashes = await hashFile(job.dest);
@@ -58,7 +61,10 @@ export async function downloadFile(hub: HubClient, job: FileJob, policy: RetryPo
     const problem = mismatch(hashes, expected);
     if (problem) {
       await rm(partial, { force: true });
-      throw new CliError(`${job.sibling.rfilename} is corrupt: ${problem}; deleted the download, nothing was installed`, ExitCode.DataError);
+      throw new CliError(
+        `${job.sibling.rfilename} is corrupt: ${problem}; deleted the download, nothing was installed`,
+        ExitCode.DataError,
+      );
     }
     await rename(partial, job.dest);
     return hashes;
@@ -81,7 +87,10 @@ export async function withRetries<T>(policy: RetryPolicy, progress: Progress, at
 
 /** One attempt: asks for what is missing and appends it, or starts over when the server sends it all. */
 async function transfer(hub: HubClient, job: FileJob, partial: string, expected: Expected, progress: Progress): Promise<void> {
-  let have = await stat(partial).then((s) => s.size, () => 0);
+  let have = await stat(partial).then(
+    (s) => s.size,
+    () => 0,
+  );
   if (expected.size !== undefined && have > expected.size) have = await restart(partial);
   if (have > 0 && have === expected.size) return;
   // Opened before the request: between the response and the body's listeners nothing may wait for

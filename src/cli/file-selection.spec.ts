@@ -20,7 +20,12 @@ describe('selectFiles', () => {
   );
   const cases: Array<[string, Dtype, string[], object]> = [
     ['q8', 'q8', [], { files: [...SIDE, 'onnx/model_quantized.onnx'], primary: 'onnx/model_quantized.onnx' }],
-    ['fp32 with its external data', 'fp32', [], { files: [...SIDE, 'onnx/model.onnx', 'onnx/model.onnx_data'], primary: 'onnx/model.onnx' }],
+    [
+      'fp32 with its external data',
+      'fp32',
+      [],
+      { files: [...SIDE, 'onnx/model.onnx', 'onnx/model.onnx_data'], primary: 'onnx/model.onnx' },
+    ],
     ['fp16 plus --include', 'fp16', ['*.txt'], { files: [...SIDE, 'vocab.txt', 'onnx/model_fp16.onnx'], primary: 'onnx/model_fp16.onnx' }],
   ];
   for (const [what, dtype, includes, expected] of cases) {
@@ -56,13 +61,26 @@ describe('selectFiles', () => {
 
   it('says which dtypes a repository has when the asked one is missing, and what else is wrong', () => {
     const problems: Array<[object[], Dtype, string[], string]> = [
-      [encoderOnly.filter((s) => s.rfilename !== 'onnx/model_fp16.onnx'), 'fp16', [], 'o/r has no fp16 ONNX weights (onnx/model_fp16.onnx); it has fp32, q8 (use --dtype)'],
-      [repo('config.json', 'model.safetensors'), 'q8', [], 'o/r has no q8 ONNX weights (onnx/model_quantized.onnx); it has no ONNX weights in Transformers.js layout'],
+      [
+        encoderOnly.filter((s) => s.rfilename !== 'onnx/model_fp16.onnx'),
+        'fp16',
+        [],
+        'o/r has no fp16 ONNX weights (onnx/model_fp16.onnx); it has fp32, q8 (use --dtype)',
+      ],
+      [
+        repo('config.json', 'model.safetensors'),
+        'q8',
+        [],
+        'o/r has no q8 ONNX weights (onnx/model_quantized.onnx); it has no ONNX weights in Transformers.js layout',
+      ],
       [repo('onnx/model.onnx'), 'fp32', [], 'o/r has no config.json: it is not a Transformers-layout model'],
       [encoderOnly, 'q8', ['*.bin'], '--include *.bin matches no file in o/r'],
     ];
     for (const [siblings, dtype, includes, message] of problems) {
-      assert.throws(() => selectFiles('o/r', siblings as never, dtype, includes), (err: unknown) => err instanceof CliError && err.exitCode === 66 && err.message === message);
+      assert.throws(
+        () => selectFiles('o/r', siblings as never, dtype, includes),
+        (err: unknown) => err instanceof CliError && err.exitCode === 66 && err.message === message,
+      );
     }
   });
 });

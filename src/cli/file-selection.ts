@@ -40,7 +40,8 @@ export function selectFiles(repo: string, siblings: readonly HubSibling[], dtype
   const weights = onnxFor(names, dtype);
   if (!weights) {
     const available = (Object.keys(DTYPE_SUFFIX) as Dtype[]).filter((d) => onnxFor(names, d));
-    const hint = available.length > 0 ? `; it has ${available.join(', ')} (use --dtype)` : '; it has no ONNX weights in Transformers.js layout';
+    const hint =
+      available.length > 0 ? `; it has ${available.join(', ')} (use --dtype)` : '; it has no ONNX weights in Transformers.js layout';
     throw new CliError(`${repo} has no ${dtype} ONNX weights (onnx/model${DTYPE_SUFFIX[dtype]}.onnx)${hint}`, ExitCode.NotFound);
   }
   const onnxFiles = [weights.primary, ...(weights.decoder ? [weights.decoder] : [])];

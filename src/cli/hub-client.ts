@@ -62,12 +62,16 @@ export class HubClient {
     if (code === 'RevisionNotFound') return new CliError(`${repo} has no revision "${revision}" (${where})`, ExitCode.NotFound);
     if (code === 'EntryNotFound' || status === 404) return new CliError(`not found on the Hub: ${where}`, ExitCode.NotFound);
     if (code === 'GatedRepo') {
-      return new CliError(`${repo} is gated: accept its conditions on the Hub, then set HF_TOKEN to a token of that account (${where})`, ExitCode.NoPermission);
+      return new CliError(
+        `${repo} is gated: accept its conditions on the Hub, then set HF_TOKEN to a token of that account (${where})`,
+        ExitCode.NoPermission,
+      );
     }
     if (status === 401 && /invalid credentials/i.test(message)) {
       return new CliError(`the Hub rejected HF_TOKEN as invalid credentials (${where})`, ExitCode.NoPermission);
     }
-    if (status === 401 || status === 403) return new CliError(`the Hub refused access to ${repo}: ${tokenHint} (${where})`, ExitCode.NoPermission);
+    if (status === 401 || status === 403)
+      return new CliError(`the Hub refused access to ${repo}: ${tokenHint} (${where})`, ExitCode.NoPermission);
     if (status === 429 || status >= 500) return new RetryableError(where);
     return new CliError(where, ExitCode.Unavailable);
   }

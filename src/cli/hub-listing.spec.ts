@@ -8,7 +8,13 @@ const URL = 'http://hub/api/models/o/r/revision/main?blobs=true';
 
 describe('hub listing checks', () => {
   it('accepts the paths repositories use', () => {
-    for (const path of ['config.json', 'onnx/model_quantized.onnx_data_1', '1_Pooling/config.json', 'README_中文.md', 'a b/(x) [1]+v2@=~.txt']) {
+    for (const path of [
+      'config.json',
+      'onnx/model_quantized.onnx_data_1',
+      '1_Pooling/config.json',
+      'README_中文.md',
+      'a b/(x) [1]+v2@=~.txt',
+    ]) {
       assert.equal(pathProblem(path), undefined, path);
     }
   });
@@ -27,8 +33,8 @@ describe('hub listing checks', () => {
       ['onnx/', 'has an empty segment'],
       ['x'.repeat(513), 'is longer than 512 characters'],
       [`${'x'.repeat(256)}/y`, 'has a segment longer than 255 characters'],
-      ['x:y', 'has a character outside letters, digits, space and ._-+@=,~()[]#%&!\'$'],
-      ['x\u202e.json', 'has a character outside letters, digits, space and ._-+@=,~()[]#%&!\'$'],
+      ['x:y', "has a character outside letters, digits, space and ._-+@=,~()[]#%&!'$"],
+      ['x\u202e.json', "has a character outside letters, digits, space and ._-+@=,~()[]#%&!'$"],
     ];
     for (const [path, problem] of cases) assert.equal(pathProblem(path), problem, JSON.stringify(path));
   });

@@ -66,7 +66,7 @@ export function pathProblem(path: string): string | undefined {
   if (segments.some((p) => p === '.' || p === '..')) return 'has a "." or ".." segment';
   if (segments.some((p) => p === '')) return 'has an empty segment';
   if (segments.some((p) => p.length > MAX_SEGMENT_CHARS)) return `has a segment longer than ${MAX_SEGMENT_CHARS} characters`;
-  if (!PATH_CHARS.test(path)) return 'has a character outside letters, digits, space and ._-+@=,~()[]#%&!\'$';
+  if (!PATH_CHARS.test(path)) return "has a character outside letters, digits, space and ._-+@=,~()[]#%&!'$";
   return undefined;
 }
 

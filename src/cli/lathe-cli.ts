@@ -77,7 +77,9 @@ async function execute(command: Exclude<Command, { kind: 'help' }>, env: CliEnv,
         const hub = new HubClient(http, endpoint, Boolean(env.hfToken));
         const result = await pull(command, { hub, store, progress, log, retry: options.retry ?? DEFAULT_RETRY });
         const files = result.origin.files.length;
-        io.stdout.write(`pulled ${command.repo}@${result.origin.huggingface.commit.slice(0, 7)} as ${result.name} version ${result.version} (${result.manifest.task}, ${files} files) in ${result.dir}\n`);
+        io.stdout.write(
+          `pulled ${command.repo}@${result.origin.huggingface.commit.slice(0, 7)} as ${result.name} version ${result.version} (${result.manifest.task}, ${files} files) in ${result.dir}\n`,
+        );
       } finally {
         http.close();
       }
@@ -103,6 +105,7 @@ function checkEndpoint(endpoint: string): string {
   } catch {
     throw new CliError(`HF_ENDPOINT "${endpoint}" is not a URL`, ExitCode.Usage);
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new CliError(`HF_ENDPOINT "${endpoint}" is not an http(s) URL`, ExitCode.Usage);
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw new CliError(`HF_ENDPOINT "${endpoint}" is not an http(s) URL`, ExitCode.Usage);
   return endpoint.replace(/\/+$/, '');
 }

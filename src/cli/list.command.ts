@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
-import { type ModelManifest, parseManifest } from '../models/model-manifest.js';
+import { type ModelManifest, parseManifest } from '../contracts/model-manifest.js';
 import { resolveWeights } from '../models/model-source.js';
 import type { ModelStore } from './model-store.js';
 import { treeSize } from './model-store.js';
@@ -27,7 +27,8 @@ export async function listModels(store: ModelStore, filesDir?: string): Promise<
   const models: ListedModel[] = [];
   for (const name of await store.names()) {
     const versions: ListedVersion[] = [];
-    for (const v of await store.versions(name)) versions.push(await describeVersion(join(store.root, name, String(v)), String(v), filesDir));
+    for (const v of await store.versions(name))
+      versions.push(await describeVersion(join(store.root, name, String(v)), String(v), filesDir));
     if (versions.length > 0) models.push({ name, versions });
   }
   return models;

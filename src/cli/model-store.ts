@@ -123,11 +123,17 @@ export class ModelStore {
 
 async function subdirs(dir: string): Promise<string[]> {
   const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
-  return entries.filter((e) => e.isDirectory()).map((e) => e.name).sort();
+  return entries
+    .filter((e) => e.isDirectory())
+    .map((e) => e.name)
+    .sort();
 }
 
 async function versionsIn(dir: string): Promise<number[]> {
-  return (await subdirs(dir)).filter((v) => /^\d+$/.test(v)).map(Number).sort((a, b) => a - b);
+  return (await subdirs(dir))
+    .filter((v) => /^\d+$/.test(v))
+    .map(Number)
+    .sort((a, b) => a - b);
 }
 
 /** Bytes under a folder, symlinks not followed. */

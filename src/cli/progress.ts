@@ -74,7 +74,9 @@ export class LineProgress implements Progress {
     if (Date.now() - this.state.printedAt >= 1000) {
       const { path, total, done, fresh, startedAt } = this.state;
       const percent = total ? ` (${Math.floor((done / total) * 100)}%)` : '';
-      this.out.write(`${path}: ${formatBytes(done)}${total ? ` of ${formatBytes(total)}` : ''}${percent}, ${formatRate(fresh, Date.now() - startedAt)}\n`);
+      this.out.write(
+        `${path}: ${formatBytes(done)}${total ? ` of ${formatBytes(total)}` : ''}${percent}, ${formatRate(fresh, Date.now() - startedAt)}\n`,
+      );
       this.state.printedAt = Date.now();
     }
   }

@@ -41,7 +41,10 @@ export async function pull(cmd: PullCommand, deps: PullDeps): Promise<PullResult
   const hashes = new Map<string, FileHashes>();
   for (const sibling of siblings) {
     const dest = await deps.store.blobPath(blobKey(sibling, info.sha));
-    hashes.set(sibling.rfilename, await downloadFile(deps.hub, { repo: cmd.repo, commit: info.sha, sibling, dest }, deps.retry, deps.progress));
+    hashes.set(
+      sibling.rfilename,
+      await downloadFile(deps.hub, { repo: cmd.repo, commit: info.sha, sibling, dest }, deps.retry, deps.progress),
+    );
   }
   const build = await deps.store.newBuild(cmd.name);
   try {

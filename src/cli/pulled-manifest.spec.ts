@@ -15,7 +15,8 @@ describe('inferTask', () => {
     [{ model_type: 'bert', id2label: { 0: 'spam', 1: 'ham' } }, 'text-classification'],
     [{}, 'feature-extraction'],
   ];
-  for (const [config, task] of cases) it(`${JSON.stringify(config)} -> ${task}`, () => assert.equal(inferTask(config as Record<string, unknown>), task));
+  for (const [config, task] of cases)
+    it(`${JSON.stringify(config)} -> ${task}`, () => assert.equal(inferTask(config as Record<string, unknown>), task));
 });
 
 describe('labelsOf and licenseOf', () => {
@@ -61,8 +62,15 @@ describe('buildManifest', () => {
     });
   });
   it('refuses a --task the task table does not list, naming the known tasks', () => {
-    const signature = { inputs: [{ name: 'input_ids', datatype: 'INT64' as const, shape: [-1, -1] }], outputs: [{ name: 'logits', datatype: 'FP32' as const, shape: [-1, 2] }], symbolicFirst: true };
-    assert.throws(() => buildManifest({ ...base, task: 'sentiment', signature }), { message: /^the generated model\.json: task: unknown task "sentiment"; the known tasks are audio-classification, .*, voice-activity-detection$/ });
+    const signature = {
+      inputs: [{ name: 'input_ids', datatype: 'INT64' as const, shape: [-1, -1] }],
+      outputs: [{ name: 'logits', datatype: 'FP32' as const, shape: [-1, 2] }],
+      symbolicFirst: true,
+    };
+    assert.throws(() => buildManifest({ ...base, task: 'sentiment', signature }), {
+      message:
+        /^the generated model\.json: task: unknown task "sentiment"; the known tasks are audio-classification, .*, voice-activity-detection$/,
+    });
   });
   it('keeps fixed shapes whole, and names the decoder of a seq2seq model', () => {
     const manifest = buildManifest({

@@ -1,8 +1,8 @@
-import { parseManifest, type TensorSpec } from '../models/model-manifest.js';
+import { parseManifest, type TensorSpec } from '../contracts/model-manifest.js';
 import type { Dtype } from './args.js';
 import type { Selection } from './file-selection.js';
 import type { OnnxSignature } from '../runtime/onnx-signature.js';
-import { PULL_FALLBACK, TASKS, type TaskName, type TaskRow, taskRow } from '../tasks/task-table.js';
+import { PULL_FALLBACK, TASKS, type TaskName, type TaskRow, taskRow } from '../contracts/task-table.js';
 
 /** The folder inside a version that holds the Hub's files, as `source.huggingface` names it. */
 export const HF_FOLDER = 'hf';
@@ -43,7 +43,9 @@ export function labelsOf(config: Record<string, unknown>): string[] | undefined 
 
 /** The license from the model card's metadata (`license: other` defers to `license_name`). */
 export function licenseOf(cardData: { license?: unknown; license_name?: unknown } | undefined): string | undefined {
-  const license = Array.isArray(cardData?.license) ? cardData.license.filter((l) => typeof l === 'string').join(' AND ') : cardData?.license;
+  const license = Array.isArray(cardData?.license)
+    ? cardData.license.filter((l) => typeof l === 'string').join(' AND ')
+    : cardData?.license;
   if (license === 'other' && typeof cardData?.license_name === 'string') return cardData.license_name;
   return typeof license === 'string' && license !== '' ? license : undefined;
 }

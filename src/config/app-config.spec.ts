@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import { hashApiKey } from '../auth/api-keys.js';
+import { hashApiKey } from './api-keys.js';
 import { ConfigError, disableOnnxRuntimeTelemetry, loadConfig } from './app-config.js';
 import { envSchema } from './config.schema.js';
 
@@ -28,7 +28,11 @@ describe('loadConfig', () => {
 
   it('reads the storage limits: slice size and checkpoint retention (a count or all)', () => {
     assert.deepEqual(loadConfig({}).storage, { sliceBytes: 1024 * 1024, checkpointsKeepLast: 3, checkpointsKeepBest: true });
-    const custom = loadConfig({ LATHE_STORAGE_SLICE_BYTES: '65536', LATHE_CHECKPOINTS_KEEP_LAST: 'all', LATHE_CHECKPOINTS_KEEP_BEST: 'false' });
+    const custom = loadConfig({
+      LATHE_STORAGE_SLICE_BYTES: '65536',
+      LATHE_CHECKPOINTS_KEEP_LAST: 'all',
+      LATHE_CHECKPOINTS_KEEP_BEST: 'false',
+    });
     assert.deepEqual(custom.storage, { sliceBytes: 65536, checkpointsKeepLast: 'all', checkpointsKeepBest: false });
     assert.throws(() => loadConfig({ LATHE_CHECKPOINTS_KEEP_LAST: '0' }), ConfigError);
     assert.throws(() => loadConfig({ LATHE_STORAGE_SLICE_BYTES: '100' }), ConfigError);
@@ -105,7 +109,7 @@ describe('loadConfig', () => {
 });
 
 describe('disableOnnxRuntimeTelemetry', () => {
-  it('sets ONNX Runtime\'s opt-out unless the operator already chose', () => {
+  it("sets ONNX Runtime's opt-out unless the operator already chose", () => {
     const unset: NodeJS.ProcessEnv = {};
     disableOnnxRuntimeTelemetry(unset);
     assert.deepEqual(unset, { ORT_DISABLE_TELEMETRY: '1' });

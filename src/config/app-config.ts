@@ -1,4 +1,4 @@
-import { type ApiKey, parseApiKeys } from '../auth/api-keys.js';
+import { type ApiKey, parseApiKeys } from './api-keys.js';
 import { envSchema } from './config.schema.js';
 
 export interface AppConfig {
@@ -160,7 +160,11 @@ export function loadConfig(source: Record<string, string | undefined>): AppConfi
       url: e.DATABASE_URL,
       runMigrations: e.LATHE_MIGRATIONS_RUN,
       embedded: { dataDir: e.LATHE_DATA_DIR, port: e.LATHE_EMBEDDED_PG_PORT },
-      timeouts: { connectMs: e.LATHE_DB_CONNECT_TIMEOUT_MS, acquireMs: e.LATHE_DB_ACQUIRE_TIMEOUT_MS, queryMs: e.LATHE_DB_QUERY_TIMEOUT_MS },
+      timeouts: {
+        connectMs: e.LATHE_DB_CONNECT_TIMEOUT_MS,
+        acquireMs: e.LATHE_DB_ACQUIRE_TIMEOUT_MS,
+        queryMs: e.LATHE_DB_QUERY_TIMEOUT_MS,
+      },
     },
     auth: { keys },
     lifecycle: { shutdownGraceMs: e.LATHE_SHUTDOWN_GRACE_MS, heartbeatMs: e.LATHE_INSTANCE_HEARTBEAT_MS },
@@ -204,14 +208,20 @@ export function loadConfig(source: Record<string, string | undefined>): AppConfi
 }
 
 function splitList(value: string): string[] {
-  return value.split(',').map((v) => v.trim()).filter(Boolean);
+  return value
+    .split(',')
+    .map((v) => v.trim())
+    .filter(Boolean);
 }
 
 function parseCors(value: string): AppConfig['http']['corsOrigins'] {
   const v = value.trim();
   if (v === '' || v === 'false') return false;
   if (v === '*' || v === 'true') return true;
-  return v.split(',').map((o) => o.trim()).filter(Boolean);
+  return v
+    .split(',')
+    .map((o) => o.trim())
+    .filter(Boolean);
 }
 
 function parseTrustProxy(value: string): AppConfig['http']['trustProxy'] {
@@ -219,7 +229,10 @@ function parseTrustProxy(value: string): AppConfig['http']['trustProxy'] {
   if (v === 'true') return true;
   if (v === 'false' || v === '') return false;
   if (/^\d+$/.test(v)) return Number(v);
-  return v.split(',').map((a) => a.trim()).filter(Boolean);
+  return v
+    .split(',')
+    .map((a) => a.trim())
+    .filter(Boolean);
 }
 
 /**

@@ -102,7 +102,16 @@ export class EmbeddedPostgres {
   private async spawnServer(runAs: RunAs): Promise<void> {
     const { postgres } = await binaries();
     // lc_messages=C: the readiness line below is matched in English.
-    const flags = ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'max_connections=100', '-c', 'lc_messages=C'];
+    const flags = [
+      '-c',
+      'listen_addresses=127.0.0.1',
+      '-c',
+      'unix_socket_directories=',
+      '-c',
+      'max_connections=100',
+      '-c',
+      'lc_messages=C',
+    ];
     const server = spawn(postgres, ['-D', this.clusterDir, '-p', String(this.options.port), ...flags], {
       ...runAs,
       detached: true,

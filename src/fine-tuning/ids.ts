@@ -21,7 +21,8 @@ export function isId(prefix: IdPrefix, value: unknown): value is string {
 }
 
 /** A query or body field holding an id of this kind (400 VALIDATION_FAILED otherwise). */
-export const idSchema = (prefix: IdPrefix) => z.string().refine((v) => isId(prefix, v), `must be an id of the form ${prefix}-<24 hex digits>`);
+export const idSchema = (prefix: IdPrefix) =>
+  z.string().refine((v) => isId(prefix, v), `must be an id of the form ${prefix}-<24 hex digits>`);
 
 /** Unix seconds, as OpenAI's objects give times. */
 export function unixSeconds(date: Date): number {

@@ -23,7 +23,11 @@ export function parseOr400<T extends z.ZodType>(schema: T, value: unknown, what:
   const parsed = schema.safeParse(value ?? {});
   if (parsed.success) return parsed.data;
   const details = parsed.error.issues.map((i) => ({ field: i.path.join('.') || what, problems: [i.message] }));
-  throw new AppError(ErrorCode.ValidationFailed, `invalid ${what}: ${details.map((d) => `${d.field}: ${d.problems[0]}`).join('; ')}`, details);
+  throw new AppError(
+    ErrorCode.ValidationFailed,
+    `invalid ${what}: ${details.map((d) => `${d.field}: ${d.problems[0]}`).join('; ')}`,
+    details,
+  );
 }
 
 /** Postgres text and jsonb cannot hold U+0000: a string stored or compared in SQL must not contain it (else 500). */

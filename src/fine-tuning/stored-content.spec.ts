@@ -1,7 +1,15 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Readable } from 'node:stream';
-import { answerDownload, byteRange, matchesEtag, readWhole, sliceStream, StoredContentChanged, type SliceReader } from './stored-content.js';
+import {
+  answerDownload,
+  byteRange,
+  matchesEtag,
+  readWhole,
+  sliceStream,
+  StoredContentChanged,
+  type SliceReader,
+} from './stored-content.js';
 
 /** A stored value of `total` bytes (byte i is i % 251), with every read recorded. */
 function stored(total: number): { read: SliceReader; reads: Array<[number, number]>; bytes: Buffer; gone: () => void } {
@@ -24,7 +32,11 @@ describe('sliceStream', () => {
     const s = stored(10);
     const chunks: Buffer[] = [];
     for await (const chunk of sliceStream('v', s.read, 0, 10, 4)) chunks.push(chunk as Buffer);
-    assert.deepEqual(s.reads, [[0, 4], [4, 4], [8, 2]]);
+    assert.deepEqual(s.reads, [
+      [0, 4],
+      [4, 4],
+      [8, 2],
+    ]);
     assert.ok(Buffer.concat(chunks).equals(s.bytes));
   });
 
@@ -32,7 +44,11 @@ describe('sliceStream', () => {
     const s = stored(20);
     const chunks: Buffer[] = [];
     for await (const chunk of sliceStream('v', s.read, 5, 14, 4)) chunks.push(chunk as Buffer);
-    assert.deepEqual(s.reads, [[5, 4], [9, 4], [13, 1]]);
+    assert.deepEqual(s.reads, [
+      [5, 4],
+      [9, 4],
+      [13, 1],
+    ]);
     assert.ok(Buffer.concat(chunks).equals(s.bytes.subarray(5, 14)));
   });
 
@@ -119,18 +135,34 @@ describe('byteRange', () => {
 
 describe('answerDownload', () => {
   const opened: Array<[number, number]> = [];
-  const value = { bytes: 10, sha256: 'ab', headers: { 'content-type': 'x/y' }, open: (start: number, end: number) => (opened.push([start, end]), Readable.from([])) };
+  const value = {
+    bytes: 10,
+    sha256: 'ab',
+    headers: { 'content-type': 'x/y' },
+    open: (start: number, end: number) => (opened.push([start, end]), Readable.from([])),
+  };
   const common = { 'content-type': 'x/y', etag: '"ab"', 'x-content-sha256': 'ab', 'accept-ranges': 'bytes' };
   const answer = (conditions: Parameters<typeof answerDownload>[1]) => {
     opened.length = 0;
-    const { content: _content, ...rest } = answerDownload(value, conditions) as { content?: Readable; status: number; headers: Record<string, string> };
+    const { content: _content, ...rest } = answerDownload(value, conditions) as {
+      content?: Readable;
+      status: number;
+      headers: Record<string, string>;
+    };
     return { ...rest, opened: [...opened] };
   };
 
-  it('everything: 200', () => assert.deepEqual(answer({}), { status: 200, headers: { ...common, 'content-length': '10' }, opened: [[0, 10]] }));
+  it('everything: 200', () =>
+    assert.deepEqual(answer({}), { status: 200, headers: { ...common, 'content-length': '10' }, opened: [[0, 10]] }));
   it('a range: 206 with content-range', () =>
-    assert.deepEqual(answer({ range: 'bytes=4-' }), { status: 206, headers: { ...common, 'content-length': '6', 'content-range': 'bytes 4-9/10' }, opened: [[4, 10]] }));
+    assert.deepEqual(answer({ range: 'bytes=4-' }), {
+      status: 206,
+      headers: { ...common, 'content-length': '6', 'content-range': 'bytes 4-9/10' },
+      opened: [[4, 10]],
+    }));
   it('a range under the current If-Range: 206', () => assert.equal(answer({ range: 'bytes=4-', 'if-range': '"ab"' }).status, 206));
-  it('a range under another If-Range: 200, everything', () => assert.deepEqual(answer({ range: 'bytes=4-', 'if-range': '"old"' }).opened, [[0, 10]]));
-  it('a matching If-None-Match: 304, nothing opened', () => assert.deepEqual(answer({ 'if-none-match': '"ab"', range: 'bytes=0-1' }), { status: 304, headers: { etag: '"ab"' }, opened: [] }));
+  it('a range under another If-Range: 200, everything', () =>
+    assert.deepEqual(answer({ range: 'bytes=4-', 'if-range': '"old"' }).opened, [[0, 10]]));
+  it('a matching If-None-Match: 304, nothing opened', () =>
+    assert.deepEqual(answer({ 'if-none-match': '"ab"', range: 'bytes=0-1' }), { status: 304, headers: { etag: '"ab"' }, opened: [] }));
 });

@@ -78,7 +78,8 @@ export function matchesEtag(ifNoneMatch: string | undefined, tag: string): boole
 }
 
 /** What a download answers: the bytes (all, or the range asked for) as a stream, or 304 with no body when the client has them. */
-export type Download = { status: 200 | 206; headers: Record<string, string>; content: Readable } | { status: 304; headers: Record<string, string> };
+export type Download =
+  { status: 200 | 206; headers: Record<string, string>; content: Readable } | { status: 304; headers: Record<string, string> };
 
 /** The request headers a download honours. */
 export interface DownloadConditions {
@@ -111,7 +112,11 @@ export function answerDownload(value: StoredValue, conditions: DownloadCondition
   if (!range) return { status: 200, headers: { ...common, 'content-length': String(value.bytes) }, content: value.open(0, value.bytes) };
   return {
     status: 206,
-    headers: { ...common, 'content-length': String(range.end - range.start), 'content-range': `bytes ${range.start}-${range.end - 1}/${value.bytes}` },
+    headers: {
+      ...common,
+      'content-length': String(range.end - range.start),
+      'content-range': `bytes ${range.start}-${range.end - 1}/${value.bytes}`,
+    },
     content: value.open(range.start, range.end),
   };
 }

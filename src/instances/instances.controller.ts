@@ -12,7 +12,8 @@ export class InstancesController {
   @Get()
   @ApiEndpoint({
     summary: 'Replicas sharing this database, most recently seen first',
-    description: 'Each instance registers at boot, beats every LATHE_INSTANCE_HEARTBEAT_MS and marks itself draining and stopped on SIGTERM.',
+    description:
+      'Each instance registers at boot, beats every LATHE_INSTANCE_HEARTBEAT_MS and marks itself draining and stopped on SIGTERM.',
     auth: 'admin',
   })
   @ApiOkResponse({ type: InstanceListDto })

@@ -17,7 +17,9 @@ describe('handleProcessError', () => {
     const r = recorder();
     const err = Object.assign(new Error('terminating connection due to administrator command'), { code: '57P01' });
     assert.equal(handleProcessError(err, 'uncaughtException', r.logger, r.exit), true);
-    assert.deepEqual(r.lines, ['error uncaughtException: a database fault outside any request; serving on | Error: terminating connection due to administrator command']);
+    assert.deepEqual(r.lines, [
+      'error uncaughtException: a database fault outside any request; serving on | Error: terminating connection due to administrator command',
+    ]);
     assert.deepEqual(r.exits, []);
   });
 

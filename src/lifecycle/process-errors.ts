@@ -15,7 +15,12 @@ export interface ProcessErrorLogger {
  * background loop retries; anything else leaves the process in a state nobody reasoned about, so it
  * is logged and the process exits 1 for its supervisor to restart it. Returns true when it serves on.
  */
-export function handleProcessError(err: unknown, kind: ProcessErrorKind, logger: ProcessErrorLogger, exit: (code: number) => void): boolean {
+export function handleProcessError(
+  err: unknown,
+  kind: ProcessErrorKind,
+  logger: ProcessErrorLogger,
+  exit: (code: number) => void,
+): boolean {
   const stack = err instanceof Error ? (err.stack ?? err.message) : String(err);
   if (isDatabaseUnavailable(err)) {
     logger.error(`${kind}: a database fault outside any request; serving on`, stack);

@@ -8,7 +8,7 @@ import { InjectConfig } from '../config/config.module.js';
 import { ReadinessService } from '../health/readiness.service.js';
 import type { ModelRunner } from '../runtime/model-runner.js';
 import { RuntimeService } from '../runtime/runtime.service.js';
-import { type ModelManifest, parseManifest } from './model-manifest.js';
+import { type ModelManifest, parseManifest } from '../contracts/model-manifest.js';
 import { huggingfaceFolder, loadLabels, ModelFileMissing, resolveWeights, type SourceContext } from './model-source.js';
 import { materialise, type StoredModelSource } from './stored-models.js';
 

@@ -3,7 +3,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { batchAxes, fullShape, parseManifest } from './model-manifest.js';
+import { batchAxes, fullShape, parseManifest } from '../contracts/model-manifest.js';
 import { loadLabels, ModelFileMissing, resolveWeights } from './model-source.js';
 
 const base = {

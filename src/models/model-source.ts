@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { isAbsolute, join, resolve } from 'node:path';
-import type { FileRef, ModelManifest } from './model-manifest.js';
+import type { FileRef, ModelManifest } from '../contracts/model-manifest.js';
 
 const require = createRequire(import.meta.url);
 

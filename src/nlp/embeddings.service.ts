@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { AppError } from '../common/errors/app-error.js';
 import { ErrorCode } from '../common/errors/error-code.js';
 import { normaliseInPlace } from '../runtime/text-features.js';
-import { tasksFor } from '../tasks/task-table.js';
+import { tasksFor } from '../contracts/task-table.js';
 import type { TaskTrace } from '../tasks/task-models.service.js';
 import { parseBody, readTextInputs } from './text-input.js';
 import { TextModels } from './text-models.service.js';
@@ -48,7 +48,12 @@ export class EmbeddingsService {
       object: 'list',
       data: vectors.map((v, index) => {
         const out = r.dimensions !== undefined ? normaliseInPlace(v.slice(0, r.dimensions)) : v;
-        return { object: 'embedding', index, embedding: r.encoding_format === 'base64' ? Buffer.from(out.buffer, out.byteOffset, out.byteLength).toString('base64') : Array.from(out) };
+        return {
+          object: 'embedding',
+          index,
+          embedding:
+            r.encoding_format === 'base64' ? Buffer.from(out.buffer, out.byteOffset, out.byteLength).toString('base64') : Array.from(out),
+        };
       }),
       model: r.model,
       usage: { prompt_tokens: tokens, total_tokens: tokens },

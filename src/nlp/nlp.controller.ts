@@ -35,14 +35,27 @@ export class NlpController {
     description:
       `\`input\`: a string, a list of up to ${MAX_EMBEDDING_INPUTS} strings, a token array or a list of them. ` +
       '`encoding_format` float or base64 (little-endian float32); `dimensions` keeps the first n and renormalises. ' +
-      'Pooling and normalisation come from the model\'s manifest. Lathe adds `truncate`: cut inputs longer than the model takes instead of 413. ' +
+      "Pooling and normalisation come from the model's manifest. Lathe adds `truncate`: cut inputs longer than the model takes instead of 413. " +
       TASK_HEADERS,
     auth: 'infer',
     errors: TEXT_ERRORS,
   })
-  @ApiBody({ schema: { type: 'object', required: ['model', 'input'], example: { model: 'glove-100d', input: ['a cat sat on the mat', 'stock markets fell'] } } })
+  @ApiBody({
+    schema: {
+      type: 'object',
+      required: ['model', 'input'],
+      example: { model: 'glove-100d', input: ['a cat sat on the mat', 'stock markets fell'] },
+    },
+  })
   @ApiOkResponse({
-    schema: { example: { object: 'list', data: [{ object: 'embedding', index: 0, embedding: [0.012, -0.034] }], model: 'glove-100d', usage: { prompt_tokens: 6, total_tokens: 6 } } },
+    schema: {
+      example: {
+        object: 'list',
+        data: [{ object: 'embedding', index: 0, embedding: [0.012, -0.034] }],
+        model: 'glove-100d',
+        usage: { prompt_tokens: 6, total_tokens: 6 },
+      },
+    },
   })
   async embed(@Body() body: unknown, @Res({ passthrough: true }) reply: FastifyReply) {
     const trace = new TaskTrace();
@@ -57,12 +70,22 @@ export class NlpController {
     summary: 'Text classification: [{label, score}] per input, best first (Hugging Face text-classification)',
     description:
       '`inputs`: a string or a list of strings. `top_k` labels per input (default 1). `function_to_apply`: softmax, sigmoid or none; ' +
-      'by default sigmoid for multi-label models (config.json problem_type) and softmax otherwise. ' + TASK_HEADERS,
+      'by default sigmoid for multi-label models (config.json problem_type) and softmax otherwise. ' +
+      TASK_HEADERS,
     auth: 'infer',
     errors: TEXT_ERRORS,
   })
-  @ApiBody({ schema: { type: 'object', required: ['model', 'inputs'], example: { model: 'sentiment', inputs: 'what a lovely day', top_k: 2 } } })
-  @ApiOkResponse({ schema: { example: [{ label: 'positive', score: 0.93 }, { label: 'neutral', score: 0.05 }] } })
+  @ApiBody({
+    schema: { type: 'object', required: ['model', 'inputs'], example: { model: 'sentiment', inputs: 'what a lovely day', top_k: 2 } },
+  })
+  @ApiOkResponse({
+    schema: {
+      example: [
+        { label: 'positive', score: 0.93 },
+        { label: 'neutral', score: 0.05 },
+      ],
+    },
+  })
   async classify(@Body() body: unknown, @Res({ passthrough: true }) reply: FastifyReply) {
     const trace = new TaskTrace();
     const result = await this.classifier.classify(body, trace);
@@ -76,13 +99,27 @@ export class NlpController {
     summary: 'Token classification (named entities) with character start/end in the original text',
     description:
       '`aggregation_strategy`: none (every token: entity, score, index, word, start, end), simple, first, max or average ' +
-      '(grouped: entity_group, score, word, start, end), as Hugging Face\'s pipeline. `start`/`end` count Unicode code points of the ' +
-      'original text. `ignore_labels` (default ["O"]). ' + TASK_HEADERS,
+      "(grouped: entity_group, score, word, start, end), as Hugging Face's pipeline. `start`/`end` count Unicode code points of the " +
+      'original text. `ignore_labels` (default ["O"]). ' +
+      TASK_HEADERS,
     auth: 'infer',
     errors: TEXT_ERRORS,
   })
-  @ApiBody({ schema: { type: 'object', required: ['model', 'inputs'], example: { model: 'ner', inputs: 'Ana flew to München', aggregation_strategy: 'simple' } } })
-  @ApiOkResponse({ schema: { example: [{ entity_group: 'PER', score: 0.98, word: 'ana', start: 0, end: 3 }, { entity_group: 'LOC', score: 0.95, word: 'munchen', start: 12, end: 19 }] } })
+  @ApiBody({
+    schema: {
+      type: 'object',
+      required: ['model', 'inputs'],
+      example: { model: 'ner', inputs: 'Ana flew to München', aggregation_strategy: 'simple' },
+    },
+  })
+  @ApiOkResponse({
+    schema: {
+      example: [
+        { entity_group: 'PER', score: 0.98, word: 'ana', start: 0, end: 3 },
+        { entity_group: 'LOC', score: 0.95, word: 'munchen', start: 12, end: 19 },
+      ],
+    },
+  })
   async tokens(@Body() body: unknown, @Res({ passthrough: true }) reply: FastifyReply) {
     const trace = new TaskTrace();
     const result = await this.classifier.tokens(body, trace);

@@ -5,5 +5,10 @@ import { NlpController } from './nlp.controller.js';
 import { TextClassifyService } from './text-classify.service.js';
 import { TextModels } from './text-models.service.js';
 
-@Module({ imports: [TasksModule], controllers: [NlpController], providers: [TextModels, EmbeddingsService, TextClassifyService], exports: [EmbeddingsService, TextModels] })
+@Module({
+  imports: [TasksModule],
+  controllers: [NlpController],
+  providers: [TextModels, EmbeddingsService, TextClassifyService],
+  exports: [EmbeddingsService, TextModels],
+})
 export class NlpModule {}

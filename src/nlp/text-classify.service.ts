@@ -10,7 +10,7 @@ import { tokenSpans } from './token-offsets.js';
 import { parseBody, readTextInputs } from './text-input.js';
 import { type TextModel, TextModels } from './text-models.service.js';
 import { checkModelInputs } from '../tasks/input-count.js';
-import { tasksFor } from '../tasks/task-table.js';
+import { tasksFor } from '../contracts/task-table.js';
 
 const MAX_TEXT_INPUTS = 256;
 
@@ -51,7 +51,14 @@ export class TextClassifyService {
     const head = await this.tasks.get(r.model, tasksFor('textClassify'), trace);
     const backbone = headParameters.safeParse(head.manifest.parameters);
     if (backbone.success) {
-      const results = await this.classifyWithHead(head, backbone.data.backbone, inputs as string[], r.top_k ?? 1, r.function_to_apply, trace);
+      const results = await this.classifyWithHead(
+        head,
+        backbone.data.backbone,
+        inputs as string[],
+        r.top_k ?? 1,
+        r.function_to_apply,
+        trace,
+      );
       return single ? results[0]! : results;
     }
     const model = await this.text.get(r.model, tasksFor('textClassify'), trace);
@@ -67,7 +74,14 @@ export class TextClassifyService {
    * A fine-tuned model: the backbone's features (as /v1/embeddings gives them), then the head's
    * session, both through the runtime; the head's batcher merges requests.
    */
-  private async classifyWithHead(head: TaskModel, backbone: string, texts: string[], k: number, fn: ScoreFunction | undefined, trace: TaskTrace): Promise<LabelScore[][]> {
+  private async classifyWithHead(
+    head: TaskModel,
+    backbone: string,
+    texts: string[],
+    k: number,
+    fn: ScoreFunction | undefined,
+    trace: TaskTrace,
+  ): Promise<LabelScore[][]> {
     const size = head.manifest.maxBatchSize > 0 ? head.manifest.maxBatchSize : 1;
     checkModelInputs(head, texts.length, 'inputs', size);
     const { vectors: features } = await this.embeddings.features(backbone, texts, trace);
@@ -96,7 +110,8 @@ export class TextClassifyService {
     const { inputs, single } = readTextInputs(r.inputs, 'inputs', MAX_TEXT_INPUTS);
     const model = await this.text.tokenized(await this.text.get(r.model, tasksFor('textTokens'), trace));
     const labels = model.id2label ?? model.labels;
-    if (!labels) throw new AppError(ErrorCode.ModelLoadFailed, `model "${r.model}" has no id2label in config.json and no labels in its manifest`);
+    if (!labels)
+      throw new AppError(ErrorCode.ModelLoadFailed, `model "${r.model}" has no id2label in config.json and no labels in its manifest`);
     const ids = this.text.encode(model, inputs, r.truncate);
     const output = model.manifest.outputs[0]!.name;
     const special = new Set(model.tokenizer.all_special_tokens);
@@ -119,7 +134,10 @@ export class TextClassifyService {
           if (!span || (special.has(token) && token !== unknown)) return;
           const start = (row * batch.seqLength + t) * classes;
           predictions.push({
-            index: t, token, start: span[0], end: span[1],
+            index: t,
+            token,
+            start: span[0],
+            end: span[1],
             scores: toScores(data.subarray(start, start + classes), 'softmax'),
             isSubword: token.startsWith('##'),
           });

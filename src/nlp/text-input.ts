@@ -12,7 +12,12 @@ const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[
  * a list of strings, a token array or a list of them. Each text must be non-empty and well-formed
  * UTF-16: JSON can carry lone surrogates such as "\ud800", which no tokenizer can read.
  */
-export function readTextInputs(input: unknown, field: string, maxInputs: number, tokens = false): { inputs: Array<string | number[]>; single: boolean } {
+export function readTextInputs(
+  input: unknown,
+  field: string,
+  maxInputs: number,
+  tokens = false,
+): { inputs: Array<string | number[]>; single: boolean } {
   const fail = (message: string): never => {
     throw new AppError(ErrorCode.ValidationFailed, message, [{ field, problems: [message] }]);
   };
@@ -48,5 +53,9 @@ export function parseBody<T extends z.ZodType>(schema: T, body: unknown): z.infe
   const parsed = schema.safeParse(body);
   if (parsed.success) return parsed.data;
   const details = parsed.error.issues.map((i) => ({ field: i.path.join('.') || '(body)', problems: [i.message] }));
-  throw new AppError(ErrorCode.ValidationFailed, `invalid request: ${details.map((d) => `${d.field}: ${d.problems[0]}`).join('; ')}`, details);
+  throw new AppError(
+    ErrorCode.ValidationFailed,
+    `invalid request: ${details.map((d) => `${d.field}: ${d.problems[0]}`).join('; ')}`,
+    details,
+  );
 }

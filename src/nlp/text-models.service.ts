@@ -8,8 +8,16 @@ import type { AppConfig } from '../config/app-config.js';
 import { InjectConfig } from '../config/config.module.js';
 import { configureTransformers, loadTokenizer, type PreTrainedTokenizer } from '../runtime/hf-tokenizer.js';
 import type { EmbedResult } from '../runtime/model-runner.js';
-import type { Tensor } from '../runtime/tensor.js';
-import { checkTokenIds, encodeTexts, maxLengthOf, padIds, type PaddedBatch, textParameters, type TextParameters } from '../runtime/text-features.js';
+import type { Tensor } from '../contracts/tensor.js';
+import {
+  checkTokenIds,
+  encodeTexts,
+  maxLengthOf,
+  padIds,
+  type PaddedBatch,
+  textParameters,
+  type TextParameters,
+} from '../runtime/text-features.js';
 import { type TaskModel, TaskModels, type TaskTrace } from '../tasks/task-models.service.js';
 import { checkModelInputs } from '../tasks/input-count.js';
 
@@ -69,16 +77,23 @@ export class TextModels {
     const model = await this.tasks.get(name, tasks, trace);
     const folder = model.folder;
     if (!folder) {
-      throw new AppError(ErrorCode.ModelLoadFailed, `model "${name}" is not a Hugging Face-layout model (its manifest source has no "huggingface" folder)`);
+      throw new AppError(
+        ErrorCode.ModelLoadFailed,
+        `model "${name}" is not a Hugging Face-layout model (its manifest source has no "huggingface" folder)`,
+      );
     }
-    const config = await cached(this.configs, keyOf(model), async () => hfConfig.parse(JSON.parse(await readFile(resolve(folder, 'config.json'), 'utf8')))).catch((err: Error) => {
+    const config = await cached(this.configs, keyOf(model), async () =>
+      hfConfig.parse(JSON.parse(await readFile(resolve(folder, 'config.json'), 'utf8'))),
+    ).catch((err: Error) => {
       throw new AppError(ErrorCode.ModelLoadFailed, `model "${name}": config.json could not be read: ${err.message}`);
     });
     // Worked out once per manifest (a re-indexed model has a new one), not on every request.
     let derived = this.derived.get(model.manifest);
     if (!derived) {
       const id2label = config.id2label
-        ? Object.entries(config.id2label).sort(([a], [b]) => Number(a) - Number(b)).map(([, label]) => label)
+        ? Object.entries(config.id2label)
+            .sort(([a], [b]) => Number(a) - Number(b))
+            .map(([, label]) => label)
         : undefined;
       derived = { params: textParameters.parse(model.manifest.parameters), id2label };
       this.derived.set(model.manifest, derived);
@@ -120,7 +135,12 @@ export class TextModels {
    * maxBatchSize texts that the batcher merges with other requests'. Texts over the model's limit:
    * 413 INPUT_TOO_LONG, or cut when `truncate`.
    */
-  async embed(model: TextModel, inputs: ReadonlyArray<string | readonly number[]>, truncate: boolean, trace: TaskTrace): Promise<EmbeddedTexts> {
+  async embed(
+    model: TextModel,
+    inputs: ReadonlyArray<string | readonly number[]>,
+    truncate: boolean,
+    trace: TaskTrace,
+  ): Promise<EmbeddedTexts> {
     const size = Math.max(1, model.manifest.maxBatchSize);
     checkModelInputs(model, inputs.length, 'inputs', size);
     const calls: Array<Promise<EmbedResult>> = [];
@@ -145,7 +165,12 @@ export class TextModels {
    * Runs texts through the model in chunks of at most maxBatchSize rows (concurrently, so the
    * batcher can merge them with other requests) and returns each chunk's output with its batch.
    */
-  async run(model: TokenizedTextModel, ids: readonly number[][], output: string, trace: TaskTrace): Promise<Array<{ batch: EncodedBatch; output: Tensor }>> {
+  async run(
+    model: TokenizedTextModel,
+    ids: readonly number[][],
+    output: string,
+    trace: TaskTrace,
+  ): Promise<Array<{ batch: EncodedBatch; output: Tensor }>> {
     const size = model.manifest.maxBatchSize > 0 ? model.manifest.maxBatchSize : 1;
     checkModelInputs(model, ids.length, 'inputs', size);
     const chunks: number[][][] = [];

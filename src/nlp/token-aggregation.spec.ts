@@ -4,7 +4,12 @@ import { aggregate, type TokenPrediction, tokensToString } from './token-aggrega
 
 const LABELS = ['O', 'B-PER', 'I-PER', 'B-LOC', 'I-LOC'];
 const p = (index: number, token: string, scores: number[], start: number, end: number): TokenPrediction => ({
-  index, token, scores: Float64Array.from(scores), start, end, isSubword: token.startsWith('##'),
+  index,
+  token,
+  scores: Float64Array.from(scores),
+  start,
+  end,
+  isSubword: token.startsWith('##'),
 });
 
 // "Ana met jo in Lis bon": the last word split into "lis" "##bon", disagreeing on its label.

@@ -71,7 +71,11 @@ export function aggregate(
 }
 
 /** Subword tokens joined into words, each word labelled by its first token, its most confident one, or the average. */
-function aggregateWords(predictions: readonly TokenPrediction[], labels: readonly string[], strategy: 'first' | 'max' | 'average'): Labelled[] {
+function aggregateWords(
+  predictions: readonly TokenPrediction[],
+  labels: readonly string[],
+  strategy: 'first' | 'max' | 'average',
+): Labelled[] {
   const words: TokenPrediction[][] = [];
   for (const p of predictions) {
     if (p.isSubword && words.length > 0) words.at(-1)!.push(p);
@@ -83,7 +87,13 @@ function aggregateWords(predictions: readonly TokenPrediction[], labels: readonl
     else if (strategy === 'max') scores = word.reduce((a, b) => (Math.max(...b.scores) > Math.max(...a.scores) ? b : a)).scores;
     else scores = word[0]!.scores.map((_, i) => word.reduce((sum, p) => sum + p.scores[i]!, 0) / word.length);
     const best = argmax(scores);
-    return { entity: labels[best] ?? `LABEL_${best}`, score: scores[best]!, word: tokensToString(word.map((p) => p.token)), start: word[0]!.start, end: word.at(-1)!.end };
+    return {
+      entity: labels[best] ?? `LABEL_${best}`,
+      score: scores[best]!,
+      word: tokensToString(word.map((p) => p.token)),
+      start: word[0]!.start,
+      end: word.at(-1)!.end,
+    };
   });
 }
 

@@ -22,7 +22,10 @@ interface Folded {
 }
 
 export function fold(value: string): string {
-  return value.normalize('NFD').replace(/\p{Mn}/gu, '').toLowerCase();
+  return value
+    .normalize('NFD')
+    .replace(/\p{Mn}/gu, '')
+    .toLowerCase();
 }
 
 function foldWithSource(text: string): Folded {
@@ -39,7 +42,12 @@ function foldWithSource(text: string): Folded {
 }
 
 /** One span per token, or null for special tokens and any token that cannot be placed. */
-export function tokenSpans(text: string, tokens: readonly string[], special: ReadonlySet<string>, unknown: string | undefined): Array<Span | null> {
+export function tokenSpans(
+  text: string,
+  tokens: readonly string[],
+  special: ReadonlySet<string>,
+  unknown: string | undefined,
+): Array<Span | null> {
   const f = foldWithSource(text);
   let cursor = 0;
   const skipSpace = () => {

@@ -32,10 +32,15 @@ describe('binary extension framing', () => {
     [body('[1]'), undefined, 'Inference header must be a JSON object'],
     [body('{"__proto__":{"x":1}}'), undefined, 'Inference header has a forbidden "__proto__" or "constructor.prototype" key'],
     [body('{"\\u005f_proto__":1}'), undefined, 'Inference header has a forbidden "__proto__" or "constructor.prototype" key'],
-    [body('{"a":{"constructor":{"prototype":{}}}}'), undefined, 'Inference header has a forbidden "__proto__" or "constructor.prototype" key'],
+    [
+      body('{"a":{"constructor":{"prototype":{}}}}'),
+      undefined,
+      'Inference header has a forbidden "__proto__" or "constructor.prototype" key',
+    ],
   ];
   for (const [buffer, length, message] of bad) {
-    it(`splitInferRequest rejects: ${message.slice(0, 60)}`, () => assert.throws(() => splitInferRequest(buffer, length), invalid(message)));
+    it(`splitInferRequest rejects: ${message.slice(0, 60)}`, () =>
+      assert.throws(() => splitInferRequest(buffer, length), invalid(message)));
   }
 
   type Inputs = Parameters<typeof takeBinaryInputs>[0];
@@ -48,19 +53,35 @@ describe('binary extension framing', () => {
 
   it('hands each binary input its bytes in input order', () => {
     const taken = takeBinaryInputs(inputs, hex('0102 030405'));
-    assert.deepEqual([...taken].map(([name, bytes]) => [name, bytes.toString('hex')]), [['a', '0102'], ['c', ''], ['d', '030405']]);
+    assert.deepEqual(
+      [...taken].map(([name, bytes]) => [name, bytes.toString('hex')]),
+      [
+        ['a', '0102'],
+        ['c', ''],
+        ['d', '030405'],
+      ],
+    );
   });
 
   const badInputs: Array<[Inputs, string, string]> = [
     [inputs, '01020304', 'input "d": binary_data_size is 3 bytes, but only 2 bytes of binary data are left'],
-    [inputs, '01020304050607', 'binary data has 2 bytes left over: the inputs\' binary_data_size add up to 5'],
-    [[], '00', 'binary data has 1 bytes left over: the inputs\' binary_data_size add up to 0'],
-    [[{ name: 'a', parameters: { binary_data_size: '2' } }], '0000', 'input "a": parameters.binary_data_size must be a non-negative integer, got "2"'],
-    [[{ name: 'a', parameters: { binary_data_size: -1 } }], '', 'input "a": parameters.binary_data_size must be a non-negative integer, got -1'],
+    [inputs, '01020304050607', "binary data has 2 bytes left over: the inputs' binary_data_size add up to 5"],
+    [[], '00', "binary data has 1 bytes left over: the inputs' binary_data_size add up to 0"],
+    [
+      [{ name: 'a', parameters: { binary_data_size: '2' } }],
+      '0000',
+      'input "a": parameters.binary_data_size must be a non-negative integer, got "2"',
+    ],
+    [
+      [{ name: 'a', parameters: { binary_data_size: -1 } }],
+      '',
+      'input "a": parameters.binary_data_size must be a non-negative integer, got -1',
+    ],
     [[inputs[0]!, inputs[0]!], '00000000', 'input "a" has binary data twice'],
   ];
   for (const [list, bytes, message] of badInputs) {
-    it(`takeBinaryInputs rejects: ${message.slice(0, 60)}`, () => assert.throws(() => takeBinaryInputs(list, hex(bytes)), invalid(message)));
+    it(`takeBinaryInputs rejects: ${message.slice(0, 60)}`, () =>
+      assert.throws(() => takeBinaryInputs(list, hex(bytes)), invalid(message)));
   }
 
   it('joins a UTF-8 header and the chunks, and splitInferRequest takes them apart again', () => {

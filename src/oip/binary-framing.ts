@@ -44,10 +44,7 @@ export function takeBinaryInputs(
 }
 
 /** The JSON header (its byte length goes in Inference-Header-Content-Length) followed by the chunks. */
-export function joinInferResponse(
-  header: object,
-  chunks: readonly Uint8Array[],
-): { body: Buffer; headerLength: number } {
+export function joinInferResponse(header: object, chunks: readonly Uint8Array[]): { body: Buffer; headerLength: number } {
   const json = Buffer.from(JSON.stringify(header), 'utf8');
   return { body: Buffer.concat([json, ...chunks]), headerLength: json.length };
 }

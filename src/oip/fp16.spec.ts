@@ -51,7 +51,7 @@ describe('float32ToFp16Bits', () => {
     // All finite non-negative halves in bit order, which is also value order.
     const halves = Array.from({ length: 0x7c00 }, (_, bits) => fp16BitsToFloat32(bits));
     let seed = 12345;
-    const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
     for (let n = 0; n < 20000; n++) {
       const x = 2 ** (random() * 42 - 26) * (random() < 0.5 ? -1 : 1);
       const a = Math.abs(x);

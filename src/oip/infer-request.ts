@@ -1,7 +1,7 @@
 import { AppError } from '../common/errors/app-error.js';
 import { ErrorCode } from '../common/errors/error-code.js';
-import { batchAxisOf, fullShape, type ModelManifest, type TensorSpec } from '../models/model-manifest.js';
-import type { NamedTensors, Tensor } from '../runtime/tensor.js';
+import { batchAxisOf, fullShape, type ModelManifest, type TensorSpec } from '../contracts/model-manifest.js';
+import type { NamedTensors, Tensor } from '../contracts/tensor.js';
 import { type DecodedData, PreparsedInferBody } from './json-body.js';
 import { decodeJsonTensor, splitInferRequest, takeBinaryInputs, viewBinaryTensor } from './tensor-codec.js';
 
@@ -111,11 +111,7 @@ function sharedBatchSize(inputs: NamedTensors, manifest: ModelManifest): number 
   return [...sizes.keys()][0]!;
 }
 
-function requestedOutputs(
-  raw: unknown,
-  manifest: ModelManifest,
-  allBinary: boolean,
-): { outputs: string[]; binaryOutputs: Set<string> } {
+function requestedOutputs(raw: unknown, manifest: ModelManifest, allBinary: boolean): { outputs: string[]; binaryOutputs: Set<string> } {
   const known = manifest.outputs.map((o) => o.name);
   if (raw === undefined) return { outputs: known, binaryOutputs: new Set(allBinary ? known : []) };
   if (!Array.isArray(raw) || raw.length === 0) throw bad('"outputs" must be a non-empty array when given');

@@ -10,7 +10,15 @@ const body = (value: unknown) => Buffer.from(JSON.stringify(value));
 const REQUEST = {
   id: 'r1',
   inputs: [
-    { name: 'x', datatype: 'FP32', shape: [2, 2], data: [[1, 2.5], [-3, 'NaN']] },
+    {
+      name: 'x',
+      datatype: 'FP32',
+      shape: [2, 2],
+      data: [
+        [1, 2.5],
+        [-3, 'NaN'],
+      ],
+    },
     { name: 'n', datatype: 'INT64', shape: [1], data: ['9007199254740993'] },
     { name: 'bad', datatype: 'UINT8', shape: [1], data: [256] },
     { name: 'b', datatype: 'FP32', shape: [1], parameters: { binary_data_size: 4 } },
@@ -23,7 +31,10 @@ describe('parseInferBody (the JSON body worker)', () => {
     const reply = parseInferBody(body(REQUEST));
     assert.equal(reply.kind, 'parsed');
     const { value, decoded } = reply as Extract<WorkerReply, { kind: 'parsed' }>;
-    assert.deepEqual((value as typeof REQUEST).inputs.map((i) => (typeof i === 'object' ? i.data : i)), [null, null, null, undefined, 7]);
+    assert.deepEqual(
+      (value as typeof REQUEST).inputs.map((i) => (typeof i === 'object' ? i.data : i)),
+      [null, null, null, undefined, 7],
+    );
     assert.deepEqual(decoded[0], { tensor: { datatype: 'FP32', shape: [2, 2], data: Float32Array.of(1, 2.5, -3, NaN) } });
     assert.deepEqual(decoded[1], { tensor: { datatype: 'INT64', shape: [1], data: BigInt64Array.of(9007199254740993n) } });
     assert.deepEqual(decoded[2], { error: 'input "bad": element 0 (256) is out of range for UINT8' });
@@ -43,7 +54,7 @@ describe('JsonBodyPool', () => {
   const pools: JsonBodyPool[] = [];
   after(() => Promise.all(pools.map((p) => p.close())));
 
-  it('gives the worker thread\'s answer, with the tensors\' buffers moved back', async () => {
+  it("gives the worker thread's answer, with the tensors' buffers moved back", async () => {
     const pool = new JsonBodyPool({ workers: 2, maxQueue: 4 });
     pools.push(pool);
     const bytes = body(REQUEST);

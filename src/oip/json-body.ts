@@ -6,7 +6,7 @@
  */
 import { createRequire } from 'node:module';
 import { AppError } from '../common/errors/app-error.js';
-import type { Tensor } from '../runtime/tensor.js';
+import type { Tensor } from '../contracts/tensor.js';
 import { decodeJsonTensor } from './tensor-codec.js';
 
 /** Fastify's own copy, so both paths refuse exactly the same `__proto__` and `constructor` keys. */
@@ -20,9 +20,7 @@ const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
 export type DecodedData = { tensor: Tensor } | { error: string };
 
 export type WorkerReply =
-  | { kind: 'parsed'; value: unknown; decoded: Array<DecodedData | null> }
-  | { kind: 'invalid-utf8' }
-  | { kind: 'malformed' };
+  { kind: 'parsed'; value: unknown; decoded: Array<DecodedData | null> } | { kind: 'invalid-utf8' } | { kind: 'malformed' };
 
 /**
  * A parsed infer body whose inputs' `data` were decoded by a worker: `decoded[i]` belongs to

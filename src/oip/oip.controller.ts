@@ -53,7 +53,11 @@ export class OipController {
   }
 
   @Get([`${MODEL}/ready`, `${VERSION}/ready`])
-  @ApiEndpoint({ summary: 'Model readiness: 200 when loaded, 400 MODEL_NOT_READY otherwise', auth: 'infer', errors: [ErrorCode.ModelNotFound, ErrorCode.ModelNotReady] })
+  @ApiEndpoint({
+    summary: 'Model readiness: 200 when loaded, 400 MODEL_NOT_READY otherwise',
+    auth: 'infer',
+    errors: [ErrorCode.ModelNotFound, ErrorCode.ModelNotReady],
+  })
   modelReady(@Param('model') model: string, @Param('version') version?: string) {
     return this.oip.ready(model, version);
   }
@@ -109,7 +113,11 @@ export class OipController {
 
   @Post('repository/models/:model/unload')
   @HttpCode(200)
-  @ApiEndpoint({ summary: 'Unload every version of a model; in-flight requests fail with 503', auth: 'manage', errors: [ErrorCode.ModelNotFound] })
+  @ApiEndpoint({
+    summary: 'Unload every version of a model; in-flight requests fail with 503',
+    auth: 'manage',
+    errors: [ErrorCode.ModelNotFound],
+  })
   unload(@Param('model') model: string) {
     return this.oip.unload(model);
   }

@@ -2,10 +2,10 @@ import { Injectable } from '@nestjs/common';
 import { AppError } from '../common/errors/app-error.js';
 import { ErrorCode } from '../common/errors/error-code.js';
 import { LATHE_VERSION } from '../common/version.js';
-import { fullShape } from '../models/model-manifest.js';
+import { fullShape } from '../contracts/model-manifest.js';
 import { type ModelVersion, ModelRepository } from '../models/model-repository.service.js';
 import type { ModelStatistics } from '../runtime/model-stats.js';
-import type { Tensor } from '../runtime/tensor.js';
+import type { Tensor } from '../contracts/tensor.js';
 import { parseInferRequest } from './infer-request.js';
 import { encodeBinaryData, encodeJsonData, joinInferResponse } from './tensor-codec.js';
 
@@ -54,7 +54,11 @@ export class OipService {
   ready(name: string, version?: string): { name: string; ready: true } {
     const v = this.models.version(name, version);
     const { state, reason } = this.models.state(v);
-    if (state !== 'READY') throw new AppError(ErrorCode.ModelNotReady, `model "${name}" version ${v.version} is not ready: ${state.toLowerCase()}${reason ? ` (${reason})` : ''}`);
+    if (state !== 'READY')
+      throw new AppError(
+        ErrorCode.ModelNotReady,
+        `model "${name}" version ${v.version} is not ready: ${state.toLowerCase()}${reason ? ` (${reason})` : ''}`,
+      );
     return { name, ready: true };
   }
 
@@ -86,9 +90,12 @@ export class OipService {
   }
 
   stats(name?: string, version?: string): { model_stats: ModelStatistics[] } {
-    const versions = name === undefined
-      ? this.models.names().flatMap((n) => this.models.versions(n))
-      : version === undefined ? this.models.versions(name) : [this.models.version(name, version)];
+    const versions =
+      name === undefined
+        ? this.models.names().flatMap((n) => this.models.versions(n))
+        : version === undefined
+          ? this.models.versions(name)
+          : [this.models.version(name, version)];
     const model_stats = versions.flatMap((v) => {
       const runner = this.models.loaded(v);
       return runner ? [runner.stats.snapshot()] : [];
@@ -98,9 +105,9 @@ export class OipService {
 
   async repositoryIndex(readyOnly: boolean) {
     await this.models.reindex();
-    const rows = this.models.names().flatMap((n) =>
-      this.models.versions(n).map((v) => ({ name: n, version: v.version, ...this.models.state(v) })),
-    );
+    const rows = this.models
+      .names()
+      .flatMap((n) => this.models.versions(n).map((v) => ({ name: n, version: v.version, ...this.models.state(v) })));
     return readyOnly ? rows.filter((r) => r.state === 'READY') : rows;
   }
 

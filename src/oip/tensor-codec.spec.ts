@@ -29,21 +29,41 @@ describe('elementCount', () => {
 describe('decodeJsonTensor', () => {
   const valid: Array<[OipDatatype, number[], unknown[], TensorData]> = [
     ['BOOL', [3], [true, false, 1], Uint8Array.of(1, 0, 1)],
-    ['UINT8', [2, 2], [[0, 255], [7, 8]], Uint8Array.of(0, 255, 7, 8)],
+    [
+      'UINT8',
+      [2, 2],
+      [
+        [0, 255],
+        [7, 8],
+      ],
+      Uint8Array.of(0, 255, 7, 8),
+    ],
     ['INT8', [2], [-128, 127], Int8Array.of(-128, 127)],
     ['UINT16', [1], [65535], Uint16Array.of(65535)],
     ['INT16', [2], [-32768, 32767], Int16Array.of(-32768, 32767)],
     ['UINT32', [1], [4294967295], Uint32Array.of(4294967295)],
     ['INT32', [2, 1, 1], [[[-2147483648]], [[2147483647]]], Int32Array.of(-2147483648, 2147483647)],
     ['UINT64', [2], ['18446744073709551615', 5], BigUint64Array.of(2n ** 64n - 1n, 5n)],
-    ['INT64', [3], ['-9223372036854775808', '9223372036854775807', -9007199254740991],
-      BigInt64Array.of(-(2n ** 63n), 2n ** 63n - 1n, -9007199254740991n)],
+    [
+      'INT64',
+      [3],
+      ['-9223372036854775808', '9223372036854775807', -9007199254740991],
+      BigInt64Array.of(-(2n ** 63n), 2n ** 63n - 1n, -9007199254740991n),
+    ],
     ['FP16', [5], [1, -2, 65504, 0.1, 'Infinity'], Uint16Array.of(0x3c00, 0xc000, 0x7bff, 0x2e66, 0x7c00)],
     ['FP32', [2, 2], [0.1, 'NaN', '-Infinity', -0], Float32Array.of(0.1, NaN, -Infinity, -0)],
     ['FP64', [], [1e308], Float64Array.of(1e308)],
     ['BYTES', [1, 3], [['héllo', '', '😀']], ['héllo', '', '😀']],
     ['FP32', [2, 0], [], new Float32Array(0)],
-    ['INT32', [2, 3], [[1, 2], [3, 4, 5, 6]], Int32Array.of(1, 2, 3, 4, 5, 6)], // any nesting is flattened
+    [
+      'INT32',
+      [2, 3],
+      [
+        [1, 2],
+        [3, 4, 5, 6],
+      ],
+      Int32Array.of(1, 2, 3, 4, 5, 6),
+    ], // any nesting is flattened
   ];
   for (const [datatype, shape, data, expected] of valid) {
     it(`decodes ${datatype} ${JSON.stringify(data).slice(0, 40)}`, () => {
@@ -152,8 +172,10 @@ describe('encodeJsonData and encodeBinaryData', () => {
     [{ datatype: 'UINT8', shape: [2], data: Uint8Array.of(0, 255) }, [0, 255]],
     [{ datatype: 'INT64', shape: [2], data: BigInt64Array.of(-5n, 2n ** 62n) }, [-5, 2 ** 62]],
     [{ datatype: 'UINT64', shape: [1], data: BigUint64Array.of(2n ** 64n - 1n) }, [2 ** 64]],
-    [{ datatype: 'FP16', shape: [5], data: Uint16Array.of(0x3c00, 0x7c00, 0xfc00, 0x7e00, 0x2e66) },
-      [1, 'Infinity', '-Infinity', 'NaN', 0.0999755859375]],
+    [
+      { datatype: 'FP16', shape: [5], data: Uint16Array.of(0x3c00, 0x7c00, 0xfc00, 0x7e00, 0x2e66) },
+      [1, 'Infinity', '-Infinity', 'NaN', 0.0999755859375],
+    ],
     [{ datatype: 'FP32', shape: [1, 3], data: Float32Array.of(NaN, 1.5, -0) }, ['NaN', 1.5, -0]],
     [{ datatype: 'FP64', shape: [], data: Float64Array.of(-Infinity) }, ['-Infinity']],
     [{ datatype: 'BYTES', shape: [2], data: ['a', 'é'] }, ['a', 'é']],
@@ -185,7 +207,7 @@ describe('encodeJsonData and encodeBinaryData', () => {
 
 describe('round trips', () => {
   let seed = 42;
-  const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
   const int = (n: number) => Math.floor(random() * n);
   const pick = <T>(items: readonly T[]): T => items[int(items.length)]!;
   const randomBigInt = (bits: bigint) => BigInt.asUintN(Number(bits), BigInt(int(2 ** 30)) << BigInt(int(Number(bits) - 29)));
@@ -206,9 +228,18 @@ describe('round trips', () => {
     BYTES: () => pick(texts),
   };
   const arrays = {
-    BOOL: Uint8Array, UINT8: Uint8Array, UINT16: Uint16Array, UINT32: Uint32Array, UINT64: BigUint64Array,
-    INT8: Int8Array, INT16: Int16Array, INT32: Int32Array, INT64: BigInt64Array, FP16: Uint16Array,
-    FP32: Float32Array, FP64: Float64Array,
+    BOOL: Uint8Array,
+    UINT8: Uint8Array,
+    UINT16: Uint16Array,
+    UINT32: Uint32Array,
+    UINT64: BigUint64Array,
+    INT8: Int8Array,
+    INT16: Int16Array,
+    INT32: Int32Array,
+    INT64: BigInt64Array,
+    FP16: Uint16Array,
+    FP32: Float32Array,
+    FP64: Float64Array,
   };
   const randomTensor = (datatype: OipDatatype, jsonSafe: boolean): HostTensor => {
     const shape = Array.from({ length: int(4) }, () => int(4));

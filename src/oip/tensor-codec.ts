@@ -3,13 +3,22 @@
  * data extension. Pure functions over host tensors; the runtime maps these to ONNX tensors.
  * Every client mistake throws VALIDATION_FAILED naming the tensor (`what`, e.g. `input "x"`).
  */
-import { elementCount, TENSOR_DATATYPES, type Tensor, type TensorData, type TensorDatatype, TYPED_ARRAY_OF, type NumericData, type NumericDatatype } from '../runtime/tensor.js';
+import {
+  elementCount,
+  TENSOR_DATATYPES,
+  type Tensor,
+  type TensorData,
+  type TensorDatatype,
+  TYPED_ARRAY_OF,
+  type NumericData,
+  type NumericDatatype,
+} from '../contracts/tensor.js';
 import { fail, show, showShape } from './codec-errors.js';
 import { float32ToFp16Bits, fp16BitsToFloat32 } from './fp16.js';
 
 export { joinInferResponse, splitInferRequest, takeBinaryInputs } from './binary-framing.js';
 
-/** The runtime's tensor types are the protocol's: one definition, in runtime/tensor.ts. */
+/** The runtime's tensor types are the protocol's: one definition, in contracts/tensor.ts. */
 export type OipDatatype = TensorDatatype;
 export type HostTensor = Tensor;
 export const OIP_DATATYPES = TENSOR_DATATYPES;

@@ -58,7 +58,12 @@ describe('encodeModel', () => {
       nodes: [
         // alpha * x @ w^T + beta * c
         { op: 'Constant', inputs: [], outputs: ['c'], attributes: { value: attr.tensor(tensor('c', Float32Array.of(10, 20), [2])) } },
-        { op: 'Gemm', inputs: ['x', 'w', 'c'], outputs: ['gemm'], attributes: { alpha: attr.float(2), beta: attr.float(0.5), transB: attr.int(1) } },
+        {
+          op: 'Gemm',
+          inputs: ['x', 'w', 'c'],
+          outputs: ['gemm'],
+          attributes: { alpha: attr.float(2), beta: attr.float(0.5), transB: attr.int(1) },
+        },
         { op: 'Gather', inputs: ['x', 'pick'], outputs: ['rows'], attributes: { axis: attr.int(0) } },
         { op: 'ReduceMean', inputs: ['x'], outputs: ['mean'], attributes: { axes: attr.ints([1]), keepdims: attr.int(0) } },
         { op: 'Constant', inputs: [], outputs: ['one'], attributes: { value_ints: attr.ints([1]) } },
@@ -76,7 +81,13 @@ describe('encodeModel', () => {
   it('rejects a tensor whose dims do not match its data', () => {
     assert.throws(() => tensor('w', new Float32Array(5), [2, 3]), /dims \[2, 3\] hold 6 elements, data has 5/);
     assert.throws(() => tensor('w', [1, 2] as unknown as Float32Array, [2]), /unsupported array type/);
-    const castTo = (to: number) => encodeModel({ graphName: 'g', inputs: [], outputs: [], nodes: [{ op: 'Cast', inputs: ['a'], outputs: ['b'], attributes: { to: attr.int(to) } }] });
+    const castTo = (to: number) =>
+      encodeModel({
+        graphName: 'g',
+        inputs: [],
+        outputs: [],
+        nodes: [{ op: 'Cast', inputs: ['a'], outputs: ['b'], attributes: { to: attr.int(to) } }],
+      });
     assert.throws(() => castTo(2 ** 60), /not a safe integer; pass a bigint/);
   });
 

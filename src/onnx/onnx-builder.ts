@@ -192,7 +192,8 @@ function checkTensor(t: ConstantTensor): ConstantTensor {
   const entry = TYPED_ARRAY_TYPES.find(([ctor]) => t.data instanceof ctor);
   if (!entry || !entry[1].includes(t.type)) throw new TypeError(`tensor ${t.name}: ${t.type} cannot be stored in this array type`);
   const count = t.dims.reduce((n, d) => n * d, 1);
-  if (count !== t.data.length) throw new RangeError(`tensor ${t.name}: dims [${t.dims.join(', ')}] hold ${count} elements, data has ${t.data.length}`);
+  if (count !== t.data.length)
+    throw new RangeError(`tensor ${t.name}: dims [${t.dims.join(', ')}] hold ${count} elements, data has ${t.data.length}`);
   return t;
 }
 

@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import ort from 'onnxruntime-node';
 import { maxAbsDiff, random, randomFloats, SILERO_PATH } from '../../test/support/models.js';
 import { ModelRunner, type RunnerEvents } from './model-runner.js';
-import type { NamedTensors } from './tensor.js';
+import type { NamedTensors } from '../contracts/tensor.js';
 
 const quiet: RunnerEvents = { fallback() {}, execution() {}, request() {}, queueDepth() {}, crashed() {}, stopped() {} };
 
@@ -18,14 +18,21 @@ function sileroRequest(rows: number, rand: () => number, sampleRate = 16000n): N
   };
 }
 
-describe('ModelRunner batching along each tensor\'s batch axis, with the next batch posted early', () => {
+describe("ModelRunner batching along each tensor's batch axis, with the next batch posted early", () => {
   let runner: ModelRunner;
   let session: ort.InferenceSession;
   before(async () => {
     runner = new ModelRunner(
       {
-        name: 'silero', version: '1', modelPath: SILERO_PATH, providers: ['cpu'], instances: 1, intraOpThreads: 1,
-        maxQueueSize: 64, timeoutMs: 30_000, batching: { maxBatchSize: 4, axes: AXES, preferredBatchSizes: [], maxQueueDelayUs: 0 },
+        name: 'silero',
+        version: '1',
+        modelPath: SILERO_PATH,
+        providers: ['cpu'],
+        instances: 1,
+        intraOpThreads: 1,
+        maxQueueSize: 64,
+        timeoutMs: 30_000,
+        batching: { maxBatchSize: 4, axes: AXES, preferredBatchSizes: [], maxQueueDelayUs: 0 },
       },
       quiet,
     );
@@ -59,18 +66,31 @@ describe('ModelRunner batching along each tensor\'s batch axis, with the next ba
     const copies = requests.map((r) => structuredClone(r));
     const results = await Promise.all(requests.map((r) => runner.infer(r, ['output', 'stateN'], r.input!.shape[0]!)));
     for (const [i, result] of results.entries()) await checkAlone(copies[i]!, result.outputs);
-    assert.deepEqual(batchSizes(), [[1, 1], [2, 1]]);
+    assert.deepEqual(batchSizes(), [
+      [1, 1],
+      [2, 1],
+    ]);
   });
 
   it('posts a complete batch while the instance is busy, and never merges requests whose unbatched inputs differ', async () => {
     const rand = random(4);
-    const requests = [sileroRequest(1, rand), sileroRequest(1, rand), sileroRequest(3, rand), sileroRequest(1, rand, 8000n), sileroRequest(1, rand)];
+    const requests = [
+      sileroRequest(1, rand),
+      sileroRequest(1, rand),
+      sileroRequest(3, rand),
+      sileroRequest(1, rand, 8000n),
+      sileroRequest(1, rand),
+    ];
     // 8 kHz windows are 256 + 32 samples.
     requests[3]!.input = { datatype: 'FP32', shape: [1, 288], data: randomFloats(288, rand, 0.3) };
     const copies = requests.map((r) => structuredClone(r));
     const results = await Promise.all(requests.map((r) => runner.infer(r, ['output', 'stateN'], r.input!.shape[0]!)));
     for (const [i, result] of results.entries()) await checkAlone(copies[i]!, result.outputs);
     // Alone: the first (1 row); then 1 + 3 = 4 rows at 16 kHz together; the 8 kHz request alone; the last alone.
-    assert.deepEqual(batchSizes(), [[1, 4], [2, 1], [4, 1]]);
+    assert.deepEqual(batchSizes(), [
+      [1, 4],
+      [2, 1],
+      [4, 1],
+    ]);
   });
 });

@@ -6,7 +6,7 @@ import { AppError } from '../common/errors/app-error.js';
 import { ErrorCode } from '../common/errors/error-code.js';
 import { ModelRunner, type RunnerEvents, type RunnerOptions } from './model-runner.js';
 import { runScan } from './scan-loop.js';
-import { type ScanSpec, scanSpecSchema } from './scan-spec.js';
+import { type ScanSpec, scanSpecSchema } from '../contracts/scan-spec.js';
 
 const SILERO: ScanSpec = scanSpecSchema.parse({
   input: 'input',
@@ -21,7 +21,18 @@ const quiet: RunnerEvents = { fallback() {}, execution() {}, request() {}, queue
 
 async function startRunner(options: Partial<RunnerOptions> = {}): Promise<ModelRunner> {
   const runner = new ModelRunner(
-    { name: 'silero', version: '1', modelPath: SILERO_PATH, providers: ['cpu'], instances: 1, intraOpThreads: 1, maxQueueSize: 8, timeoutMs: 30_000, batching: null, ...options },
+    {
+      name: 'silero',
+      version: '1',
+      modelPath: SILERO_PATH,
+      providers: ['cpu'],
+      instances: 1,
+      intraOpThreads: 1,
+      maxQueueSize: 8,
+      timeoutMs: 30_000,
+      batching: null,
+      ...options,
+    },
     quiet,
   );
   await runner.start();
@@ -48,7 +59,7 @@ describe('runScan (the loop shared by session workers and in-process tests)', ()
   });
   after(() => session.release());
 
-  it('gives what Silero\'s own per-chunk loop gives: context = tail of the previous chunk, state fed back, last chunk zero-padded', async () => {
+  it("gives what Silero's own per-chunk loop gives: context = tail of the previous chunk, state fed back, last chunk zero-padded", async () => {
     const x = signal(3.3);
     const ours = await runScan(session, SILERO, x);
     let state: ort.Tensor = new ort.Tensor('float32', new Float32Array(256), [2, 1, 128]);
@@ -60,7 +71,11 @@ describe('runScan (the loop shared by session workers and in-process tests)', ()
       const input = new Float32Array(576);
       input.set(context);
       input.set(chunk, 64);
-      const out = await session.run({ input: new ort.Tensor('float32', input, [1, 576]), state, sr: new ort.Tensor('int64', BigInt64Array.of(16000n), []) });
+      const out = await session.run({
+        input: new ort.Tensor('float32', input, [1, 576]),
+        state,
+        sr: new ort.Tensor('int64', BigInt64Array.of(16000n), []),
+      });
       expected.push((out.output!.data as Float32Array)[0]!);
       state = out.stateN!;
       context = input.slice(512);
@@ -71,7 +86,10 @@ describe('runScan (the loop shared by session workers and in-process tests)', ()
   });
 
   it('names a missing input or output, and gives nothing for an empty signal', async () => {
-    await assert.rejects(runScan(session, { ...SILERO, input: 'audio' }, signal(0.1)), /scan names input "audio", which the model does not have \(it has input, state, sr\)/);
+    await assert.rejects(
+      runScan(session, { ...SILERO, input: 'audio' }, signal(0.1)),
+      /scan names input "audio", which the model does not have \(it has input, state, sr\)/,
+    );
     await assert.rejects(runScan(session, { ...SILERO, state: [{ input: 'state', output: 'hn' }] }, signal(0.1)), /output "hn"/);
     assert.equal((await runScan(session, SILERO, new Float32Array(0))).values.length, 0);
   });
@@ -104,14 +122,22 @@ describe('ModelRunner.scan', () => {
   });
 
   it('queues behind other work on the same worker and is never merged with it', async () => {
-    const probe = { input: { datatype: 'FP32' as const, shape: [1, 576], data: new Float32Array(576) }, state: { datatype: 'FP32' as const, shape: [2, 1, 128], data: new Float32Array(256) }, sr: { datatype: 'INT64' as const, shape: [], data: BigInt64Array.of(16000n) } };
-    const [long, single, short] = await Promise.all([runner.scan(SILERO, signal(5)), runner.infer(probe, ['output'], 1), runner.scan(SILERO, signal(1, 2))]);
+    const probe = {
+      input: { datatype: 'FP32' as const, shape: [1, 576], data: new Float32Array(576) },
+      state: { datatype: 'FP32' as const, shape: [2, 1, 128], data: new Float32Array(256) },
+      sr: { datatype: 'INT64' as const, shape: [], data: BigInt64Array.of(16000n) },
+    };
+    const [long, single, short] = await Promise.all([
+      runner.scan(SILERO, signal(5)),
+      runner.infer(probe, ['output'], 1),
+      runner.scan(SILERO, signal(1, 2)),
+    ]);
     assert.equal(long.steps, 157);
     assert.deepEqual(single.outputs.output!.shape, [1, 1]);
     assert.equal(short.steps, 32);
   });
 
-  it('fails a bad spec with the worker\'s reason', () =>
+  it("fails a bad spec with the worker's reason", () =>
     rejectsWithCode(runner.scan({ ...SILERO, output: 'prob' }, signal(0.1)), ErrorCode.ValidationFailed, /scan names output "prob"/));
 });
 

@@ -2,9 +2,9 @@ import { AppError } from '../common/errors/app-error.js';
 import { ErrorCode } from '../common/errors/error-code.js';
 import { signatureOf } from './batch-signature.js';
 import { ModelStatsRecorder } from './model-stats.js';
-import type { ScanSpec } from './scan-spec.js';
+import type { ScanSpec } from '../contracts/scan-spec.js';
 import { SessionWorker } from './session-worker.js';
-import { elementCount, type NamedTensors, splitBatch, type Tensor } from './tensor.js';
+import { elementCount, type NamedTensors, splitBatch, type Tensor } from '../contracts/tensor.js';
 import type { EmbedAnswer, EmbedPart, PipelineInit, TensorInfo, TextInit } from './worker-protocol.js';
 
 export interface BatchingPolicy {
@@ -132,8 +132,13 @@ export class ModelRunner {
 
   infer(inputs: NamedTensors, outputs: string[], rows: number): Promise<InferResult> {
     // A tensor sent before has had its buffer moved to a worker: refuse it now, not at the deadline.
-    const detached = Object.entries(inputs).find(([, t]) => !Array.isArray(t.data) && t.data.buffer.byteLength === 0 && elementCount(t.shape) > 0);
-    if (detached) return Promise.reject(new AppError(ErrorCode.Internal, `input "${detached[0]}" has no data left: its buffer was already handed to a worker`));
+    const detached = Object.entries(inputs).find(
+      ([, t]) => !Array.isArray(t.data) && t.data.buffer.byteLength === 0 && elementCount(t.shape) > 0,
+    );
+    if (detached)
+      return Promise.reject(
+        new AppError(ErrorCode.Internal, `input "${detached[0]}" has no data left: its buffer was already handed to a worker`),
+      );
     return this.enqueue({ inputs, outputs, rows, signature: signatureOf(inputs, outputs, this.options.batching?.axes) });
   }
 
@@ -148,7 +153,13 @@ export class ModelRunner {
     const scan = { spec, signal, transfer: options.transfer === true };
     const result = await this.enqueue({ inputs: {}, outputs: [spec.output], rows: 1, signature: 'scan', scan });
     const out = result.outputs[spec.output]!;
-    return { values: out.data as Float32Array, steps: out.shape[0]!, perStep: out.shape[1]!, queueMs: result.queueMs, inferenceMs: result.inferenceMs };
+    return {
+      values: out.data as Float32Array,
+      steps: out.shape[0]!,
+      perStep: out.shape[1]!,
+      queueMs: result.queueMs,
+      inferenceMs: result.inferenceMs,
+    };
   }
 
   /** One call of a pipeline worker's Transformers.js pipeline (e.g. speech recognition over a recording). */
@@ -164,21 +175,29 @@ export class ModelRunner {
   async embed(part: EmbedPart): Promise<EmbedResult> {
     if (!this.options.text) throw new AppError(ErrorCode.ValidationFailed, `model "${this.options.name}" is not served as a text model`);
     const limit = this.options.batching?.maxBatchSize || 1;
-    if (part.inputs.length > limit) throw new AppError(ErrorCode.Internal, `embed takes at most ${limit} inputs per call, got ${part.inputs.length}`);
+    if (part.inputs.length > limit)
+      throw new AppError(ErrorCode.Internal, `embed takes at most ${limit} inputs per call, got ${part.inputs.length}`);
     const result = await this.enqueue({ inputs: {}, outputs: [], rows: part.inputs.length, signature: 'embed', embed: part });
     const answer = result.value as Extract<EmbedAnswer, { vectors: Float32Array }>;
     return { ...answer, queueMs: result.queueMs, inferenceMs: result.inferenceMs };
   }
 
-  private enqueue(request: Pick<Queued, 'inputs' | 'outputs' | 'rows' | 'signature' | 'scan' | 'pipeline' | 'embed'>): Promise<InferResult> {
+  private enqueue(
+    request: Pick<Queued, 'inputs' | 'outputs' | 'rows' | 'signature' | 'scan' | 'pipeline' | 'embed'>,
+  ): Promise<InferResult> {
     if (this.stopped) return Promise.reject(new AppError(ErrorCode.Unavailable, `model "${this.options.name}" is unloading`));
     if (this.accepted >= this.options.maxQueueSize) {
       this.events.request('overloaded', undefined);
       const seconds = Math.max(1, Math.ceil((this.accepted * this.avgRunMs) / Math.max(1, this.workers.length) / 1000));
       return Promise.reject(
-        new AppError(ErrorCode.Overloaded, `model "${this.options.name}" has ${this.accepted} requests in progress (limit ${this.options.maxQueueSize}); retry later`, undefined, {
-          'retry-after': String(seconds),
-        }),
+        new AppError(
+          ErrorCode.Overloaded,
+          `model "${this.options.name}" has ${this.accepted} requests in progress (limit ${this.options.maxQueueSize}); retry later`,
+          undefined,
+          {
+            'retry-after': String(seconds),
+          },
+        ),
       );
     }
     return new Promise<InferResult>((resolve, reject) => {
@@ -194,7 +213,8 @@ export class ModelRunner {
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.delayTimer);
-    for (const item of this.queue.splice(0)) this.finish(item, new AppError(ErrorCode.Unavailable, `model "${this.options.name}" was unloaded`));
+    for (const item of this.queue.splice(0))
+      this.finish(item, new AppError(ErrorCode.Unavailable, `model "${this.options.name}" was unloaded`));
     await Promise.allSettled(this.workers.splice(0).map((w) => w.close()));
     this.events.stopped();
   }
@@ -300,7 +320,13 @@ export class ModelRunner {
       const inputs: Record<string, Tensor[]> = {};
       for (const name of Object.keys(batch[0]!.inputs)) inputs[name] = batch.map((b) => b.inputs[name]!);
       const prepNs = Number(nowNs() - started);
-      const { outputs, value, inputNs: assembleNs, inferNs, startedNs } = head.scan
+      const {
+        outputs,
+        value,
+        inputNs: assembleNs,
+        inferNs,
+        startedNs,
+      } = head.scan
         ? await worker.scan(head.scan.spec, head.scan.signal, deadline, head.scan.transfer)
         : head.pipeline
           ? await worker.pipeline(head.pipeline.input, head.pipeline.options)
@@ -350,7 +376,10 @@ export class ModelRunner {
   private expire(item: Queued): void {
     if (item.settled) return;
     this.queue = this.queue.filter((q) => q !== item);
-    this.finish(item, new AppError(ErrorCode.DeadlineExceeded, `model "${this.options.name}" did not answer within ${this.options.timeoutMs} ms`));
+    this.finish(
+      item,
+      new AppError(ErrorCode.DeadlineExceeded, `model "${this.options.name}" did not answer within ${this.options.timeoutMs} ms`),
+    );
   }
 
   private finish(item: Queued, err: Error | undefined, result?: { outputs: NamedTensors; value?: unknown; inferenceMs: number }): void {
@@ -377,4 +406,3 @@ function embedError(answer: { code: string; message: string }): AppError {
 function copyOf(t: Tensor): Tensor {
   return { datatype: t.datatype, shape: [...t.shape], data: (Array.isArray(t.data) ? [...t.data] : t.data.slice()) as Tensor['data'] };
 }
-

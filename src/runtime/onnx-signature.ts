@@ -1,5 +1,5 @@
 import ort from 'onnxruntime-node';
-import type { TensorSpec } from '../models/model-manifest.js';
+import type { TensorSpec } from '../contracts/model-manifest.js';
 import { DATATYPE_OF_ORT } from './ort-types.js';
 
 export interface OnnxSignature {

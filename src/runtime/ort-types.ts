@@ -1,4 +1,4 @@
-import type { TensorDatatype } from './tensor.js';
+import type { TensorDatatype } from '../contracts/tensor.js';
 
 /** Open Inference Protocol datatypes and ONNX Runtime element types, both ways. */
 export const ORT_TYPE_OF: Readonly<Record<TensorDatatype, string>> = {

@@ -43,7 +43,10 @@ async function load(): Promise<void> {
 }
 
 function serve(pipe: Pipe): void {
-  port.on('message', inOrder((message) => handle(pipe, message)));
+  port.on(
+    'message',
+    inOrder((message) => handle(pipe, message)),
+  );
 }
 
 async function handle(pipe: Pipe, message: ToWorker): Promise<void> {
@@ -59,7 +62,15 @@ async function handle(pipe: Pipe, message: ToWorker): Promise<void> {
   try {
     const started = process.hrtime.bigint();
     const value = await pipe(message.input, message.options);
-    post({ type: 'result', id: message.id, outputs: {}, value, inputNs: 0, inferNs: Number(process.hrtime.bigint() - started), startedNs: started });
+    post({
+      type: 'result',
+      id: message.id,
+      outputs: {},
+      value,
+      inputNs: 0,
+      inferNs: Number(process.hrtime.bigint() - started),
+      startedNs: started,
+    });
   } catch (err) {
     post({ type: 'run-failed', id: message.id, error: firstLine(err) });
   }

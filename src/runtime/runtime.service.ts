@@ -2,12 +2,12 @@ import { Injectable, Logger } from '@nestjs/common';
 import type { AppConfig } from '../config/app-config.js';
 import { InjectConfig } from '../config/config.module.js';
 import { MetricsService } from '../metrics/metrics.service.js';
-import { batchAxes, batchAxisOf, type ModelManifest } from '../models/model-manifest.js';
+import { batchAxes, batchAxisOf, type ModelManifest } from '../contracts/model-manifest.js';
 import { ModelMetrics } from './model-metrics.js';
 import { ModelRunner, type RunnerEvents } from './model-runner.js';
-import { elementCount, type NamedTensors, type TensorData, TYPED_ARRAY_OF } from './tensor.js';
+import { elementCount, type NamedTensors, type TensorData, TYPED_ARRAY_OF } from '../contracts/tensor.js';
 import { textParameters } from './text-features.js';
-import { taskRow } from '../tasks/task-table.js';
+import { taskRow } from '../contracts/task-table.js';
 import type { TextInit } from './worker-protocol.js';
 
 /** Starts model versions in ONNX Runtime on the configured execution providers, with metrics. */
@@ -144,7 +144,6 @@ function checkManifestAgainstSession(manifest: ModelManifest, runner: ModelRunne
   if (missing.length > 0) throw new Error(`the manifest names ${missing.join(', ')}, which the model does not have`);
 }
 
-
 async function warmUp(runner: ModelRunner, manifest: ModelManifest): Promise<void> {
   const inputs: NamedTensors = {};
   for (const spec of manifest.inputs) {
@@ -160,7 +159,11 @@ async function warmUp(runner: ModelRunner, manifest: ModelManifest): Promise<voi
   }
   const batched = manifest.inputs.find((t) => batchAxisOf(t, manifest.maxBatchSize) !== null);
   const rows = batched ? (manifest.warmup![batched.name]!.shape[batchAxisOf(batched, manifest.maxBatchSize)!] ?? 1) : 1;
-  await runner.infer(inputs, manifest.outputs.map((o) => o.name), rows);
+  await runner.infer(
+    inputs,
+    manifest.outputs.map((o) => o.name),
+    rows,
+  );
 }
 
 /** make(), called the first time the result is needed and remembered after. */

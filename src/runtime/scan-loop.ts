@@ -1,7 +1,7 @@
 import ort from 'onnxruntime-node';
 import { ORT_TYPE_OF } from './ort-types.js';
-import type { ScanConstantSpec, ScanSpec, ScanStateSpec } from './scan-spec.js';
-import { elementCount, TYPED_ARRAY_OF } from './tensor.js';
+import type { ScanConstantSpec, ScanSpec, ScanStateSpec } from '../contracts/scan-spec.js';
+import { elementCount, TYPED_ARRAY_OF } from '../contracts/tensor.js';
 
 export interface ScanOutcome {
   /** The collected output of every window, concatenated: steps × perStep values. */
@@ -21,7 +21,12 @@ const DEADLINE_CHECK_EVERY = 32;
  * that run a model in-process, so both see the same loop.
  * `deadline` is a Date.now() value; past it the scan stops with an error.
  */
-export async function runScan(session: ort.InferenceSession, spec: ScanSpec, signal: Float32Array, deadline = Infinity): Promise<ScanOutcome> {
+export async function runScan(
+  session: ort.InferenceSession,
+  spec: ScanSpec,
+  signal: Float32Array,
+  deadline = Infinity,
+): Promise<ScanOutcome> {
   checkNames(session, spec);
   const { windowSize, contextSize } = spec;
   const steps = Math.ceil(signal.length / windowSize);

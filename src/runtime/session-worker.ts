@@ -1,8 +1,8 @@
 import { Worker } from 'node:worker_threads';
 import { AppError } from '../common/errors/app-error.js';
 import { ErrorCode } from '../common/errors/error-code.js';
-import type { ScanSpec } from './scan-spec.js';
-import { type NamedTensors, type Tensor, transferables } from './tensor.js';
+import type { ScanSpec } from '../contracts/scan-spec.js';
+import { type NamedTensors, type Tensor, transferables } from '../contracts/tensor.js';
 import type { EmbedPart, FromWorker, WorkerInit, WorkerReady } from './worker-protocol.js';
 
 const WORKER_URL = new URL('./session.worker.js', import.meta.url);
@@ -41,7 +41,10 @@ export class SessionWorker {
 
   constructor(init: WorkerInit) {
     // Each worker is its own V8 isolate; ONNX Runtime's memory lives outside the heap.
-    this.worker = new Worker(init.pipeline ? PIPELINE_WORKER_URL : WORKER_URL, { workerData: init, resourceLimits: { maxOldGenerationSizeMb: 512 } });
+    this.worker = new Worker(init.pipeline ? PIPELINE_WORKER_URL : WORKER_URL, {
+      workerData: init,
+      resourceLimits: { maxOldGenerationSizeMb: 512 },
+    });
     this.ready = new Promise((resolve, reject) => {
       const onMessage = (message: FromWorker) => {
         if (message.type === 'ready') resolve(message);
@@ -129,7 +132,14 @@ export class SessionWorker {
     const pending = this.pending.get(message.id);
     if (!pending) return;
     this.pending.delete(message.id);
-    if (message.type === 'result') pending.resolve({ outputs: message.outputs, value: message.value, inputNs: message.inputNs, inferNs: message.inferNs, startedNs: message.startedNs });
+    if (message.type === 'result')
+      pending.resolve({
+        outputs: message.outputs,
+        value: message.value,
+        inputNs: message.inputNs,
+        inferNs: message.inferNs,
+        startedNs: message.startedNs,
+      });
     else pending.reject(new AppError(ErrorCode.ValidationFailed, `inference failed: ${message.error}`));
   }
 

@@ -12,10 +12,18 @@ import { ErrorCode } from '../common/errors/error-code.js';
 import type { PreTrainedTokenizer } from './hf-tokenizer.js';
 import { DATATYPE_OF_ORT, ORT_TYPE_OF } from './ort-types.js';
 import { runScan } from './scan-loop.js';
-import { concatBatch, type NamedTensors, Scratch, type Tensor, type TensorData } from './tensor.js';
+import { concatBatch, type NamedTensors, Scratch, type Tensor, type TensorData } from '../contracts/tensor.js';
 import {
-  type EmbedAnswer, type FromWorker, inOrder, type TensorInfo, type TextInit, type ToWorker,
-  type WorkerEmbed, type WorkerInit, type WorkerRun, type WorkerScan,
+  type EmbedAnswer,
+  type FromWorker,
+  inOrder,
+  type TensorInfo,
+  type TextInit,
+  type ToWorker,
+  type WorkerEmbed,
+  type WorkerInit,
+  type WorkerRun,
+  type WorkerScan,
 } from './worker-protocol.js';
 
 const init = workerData as WorkerInit;
@@ -51,12 +59,21 @@ let text: Promise<TextTokenizer> | undefined;
  * model's worker collects several times a second under load.
  */
 async function loadText(spec: TextInit): Promise<TextTokenizer> {
-  const [{ configureTransformers, loadTokenizer }, features] = await Promise.all([import('./hf-tokenizer.js'), import('./text-features.js')]);
+  const [{ configureTransformers, loadTokenizer }, features] = await Promise.all([
+    import('./hf-tokenizer.js'),
+    import('./text-features.js'),
+  ]);
   configureTransformers(spec.cacheDir);
   const [tokenizer, configText] = await Promise.all([loadTokenizer(spec.folder), readFile(join(spec.folder, 'config.json'), 'utf8')]);
   const config = JSON.parse(configText) as { max_position_embeddings?: unknown };
   const positions = typeof config.max_position_embeddings === 'number' ? config.max_position_embeddings : undefined;
-  return { spec, features, tokenizer, maxLength: features.maxLengthOf(spec, tokenizer, positions), vocabularySize: tokenizer.get_vocab().size };
+  return {
+    spec,
+    features,
+    tokenizer,
+    maxLength: features.maxLengthOf(spec, tokenizer, positions),
+    vocabularySize: tokenizer.get_vocab().size,
+  };
 }
 
 async function createSession(): Promise<void> {
@@ -89,7 +106,10 @@ async function createSession(): Promise<void> {
 }
 
 function serve(session: ort.InferenceSession): void {
-  port.on('message', inOrder((message) => handle(session, message)));
+  port.on(
+    'message',
+    inOrder((message) => handle(session, message)),
+  );
 }
 
 /** When the message being handled was begun: a batch posted early waited in this thread's queue until then. */
@@ -114,7 +134,8 @@ async function handle(session: ort.InferenceSession, message: ToWorker): Promise
 
 function ortFeeds(inputs: NamedTensors): Record<string, ort.Tensor> {
   const feeds: Record<string, ort.Tensor> = {};
-  for (const [name, t] of Object.entries(inputs)) feeds[name] = new ort.Tensor(ORT_TYPE_OF[t.datatype] as 'float32', t.data as Float32Array, t.shape);
+  for (const [name, t] of Object.entries(inputs))
+    feeds[name] = new ort.Tensor(ORT_TYPE_OF[t.datatype] as 'float32', t.data as Float32Array, t.shape);
   return feeds;
 }
 
@@ -151,8 +172,17 @@ async function embed(session: ort.InferenceSession, message: WorkerEmbed): Promi
   const pooled: Float32Array[] = [];
   let width = 0;
   let inferNs = 0;
-  for (const group of lengthGroups(rows.map((r) => r.ids.length), spec.maxBatchSize)) {
-    const batch = padIds(group.map((i) => rows[i]!.ids), spec.inputs, tokenizer.pad_token_id ?? 0, maxLength, spec.model);
+  for (const group of lengthGroups(
+    rows.map((r) => r.ids.length),
+    spec.maxBatchSize,
+  )) {
+    const batch = padIds(
+      group.map((i) => rows[i]!.ids),
+      spec.inputs,
+      tokenizer.pad_token_id ?? 0,
+      maxLength,
+      spec.model,
+    );
     const started = process.hrtime.bigint();
     const results = await session.run(ortFeeds(batch.inputs), [spec.output]);
     inferNs += Number(process.hrtime.bigint() - started);
@@ -175,7 +205,10 @@ async function embed(session: ort.InferenceSession, message: WorkerEmbed): Promi
   rows.forEach((row, i) => filled[row.part]!.set(pooled[i]!, (next[row.part]! += 1) * width - width));
   const value: EmbedAnswer[] = message.parts.map((_, p) => answers[p] ?? { vectors: filled[p]!, width, tokens: tokens[p]! });
   const inputNs = Math.max(0, Number(process.hrtime.bigint() - assembling) - inferNs);
-  post({ type: 'result', id: message.id, outputs: {}, value, inputNs, inferNs, startedNs: begun }, filled.flatMap((f) => (f ? [f.buffer as ArrayBuffer] : [])));
+  post(
+    { type: 'result', id: message.id, outputs: {}, value, inputNs, inferNs, startedNs: begun },
+    filled.flatMap((f) => (f ? [f.buffer as ArrayBuffer] : [])),
+  );
 }
 
 /**
@@ -189,7 +222,8 @@ async function run(session: ort.InferenceSession, message: WorkerRun): Promise<v
   const inputs: NamedTensors = {};
   for (const [name, parts] of Object.entries(message.inputs)) {
     const axis = message.axes?.[name];
-    inputs[name] = axis === null ? concatBatch(parts.slice(0, 1), 0, scratch.allocator(name)) : concatBatch(parts, axis ?? 0, scratch.allocator(name));
+    inputs[name] =
+      axis === null ? concatBatch(parts.slice(0, 1), 0, scratch.allocator(name)) : concatBatch(parts, axis ?? 0, scratch.allocator(name));
   }
   const feeds = ortFeeds(inputs);
   const started = process.hrtime.bigint();

@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { checkTokenIds, lengthGroups, normaliseInPlace, padIds, poolRows } from './text-features.js';
-import type { Tensor } from './tensor.js';
+import type { Tensor } from '../contracts/tensor.js';
 
 const near = (actual: ArrayLike<number>, expected: readonly number[], what: string) => {
   assert.equal(actual.length, expected.length, `${what}: length`);
-  for (let i = 0; i < expected.length; i += 1) assert.ok(Math.abs(actual[i]! - expected[i]!) <= 1e-6, `${what}[${i}]: ${actual[i]} vs ${expected[i]}`);
+  for (let i = 0; i < expected.length; i += 1)
+    assert.ok(Math.abs(actual[i]! - expected[i]!) <= 1e-6, `${what}[${i}]: ${actual[i]} vs ${expected[i]}`);
 };
 
 describe('padIds', () => {
@@ -14,8 +15,14 @@ describe('padIds', () => {
     assert.equal(batch.seqLength, 8);
     assert.deepEqual(batch.lengths, [3, 1]);
     assert.deepEqual(batch.inputs.input_ids!.shape, [2, 8]);
-    assert.deepEqual([...(batch.inputs.input_ids!.data as BigInt64Array)], [5n, 6n, 7n, 1n, 1n, 1n, 1n, 1n, 9n, 1n, 1n, 1n, 1n, 1n, 1n, 1n]);
-    assert.deepEqual([...(batch.inputs.attention_mask!.data as BigInt64Array)], [1n, 1n, 1n, 0n, 0n, 0n, 0n, 0n, 1n, 0n, 0n, 0n, 0n, 0n, 0n, 0n]);
+    assert.deepEqual(
+      [...(batch.inputs.input_ids!.data as BigInt64Array)],
+      [5n, 6n, 7n, 1n, 1n, 1n, 1n, 1n, 9n, 1n, 1n, 1n, 1n, 1n, 1n, 1n],
+    );
+    assert.deepEqual(
+      [...(batch.inputs.attention_mask!.data as BigInt64Array)],
+      [1n, 1n, 1n, 0n, 0n, 0n, 0n, 0n, 1n, 0n, 0n, 0n, 0n, 0n, 0n, 0n],
+    );
     assert.deepEqual([...(batch.inputs.token_type_ids!.data as BigInt64Array)], Array(16).fill(0n));
   });
 
@@ -29,7 +36,7 @@ describe('poolRows', () => {
   // Two rows of 3 positions × width 2; row 0 has 2 real tokens, row 1 has 3.
   const tokens: Tensor = { datatype: 'FP32', shape: [2, 3, 2], data: Float32Array.of(1, 2, 3, 4, 99, 99, 2, 0, 0, 2, 4, 4) };
 
-  it('means over each row\'s real tokens only; a row of no tokens stays zero', () => {
+  it("means over each row's real tokens only; a row of no tokens stays zero", () => {
     near(poolRows(tokens, [2, 3], 'mean', false), [2, 3, 2, 2], 'mean');
     near(poolRows(tokens, [0, 3], 'mean', true), [0, 0, Math.SQRT1_2, Math.SQRT1_2], 'mean, empty row');
   });
@@ -56,12 +63,16 @@ describe('normaliseInPlace', () => {
 describe('lengthGroups', () => {
   it('puts every row in exactly one group, shortest first, with bounded padding and at most maxRows rows', () => {
     let seed = 7;
-    const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
     for (let trial = 0; trial < 200; trial += 1) {
       const lengths = Array.from({ length: 1 + Math.floor(random() * 64) }, () => 1 + Math.floor(random() ** 3 * 512));
       const maxRows = 1 + Math.floor(random() * 32);
       const groups = lengthGroups(lengths, maxRows);
-      assert.deepEqual(groups.flat().sort((a, b) => a - b), lengths.map((_, i) => i), `trial ${trial}: every row once`);
+      assert.deepEqual(
+        groups.flat().sort((a, b) => a - b),
+        lengths.map((_, i) => i),
+        `trial ${trial}: every row once`,
+      );
       for (const group of groups) {
         assert.ok(group.length <= maxRows, `trial ${trial}: ${group.length} rows > ${maxRows}`);
         const ls = group.map((i) => lengths[i]!);

@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { AppError } from '../common/errors/app-error.js';
 import { ErrorCode } from '../common/errors/error-code.js';
 import type { PreTrainedTokenizer } from './hf-tokenizer.js';
-import type { NamedTensors, Tensor } from './tensor.js';
+import type { NamedTensors, Tensor } from '../contracts/tensor.js';
 
 export const textParameters = z.object({
   /** How token vectors become one: mean over the attention mask, the first token, or none (the model pools). */
@@ -23,7 +23,7 @@ export type TextParameters = z.infer<typeof textParameters>;
 /** The tokens a model takes: the manifest's maxLength, else the tokenizer's, else config.json's. */
 export function maxLengthOf(params: TextParameters, tokenizer: PreTrainedTokenizer, maxPositionEmbeddings: number | undefined): number {
   const tokenizerMax = Number(tokenizer.model_max_length);
-  return params.maxLength ?? (Number.isFinite(tokenizerMax) && tokenizerMax < 1e6 ? tokenizerMax : maxPositionEmbeddings ?? 512);
+  return params.maxLength ?? (Number.isFinite(tokenizerMax) && tokenizerMax < 1e6 ? tokenizerMax : (maxPositionEmbeddings ?? 512));
 }
 
 /**
@@ -33,7 +33,12 @@ export function maxLengthOf(params: TextParameters, tokenizer: PreTrainedTokeniz
 export function encodeTexts(
   tokenizer: PreTrainedTokenizer,
   inputs: ReadonlyArray<string | readonly number[]>,
-  limits: { model: string; maxLength: number; truncate: boolean; /** Index of the first input in its request, for messages. */ offset?: number },
+  limits: {
+    model: string;
+    maxLength: number;
+    truncate: boolean;
+    /** Index of the first input in its request, for messages. */ offset?: number;
+  },
 ): number[][] {
   const { model, maxLength, truncate, offset = 0 } = limits;
   return inputs.map((input, k) => {
@@ -41,7 +46,10 @@ export function encodeTexts(
     const ids = typeof input === 'string' ? tokenizer.encode(input) : [...input];
     if (ids.length <= maxLength) return ids;
     if (!truncate) {
-      throw new AppError(ErrorCode.InputTooLong, `input ${i} has ${ids.length} tokens; model "${model}" takes at most ${maxLength} (send "truncate": true to cut it)`);
+      throw new AppError(
+        ErrorCode.InputTooLong,
+        `input ${i} has ${ids.length} tokens; model "${model}" takes at most ${maxLength} (send "truncate": true to cut it)`,
+      );
     }
     // Keep the closing special token (e.g. [SEP]) when the tokenizer added one.
     const last = ids.at(-1)!;
@@ -54,7 +62,11 @@ export function encodeTexts(
 export function checkTokenIds(inputs: ReadonlyArray<string | readonly number[]>, vocabularySize: number, model: string, offset = 0): void {
   inputs.forEach((input, k) => {
     const bad = typeof input === 'string' ? undefined : input.find((id) => id >= vocabularySize);
-    if (bad !== undefined) throw new AppError(ErrorCode.ValidationFailed, `input ${offset + k} has token id ${bad}; model "${model}" has ${vocabularySize} tokens`);
+    if (bad !== undefined)
+      throw new AppError(
+        ErrorCode.ValidationFailed,
+        `input ${offset + k} has token id ${bad}; model "${model}" has ${vocabularySize} tokens`,
+      );
   });
 }
 
@@ -70,7 +82,13 @@ export interface PaddedBatch {
 }
 
 /** Pads ids into the model's inputs: input_ids, attention_mask and token_type_ids, as `names` lists. */
-export function padIds(ids: readonly (readonly number[])[], names: readonly string[], padId: number, maxLength: number, model: string): PaddedBatch {
+export function padIds(
+  ids: readonly (readonly number[])[],
+  names: readonly string[],
+  padId: number,
+  maxLength: number,
+  model: string,
+): PaddedBatch {
   const rows = ids.length;
   let longest = 1;
   for (const row of ids) longest = Math.max(longest, row.length);

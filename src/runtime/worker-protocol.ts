@@ -1,5 +1,5 @@
-import type { ScanSpec } from './scan-spec.js';
-import type { NamedTensors, Tensor } from './tensor.js';
+import type { ScanSpec } from '../contracts/scan-spec.js';
+import type { NamedTensors, Tensor } from '../contracts/tensor.js';
 
 /** Messages between the scheduler (main thread) and a session worker. */
 export interface WorkerInit {
@@ -85,7 +85,13 @@ export type FromWorker = WorkerReady | WorkerLoadFailed | WorkerResult | WorkerR
  * Each input as the parts the batch is made of, one per request; the worker concatenates them
  * along the input's batch axis (absent: 0; null: no batch axis, the parts are equal, the first is used).
  */
-export type WorkerRun = { type: 'run'; id: number; inputs: Record<string, Tensor[]>; outputs: string[]; axes?: Record<string, number | null> };
+export type WorkerRun = {
+  type: 'run';
+  id: number;
+  inputs: Record<string, Tensor[]>;
+  outputs: string[];
+  axes?: Record<string, number | null>;
+};
 /**
  * Runs the model over `signal` window by window inside the worker (see ScanSpec); answered by a
  * `result` whose one output is the collected values, shaped [steps, values per step].

@@ -24,7 +24,14 @@ async function rejectsWith(promise: Promise<unknown>, code: ErrorCode, message: 
 }
 
 /** A 16-bit mono WAV header with chosen fields, followed by `dataBytes` zero bytes. */
-function header(fields: { channels?: number; rate?: number; bits?: number; blockAlign?: number; declaredData?: number; dataBytes?: number }): Uint8Array {
+function header(fields: {
+  channels?: number;
+  rate?: number;
+  bits?: number;
+  blockAlign?: number;
+  declaredData?: number;
+  dataBytes?: number;
+}): Uint8Array {
   const channels = fields.channels ?? 1;
   const bits = fields.bits ?? 16;
   const dataBytes = fields.dataBytes ?? 64;
@@ -112,15 +119,35 @@ describe('decodeAudio: WAV decoded in process', () => {
 describe('decodeAudio: what it refuses, and why', () => {
   const cases: Array<[string, () => Uint8Array, ErrorCode, RegExp]> = [
     ['an empty body', () => new Uint8Array(0), ErrorCode.EmptyBody, /empty/],
-    ['a text file', () => new TextEncoder().encode('hello, this is not audio at all\n'), ErrorCode.MediaInvalid, /not a recognised audio format: it looks like text \("hello, this is not audio/],
-    ['a PNG', () => Uint8Array.of(0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0), ErrorCode.MediaInvalid, /starts with bytes 89 50 4e 47/],
+    [
+      'a text file',
+      () => new TextEncoder().encode('hello, this is not audio at all\n'),
+      ErrorCode.MediaInvalid,
+      /not a recognised audio format: it looks like text \("hello, this is not audio/,
+    ],
+    [
+      'a PNG',
+      () => Uint8Array.of(0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0),
+      ErrorCode.MediaInvalid,
+      /starts with bytes 89 50 4e 47/,
+    ],
     ['0 channels', () => header({ channels: 0, blockAlign: 2 }), ErrorCode.MediaInvalid, /WAV header says 0 channels/],
     ['1000 channels', () => header({ channels: 1000, blockAlign: 2000 }), ErrorCode.MediaInvalid, /says 1000 channels \(at most 64/],
     ['a sample rate of 500 Hz', () => header({ rate: 500 }), ErrorCode.MediaInvalid, /sample rate of 500 Hz \(accepted: 1000 to 384000\)/],
     ['a sample rate of 4 GHz', () => header({ rate: 4_000_000_000 }), ErrorCode.MediaInvalid, /sample rate of 4000000000 Hz/],
     ['12-bit PCM', () => header({ bits: 12, blockAlign: 2 }), ErrorCode.MediaInvalid, /PCM with 12 bits per sample is not supported/],
-    ['a block align that does not fit the channels', () => header({ blockAlign: 6 }), ErrorCode.MediaInvalid, /block align of 6 bytes; 1 channel\(s\) of 16 bits need 2/],
-    ['a data chunk longer than the body', () => header({ declaredData: 2_000_000_000 }), ErrorCode.MediaInvalid, /data chunk says 2000000000 bytes but only 64 follow \(truncated/],
+    [
+      'a block align that does not fit the channels',
+      () => header({ blockAlign: 6 }),
+      ErrorCode.MediaInvalid,
+      /block align of 6 bytes; 1 channel\(s\) of 16 bits need 2/,
+    ],
+    [
+      'a data chunk longer than the body',
+      () => header({ declaredData: 2_000_000_000 }),
+      ErrorCode.MediaInvalid,
+      /data chunk says 2000000000 bytes but only 64 follow \(truncated/,
+    ],
     ['a RIFF/WAVE with no data chunk', () => header({}).slice(0, 36), ErrorCode.MediaInvalid, /no data chunk/],
     ['a header only', () => header({ dataBytes: 0 }), ErrorCode.MediaInvalid, /holds no samples/],
   ];
@@ -130,8 +157,16 @@ describe('decodeAudio: what it refuses, and why', () => {
 
   it('refuses a WAV longer than maxSeconds from its header, and a body over maxBytes', async () => {
     const twoSeconds = wavFile(new Float32Array(32000));
-    await rejectsWith(decodeAudio(twoSeconds, 16000, { ...LIMITS, maxSeconds: 1.5 }), ErrorCode.AudioTooLong, /2\.0 s long; the limit is 1\.5 s/);
-    await rejectsWith(decodeAudio(twoSeconds, 16000, { ...LIMITS, maxBytes: 1000 }), ErrorCode.PayloadTooLarge, /64044 bytes; the limit is 1000/);
+    await rejectsWith(
+      decodeAudio(twoSeconds, 16000, { ...LIMITS, maxSeconds: 1.5 }),
+      ErrorCode.AudioTooLong,
+      /2\.0 s long; the limit is 1\.5 s/,
+    );
+    await rejectsWith(
+      decodeAudio(twoSeconds, 16000, { ...LIMITS, maxBytes: 1000 }),
+      ErrorCode.PayloadTooLarge,
+      /64044 bytes; the limit is 1000/,
+    );
   });
 });
 
@@ -155,15 +190,22 @@ describe('decodeAudio: compressed formats through ffmpeg', () => {
     it(`decodes ${format} (${args[1]}) to the same length and loudness envelope`, async () => {
       const decoded = await decodeAudio(await encodeWithFfmpeg(wav, args), 16000, LIMITS);
       assert.equal(decoded.format, format);
-      assert.ok(Math.abs(decoded.durationSeconds - speech.length / 16000) < 0.06, `duration ${decoded.durationSeconds} vs ${speech.length / 16000}`);
+      assert.ok(
+        Math.abs(decoded.durationSeconds - speech.length / 16000) < 0.06,
+        `duration ${decoded.durationSeconds} vs ${speech.length / 16000}`,
+      );
       assert.ok(envelopeCorrelation(decoded.samples, speech) > 0.95);
     });
   }
 
-  it('reports ffmpeg\'s reason for a corrupt file, and stops a long one at maxSeconds', async () => {
+  it("reports ffmpeg's reason for a corrupt file, and stops a long one at maxSeconds", async () => {
     const junk = new Uint8Array(4000).map((_, i) => (i * 7919) % 251);
     junk.set([0x49, 0x44, 0x33, 4, 0, 0, 0, 0, 0, 0]);
-    await rejectsWith(decodeAudio(junk, 16000, LIMITS), ErrorCode.MediaInvalid, /could not decode the mp3 audio: Invalid data found when processing input/);
+    await rejectsWith(
+      decodeAudio(junk, 16000, LIMITS),
+      ErrorCode.MediaInvalid,
+      /could not decode the mp3 audio: Invalid data found when processing input/,
+    );
     const mp3 = await encodeWithFfmpeg(wav, ['-c:a', 'libmp3lame', '-f', 'mp3']);
     await rejectsWith(decodeAudio(mp3, 16000, { ...LIMITS, maxSeconds: 1 }), ErrorCode.AudioTooLong, /longer than the limit of 1 s/);
     await rejectsWith(decodeAudio(mp3, 16000, { ...LIMITS, timeoutMs: 1 }), ErrorCode.DeadlineExceeded, /took longer than 1 ms/);
@@ -172,7 +214,8 @@ describe('decodeAudio: compressed formats through ffmpeg', () => {
 
 /** Correlation of 20 ms RMS envelopes, tolerant of codec delay up to 60 ms. */
 function envelopeCorrelation(a: Float32Array, b: Float32Array): number {
-  const envelope = (x: Float32Array) => Array.from({ length: Math.floor(x.length / 320) }, (_, i) => rootMeanSquare(x.subarray(i * 320, i * 320 + 320)));
+  const envelope = (x: Float32Array) =>
+    Array.from({ length: Math.floor(x.length / 320) }, (_, i) => rootMeanSquare(x.subarray(i * 320, i * 320 + 320)));
   const ea = envelope(a);
   const eb = envelope(b);
   let best = -1;

@@ -43,7 +43,12 @@ const WAV_WORKER_URL = new URL('./wav-decode.worker.js', import.meta.url);
  * AppError: EMPTY_BODY, PAYLOAD_TOO_LARGE, MEDIA_INVALID (not audio, corrupt, impossible header)
  * or AUDIO_TOO_LONG.
  */
-export async function decodeAudio(bytes: Uint8Array, targetRate: number, limits: AudioLimits, options: DecodeOptions = {}): Promise<DecodedAudio> {
+export async function decodeAudio(
+  bytes: Uint8Array,
+  targetRate: number,
+  limits: AudioLimits,
+  options: DecodeOptions = {},
+): Promise<DecodedAudio> {
   if (bytes.length === 0) throw new AppError(ErrorCode.EmptyBody, 'the audio body is empty');
   if (bytes.length > limits.maxBytes) {
     throw new AppError(ErrorCode.PayloadTooLarge, `the audio is ${bytes.length} bytes; the limit is ${limits.maxBytes}`);

@@ -19,7 +19,24 @@ const STDERR_KEEP = 4000;
  */
 export function decodeWithFfmpeg(bytes: Uint8Array, rate: number, format: string, limits: FfmpegLimits): Promise<Float32Array> {
   const maxSamples = Math.floor((limits.maxSeconds + LENGTH_SLACK_SECONDS) * rate);
-  const args = ['-hide_banner', '-nostats', '-v', 'error', '-i', 'pipe:0', '-t', String(limits.maxSeconds + 1), '-vn', '-f', 'f32le', '-ac', '1', '-ar', String(rate), 'pipe:1'];
+  const args = [
+    '-hide_banner',
+    '-nostats',
+    '-v',
+    'error',
+    '-i',
+    'pipe:0',
+    '-t',
+    String(limits.maxSeconds + 1),
+    '-vn',
+    '-f',
+    'f32le',
+    '-ac',
+    '1',
+    '-ar',
+    String(rate),
+    'pipe:1',
+  ];
   const child = spawn(ffmpeg.path, args, { stdio: ['pipe', 'pipe', 'pipe'] });
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
@@ -30,7 +47,10 @@ export function decodeWithFfmpeg(bytes: Uint8Array, rate: number, format: string
       failure ??= err;
       child.kill('SIGKILL');
     };
-    const timer = setTimeout(() => stop(new AppError(ErrorCode.DeadlineExceeded, `decoding the ${format} audio took longer than ${limits.timeoutMs} ms`)), limits.timeoutMs);
+    const timer = setTimeout(
+      () => stop(new AppError(ErrorCode.DeadlineExceeded, `decoding the ${format} audio took longer than ${limits.timeoutMs} ms`)),
+      limits.timeoutMs,
+    );
     child.stdout.on('data', (chunk: Buffer) => {
       outBytes += chunk.length;
       if (outBytes > maxSamples * 4) {
@@ -79,6 +99,9 @@ function toFloats(chunks: Buffer[], total: number): Float32Array {
 
 /** ffmpeg's last error lines name the problem ("Invalid data found when processing input"). */
 function lastLines(stderr: string): string {
-  const lines = stderr.split('\n').map((l) => l.trim().replace(/^pipe:0: /, '')).filter(Boolean);
+  const lines = stderr
+    .split('\n')
+    .map((l) => l.trim().replace(/^pipe:0: /, ''))
+    .filter(Boolean);
   return lines.slice(-2).join('; ').slice(0, 300) || 'ffmpeg gave no reason';
 }

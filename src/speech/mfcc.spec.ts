@@ -19,7 +19,12 @@ function referenceMfcc(x: Float32Array): number[][] {
   const binMel = linspace(0, rate / 2, bins).map(toMel);
   const edges = linspace(toMel(20), toMel(4000), M + 2);
   const weight = (k: number, m: number) =>
-    k === 0 ? 0 : Math.max(0, Math.min((binMel[k]! - edges[m]!) / (edges[m + 1]! - edges[m]!), (edges[m + 2]! - binMel[k]!) / (edges[m + 2]! - edges[m + 1]!)));
+    k === 0
+      ? 0
+      : Math.max(
+          0,
+          Math.min((binMel[k]! - edges[m]!) / (edges[m + 1]! - edges[m]!), (edges[m + 2]! - binMel[k]!) / (edges[m + 2]! - edges[m + 1]!)),
+        );
   const frames: number[][] = [];
   for (let start = 0; start + L <= x.length; start += S) {
     const windowed = Array.from({ length: N }, (_, n) => (n < L ? x[start + n]! * (0.5 - 0.5 * Math.cos((2 * Math.PI * n) / L)) : 0));
@@ -34,7 +39,12 @@ function referenceMfcc(x: Float32Array): number[][] {
     });
     const logMel = Array.from({ length: M }, (_, m) => Math.log(magnitude.reduce((s, v, k) => s + v * weight(k, m), 0) + 1e-6));
     // tf.signal.dct type II (2 * sum) times rsqrt(2 M).
-    frames.push(Array.from({ length: C }, (_, c) => (2 * logMel.reduce((s, v, m) => s + v * Math.cos((Math.PI * c * (2 * m + 1)) / (2 * M)), 0)) / Math.sqrt(2 * M)));
+    frames.push(
+      Array.from(
+        { length: C },
+        (_, c) => (2 * logMel.reduce((s, v, m) => s + v * Math.cos((Math.PI * c * (2 * m + 1)) / (2 * M)), 0)) / Math.sqrt(2 * M),
+      ),
+    );
   }
   return frames;
 }
@@ -55,8 +65,18 @@ describe('Fft', () => {
       return [r, i];
     });
     new Fft(n).transform(re, im);
-    assert.ok(maxAbsDiff(re, expected.map((e) => e[0]!)) < 1e-12);
-    assert.ok(maxAbsDiff(im, expected.map((e) => e[1]!)) < 1e-12);
+    assert.ok(
+      maxAbsDiff(
+        re,
+        expected.map((e) => e[0]!),
+      ) < 1e-12,
+    );
+    assert.ok(
+      maxAbsDiff(
+        im,
+        expected.map((e) => e[1]!),
+      ) < 1e-12,
+    );
     assert.throws(() => new Fft(1000), /power of two/);
   });
 });
@@ -75,7 +95,10 @@ describe('mfcc (MLPerf Tiny KWS front end)', () => {
 
   it('matches the plainly written reference within 1e-3 on espeak-ng speech and on a sine', () => {
     const sine = Float32Array.from({ length: 16000 }, (_, i) => 0.3 * Math.sin((2 * Math.PI * 700 * i) / 16000));
-    for (const [name, x] of [['speech', speech], ['sine', sine]] as const) {
+    for (const [name, x] of [
+      ['speech', speech],
+      ['sine', sine],
+    ] as const) {
       const ours = mfcc(x);
       const reference = referenceMfcc(x).flat();
       const diff = maxAbsDiff(ours, reference);
@@ -86,7 +109,10 @@ describe('mfcc (MLPerf Tiny KWS front end)', () => {
 
   it('splits audio into 1 s windows, padding the last with zeros', () => {
     const windows = keywordWindows(Float32Array.from({ length: 40000 }, (_, i) => i + 1));
-    assert.deepEqual(windows.map((w) => w.length), [16000, 16000, 16000]);
+    assert.deepEqual(
+      windows.map((w) => w.length),
+      [16000, 16000, 16000],
+    );
     assert.deepEqual([windows[1]![0], windows[2]![7999], windows[2]![8000], windows[2]![15999]], [16001, 40000, 0, 0]);
     assert.deepEqual(keywordWindows(new Float32Array(0)), []);
   });

@@ -5,7 +5,7 @@ import { ErrorCode } from '../common/errors/error-code.js';
 import { ApiEndpoint } from '../common/openapi/api-endpoint.decorator.js';
 import { readMedia } from '../tasks/media-input.js';
 import { TaskTrace } from '../tasks/task-models.service.js';
-import { defaultModelFor } from '../tasks/task-table.js';
+import { defaultModelFor } from '../contracts/task-table.js';
 import { MEDIA_CONSUMES, TASK_ERRORS, TASK_HEADERS } from '../tasks/task-openapi.js';
 import { SpeechService } from './speech.service.js';
 import { TranscriptionService } from './transcription.service.js';
@@ -13,7 +13,7 @@ import { TranscriptionService } from './transcription.service.js';
 const AUDIO_ERRORS = [...TASK_ERRORS, ErrorCode.AudioTooLong];
 const AUDIO_INPUT =
   'Send the audio as the body (audio/*, options in the query), as multipart files, or as JSON {"audio": base64} / {"audios": [...]} ' +
-  '(one result per recording). WAV is decoded natively; MP3, OGG/Opus, FLAC, M4A and WebM through ffmpeg; all resampled to the model\'s rate, mono. ';
+  "(one result per recording). WAV is decoded natively; MP3, OGG/Opus, FLAC, M4A and WebM through ffmpeg; all resampled to the model's rate, mono. ";
 
 @ApiTags('Speech')
 @Controller('v1/speech')
@@ -49,7 +49,15 @@ export class SpeechController {
     },
   })
   @ApiOkResponse({
-    schema: { example: { model: 'silero-vad', version: '1', duration: 6.2, sampling_rate: 16000, segments: [{ start: 1.47, end: 3.02, confidence: 0.93 }] } },
+    schema: {
+      example: {
+        model: 'silero-vad',
+        version: '1',
+        duration: 6.2,
+        sampling_rate: 16000,
+        segments: [{ start: 1.47, end: 3.02, confidence: 0.93 }],
+      },
+    },
   })
   async vad(@Req() request: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
     const trace = new TaskTrace();
@@ -71,12 +79,28 @@ export class SpeechController {
     errors: AUDIO_ERRORS,
   })
   @ApiConsumes(...MEDIA_CONSUMES.audio)
-  @ApiBody({ schema: { type: 'object', properties: { model: { type: 'string', default: defaultModelFor('speechKeywords') }, audio: { type: 'string', format: 'binary' } } } })
+  @ApiBody({
+    schema: {
+      type: 'object',
+      properties: { model: { type: 'string', default: defaultModelFor('speechKeywords') }, audio: { type: 'string', format: 'binary' } },
+    },
+  })
   @ApiOkResponse({
     schema: {
       example: {
-        model: 'keyword-spotting', version: '1', duration: 1,
-        windows: [{ start: 0, end: 1, scores: [{ label: 'yes', score: 0.91 }, { label: 'unknown', score: 0.05 }] }],
+        model: 'keyword-spotting',
+        version: '1',
+        duration: 1,
+        windows: [
+          {
+            start: 0,
+            end: 1,
+            scores: [
+              { label: 'yes', score: 0.91 },
+              { label: 'unknown', score: 0.05 },
+            ],
+          },
+        ],
       },
     },
   })

@@ -5,5 +5,9 @@ import { AudioController, SpeechController } from './speech.controller.js';
 import { SpeechService } from './speech.service.js';
 import { TranscriptionService } from './transcription.service.js';
 
-@Module({ imports: [TasksModule], controllers: [SpeechController, AudioController], providers: [AudioDecoder, SpeechService, TranscriptionService] })
+@Module({
+  imports: [TasksModule],
+  controllers: [SpeechController, AudioController],
+  providers: [AudioDecoder, SpeechService, TranscriptionService],
+})
 export class SpeechModule {}

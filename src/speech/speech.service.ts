@@ -10,7 +10,7 @@ import { AudioDecoder } from './audio-decoder.service.js';
 import { keywordFeatures, keywordWindows, KWS_WINDOW_SAMPLES } from './mfcc.js';
 import { type SpeechSegment, speechSegments, VAD_DEFAULTS } from './vad.js';
 import { checkModelInputs } from '../tasks/input-count.js';
-import { defaultModelFor, tasksFor } from '../tasks/task-table.js';
+import { defaultModelFor, tasksFor } from '../contracts/task-table.js';
 
 const vadOptions = {
   model: opt.model().default(defaultModelFor('speechVad')),
@@ -138,5 +138,4 @@ export class SpeechService {
       throw err;
     });
   }
-
 }

@@ -5,7 +5,7 @@ import { ErrorCode } from '../common/errors/error-code.js';
 import { type MediaRequest, opt, parseOptions } from '../tasks/media-input.js';
 import { TaskModels, type TaskTrace } from '../tasks/task-models.service.js';
 import { AudioDecoder } from './audio-decoder.service.js';
-import { tasksFor } from '../tasks/task-table.js';
+import { tasksFor } from '../contracts/task-table.js';
 
 const SAMPLE_RATE = 16_000;
 /** Whisper reads 30 s windows; longer audio is cut into windows that overlap by 5 s and stitched. */
@@ -14,7 +14,10 @@ const STRIDE_SECONDS = 5;
 
 const options = {
   model: opt.model(),
-  language: z.string().regex(/^[a-z]{2,3}$/, 'must be an ISO-639-1 code such as "en"').optional(),
+  language: z
+    .string()
+    .regex(/^[a-z]{2,3}$/, 'must be an ISO-639-1 code such as "en"')
+    .optional(),
   prompt: z.string().max(10_000).optional(),
   response_format: z.enum(['json', 'text', 'verbose_json']).default('json'),
   temperature: opt.number(0, 1).default(0),
@@ -46,7 +49,10 @@ export class TranscriptionService {
     const o = parseOptions(options, media.options);
     const model = await this.tasks.get(o.model, tasksFor('transcriptions'), trace);
     if (model.manifest.runtime !== 'transformers') {
-      throw new AppError(ErrorCode.ModelLoadFailed, `model "${o.model}" is not served by a Transformers.js pipeline (manifest "runtime": "transformers")`);
+      throw new AppError(
+        ErrorCode.ModelLoadFailed,
+        `model "${o.model}" is not served by a Transformers.js pipeline (manifest "runtime": "transformers")`,
+      );
     }
     const audio = await trace.decoding(this.decoder.decode(media.items[0]!.bytes, SAMPLE_RATE));
     const verbose = o.response_format === 'verbose_json';

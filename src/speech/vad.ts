@@ -5,7 +5,7 @@
  * the longest (or last) silence seen, then speech_pad on both sides, halving the gap when two
  * segments are closer than twice the pad.
  */
-import type { ScanSpec } from '../runtime/scan-spec.js';
+import type { ScanSpec } from '../contracts/scan-spec.js';
 
 export interface VadOptions {
   threshold: number;

@@ -41,7 +41,8 @@ export function parseWavHeader(bytes: Uint8Array): WavInfo {
     const size = view.getUint32(offset + 4, true);
     const body = offset + 8;
     if (id === 'fmt ') {
-      if (size < 16 || body + size > bytes.length) throw invalid(`WAV fmt chunk is ${size} bytes (${bytes.length - body} present); it needs at least 16`);
+      if (size < 16 || body + size > bytes.length)
+        throw invalid(`WAV fmt chunk is ${size} bytes (${bytes.length - body} present); it needs at least 16`);
       fmt = readFmt(view, body, size);
     } else if (id === 'data') {
       if (!fmt) throw invalid('WAV data chunk comes before the fmt chunk');
@@ -76,9 +77,14 @@ function readFmt(view: DataView, at: number, size: number): Omit<WavInfo, 'dataO
   const encoding = formatTag === FORMAT_PCM ? 'pcm' : formatTag === FORMAT_FLOAT ? 'float' : 'other';
   if (encoding !== 'other') {
     const valid = encoding === 'pcm' ? [8, 16, 24, 32] : [32, 64];
-    if (!valid.includes(bitsPerSample)) throw invalid(`WAV ${encoding === 'pcm' ? 'PCM' : 'float'} with ${bitsPerSample} bits per sample is not supported (${valid.join(', ')} are)`);
+    if (!valid.includes(bitsPerSample))
+      throw invalid(
+        `WAV ${encoding === 'pcm' ? 'PCM' : 'float'} with ${bitsPerSample} bits per sample is not supported (${valid.join(', ')} are)`,
+      );
     if (blockAlign !== channels * (bitsPerSample / 8)) {
-      throw invalid(`WAV header says a block align of ${blockAlign} bytes; ${channels} channel(s) of ${bitsPerSample} bits need ${channels * (bitsPerSample / 8)}`);
+      throw invalid(
+        `WAV header says a block align of ${blockAlign} bytes; ${channels} channel(s) of ${bitsPerSample} bits need ${channels * (bitsPerSample / 8)}`,
+      );
     }
   }
   return { encoding, formatTag, channels, sampleRate, bitsPerSample, blockAlign };
@@ -113,7 +119,7 @@ function sampleReader(view: DataView, info: WavInfo): (at: number) => number {
     case 16:
       return (at) => view.getInt16(at, true) / 32768;
     case 24:
-      return (at) => ((view.getUint8(at) | (view.getUint8(at + 1) << 8) | (view.getInt8(at + 2) << 16)) / 8388608);
+      return (at) => (view.getUint8(at) | (view.getUint8(at + 1) << 8) | (view.getInt8(at + 2) << 16)) / 8388608;
     default:
       return (at) => view.getInt32(at, true) / 2147483648;
   }

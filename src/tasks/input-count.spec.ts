@@ -20,12 +20,18 @@ describe('checkModelInputs', () => {
       checkModelInputs(model(queue), limit, 'inputs', perRun);
       assert.throws(
         () => checkModelInputs(model(queue), limit + 1, 'inputs', perRun),
-        (err: unknown) => err instanceof AppError && err.code === ErrorCode.TooManyInputs && err.status === 413 && (err.details as { limit: number }).limit === limit,
+        (err: unknown) =>
+          err instanceof AppError &&
+          err.code === ErrorCode.TooManyInputs &&
+          err.status === 413 &&
+          (err.details as { limit: number }).limit === limit,
       );
     });
   }
 
   it('names the model and its queue in the message', () => {
-    assert.throws(() => checkModelInputs(model(16), 65, 'texts', 4), { message: '65 texts in one request; at most 64 (model "m" queues 16 runs of 4)' });
+    assert.throws(() => checkModelInputs(model(16), 65, 'texts', 4), {
+      message: '65 texts in one request; at most 64 (model "m" queues 16 runs of 4)',
+    });
   });
 });

@@ -23,6 +23,9 @@ export function checkInputCount(count: number, limit: number, what: string, why:
 
 /** checkInputCount against maxInputsFor(model, perRun). */
 export function checkModelInputs(model: TaskModel, count: number, what: string, perRun = 1): void {
-  const why = perRun > 1 ? `model "${model.name}" queues ${model.manifest.queue.maxSize} runs of ${perRun}` : `model "${model.name}" queues ${model.manifest.queue.maxSize} runs`;
+  const why =
+    perRun > 1
+      ? `model "${model.name}" queues ${model.manifest.queue.maxSize} runs of ${perRun}`
+      : `model "${model.name}" queues ${model.manifest.queue.maxSize} runs`;
   checkInputCount(count, maxInputsFor(model, perRun), what, why);
 }

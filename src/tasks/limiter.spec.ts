@@ -18,7 +18,10 @@ describe('Limiter', () => {
         return 'done';
       });
     const accepted = [job(), job(), job()];
-    await assert.rejects(job(), (err: AppError) => err.code === 'OVERLOADED' && err.headers?.['retry-after'] === '1' && /2 running and 1 waiting/.test(err.message));
+    await assert.rejects(
+      job(),
+      (err: AppError) => err.code === 'OVERLOADED' && err.headers?.['retry-after'] === '1' && /2 running and 1 waiting/.test(err.message),
+    );
     while (releases.length < 2) await new Promise((r) => setImmediate(r));
     releases.splice(0).forEach((r) => r());
     while (releases.length < 1) await new Promise((r) => setImmediate(r));
@@ -30,7 +33,10 @@ describe('Limiter', () => {
 
   it('frees its slot when the work fails', async () => {
     const limiter = new Limiter('decoding', 1, 0);
-    await assert.rejects(limiter.run(async () => Promise.reject(new Error('bad audio'))), /bad audio/);
+    await assert.rejects(
+      limiter.run(async () => Promise.reject(new Error('bad audio'))),
+      /bad audio/,
+    );
     assert.equal(await limiter.run(async () => 1), 1);
   });
 });

@@ -18,7 +18,12 @@ export class Limiter {
   async run<T>(work: () => Promise<T>): Promise<T> {
     if (this.active >= this.concurrency) {
       if (this.waiting.length >= this.maxWaiting) {
-        throw new AppError(ErrorCode.Overloaded, `${this.what}: ${this.active} running and ${this.waiting.length} waiting; retry later`, undefined, { 'retry-after': '1' });
+        throw new AppError(
+          ErrorCode.Overloaded,
+          `${this.what}: ${this.active} running and ${this.waiting.length} waiting; retry later`,
+          undefined,
+          { 'retry-after': '1' },
+        );
       }
       await new Promise<void>((resolve) => this.waiting.push(resolve));
     } else {

@@ -35,23 +35,33 @@ export async function readMedia(request: FastifyRequest, kind: MediaKind): Promi
   if (request.isMultipart()) return readMultipart(request, query);
   const body = request.body;
   if (Buffer.isBuffer(body)) {
-    if (body.length === 0) throw new AppError(ErrorCode.EmptyBody, `the request body is empty; send the ${kind} as the body, as a multipart file, or as base64 JSON`);
+    if (body.length === 0)
+      throw new AppError(
+        ErrorCode.EmptyBody,
+        `the request body is empty; send the ${kind} as the body, as a multipart file, or as base64 JSON`,
+      );
     return { items: [{ bytes: body, source: 'body', contentType: request.headers['content-type'] }], options: query, batch: false };
   }
   if (body === undefined || body === null) {
-    throw new AppError(ErrorCode.EmptyBody, `no ${kind} sent; send it as the body (Content-Type ${kind}/...), as a multipart file, or as JSON {"${kind}": "<base64>"}`);
+    throw new AppError(
+      ErrorCode.EmptyBody,
+      `no ${kind} sent; send it as the body (Content-Type ${kind}/...), as a multipart file, or as JSON {"${kind}": "<base64>"}`,
+    );
   }
   if (typeof body !== 'object' || Array.isArray(body)) {
     throw new AppError(ErrorCode.ValidationFailed, `a JSON body must be an object with "${kind}" (base64) or "${kind}s" (a list)`);
   }
   const { [kind]: single, [`${kind}s`]: many, ...options } = body as Record<string, unknown>;
-  if (single !== undefined && many !== undefined) throw new AppError(ErrorCode.ValidationFailed, `send either "${kind}" or "${kind}s", not both`);
+  if (single !== undefined && many !== undefined)
+    throw new AppError(ErrorCode.ValidationFailed, `send either "${kind}" or "${kind}s", not both`);
   if (many !== undefined) {
-    if (!Array.isArray(many) || many.length === 0) throw new AppError(ErrorCode.ValidationFailed, `"${kind}s" must be a non-empty list of base64 strings`);
+    if (!Array.isArray(many) || many.length === 0)
+      throw new AppError(ErrorCode.ValidationFailed, `"${kind}s" must be a non-empty list of base64 strings`);
     const items = many.map((value, i) => ({ bytes: decodeBase64(value, `${kind}s[${i}]`), source: `${kind}s[${i}]` }));
     return { items, options: { ...query, ...options }, batch: true };
   }
-  if (single === undefined) throw new AppError(ErrorCode.ValidationFailed, `the JSON body has no "${kind}" (base64) or "${kind}s" (a list)`);
+  if (single === undefined)
+    throw new AppError(ErrorCode.ValidationFailed, `the JSON body has no "${kind}" (base64) or "${kind}s" (a list)`);
   return { items: [{ bytes: decodeBase64(single, kind), source: kind }], options: { ...query, ...options }, batch: false };
 }
 
@@ -87,8 +97,15 @@ function decodeBase64(value: unknown, where: string): Buffer {
 export function parseOptions<T extends z.ZodRawShape>(shape: T, options: Record<string, unknown>): z.infer<z.ZodObject<T>> {
   const parsed = z.object(shape).strict().safeParse(options);
   if (parsed.success) return parsed.data;
-  const details = parsed.error.issues.map((i) => ({ field: i.path.join('.') || String((i as { keys?: string[] }).keys ?? ''), problems: [i.message] }));
-  throw new AppError(ErrorCode.ValidationFailed, `invalid options: ${parsed.error.issues.map((i) => `${i.path.join('.') || 'options'}: ${i.message}`).join('; ')}`, details);
+  const details = parsed.error.issues.map((i) => ({
+    field: i.path.join('.') || String((i as { keys?: string[] }).keys ?? ''),
+    problems: [i.message],
+  }));
+  throw new AppError(
+    ErrorCode.ValidationFailed,
+    `invalid options: ${parsed.error.issues.map((i) => `${i.path.join('.') || 'options'}: ${i.message}`).join('; ')}`,
+    details,
+  );
 }
 
 /** Option helpers that accept the string forms multipart and query strings carry. */

@@ -1,4 +1,4 @@
-import type { NamedTensors } from '../runtime/tensor.js';
+import type { NamedTensors } from '../contracts/tensor.js';
 
 /**
  * Runs one request through a model's runner (worker threads, batching, queue, deadline) and

@@ -1,11 +1,11 @@
 import { Injectable } from '@nestjs/common';
 import { AppError } from '../common/errors/app-error.js';
 import { ErrorCode } from '../common/errors/error-code.js';
-import type { ModelManifest } from '../models/model-manifest.js';
+import type { ModelManifest } from '../contracts/model-manifest.js';
 import { ModelRepository } from '../models/model-repository.service.js';
 import { huggingfaceFolder } from '../models/model-source.js';
 import type { ModelRunner } from '../runtime/model-runner.js';
-import type { NamedTensors } from '../runtime/tensor.js';
+import type { NamedTensors } from '../contracts/tensor.js';
 import type { RunModel } from './run-model.js';
 
 export interface TaskModel {
@@ -77,11 +77,22 @@ export class TaskModels {
   async get(name: string, tasks: readonly string[] | undefined, trace?: TaskTrace, version?: string): Promise<TaskModel> {
     const v = await this.repository.find(name, version);
     if (v.manifest && tasks && !tasks.includes(v.manifest.task)) {
-      throw new AppError(ErrorCode.ValidationFailed, `model "${name}" is a ${v.manifest.task} model; this route needs ${tasks.join(' or ')}`);
+      throw new AppError(
+        ErrorCode.ValidationFailed,
+        `model "${name}" is a ${v.manifest.task} model; this route needs ${tasks.join(' or ')}`,
+      );
     }
     const { runner } = await this.repository.runner(name, v.version);
     const folder = huggingfaceFolder(v.manifest!, this.repository.sourceContext(v));
-    const model: TaskModel = { name, version: v.version, dir: v.dir, folder, manifest: v.manifest!, runner, labels: await this.repository.labels(v) };
+    const model: TaskModel = {
+      name,
+      version: v.version,
+      dir: v.dir,
+      folder,
+      manifest: v.manifest!,
+      runner,
+      labels: await this.repository.labels(v),
+    };
     trace?.used(model);
     return model;
   }

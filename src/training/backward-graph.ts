@@ -14,7 +14,14 @@ import type { HeadSpec, LossKind, OptimizerKind } from './types.js';
  * mse:           loss = sum((Z - Y)^2) / (B C),  dZ = 2 (Z - Y) / (B C).
  * `invBatch` is the float scalar 1 / B, fed per call so one graph serves every batch size.
  */
-export function lossNodes(g: GraphNodes, kind: LossKind, logits: string, targets: string, invBatch: string, outputDim: number): { loss: string; dLogits: string } {
+export function lossNodes(
+  g: GraphNodes,
+  kind: LossKind,
+  logits: string,
+  targets: string,
+  invBatch: string,
+  outputDim: number,
+): { loss: string; dLogits: string } {
   const sumAll = (t: string) => g.op('ReduceSum', [t], { keepdims: attr.int(0) });
   if (kind === 'cross-entropy') {
     const logp = g.op('LogSoftmax', [logits], { axis: attr.int(1) });
@@ -36,7 +43,16 @@ export function lossNodes(g: GraphNodes, kind: LossKind, logits: string, targets
  * gradients include weightDecay · W (biases are not decayed), added by the Gemm itself
  * (C = W, beta = weightDecay) rather than by two more passes over the parameters.
  */
-export function backwardNodes(g: GraphNodes, head: HeadSpec, x: string, layers: LayerParams[], forward: Forward, dLogits: string, mask?: string, weightDecay = 0): string {
+export function backwardNodes(
+  g: GraphNodes,
+  head: HeadSpec,
+  x: string,
+  layers: LayerParams[],
+  forward: Forward,
+  dLogits: string,
+  mask?: string,
+  weightDecay = 0,
+): string {
   const rows0 = g.int64s('axes', [0]);
   const flat = g.int64s('shape', [-1]);
   const columnSums = (t: string) => g.op('ReduceSum', [t, rows0], { keepdims: attr.int(0) });
@@ -83,7 +99,12 @@ export interface UpdateInputs {
 }
 
 /** The update rules documented on OptimizerSpec, over the whole flat vector at once (weight decay is in `grad`). */
-export function updateNodes(g: GraphNodes, kind: OptimizerKind, c: OptimizerConstants, u: UpdateInputs): { params: string; moments: string[] } {
+export function updateNodes(
+  g: GraphNodes,
+  kind: OptimizerKind,
+  c: OptimizerConstants,
+  u: UpdateInputs,
+): { params: string; moments: string[] } {
   const { grad } = u;
   const step = (direction: string) => g.sub(u.params, g.mul(direction, u.rate));
   switch (kind) {

@@ -23,7 +23,13 @@ export function pickRows(d: Dataset, rows: Int32Array, inputDim: number, outputD
  * Holds out round(n * split) examples, chosen by a generator seeded from `seed` alone: a resumed
  * run recomputes the same split. Both parts keep the original order.
  */
-export function splitValidation(d: Dataset, split: number, seed: number, inputDim: number, outputDim: number): { train: Dataset; validation: Dataset } {
+export function splitValidation(
+  d: Dataset,
+  split: number,
+  seed: number,
+  inputDim: number,
+  outputDim: number,
+): { train: Dataset; validation: Dataset } {
   const held = validationCount(d.n, split);
   const order = Rng.fromSeed((seed ^ SPLIT_SALT) >>> 0).permutation(d.n);
   const validationRows = order.slice(0, held).sort();

@@ -19,7 +19,10 @@ describe('exportHeadOnnx', () => {
   for (const head of HEADS) {
     it(`gives the trainer's logits for a trained ${[head.kind, head.activation].filter(Boolean).join(' ')} head`, async () => {
       const data = clusters(300, 12, 5, 4);
-      const trainer = new Trainer({ head, loss: 'cross-entropy', optimizer: { kind: 'adam', learningRate: 0.01 }, epochs: 2, batchSize: 32, seed: 9 }, data);
+      const trainer = new Trainer(
+        { head, loss: 'cross-entropy', optimizer: { kind: 'adam', learningRate: 0.01 }, epochs: 2, batchSize: 32, seed: 9 },
+        data,
+      );
       while (!trainer.finished) await trainer.runEpoch();
       const weights = trainer.weights();
       const labels = ['a', 'b', 'c', 'd', 'e'];
@@ -35,7 +38,11 @@ describe('exportHeadOnnx', () => {
 
       // The trainer's own evaluation path (its eval graph) and the float64 reference, both within 1e-5.
       const params = flattenWeights(head, weights);
-      const reference = referenceGradient(head, 'cross-entropy', params, { x: data.features, targets: new Float32Array(data.n * 5), rows: data.n }).logits;
+      const reference = referenceGradient(head, 'cross-entropy', params, {
+        x: data.features,
+        targets: new Float32Array(data.n * 5),
+        rows: data.n,
+      }).logits;
       let worst = 0;
       for (let i = 0; i < logits.length; i += 1) worst = Math.max(worst, Math.abs(logits[i]! - reference[i]!));
       assert.ok(worst < 1e-5, `largest difference from the reference ${worst}`);
@@ -62,7 +69,9 @@ describe('exportHeadOnnx', () => {
     await session.release();
     assert.deepEqual(Array.from(logits!.data as Float32Array), [2, 4.5]);
     assert.throws(() => exportHeadOnnx(head, weights, { output: 'logits', labels: ['x', 'y'] }), /2 labels for 1 outputs/);
-    const model = onnxProto.onnx.ModelProto.decode(exportHeadOnnx(head, weights, { output: 'logits', labels: ['score'], metadata: { 'lathe.job': 'j' } }));
+    const model = onnxProto.onnx.ModelProto.decode(
+      exportHeadOnnx(head, weights, { output: 'logits', labels: ['score'], metadata: { 'lathe.job': 'j' } }),
+    );
     assert.deepEqual(Object.fromEntries(model.metadataProps.map((p) => [p.key, p.value])), {
       'lathe.job': 'j',
       'lathe.head': JSON.stringify(head),

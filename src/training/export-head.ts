@@ -27,8 +27,10 @@ export interface ExportOptions {
  */
 export function exportHeadOnnx(head: HeadSpec, weights: HeadWeights, opts: ExportOptions): Uint8Array {
   const dims = layerDims(head);
-  if (weights.layers.length !== dims.length) throw new RangeError(`a ${head.kind} head has ${dims.length} layers, the weights ${weights.layers.length}`);
-  if (opts.labels && opts.labels.length !== head.outputDim) throw new RangeError(`${opts.labels.length} labels for ${head.outputDim} outputs`);
+  if (weights.layers.length !== dims.length)
+    throw new RangeError(`a ${head.kind} head has ${dims.length} layers, the weights ${weights.layers.length}`);
+  if (opts.labels && opts.labels.length !== head.outputDim)
+    throw new RangeError(`${opts.labels.length} labels for ${head.outputDim} outputs`);
   const g = new GraphNodes();
   const layers: LayerParams[] = weights.layers.map((layer, i) => {
     const [inDim, outDim] = dims[i]!;

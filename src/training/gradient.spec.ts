@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import ort from 'onnxruntime-node';
 import { headLayout, initParams } from './head-layout.js';
-import { OnnxTrainEngine } from '../runtime/onnx-train-engine.js';
+import { OnnxTrainEngine } from './onnx-train-engine.js';
 import { type ReferenceBatch, referenceGradient, referenceHiddenPre } from './reference.js';
 import { Rng } from './rng.js';
 import { dropoutWidth, gradientModel } from './step-graph.js';

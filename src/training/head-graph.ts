@@ -23,7 +23,10 @@ export interface Forward {
 /** Splits the flat parameter vector into per-layer weight matrices and biases (see headLayout). */
 export function splitParamNodes(g: GraphNodes, head: HeadSpec, params: string): LayerParams[] {
   const layout = headLayout(head);
-  const sizes = g.int64s('split_sizes', layout.slices.map((s) => s.size));
+  const sizes = g.int64s(
+    'split_sizes',
+    layout.slices.map((s) => s.size),
+  );
   const parts = g.ops('Split', [params, sizes], layout.slices.length, { axis: attr.int(0) });
   return layout.layers.map((dims, i) => ({
     weight: g.op('Reshape', [parts[2 * i]!, g.int64s('shape', dims)]),

@@ -77,7 +77,8 @@ export function splitParams(head: HeadSpec, params: Float32Array): HeadWeights {
 
 export function flattenWeights(head: HeadSpec, weights: HeadWeights): Float32Array {
   const layout = headLayout(head);
-  if (weights.layers.length !== layout.layers.length) throw new RangeError(`expected ${layout.layers.length} layers, got ${weights.layers.length}`);
+  if (weights.layers.length !== layout.layers.length)
+    throw new RangeError(`expected ${layout.layers.length} layers, got ${weights.layers.length}`);
   const params = new Float32Array(layout.size);
   weights.layers.forEach((layer, i) => {
     const w = layout.slices[2 * i]!;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { OnnxTrainEngine } from '../runtime/onnx-train-engine.js';
+import { OnnxTrainEngine } from './onnx-train-engine.js';
 import { referenceGradient, referenceUpdate } from './reference.js';
 import { learningRateAt, momentCount, stepScalars } from './schedule.js';
 import { Trainer } from './trainer.js';
@@ -98,9 +98,10 @@ describe('learning-rate schedules', () => {
 
   it('cosine: lr (1 + cos(pi p)) / 2', () => {
     // p = (step - 2) / 8: 0.1 (1 + cos(pi / 4)) / 2 = 0.0853553390593, (1 + cos(3 pi / 8)) gives 0.0691341716183.
-    allClose(at({ schedule: 'cosine', warmupSteps: 2 }, 10), [
-      0.05, 0.1, 0.1, 0.0961939766256, 0.0853553390593, 0.0691341716183, 0.05, 0.0308658283817, 0.0146446609407, 0.0038060233744,
-    ]);
+    allClose(
+      at({ schedule: 'cosine', warmupSteps: 2 }, 10),
+      [0.05, 0.1, 0.1, 0.0961939766256, 0.0853553390593, 0.0691341716183, 0.05, 0.0308658283817, 0.0146446609407, 0.0038060233744],
+    );
   });
 
   it('the trainer applies the schedule step by step (sgd, adam with weight decay)', async () => {
@@ -109,14 +110,20 @@ describe('learning-rate schedules', () => {
       { kind: 'adam', learningRate: 0.05, schedule: 'cosine', warmupSteps: 3, weightDecay: 0.01 },
       { kind: 'momentum', learningRate: 0.02, momentum: 0.8, schedule: 'cosine' },
     ] satisfies OptimizerSpec[]) {
-      const trainer = new Trainer({ head: HEAD, loss: 'mse', optimizer, epochs: 10, batchSize: 1, seed: 3, stepsPerRun: 4 }, { features: Float32Array.of(2), n: 1, targets: Float32Array.of(1) });
+      const trainer = new Trainer(
+        { head: HEAD, loss: 'mse', optimizer, epochs: 10, batchSize: 1, seed: 3, stepsPerRun: 4 },
+        { features: Float32Array.of(2), n: 1, targets: Float32Array.of(1) },
+      );
       const start = trainer.weights().layers[0]!;
       let params: Float64Array = Float64Array.of(start.weight[0]!, start.bias[0]!);
       let moments: Float64Array[] = Array.from({ length: momentCount(optimizer.kind) }, () => new Float64Array(2));
       const reported: StepMetrics[] = [];
       while (!trainer.finished) await trainer.runEpoch((m) => void reported.push(m));
       await trainer.close();
-      assert.deepEqual(reported.map((m) => m.step), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+      assert.deepEqual(
+        reported.map((m) => m.step),
+        [1, 2, 3, 4, 5, 6, 7, 8, 9, 10],
+      );
       for (let step = 0; step < 10; step += 1) {
         const lr = learningRateAt(optimizer, step, 10);
         close(reported[step]!.learningRate, lr, `reported rate at step ${step}`, 1e-12);

@@ -25,7 +25,14 @@ export interface ReferenceResult {
 }
 
 /** y[r, j] = b[j] + sum_i x[r, i] w[i, j], with w at params[wOffset..] and b right after it. */
-function dense(x: ArrayLike<number>, rows: number, inDim: number, outDim: number, params: ArrayLike<number>, wOffset: number): Float64Array {
+function dense(
+  x: ArrayLike<number>,
+  rows: number,
+  inDim: number,
+  outDim: number,
+  params: ArrayLike<number>,
+  wOffset: number,
+): Float64Array {
   const y = new Float64Array(rows * outDim);
   const bOffset = wOffset + inDim * outDim;
   for (let r = 0; r < rows; r += 1) {
@@ -69,7 +76,13 @@ function activationDerivative(kind: Activation, z: number): number {
 }
 
 /** Mean loss of logits against targets, and dLoss/dLogits. */
-function lossAndDelta(kind: LossKind, logits: Float64Array, targets: ArrayLike<number>, rows: number, outDim: number): { loss: number; delta: Float64Array } {
+function lossAndDelta(
+  kind: LossKind,
+  logits: Float64Array,
+  targets: ArrayLike<number>,
+  rows: number,
+  outDim: number,
+): { loss: number; delta: Float64Array } {
   const delta = new Float64Array(logits.length);
   let loss = 0;
   for (let r = 0; r < rows; r += 1) {
@@ -160,7 +173,11 @@ export function referenceUpdate(
   lr: number,
 ): { params: Float64Array; moments: Float64Array[] } {
   const c = optimizerConstants(spec);
-  const decayed = new Set(headLayout(head).slices.filter((s) => s.decay).flatMap((s) => Array.from({ length: s.size }, (_, i) => s.offset + i)));
+  const decayed = new Set(
+    headLayout(head)
+      .slices.filter((s) => s.decay)
+      .flatMap((s) => Array.from({ length: s.size }, (_, i) => s.offset + i)),
+  );
   const next = Float64Array.from(params);
   const m = moments.map((x) => Float64Array.from(x));
   const t = step + 1;

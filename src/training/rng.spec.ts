@@ -25,7 +25,10 @@ describe('Rng (xoshiro128**)', () => {
     const a = Rng.fromSeed(12345);
     a.permutation(50);
     const b = Rng.fromState(a.state());
-    assert.deepEqual(Array.from({ length: 5 }, () => a.nextFloat()), Array.from({ length: 5 }, () => b.nextFloat()));
+    assert.deepEqual(
+      Array.from({ length: 5 }, () => a.nextFloat()),
+      Array.from({ length: 5 }, () => b.nextFloat()),
+    );
   });
 
   it('draws floats in [0, 1), integers below a bound, and permutations', () => {
@@ -37,7 +40,10 @@ describe('Rng (xoshiro128**)', () => {
       counts[rng.nextBelow(5)]! += 1;
     }
     for (const c of counts) assert.ok(c > 900 && c < 1100, `counts ${counts.join(', ')}`);
-    assert.deepEqual(Array.from(rng.permutation(10)).sort((x, y) => x - y), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    assert.deepEqual(
+      Array.from(rng.permutation(10)).sort((x, y) => x - y),
+      [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
+    );
     assert.notDeepEqual(Rng.fromSeed(1).state(), Rng.fromSeed(2).state());
     assert.throws(() => Rng.fromState(new Uint32Array(4)), /not all zero/);
   });

@@ -20,14 +20,17 @@ const BASE: TrainerState = {
 describe('serializeState', () => {
   const cases: Array<[string, TrainerState]> = [
     ['sgd between epochs', BASE],
-    ['adam mid-epoch with a best', {
-      ...BASE,
-      moments: [Float32Array.of(1, 2, 3, 4), Float32Array.of(5, 6, 7, 8)],
-      order: Int32Array.of(3, 0, 2, 1, 4),
-      cursor: 3,
-      epochCorrect: 2,
-      best: { params: Float32Array.of(9, 8, 7, 6), loss: 0.123456789012345, epoch: 1 },
-    }],
+    [
+      'adam mid-epoch with a best',
+      {
+        ...BASE,
+        moments: [Float32Array.of(1, 2, 3, 4), Float32Array.of(5, 6, 7, 8)],
+        order: Int32Array.of(3, 0, 2, 1, 4),
+        cursor: 3,
+        epochCorrect: 2,
+        best: { params: Float32Array.of(9, 8, 7, 6), loss: 0.123456789012345, epoch: 1 },
+      },
+    ],
     ['finished', { ...BASE, moments: [Float32Array.of(1, 1, 1, 1)], finished: 'early-stopping' }],
   ];
   for (const [label, state] of cases) {

@@ -31,7 +31,10 @@ const CTORS = { f32: Float32Array, i32: Int32Array, u32: Uint32Array } as const;
 const pad8 = (n: number) => (n + 7) & ~7;
 
 export function serializeState(s: TrainerState): Uint8Array {
-  const arrays: Array<[string, Float32Array | Int32Array | Uint32Array]> = [['rng', s.rng], ['params', s.params]];
+  const arrays: Array<[string, Float32Array | Int32Array | Uint32Array]> = [
+    ['rng', s.rng],
+    ['params', s.params],
+  ];
   s.moments.forEach((m, i) => arrays.push([`moment${i}`, m]));
   if (s.order) arrays.push(['order', s.order]);
   if (s.best) arrays.push(['bestParams', s.best.params]);

@@ -76,7 +76,14 @@ export function trainLoopModel(spec: StepSpec): Uint8Array {
   outer.nodes.push({ op: 'Loop', inputs: [tripCount, alwaysTrue, 'params', ...moments], outputs: loopOutputs, name: 'train_loop' });
 
   const body = loopBody(spec, size, moments, withLogits);
-  const model: ModelSpec = { graphName: 'lathe_train_loop', opset: OPSET, inputs, outputs, initializers: outer.initializers, nodes: outer.nodes };
+  const model: ModelSpec = {
+    graphName: 'lathe_train_loop',
+    opset: OPSET,
+    inputs,
+    outputs,
+    initializers: outer.initializers,
+    nodes: outer.nodes,
+  };
   return encodeModelWithSubgraphs(model, [{ node: 'train_loop', attribute: 'body', graph: body }]);
 }
 
@@ -108,7 +115,12 @@ function loopBody(spec: StepSpec, size: number, moments: string[], withLogits: b
   if (withLogits) g.rename(forward.logits, 's_logits');
   return {
     graphName: 'train_step',
-    inputs: [{ name: 's_iter', type: 'int64', dims: [] }, { name: 's_cond_in', type: 'bool', dims: [] }, f32('s_params', [size]), ...moments.map((m) => f32(`s_${m}`, [size]))],
+    inputs: [
+      { name: 's_iter', type: 'int64', dims: [] },
+      { name: 's_cond_in', type: 'bool', dims: [] },
+      f32('s_params', [size]),
+      ...moments.map((m) => f32(`s_${m}`, [size])),
+    ],
     outputs: [
       { name: 's_cond', type: 'bool', dims: [] },
       f32('s_params_next', [size]),
@@ -136,7 +148,12 @@ export function gradientModel(head: HeadSpec, loss: LossKind): Uint8Array {
   const forward = forwardNodes(g, head, 'features', layers, mask);
   const lossOut = lossNodes(g, loss, forward.logits, 'targets', 'inv_batch', head.outputDim);
   const grad = backwardNodes(g, head, 'features', layers, forward, lossOut.dLogits, mask);
-  for (const [value, name] of [[lossOut.loss, 'loss'], [grad, 'grad'], [forward.logits, 'logits']] as const) g.rename(value, name);
+  for (const [value, name] of [
+    [lossOut.loss, 'loss'],
+    [grad, 'grad'],
+    [forward.logits, 'logits'],
+  ] as const)
+    g.rename(value, name);
   return encodeModel({
     graphName: 'lathe_gradient',
     opset: OPSET,

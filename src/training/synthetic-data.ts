@@ -13,7 +13,9 @@ function normal(rng: Rng): number {
  */
 export function clusters(n: number, dim: number, classes: number, seed: number, separation = 6): Dataset {
   const rng = Rng.fromSeed(seed);
-  const centres = Array.from({ length: classes }, () => Float64Array.from({ length: dim }, () => (normal(rng) * separation) / Math.sqrt(dim)));
+  const centres = Array.from({ length: classes }, () =>
+    Float64Array.from({ length: dim }, () => (normal(rng) * separation) / Math.sqrt(dim)),
+  );
   const features = new Float32Array(n * dim);
   const labels = new Int32Array(n);
   for (let i = 0; i < n; i += 1) {
@@ -35,5 +37,9 @@ export function regression(n: number, dim: number, seed: number, f: (x: Float32A
 /** Features with labels drawn independently of them: nothing to learn, so a model can only overfit. */
 export function noise(n: number, dim: number, classes: number, seed: number): Dataset {
   const rng = Rng.fromSeed(seed);
-  return { features: Float32Array.from({ length: n * dim }, () => normal(rng)), n, labels: Int32Array.from({ length: n }, () => rng.nextBelow(classes)) };
+  return {
+    features: Float32Array.from({ length: n * dim }, () => normal(rng)),
+    n,
+    labels: Int32Array.from({ length: n }, () => rng.nextBelow(classes)),
+  };
 }

@@ -41,7 +41,9 @@ try {
 
 async function run(): Promise<void> {
   const { options, train, validation } = job;
-  const trainer = job.state ? Trainer.resume(options, train, validation, deserializeState(job.state)) : new Trainer(options, train, validation);
+  const trainer = job.state
+    ? Trainer.resume(options, train, validation, deserializeState(job.state))
+    : new Trainer(options, train, validation);
   trainer.interrupted = aborted;
   try {
     let reason: StopReason | undefined = trainer.finished;

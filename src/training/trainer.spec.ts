@@ -51,10 +51,16 @@ describe('Trainer determinism', () => {
     // A head wide enough for ONNX Runtime to split its matrix products over threads.
     const wide: TrainOptions = { ...RICH, head: { ...RICH.head, inputDim: 128, hidden: 256, outputDim: 4 }, batchSize: 64, epochs: 2 };
     const wideData = clusters(600, 128, 4, 12);
-    for (const [options, data] of [[RICH, DATA], [wide, wideData]] as const) {
+    for (const [options, data] of [
+      [RICH, DATA],
+      [wide, wideData],
+    ] as const) {
       const reference = new Trainer({ ...options, stepsPerRun: 1, threads: 1 }, data);
       await trainToEnd(reference);
-      for (const variant of [{ stepsPerRun: 64, threads: 1 }, { stepsPerRun: 3, threads: 2 }]) {
+      for (const variant of [
+        { stepsPerRun: 64, threads: 1 },
+        { stepsPerRun: 3, threads: 2 },
+      ]) {
         const trainer = new Trainer({ ...options, ...variant }, data);
         await trainToEnd(trainer);
         assert.ok(bytesOf(trainer.weights()).equals(bytesOf(reference.weights())), JSON.stringify(variant));
@@ -78,7 +84,10 @@ describe('Trainer determinism', () => {
 
     const resumed = Trainer.resume(RICH, DATA, undefined, deserializeState(bytes));
     const rest = await trainToEnd(resumed);
-    assert.deepEqual(rest.map((m) => m.epoch), [2, 3, 4]);
+    assert.deepEqual(
+      rest.map((m) => m.epoch),
+      [2, 3, 4],
+    );
     assert.ok(bytesOf(resumed.weights()).equals(bytesOf(whole.weights())));
     assert.ok(Buffer.from(serializeState(resumed.state())).equals(Buffer.from(serializeState(whole.state()))));
   });
@@ -98,7 +107,14 @@ describe('Trainer learning', () => {
   it('fits y = 3 x1 - 2 x2 + 1 to mse < 1e-3', async () => {
     const data = regression(512, 4, 5, (x) => 3 * x[0]! - 2 * x[1]! + 1);
     const trainer = new Trainer(
-      { head: { kind: 'linear', inputDim: 4, outputDim: 1 }, loss: 'mse', optimizer: { kind: 'adam', learningRate: 0.05, schedule: 'linear' }, epochs: 40, batchSize: 32, seed: 1 },
+      {
+        head: { kind: 'linear', inputDim: 4, outputDim: 1 },
+        loss: 'mse',
+        optimizer: { kind: 'adam', learningRate: 0.05, schedule: 'linear' },
+        epochs: 40,
+        batchSize: 32,
+        seed: 1,
+      },
       data,
     );
     await trainToEnd(trainer);
@@ -113,7 +129,17 @@ describe('Trainer learning', () => {
 
   it('full-batch gradient descent takes one step per epoch', async () => {
     const data = regression(64, 2, 8, (x) => x[0]! - x[1]!);
-    const trainer = new Trainer({ head: { kind: 'linear', inputDim: 2, outputDim: 1 }, loss: 'mse', optimizer: { kind: 'sgd', learningRate: 0.5 }, epochs: 60, batchSize: 1000, seed: 1 }, data);
+    const trainer = new Trainer(
+      {
+        head: { kind: 'linear', inputDim: 2, outputDim: 1 },
+        loss: 'mse',
+        optimizer: { kind: 'sgd', learningRate: 0.5 },
+        epochs: 60,
+        batchSize: 1000,
+        seed: 1,
+      },
+      data,
+    );
     assert.equal(trainer.stepsPerEpoch, 1);
     const epochs = await trainToEnd(trainer);
     assert.equal(trainer.step, 60);
@@ -126,7 +152,15 @@ describe('Trainer learning', () => {
     const train = pickRows(all, order.subarray(0, 800), 16, 4);
     const test = pickRows(all, order.subarray(800), 16, 4);
     const trainer = new Trainer(
-      { head: { kind: 'mlp', inputDim: 16, outputDim: 4, hidden: 32, activation: 'relu', dropout: 0.1 }, loss: 'cross-entropy', optimizer: { kind: 'momentum', learningRate: 0.05 }, epochs: 8, batchSize: 32, seed: 2, validationSplit: 0.2 },
+      {
+        head: { kind: 'mlp', inputDim: 16, outputDim: 4, hidden: 32, activation: 'relu', dropout: 0.1 },
+        loss: 'cross-entropy',
+        optimizer: { kind: 'momentum', learningRate: 0.05 },
+        epochs: 8,
+        batchSize: 32,
+        seed: 2,
+        validationSplit: 0.2,
+      },
       train,
     );
     const epochs = await trainToEnd(trainer);
@@ -153,7 +187,10 @@ describe('Trainer learning', () => {
     const epochs = await trainToEnd(trainer);
     assert.equal(trainer.finished, 'early-stopping');
     assert.ok(epochs.length < 50, `stopped after ${epochs.length} epochs`);
-    assert.deepEqual(epochs.slice(-3).map((m) => m.improved), [false, false, false]);
+    assert.deepEqual(
+      epochs.slice(-3).map((m) => m.improved),
+      [false, false, false],
+    );
     assert.equal(epochs.at(-4)!.improved, true);
     const bestLoss = Math.min(...epochs.map((m) => m.validation!.loss));
     assert.equal(epochs.at(-4)!.validation!.loss, bestLoss);

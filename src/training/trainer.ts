@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { argmax, EvaluationSum, splitValidation } from './datasets.js';
 import { initParams, splitParams } from './head-layout.js';
-import { OnnxTrainEngine, type StepResults } from '../runtime/onnx-train-engine.js';
+import { OnnxTrainEngine, type StepResults } from './onnx-train-engine.js';
 import { datasetProblems, TrainingSpecError, trainingProblems } from './options.js';
 import { Rng } from './rng.js';
 import { learningRateAt, momentCount, stepScalars } from './schedule.js';
@@ -40,7 +40,7 @@ export class Trainer {
   ) {
     const problems = trainingProblems(options, train, validation);
     if (problems.length > 0) throw new TrainingSpecError(problems);
-    const { head, loss } = options;
+    const { head } = options;
     if (!validation && options.validationSplit !== undefined) {
       ({ train, validation } = splitValidation(train, options.validationSplit, options.seed, head.inputDim, head.outputDim));
     }
@@ -113,11 +113,28 @@ export class Trainer {
     const trainLoss = this.s.epochLossSum / seen;
     const trainAccuracy = this.options.loss === 'cross-entropy' ? this.s.epochCorrect / seen : undefined;
     if (this.s.cursor < this.train.n) {
-      return { epoch: this.s.epoch, step: this.s.step, trainLoss, trainAccuracy, improved: false, stopped: 'cancelled', seconds: (performance.now() - started) / 1000 };
+      return {
+        epoch: this.s.epoch,
+        step: this.s.step,
+        trainLoss,
+        trainAccuracy,
+        improved: false,
+        stopped: 'cancelled',
+        seconds: (performance.now() - started) / 1000,
+      };
     }
     const { validation, improved } = await this.endEpoch();
     const stopped = this.s.finished ?? (cancelled ? 'cancelled' : undefined);
-    return { epoch: this.s.epoch, step: this.s.step, trainLoss, trainAccuracy, validation, improved, stopped, seconds: (performance.now() - started) / 1000 };
+    return {
+      epoch: this.s.epoch,
+      step: this.s.step,
+      trainLoss,
+      trainAccuracy,
+      validation,
+      improved,
+      stopped,
+      seconds: (performance.now() - started) / 1000,
+    };
   }
 
   /** Mean loss and accuracy (or mse) on `d` of the current weights, or of `params`. */
@@ -200,12 +217,14 @@ export class Trainer {
     let stop = false;
     for (let i = 0; i < steps; i += 1) {
       const loss = results.losses[i]!;
-      if (!Number.isFinite(loss)) throw new Error(`training diverged: the loss is ${loss} at step ${this.s.step + 1}; lower the learning rate`);
+      if (!Number.isFinite(loss))
+        throw new Error(`training diverged: the loss is ${loss} at step ${this.s.step + 1}; lower the learning rate`);
       this.s.epochLossSum += loss * batch;
       if (results.logits) {
         for (let r = 0; r < batch; r += 1) {
           const row = (i * batch + r) * outputDim;
-          if (argmax(results.logits.subarray(row, row + outputDim)) === this.train.labels![indices[i * batch + r]!]) this.s.epochCorrect += 1;
+          if (argmax(results.logits.subarray(row, row + outputDim)) === this.train.labels![indices[i * batch + r]!])
+            this.s.epochCorrect += 1;
         }
       }
       const learningRate = learningRateAt(this.options.optimizer, this.s.step, this.totalSteps);
@@ -261,7 +280,11 @@ function fingerprintOf(options: TrainOptions, train: Dataset, validation?: Datas
 function sortKeys(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(sortKeys);
   if (value && typeof value === 'object') {
-    return Object.fromEntries(Object.keys(value).sort().map((k) => [k, sortKeys((value as Record<string, unknown>)[k])]));
+    return Object.fromEntries(
+      Object.keys(value)
+        .sort()
+        .map((k) => [k, sortKeys((value as Record<string, unknown>)[k])]),
+    );
   }
   return value;
 }

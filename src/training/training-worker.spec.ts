@@ -24,14 +24,20 @@ describe('TrainingRun (worker thread)', () => {
   it('trains to the end, reporting steps and epochs, and exports the best head', async () => {
     const steps: StepMetrics[] = [];
     const epochs: Array<[EpochMetrics, Uint8Array]> = [];
-    const run = TrainingRun.start({ options: OPTIONS, train: DATA, export: { output: 'probabilities' } }, {
-      onStep: (m) => steps.push(m),
-      onEpoch: (m, checkpoint) => epochs.push([m, checkpoint]),
-    });
+    const run = TrainingRun.start(
+      { options: OPTIONS, train: DATA, export: { output: 'probabilities' } },
+      {
+        onStep: (m) => steps.push(m),
+        onEpoch: (m, checkpoint) => epochs.push([m, checkpoint]),
+      },
+    );
     const outcome = await run.done;
     assert.equal(outcome.reason, 'completed');
     assert.equal(steps.length, 5 * 15, '300 training examples in batches of 20');
-    assert.deepEqual(epochs.map(([m]) => m.epoch), [1, 2, 3, 4, 5]);
+    assert.deepEqual(
+      epochs.map(([m]) => m.epoch),
+      [1, 2, 3, 4, 5],
+    );
     assert.equal(deserializeState(epochs[4]![1]).step, 75);
     assert.ok(outcome.validation!.accuracy! > 0.9, `validation accuracy ${outcome.validation!.accuracy}`);
 
@@ -50,6 +56,7 @@ describe('TrainingRun (worker thread)', () => {
     // Long enough (900 steps) that the cancel, which reaches the worker while it trains on, lands mid-run.
     const options = { ...OPTIONS, epochs: 60 };
     let run: TrainingRun | undefined;
+    // eslint-disable-next-line prefer-const -- declared first: the callback passed in refers to it.
     run = TrainingRun.start({ options, train: DATA }, { onStep: (m) => m.step === 20 && run!.cancel() });
     const cut = await run.done;
     assert.equal(cut.reason, 'cancelled');
@@ -67,15 +74,19 @@ describe('TrainingRun (worker thread)', () => {
     let aborted = false;
     let afterAbort = 0;
     let exited = false;
-    run = TrainingRun.start({ options, train: DATA }, {
-      onStep: (m) => {
-        if (aborted) afterAbort += 1;
-        else if (m.step === 20) {
-          aborted = true;
-          run!.abort();
-        }
+    // eslint-disable-next-line prefer-const -- declared first: the callbacks passed in refer to it.
+    run = TrainingRun.start(
+      { options, train: DATA },
+      {
+        onStep: (m) => {
+          if (aborted) afterAbort += 1;
+          else if (m.step === 20) {
+            aborted = true;
+            run!.abort();
+          }
+        },
       },
-    });
+    );
     void run.exited.then(() => (exited = true));
     await assert.rejects(run.done, (err: unknown) => err instanceof TrainingAborted);
     await run.exited;

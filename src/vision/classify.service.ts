@@ -4,13 +4,13 @@ import { AppError } from '../common/errors/app-error.js';
 import { ErrorCode } from '../common/errors/error-code.js';
 import type { AppConfig } from '../config/app-config.js';
 import { InjectConfig } from '../config/config.module.js';
-import type { Tensor } from '../runtime/tensor.js';
+import type { Tensor } from '../contracts/tensor.js';
 import { type MediaRequest, opt, parseOptions } from '../tasks/media-input.js';
 import { type LabelScore, type ScoreFunction, toScores, topK } from '../tasks/scores.js';
 import { type TaskModel, TaskModels, TaskTrace } from '../tasks/task-models.service.js';
 import { imageToTensor } from './image-input.js';
 import { checkModelInputs } from '../tasks/input-count.js';
-import { tasksFor } from '../tasks/task-table.js';
+import { tasksFor } from '../contracts/task-table.js';
 
 const CLASSIFY_TASKS = tasksFor('visionClassify');
 
@@ -45,8 +45,15 @@ export class ClassifyService {
       // One backbone run, then one head run, per image.
       checkModelInputs(await this.tasks.get(head.data.backbone, CLASSIFY_TASKS, trace), media.items.length, 'images');
       checkModelInputs(model, media.items.length, 'images');
-      const features = await this.features(head.data.backbone, media.items.map((i) => i.bytes), trace, media.items.map((i) => i.source));
-      return Promise.all(features.map(async (f) => topK(toScores(await this.runOne(model, f, trace), head.data.scores), model.labels, top_k)));
+      const features = await this.features(
+        head.data.backbone,
+        media.items.map((i) => i.bytes),
+        trace,
+        media.items.map((i) => i.source),
+      );
+      return Promise.all(
+        features.map(async (f) => topK(toScores(await this.runOne(model, f, trace), head.data.scores), model.labels, top_k)),
+      );
     }
     const pre = model.manifest.image;
     if (!pre) throw new AppError(ErrorCode.ModelLoadFailed, `model "${name}" has no "image" preprocessing in its manifest`);

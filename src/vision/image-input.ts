@@ -1,7 +1,7 @@
 import sharp, { type Metadata, type OutputInfo, type Sharp } from 'sharp';
 import { AppError } from '../common/errors/app-error.js';
 import { ErrorCode } from '../common/errors/error-code.js';
-import type { ImagePreprocess } from '../models/model-manifest.js';
+import type { ImagePreprocess } from '../contracts/model-manifest.js';
 
 /** Formats accepted from clients; vector and document formats (SVG, PDF) are not photos and are refused. */
 const FORMATS = new Set(['jpeg', 'png', 'webp', 'gif', 'tiff', 'heif', 'avif']);
@@ -34,7 +34,8 @@ async function open(bytes: Buffer, limits: ImageLimits, where: string): Promise<
   } catch (err) {
     throw new AppError(ErrorCode.MediaInvalid, `${where} is not an image that can be decoded: ${firstLine(err)}`);
   }
-  if (!FORMATS.has(meta.format)) throw new AppError(ErrorCode.MediaInvalid, `${where} is ${meta.format}; send JPEG, PNG, WebP, GIF, TIFF, HEIF or AVIF`);
+  if (!FORMATS.has(meta.format))
+    throw new AppError(ErrorCode.MediaInvalid, `${where} is ${meta.format}; send JPEG, PNG, WebP, GIF, TIFF, HEIF or AVIF`);
   const { width, height } = meta.autoOrient;
   const problem = beyondLimits(width, height, limits);
   if (problem) throw new AppError(ErrorCode.MediaTooLarge, `${where} is ${width} x ${height}${problem}`);
@@ -100,7 +101,10 @@ export async function imageToTensor(bytes: Buffer, pre: ImagePreprocess, limits:
   const { data, info } = await decode(pipeline, where);
   const channels = pre.channels === 'gray' ? 1 : 3;
   if (info.channels !== channels || info.width !== pre.width || info.height !== pre.height) {
-    throw new AppError(ErrorCode.Internal, `image preprocessing produced ${info.width}x${info.height}x${info.channels}, expected ${pre.width}x${pre.height}x${channels}`);
+    throw new AppError(
+      ErrorCode.Internal,
+      `image preprocessing produced ${info.width}x${info.height}x${info.channels}, expected ${pre.width}x${pre.height}x${channels}`,
+    );
   }
   return normalise(data, pre);
 }

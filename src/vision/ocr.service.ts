@@ -9,7 +9,7 @@ import { TaskModels, type TaskTrace } from '../tasks/task-models.service.js';
 import { decodeRgb } from './image-input.js';
 import { DEFAULT_MIN_CONFIDENCE, type OcrLine, runOcr } from './ocr/ocr-pipeline.js';
 import { checkModelInputs } from '../tasks/input-count.js';
-import { defaultModelFor, tasksFor } from '../tasks/task-table.js';
+import { defaultModelFor, tasksFor } from '../contracts/task-table.js';
 
 export const DEFAULT_OCR_MODEL = defaultModelFor('ocrRecognition');
 

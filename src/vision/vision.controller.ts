@@ -5,7 +5,7 @@ import { ApiEndpoint } from '../common/openapi/api-endpoint.decorator.js';
 import { readMedia } from '../tasks/media-input.js';
 import { MEDIA_CONSUMES, TASK_ERRORS, TASK_HEADERS } from '../tasks/task-openapi.js';
 import { TaskTrace } from '../tasks/task-models.service.js';
-import { defaultModelFor } from '../tasks/task-table.js';
+import { defaultModelFor } from '../contracts/task-table.js';
 import { ClassifyService } from './classify.service.js';
 import { OcrService } from './ocr.service.js';
 
@@ -43,7 +43,12 @@ export class VisionController {
   })
   @ApiOkResponse({
     description: 'One image: [{label, score}]. Several: one such list per image.',
-    schema: { example: [{ label: '→', score: 0.97 }, { label: '⟶', score: 0.01 }] },
+    schema: {
+      example: [
+        { label: '→', score: 0.97 },
+        { label: '⟶', score: 0.01 },
+      ],
+    },
   })
   async classify(@Req() request: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
     const trace = new TaskTrace();
@@ -57,7 +62,7 @@ export class VisionController {
   @ApiEndpoint({
     summary: 'Text in an image: lines with text, confidence and a 4-point box, in reading order (PaddleOCR v4)',
     description:
-      'Detection (DB, boxes expanded), 0/180 degree direction, CTC recognition with the recognition model\'s dictionary. ' +
+      "Detection (DB, boxes expanded), 0/180 degree direction, CTC recognition with the recognition model's dictionary. " +
       'Boxes are in original-image pixels, clockwise from top-left, after EXIF orientation. Send the image as the body (image/*), ' +
       'as multipart files, or as JSON {"image": base64} / {"images": [...]} (one result per image). ' +
       TASK_HEADERS,
@@ -69,9 +74,19 @@ export class VisionController {
     schema: {
       type: 'object',
       properties: {
-        model: { type: 'string', default: defaultModelFor('ocrRecognition'), description: 'the recognition model; its manifest names the detection and direction models' },
+        model: {
+          type: 'string',
+          default: defaultModelFor('ocrRecognition'),
+          description: 'the recognition model; its manifest names the detection and direction models',
+        },
         min_confidence: { type: 'number', minimum: 0, maximum: 1, default: 0.5 },
-        max_side: { type: 'integer', minimum: 64, maximum: 4096, default: 960, description: "longest side the detector sees; at most the server's LATHE_OCR_MAX_SIDE (default 1280)" },
+        max_side: {
+          type: 'integer',
+          minimum: 64,
+          maximum: 4096,
+          default: 960,
+          description: "longest side the detector sees; at most the server's LATHE_OCR_MAX_SIDE (default 1280)",
+        },
         image: { type: 'string', format: 'binary' },
         images: { type: 'array', items: { type: 'string', format: 'byte' } },
       },
@@ -81,8 +96,23 @@ export class VisionController {
     description: 'One image: the result. Several: a list of results.',
     schema: {
       example: {
-        model: 'paddleocr-rec', version: '1', width: 640, height: 120, text: 'Invoice 2024: Total $128.50',
-        lines: [{ text: 'Invoice 2024: Total $128.50', confidence: 0.98, box: [[12, 30], [610, 30], [610, 84], [12, 84]] }],
+        model: 'paddleocr-rec',
+        version: '1',
+        width: 640,
+        height: 120,
+        text: 'Invoice 2024: Total $128.50',
+        lines: [
+          {
+            text: 'Invoice 2024: Total $128.50',
+            confidence: 0.98,
+            box: [
+              [12, 30],
+              [610, 30],
+              [610, 84],
+              [12, 84],
+            ],
+          },
+        ],
       },
     },
   })

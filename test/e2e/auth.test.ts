@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import request from 'supertest';
-import { hashApiKey } from '../../src/auth/api-keys.js';
+import { hashApiKey } from '../../src/config/api-keys.js';
 import { startTestApp, type TestApp } from '../support/app.js';
 import { listenOnFreePort, parseRawResponse, rawExchange } from '../support/raw-http.js';
 

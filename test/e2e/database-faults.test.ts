@@ -33,11 +33,17 @@ describe('database faults on one connection', () => {
     );
     assert.equal(failures.length, 3);
     for (const err of failures) assert.equal(isDatabaseUnavailable(err), true, String(err));
-    assert.ok(failures.some((err) => (err as { code?: string }).code === '08003'), 'a statement on the released runner is a lost connection (08003)');
+    assert.ok(
+      failures.some((err) => (err as { code?: string }).code === '08003'),
+      'a statement on the released runner is a lost connection (08003)',
+    );
   });
 
   it('a statement longer than the query timeout is cancelled by the server as unavailable; the connection serves on', async () => {
-    await assert.rejects(dataSource.query('SELECT pg_sleep(3)'), (err: unknown) => (err as { code?: string }).code === '57014' && isDatabaseUnavailable(err));
+    await assert.rejects(
+      dataSource.query('SELECT pg_sleep(3)'),
+      (err: unknown) => (err as { code?: string }).code === '57014' && isDatabaseUnavailable(err),
+    );
     assert.deepEqual(await dataSource.query('SELECT 1 AS one'), [{ one: 1 }]);
   });
 

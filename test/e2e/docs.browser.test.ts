@@ -36,7 +36,15 @@ describe('API docs', () => {
     try {
       browser = await chromium.launch({
         executablePath: CHROMIUM,
-        args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+        args: [
+          '--no-sandbox',
+          '--disable-gpu',
+          '--disable-quic',
+          '--no-first-run',
+          '--disable-background-networking',
+          '--disable-component-update',
+          '--disable-sync',
+        ],
       });
       const page = await browser.newPage();
       const consoleErrors: string[] = [];
@@ -44,7 +52,10 @@ describe('API docs', () => {
       await page.goto(`${base}/docs`);
       await page.waitForSelector('.opblock-summary-path', { timeout: 15_000 });
       const operations = await page.$$eval('.opblock-summary', (els) =>
-        els.map((e) => `${e.querySelector('.opblock-summary-method')?.textContent} ${e.querySelector('.opblock-summary-path')?.getAttribute('data-path')}`),
+        els.map(
+          (e) =>
+            `${e.querySelector('.opblock-summary-method')?.textContent} ${e.querySelector('.opblock-summary-path')?.getAttribute('data-path')}`,
+        ),
       );
       for (const op of ['GET /health/live', 'GET /health/ready', 'GET /metrics', 'GET /v1/auth/whoami', 'GET /v1/instances']) {
         assert.ok(operations.includes(op), `${op} in ${JSON.stringify(operations)}`);

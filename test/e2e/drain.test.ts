@@ -51,7 +51,11 @@ describe('SIGTERM drain', () => {
     run.child.kill('SIGTERM');
 
     const ready = await waitForStatus(`${base}/health/ready`, 503, 1_000);
-    assert.deepEqual(await ready.json(), { status: 'not_ready', draining: true, checks: { database: { status: 'up' }, models: { status: 'up' } } });
+    assert.deepEqual(await ready.json(), {
+      status: 'not_ready',
+      draining: true,
+      checks: { database: { status: 'up' }, models: { status: 'up' } },
+    });
 
     assert.deepEqual(await short, { status: 200, body: '{"sleptMs":800}' });
     const cut = await long;

@@ -10,10 +10,14 @@ import { freePort, killSpawned, MAIN, spawnNode, waitForStatus } from '../suppor
 /** POSTs a body on its own connection; resolves status and headers once the response ends. */
 function post(url: string, body: Buffer, headers: Record<string, string>): Promise<{ status: number; headers: Record<string, unknown> }> {
   return new Promise((resolve, reject) => {
-    const req = httpRequest(url, { method: 'POST', headers: { ...headers, 'content-length': String(body.length) }, agent: false }, (res) => {
-      res.resume();
-      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers }));
-    });
+    const req = httpRequest(
+      url,
+      { method: 'POST', headers: { ...headers, 'content-length': String(body.length) }, agent: false },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers }));
+      },
+    );
     req.on('error', reject);
     req.end(body);
   });
@@ -46,8 +50,12 @@ describe('event loop during inference (a real server process)', () => {
     const port = await freePort();
     const base = `http://127.0.0.1:${port}`;
     const run = spawnNode(MAIN, {
-      PORT: String(port), HOST: '127.0.0.1', DATABASE_URL: db.url, LOG_LEVEL: 'warn',
-      LATHE_MODELS_DIR: modelsDir, LATHE_MODELS_PRELOAD: 'det-slow',
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      DATABASE_URL: db.url,
+      LOG_LEVEL: 'warn',
+      LATHE_MODELS_DIR: modelsDir,
+      LATHE_MODELS_PRELOAD: 'det-slow',
     });
     await waitForStatus(`${base}/health/ready`, 200, 60_000);
 

@@ -41,7 +41,15 @@ describe('faults: PostgreSQL restarted while serving and training', () => {
     url = await server.start();
     const port = await freePort();
     client = new LatheClient(`http://127.0.0.1:${port}`);
-    lathe = spawnNode(MAIN, { PORT: String(port), HOST: '127.0.0.1', DATABASE_URL: url, LATHE_DATA_DIR: join(dir, 'lathe'), LOG_LEVEL: 'info', LATHE_SHUTDOWN_GRACE_MS: '1000', ...TIMEOUTS });
+    lathe = spawnNode(MAIN, {
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      DATABASE_URL: url,
+      LATHE_DATA_DIR: join(dir, 'lathe'),
+      LOG_LEVEL: 'info',
+      LATHE_SHUTDOWN_GRACE_MS: '1000',
+      ...TIMEOUTS,
+    });
     await waitForStatus(`${client.base}/health/ready`, 200, 60_000).catch((err: Error) => {
       throw new Error(`${err.message}\n${lathe.output()}`);
     });
@@ -58,7 +66,11 @@ describe('faults: PostgreSQL restarted while serving and training', () => {
     const created = await client.createJob((file.body as { id: string }).id, 60);
     assert.equal(created.status, 200, JSON.stringify(created.body));
     const jobId = (created.body as { id: string }).id;
-    await waitFor(async () => ((await query('SELECT 1 FROM fine_tuning_checkpoints WHERE job_id = $1', [jobId])).length >= 1 ? true : undefined), 60_000, 'a first checkpoint');
+    await waitFor(
+      async () => ((await query('SELECT 1 FROM fine_tuning_checkpoints WHERE job_id = $1', [jobId])).length >= 1 ? true : undefined),
+      60_000,
+      'a first checkpoint',
+    );
 
     await server.stop();
     const down = Date.now();
@@ -78,8 +90,16 @@ describe('faults: PostgreSQL restarted while serving and training', () => {
 
     await server.start();
     const back = Date.now();
-    await waitFor(async () => ((await client.call('/health/ready')).status === 200 ? true : undefined), RECOVERY_MS, 'readiness after the restart');
-    await waitFor(async () => ((await client.upload()).status === 200 ? true : undefined), RECOVERY_MS - (Date.now() - back), 'an upload after the restart');
+    await waitFor(
+      async () => ((await client.call('/health/ready')).status === 200 ? true : undefined),
+      RECOVERY_MS,
+      'readiness after the restart',
+    );
+    await waitFor(
+      async () => ((await client.upload()).status === 200 ? true : undefined),
+      RECOVERY_MS - (Date.now() - back),
+      'an upload after the restart',
+    );
     assert.ok(Date.now() - back <= RECOVERY_MS, `recovered in ${Date.now() - back} ms`);
 
     // The restart ended the session holding the job's lease lock: the runner takes it again and
@@ -88,15 +108,39 @@ describe('faults: PostgreSQL restarted while serving and training', () => {
     assert.equal(done.status, 'succeeded', JSON.stringify(done.error));
     assert.match(lathe.output(), new RegExp(`"msg":"Job ${jobId}: its lease connection broke; lease lock taken again"`));
     assert.deepEqual(await query('SELECT attempts FROM fine_tuning_jobs WHERE id = $1', [jobId]), [{ attempts: 1 }]);
-    const messages = (await query<{ message: string }>(`SELECT message FROM fine_tuning_events WHERE job_id = $1 AND type = 'message' ORDER BY seq`, [jobId])).map((e) => e.message);
-    assert.deepEqual(messages.filter((m) => !/ features /.test(m)).slice(3), ['Fine-tuning job started', `New fine-tuned model created: ft:glove-100d::${jobId}`, 'The job has successfully completed']);
+    const messages = (
+      await query<{ message: string }>(`SELECT message FROM fine_tuning_events WHERE job_id = $1 AND type = 'message' ORDER BY seq`, [
+        jobId,
+      ])
+    ).map((e) => e.message);
+    assert.deepEqual(messages.filter((m) => !/ features /.test(m)).slice(3), [
+      'Fine-tuning job started',
+      `New fine-tuned model created: ft:glove-100d::${jobId}`,
+      'The job has successfully completed',
+    ]);
     assert.deepEqual(await query('SELECT job_id FROM fine_tuned_models'), [{ job_id: jobId }]);
     assert.deepEqual(await query(`SELECT count(*)::int AS n FROM artifacts WHERE kind = 'head'`), [{ n: 1 }]);
-    const steps = await query<{ number: number }>(`SELECT number FROM fine_tuning_metrics WHERE job_id = $1 AND kind = 'step' ORDER BY number`, [jobId]);
-    assert.deepEqual(steps.map((s) => s.number), Array.from({ length: done.metrics!.steps }, (_, i) => i + 1));
-    const epochs = await query<{ number: number }>(`SELECT number FROM fine_tuning_metrics WHERE job_id = $1 AND kind = 'epoch' ORDER BY number`, [jobId]);
-    assert.deepEqual(epochs.map((e) => e.number), Array.from({ length: 60 }, (_, i) => i + 1));
-    assert.deepEqual(await query(`SELECT message FROM fine_tuning_events WHERE job_id = $1 GROUP BY message HAVING count(*) > 1`, [jobId]), [], 'no event was written twice');
+    const steps = await query<{ number: number }>(
+      `SELECT number FROM fine_tuning_metrics WHERE job_id = $1 AND kind = 'step' ORDER BY number`,
+      [jobId],
+    );
+    assert.deepEqual(
+      steps.map((s) => s.number),
+      Array.from({ length: done.metrics!.steps }, (_, i) => i + 1),
+    );
+    const epochs = await query<{ number: number }>(
+      `SELECT number FROM fine_tuning_metrics WHERE job_id = $1 AND kind = 'epoch' ORDER BY number`,
+      [jobId],
+    );
+    assert.deepEqual(
+      epochs.map((e) => e.number),
+      Array.from({ length: 60 }, (_, i) => i + 1),
+    );
+    assert.deepEqual(
+      await query(`SELECT message FROM fine_tuning_events WHERE job_id = $1 GROUP BY message HAVING count(*) > 1`, [jobId]),
+      [],
+      'no event was written twice',
+    );
     const states = await query<{ state: string }>(`SELECT DISTINCT state FROM pgboss.job WHERE name = 'lathe-fine-tuning'`);
     assert.deepEqual(states, [{ state: 'completed' }]);
 

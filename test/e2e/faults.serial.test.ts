@@ -4,7 +4,17 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { LatheClient, type Timed } from '../support/lathe-client.js';
 import { embeddedQuery, freezePostgres } from '../support/postgres-faults.js';
-import { freePort, killSpawned, MAIN, makeTempDir, postgresPidsFor, type Spawned, spawnNode, waitFor, waitForStatus } from '../support/processes.js';
+import {
+  freePort,
+  killSpawned,
+  MAIN,
+  makeTempDir,
+  postgresPidsFor,
+  type Spawned,
+  spawnNode,
+  waitFor,
+  waitForStatus,
+} from '../support/processes.js';
 
 const FREEZE_MS = 20_000;
 /** Recovery bound after the database returns (the acceptance). */
@@ -39,7 +49,15 @@ describe('faults: the database frozen for 20 s during training, uploads and infe
     pgPort = await freePort();
     base = `http://127.0.0.1:${port}`;
     client = new LatheClient(base);
-    const env = { PORT: String(port), HOST: '127.0.0.1', LATHE_DATA_DIR: dataDir, LATHE_EMBEDDED_PG_PORT: String(pgPort), LOG_LEVEL: 'info', LATHE_SHUTDOWN_GRACE_MS: '1000', ...TIMEOUTS };
+    const env = {
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      LATHE_DATA_DIR: dataDir,
+      LATHE_EMBEDDED_PG_PORT: String(pgPort),
+      LOG_LEVEL: 'info',
+      LATHE_SHUTDOWN_GRACE_MS: '1000',
+      ...TIMEOUTS,
+    };
     lathe = spawnNode(MAIN, env);
     await waitForStatus(`${base}/health/ready`, 200, 60_000).catch((err: Error) => {
       throw new Error(`${err.message}\n${lathe.output()}`);
@@ -57,7 +75,11 @@ describe('faults: the database frozen for 20 s during training, uploads and infe
     const created = await client.createJob((file.body as { id: string }).id, 60);
     assert.equal(created.status, 200, JSON.stringify(created.body));
     const jobId = (created.body as { id: string }).id;
-    await waitFor(async () => ((await query('SELECT 1 FROM fine_tuning_checkpoints WHERE job_id = $1', [jobId])).length >= 1 ? true : undefined), 60_000, 'a first checkpoint');
+    await waitFor(
+      async () => ((await query('SELECT 1 FROM fine_tuning_checkpoints WHERE job_id = $1', [jobId])).length >= 1 ? true : undefined),
+      60_000,
+      'a first checkpoint',
+    );
     assert.deepEqual(await query('SELECT status FROM fine_tuning_jobs WHERE id = $1', [jobId]), [{ status: 'running' }]);
 
     // A client following the job's events across the freeze: the stream must neither end nor skip.
@@ -118,25 +140,55 @@ describe('faults: the database frozen for 20 s during training, uploads and infe
 
     // Everything answers again within RECOVERY_MS of the database returning.
     await waitFor(async () => ((await call('/health/ready')).status === 200 ? true : undefined), RECOVERY_MS, 'readiness after the thaw');
-    await waitFor(async () => ((await upload()).status === 200 ? true : undefined), RECOVERY_MS - (Date.now() - thawedAt), 'an upload after the thaw');
+    await waitFor(
+      async () => ((await upload()).status === 200 ? true : undefined),
+      RECOVERY_MS - (Date.now() - thawedAt),
+      'an upload after the thaw',
+    );
     assert.ok(Date.now() - thawedAt <= RECOVERY_MS, `recovered in ${Date.now() - thawedAt} ms`);
 
     // The job completes, once, with one set of everything.
     const done = await client.finished(jobId, 120_000);
     assert.equal(done.status, 'succeeded', JSON.stringify(done.error));
-    assert.deepEqual(await query('SELECT status, attempts FROM fine_tuning_jobs WHERE id = $1', [jobId]), [{ status: 'succeeded', attempts: 1 }]);
+    assert.deepEqual(await query('SELECT status, attempts FROM fine_tuning_jobs WHERE id = $1', [jobId]), [
+      { status: 'succeeded', attempts: 1 },
+    ]);
     assert.deepEqual(await query('SELECT job_id FROM fine_tuned_models'), [{ job_id: jobId }]);
     assert.deepEqual(await query(`SELECT count(*)::int AS n FROM artifacts WHERE kind = 'head'`), [{ n: 1 }]);
     // Every checkpoint artifact belongs to a checkpoint row: no save landed twice.
-    assert.deepEqual(await query(`SELECT count(*)::int AS n FROM artifacts a WHERE kind = 'checkpoint' AND NOT EXISTS (SELECT 1 FROM fine_tuning_checkpoints c WHERE c.artifact_id = a.id)`), [{ n: 0 }]);
-    const steps = await query<{ number: number }>(`SELECT number FROM fine_tuning_metrics WHERE job_id = $1 AND kind = 'step' ORDER BY number`, [jobId]);
-    assert.deepEqual(steps.map((s) => s.number), Array.from({ length: done.metrics!.steps }, (_, i) => i + 1));
-    const epochs = await query<{ number: number }>(`SELECT number FROM fine_tuning_metrics WHERE job_id = $1 AND kind = 'epoch' ORDER BY number`, [jobId]);
-    assert.deepEqual(epochs.map((e) => e.number), Array.from({ length: 60 }, (_, i) => i + 1));
-    const events = await query<{ message: string; n: number }>(`SELECT message, count(*)::int AS n FROM fine_tuning_events WHERE job_id = $1 GROUP BY message HAVING count(*) > 1`, [jobId]);
+    assert.deepEqual(
+      await query(
+        `SELECT count(*)::int AS n FROM artifacts a WHERE kind = 'checkpoint' AND NOT EXISTS (SELECT 1 FROM fine_tuning_checkpoints c WHERE c.artifact_id = a.id)`,
+      ),
+      [{ n: 0 }],
+    );
+    const steps = await query<{ number: number }>(
+      `SELECT number FROM fine_tuning_metrics WHERE job_id = $1 AND kind = 'step' ORDER BY number`,
+      [jobId],
+    );
+    assert.deepEqual(
+      steps.map((s) => s.number),
+      Array.from({ length: done.metrics!.steps }, (_, i) => i + 1),
+    );
+    const epochs = await query<{ number: number }>(
+      `SELECT number FROM fine_tuning_metrics WHERE job_id = $1 AND kind = 'epoch' ORDER BY number`,
+      [jobId],
+    );
+    assert.deepEqual(
+      epochs.map((e) => e.number),
+      Array.from({ length: 60 }, (_, i) => i + 1),
+    );
+    const events = await query<{ message: string; n: number }>(
+      `SELECT message, count(*)::int AS n FROM fine_tuning_events WHERE job_id = $1 GROUP BY message HAVING count(*) > 1`,
+      [jobId],
+    );
     assert.deepEqual(events, [], 'no event was written twice');
     assert.deepEqual(
-      (await query<{ message: string }>(`SELECT message FROM fine_tuning_events WHERE job_id = $1 AND type = 'message' ORDER BY seq`, [jobId]))
+      (
+        await query<{ message: string }>(`SELECT message FROM fine_tuning_events WHERE job_id = $1 AND type = 'message' ORDER BY seq`, [
+          jobId,
+        ])
+      )
         .map((e) => e.message)
         // Whether features were computed or found in the cache depends on the cache, not on this fault.
         .filter((m) => !/ features /.test(m)),
@@ -151,11 +203,23 @@ describe('faults: the database frozen for 20 s during training, uploads and infe
     );
     const frames = (await followed).split('\n\n').filter(Boolean);
     assert.equal(frames.at(-1), 'data: [DONE]');
-    const streamed = frames.filter((f) => f.startsWith('data: {')).map((f) => (JSON.parse(f.slice('data: '.length)) as { message: string }).message);
+    const streamed = frames
+      .filter((f) => f.startsWith('data: {'))
+      .map((f) => (JSON.parse(f.slice('data: '.length)) as { message: string }).message);
     const stored = await query<{ message: string }>('SELECT message FROM fine_tuning_events WHERE job_id = $1 ORDER BY seq', [jobId]);
-    assert.deepEqual(streamed, stored.map((e) => e.message), 'the stream carried every event once, in order');
-    assert.deepEqual(frames.filter((f) => !f.startsWith('data: ') && !f.startsWith(': keep-alive')), [], 'no error frame');
-    assert.deepEqual(await query(`SELECT state, count(*)::int AS n FROM pgboss.job WHERE name = 'lathe-fine-tuning' GROUP BY state`), [{ state: 'completed', n: 1 }]);
+    assert.deepEqual(
+      streamed,
+      stored.map((e) => e.message),
+      'the stream carried every event once, in order',
+    );
+    assert.deepEqual(
+      frames.filter((f) => !f.startsWith('data: ') && !f.startsWith(': keep-alive')),
+      [],
+      'no error frame',
+    );
+    assert.deepEqual(await query(`SELECT state, count(*)::int AS n FROM pgboss.job WHERE name = 'lathe-fine-tuning' GROUP BY state`), [
+      { state: 'completed', n: 1 },
+    ]);
 
     // The stall reached the run's writes (retried, not lost) and ended nothing.
     assert.match(lathe.output(), /"msg":"Job [^ ]+: a write \(trying again in \d+ ms\) failed: /);

@@ -21,7 +21,12 @@ describe('fine-tuning: regression, mlp heads, failures, live events', () => {
     const file = (await uploadFile(t.server, jsonl(lines))).body as FileBody;
     assert.equal(file.validation.task, 'regression');
     assert.equal(file.validation.target_dim, 1);
-    const res = await create({ model: 'glove-100d', training_file: file.id, suffix: 'score', hyperparameters: { n_epochs: 30, batch_size: 8, learning_rate: 0.05 } });
+    const res = await create({
+      model: 'glove-100d',
+      training_file: file.id,
+      suffix: 'score',
+      hyperparameters: { n_epochs: 30, batch_size: 8, learning_rate: 0.05 },
+    });
     assert.equal(res.status, 200, res.text);
     assert.equal(res.body.hyperparameters.loss, 'mse');
     const job = await waitForStatus(t.server, res.body.id, ['succeeded', 'failed'], 60_000);
@@ -40,12 +45,36 @@ describe('fine-tuning: regression, mlp heads, failures, live events', () => {
       model: 'glove-100d',
       training_file: file,
       metadata: { team: 'search' },
-      hyperparameters: { n_epochs: 15, batch_size: 8, head: 'mlp', hidden: 32, activation: 'gelu', dropout: 0.1, optimizer: 'momentum', schedule: 'cosine', warmup_steps: 5, weight_decay: 0.001 },
+      hyperparameters: {
+        n_epochs: 15,
+        batch_size: 8,
+        head: 'mlp',
+        hidden: 32,
+        activation: 'gelu',
+        dropout: 0.1,
+        optimizer: 'momentum',
+        schedule: 'cosine',
+        warmup_steps: 5,
+        weight_decay: 0.001,
+      },
     });
     assert.equal(res.status, 200, res.text);
     assert.deepEqual(res.body.hyperparameters, {
-      n_epochs: 15, batch_size: 8, learning_rate_multiplier: 1, head: 'mlp', hidden: 32, activation: 'gelu', dropout: 0.1, loss: 'cross-entropy',
-      optimizer: 'momentum', momentum: 0.9, learning_rate: 0.05, schedule: 'cosine', warmup_steps: 5, weight_decay: 0.001, validation_split: 0.2,
+      n_epochs: 15,
+      batch_size: 8,
+      learning_rate_multiplier: 1,
+      head: 'mlp',
+      hidden: 32,
+      activation: 'gelu',
+      dropout: 0.1,
+      loss: 'cross-entropy',
+      optimizer: 'momentum',
+      momentum: 0.9,
+      learning_rate: 0.05,
+      schedule: 'cosine',
+      warmup_steps: 5,
+      weight_decay: 0.001,
+      validation_split: 0.2,
     });
     const stream = await readEventStream(t.server, `/v1/fine_tuning/jobs/${res.body.id}/events?stream=true`);
     assert.equal(stream.status, 200);
@@ -54,13 +83,19 @@ describe('fine-tuning: regression, mlp heads, failures, live events', () => {
     const streamed = stream.frames.slice(0, -1).map((f) => JSON.parse(f.slice('data: '.length)) as { message: string; type: string });
     assert.equal(streamed.at(-1)!.message, 'The job has successfully completed');
     assert.equal(streamed.filter((e) => e.type === 'metrics').length, 15);
-    assert.deepEqual(streamed.map((e) => e.message), await eventMessages(t.server, res.body.id));
+    assert.deepEqual(
+      streamed.map((e) => e.message),
+      await eventMessages(t.server, res.body.id),
+    );
     const job = (await request(t.server).get(`/v1/fine_tuning/jobs/${res.body.id}`)).body;
     assert.equal(job.status, 'succeeded');
     assert.ok(job.metrics.valid_accuracy >= 0.85, JSON.stringify(job.metrics));
 
     const filtered = await request(t.server).get('/v1/fine_tuning/jobs?metadata[team]=search');
-    assert.deepEqual(filtered.body.data.map((j: { id: string }) => j.id), [res.body.id]);
+    assert.deepEqual(
+      filtered.body.data.map((j: { id: string }) => j.id),
+      [res.body.id],
+    );
     assert.deepEqual((await request(t.server).get('/v1/fine_tuning/jobs?metadata[team]=ads')).body.data, []);
   });
 
@@ -93,7 +128,11 @@ describe('fine-tuning: regression, mlp heads, failures, live events', () => {
   it('a run that diverges fails with a clear error and registers nothing', async () => {
     const lines = topicExamples(20).map(({ text }, i) => ({ text, target: [1e30 * (i % 3), -1e30] }));
     const file = ((await uploadFile(t.server, jsonl(lines))).body as FileBody).id;
-    const res = await create({ model: 'glove-100d', training_file: file, hyperparameters: { n_epochs: 50, optimizer: 'sgd', learning_rate: 10 } });
+    const res = await create({
+      model: 'glove-100d',
+      training_file: file,
+      hyperparameters: { n_epochs: 50, optimizer: 'sgd', learning_rate: 10 },
+    });
     assert.equal(res.status, 200, res.text);
     const job = await waitForStatus(t.server, res.body.id, ['succeeded', 'failed'], 30_000);
     assert.equal(job.status, 'failed');

@@ -12,12 +12,16 @@ import { startTestApp, type TestApp } from '../support/app.js';
 import { eventMessages, type FileBody, getJob, jsonl, topicExamples, uploadFile, waitForStatus } from '../support/fine-tuning.js';
 import { waitFor } from '../support/processes.js';
 
-const count = async (t: TestApp, table: string) => (await adminQuery(t.db.url, `SELECT count(*)::int AS n FROM ${table}`)).rows[0].n as number;
+const count = async (t: TestApp, table: string) =>
+  (await adminQuery(t.db.url, `SELECT count(*)::int AS n FROM ${table}`)).rows[0].n as number;
 
 describe('fine-tuning jobs: refused before anything is created', () => {
   let t: TestApp;
   let good: string;
-  const post = (body: unknown) => request(t.server).post('/v1/fine_tuning/jobs').send(body as object);
+  const post = (body: unknown) =>
+    request(t.server)
+      .post('/v1/fine_tuning/jobs')
+      .send(body as object);
   const upload = async (lines: unknown[]) => ((await uploadFile(t.server, jsonl(lines))).body as FileBody).id;
 
   before(async () => {
@@ -46,7 +50,11 @@ describe('fine-tuning jobs: refused before anything is created', () => {
   it('missing files: 404 naming the parameter', async () => {
     const res = await post({ model: 'glove-100d', training_file: 'file-000000000000000000000000' });
     assert.equal(res.status, 404);
-    assert.deepEqual(res.body.error, { code: 'NOT_FOUND', message: 'training_file: no file with id "file-000000000000000000000000"', details: { param: 'training_file' } });
+    assert.deepEqual(res.body.error, {
+      code: 'NOT_FOUND',
+      message: 'training_file: no file with id "file-000000000000000000000000"',
+      details: { param: 'training_file' },
+    });
     const validation = await post({ model: 'glove-100d', training_file: good, validation_file: 'file-nope' });
     assert.equal(validation.status, 404);
     assert.equal(validation.body.error.details.param, 'validation_file');
@@ -58,9 +66,14 @@ describe('fine-tuning jobs: refused before anything is created', () => {
     const res = await post({ model: 'glove-100d', training_file: missingLabels });
     assert.equal(res.status, 400);
     assert.equal(res.body.error.code, 'DATASET_INVALID');
-    assert.equal(res.body.error.message, `training_file ${missingLabels} cannot be trained on: 1 problem(s), first line 16: missing "label" (classification) or "target" (regression)`);
+    assert.equal(
+      res.body.error.message,
+      `training_file ${missingLabels} cannot be trained on: 1 problem(s), first line 16: missing "label" (classification) or "target" (regression)`,
+    );
     assert.equal(res.body.error.details.param, 'training_file');
-    assert.deepEqual(res.body.error.details.validation.errors, [{ line: 16, message: 'missing "label" (classification) or "target" (regression)' }]);
+    assert.deepEqual(res.body.error.details.validation.errors, [
+      { line: 16, message: 'missing "label" (classification) or "target" (regression)' },
+    ]);
 
     const oneClass = await upload(topicExamples(10).filter((e) => e.label === 'weather'));
     const single = await post({ model: 'glove-100d', training_file: oneClass });
@@ -73,12 +86,18 @@ describe('fine-tuning jobs: refused before anything is created', () => {
     assert.match(none.body.error.message, /the file has no examples \(it is empty\)$/);
     assert.equal(none.body.error.details.validation.examples, 0);
 
-    const images = await upload([{ image: 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==', label: 'a' }, { image: 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==', label: 'b' }]);
+    const images = await upload([
+      { image: 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==', label: 'a' },
+      { image: 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==', label: 'b' },
+    ]);
     const imageJob = await post({ model: 'glove-100d', training_file: images });
     assert.equal(imageJob.status, 400);
     assert.match(imageJob.body.error.message, /has image inputs; backbone "glove-100d" takes text$/);
 
-    const otherLabels = await upload([{ text: 'a red apple', label: 'fruit' }, { text: 'the dog barks', label: 'animals' }]);
+    const otherLabels = await upload([
+      { text: 'a red apple', label: 'fruit' },
+      { text: 'the dog barks', label: 'animals' },
+    ]);
     const mismatch = await post({ model: 'glove-100d', training_file: good, validation_file: otherLabels });
     assert.equal(mismatch.status, 400);
     assert.equal(mismatch.body.error.message, 'validation_file: it has labels the training file does not: fruit');
@@ -86,17 +105,37 @@ describe('fine-tuning jobs: refused before anything is created', () => {
   });
 
   it('hyperparameters out of range or in conflict: 400 listing each', async () => {
-    const res = await post({ model: 'glove-100d', training_file: good, hyperparameters: { n_epochs: 0, batch_size: 'big', learning_rate: -1, head: 'cnn', warp: 9 } });
+    const res = await post({
+      model: 'glove-100d',
+      training_file: good,
+      hyperparameters: { n_epochs: 0, batch_size: 'big', learning_rate: -1, head: 'cnn', warp: 9 },
+    });
     assert.equal(res.status, 400);
     assert.equal(res.body.error.code, 'VALIDATION_FAILED');
-    assert.deepEqual(res.body.error.details.map((d: { field: string }) => d.field).sort(), ['hyperparameters', 'hyperparameters.batch_size', 'hyperparameters.head', 'hyperparameters.learning_rate', 'hyperparameters.n_epochs']);
+    assert.deepEqual(res.body.error.details.map((d: { field: string }) => d.field).sort(), [
+      'hyperparameters',
+      'hyperparameters.batch_size',
+      'hyperparameters.head',
+      'hyperparameters.learning_rate',
+      'hyperparameters.n_epochs',
+    ]);
 
-    const conflict = await post({ model: 'glove-100d', training_file: good, hyperparameters: { loss: 'mse', hidden: 32, momentum: 0.5, early_stopping_patience: 2, validation_split: 0 } });
+    const conflict = await post({
+      model: 'glove-100d',
+      training_file: good,
+      hyperparameters: { loss: 'mse', hidden: 32, momentum: 0.5, early_stopping_patience: 2, validation_split: 0 },
+    });
     assert.equal(conflict.status, 400);
     assert.deepEqual(conflict.body.error.details, [
-      { field: 'hyperparameters.loss', problems: ['the training file is labelled for classification, which trains with cross-entropy, not mse'] },
+      {
+        field: 'hyperparameters.loss',
+        problems: ['the training file is labelled for classification, which trains with cross-entropy, not mse'],
+      },
       { field: 'hyperparameters.momentum', problems: ['momentum is for optimizer "momentum"'] },
-      { field: 'hyperparameters.early_stopping_patience', problems: ['early stopping needs held-out data: give a validation_file or a validation_split'] },
+      {
+        field: 'hyperparameters.early_stopping_patience',
+        problems: ['early stopping needs held-out data: give a validation_file or a validation_split'],
+      },
     ]);
     const bad = [
       { seed: -1 },
@@ -162,13 +201,27 @@ describe('fine-tuning jobs: a full run on glove-100d', () => {
     assert.equal(created.status, 'queued');
     assert.match(created.id, /^ftjob-[0-9a-f]{24}$/);
     assert.deepEqual(created.hyperparameters, {
-      n_epochs: 12, batch_size: 16, learning_rate_multiplier: 1, head: 'linear', dropout: 0, loss: 'cross-entropy', optimizer: 'adam',
-      learning_rate: 0.01, schedule: 'constant', warmup_steps: 0, weight_decay: 0, validation_split: 0.2,
+      n_epochs: 12,
+      batch_size: 16,
+      learning_rate_multiplier: 1,
+      head: 'linear',
+      dropout: 0,
+      loss: 'cross-entropy',
+      optimizer: 'adam',
+      learning_rate: 0.01,
+      schedule: 'constant',
+      warmup_steps: 0,
+      weight_decay: 0,
+      validation_split: 0.2,
     });
-    const done = await waitFor(async () => {
-      const current = await client.fineTuning.jobs.retrieve(created.id);
-      return ['succeeded', 'failed', 'cancelled'].includes(current.status) ? current : undefined;
-    }, 60_000, 'the job to finish');
+    const done = await waitFor(
+      async () => {
+        const current = await client.fineTuning.jobs.retrieve(created.id);
+        return ['succeeded', 'failed', 'cancelled'].includes(current.status) ? current : undefined;
+      },
+      60_000,
+      'the job to finish',
+    );
     job = done as typeof job;
     assert.equal(job.status, 'succeeded', JSON.stringify(job.error));
     assert.equal(job.fine_tuned_model, `ft:glove-100d:topics:${created.id}`);
@@ -199,25 +252,48 @@ describe('fine-tuning jobs: a full run on glove-100d', () => {
     ]);
     assert.match(events[4]!, /^Computed glove-100d features of the training file \(240 × 100, \d+ tokens\)$/);
     assert.equal(events.filter((m) => m.startsWith('Epoch ')).length, 12);
-    assert.match(events.at(-3)!, /^Epoch 12\/12, step 144: train loss [\d.]+, train accuracy [\d.]+, valid loss [\d.]+, valid accuracy [\d.]+$/);
+    assert.match(
+      events.at(-3)!,
+      /^Epoch 12\/12, step 144: train loss [\d.]+, train accuracy [\d.]+, valid loss [\d.]+, valid accuracy [\d.]+$/,
+    );
     assert.deepEqual(events.slice(-2), [`New fine-tuned model created: ${job.fine_tuned_model}`, 'The job has successfully completed']);
 
     const checkpoints = [];
     for await (const c of client.fineTuning.jobs.checkpoints.list(job.id)) checkpoints.push(c);
     assert.equal(checkpoints[0]!.fine_tuned_model_checkpoint, `${job.fine_tuned_model}:ckpt-step-144`);
     assert.equal(checkpoints[0]!.fine_tuning_job_id, job.id);
-    assert.deepEqual(Object.keys(checkpoints[0]!.metrics).sort(), ['full_valid_loss', 'full_valid_mean_token_accuracy', 'step', 'train_loss', 'train_mean_token_accuracy', 'valid_loss', 'valid_mean_token_accuracy']);
+    assert.deepEqual(Object.keys(checkpoints[0]!.metrics).sort(), [
+      'full_valid_loss',
+      'full_valid_mean_token_accuracy',
+      'step',
+      'train_loss',
+      'train_mean_token_accuracy',
+      'valid_loss',
+      'valid_mean_token_accuracy',
+    ]);
 
     const metrics = (await request(t.server).get(`/v1/fine_tuning/jobs/${job.id}/metrics`)).body;
     // One checkpoint an epoch was written; the last three and the best by valid loss are kept (the defaults).
     const epochs = metrics.epochs as Array<{ step: number; valid_loss: number }>;
     const best = epochs.reduce((b, e) => (e.valid_loss < b.valid_loss ? e : b));
-    assert.deepEqual(checkpoints.map((c) => c.step_number), [...new Set([144, 132, 120, best.step])].sort((x, y) => y - x));
+    assert.deepEqual(
+      checkpoints.map((c) => c.step_number),
+      [...new Set([144, 132, 120, best.step])].sort((x, y) => y - x),
+    );
     const stored = await adminQuery(t.db.url, `SELECT id FROM artifacts WHERE job_id = $1 AND kind = 'checkpoint' ORDER BY id`, [job.id]);
-    assert.deepEqual(stored.rows.map((r) => r.id), checkpoints.map((c) => (c as unknown as { artifact_id: string }).artifact_id).sort());
+    assert.deepEqual(
+      stored.rows.map((r) => r.id),
+      checkpoints.map((c) => (c as unknown as { artifact_id: string }).artifact_id).sort(),
+    );
     assert.equal(metrics.object, 'fine_tuning.job.metrics');
-    assert.deepEqual(metrics.steps.map((s: { step: number }) => s.step), Array.from({ length: 144 }, (_, i) => i + 1));
-    assert.deepEqual(metrics.epochs.map((e: { epoch: number }) => e.epoch), Array.from({ length: 12 }, (_, i) => i + 1));
+    assert.deepEqual(
+      metrics.steps.map((s: { step: number }) => s.step),
+      Array.from({ length: 144 }, (_, i) => i + 1),
+    );
+    assert.deepEqual(
+      metrics.epochs.map((e: { epoch: number }) => e.epoch),
+      Array.from({ length: 12 }, (_, i) => i + 1),
+    );
     assert.deepEqual(metrics.final, job.metrics);
     assert.ok(metrics.epochs[11].train_loss < metrics.epochs[0].train_loss, 'the loss goes down');
 
@@ -228,11 +304,14 @@ describe('fine-tuning jobs: a full run on glove-100d', () => {
   });
 
   it('streams the events as Server-Sent Events ending in [DONE]', async () => {
-    const res = await request(t.server).get(`/v1/fine_tuning/jobs/${job.id}/events?stream=true`).buffer(true).parse((r, cb) => {
-      let text = '';
-      r.setEncoding('utf8').on('data', (c: string) => (text += c));
-      r.on('end', () => cb(null, text));
-    });
+    const res = await request(t.server)
+      .get(`/v1/fine_tuning/jobs/${job.id}/events?stream=true`)
+      .buffer(true)
+      .parse((r, cb) => {
+        let text = '';
+        r.setEncoding('utf8').on('data', (c: string) => (text += c));
+        r.on('end', () => cb(null, text));
+      });
     assert.equal(res.status, 200);
     assert.match(res.headers['content-type']!, /^text\/event-stream/);
     const frames = (res.body as string).split('\n\n').filter(Boolean);
@@ -243,11 +322,14 @@ describe('fine-tuning jobs: a full run on glove-100d', () => {
   });
 
   it('stores the head as an ONNX artifact with its sha256 and registers the model (with NOTIFY)', async () => {
-    const res = await request(t.server).get(`/v1/artifacts/${job.head_artifact_id}`).buffer(true).parse((r, cb) => {
-      const chunks: Buffer[] = [];
-      r.on('data', (c: Buffer) => chunks.push(c));
-      r.on('end', () => cb(null, Buffer.concat(chunks)));
-    });
+    const res = await request(t.server)
+      .get(`/v1/artifacts/${job.head_artifact_id}`)
+      .buffer(true)
+      .parse((r, cb) => {
+        const chunks: Buffer[] = [];
+        r.on('data', (c: Buffer) => chunks.push(c));
+        r.on('end', () => cb(null, Buffer.concat(chunks)));
+      });
     assert.equal(res.status, 200);
     assert.equal(res.headers['content-type'], 'application/onnx');
     const bytes = res.body as Buffer;
@@ -258,16 +340,31 @@ describe('fine-tuning jobs: a full run on glove-100d', () => {
 
     const models = t.app.get(FineTunedModelsService);
     const listed = await models.listFineTunedModels();
-    assert.deepEqual(listed.map((m) => m.name), [job.fine_tuned_model]);
+    assert.deepEqual(
+      listed.map((m) => m.name),
+      [job.fine_tuned_model],
+    );
     const model = (await models.getFineTunedModel(job.fine_tuned_model!))!;
     assert.ok(model.headOnnx.equals(bytes));
     assert.equal(model.headSha256, sha.toString('hex'));
     assert.deepEqual(
       { ...model, headOnnx: undefined, createdAt: undefined, backboneSha256: undefined, datasetSha256: undefined },
       {
-        name: job.fine_tuned_model, jobId: job.id, backbone: 'glove-100d', backboneVersion: '1', backboneSha256: undefined, datasetSha256: undefined,
-        headArtifactId: job.head_artifact_id, headSha256: sha.toString('hex'), task: 'text-classification', labels: ['animals', 'finance', 'weather'],
-        inputDim: 100, outputDim: 3, metrics: job.metrics, headOnnx: undefined, createdAt: undefined,
+        name: job.fine_tuned_model,
+        jobId: job.id,
+        backbone: 'glove-100d',
+        backboneVersion: '1',
+        backboneSha256: undefined,
+        datasetSha256: undefined,
+        headArtifactId: job.head_artifact_id,
+        headSha256: sha.toString('hex'),
+        task: 'text-classification',
+        labels: ['animals', 'finance', 'weather'],
+        inputDim: 100,
+        outputDim: 3,
+        metrics: job.metrics,
+        headOnnx: undefined,
+        createdAt: undefined,
       },
     );
     assert.match(model.backboneSha256, /^[0-9a-f]{64}$/);
@@ -278,7 +375,11 @@ describe('fine-tuning jobs: a full run on glove-100d', () => {
 
   it('the exported head classifies new sentences from the backbone embeddings', async () => {
     const model = (await t.app.get(FineTunedModelsService).getFineTunedModel(job.fine_tuned_model!))!;
-    const texts = ['a hungry wolf hides in the woods', 'bond yields climbed after the rate decision', 'expect snow and strong winds tonight in the mountains'];
+    const texts = [
+      'a hungry wolf hides in the woods',
+      'bond yields climbed after the rate decision',
+      'expect snow and strong winds tonight in the mountains',
+    ];
     const embedded = await client.embeddings.create({ model: 'glove-100d', input: texts });
     const features = Float32Array.from(embedded.data.flatMap((d) => d.embedding));
     const session = await ort.InferenceSession.create(model.headOnnx);
@@ -296,7 +397,9 @@ describe('fine-tuning jobs: a full run on glove-100d', () => {
     // Sentences from another seed that the job never saw.
     const heldOut = topicExamples(40, 99).filter((e) => !trainTexts.has(e.text));
     assert.ok(heldOut.length >= 60, `${heldOut.length} held-out sentences`);
-    const res = await request(t.server).post('/v1/text/classify').send({ model: job.fine_tuned_model, inputs: heldOut.map((e) => e.text) });
+    const res = await request(t.server)
+      .post('/v1/text/classify')
+      .send({ model: job.fine_tuned_model, inputs: heldOut.map((e) => e.text) });
     assert.equal(res.status, 200, JSON.stringify(res.body));
     const predicted = (res.body as Array<Array<{ label: string; score: number }>>).map((p) => p[0]!.label);
     const accuracy = predicted.filter((label, i) => label === heldOut[i]!.label).length / heldOut.length;
@@ -305,13 +408,22 @@ describe('fine-tuning jobs: a full run on glove-100d', () => {
     assert.equal(metadata.status, 200);
     const model = (await t.app.get(FineTunedModelsService).getFineTunedModel(job.fine_tuned_model!))!;
     assert.deepEqual(metadata.body.parameters.lineage, {
-      job: job.id, backbone_version: '1', backbone_sha256: model.backboneSha256, dataset_sha256: model.datasetSha256,
-      artifact_id: job.head_artifact_id, artifact_sha256: model.headSha256,
+      job: job.id,
+      backbone_version: '1',
+      backbone_sha256: model.backboneSha256,
+      dataset_sha256: model.datasetSha256,
+      artifact_id: job.head_artifact_id,
+      artifact_sha256: model.headSha256,
     });
   });
 
   it('a second job on the same data reuses the cached features; a succeeded job cannot be cancelled (409)', async () => {
-    const second = await client.fineTuning.jobs.create({ model: 'glove-100d', training_file: trainingFile, seed: 1, hyperparameters: { n_epochs: 1 } });
+    const second = await client.fineTuning.jobs.create({
+      model: 'glove-100d',
+      training_file: trainingFile,
+      seed: 1,
+      hyperparameters: { n_epochs: 1 },
+    });
     await waitForStatus(t.server, second.id, ['succeeded'], 30_000);
     const messages = await eventMessages(t.server, second.id);
     assert.ok(messages.includes('Reused cached glove-100d features of the training file (240 × 100)'), messages.join('\n'));
@@ -320,10 +432,17 @@ describe('fine-tuning jobs: a full run on glove-100d', () => {
 
     const cancel = await request(t.server).post(`/v1/fine_tuning/jobs/${job.id}/cancel`);
     assert.equal(cancel.status, 409);
-    assert.deepEqual(cancel.body.error, { code: 'CONFLICT', message: `job ${job.id} is succeeded; only a job that is validating_files, queued, running can be cancelled`, details: { status: 'succeeded' } });
+    assert.deepEqual(cancel.body.error, {
+      code: 'CONFLICT',
+      message: `job ${job.id} is succeeded; only a job that is validating_files, queued, running can be cancelled`,
+      details: { status: 'succeeded' },
+    });
 
     const page = await client.fineTuning.jobs.list({ limit: 1 });
-    assert.deepEqual(page.data.map((j) => j.id), [second.id]);
+    assert.deepEqual(
+      page.data.map((j) => j.id),
+      [second.id],
+    );
     assert.equal(page.has_more, true);
     const all = [];
     for await (const j of client.fineTuning.jobs.list({ limit: 1 })) all.push(j.id);
@@ -332,7 +451,11 @@ describe('fine-tuning jobs: a full run on glove-100d', () => {
 
   it('a file that a job is using cannot be deleted until the job finishes', async () => {
     const file = ((await uploadFile(t.server, jsonl(topicExamples(20)))).body as FileBody).id;
-    const slow = await client.fineTuning.jobs.create({ model: 'glove-100d', training_file: file, hyperparameters: { n_epochs: 1000, batch_size: 1 } });
+    const slow = await client.fineTuning.jobs.create({
+      model: 'glove-100d',
+      training_file: file,
+      hyperparameters: { n_epochs: 1000, batch_size: 1 },
+    });
     const busy = await request(t.server).delete(`/v1/files/${file}`);
     assert.equal(busy.status, 409);
     await client.fineTuning.jobs.cancel(slow.id);
@@ -340,7 +463,10 @@ describe('fine-tuning jobs: a full run on glove-100d', () => {
   });
 
   it('no artifact row exists without its bytes', async () => {
-    const { rows } = await adminQuery(t.db.url, `SELECT count(*)::int AS n FROM artifacts WHERE content IS NULL OR octet_length(content) <> bytes OR encode(sha256(content), 'hex') <> sha256`);
+    const { rows } = await adminQuery(
+      t.db.url,
+      `SELECT count(*)::int AS n FROM artifacts WHERE content IS NULL OR octet_length(content) <> bytes OR encode(sha256(content), 'hex') <> sha256`,
+    );
     assert.equal(rows[0].n, 0);
   });
 });
@@ -354,18 +480,28 @@ describe('fine-tuning jobs: cancel', () => {
 
   it('a running job stops within one run, ends cancelled, says so, and registers no model', async () => {
     const file = ((await uploadFile(t.server, jsonl(topicExamples(40)))).body as FileBody).id;
-    const created = await request(t.server).post('/v1/fine_tuning/jobs').send({ model: 'glove-100d', training_file: file, hyperparameters: { n_epochs: 1000, batch_size: 1 } });
+    const created = await request(t.server)
+      .post('/v1/fine_tuning/jobs')
+      .send({ model: 'glove-100d', training_file: file, hyperparameters: { n_epochs: 1000, batch_size: 1 } });
     assert.equal(created.status, 200, created.text);
     const id = created.body.id as string;
-    await waitFor(async () => {
-      const res = await request(t.server).get(`/v1/fine_tuning/jobs/${id}/checkpoints`);
-      return res.body.data.length >= 2 ? true : undefined;
-    }, 30_000, 'two checkpoints');
+    await waitFor(
+      async () => {
+        const res = await request(t.server).get(`/v1/fine_tuning/jobs/${id}/checkpoints`);
+        return res.body.data.length >= 2 ? true : undefined;
+      },
+      30_000,
+      'two checkpoints',
+    );
     const cancel = await request(t.server).post(`/v1/fine_tuning/jobs/${id}/cancel`);
     assert.equal(cancel.status, 200);
     assert.equal(cancel.body.status, 'cancelled');
     assert.equal(cancel.body.fine_tuned_model, null);
-    const stopped = await waitFor(async () => (await eventMessages(t.server, id)).find((m) => m.startsWith('Training stopped')), 10_000, 'the stop event');
+    const stopped = await waitFor(
+      async () => (await eventMessages(t.server, id)).find((m) => m.startsWith('Training stopped')),
+      10_000,
+      'the stop event',
+    );
     assert.match(stopped, /^Training stopped at step \d+ \(epoch \d+\): the job was cancelled; no model was registered$/);
     const job = await getJob(t.server, id);
     assert.equal(job.status, 'cancelled');
@@ -382,13 +518,24 @@ describe('fine-tuning jobs: cancel', () => {
     const file = ((await uploadFile(t.server, jsonl(topicExamples(10)))).body as FileBody).id;
     const ids: string[] = [];
     // The replica runs one job at a time: the second waits in the queue.
-    for (let i = 0; i < 2; i += 1) ids.push((await request(t.server).post('/v1/fine_tuning/jobs').send({ model: 'glove-100d', training_file: file, hyperparameters: { n_epochs: 1000, batch_size: 1 } })).body.id);
+    for (let i = 0; i < 2; i += 1)
+      ids.push(
+        (
+          await request(t.server)
+            .post('/v1/fine_tuning/jobs')
+            .send({ model: 'glove-100d', training_file: file, hyperparameters: { n_epochs: 1000, batch_size: 1 } })
+        ).body.id,
+      );
     await waitForStatus(t.server, ids[0]!, ['running'], 10_000);
     const res = await request(t.server).post(`/v1/fine_tuning/jobs/${ids[1]}/cancel`);
     assert.equal(res.status, 200);
     assert.equal(res.body.status, 'cancelled');
     await request(t.server).post(`/v1/fine_tuning/jobs/${ids[0]}/cancel`);
-    await waitFor(async () => ((await eventMessages(t.server, ids[0]!)).some((m) => m.startsWith('Training stopped')) ? true : undefined), 10_000, 'the first job to stop');
+    await waitFor(
+      async () => ((await eventMessages(t.server, ids[0]!)).some((m) => m.startsWith('Training stopped')) ? true : undefined),
+      10_000,
+      'the first job to stop',
+    );
     assert.deepEqual(await eventMessages(t.server, ids[1]!), [
       `Created fine-tuning job: ${ids[1]}`,
       `Validating training file: ${file}`,

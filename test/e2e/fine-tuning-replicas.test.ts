@@ -26,7 +26,9 @@ describe('fine-tuning: two replicas', () => {
     const ids: string[] = [];
     for (let i = 0; i < 4; i += 1) {
       const server = i % 2 === 0 ? a.server : b.server;
-      const res = await request(server).post('/v1/fine_tuning/jobs').send({ model: 'glove-100d', training_file: file, seed: i, hyperparameters: { n_epochs: 30, batch_size: 4 } });
+      const res = await request(server)
+        .post('/v1/fine_tuning/jobs')
+        .send({ model: 'glove-100d', training_file: file, seed: i, hyperparameters: { n_epochs: 30, batch_size: 4 } });
       assert.equal(res.status, 200, res.text);
       ids.push(res.body.id);
     }
@@ -37,16 +39,23 @@ describe('fine-tuning: two replicas', () => {
       assert.equal(messages.filter((m) => m.startsWith('Fine-tuning job resumed')).length, 0);
     }
     const attempts = await adminQuery(a.db.url, 'SELECT attempts FROM fine_tuning_jobs ORDER BY id');
-    assert.deepEqual(attempts.rows.map((r) => r.attempts), [1, 1, 1, 1]);
+    assert.deepEqual(
+      attempts.rows.map((r) => r.attempts),
+      [1, 1, 1, 1],
+    );
     assert.equal((await adminQuery(a.db.url, 'SELECT count(*)::int AS n FROM fine_tuned_models')).rows[0].n, 4);
     // Every model is served by both replicas, whichever trained it, without a restart (LISTEN/NOTIFY).
     const models = (await adminQuery(a.db.url, 'SELECT name FROM fine_tuned_models')).rows.map((r) => r.name as string);
     for (const server of [a.server, b.server]) {
       for (const model of models) {
-        const labels = await waitFor(async () => {
-          const res = await request(server).post('/v1/text/classify').send({ model, inputs: 'the eagle flew over the river' });
-          return res.status === 200 ? (res.body as Array<{ label: string }>).map((p) => p.label) : undefined;
-        }, 30_000, `${model} served`);
+        const labels = await waitFor(
+          async () => {
+            const res = await request(server).post('/v1/text/classify').send({ model, inputs: 'the eagle flew over the river' });
+            return res.status === 200 ? (res.body as Array<{ label: string }>).map((p) => p.label) : undefined;
+          },
+          30_000,
+          `${model} served`,
+        );
         assert.equal(labels.length, 1);
       }
     }
@@ -54,7 +63,9 @@ describe('fine-tuning: two replicas', () => {
 
   it('a second runner for a job that is running does nothing (the lease is held)', async () => {
     const file = ((await uploadFile(a.server, jsonl(topicExamples(30)))).body as FileBody).id;
-    const res = await request(a.server).post('/v1/fine_tuning/jobs').send({ model: 'glove-100d', training_file: file, hyperparameters: { n_epochs: 1000, batch_size: 1 } });
+    const res = await request(a.server)
+      .post('/v1/fine_tuning/jobs')
+      .send({ model: 'glove-100d', training_file: file, hyperparameters: { n_epochs: 1000, batch_size: 1 } });
     const id = res.body.id as string;
     await waitForStatus(a.server, id, ['running'], 10_000);
     // Both replicas' runners are handed the same job, as a duplicated queue message would.
@@ -64,6 +75,10 @@ describe('fine-tuning: two replicas', () => {
     await request(b.server).post(`/v1/fine_tuning/jobs/${id}/cancel`).expect(200);
     await waitForStatus(a.server, id, ['cancelled'], 5_000);
     // Whichever replica runs it sees the cancel: at once when it answered it, else at its next heartbeat.
-    await waitFor(async () => ((await eventMessages(a.server, id)).some((m) => m.startsWith('Training stopped')) ? true : undefined), 10_000, 'the runner to stop');
+    await waitFor(
+      async () => ((await eventMessages(a.server, id)).some((m) => m.startsWith('Training stopped')) ? true : undefined),
+      10_000,
+      'the runner to stop',
+    );
   });
 });

@@ -57,13 +57,19 @@ describe('fine-tuning: files', () => {
     assert.equal(list.status, 200);
     assert.equal(list.body.object, 'list');
     assert.equal(list.body.has_more, false);
-    assert.deepEqual(list.body.data.map((f: FileBody) => f.id), [file.id]);
+    assert.deepEqual(
+      list.body.data.map((f: FileBody) => f.id),
+      [file.id],
+    );
     assert.deepEqual((await request(t.server).get(`/v1/files/${file.id}`)).body, file);
-    const raw = await request(t.server).get(`/v1/files/${file.id}/content`).buffer(true).parse((r, cb) => {
-      const chunks: Buffer[] = [];
-      r.on('data', (c: Buffer) => chunks.push(c));
-      r.on('end', () => cb(null, Buffer.concat(chunks)));
-    });
+    const raw = await request(t.server)
+      .get(`/v1/files/${file.id}/content`)
+      .buffer(true)
+      .parse((r, cb) => {
+        const chunks: Buffer[] = [];
+        r.on('data', (c: Buffer) => chunks.push(c));
+        r.on('end', () => cb(null, Buffer.concat(chunks)));
+      });
     assert.equal(raw.status, 200);
     assert.ok((raw.body as Buffer).equals(content));
 
@@ -77,13 +83,22 @@ describe('fine-tuning: files', () => {
     const ids: string[] = [];
     for (let i = 0; i < 3; i += 1) ids.push(((await uploadFile(t.server, jsonl(topicExamples(2, i + 10)))).body as FileBody).id);
     const first = await request(t.server).get('/v1/files?limit=2');
-    assert.deepEqual(first.body.data.map((f: FileBody) => f.id), [ids[2], ids[1]]);
+    assert.deepEqual(
+      first.body.data.map((f: FileBody) => f.id),
+      [ids[2], ids[1]],
+    );
     assert.equal(first.body.has_more, true);
     const second = await request(t.server).get(`/v1/files?limit=2&after=${ids[1]}`);
-    assert.deepEqual(second.body.data.map((f: FileBody) => f.id), [ids[0]]);
+    assert.deepEqual(
+      second.body.data.map((f: FileBody) => f.id),
+      [ids[0]],
+    );
     assert.equal(second.body.has_more, false);
     const asc = await request(t.server).get('/v1/files?order=asc&limit=1');
-    assert.deepEqual(asc.body.data.map((f: FileBody) => f.id), [ids[0]]);
+    assert.deepEqual(
+      asc.body.data.map((f: FileBody) => f.id),
+      [ids[0]],
+    );
     for (const id of ids) await request(t.server).delete(`/v1/files/${id}`);
   });
 
@@ -94,7 +109,10 @@ describe('fine-tuning: files', () => {
     assert.equal(res.body.error.code, 'DATASET_INVALID');
     assert.match(res.body.error.message, /^data\.csv is not JSON Lines: not valid JSON/);
     assert.equal(res.body.error.details.error_count, 3);
-    assert.deepEqual(res.body.error.details.errors.map((e: { line: number }) => e.line), [1, 2, 4]);
+    assert.deepEqual(
+      res.body.error.details.errors.map((e: { line: number }) => e.line),
+      [1, 2, 4],
+    );
 
     const binary = await uploadFile(t.server, Buffer.from([0x89, 0x50, 0x4e, 0x47, 0, 1, 2, 3]), 'x.png');
     assert.equal(binary.status, 400);

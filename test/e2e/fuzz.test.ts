@@ -50,11 +50,16 @@ describe(`fuzz: every OpenAPI operation (seed ${SEED}, ${TOTAL_RUNS} requests)`,
     const seconds = (Date.now() - started) / 1000;
 
     const lines = [...runner.stats.values()].map((s) => {
-      const statuses = [...s.statuses.entries()].sort(([a], [b]) => a - b).map(([code, n]) => `${code}:${n}`).join(' ');
+      const statuses = [...s.statuses.entries()]
+        .sort(([a], [b]) => a - b)
+        .map(([code, n]) => `${code}:${n}`)
+        .join(' ');
       return `  ${s.operation.padEnd(55)} ${String(s.requests).padStart(6)}  ${statuses}`;
     });
     const total = [...runner.stats.values()].reduce((n, s) => n + s.requests, 0);
-    console.log(`fuzz: ${total} requests over ${operations.length} operations in ${seconds.toFixed(1)} s (seed ${SEED})\n${lines.join('\n')}`);
+    console.log(
+      `fuzz: ${total} requests over ${operations.length} operations in ${seconds.toFixed(1)} s (seed ${SEED})\n${lines.join('\n')}`,
+    );
 
     const failures = [...runner.failures.values()];
     for (const failure of failures.slice(0, MAX_SHRINKS)) await runner.shrink(failure);

@@ -60,7 +60,12 @@ describe('health, metrics and instances', () => {
     assert.equal(value('lathe_http_request_duration_seconds_count{method="GET",route="unmatched",status_code="404"}'), 2);
     assert.equal(value('lathe_http_request_duration_seconds_bucket{le="+Inf",method="GET",route="unmatched",status_code="404"}'), 2);
     assert.ok(!text.includes('/no/such/thing'), 'raw URLs must not become labels');
-    for (const metric of ['nodejs_eventloop_lag_seconds', 'nodejs_eventloop_lag_p99_seconds', 'process_resident_memory_bytes', 'process_cpu_seconds_total']) {
+    for (const metric of [
+      'nodejs_eventloop_lag_seconds',
+      'nodejs_eventloop_lag_p99_seconds',
+      'process_resident_memory_bytes',
+      'process_cpu_seconds_total',
+    ]) {
       assert.ok(value(metric) !== undefined, `${metric} missing`);
     }
     assert.equal(value('lathe_http_requests_in_flight'), 1);

@@ -111,7 +111,12 @@ describe('HTTP errors (real app, exact bodies)', () => {
   it('routes path parameters up to 512 characters, and refuses longer ones with 400 VALIDATION_FAILED', async () => {
     const long = `ft:glove-100d:${'s'.repeat(64)}:ftjob-${'0'.repeat(24)}`.padEnd(512, 'x');
     expectError(await request(t.server).get(`/v1/models/${long}`), 404, 'MODEL_NOT_FOUND', `model "${long}" is not in the repository`);
-    expectError(await request(t.server).get(`/v1/models/${long}y`), 400, 'VALIDATION_FAILED', 'A path parameter is longer than 512 characters');
+    expectError(
+      await request(t.server).get(`/v1/models/${long}y`),
+      400,
+      'VALIDATION_FAILED',
+      'A path parameter is longer than 512 characters',
+    );
     const oip = await request(t.server).get(`/v2/models/${long}y`);
     assert.equal(oip.status, 400);
     assert.deepEqual(oip.body, { error: 'A path parameter is longer than 512 characters' });

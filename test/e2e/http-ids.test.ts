@@ -47,7 +47,11 @@ describe('ids that cannot exist, and NUL in strings that reach SQL', () => {
       const res = await request(t.server).get(`${path}?after=${kind}-%00`);
       assert.equal(res.status, 400, path);
       const problem = `must be an id of the form ${kind}-<24 hex digits>`;
-      assert.deepEqual(res.body.error, { code: 'VALIDATION_FAILED', message: `invalid query: after: ${problem}`, details: [{ field: 'after', problems: [problem] }] }, path);
+      assert.deepEqual(
+        res.body.error,
+        { code: 'VALIDATION_FAILED', message: `invalid query: after: ${problem}`, details: [{ field: 'after', problems: [problem] }] },
+        path,
+      );
     }
   });
 
@@ -66,7 +70,9 @@ describe('ids that cannot exist, and NUL in strings that reach SQL', () => {
 
   it('NUL in metadata, in a metadata filter, in a purpose filter: 400 VALIDATION_FAILED', async () => {
     const problem = 'must not contain U+0000 (NUL)';
-    const meta = await request(t.server).post('/v1/fine_tuning/jobs').send({ model: 'glove-100d', training_file: good, metadata: { team: 'a\u0000b' } });
+    const meta = await request(t.server)
+      .post('/v1/fine_tuning/jobs')
+      .send({ model: 'glove-100d', training_file: good, metadata: { team: 'a\u0000b' } });
     assert.equal(meta.status, 400);
     assert.deepEqual(meta.body.error.details, [{ field: 'metadata.team', problems: [problem] }]);
     const filter = await request(t.server).get('/v1/fine_tuning/jobs?metadata[team]=%00');
@@ -108,7 +114,9 @@ describe('ids that cannot exist, and NUL in strings that reach SQL', () => {
       const res = await request(t.server).post(path).send({ inputs: [] });
       assert.equal(res.status, 404, `${path}: ${JSON.stringify(res.body)}`);
     }
-    const classify = await request(t.server).post('/v1/text/classify').send({ model: 'ft:glove-100d:x:\u0000', inputs: ['a'] });
+    const classify = await request(t.server)
+      .post('/v1/text/classify')
+      .send({ model: 'ft:glove-100d:x:\u0000', inputs: ['a'] });
     assert.equal(classify.status, 404, JSON.stringify(classify.body));
     const job = await request(t.server).post('/v1/fine_tuning/jobs').send({ model: 'glove\u0000', training_file: good });
     assert.equal(job.status, 400, JSON.stringify(job.body));

@@ -10,10 +10,30 @@ const part = (boundary: string) =>
   `--${boundary}\r\ncontent-disposition: form-data; name="file"; filename="a.bin"\r\ncontent-type: application/octet-stream\r\n\r\n0123456789\r\n`;
 
 const MALFORMED: Array<{ name: string; contentType: string; body: string; message: string }> = [
-  { name: 'no closing boundary', contentType: 'multipart/form-data; boundary=XyZ', body: part('XyZ'), message: 'the multipart body cannot be read: Part terminated early due to unexpected end of multipart data' },
-  { name: 'a different boundary than the header names', contentType: 'multipart/form-data; boundary=XyZ', body: `${part('Other')}--Other--\r\n`, message: 'the multipart body cannot be read: Unexpected end of multipart data' },
-  { name: 'not multipart at all', contentType: 'multipart/form-data; boundary=XyZ', body: '{"image": "aGVsbG8="}', message: 'the multipart body cannot be read: Unexpected end of multipart data' },
-  { name: 'no boundary in the header', contentType: 'multipart/form-data', body: `${part('XyZ')}--XyZ--\r\n`, message: 'the multipart body cannot be read: Multipart: Boundary not found' },
+  {
+    name: 'no closing boundary',
+    contentType: 'multipart/form-data; boundary=XyZ',
+    body: part('XyZ'),
+    message: 'the multipart body cannot be read: Part terminated early due to unexpected end of multipart data',
+  },
+  {
+    name: 'a different boundary than the header names',
+    contentType: 'multipart/form-data; boundary=XyZ',
+    body: `${part('Other')}--Other--\r\n`,
+    message: 'the multipart body cannot be read: Unexpected end of multipart data',
+  },
+  {
+    name: 'not multipart at all',
+    contentType: 'multipart/form-data; boundary=XyZ',
+    body: '{"image": "aGVsbG8="}',
+    message: 'the multipart body cannot be read: Unexpected end of multipart data',
+  },
+  {
+    name: 'no boundary in the header',
+    contentType: 'multipart/form-data',
+    body: `${part('XyZ')}--XyZ--\r\n`,
+    message: 'the multipart body cannot be read: Multipart: Boundary not found',
+  },
   {
     name: 'a part whose headers never end',
     contentType: 'multipart/form-data; boundary=XyZ',
@@ -30,7 +50,10 @@ describe('malformed multipart bodies on the media and upload routes', () => {
   after(() => t.close());
 
   it('a form field over 1 MiB is 413, not silently cut', async () => {
-    const res = await request(t.server).post('/v1/vision/classify').field('model', 'x'.repeat(1024 * 1024 + 1)).attach('image', Buffer.alloc(10, 1), 'a.png');
+    const res = await request(t.server)
+      .post('/v1/vision/classify')
+      .field('model', 'x'.repeat(1024 * 1024 + 1))
+      .attach('image', Buffer.alloc(10, 1), 'a.png');
     assert.equal(res.status, 413);
     assert.deepEqual(res.body, {
       error: { code: 'PAYLOAD_TOO_LARGE', message: 'form field "model" is longer than 1048576 bytes', details: { limit: 1048576 } },
@@ -63,7 +86,11 @@ describe('multipart files together bounded by the body limit', () => {
       .attach('b', Buffer.alloc(600, 2), 'b.png');
     assert.equal(res.status, 413);
     assert.deepEqual(res.body, {
-      error: { code: 'PAYLOAD_TOO_LARGE', message: 'the files of the form add up to more than the body limit of 1024 bytes', details: { limit: 1024 } },
+      error: {
+        code: 'PAYLOAD_TOO_LARGE',
+        message: 'the files of the form add up to more than the body limit of 1024 bytes',
+        details: { limit: 1024 },
+      },
       requestId: res.headers['x-request-id'],
     });
   });

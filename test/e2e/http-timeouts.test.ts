@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import request from 'supertest';
-import { hashApiKey } from '../../src/auth/api-keys.js';
+import { hashApiKey } from '../../src/config/api-keys.js';
 import { startTestApp, type TestApp } from '../support/app.js';
 import { connect } from 'node:net';
 import { jsonl, uploadFile } from '../support/fine-tuning.js';
@@ -10,7 +10,10 @@ import { listenOnFreePort, parseRawResponse, rawExchange } from '../support/raw-
 /** Lathe's coded 408, written on the socket by the client-error handler; its request id is a new UUID. */
 function assertTimeoutBody(received: unknown): void {
   const body = received as { requestId?: unknown };
-  assert.deepEqual(body, { error: { code: 'REQUEST_TIMEOUT', message: 'The request was not received in time' }, requestId: body.requestId });
+  assert.deepEqual(body, {
+    error: { code: 'REQUEST_TIMEOUT', message: 'The request was not received in time' },
+    requestId: body.requestId,
+  });
   assert.match(String(body.requestId), /^[0-9a-f-]{36}$/);
 }
 
@@ -69,7 +72,8 @@ describe('HTTP timeouts (short ones configured)', () => {
     const lines = Array.from({ length: 120_000 }, (_, i) => ({ text: `example ${i} ${'x'.repeat(160)}`, label: i % 2 ? 'a' : 'b' }));
     const uploaded = await uploadFile(t.server, jsonl(lines));
     assert.equal(uploaded.status, 200, JSON.stringify(uploaded.body).slice(0, 300));
-    const connections = () => new Promise<number>((resolve, reject) => t.server.getConnections((err, n) => (err ? reject(err) : resolve(n))));
+    const connections = () =>
+      new Promise<number>((resolve, reject) => t.server.getConnections((err, n) => (err ? reject(err) : resolve(n))));
     const socket = connect(port, '127.0.0.1');
     try {
       await new Promise<void>((resolve) => socket.once('connect', () => resolve()));

@@ -7,7 +7,12 @@ import { serverSandbox, type ServerSandbox, spawnCommand, waitForStatus } from '
 
 async function environOf(pid: number): Promise<Record<string, string>> {
   const text = await readFile(`/proc/${pid}/environ`, 'utf8');
-  return Object.fromEntries(text.split('\0').filter((kv) => kv !== '').map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
+  return Object.fromEntries(
+    text
+      .split('\0')
+      .filter((kv) => kv !== '')
+      .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+  );
 }
 
 // Allocators read their settings once, at process start: the launch path must set them (README, "Memory").
@@ -40,10 +45,17 @@ describe('process: the allocator on the `npm start` path', () => {
     return { LD_PRELOAD: environ.LD_PRELOAD, MALLOC_MMAP_THRESHOLD_: environ.MALLOC_MMAP_THRESHOLD_ };
   };
 
-  it('preloads jemalloc where the system has it, and otherwise fixes glibc\'s mmap threshold at 64 KiB', async () => {
-    const candidates = ['/usr/local/lib/libjemalloc.so.2', `/usr/lib/${machine()}-linux-gnu/libjemalloc.so.2`, '/usr/lib64/libjemalloc.so.2'];
+  it("preloads jemalloc where the system has it, and otherwise fixes glibc's mmap threshold at 64 KiB", async () => {
+    const candidates = [
+      '/usr/local/lib/libjemalloc.so.2',
+      `/usr/lib/${machine()}-linux-gnu/libjemalloc.so.2`,
+      '/usr/lib64/libjemalloc.so.2',
+    ];
     const jemalloc = candidates.find((path) => existsSync(path));
-    assert.deepEqual(await start(), jemalloc ? { LD_PRELOAD: jemalloc, MALLOC_MMAP_THRESHOLD_: undefined } : { LD_PRELOAD: undefined, MALLOC_MMAP_THRESHOLD_: '65536' });
+    assert.deepEqual(
+      await start(),
+      jemalloc ? { LD_PRELOAD: jemalloc, MALLOC_MMAP_THRESHOLD_: undefined } : { LD_PRELOAD: undefined, MALLOC_MMAP_THRESHOLD_: '65536' },
+    );
   });
 
   it('keeps the allocator settings the operator set', async () => {

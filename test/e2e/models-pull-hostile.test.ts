@@ -61,16 +61,32 @@ describe('lathe models pull against a hostile mirror or a tampered model folder'
     return { tmp, models: join(tmp, 'models') };
   };
   const listingCases: Array<[string, FakeRepo, string]> = [
-    ['a ../ path', hostile('evil/traversal', extra({ rfilename: '../../x', size: 1, blobId: 'a'.repeat(40) })), 'file name "../../x" has a "." or ".." segment'],
+    [
+      'a ../ path',
+      hostile('evil/traversal', extra({ rfilename: '../../x', size: 1, blobId: 'a'.repeat(40) })),
+      'file name "../../x" has a "." or ".." segment',
+    ],
     ['an absolute path', hostile('evil/absolute', extra({ rfilename: '/tmp/x', size: 1 })), 'file name "/tmp/x" is absolute'],
-    ['a backslash path', hostile('evil/backslash', extra({ rfilename: '..\\..\\x', size: 1 })), 'file name "..\\\\..\\\\x" has a backslash'],
-    ['a NUL in a name', hostile('evil/nul', extra({ rfilename: 'config.json\u0000x', size: 1 })), 'file name "config.json\\u0000x" has a control character'],
+    [
+      'a backslash path',
+      hostile('evil/backslash', extra({ rfilename: '..\\..\\x', size: 1 })),
+      'file name "..\\\\..\\\\x" has a backslash',
+    ],
+    [
+      'a NUL in a name',
+      hostile('evil/nul', extra({ rfilename: 'config.json\u0000x', size: 1 })),
+      'file name "config.json\\u0000x" has a control character',
+    ],
     [
       'a blobId that names the sentinel',
       hostile('evil/blob-id', edit('config.json', { blobId: '../../../sentinel.txt' })),
       '"config.json": blobId "../../../sentinel.txt" is not a git object id (40 or 64 lowercase hex)',
     ],
-    ['a blobId of ../../etc', hostile('evil/blob-etc', edit('config.json', { blobId: '../../etc' })), '"config.json": blobId "../../etc" is not a git object id (40 or 64 lowercase hex)'],
+    [
+      'a blobId of ../../etc',
+      hostile('evil/blob-etc', edit('config.json', { blobId: '../../etc' })),
+      '"config.json": blobId "../../etc" is not a git object id (40 or 64 lowercase hex)',
+    ],
     [
       'an lfs.sha256 of ../..',
       hostile('evil/lfs', edit(WEIGHTS, { lfs: { sha256: '../..', size: 10 } })),
@@ -94,7 +110,11 @@ describe('lathe models pull against a hostile mirror or a tampered model folder'
       const before = await snapshot(tmp, 'models');
       const { code, stdout, stderr } = await lathe(hub, models, ['models', 'pull', repo.id, '--name', 'tiny']);
       const url = `${hub.endpoint}/api/models/${repo.id}/revision/main?blobs=true`;
-      assert.deepEqual({ code, stdout, stderr }, { code: 65, stdout: '', stderr: `lathe: ${url}: refused the listing: ${problem}; nothing was downloaded\n` }, what);
+      assert.deepEqual(
+        { code, stdout, stderr },
+        { code: 65, stdout: '', stderr: `lathe: ${url}: refused the listing: ${problem}; nothing was downloaded\n` },
+        what,
+      );
       assert.deepEqual(await snapshot(tmp, 'models'), before, what);
       assert.equal(await readFile(join(tmp, 'sentinel.txt'), 'utf8'), 'keep me\n', what);
       const resolves = hub.requests.filter((r) => r.url.startsWith(`/${repo.id}/resolve/`));
@@ -109,7 +129,12 @@ describe('lathe models pull against a hostile mirror or a tampered model folder'
     const cases: Array<[string, string, (tmp: string) => string, string[]]> = [
       ['.staging', '.staging', (tmp) => join(tmp, 'outside'), ['pull', REPO, '--name', 'tiny']],
       ['.staging/blobs', '.staging/blobs', (tmp) => join(tmp, 'outside'), ['pull', REPO, '--name', 'tiny']],
-      ['a partial download', `.staging/blobs/${weightsSha}.incomplete`, (tmp) => join(tmp, 'sentinel.txt'), ['pull', REPO, '--name', 'tiny']],
+      [
+        'a partial download',
+        `.staging/blobs/${weightsSha}.incomplete`,
+        (tmp) => join(tmp, 'sentinel.txt'),
+        ['pull', REPO, '--name', 'tiny'],
+      ],
       ['a finished download', `.staging/blobs/${configOid}`, (tmp) => join(tmp, 'sentinel.txt'), ['pull', REPO, '--name', 'tiny']],
       ['the model folder, on install', 'tiny', (tmp) => join(tmp, 'outside'), ['pull', REPO, '--name', 'tiny']],
       ['the model folder, on rm', 'tiny', (tmp) => join(tmp, 'outside'), ['rm', 'tiny', '--version', '1']],
@@ -121,7 +146,19 @@ describe('lathe models pull against a hostile mirror or a tampered model folder'
       const before = await snapshot(tmp, 'models');
       const { code, stdout, stderr } = await lathe(hub, models, ['models', ...args]);
       const message = `lathe: refused: ${join(models, link)} is a symbolic link inside the model repository ${models}; lathe writes there only through real folders and files (remove the link)\n`;
-      assert.deepEqual({ code, stdout, stderr: stderr.split('\n').filter((l) => l.startsWith('lathe: ')).join('\n') + '\n' }, { code: 73, stdout: '', stderr: message }, what);
+      assert.deepEqual(
+        {
+          code,
+          stdout,
+          stderr:
+            stderr
+              .split('\n')
+              .filter((l) => l.startsWith('lathe: '))
+              .join('\n') + '\n',
+        },
+        { code: 73, stdout: '', stderr: message },
+        what,
+      );
       assert.deepEqual(await snapshot(tmp, 'models'), before, what);
       assert.equal(await readFile(join(tmp, 'sentinel.txt'), 'utf8'), 'keep me\n', what);
       assert.equal(await readFile(join(tmp, 'outside', '1', 'keep.txt'), 'utf8'), 'keep me too\n', what);
@@ -134,7 +171,10 @@ describe('lathe models pull against a hostile mirror or a tampered model folder'
     await symlink(models, linked);
     const { code, stdout, stderr } = await lathe(hub, linked, ['models', 'pull', REPO, '--name', 'tiny']);
     assert.equal(code, 0, stderr);
-    assert.match(stdout, new RegExp(`^pulled ${REPO}@[0-9a-f]{7} as tiny version 1 \\(text-classification, 6 files\\) in ${join(linked, 'tiny', '1')}\\n$`));
+    assert.match(
+      stdout,
+      new RegExp(`^pulled ${REPO}@[0-9a-f]{7} as tiny version 1 \\(text-classification, 6 files\\) in ${join(linked, 'tiny', '1')}\\n$`),
+    );
     assert.deepEqual(await readdir(join(models, 'tiny', '1')), ['hf', 'model.json', 'origin.json']);
   });
 });

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import request from 'supertest';
 import { runCli } from '../../src/cli/lathe-cli.js';
-import { parseManifest } from '../../src/models/model-manifest.js';
+import { parseManifest } from '../../src/contracts/model-manifest.js';
 import { startTestApp } from '../support/app.js';
 import { FakeHub, tinyClassifierOutput, tinyClassifierRepo } from '../support/fake-hub.js';
 import { freePort, killSpawned, makeTempDir, spawnNode } from '../support/processes.js';
@@ -15,14 +15,7 @@ const CLI = fileURLToPath(new URL('../../scripts/lathe.js', import.meta.url));
 const REPO = 'lathe-test/tiny-classifier';
 const GATED = 'lathe-test/gated-classifier';
 const WEIGHTS = 'onnx/model_quantized.onnx_data';
-const PULLED = [
-  'config.json',
-  'onnx/model_quantized.onnx',
-  WEIGHTS,
-  'special_tokens_map.json',
-  'tokenizer.json',
-  'tokenizer_config.json',
-];
+const PULLED = ['config.json', 'onnx/model_quantized.onnx', WEIGHTS, 'special_tokens_map.json', 'tokenizer.json', 'tokenizer_config.json'];
 
 /** Runs the CLI in this process (fast retries), capturing what it prints. */
 async function lathe(hub: FakeHub, modelsDir: string, args: string[], env: { hfToken?: string; hfEndpoint?: string } = {}) {
@@ -45,7 +38,10 @@ async function files(dir: string, prefix = ''): Promise<string[]> {
   return nested.flat().sort();
 }
 
-const sha256 = async (path: string) => createHash('sha256').update(await readFile(path)).digest('hex');
+const sha256 = async (path: string) =>
+  createHash('sha256')
+    .update(await readFile(path))
+    .digest('hex');
 
 describe('lathe models pull | list | rm', () => {
   let hub: FakeHub;
@@ -71,7 +67,10 @@ describe('lathe models pull | list | rm', () => {
     const { code, stdout, stderr } = await lathe(hub, dir, ['models', 'pull', REPO, '--name', 'tiny']);
     assert.equal(code, 0, stderr);
     const commit = hub.commitOf(REPO);
-    assert.equal(stdout, `pulled ${REPO}@${commit.slice(0, 7)} as tiny version 1 (text-classification, 6 files) in ${join(dir, 'tiny', '1')}\n`);
+    assert.equal(
+      stdout,
+      `pulled ${REPO}@${commit.slice(0, 7)} as tiny version 1 (text-classification, 6 files) in ${join(dir, 'tiny', '1')}\n`,
+    );
     assert.deepEqual(await files(join(dir, 'tiny', '1')), [...PULLED.map((p) => `hf/${p}`), 'model.json', 'origin.json']);
     const repo = tinyClassifierRepo(REPO);
     for (const path of PULLED) {
@@ -109,7 +108,13 @@ describe('lathe models pull | list | rm', () => {
     // telemetry must stay off (no device id, event database or log left behind).
     const tmp = await makeTempDir('lathe-cli-tmp-');
     const home = await makeTempDir('lathe-cli-home-');
-    const child = spawnNode(CLI, { HF_ENDPOINT: hub.endpoint, LATHE_MODELS_DIR: dir, TMPDIR: tmp, HOME: home }, ['models', 'pull', REPO, '--name', 'tiny']);
+    const child = spawnNode(CLI, { HF_ENDPOINT: hub.endpoint, LATHE_MODELS_DIR: dir, TMPDIR: tmp, HOME: home }, [
+      'models',
+      'pull',
+      REPO,
+      '--name',
+      'tiny',
+    ]);
     const { code } = await child.exited;
     assert.equal(code, 0, child.output());
     assert.match(child.output(), /^onnx\/model_quantized\.onnx_data: 196\.6 kB done/m, 'plain progress lines off a TTY');
@@ -139,7 +144,10 @@ describe('lathe models pull | list | rm', () => {
       const text = await request(t.server).post('/v1/text/classify').send({ model: 'tiny', inputs: 'hello' });
       assert.equal(text.status, 503, text.text);
       assert.equal(text.body.error.code, 'MODEL_LOAD_FAILED');
-      assert.match(text.body.error.message, /^model "tiny": tokenizer or config.json could not be read: Tokenizer must contain a "decoder" property/);
+      assert.match(
+        text.body.error.message,
+        /^model "tiny": tokenizer or config.json could not be read: Tokenizer must contain a "decoder" property/,
+      );
     } finally {
       await t.close();
     }
@@ -162,7 +170,10 @@ describe('lathe models pull | list | rm', () => {
         [`bytes=${half}-`, 206, size - half],
       ],
     );
-    assert.match(stderr, new RegExp(`${WEIGHTS}: connection lost after ${half} bytes: .* \\(${hub.endpoint}/cdn/[0-9a-f]{64}\\); retrying`));
+    assert.match(
+      stderr,
+      new RegExp(`${WEIGHTS}: connection lost after ${half} bytes: .* \\(${hub.endpoint}/cdn/[0-9a-f]{64}\\); retrying`),
+    );
     assert.equal(await sha256(join(dir, 'resumed', '1', 'hf', WEIGHTS)), hub.sha256Of(REPO, WEIGHTS));
   });
 
@@ -184,7 +195,11 @@ describe('lathe models pull | list | rm', () => {
     const size = tinyClassifierRepo(REPO).files.find((f) => f.path === WEIGHTS)!.content.length;
     assert.equal(attempts.length, 4);
     assert.deepEqual([attempts[3]!.headers.range, attempts[3]!.status], [`bytes=${kept}-`, 206]);
-    assert.equal(attempts.reduce((n, r) => n + r.bodyBytes, 0), size, 'every byte was sent once');
+    assert.equal(
+      attempts.reduce((n, r) => n + r.bodyBytes, 0),
+      size,
+      'every byte was sent once',
+    );
     assert.match(stderr, new RegExp(`^${WEIGHTS}: resuming at `, 'm'));
     assert.equal(await sha256(join(dir, 'later', '1', 'hf', WEIGHTS)), hub.sha256Of(REPO, WEIGHTS));
   });
@@ -218,10 +233,13 @@ describe('lathe models pull | list | rm', () => {
     assert.match(table[1]!, new RegExp(`^tiny +1,2 +text-classification +hf:${REPO}@${short} onnx/model_quantized.onnx +\\d+\\.\\d kB$`));
     assert.match(table[2]!, new RegExp(`^tiny32 +1 +text-classification +hf:${REPO}@${short} onnx/model.onnx +\\d+\\.\\d kB$`));
     const listed = JSON.parse((await lathe(hub, dir, ['models', 'list', '--json'])).stdout);
-    assert.deepEqual(listed.map((m: { name: string; versions: { version: string }[] }) => [m.name, m.versions.map((v) => v.version)]), [
-      ['tiny', ['1', '2']],
-      ['tiny32', ['1']],
-    ]);
+    assert.deepEqual(
+      listed.map((m: { name: string; versions: { version: string }[] }) => [m.name, m.versions.map((v) => v.version)]),
+      [
+        ['tiny', ['1', '2']],
+        ['tiny32', ['1']],
+      ],
+    );
 
     assert.deepEqual(await lathe(hub, dir, ['models', 'rm', 'tiny', '--version', '1']), {
       code: 0,
@@ -239,12 +257,36 @@ describe('lathe models pull | list | rm', () => {
     const dir = await newModelsDir();
     const closed = `http://127.0.0.1:${await freePort()}`;
     const cases: Array<[string, string[], { hfToken?: string; hfEndpoint?: string }, number, RegExp]> = [
-      ['unknown repo', ['lathe-test/nope'], {}, 66, /^lathe: no such model on the Hub: lathe-test\/nope \(.*answered 401; if it is private, set HF_TOKEN/],
+      [
+        'unknown repo',
+        ['lathe-test/nope'],
+        {},
+        66,
+        /^lathe: no such model on the Hub: lathe-test\/nope \(.*answered 401; if it is private, set HF_TOKEN/,
+      ],
       ['unknown revision', [REPO, '--revision', 'v9'], {}, 66, /^lathe: lathe-test\/tiny-classifier has no revision "v9"/],
-      ['gated, no token', [GATED], {}, 77, /^lathe: lathe-test\/gated-classifier is gated: accept its conditions on the Hub, then set HF_TOKEN/],
+      [
+        'gated, no token',
+        [GATED],
+        {},
+        77,
+        /^lathe: lathe-test\/gated-classifier is gated: accept its conditions on the Hub, then set HF_TOKEN/,
+      ],
       ['bad token', [REPO], { hfToken: 'hf_wrong' }, 77, /^lathe: the Hub rejected HF_TOKEN as invalid credentials/],
-      ['missing dtype', [REPO, '--dtype', 'fp16'], {}, 66, /^lathe: lathe-test\/tiny-classifier has no fp16 ONNX weights \(onnx\/model_fp16\.onnx\); it has fp32, q8 \(use --dtype\)$/],
-      ['no Hub there', [REPO], { hfEndpoint: closed }, 69, new RegExp(`network error fetching ${closed}/api/models/${REPO}/revision/main\\?blobs=true: ECONNREFUSED`)],
+      [
+        'missing dtype',
+        [REPO, '--dtype', 'fp16'],
+        {},
+        66,
+        /^lathe: lathe-test\/tiny-classifier has no fp16 ONNX weights \(onnx\/model_fp16\.onnx\); it has fp32, q8 \(use --dtype\)$/,
+      ],
+      [
+        'no Hub there',
+        [REPO],
+        { hfEndpoint: closed },
+        69,
+        new RegExp(`network error fetching ${closed}/api/models/${REPO}/revision/main\\?blobs=true: ECONNREFUSED`),
+      ],
       ['bad name', [REPO, '--name', '../x'], {}, 64, /^lathe: "\.\.\/x" is not a model name/],
     ];
     for (const [what, args, env, exitCode, message] of cases) {

@@ -7,7 +7,8 @@ import { startTestApp, type TestApp } from '../support/app.js';
 import { makeModelRepository } from '../support/models.js';
 import { ROOT } from '../support/processes.js';
 
-const KNOWN = 'audio-classification, audio-regression, automatic-speech-recognition, feature-extraction, image-classification, image-regression, keyword-spotting, question-answering, sentence-similarity, text-classification, text-detection, text-orientation, text-recognition, text-regression, token-classification, voice-activity-detection';
+const KNOWN =
+  'audio-classification, audio-regression, automatic-speech-recognition, feature-extraction, image-classification, image-regression, keyword-spotting, question-answering, sentence-similarity, text-classification, text-detection, text-orientation, text-recognition, text-regression, token-classification, voice-activity-detection';
 
 describe('model repository: the manifest task comes from the task table', () => {
   let t: TestApp;

@@ -35,7 +35,10 @@ describe('OIP infer JSON bodies parsed off the HTTP thread', () => {
   // [what, body]: each is sent as is (parsed inline) and padded (parsed by a worker).
   const bodies: Array<[string, string | Buffer]> = [
     ['a valid request with an id', json({ id: 'vad-7', inputs: [input, state, sr] })],
-    ['INT64 as a decimal string, nested data, one output asked for', json({ inputs: [input, nestedState, { ...sr, data: ['16000'] }], outputs: [{ name: 'stateN' }] })],
+    [
+      'INT64 as a decimal string, nested data, one output asked for',
+      json({ inputs: [input, nestedState, { ...sr, data: ['16000'] }], outputs: [{ name: 'stateN' }] }),
+    ],
     ['an output as binary data', json({ inputs: [input, state, sr], outputs: [{ name: 'output', parameters: { binary_data: true } }] })],
     ['a bad element', json({ inputs: [{ ...input, data: [...input.data.slice(1), 'loud'] }, state, sr] })],
     ['a wrong element count', json({ inputs: [input, { ...state, data: state.data.slice(1) }, sr] })],
@@ -46,12 +49,19 @@ describe('OIP infer JSON bodies parsed off the HTTP thread', () => {
     ['not an object', json([input])],
     ['malformed JSON', '{"inputs": [' + json(input)],
     ['a __proto__ key', `{"__proto__": {"admin": true}, "inputs": ${json([input, state, sr])}}`],
-    ['invalid UTF-8', Buffer.concat([Buffer.from(`{"id": "`), Buffer.from([0xc3, 0x28]), Buffer.from(`", "inputs": ${json([input, state, sr])}}`)])],
+    [
+      'invalid UTF-8',
+      Buffer.concat([Buffer.from(`{"id": "`), Buffer.from([0xc3, 0x28]), Buffer.from(`", "inputs": ${json([input, state, sr])}}`)]),
+    ],
   ];
 
   // As is: supertest would JSON.stringify a Buffer sent as application/json.
   const send = (body: string | Buffer) =>
-    request(t.server).post('/v2/models/silero-vad/infer').set('content-type', 'application/json').serialize((raw: string | Buffer) => raw as never).send(body);
+    request(t.server)
+      .post('/v2/models/silero-vad/infer')
+      .set('content-type', 'application/json')
+      .serialize((raw: string | Buffer) => raw as never)
+      .send(body);
   const answer = (res: request.Response) => ({
     status: res.status,
     type: res.headers['content-type'],
@@ -73,16 +83,28 @@ describe('OIP infer JSON bodies parsed off the HTTP thread', () => {
     });
   }
 
-  it('answers the valid request with the model\'s outputs, and the errors in the OIP shape', async () => {
+  it("answers the valid request with the model's outputs, and the errors in the OIP shape", async () => {
     const ok = await send(json({ id: 'vad-7', inputs: [input, state, sr] }) + PADDING);
     assert.equal(ok.status, 200, ok.text);
     assert.deepEqual(
-      ok.body.outputs.map((o: { name: string; datatype: string; shape: number[]; data: number[] }) => [o.name, o.datatype, o.shape, o.data.length]),
-      [['output', 'FP32', [1, 1], 1], ['stateN', 'FP32', [2, 1, 128], 256]],
+      ok.body.outputs.map((o: { name: string; datatype: string; shape: number[]; data: number[] }) => [
+        o.name,
+        o.datatype,
+        o.shape,
+        o.data.length,
+      ]),
+      [
+        ['output', 'FP32', [1, 1], 1],
+        ['stateN', 'FP32', [2, 1, 128], 256],
+      ],
     );
     assert.equal(ok.body.id, 'vad-7');
     const cases: Array<[string | Buffer, number, string]> = [
-      [json({ inputs: [{ ...input, data: [...input.data.slice(1), 'loud'] }, state, sr] }), 400, 'input "input": element 511 is "loud", not a number'],
+      [
+        json({ inputs: [{ ...input, data: [...input.data.slice(1), 'loud'] }, state, sr] }),
+        400,
+        'input "input": element 511 is "loud", not a number',
+      ],
       ['{"inputs": [' + json(input), 400, 'Body is not valid JSON'],
       [Buffer.concat([Buffer.from('{"id": "'), Buffer.from([0xff]), Buffer.from('"}')]), 400, 'Body is not valid UTF-8'],
     ];

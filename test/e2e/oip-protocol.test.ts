@@ -43,9 +43,17 @@ describe('Open Inference Protocol v2', () => {
   before(async () => {
     // Silero as shipped, plus a copy whose batcher waits for exactly 8 rows: a deterministic merge.
     const silero = JSON.parse(await readFile(new URL('../../../models/silero-vad/1/model.json', import.meta.url), 'utf8')) as object;
-    const sileroBatched = { ...silero, instances: 1, dynamicBatching: { preferredBatchSizes: [8], maxQueueDelayMicroseconds: 10_000_000 }, warmup: undefined };
+    const sileroBatched = {
+      ...silero,
+      instances: 1,
+      dynamicBatching: { preferredBatchSizes: [8], maxQueueDelayMicroseconds: 10_000_000 },
+      warmup: undefined,
+    };
     modelsDir = await makeModelRepository(['silero-vad', 'paddleocr-rec', 'paddleocr-cls'], { 'silero-batched': sileroBatched });
-    t = await startTestApp({ LATHE_MODELS_DIR: modelsDir, LATHE_EXECUTION_PROVIDERS: 'cuda,cpu', LATHE_MODELS_PRELOAD: 'silero-vad' }, { logLines });
+    t = await startTestApp(
+      { LATHE_MODELS_DIR: modelsDir, LATHE_EXECUTION_PROVIDERS: 'cuda,cpu', LATHE_MODELS_PRELOAD: 'silero-vad' },
+      { logLines },
+    );
   });
   after(async () => {
     await t.close();
@@ -54,7 +62,11 @@ describe('Open Inference Protocol v2', () => {
 
   it('answers server metadata, liveness and readiness', async () => {
     const server = await request(t.server).get('/v2');
-    assert.deepEqual(server.body, { name: 'lathe', version: '0.1.0', extensions: ['binary_tensor_data', 'model_repository', 'statistics'] });
+    assert.deepEqual(server.body, {
+      name: 'lathe',
+      version: '0.1.0',
+      extensions: ['binary_tensor_data', 'model_repository', 'statistics'],
+    });
     assert.deepEqual((await request(t.server).get('/v2/health/live')).body, { live: true });
     assert.deepEqual((await request(t.server).get('/v2/health/ready')).body, { ready: true });
   });
@@ -79,10 +91,13 @@ describe('Open Inference Protocol v2', () => {
     assert.equal(res.body.model_name, 'silero-vad');
     assert.equal(res.body.model_version, '1');
     assert.equal(res.body.id, 'vad-1');
-    assert.deepEqual(res.body.outputs.map((o: { name: string; shape: number[]; datatype: string }) => [o.name, o.datatype, o.shape]), [
-      ['output', 'FP32', [3, 1]],
-      ['stateN', 'FP32', [2, 3, 128]],
-    ]);
+    assert.deepEqual(
+      res.body.outputs.map((o: { name: string; shape: number[]; datatype: string }) => [o.name, o.datatype, o.shape]),
+      [
+        ['output', 'FP32', [3, 1]],
+        ['stateN', 'FP32', [2, 3, 128]],
+      ],
+    );
 
     const session = await ort.InferenceSession.create(SILERO_PATH);
     const direct = await session.run({
@@ -95,16 +110,26 @@ describe('Open Inference Protocol v2', () => {
     await session.release();
   });
 
-  it('batches Silero requests together along the batch axis of each tensor (state: [2, batch, 128]), each answer its own run\'s', async () => {
+  it("batches Silero requests together along the batch axis of each tensor (state: [2, batch, 128]), each answer its own run's", async () => {
     const meta = await request(t.server).get('/v2/models/silero-vad');
     assert.deepEqual(
       [...meta.body.inputs, ...meta.body.outputs].map((x: { name: string; shape: number[] }) => [x.name, x.shape]),
-      [['input', [-1, -1]], ['state', [2, -1, 128]], ['sr', []], ['output', [-1, 1]], ['stateN', [2, -1, 128]]],
+      [
+        ['input', [-1, -1]],
+        ['state', [2, -1, 128]],
+        ['sr', []],
+        ['output', [-1, 1]],
+        ['stateN', [2, -1, 128]],
+      ],
     );
     assert.equal(meta.body.parameters.max_batch_size, 64);
 
     const rand = random(11);
-    const requests = [1, 3, 2, 2].map((rows) => ({ rows, input: randomFloats(rows * 576, rand, 0.3), state: randomFloats(2 * rows * 128, rand, 0.5) }));
+    const requests = [1, 3, 2, 2].map((rows) => ({
+      rows,
+      input: randomFloats(rows * 576, rand, 0.3),
+      state: randomFloats(2 * rows * 128, rand, 0.5),
+    }));
     const replies = await Promise.all(
       requests.map(({ rows, input, state }) =>
         request(t.server)
@@ -122,7 +147,13 @@ describe('Open Inference Protocol v2', () => {
     for (const [i, { rows, input, state }] of requests.entries()) {
       const res = replies[i]!;
       assert.equal(res.status, 200, res.text);
-      assert.deepEqual(res.body.outputs.map((o: { name: string; shape: number[] }) => [o.name, o.shape]), [['output', [rows, 1]], ['stateN', [2, rows, 128]]]);
+      assert.deepEqual(
+        res.body.outputs.map((o: { name: string; shape: number[] }) => [o.name, o.shape]),
+        [
+          ['output', [rows, 1]],
+          ['stateN', [2, rows, 128]],
+        ],
+      );
       const direct = await session.run({
         input: new ort.Tensor('float32', input, [rows, 576]),
         state: new ort.Tensor('float32', state, [2, rows, 128]),
@@ -135,7 +166,10 @@ describe('Open Inference Protocol v2', () => {
     const stats = (await request(t.server).get('/v2/models/silero-batched/stats')).body.model_stats[0];
     assert.equal(stats.inference_count, 8);
     assert.equal(stats.execution_count, 1);
-    assert.deepEqual(stats.batch_stats.map((b: { batch_size: number; compute_infer: { count: number } }) => [b.batch_size, b.compute_infer.count]), [[8, 1]]);
+    assert.deepEqual(
+      stats.batch_stats.map((b: { batch_size: number; compute_infer: { count: number } }) => [b.batch_size, b.compute_infer.count]),
+      [[8, 1]],
+    );
   });
 
   it('runs PaddleOCR recognition on a rendered text crop exactly as in-process, in and out as binary tensors', async () => {
@@ -205,18 +239,77 @@ describe('Open Inference Protocol v2', () => {
   const vadSr = { name: 'sr', datatype: 'INT64', shape: [], data: [16000] };
 
   const badInputs: Array<[string, () => request.Test, number, string]> = [
-    ['wrong datatype', () => silero([{ ...vadInput, datatype: 'FP64' }, vadState, vadSr]), 400, 'input "input" has datatype FP64; the model takes FP32'],
-    ['wrong shape', () => silero([vadInput, { ...vadState, shape: [2, 1, 64], data: new Array(128).fill(0) }, vadSr]), 400, 'input "state" has shape [2,1,64]; the model takes [2,-1,128] (-1: any size)'],
-    ['wrong element count', () => silero([{ ...vadInput, data: [0, 0, 0] }, vadState, vadSr]), 400, 'input "input": shape [1,4] needs 4 elements, got 3'],
-    ['unknown input name', () => silero([vadInput, vadState, vadSr, { ...vadSr, name: 'rate' }]), 400, 'input "rate" is not an input of this model (inputs: input, state, sr)'],
+    [
+      'wrong datatype',
+      () => silero([{ ...vadInput, datatype: 'FP64' }, vadState, vadSr]),
+      400,
+      'input "input" has datatype FP64; the model takes FP32',
+    ],
+    [
+      'wrong shape',
+      () => silero([vadInput, { ...vadState, shape: [2, 1, 64], data: new Array(128).fill(0) }, vadSr]),
+      400,
+      'input "state" has shape [2,1,64]; the model takes [2,-1,128] (-1: any size)',
+    ],
+    [
+      'wrong element count',
+      () => silero([{ ...vadInput, data: [0, 0, 0] }, vadState, vadSr]),
+      400,
+      'input "input": shape [1,4] needs 4 elements, got 3',
+    ],
+    [
+      'unknown input name',
+      () => silero([vadInput, vadState, vadSr, { ...vadSr, name: 'rate' }]),
+      400,
+      'input "rate" is not an input of this model (inputs: input, state, sr)',
+    ],
     ['missing input', () => silero([vadInput, vadState]), 400, 'missing input(s) "sr"'],
-    ['non-numeric data', () => silero([{ ...vadInput, data: [0, 'loud', 0, 0] }, vadState, vadSr]), 400, 'input "input": element 1 is "loud", not a number'],
-    ['unknown datatype', () => silero([{ ...vadInput, datatype: 'FP99' }, vadState, vadSr]), 400, 'input "input": datatype "FP99" is not an Open Inference Protocol datatype'],
+    [
+      'non-numeric data',
+      () => silero([{ ...vadInput, data: [0, 'loud', 0, 0] }, vadState, vadSr]),
+      400,
+      'input "input": element 1 is "loud", not a number',
+    ],
+    [
+      'unknown datatype',
+      () => silero([{ ...vadInput, datatype: 'FP99' }, vadState, vadSr]),
+      400,
+      'input "input": datatype "FP99" is not an Open Inference Protocol datatype',
+    ],
     ['no inputs', () => silero([]), 400, '"inputs" must be a non-empty array'],
-    ['unknown model', () => request(t.server).post('/v2/models/nope/infer').send({ inputs: [vadInput] }), 404, 'model "nope" is not in the repository'],
-    ['unknown version', () => request(t.server).post('/v2/models/silero-vad/versions/9/infer').send({ inputs: [vadInput] }), 404, 'model "silero-vad" has no version "9"'],
-    ['unknown output', () => request(t.server).post('/v2/models/silero-vad/infer').send({ inputs: [vadInput, vadState, vadSr], outputs: [{ name: 'logits' }] }), 400, 'output "logits" is not an output of this model (outputs: output, stateN)'],
-    ['malformed JSON', () => request(t.server).post('/v2/models/silero-vad/infer').set('content-type', 'application/json').send('{"inputs": ['), 400, 'Body is not valid JSON'],
+    [
+      'unknown model',
+      () =>
+        request(t.server)
+          .post('/v2/models/nope/infer')
+          .send({ inputs: [vadInput] }),
+      404,
+      'model "nope" is not in the repository',
+    ],
+    [
+      'unknown version',
+      () =>
+        request(t.server)
+          .post('/v2/models/silero-vad/versions/9/infer')
+          .send({ inputs: [vadInput] }),
+      404,
+      'model "silero-vad" has no version "9"',
+    ],
+    [
+      'unknown output',
+      () =>
+        request(t.server)
+          .post('/v2/models/silero-vad/infer')
+          .send({ inputs: [vadInput, vadState, vadSr], outputs: [{ name: 'logits' }] }),
+      400,
+      'output "logits" is not an output of this model (outputs: output, stateN)',
+    ],
+    [
+      'malformed JSON',
+      () => request(t.server).post('/v2/models/silero-vad/infer').set('content-type', 'application/json').send('{"inputs": ['),
+      400,
+      'Body is not valid JSON',
+    ],
   ];
   for (const [what, send, status, message] of badInputs) {
     it(`answers ${what} with ${status} and a message naming the problem`, async () => {
@@ -226,7 +319,7 @@ describe('Open Inference Protocol v2', () => {
     });
   }
 
-  it('reports statistics in the shape of Triton\'s statistics extension', async () => {
+  it("reports statistics in the shape of Triton's statistics extension", async () => {
     const res = await request(t.server).get('/v2/models/silero-vad/stats');
     assert.equal(res.status, 200);
     const [stats] = res.body.model_stats;
@@ -239,7 +332,10 @@ describe('Open Inference Protocol v2', () => {
       assert.deepEqual(Object.keys(stats.inference_stats[key]).sort(), ['count', 'ns']);
     }
     // Batch sizes in rows: warm-up 1, the exactness test 3.
-    assert.deepEqual(stats.batch_stats.map((b: { batch_size: number }) => b.batch_size), [1, 3]);
+    assert.deepEqual(
+      stats.batch_stats.map((b: { batch_size: number }) => b.batch_size),
+      [1, 3],
+    );
   });
 
   it('lists, unloads and reloads through the repository extension', async () => {

@@ -7,7 +7,7 @@ import request from 'supertest';
 import { ModelRepository } from '../../src/models/model-repository.service.js';
 import { startTestApp, type TestApp } from '../support/app.js';
 import { waitFor } from '../support/processes.js';
-import { binaryRequest, makeModelRepository, maxAbsDiff, OCR_ASSETS, random, randomFloats, writeManifest } from '../support/models.js';
+import { binaryRequest, makeModelRepository, maxAbsDiff, OCR_ASSETS, random, randomFloats } from '../support/models.js';
 
 const CLS_PATH = join(OCR_ASSETS, 'ch_ppocr_mobile_v2.0_cls_infer.onnx');
 const DET_PATH = join(OCR_ASSETS, 'ch_PP-OCRv4_det_infer.onnx');
@@ -82,7 +82,9 @@ describe('runtime: batching, event loop, backpressure, lifecycle', () => {
       const responses = await Promise.all(
         inputs.map((data, i) =>
           i % 2 === 0
-            ? request(t.server).post('/v2/models/cls-batching/infer').send({ inputs: [{ name: 'x', datatype: 'FP32', shape: [sizes[i], 3, 48, 192], data: [...data] }] })
+            ? request(t.server)
+                .post('/v2/models/cls-batching/infer')
+                .send({ inputs: [{ name: 'x', datatype: 'FP32', shape: [sizes[i], 3, 48, 192], data: [...data] }] })
             : jsonOutputs(binaryRequest([{ name: 'x', datatype: 'FP32', shape: [sizes[i]!, 3, 48, 192], data }])),
         ),
       );
@@ -93,15 +95,21 @@ describe('runtime: batching, event loop, backpressure, lifecycle', () => {
         // Unbatched reference: each row of the request on its own.
         for (let row = 0; row < sizes[i]!; row += 1) {
           const one = inputs[i]!.subarray(row * CLS_ROW, (row + 1) * CLS_ROW);
-          const alone = (await session.run({ x: new ort.Tensor('float32', one, [1, 3, 48, 192]) }))['softmax_0.tmp_0']!.data as Float32Array;
-          assert.ok(maxAbsDiff(res.body.outputs[0].data.slice(row * 2, row * 2 + 2), alone) <= 1e-5, `round ${round} request ${i} row ${row}`);
+          const alone = (await session.run({ x: new ort.Tensor('float32', one, [1, 3, 48, 192]) }))['softmax_0.tmp_0']!
+            .data as Float32Array;
+          assert.ok(
+            maxAbsDiff(res.body.outputs[0].data.slice(row * 2, row * 2 + 2), alone) <= 1e-5,
+            `round ${round} request ${i} row ${row}`,
+          );
         }
       }
     }
     await session.release();
     const [stats] = (await request(t.server).get('/v2/models/cls-batching/stats')).body.model_stats;
     const merged = stats.batch_stats.filter((b: { batch_size: number }) => b.batch_size > 3);
-    ctx.diagnostic(`${requests} requests ran in ${stats.execution_count} executions; batch sizes ${stats.batch_stats.map((b: { batch_size: number }) => b.batch_size).join(',')}`);
+    ctx.diagnostic(
+      `${requests} requests ran in ${stats.execution_count} executions; batch sizes ${stats.batch_stats.map((b: { batch_size: number }) => b.batch_size).join(',')}`,
+    );
     assert.ok(stats.execution_count < requests, 'requests were merged into batches');
     assert.ok(merged.length > 0, 'some batches held more rows than any single request');
   });
@@ -148,7 +156,9 @@ describe('runtime: batching, event loop, backpressure, lifecycle', () => {
     const index = (await request(t.server).post('/v2/repository/index').send({})).body;
     assert.match(index.find((r: { name: string }) => r.name === 'broken').reason, /^load failed: /, 'a re-index keeps the load failure');
     const mb = (n: number) => (n / 2 ** 20).toFixed(1);
-    ctx.diagnostic(`RSS baseline ${mb(baseline)} MiB, after 50 load/unload ${mb(afterCycles)} MiB (${((afterCycles / baseline - 1) * 100).toFixed(1)}%), after 5 failed loads ${mb(afterBroken)} MiB`);
+    ctx.diagnostic(
+      `RSS baseline ${mb(baseline)} MiB, after 50 load/unload ${mb(afterCycles)} MiB (${((afterCycles / baseline - 1) * 100).toFixed(1)}%), after 5 failed loads ${mb(afterBroken)} MiB`,
+    );
     assert.ok(afterCycles <= baseline * 1.1, `RSS ${mb(afterCycles)} MiB vs baseline ${mb(baseline)} MiB`);
     assert.ok(afterBroken <= baseline * 1.1);
   });

@@ -35,7 +35,10 @@ describe('the official openai client against /v1/embeddings with glove-100d', ()
     const response = await client.embeddings.create({ model: 'glove-100d', input: words });
     assert.equal(response.object, 'list');
     assert.equal(response.model, 'glove-100d');
-    assert.deepEqual(response.data.map((d) => d.index), [0, 1, 2, 3, 4, 5]);
+    assert.deepEqual(
+      response.data.map((d) => d.index),
+      [0, 1, 2, 3, 4, 5],
+    );
     assert.deepEqual(response.usage, { prompt_tokens: 7, total_tokens: 7 });
     const v = Object.fromEntries(words.map((w, i) => [w, response.data[i]!.embedding]));
     for (const w of words) {
@@ -54,14 +57,28 @@ describe('the official openai client against /v1/embeddings with glove-100d', ()
     const plain = await client.embeddings.create({ model: 'glove-100d', input: 'a quiet river at dawn', encoding_format: 'float' });
     // Without encoding_format the client asks for base64 and decodes it to floats itself.
     const decoded = await client.embeddings.create({ model: 'glove-100d', input: 'a quiet river at dawn' });
-    assert.deepEqual(decoded.data[0]!.embedding.map((x) => Math.fround(x)), plain.data[0]!.embedding.map((x) => Math.fround(x)));
-    const short = await client.embeddings.create({ model: 'glove-100d', input: 'a quiet river at dawn', dimensions: 16, encoding_format: 'float' });
+    assert.deepEqual(
+      decoded.data[0]!.embedding.map((x) => Math.fround(x)),
+      plain.data[0]!.embedding.map((x) => Math.fround(x)),
+    );
+    const short = await client.embeddings.create({
+      model: 'glove-100d',
+      input: 'a quiet river at dawn',
+      dimensions: 16,
+      encoding_format: 'float',
+    });
     assert.equal(short.data[0]!.embedding.length, 16);
     assert.ok(Math.abs(Math.hypot(...short.data[0]!.embedding) - 1) < 1e-5);
   });
 
-  it('surfaces Lathe errors as the client\'s API errors', async () => {
-    await assert.rejects(client.embeddings.create({ model: 'no-such-model', input: 'x' }), (err: unknown) => err instanceof OpenAI.NotFoundError);
-    await assert.rejects(client.embeddings.create({ model: 'glove-100d', input: '' }), (err: unknown) => err instanceof OpenAI.BadRequestError);
+  it("surfaces Lathe errors as the client's API errors", async () => {
+    await assert.rejects(
+      client.embeddings.create({ model: 'no-such-model', input: 'x' }),
+      (err: unknown) => err instanceof OpenAI.NotFoundError,
+    );
+    await assert.rejects(
+      client.embeddings.create({ model: 'glove-100d', input: '' }),
+      (err: unknown) => err instanceof OpenAI.BadRequestError,
+    );
   });
 });

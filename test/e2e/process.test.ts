@@ -2,7 +2,17 @@ import assert from 'node:assert/strict';
 import { readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { isAlive, MAIN, postgresPidsFor, serverSandbox, type ServerSandbox, spawnCommand, spawnNode, waitFor, waitForStatus } from '../support/processes.js';
+import {
+  isAlive,
+  MAIN,
+  postgresPidsFor,
+  serverSandbox,
+  type ServerSandbox,
+  spawnCommand,
+  spawnNode,
+  waitFor,
+  waitForStatus,
+} from '../support/processes.js';
 
 describe('process: configuration errors', () => {
   it('exits non-zero naming every bad variable', async () => {
@@ -42,12 +52,20 @@ describe('process: zero-config start on the embedded PostgreSQL', () => {
     const started = Date.now();
     const ready = await waitForStatus(`${base}/health/ready`, 200, 30_000);
     assert.ok(Date.now() - started < 30_000);
-    assert.deepEqual(await ready.json(), { status: 'ready', draining: false, checks: { database: { status: 'up' }, models: { status: 'up' } } });
+    assert.deepEqual(await ready.json(), {
+      status: 'ready',
+      draining: false,
+      checks: { database: { status: 'up' }, models: { status: 'up' } },
+    });
     assert.equal((await postgresPidsFor(dataDir)).length > 0, true);
 
     // A model session makes ONNX Runtime start: its telemetry must stay off (no device id, event
     // database or log written, nothing uploaded).
-    const embedded = await fetch(`${base}/v1/embeddings`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'glove-100d', input: 'cat' }) });
+    const embedded = await fetch(`${base}/v1/embeddings`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'glove-100d', input: 'cat' }),
+    });
     assert.equal(embedded.status, 200, await embedded.text());
 
     run.child.kill('SIGTERM');
@@ -73,7 +91,11 @@ describe('process: zero-config start on the embedded PostgreSQL', () => {
     const run = spawnNode(MAIN, env);
     await waitForStatus(`${base}/health/ready`, 200, 30_000);
     const { data } = await instances();
-    assert.deepEqual(data.map((i) => i.state), ['running', 'stopped', 'stopped'], 'the earlier runs are still recorded');
+    assert.deepEqual(
+      data.map((i) => i.state),
+      ['running', 'stopped', 'stopped'],
+      'the earlier runs are still recorded',
+    );
     run.child.kill('SIGTERM');
     assert.equal((await run.exited).code, 0);
   });
@@ -91,7 +113,10 @@ describe('process: zero-config start on the embedded PostgreSQL', () => {
     assert.match(run.output(), /left running on .* by an earlier run/);
     for (const pid of orphans) assert.equal(isAlive(pid), false, `orphan ${pid} was stopped`);
     // Newest first: this run, the killed one (it never marked itself stopped; its heartbeat just ends), three clean stops.
-    assert.deepEqual((await instances()).data.map((i) => i.state), ['running', 'running', 'stopped', 'stopped', 'stopped']);
+    assert.deepEqual(
+      (await instances()).data.map((i) => i.state),
+      ['running', 'running', 'stopped', 'stopped', 'stopped'],
+    );
     run.child.kill('SIGTERM');
     assert.equal((await run.exited).code, 0);
     assert.deepEqual(await postgresPidsFor(dataDir), []);

@@ -3,7 +3,16 @@ import { after, before, describe, it } from 'node:test';
 import request from 'supertest';
 import { startTestApp, type TestApp } from '../support/app.js';
 import { HAVE_SHARED_MODELS, SHARED_MODELS, SHARED_SKIP } from '../support/media.js';
-import { addWhiteNoise, encodeWithFfmpeg, RATE, type Scene, speechScene, synthesize, trimToVoice, wavFile } from '../support/speech-audio.js';
+import {
+  addWhiteNoise,
+  encodeWithFfmpeg,
+  RATE,
+  type Scene,
+  speechScene,
+  synthesize,
+  trimToVoice,
+  wavFile,
+} from '../support/speech-audio.js';
 
 interface Segment {
   start: number;
@@ -72,27 +81,38 @@ describe('POST /v1/speech/vad and /v1/speech/keywords', () => {
       const segments = (res.body as VadBody).segments;
       assert.equal(segments.length, reference.length, `${format}: ${JSON.stringify(segments)}`);
       segments.forEach((s, i) => {
-        assert.ok(Math.abs(s.start - reference[i]!.start) <= FORMAT_TOLERANCE_S, `${format} segment ${i} start ${s.start} vs ${reference[i]!.start}`);
+        assert.ok(
+          Math.abs(s.start - reference[i]!.start) <= FORMAT_TOLERANCE_S,
+          `${format} segment ${i} start ${s.start} vs ${reference[i]!.start}`,
+        );
         assert.ok(Math.abs(s.end - reference[i]!.end) <= FORMAT_TOLERANCE_S, `${format} segment ${i} end ${s.end} vs ${reference[i]!.end}`);
       });
     }
     const form = await request(t.server).post('/v1/speech/vad').attach('file', Buffer.from(wav), 'talk.wav');
     assert.deepEqual((form.body as VadBody).segments, reference);
-    const json = await request(t.server).post('/v1/speech/vad').send({ audio: Buffer.from(wav).toString('base64') });
+    const json = await request(t.server)
+      .post('/v1/speech/vad')
+      .send({ audio: Buffer.from(wav).toString('base64') });
     assert.deepEqual((json.body as VadBody).segments, reference);
   });
 
   it('finds no speech in pure noise or in silence', async () => {
     const seconds = 4;
     const noise = addWhiteNoise(new Float32Array(seconds * RATE), 0.05, 11);
-    for (const [what, samples] of [['noise', noise], ['silence', new Float32Array(seconds * RATE)]] as const) {
+    for (const [what, samples] of [
+      ['noise', noise],
+      ['silence', new Float32Array(seconds * RATE)],
+    ] as const) {
       const res = await vad(wavFile(samples), 'audio/wav', '?return_probabilities=true');
       assert.equal(res.status, 200);
       const body = res.body as VadBody;
       assert.deepEqual(body.segments, [], `${what}: ${JSON.stringify(body.segments)}`);
       assert.equal(body.window_seconds, 512 / 16_000);
       assert.equal(body.probabilities!.length, Math.ceil((seconds * RATE) / 512));
-      assert.ok(body.probabilities!.every((p) => p >= 0 && p < 0.5), `${what}: max ${Math.max(...body.probabilities!)}`);
+      assert.ok(
+        body.probabilities!.every((p) => p >= 0 && p < 0.5),
+        `${what}: max ${Math.max(...body.probabilities!)}`,
+      );
     }
   });
 
@@ -101,7 +121,8 @@ describe('POST /v1/speech/vad and /v1/speech/keywords', () => {
     const all = (await vad(wavFile(short.samples), 'audio/wav')).body as VadBody;
     assert.equal(all.segments.length, 2, JSON.stringify(all.segments));
     const shortSeconds = short.truth[0]!.end - short.truth[0]!.start;
-    const longOnly = (await vad(wavFile(short.samples), 'audio/wav', `?min_speech_duration_ms=${Math.round(shortSeconds * 1000) + 300}`)).body as VadBody;
+    const longOnly = (await vad(wavFile(short.samples), 'audio/wav', `?min_speech_duration_ms=${Math.round(shortSeconds * 1000) + 300}`))
+      .body as VadBody;
     assert.equal(longOnly.segments.length, 1, JSON.stringify(longOnly.segments));
     assert.ok(Math.abs(longOnly.segments[0]!.start - short.truth[1]!.start) <= BOUNDARY_TOLERANCE_S);
   });
@@ -114,11 +135,25 @@ describe('POST /v1/speech/vad and /v1/speech/keywords', () => {
     const twoHours = wavFile(new Float32Array(2 * 3600 * 2000), { bits: 8, rate: 2000 });
     const cases: Array<{ what: string; body: Uint8Array; type: string; status: number; code: string; message: RegExp }> = [
       { what: 'empty body', body: new Uint8Array(0), type: 'audio/wav', status: 400, code: 'EMPTY_BODY', message: /empty/ },
-      { what: 'a text file', body: Buffer.from('these are meeting notes, not a recording\n'.repeat(20)), type: 'audio/mpeg', status: 422, code: 'MEDIA_INVALID', message: /not a recognised audio format/ },
+      {
+        what: 'a text file',
+        body: Buffer.from('these are meeting notes, not a recording\n'.repeat(20)),
+        type: 'audio/mpeg',
+        status: 422,
+        code: 'MEDIA_INVALID',
+        message: /not a recognised audio format/,
+      },
       { what: 'a WAV with 0 channels', body: zeroChannels, type: 'audio/wav', status: 422, code: 'MEDIA_INVALID', message: /0 channels/ },
       { what: 'a WAV at 1 Hz', body: oneHertz, type: 'audio/wav', status: 422, code: 'MEDIA_INVALID', message: /1 Hz/ },
       { what: 'a two-hour WAV', body: twoHours, type: 'audio/wav', status: 413, code: 'AUDIO_TOO_LONG', message: /7200(\.0+)? s.*3600/ },
-      { what: 'a truncated MP3', body: Buffer.from('ID3\x04\x00\x00\x00\x00\x00\x00\xff\xfb\x90\x00', 'latin1'), type: 'audio/mpeg', status: 422, code: 'MEDIA_INVALID', message: /./ },
+      {
+        what: 'a truncated MP3',
+        body: Buffer.from('ID3\x04\x00\x00\x00\x00\x00\x00\xff\xfb\x90\x00', 'latin1'),
+        type: 'audio/mpeg',
+        status: 422,
+        code: 'MEDIA_INVALID',
+        message: /./,
+      },
     ];
     for (const c of cases) {
       const res = await vad(c.body, c.type);
@@ -168,18 +203,31 @@ describe('POST /v1/speech/vad and /v1/speech/keywords', () => {
       samples.set(voiced, i * RATE + Math.floor((RATE - voiced.length) / 2));
     }
     samples.set(addWhiteNoise(new Float32Array(RATE), 0.01, 5), words.length * RATE);
-    const res = await request(t.server).post('/v1/speech/keywords').set('content-type', 'audio/wav').send(Buffer.from(wavFile(samples)));
+    const res = await request(t.server)
+      .post('/v1/speech/keywords')
+      .set('content-type', 'audio/wav')
+      .send(Buffer.from(wavFile(samples)));
     assert.equal(res.status, 200, JSON.stringify(res.body));
-    const body = res.body as { model: string; duration: number; windows: Array<{ start: number; end: number; scores: Array<{ label: string; score: number }> }> };
+    const body = res.body as {
+      model: string;
+      duration: number;
+      windows: Array<{ start: number; end: number; scores: Array<{ label: string; score: number }> }>;
+    };
     assert.equal(body.model, 'keyword-spotting');
     assert.equal(body.duration, words.length + 1);
-    assert.deepEqual(body.windows.map((w) => [w.start, w.end]), Array.from({ length: words.length + 1 }, (_, i) => [i, i + 1]));
+    assert.deepEqual(
+      body.windows.map((w) => [w.start, w.end]),
+      Array.from({ length: words.length + 1 }, (_, i) => [i, i + 1]),
+    );
     const labels = ['down', 'go', 'left', 'no', 'off', 'on', 'right', 'stop', 'up', 'yes', 'silence', 'unknown'];
     for (const w of body.windows) {
       assert.deepEqual(w.scores.map((s) => s.label).sort(), [...labels].sort());
       const sum = w.scores.reduce((a, s) => a + s.score, 0);
       assert.ok(Math.abs(sum - 1) < 1e-6, `scores sum to ${sum}`);
-      assert.ok(w.scores.every((s, i) => i === 0 || w.scores[i - 1]!.score >= s.score), 'best first');
+      assert.ok(
+        w.scores.every((s, i) => i === 0 || w.scores[i - 1]!.score >= s.score),
+        'best first',
+      );
     }
     const heard = body.windows.map((w) => w.scores[0]!.label);
     const wanted = [...words.map((w) => (labels.includes(w) ? w : 'unknown')), 'silence'];

@@ -22,13 +22,15 @@ const MB = 1024 * 1024;
 /** Downloads the artifact, hashing it as it arrives (nothing kept), and resolves its sha256. */
 function download(port: number, id: string): Promise<string> {
   return new Promise((resolve, reject) => {
-    http.get({ host: '127.0.0.1', port, path: `/v1/artifacts/${id}` }, (res) => {
-      if (res.statusCode !== 200) reject(new Error(`status ${res.statusCode}`));
-      const hash = createHash('sha256');
-      res.on('data', (c: Buffer) => hash.update(c));
-      res.on('end', () => resolve(hash.digest('hex')));
-      res.on('error', reject);
-    }).on('error', reject);
+    http
+      .get({ host: '127.0.0.1', port, path: `/v1/artifacts/${id}` }, (res) => {
+        if (res.statusCode !== 200) reject(new Error(`status ${res.statusCode}`));
+        const hash = createHash('sha256');
+        res.on('data', (c: Buffer) => hash.update(c));
+        res.on('end', () => resolve(hash.digest('hex')));
+        res.on('error', reject);
+      })
+      .on('error', reject);
   });
 }
 

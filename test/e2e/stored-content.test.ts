@@ -65,7 +65,9 @@ describe('stored content: sliced reads, streamed downloads', () => {
     const bytes = randomBytes(3 * SLICE);
     const row = await artifacts.insert('checkpoint', TRAINER_STATE_MEDIA_TYPE, bytes, null);
     sliceReads = 0;
-    const res = await request(t.server).get(`/v1/artifacts/${row.id}`).set('if-none-match', `W/"other", "${sha256(bytes)}"`);
+    const res = await request(t.server)
+      .get(`/v1/artifacts/${row.id}`)
+      .set('if-none-match', `W/"other", "${sha256(bytes)}"`);
     assert.equal(res.status, 304);
     assert.equal(res.headers.etag, `"${sha256(bytes)}"`);
     assert.equal(res.text, '');
@@ -79,18 +81,32 @@ describe('stored content: sliced reads, streamed downloads', () => {
     const bytes = randomBytes(10 * SLICE + 7);
     const row = await artifacts.insert('checkpoint', TRAINER_STATE_MEDIA_TYPE, bytes, null);
     const cut = 4 * SLICE + 100;
-    const head = await request(t.server).get(`/v1/artifacts/${row.id}`).set('range', `bytes=0-${cut - 1}`).buffer(true).parse(asBuffer);
+    const head = await request(t.server)
+      .get(`/v1/artifacts/${row.id}`)
+      .set('range', `bytes=0-${cut - 1}`)
+      .buffer(true)
+      .parse(asBuffer);
     assert.equal(head.status, 206);
     assert.equal(head.headers['content-range'], `bytes 0-${cut - 1}/${bytes.length}`);
     assert.equal(head.headers['content-length'], String(cut));
     assert.equal(head.headers['accept-ranges'], 'bytes');
     sliceReads = 0;
-    const rest = await request(t.server).get(`/v1/artifacts/${row.id}`).set('range', `bytes=${cut}-`).set('if-range', head.headers.etag!).buffer(true).parse(asBuffer);
+    const rest = await request(t.server)
+      .get(`/v1/artifacts/${row.id}`)
+      .set('range', `bytes=${cut}-`)
+      .set('if-range', head.headers.etag!)
+      .buffer(true)
+      .parse(asBuffer);
     assert.equal(rest.status, 206);
     assert.equal(rest.headers['content-range'], `bytes ${cut}-${bytes.length - 1}/${bytes.length}`);
     assert.equal(sliceReads, 6, `${bytes.length - cut} bytes from ${cut}: five whole slices and a short one`);
     assert.equal(sha256(Buffer.concat([binary(head), binary(rest)])), sha256(bytes));
-    const stale = await request(t.server).get(`/v1/artifacts/${row.id}`).set('range', `bytes=${cut}-`).set('if-range', '"another-version"').buffer(true).parse(asBuffer);
+    const stale = await request(t.server)
+      .get(`/v1/artifacts/${row.id}`)
+      .set('range', `bytes=${cut}-`)
+      .set('if-range', '"another-version"')
+      .buffer(true)
+      .parse(asBuffer);
     assert.equal(stale.status, 200);
     assert.ok(binary(stale).equals(bytes));
   });
@@ -124,11 +140,15 @@ describe('stored content: sliced reads, streamed downloads', () => {
     assert.equal(res.statusCode, 200);
     res.pause();
     let seen = -1;
-    await waitFor(async () => {
-      const stable = sliceReads === seen && sliceReads > 0;
-      seen = sliceReads;
-      return stable ? true : undefined;
-    }, 30_000, 'reads to stop while the client is paused');
+    await waitFor(
+      async () => {
+        const stable = sliceReads === seen && sliceReads > 0;
+        seen = sliceReads;
+        return stable ? true : undefined;
+      },
+      30_000,
+      'reads to stop while the client is paused',
+    );
     return { req, res, readsWhilePaused: sliceReads };
   };
 
@@ -175,7 +195,9 @@ describe('stored content: sliced reads, streamed downloads', () => {
     assert.equal(res.headers['content-length'], String(content.length));
     assert.equal(res.headers['x-content-sha256'], sha256(content));
     assert.equal(res.headers.etag, `"${sha256(content)}"`);
-    const cached = await request(t.server).get(`/v1/files/${file.id}/content`).set('if-none-match', `"${sha256(content)}"`);
+    const cached = await request(t.server)
+      .get(`/v1/files/${file.id}/content`)
+      .set('if-none-match', `"${sha256(content)}"`);
     assert.equal(cached.status, 304);
     assert.equal(cached.text, '');
     const tail = await request(t.server).get(`/v1/files/${file.id}/content`).set('range', 'bytes=-10').buffer(true).parse(asBuffer);

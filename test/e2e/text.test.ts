@@ -19,28 +19,38 @@ async function textRepository(root: string, fx: BertFixtures): Promise<string> {
   const inputs = ['input_ids', 'attention_mask', 'token_type_ids'].map((name) => ({ name, ...ids }));
   const common = { inputs, maxBatchSize: 8, dynamicBatching: { maxQueueDelayMicroseconds: 2000 }, instances: 1 };
   await writeManifest(dir, 'bert-mini', {
-    ...common, task: 'feature-extraction', source: { huggingface: fx.encoder.dir, file: 'onnx/model.onnx' },
+    ...common,
+    task: 'feature-extraction',
+    source: { huggingface: fx.encoder.dir, file: 'onnx/model.onnx' },
     outputs: [{ name: 'last_hidden_state', datatype: 'FP32', shape: [-1, HIDDEN] }],
     parameters: { pooling: 'mean', normalize: true },
   });
   // Waits (up to 10 s) for 8 rows: concurrent requests run as one worker call.
   await writeManifest(dir, 'bert-mini-merged', {
-    ...common, task: 'feature-extraction', source: { huggingface: fx.encoder.dir, file: 'onnx/model.onnx' },
+    ...common,
+    task: 'feature-extraction',
+    source: { huggingface: fx.encoder.dir, file: 'onnx/model.onnx' },
     dynamicBatching: { preferredBatchSizes: [8], maxQueueDelayMicroseconds: 10_000_000 },
     outputs: [{ name: 'last_hidden_state', datatype: 'FP32', shape: [-1, HIDDEN] }],
     parameters: { pooling: 'mean', normalize: true },
   });
   await writeManifest(dir, 'bert-mini-cls', {
-    ...common, task: 'feature-extraction', source: { huggingface: fx.encoder.dir, file: 'onnx/model.onnx' },
+    ...common,
+    task: 'feature-extraction',
+    source: { huggingface: fx.encoder.dir, file: 'onnx/model.onnx' },
     outputs: [{ name: 'last_hidden_state', datatype: 'FP32', shape: [-1, HIDDEN] }],
     parameters: { pooling: 'cls', normalize: false },
   });
   await writeManifest(dir, 'sentiment', {
-    ...common, task: 'text-classification', source: { huggingface: fx.classifier.dir, file: 'onnx/model.onnx' },
+    ...common,
+    task: 'text-classification',
+    source: { huggingface: fx.classifier.dir, file: 'onnx/model.onnx' },
     outputs: [{ name: 'logits', datatype: 'FP32', shape: [SENTIMENT_LABELS.length] }],
   });
   await writeManifest(dir, 'ner', {
-    ...common, task: 'token-classification', source: { huggingface: fx.tagger.dir, file: 'onnx/model.onnx' },
+    ...common,
+    task: 'token-classification',
+    source: { huggingface: fx.tagger.dir, file: 'onnx/model.onnx' },
     outputs: [{ name: 'logits', datatype: 'FP32', shape: [-1, NER_LABELS.length] }],
   });
   return dir;
@@ -75,7 +85,7 @@ describe('text routes on generated Hugging Face-layout models', () => {
 
   const post = (path: string, body: object) => request(t.server).post(path).send(body);
 
-  it('embeds like the reference (mean pooling, L2), singly and in a batch, with OpenAI\'s response shape', async () => {
+  it("embeds like the reference (mean pooling, L2), singly and in a batch, with OpenAI's response shape", async () => {
     const single = await post('/v1/embeddings', { model: 'bert-mini', input: TEXTS[0] });
     assert.equal(single.status, 200, JSON.stringify(single.body));
     const enc0 = wordPieceEncode(fx.tokenizer, TEXTS[0]!);
@@ -86,7 +96,10 @@ describe('text routes on generated Hugging Face-layout models', () => {
     const batch = await post('/v1/embeddings', { model: 'bert-mini', input: TEXTS });
     assert.equal(batch.status, 200);
     const data = batch.body.data as Array<{ object: string; index: number; embedding: number[] }>;
-    assert.deepEqual(data.map((d) => [d.object, d.index]), TEXTS.map((_, i) => ['embedding', i]));
+    assert.deepEqual(
+      data.map((d) => [d.object, d.index]),
+      TEXTS.map((_, i) => ['embedding', i]),
+    );
     TEXTS.forEach((text, i) => {
       const tokens = bertEncoder(fx.weights, wordPieceEncode(fx.tokenizer, text).ids);
       const mean = tokens[0]!.map((_, k) => tokens.reduce((s, v) => s + v[k]!, 0) / tokens.length);
@@ -104,7 +117,9 @@ describe('text routes on generated Hugging Face-layout models', () => {
     };
     // 40 tokens against 5 to 12: the worker runs the rows in two groups of similar length.
     const longer = Array(38).fill('the').join(' ');
-    const tooLong = Array(MAX_POSITIONS * 2).fill('the').join(' ');
+    const tooLong = Array(MAX_POSITIONS * 2)
+      .fill('the')
+      .join(' ');
     const inputs = [[TEXTS[0]!, TEXTS[1]!], ['ok', tooLong, 'fine'], [longer], [TEXTS[3]!, TEXTS[2]!]];
     const replies = await Promise.all(inputs.map((input) => post('/v1/embeddings', { model: 'bert-mini-merged', input })));
     for (const i of [0, 2, 3]) {
@@ -124,14 +139,26 @@ describe('text routes on generated Hugging Face-layout models', () => {
 
   it('numbers a refused input by its place in the request when the request spans several worker calls', async () => {
     // maxBatchSize 8: inputs 0-7 go in one call, 8-9 in another.
-    const input = [...Array(9).fill('ok'), Array(MAX_POSITIONS * 2).fill('the').join(' ')];
+    const input = [
+      ...Array(9).fill('ok'),
+      Array(MAX_POSITIONS * 2)
+        .fill('the')
+        .join(' '),
+    ];
     const reply = await post('/v1/embeddings', { model: 'bert-mini', input });
     assert.equal(reply.status, 413);
     assert.match(reply.body.error.message, /^input 9 has 130 tokens/);
     const fine = await post('/v1/embeddings', { model: 'bert-mini', input: [...Array(9).fill('ok'), TEXTS[1]] });
     assert.equal(fine.status, 200);
-    assert.deepEqual(fine.body.data.map((d: { index: number }) => d.index), [...Array(10).keys()]);
-    close(fine.body.data[9].embedding, (await post('/v1/embeddings', { model: 'bert-mini', input: TEXTS[1] })).body.data[0].embedding, 'input 9 vs alone');
+    assert.deepEqual(
+      fine.body.data.map((d: { index: number }) => d.index),
+      [...Array(10).keys()],
+    );
+    close(
+      fine.body.data[9].embedding,
+      (await post('/v1/embeddings', { model: 'bert-mini', input: TEXTS[1] })).body.data[0].embedding,
+      'input 9 vs alone',
+    );
   });
 
   it('pools by the first token, keeps the first `dimensions` renormalised, and answers base64 float32', async () => {
@@ -143,7 +170,11 @@ describe('text routes on generated Hugging Face-layout models', () => {
     const vector = Array.from(new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4));
     close(vector, l2(full.slice(0, 8)), 'dimensions 8');
     const tokens = await post('/v1/embeddings', { model: 'bert-mini', input: wordPieceEncode(fx.tokenizer, TEXTS[0]!).ids });
-    close(tokens.body.data[0].embedding, (await post('/v1/embeddings', { model: 'bert-mini', input: TEXTS[0] })).body.data[0].embedding, 'token-array input');
+    close(
+      tokens.body.data[0].embedding,
+      (await post('/v1/embeddings', { model: 'bert-mini', input: TEXTS[0] })).body.data[0].embedding,
+      'token-array input',
+    );
   });
 
   it('classifies text like the reference, top_k best first', async () => {
@@ -153,8 +184,15 @@ describe('text routes on generated Hugging Face-layout models', () => {
     TEXTS.forEach((text, i) => {
       const probs = softmax(bertSequenceLogits(fx.weights, wordPieceEncode(fx.tokenizer, text).ids));
       const order = [0, 1, 2].sort((a, b) => probs[b]! - probs[a]!);
-      assert.deepEqual(lists[i]!.map((p) => p.label), order.map((k) => SENTIMENT_LABELS[k]));
-      close(lists[i]!.map((p) => p.score), order.map((k) => probs[k]!), `scores of ${JSON.stringify(text)}`);
+      assert.deepEqual(
+        lists[i]!.map((p) => p.label),
+        order.map((k) => SENTIMENT_LABELS[k]),
+      );
+      close(
+        lists[i]!.map((p) => p.score),
+        order.map((k) => probs[k]!),
+        `scores of ${JSON.stringify(text)}`,
+      );
     });
     const single = await post('/v1/text/classify', { model: 'sentiment', inputs: TEXTS[0] });
     assert.deepEqual(single.body, [lists[0]![0]]);
@@ -174,38 +212,117 @@ describe('text routes on generated Hugging Face-layout models', () => {
         const best = probs.indexOf(Math.max(...probs));
         return [{ entity: NER_LABELS[best]!, score: probs[best]!, index: i, word: enc.tokens[i]!, start: offsets[0], end: offsets[1] }];
       });
-      assert.deepEqual(entities.map(({ score, ...rest }) => rest), expected.map(({ score, ...rest }) => rest), text);
-      close(entities.map((e) => e.score), expected.map((e) => e.score), `token scores of ${JSON.stringify(text)}`);
+      assert.deepEqual(
+        entities.map(({ score, ...rest }) => rest),
+        expected.map(({ score, ...rest }) => rest),
+        text,
+      );
+      close(
+        entities.map((e) => e.score),
+        expected.map((e) => e.score),
+        `token scores of ${JSON.stringify(text)}`,
+      );
       for (const e of entities) {
-        const piece = text.slice(e.start, e.end).normalize('NFD').replace(/\p{Mn}/gu, '').toLowerCase();
-        if (e.word !== '[UNK]') assert.equal(piece, e.word.replace(/^##/, '').normalize('NFD').replace(/\p{Mn}/gu, ''), `${text}: ${JSON.stringify(e)}`);
+        const piece = text
+          .slice(e.start, e.end)
+          .normalize('NFD')
+          .replace(/\p{Mn}/gu, '')
+          .toLowerCase();
+        if (e.word !== '[UNK]')
+          assert.equal(
+            piece,
+            e.word
+              .replace(/^##/, '')
+              .normalize('NFD')
+              .replace(/\p{Mn}/gu, ''),
+            `${text}: ${JSON.stringify(e)}`,
+          );
       }
     }
   });
 
   it('groups entities with the simple strategy, each group spanning its tokens', async () => {
     const text = TEXTS[2]!;
-    const none = (await post('/v1/text/tokens', { model: 'ner', inputs: text, ignore_labels: [] })).body as Array<{ entity: string; start: number; end: number }>;
-    const simple = (await post('/v1/text/tokens', { model: 'ner', inputs: [text], aggregation_strategy: 'simple', ignore_labels: [] })).body as Array<Array<{ entity_group: string; start: number; end: number }>>;
+    const none = (await post('/v1/text/tokens', { model: 'ner', inputs: text, ignore_labels: [] })).body as Array<{
+      entity: string;
+      start: number;
+      end: number;
+    }>;
+    const simple = (await post('/v1/text/tokens', { model: 'ner', inputs: [text], aggregation_strategy: 'simple', ignore_labels: [] }))
+      .body as Array<Array<{ entity_group: string; start: number; end: number }>>;
     assert.equal(simple.length, 1);
     const groups = simple[0]!;
     assert.equal(groups[0]!.start, none[0]!.start);
     assert.equal(groups.at(-1)!.end, none.at(-1)!.end);
-    for (const g of groups) assert.ok(NER_LABELS.some((l) => l.endsWith(g.entity_group)), g.entity_group);
+    for (const g of groups)
+      assert.ok(
+        NER_LABELS.some((l) => l.endsWith(g.entity_group)),
+        g.entity_group,
+      );
   });
 
   it('refuses bad input with a clear 4xx', async () => {
-    const long = Array(MAX_POSITIONS * 2).fill('the').join(' ');
+    const long = Array(MAX_POSITIONS * 2)
+      .fill('the')
+      .join(' ');
     const cases: Array<{ path: string; body: object; status: number; code: string; message: RegExp }> = [
-      { path: '/v1/embeddings', body: { model: 'bert-mini', input: '' }, status: 400, code: 'VALIDATION_FAILED', message: /input is an empty string/ },
-      { path: '/v1/embeddings', body: { model: 'bert-mini', input: Array(10_000).fill('a') }, status: 400, code: 'VALIDATION_FAILED', message: /10000 inputs; at most 2048/ },
-      { path: '/v1/embeddings', body: { model: 'bert-mini', input: long }, status: 413, code: 'INPUT_TOO_LONG', message: /130 tokens; model "bert-mini" takes at most 64 .*truncate/ },
-      { path: '/v1/embeddings', body: { model: 'bert-mini', input: ['ok', 'bad \ud800 text'] }, status: 400, code: 'VALIDATION_FAILED', message: /input\[1\] has an unpaired UTF-16 surrogate \(\\ud800\) at index 4/ },
+      {
+        path: '/v1/embeddings',
+        body: { model: 'bert-mini', input: '' },
+        status: 400,
+        code: 'VALIDATION_FAILED',
+        message: /input is an empty string/,
+      },
+      {
+        path: '/v1/embeddings',
+        body: { model: 'bert-mini', input: Array(10_000).fill('a') },
+        status: 400,
+        code: 'VALIDATION_FAILED',
+        message: /10000 inputs; at most 2048/,
+      },
+      {
+        path: '/v1/embeddings',
+        body: { model: 'bert-mini', input: long },
+        status: 413,
+        code: 'INPUT_TOO_LONG',
+        message: /130 tokens; model "bert-mini" takes at most 64 .*truncate/,
+      },
+      {
+        path: '/v1/embeddings',
+        body: { model: 'bert-mini', input: ['ok', 'bad \ud800 text'] },
+        status: 400,
+        code: 'VALIDATION_FAILED',
+        message: /input\[1\] has an unpaired UTF-16 surrogate \(\\ud800\) at index 4/,
+      },
       { path: '/v1/embeddings', body: { model: 'nope', input: 'x' }, status: 404, code: 'MODEL_NOT_FOUND', message: /"nope"/ },
-      { path: '/v1/embeddings', body: { model: 'sentiment', input: 'x' }, status: 400, code: 'VALIDATION_FAILED', message: /text-classification model; this route needs feature-extraction/ },
-      { path: '/v1/text/classify', body: { model: 'ner', inputs: 'x' }, status: 400, code: 'VALIDATION_FAILED', message: /token-classification model/ },
-      { path: '/v1/text/tokens', body: { model: 'ner', inputs: [''] }, status: 400, code: 'VALIDATION_FAILED', message: /inputs\[0\] is an empty string/ },
-      { path: '/v1/embeddings', body: { model: 'bert-mini', input: [999_999] }, status: 400, code: 'VALIDATION_FAILED', message: /token id 999999/ },
+      {
+        path: '/v1/embeddings',
+        body: { model: 'sentiment', input: 'x' },
+        status: 400,
+        code: 'VALIDATION_FAILED',
+        message: /text-classification model; this route needs feature-extraction/,
+      },
+      {
+        path: '/v1/text/classify',
+        body: { model: 'ner', inputs: 'x' },
+        status: 400,
+        code: 'VALIDATION_FAILED',
+        message: /token-classification model/,
+      },
+      {
+        path: '/v1/text/tokens',
+        body: { model: 'ner', inputs: [''] },
+        status: 400,
+        code: 'VALIDATION_FAILED',
+        message: /inputs\[0\] is an empty string/,
+      },
+      {
+        path: '/v1/embeddings',
+        body: { model: 'bert-mini', input: [999_999] },
+        status: 400,
+        code: 'VALIDATION_FAILED',
+        message: /token id 999999/,
+      },
     ];
     for (const c of cases) {
       const res = await post(c.path, c.body);

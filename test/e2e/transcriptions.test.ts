@@ -19,7 +19,10 @@ const MP3_DURATION_TOLERANCE_S = 0.1;
 
 /** A 440 Hz tone with a slow swell: the fixture's transcript does not depend on the audio, so any will do. */
 function tone(seconds: number): Float32Array {
-  return Float32Array.from({ length: Math.round(seconds * RATE) }, (_, i) => 0.3 * Math.sin((2 * Math.PI * 440 * i) / RATE) * (1 + Math.sin(i / 900)) * 0.5);
+  return Float32Array.from(
+    { length: Math.round(seconds * RATE) },
+    (_, i) => 0.3 * Math.sin((2 * Math.PI * 440 * i) / RATE) * (1 + Math.sin(i / 900)) * 0.5,
+  );
 }
 
 describe('POST /v1/audio/transcriptions (OpenAI) on a bigram Whisper-layout model served by Transformers.js', () => {
@@ -107,7 +110,10 @@ describe('POST /v1/audio/transcriptions (OpenAI) on a bigram Whisper-layout mode
       assert.deepEqual(res.body, { text: fx.expectedText }, JSON.stringify(fields));
     }
     const sampled = await transcribe({ model: MODEL, response_format: 'verbose_json', temperature: '0.5' });
-    assert.deepEqual((sampled.body as { segments: unknown }).segments, fx.expectedSegments.map((s, id) => ({ id, ...s, temperature: 0.5 })));
+    assert.deepEqual(
+      (sampled.body as { segments: unknown }).segments,
+      fx.expectedSegments.map((s, id) => ({ id, ...s, temperature: 0.5 })),
+    );
   });
 
   it('decodes MP3 through ffmpeg', async () => {
@@ -140,7 +146,10 @@ describe('POST /v1/audio/transcriptions (OpenAI) on a bigram Whisper-layout mode
     assert.deepEqual(plain.body, { text: 'hello world hello world' });
     const verbose = await transcribe({ model: MODEL, response_format: 'verbose_json' }, long);
     assert.deepEqual(verbose.body, {
-      task: 'transcribe', language: 'en', duration: 70, text: 'hello world',
+      task: 'transcribe',
+      language: 'en',
+      duration: 70,
+      text: 'hello world',
       segments: [{ id: 0, start: 0, end: 70, text: ' hello world', temperature: 0 }],
     });
   });
@@ -150,16 +159,28 @@ describe('POST /v1/audio/transcriptions (OpenAI) on a bigram Whisper-layout mode
     expectError(await transcribe({}), 400, 'VALIDATION_FAILED', /^invalid options: model: /);
     expectError(await transcribe({ model: 'no-such-model' }), 404, 'MODEL_NOT_FOUND', /no-such-model/);
     expectError(
-      await transcribe({ model: 'silero-vad' }), 400, 'VALIDATION_FAILED',
+      await transcribe({ model: 'silero-vad' }),
+      400,
+      'VALIDATION_FAILED',
       'model "silero-vad" is a voice-activity-detection model; this route needs automatic-speech-recognition',
     );
     const notes = Buffer.from('these are meeting notes, not a recording\n'.repeat(20));
     expectError(await transcribe({ model: MODEL }, notes, 'notes.mp3'), 422, 'MEDIA_INVALID', /not a recognised audio format/);
-    expectError(await transcribe({ model: MODEL, response_format: 'srt' }), 400, 'VALIDATION_FAILED', /^invalid options: response_format: /);
+    expectError(
+      await transcribe({ model: MODEL, response_format: 'srt' }),
+      400,
+      'VALIDATION_FAILED',
+      /^invalid options: response_format: /,
+    );
     expectError(await transcribe({ model: MODEL, temperature: '2' }), 400, 'VALIDATION_FAILED', /^invalid options: temperature: /);
     expectError(await transcribe({ model: MODEL, language: 'English' }), 400, 'VALIDATION_FAILED', /language: must be an ISO-639-1 code/);
     // Well-formed but not a Whisper language: Transformers.js refuses it inside the worker.
-    expectError(await transcribe({ model: MODEL, language: 'xx' }), 400, 'VALIDATION_FAILED', /^inference failed: Language "xx" is not supported/);
+    expectError(
+      await transcribe({ model: MODEL, language: 'xx' }),
+      400,
+      'VALIDATION_FAILED',
+      /^inference failed: Language "xx" is not supported/,
+    );
     // The worker survived all of that.
     assert.deepEqual((await transcribe({ model: MODEL })).body, { text: fx.expectedText });
   });
@@ -171,11 +192,18 @@ describe('POST /v1/audio/transcriptions (OpenAI) on a bigram Whisper-layout mode
     const text = await client.audio.transcriptions.create({ file: await file(), model: MODEL, response_format: 'text' });
     assert.equal(text, `${fx.expectedText}\n`);
     const verbose = await client.audio.transcriptions.create({
-      file: await file(), model: MODEL, response_format: 'verbose_json', language: 'en', timestamp_granularities: ['segment'],
+      file: await file(),
+      model: MODEL,
+      response_format: 'verbose_json',
+      language: 'en',
+      timestamp_granularities: ['segment'],
     });
     assert.equal(verbose.duration, 2.5);
     assert.equal(verbose.language, 'en');
-    assert.deepEqual(verbose.segments?.map((s) => ({ start: s.start, end: s.end, text: s.text })), fx.expectedSegments);
+    assert.deepEqual(
+      verbose.segments?.map((s) => ({ start: s.start, end: s.end, text: s.text })),
+      fx.expectedSegments,
+    );
     await assert.rejects(client.audio.transcriptions.create({ file: await file(), model: 'silero-vad' }), (err: unknown) => {
       assert.ok(err instanceof OpenAI.BadRequestError, String(err));
       return true;

@@ -27,7 +27,12 @@ function holds(box: OcrBody['lines'][number]['box'], [x, y]: Point, tolerance: n
   });
 }
 
-const corners = (b: PixelBox): Point[] => [[b.x0, b.y0], [b.x1, b.y0], [b.x1, b.y1], [b.x0, b.y1]];
+const corners = (b: PixelBox): Point[] => [
+  [b.x0, b.y0],
+  [b.x1, b.y0],
+  [b.x1, b.y1],
+  [b.x0, b.y1],
+];
 
 describe('POST /v1/vision/ocr (PaddleOCR v4 through the runtime)', () => {
   let t: TestApp;
@@ -62,11 +67,16 @@ describe('POST /v1/vision/ocr (PaddleOCR v4 through the runtime)', () => {
     }
     if (misread.length > 0) console.log(`misread ${misread.length} of ${cases.length}:\n  ${misread.join('\n  ')}`);
     assert.deepEqual(problems, []);
-    assert.ok(cases.length - misread.length >= 18, `only ${cases.length - misread.length} of ${cases.length} read exactly:\n${misread.join('\n')}`);
+    assert.ok(
+      cases.length - misread.length >= 18,
+      `only ${cases.length - misread.length} of ${cases.length} read exactly:\n${misread.join('\n')}`,
+    );
   });
 
   it('answers the image size, the model and its timing headers; a blank image has no lines', async () => {
-    const blank = await sharp({ create: { width: 320, height: 120, channels: 3, background: '#fafafa' } }).png().toBuffer();
+    const blank = await sharp({ create: { width: 320, height: 120, channels: 3, background: '#fafafa' } })
+      .png()
+      .toBuffer();
     const res = await request(t.server).post('/v1/vision/ocr').set('content-type', 'image/png').send(blank);
     assert.equal(res.status, 200);
     assert.deepEqual(res.body, { model: 'paddleocr-rec', version: '1', width: 320, height: 120, lines: [], text: '' });
@@ -76,9 +86,14 @@ describe('POST /v1/vision/ocr (PaddleOCR v4 through the runtime)', () => {
 
   it('reads a batch of images, one result each, and applies EXIF orientation', async () => {
     const [first, second] = cases;
-    const batch = await request(t.server).post('/v1/vision/ocr').send({ images: [first!.png.toString('base64'), second!.png.toString('base64')] });
+    const batch = await request(t.server)
+      .post('/v1/vision/ocr')
+      .send({ images: [first!.png.toString('base64'), second!.png.toString('base64')] });
     assert.equal(batch.status, 200);
-    assert.deepEqual((batch.body as OcrBody[]).map((b) => b.text), [first, second].map((c) => c!.lines.map((l) => l.text).join('\n')));
+    assert.deepEqual(
+      (batch.body as OcrBody[]).map((b) => b.text),
+      [first, second].map((c) => c!.lines.map((l) => l.text).join('\n')),
+    );
     // The same picture stored turned a quarter clockwise, with EXIF orientation 8 (turn it back to view):
     // read upright, in the upright image's size.
     const { width, height } = await sharp(first!.png).metadata();

@@ -18,9 +18,7 @@ export async function startTestApp(env: Record<string, string> = {}, options: { 
   const db = await createTestDatabase();
   const config = loadConfig({ LOG_LEVEL: options.logLines ? 'info' : 'silent', DATABASE_URL: db.url, ...env });
   // With logLines the app logs JSON lines into the array instead of stdout.
-  const logger = options.logLines
-    ? pino({ level: 'info' }, { write: (line: string) => void options.logLines!.push(line) })
-    : undefined;
+  const logger = options.logLines ? pino({ level: 'info' }, { write: (line: string) => void options.logLines!.push(line) }) : undefined;
   const app = await createApp(config, { extraModules: [FixturesModule], logger });
   await app.init();
   await app.getHttpAdapter().getInstance().ready();

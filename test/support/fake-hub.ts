@@ -132,7 +132,14 @@ export class FakeHub {
   }
 
   private handle(role: 'hub' | 'cdn', req: IncomingMessage, res: ServerResponse): void {
-    const record: RecordedRequest = { server: role, method: req.method ?? '', url: req.url ?? '', headers: req.headers, status: 0, bodyBytes: 0 };
+    const record: RecordedRequest = {
+      server: role,
+      method: req.method ?? '',
+      url: req.url ?? '',
+      headers: req.headers,
+      status: 0,
+      bodyBytes: 0,
+    };
     this.requests.push(record);
     const originalWrite = res.write.bind(res);
     res.write = ((chunk: Buffer, ...rest: never[]) => {
@@ -146,7 +153,8 @@ export class FakeHub {
     if (cdn) return this.serveCdn(cdn[1]!, req, res);
     if (role === 'cdn') return error(res, 404, undefined, 'NoSuchKey');
     const api = /^\/api\/models\/(.+)\/revision\/([^/]+)$/.exec(url.pathname);
-    if (api) return this.serveInfo(decodeURIComponent(api[1]!), decodeURIComponent(api[2]!), url.searchParams.get('blobs') === 'true', req, res);
+    if (api)
+      return this.serveInfo(decodeURIComponent(api[1]!), decodeURIComponent(api[2]!), url.searchParams.get('blobs') === 'true', req, res);
     const resolve = /^\/(.+?)\/resolve\/([^/]+)\/(.+)$/.exec(url.pathname);
     if (resolve) return this.serveResolve(resolve[1]!, decodeURIComponent(resolve[2]!), decodeURIComponent(resolve[3]!), req, res);
     error(res, 404, undefined, 'Not Found');
@@ -259,7 +267,9 @@ export class FakeHub {
       etag: `"${etag}"`,
       ...(range ? { 'content-range': `bytes ${start}-${end}/${size}` } : {}),
     });
-    const drop = this.faults.find((f): f is Extract<Fault, { kind: 'drop' }> => f.kind === 'drop' && f.path === file.path && (f.times ?? 1) > 0);
+    const drop = this.faults.find(
+      (f): f is Extract<Fault, { kind: 'drop' }> => f.kind === 'drop' && f.path === file.path && (f.times ?? 1) > 0,
+    );
     if (!drop) {
       res.write(body);
       res.end();
@@ -313,7 +323,10 @@ export function tinyClassifierOutput(rows: number[][]): number[] {
   return rows.flatMap((x) => {
     const out = [0, 0];
     for (let j = 0; j < TINY_HIDDEN; j += 1) {
-      const h = Math.max(0, x.reduce((sum, xi, i) => sum + xi * w1(i, j), 0));
+      const h = Math.max(
+        0,
+        x.reduce((sum, xi, i) => sum + xi * w1(i, j), 0),
+      );
       for (let k = 0; k < 2; k += 1) out[k]! += h * w2(j, k);
     }
     return out;

@@ -20,17 +20,44 @@ const pick = <T>(next: () => number, items: readonly T[]): T => items[Math.floor
 /** Three topics, several templates each, with varied words GloVe knows (lower case, no punctuation). */
 const TOPICS: Record<string, { templates: string[]; words: Record<string, string[]> }> = {
   animals: {
-    templates: ['the {adj} {animal} {verb} in the {place}', 'a {animal} and a {animal} {verb} near the {place}', 'my {animal} likes to {act} every morning', 'we saw a {adj} {animal} at the {place} today'],
+    templates: [
+      'the {adj} {animal} {verb} in the {place}',
+      'a {animal} and a {animal} {verb} near the {place}',
+      'my {animal} likes to {act} every morning',
+      'we saw a {adj} {animal} at the {place} today',
+    ],
     words: {
       adj: ['small', 'big', 'young', 'old', 'wild', 'hungry', 'brown', 'white', 'lazy', 'quick'],
-      animal: ['dog', 'cat', 'horse', 'lion', 'tiger', 'elephant', 'bird', 'rabbit', 'wolf', 'bear', 'fox', 'deer', 'cow', 'sheep', 'monkey', 'duck'],
+      animal: [
+        'dog',
+        'cat',
+        'horse',
+        'lion',
+        'tiger',
+        'elephant',
+        'bird',
+        'rabbit',
+        'wolf',
+        'bear',
+        'fox',
+        'deer',
+        'cow',
+        'sheep',
+        'monkey',
+        'duck',
+      ],
       verb: ['runs', 'sleeps', 'eats', 'hunts', 'plays', 'jumps', 'hides', 'swims', 'rests', 'walks'],
       act: ['run', 'sleep', 'eat', 'play', 'swim', 'hunt', 'climb', 'bark'],
       place: ['forest', 'field', 'zoo', 'farm', 'jungle', 'garden', 'river', 'barn', 'meadow', 'woods'],
     },
   },
   finance: {
-    templates: ['the {company} reported higher {noun} as {market} {move}', 'investors expect {noun} to {change} next quarter', 'shares of the {company} {move} after the {event}', 'the central bank raised {noun} to fight {problem}'],
+    templates: [
+      'the {company} reported higher {noun} as {market} {move}',
+      'investors expect {noun} to {change} next quarter',
+      'shares of the {company} {move} after the {event}',
+      'the central bank raised {noun} to fight {problem}',
+    ],
     words: {
       company: ['bank', 'company', 'firm', 'insurer', 'retailer', 'lender', 'corporation', 'fund'],
       noun: ['profit', 'revenue', 'earnings', 'dividends', 'interest rates', 'bond yields', 'sales', 'margins', 'costs', 'prices'],
@@ -42,7 +69,12 @@ const TOPICS: Record<string, { templates: string[]; words: Record<string, string
     },
   },
   weather: {
-    templates: ['{time} will be {adj} with {noun} in the {region}', 'the forecast calls for {noun} and {noun} {time}', 'temperatures will {change} to {num} degrees {time}', 'expect {adj} skies and strong {wind} across the {region}'],
+    templates: [
+      '{time} will be {adj} with {noun} in the {region}',
+      'the forecast calls for {noun} and {noun} {time}',
+      'temperatures will {change} to {num} degrees {time}',
+      'expect {adj} skies and strong {wind} across the {region}',
+    ],
     words: {
       time: ['tomorrow', 'tonight', 'this weekend', 'on monday', 'this afternoon', 'later today', 'next week'],
       adj: ['sunny', 'cloudy', 'rainy', 'windy', 'cold', 'warm', 'humid', 'foggy', 'stormy', 'clear'],
@@ -75,12 +107,26 @@ export function jsonl(lines: readonly unknown[]): Buffer {
 export interface FileBody {
   id: string;
   status: string;
-  validation: { valid: boolean; errors: Array<{ line?: number; message: string }>; examples: number; labels: Record<string, number> | null; [k: string]: unknown };
+  validation: {
+    valid: boolean;
+    errors: Array<{ line?: number; message: string }>;
+    examples: number;
+    labels: Record<string, number> | null;
+    [k: string]: unknown;
+  };
   [k: string]: unknown;
 }
 
-export async function uploadFile(server: Server, content: Buffer, filename = 'data.jsonl', purpose = 'fine-tune'): Promise<request.Response> {
-  return request(server).post('/v1/files').field('purpose', purpose).attach('file', content, { filename, contentType: 'application/jsonl' });
+export async function uploadFile(
+  server: Server,
+  content: Buffer,
+  filename = 'data.jsonl',
+  purpose = 'fine-tune',
+): Promise<request.Response> {
+  return request(server)
+    .post('/v1/files')
+    .field('purpose', purpose)
+    .attach('file', content, { filename, contentType: 'application/jsonl' });
 }
 
 export interface JobBody {
@@ -100,10 +146,14 @@ export async function getJob(server: Server, id: string): Promise<JobBody> {
 
 /** Polls until the job reaches one of `statuses`. */
 export function waitForStatus(server: Server, id: string, statuses: readonly string[], timeoutMs: number): Promise<JobBody> {
-  return waitFor(async () => {
-    const job = await getJob(server, id);
-    return statuses.includes(job.status) ? job : undefined;
-  }, timeoutMs, `job ${id} to be ${statuses.join(' or ')}`);
+  return waitFor(
+    async () => {
+      const job = await getJob(server, id);
+      return statuses.includes(job.status) ? job : undefined;
+    },
+    timeoutMs,
+    `job ${id} to be ${statuses.join(' or ')}`,
+  );
 }
 
 export async function eventMessages(server: Server, id: string): Promise<string[]> {
@@ -121,10 +171,17 @@ export async function startReplica(databaseUrl: string): Promise<{ app: NestFast
 
 /** The whole body of a Server-Sent Events response, read until the server ends it. */
 export async function readEventStream(server: Server, path: string): Promise<{ status: number; contentType: string; frames: string[] }> {
-  const res = await request(server).get(path).buffer(true).parse((r, cb) => {
-    let text = '';
-    r.setEncoding('utf8').on('data', (c: string) => (text += c));
-    r.on('end', () => cb(null, text));
-  });
-  return { status: res.status, contentType: String(res.headers['content-type']), frames: (res.body as string).split('\n\n').filter(Boolean) };
+  const res = await request(server)
+    .get(path)
+    .buffer(true)
+    .parse((r, cb) => {
+      let text = '';
+      r.setEncoding('utf8').on('data', (c: string) => (text += c));
+      r.on('end', () => cb(null, text));
+    });
+  return {
+    status: res.status,
+    contentType: String(res.headers['content-type']),
+    frames: (res.body as string).split('\n\n').filter(Boolean),
+  };
 }

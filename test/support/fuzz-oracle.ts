@@ -33,7 +33,8 @@ export function isV2Url(url: string): boolean {
 export function judge(request: FuzzRequest, response: FuzzResponse): Violation | undefined {
   const { statusCode: status } = response;
   // HEAD has the status and headers of GET, never a body.
-  if (request.method === 'HEAD') return status >= 500 && !DOCUMENTED_5XX.has(status) ? { kind: 'server error', code: '-', detail: '(HEAD)' } : undefined;
+  if (request.method === 'HEAD')
+    return status >= 500 && !DOCUMENTED_5XX.has(status) ? { kind: 'server error', code: '-', detail: '(HEAD)' } : undefined;
   const type = String(response.headers['content-type'] ?? '');
   let parsed: unknown;
   let json = false;
@@ -48,33 +49,47 @@ export function judge(request: FuzzRequest, response: FuzzResponse): Violation |
   // Readiness answers 503 with its own report (which check is down), not an error body.
   const path = request.url.split('?')[0];
   if (path === '/health/ready' && (status === 200 || status === 503)) {
-    return isObject(parsed) && typeof parsed.status === 'string' && isObject(parsed.checks) ? undefined : { kind: 'readiness body', code: '-', detail: response.body.slice(0, 300) };
+    return isObject(parsed) && typeof parsed.status === 'string' && isObject(parsed.checks)
+      ? undefined
+      : { kind: 'readiness body', code: '-', detail: response.body.slice(0, 300) };
   }
   if (path === '/v2/health/ready' && (status === 200 || status === 503)) {
-    return isObject(parsed) && parsed.ready === (status === 200) ? undefined : { kind: 'readiness body', code: '-', detail: response.body.slice(0, 300) };
+    return isObject(parsed) && parsed.ready === (status === 200)
+      ? undefined
+      : { kind: 'readiness body', code: '-', detail: response.body.slice(0, 300) };
   }
   if (status < 400) return undefined;
   const code = isObject(parsed) && isObject(parsed.error) && typeof parsed.error.code === 'string' ? parsed.error.code : '-';
   if (status >= 500 && !DOCUMENTED_5XX.has(status)) return { kind: 'server error', code, detail: response.body.slice(0, 300) };
-  if (!json || !isObject(parsed)) return { kind: 'error body is not a JSON object', code: '-', detail: `${type}: ${response.body.slice(0, 200)}` };
+  if (!json || !isObject(parsed))
+    return { kind: 'error body is not a JSON object', code: '-', detail: `${type}: ${response.body.slice(0, 200)}` };
   if (isV2Url(request.url)) {
     const keys = Object.keys(parsed);
-    if (keys.length !== 1 || typeof parsed.error !== 'string') return { kind: 'v2 error body is not {"error": string}', code, detail: response.body.slice(0, 300) };
+    if (keys.length !== 1 || typeof parsed.error !== 'string')
+      return { kind: 'v2 error body is not {"error": string}', code, detail: response.body.slice(0, 300) };
     return undefined;
   }
   const keys = Object.keys(parsed).sort().join(',');
-  if (keys !== 'error,requestId' || !isObject(parsed.error)) return { kind: 'error body is not {error, requestId}', code, detail: response.body.slice(0, 300) };
+  if (keys !== 'error,requestId' || !isObject(parsed.error))
+    return { kind: 'error body is not {error, requestId}', code, detail: response.body.slice(0, 300) };
   const error = parsed.error;
   const extra = Object.keys(error).filter((k) => !['code', 'message', 'details'].includes(k));
-  if (extra.length > 0 || typeof error.message !== 'string') return { kind: 'error object has the wrong fields', code, detail: response.body.slice(0, 300) };
+  if (extra.length > 0 || typeof error.message !== 'string')
+    return { kind: 'error object has the wrong fields', code, detail: response.body.slice(0, 300) };
   if (!CODES.has(code)) return { kind: 'unknown error code', code, detail: response.body.slice(0, 300) };
   const expected = ERROR_CODES[code as ErrorCode].status;
   if (expected !== status) return { kind: `status ${status} but ${code} is ${expected}`, code, detail: response.body.slice(0, 300) };
   // What the Errors table promises besides the body: a challenge with 401, when to come back with 429.
-  if (status === 401 && response.headers['www-authenticate'] !== 'Bearer') return { kind: '401 without WWW-Authenticate: Bearer', code, detail: String(response.headers['www-authenticate']) };
-  if (status === 429 && !/^\d+$/.test(String(response.headers['retry-after'] ?? ''))) return { kind: '429 without Retry-After', code, detail: response.body.slice(0, 300) };
+  if (status === 401 && response.headers['www-authenticate'] !== 'Bearer')
+    return { kind: '401 without WWW-Authenticate: Bearer', code, detail: String(response.headers['www-authenticate']) };
+  if (status === 429 && !/^\d+$/.test(String(response.headers['retry-after'] ?? '')))
+    return { kind: '429 without Retry-After', code, detail: response.body.slice(0, 300) };
   if (typeof parsed.requestId !== 'string' || parsed.requestId !== response.headers['x-request-id']) {
-    return { kind: 'requestId differs from x-request-id', code, detail: `${String(parsed.requestId)} vs ${String(response.headers['x-request-id'])}` };
+    return {
+      kind: 'requestId differs from x-request-id',
+      code,
+      detail: `${String(parsed.requestId)} vs ${String(response.headers['x-request-id'])}`,
+    };
   }
   return undefined;
 }
@@ -86,7 +101,8 @@ export function knownFinding(request: FuzzRequest, response: FuzzResponse, serve
   if (response.statusCode !== 500) return undefined;
   // The server's own log line names the cause when there is one; the request's shape is the fallback.
   if (/0x00|\\u0000 cannot be converted/.test(serverLog)) return 'NUL in ids -> 500 from Postgres';
-  if (/Unexpected end of (form|multipart)|Malformed part header|Boundary not found|Multipart|busboy/i.test(serverLog)) return 'malformed multipart -> 500';
+  if (/Unexpected end of (form|multipart)|Malformed part header|Boundary not found|Multipart|busboy/i.test(serverLog))
+    return 'malformed multipart -> 500';
   if (serverLog) return undefined;
   const type = request.headers['content-type'] ?? '';
   if (/%00/.test(request.url.split('?')[0]!)) return 'NUL in ids -> 500 from Postgres';
@@ -120,11 +136,16 @@ export function signatureOf(operation: string, status: number, violation: Violat
 
 /** The request as a curl command against 127.0.0.1 (payload shown up to 400 bytes, escaped). */
 export function reproducer(request: FuzzRequest): string {
-  const headers = Object.entries(request.headers).map(([k, v]) => ` -H ${JSON.stringify(`${k}: ${v.length > 200 ? v.slice(0, 200) + '…' : v}`)}`).join('');
+  const headers = Object.entries(request.headers)
+    .map(([k, v]) => ` -H ${JSON.stringify(`${k}: ${v.length > 200 ? v.slice(0, 200) + '…' : v}`)}`)
+    .join('');
   const url = request.url.length > 300 ? request.url.slice(0, 300) + '…' : request.url;
   let data = '';
   if (request.payload) {
-    const shown = request.payload.subarray(0, 400).toString('latin1').replace(/[^\x20-\x7e]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+    const shown = request.payload
+      .subarray(0, 400)
+      .toString('latin1')
+      .replace(/[^\x20-\x7e]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
     data = ` --data-binary $'${shown.replace(/'/g, "\\'")}'${request.payload.length > 400 ? ` (… ${request.payload.length} bytes in all)` : ''}`;
   }
   return `curl -X ${request.method} 'http://127.0.0.1:8080${url}'${headers}${data}`;

@@ -50,10 +50,18 @@ export class FuzzRunner {
   async send(request: FuzzRequest): Promise<FuzzResponse> {
     let timer: NodeJS.Timeout | undefined;
     const hang = new Promise<FuzzResponse>((resolve) => {
-      timer = setTimeout(() => resolve({ statusCode: 0, headers: {}, body: `no answer within ${ANSWER_TIMEOUT_MS} ms` }), ANSWER_TIMEOUT_MS);
+      timer = setTimeout(
+        () => resolve({ statusCode: 0, headers: {}, body: `no answer within ${ANSWER_TIMEOUT_MS} ms` }),
+        ANSWER_TIMEOUT_MS,
+      );
     });
     const answer = this.fastify
-      .inject({ method: request.method as 'GET', url: request.url, headers: request.headers, ...(request.payload ? { payload: request.payload } : {}) })
+      .inject({
+        method: request.method as 'GET',
+        url: request.url,
+        headers: request.headers,
+        ...(request.payload ? { payload: request.payload } : {}),
+      })
       .then((res) => ({ statusCode: res.statusCode, headers: res.headers as FuzzResponse['headers'], body: res.body }));
     try {
       return await Promise.race([answer, hang]);
@@ -70,7 +78,12 @@ export class FuzzRunner {
     const cause = this.causeOf(response);
     const known = knownFinding(request, response, cause);
     // The logged cause (ids and numbers blurred) splits different bugs behind the same status.
-    const blurred = cause ? ` {${cause.replace(/"[^"]*"|'[^']*'/g, '…').replace(/[0-9a-f]{8,}|\d+/g, 'N').slice(0, 120)}}` : '';
+    const blurred = cause
+      ? ` {${cause
+          .replace(/"[^"]*"|'[^']*'/g, '…')
+          .replace(/[0-9a-f]{8,}|\d+/g, 'N')
+          .slice(0, 120)}}`
+      : '';
     return { violation, known, signature: `${signatureOf(op.key, response.statusCode, violation)}${known ? ` [${known}]` : ''}${blurred}` };
   }
 
@@ -83,15 +96,26 @@ export class FuzzRunner {
       const response = await this.send(request);
       stats.requests += 1;
       stats.statuses.set(response.statusCode, (stats.statuses.get(response.statusCode) ?? 0) + 1);
-      if (TRACE && op.key.includes(TRACE)) console.log(`${reproducer(request)}\n  -> ${response.statusCode} ${response.body.slice(0, 300)}`);
+      if (TRACE && op.key.includes(TRACE))
+        console.log(`${reproducer(request)}\n  -> ${response.statusCode} ${response.body.slice(0, 300)}`);
       const found = this.check(op, request, response);
       if (!found) return true;
       const seen = this.failures.get(found.signature);
       if (seen) seen.count += 1;
       else {
         this.failures.set(found.signature, {
-          operation: op.key, signature: found.signature, violation: found.violation, status: response.statusCode,
-          ...(found.known ? { known: found.known } : {}), serverLog: this.causeOf(response), count: 1, request, response, run: at, seed: this.seedOf(index), op,
+          operation: op.key,
+          signature: found.signature,
+          violation: found.violation,
+          status: response.statusCode,
+          ...(found.known ? { known: found.known } : {}),
+          serverLog: this.causeOf(response),
+          count: 1,
+          request,
+          response,
+          run: at,
+          seed: this.seedOf(index),
+          op,
         });
       }
       return true;

@@ -50,7 +50,11 @@ const BODY_HINTS: Record<string, Array<{ contentType: string; schema: JsonSchema
   'POST /v1/files': [
     {
       contentType: 'multipart/form-data',
-      schema: { type: 'object', required: ['purpose', 'file'], properties: { purpose: { type: 'string', enum: ['fine-tune'] }, file: { type: 'string', format: 'binary' } } },
+      schema: {
+        type: 'object',
+        required: ['purpose', 'file'],
+        properties: { purpose: { type: 'string', enum: ['fine-tune'] }, file: { type: 'string', format: 'binary' } },
+      },
     },
   ],
   'POST /v1/audio/transcriptions': [
@@ -93,7 +97,13 @@ export function operationsOf(document: { paths: Record<string, Record<string, Do
       const documented = Object.entries(op.requestBody?.content ?? {}).map(([contentType, c]) => ({ contentType, schema: c.schema ?? {} }));
       const bodies = documented.length > 0 ? documented : (BODY_HINTS[key] ?? []);
       const fromSchemas = bodies.flatMap((b) => Object.keys(b.schema.properties ?? {}));
-      const queryKeys = [...new Set([...fromSchemas, ...(QUERY_HINTS[key] ?? []), ...(op.parameters ?? []).filter((p) => p.in === 'query').map((p) => p.name)])];
+      const queryKeys = [
+        ...new Set([
+          ...fromSchemas,
+          ...(QUERY_HINTS[key] ?? []),
+          ...(op.parameters ?? []).filter((p) => p.in === 'query').map((p) => p.name),
+        ]),
+      ];
       out.push({
         key,
         method: method.toUpperCase(),

@@ -9,7 +9,15 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { AutoConfig, AutoTokenizer, env, pipeline, type PreTrainedTokenizer, type Tensor as HfTensor } from '@huggingface/transformers';
 import * as ort from 'onnxruntime-node';
-import { type BertFixtures, type Fixture, MAX_POSITIONS, NER_LABELS, SENTIMENT_LABELS, SPECIAL_TOKENS, writeBertFixtures } from './hf-fixtures.js';
+import {
+  type BertFixtures,
+  type Fixture,
+  MAX_POSITIONS,
+  NER_LABELS,
+  SENTIMENT_LABELS,
+  SPECIAL_TOKENS,
+  writeBertFixtures,
+} from './hf-fixtures.js';
 import { bertEncoder, bertSequenceLogits, bertTokenLogits, softmax, wordPieceEncode } from './hf-reference.js';
 import { maxAbsDiff } from './models.js';
 import { makeTempDir } from './processes.js';
@@ -56,7 +64,11 @@ async function runModel(fixture: Fixture, batch: Batch): Promise<ort.Tensor> {
   const session = await ort.InferenceSession.create(join(fixture.dir, 'onnx/model.onnx'));
   try {
     const feed = (t: HfTensor) => new ort.Tensor('int64', t.data as BigInt64Array, t.dims);
-    const out = await session.run({ input_ids: feed(batch.input_ids), attention_mask: feed(batch.attention_mask), token_type_ids: feed(batch.token_type_ids) });
+    const out = await session.run({
+      input_ids: feed(batch.input_ids),
+      attention_mask: feed(batch.attention_mask),
+      token_type_ids: feed(batch.token_type_ids),
+    });
     return Object.values(out)[0]!;
   } finally {
     await session.release();
@@ -94,7 +106,11 @@ describe('hf fixtures: layout and tokenizer', () => {
       const ref = wordPieceEncode(fx.tokenizer, text);
       const enc = tokenizer(text) as unknown as Batch;
       assert.deepEqual(rows(enc.input_ids)[0], ref.ids, text);
-      assert.deepEqual(rows(enc.token_type_ids)[0], ref.ids.map(() => 0), text);
+      assert.deepEqual(
+        rows(enc.token_type_ids)[0],
+        ref.ids.map(() => 0),
+        text,
+      );
       assert.deepEqual(tokenizer.tokenize(text), ref.tokens.slice(1, -1), text);
     }
   });
@@ -116,7 +132,11 @@ describe('hf fixtures: layout and tokenizer', () => {
     assert.deepEqual([unknown.tokens[1], unknown.offsets[1]], ['[UNK]', [0, 7]]);
     const special = wordPieceEncode(fx.tokenizer, TEXTS[5]!);
     assert.deepEqual(special.tokens.slice(1, 4), ['hello', '[SEP]', '[UNK]']);
-    assert.deepEqual(special.offsets.slice(1, 4), [[0, 5], [6, 11], [12, 20]]);
+    assert.deepEqual(special.offsets.slice(1, 4), [
+      [0, 5],
+      [6, 11],
+      [12, 20],
+    ]);
   });
 
   it('AutoConfig reads the labels and the problem type', async () => {
@@ -135,7 +155,12 @@ describe('hf fixtures: layout and tokenizer', () => {
 describe('hf fixtures: ONNX Runtime against the reference', () => {
   const cases = [
     { name: 'encoder', fixture: () => fx.encoder, perToken: true, reference: (ids: number[]) => bertEncoder(fx.weights, ids) },
-    { name: 'sequence classifier', fixture: () => fx.classifier, perToken: false, reference: (ids: number[]) => [bertSequenceLogits(fx.weights, ids)] },
+    {
+      name: 'sequence classifier',
+      fixture: () => fx.classifier,
+      perToken: false,
+      reference: (ids: number[]) => [bertSequenceLogits(fx.weights, ids)],
+    },
     { name: 'token classifier', fixture: () => fx.tagger, perToken: true, reference: (ids: number[]) => bertTokenLogits(fx.weights, ids) },
   ];
   for (const c of cases) {
@@ -214,7 +239,11 @@ describe('hf fixtures: Transformers.js pipelines load them', () => {
           return skip ? [] : [{ entity: label, index, score: Math.max(...softmax(logits)) }];
         });
         const got = (await tag(text)) as Array<{ entity: string; index: number; score: number }>;
-        assert.deepEqual(got.map((e) => [e.entity, e.index]), expected.map((e) => [e.entity, e.index]), text);
+        assert.deepEqual(
+          got.map((e) => [e.entity, e.index]),
+          expected.map((e) => [e.entity, e.index]),
+          text,
+        );
         got.forEach((e, i) => assert.ok(Math.abs(e.score - expected[i]!.score) < TOLERANCE));
         entities += got.length;
       }

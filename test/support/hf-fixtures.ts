@@ -54,8 +54,17 @@ export function bertVocabulary(): string[] {
   const digits = ascii(0x30, 0x39);
   const letters = ascii(0x61, 0x7a);
   const all = [
-    ...SPECIAL_TOKENS, ...punctuation, ...digits, ...digits.map((d) => `##${d}`), ...letters, ...letters.map((l) => `##${l}`),
-    ...WORDS, ...SUFFIXES.map((s) => `##${s}`), 'un', 're', ...NON_ASCII,
+    ...SPECIAL_TOKENS,
+    ...punctuation,
+    ...digits,
+    ...digits.map((d) => `##${d}`),
+    ...letters,
+    ...letters.map((l) => `##${l}`),
+    ...WORDS,
+    ...SUFFIXES.map((s) => `##${s}`),
+    'un',
+    're',
+    ...NON_ASCII,
   ];
   return [...new Set(all)];
 }
@@ -68,17 +77,30 @@ export function bertTokenizerJson(vocabulary: readonly string[]): WordPieceToken
     truncation: null,
     padding: null,
     added_tokens: SPECIAL_TOKENS.map((content) => ({
-      id: vocab[content]!, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true,
+      id: vocab[content]!,
+      content,
+      single_word: false,
+      lstrip: false,
+      rstrip: false,
+      normalized: false,
+      special: true,
     })),
     // strip_accents false (unlike bert-base-uncased) so that the non-ASCII vocabulary entries match.
     normalizer: { type: 'BertNormalizer', clean_text: true, handle_chinese_chars: true, strip_accents: false, lowercase: true },
     pre_tokenizer: { type: 'BertPreTokenizer' },
     post_processor: {
       type: 'TemplateProcessing',
-      single: [{ SpecialToken: { id: '[CLS]', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }, { SpecialToken: { id: '[SEP]', type_id: 0 } }],
+      single: [
+        { SpecialToken: { id: '[CLS]', type_id: 0 } },
+        { Sequence: { id: 'A', type_id: 0 } },
+        { SpecialToken: { id: '[SEP]', type_id: 0 } },
+      ],
       pair: [
-        { SpecialToken: { id: '[CLS]', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }, { SpecialToken: { id: '[SEP]', type_id: 0 } },
-        { Sequence: { id: 'B', type_id: 1 } }, { SpecialToken: { id: '[SEP]', type_id: 1 } },
+        { SpecialToken: { id: '[CLS]', type_id: 0 } },
+        { Sequence: { id: 'A', type_id: 0 } },
+        { SpecialToken: { id: '[SEP]', type_id: 0 } },
+        { Sequence: { id: 'B', type_id: 1 } },
+        { SpecialToken: { id: '[SEP]', type_id: 1 } },
       ],
       special_tokens: { '[CLS]': special('[CLS]'), '[SEP]': special('[SEP]') },
     },
@@ -106,7 +128,12 @@ const TOKENIZER_CONFIG = {
 const O_BIAS = 3.5;
 
 export const BERT_DIMS: Omit<BertDims, 'vocab'> = {
-  hidden: 32, heads: 2, intermediate: 64, maxPositions: MAX_POSITIONS, typeVocab: 2, layerNormEps: 1e-12,
+  hidden: 32,
+  heads: 2,
+  intermediate: 64,
+  maxPositions: MAX_POSITIONS,
+  typeVocab: 2,
+  layerNormEps: 1e-12,
 };
 
 /** Seeded weights: uniform, scaled so that attention is far from uniform and logits spread over labels. */
@@ -115,8 +142,12 @@ export function bertWeights(seed: number, vocab: number): BertWeights {
   const h = dims.hidden;
   const rand = random(seed);
   const uniform = (n: number, scale: number, center = 0) => Float32Array.from({ length: n }, () => center + (rand() * 2 - 1) * scale);
-  const denseLayer = (inSize: number, out: number, gain = 1.5): Dense =>
-    ({ w: uniform(inSize * out, gain * Math.sqrt(3 / inSize)), b: uniform(out, 0.1), in: inSize, out });
+  const denseLayer = (inSize: number, out: number, gain = 1.5): Dense => ({
+    w: uniform(inSize * out, gain * Math.sqrt(3 / inSize)),
+    b: uniform(out, 0.1),
+    in: inSize,
+    out,
+  });
   const norm = (): LayerNorm => ({ gamma: uniform(h, 0.2, 1), beta: uniform(h, 0.1) });
   const weights: BertWeights = {
     dims,
@@ -207,10 +238,18 @@ class Graph {
 function embeddings(g: Graph, w: BertWeights): string {
   const { hidden, vocab, maxPositions, typeVocab, layerNormEps } = w.dims;
   const words = g.node('Gather', [g.constant('embeddings.word', w.wordEmbeddings, [vocab, hidden]), 'input_ids'], 'embeddings.words');
-  const types = g.node('Gather', [g.constant('embeddings.type', w.tokenTypeEmbeddings, [typeVocab, hidden]), 'token_type_ids'], 'embeddings.types');
+  const types = g.node(
+    'Gather',
+    [g.constant('embeddings.type', w.tokenTypeEmbeddings, [typeVocab, hidden]), 'token_type_ids'],
+    'embeddings.types',
+  );
   const length = g.node('Gather', [g.node('Shape', ['input_ids'], 'input_shape'), g.i64('one_i64', 1)], 'sequence_length');
   const positionIds = g.node('Range', [g.i64('zero_i64', 0), length, g.i64('one_i64', 1)], 'position_ids');
-  const positions = g.node('Gather', [g.constant('embeddings.position', w.positionEmbeddings, [maxPositions, hidden]), positionIds], 'embeddings.positions');
+  const positions = g.node(
+    'Gather',
+    [g.constant('embeddings.position', w.positionEmbeddings, [maxPositions, hidden]), positionIds],
+    'embeddings.positions',
+  );
   const sum = g.node('Add', [g.node('Add', [words, types], 'embeddings.words_types'), positions], 'embeddings.sum');
   return g.layerNorm(sum, w.embeddingsNorm, layerNormEps, 'embeddings.norm');
 }
@@ -221,16 +260,28 @@ function attention(g: Graph, w: BertWeights, x: string): string {
   const size = hidden / heads;
   const split = g.i64('attention.split_shape', 0, 0, heads, size);
   const project = (layer: Dense, name: string, perm: number[]) =>
-    g.node('Transpose', [g.node('Reshape', [g.dense(x, layer, name), split], `${name}.heads`)], `${name}.transposed`, { perm: attr.ints(perm) });
+    g.node('Transpose', [g.node('Reshape', [g.dense(x, layer, name), split], `${name}.heads`)], `${name}.transposed`, {
+      perm: attr.ints(perm),
+    });
   const q = project(w.query, 'attention.query', [0, 2, 1, 3]); // [batch, heads, seq, size]
   const k = project(w.key, 'attention.key', [0, 2, 3, 1]); // [batch, heads, size, seq]
   const v = project(w.value, 'attention.value', [0, 2, 1, 3]);
-  const scores = g.node('Mul', [g.node('MatMul', [q, k], 'attention.qk'), g.f32('attention.scale', 1 / Math.sqrt(size))], 'attention.scores');
+  const scores = g.node(
+    'Mul',
+    [g.node('MatMul', [q, k], 'attention.qk'), g.f32('attention.scale', 1 / Math.sqrt(size))],
+    'attention.scores',
+  );
   const mask = g.node('Cast', ['attention_mask'], 'attention.mask', { to: attr.int(1) });
-  const bias = g.node('Mul', [g.node('Sub', [mask, g.f32('one_f32', 1)], 'attention.mask_minus_one'), g.f32('attention.mask_scale', 1e4)], 'attention.bias');
+  const bias = g.node(
+    'Mul',
+    [g.node('Sub', [mask, g.f32('one_f32', 1)], 'attention.mask_minus_one'), g.f32('attention.mask_scale', 1e4)],
+    'attention.bias',
+  );
   const bias4 = g.node('Unsqueeze', [bias, g.i64('attention.bias_axes', 1, 2)], 'attention.bias_4d'); // [batch, 1, 1, seq]
   const probs = g.node('Softmax', [g.node('Add', [scores, bias4], 'attention.masked')], 'attention.probs', { axis: attr.int(-1) });
-  const context = g.node('Transpose', [g.node('MatMul', [probs, v], 'attention.context_heads')], 'attention.context_transposed', { perm: attr.ints([0, 2, 1, 3]) });
+  const context = g.node('Transpose', [g.node('MatMul', [probs, v], 'attention.context_heads')], 'attention.context_transposed', {
+    perm: attr.ints([0, 2, 1, 3]),
+  });
   const merged = g.node('Reshape', [context, g.i64('attention.merge_shape', 0, 0, hidden)], 'attention.context');
   const out = g.dense(merged, w.attentionOutput, 'attention.output');
   return g.layerNorm(g.node('Add', [x, out], 'attention.residual'), w.attentionNorm, layerNormEps, 'attention.norm');
@@ -289,11 +340,13 @@ export async function writeBertFixtures(root: string, seed = 1): Promise<BertFix
     { fixture: { dir: join(root, 'encoder'), kind: 'encoder' }, architecture: 'BertModel', head: 'none' },
     {
       fixture: { dir: join(root, 'sequence-classifier'), kind: 'sequence-classifier', labels: SENTIMENT_LABELS },
-      architecture: 'BertForSequenceClassification', head: 'sequence',
+      architecture: 'BertForSequenceClassification',
+      head: 'sequence',
     },
     {
       fixture: { dir: join(root, 'token-classifier'), kind: 'token-classifier', labels: NER_LABELS },
-      architecture: 'BertForTokenClassification', head: 'token',
+      architecture: 'BertForTokenClassification',
+      head: 'token',
     },
   ];
   for (const { fixture, architecture, head } of models) {

@@ -79,8 +79,16 @@ function add(a: Vector, b: Vector): Vector {
 export function erf(x: number): number {
   const z = Math.abs(x);
   const t = 1 / (1 + 0.5 * z);
-  const poly = -z * z - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 +
-    t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277))))))));
+  const poly =
+    -z * z -
+    1.26551223 +
+    t *
+      (1.00002368 +
+        t *
+          (0.37409196 +
+            t *
+              (0.09678418 +
+                t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277))))))));
   const erfc = t * Math.exp(poly);
   return x >= 0 ? 1 - erfc : erfc - 1;
 }
@@ -144,7 +152,12 @@ export function bertEncoder(w: BertWeights, ids: readonly number[], mask?: reado
 }
 
 /** Sequence-classifier logits from the [CLS] (first) position. */
-export function bertSequenceLogits(w: BertWeights, ids: readonly number[], mask?: readonly number[], typeIds?: readonly number[]): number[] {
+export function bertSequenceLogits(
+  w: BertWeights,
+  ids: readonly number[],
+  mask?: readonly number[],
+  typeIds?: readonly number[],
+): number[] {
   const cls = bertEncoder(w, ids, mask, typeIds)[0]!;
   return Array.from(dense(w.classifier, dense(w.pooler, cls).map(Math.tanh)));
 }
@@ -168,9 +181,26 @@ type Template = ReadonlyArray<{ SpecialToken: { id: string; type_id: number } } 
 /** The parts of a Hugging Face `tokenizer.json` that a BERT WordPiece tokenizer uses. */
 export interface WordPieceTokenizerJson {
   added_tokens: ReadonlyArray<{ id: number; content: string; special: boolean; normalized: boolean }>;
-  normalizer: { type: 'BertNormalizer'; clean_text: boolean; handle_chinese_chars: boolean; strip_accents: boolean | null; lowercase: boolean };
-  post_processor: { type: 'TemplateProcessing'; single: Template; pair: Template; special_tokens: Record<string, { id: string; ids: number[]; tokens: string[] }> };
-  model: { type: 'WordPiece'; unk_token: string; continuing_subword_prefix: string; max_input_chars_per_word: number; vocab: Record<string, number> };
+  normalizer: {
+    type: 'BertNormalizer';
+    clean_text: boolean;
+    handle_chinese_chars: boolean;
+    strip_accents: boolean | null;
+    lowercase: boolean;
+  };
+  post_processor: {
+    type: 'TemplateProcessing';
+    single: Template;
+    pair: Template;
+    special_tokens: Record<string, { id: string; ids: number[]; tokens: string[] }>;
+  };
+  model: {
+    type: 'WordPiece';
+    unk_token: string;
+    continuing_subword_prefix: string;
+    max_input_chars_per_word: number;
+    vocab: Record<string, number>;
+  };
 }
 
 export interface Encoding {
@@ -193,7 +223,11 @@ function isChinese(cp: number): boolean {
  * the original character it came from. Differs from normalizing the whole string only where
  * lowercasing depends on context (a final capital sigma).
  */
-function normalizeAligned(cfg: WordPieceTokenizerJson['normalizer'], text: string, base: number): { text: string; from: Array<[number, number]> } {
+function normalizeAligned(
+  cfg: WordPieceTokenizerJson['normalizer'],
+  text: string,
+  base: number,
+): { text: string; from: Array<[number, number]> } {
   let out = '';
   const from: Array<[number, number]> = [];
   let index = base;
@@ -206,7 +240,8 @@ function normalizeAligned(cfg: WordPieceTokenizerJson['normalizer'], text: strin
     }
     if (cfg.handle_chinese_chars && piece !== '' && isChinese(cp)) piece = ` ${piece} `;
     if (cfg.lowercase) piece = piece.toLowerCase();
-    if (cfg.strip_accents === true || (cfg.lowercase && cfg.strip_accents !== false)) piece = piece.normalize('NFD').replace(/\p{Mn}/gu, '');
+    if (cfg.strip_accents === true || (cfg.lowercase && cfg.strip_accents !== false))
+      piece = piece.normalize('NFD').replace(/\p{Mn}/gu, '');
     out += piece;
     for (let i = 0; i < piece.length; i += 1) from.push([index, index + char.length]);
     index += char.length;
@@ -244,7 +279,7 @@ function wordPieces(model: WordPieceTokenizerJson['model'], word: string): Array
 function splitAdded(text: string, added: readonly string[]): Array<{ text: string; start: number; added: boolean }> {
   const sections: Array<{ text: string; start: number; added: boolean }> = [];
   let plain = 0;
-  for (let i = 0; i < text.length; ) {
+  for (let i = 0; i < text.length;) {
     const match = added.filter((a) => text.startsWith(a, i)).sort((a, b) => b.length - a.length)[0];
     if (!match) {
       i += 1;
@@ -263,7 +298,10 @@ function splitAdded(text: string, added: readonly string[]): Array<{ text: strin
 export function wordPieceEncode(json: WordPieceTokenizerJson, text: string): Encoding {
   const { model } = json;
   const body: Array<{ token: string; span: [number, number] }> = [];
-  for (const section of splitAdded(text, json.added_tokens.filter((t) => !t.normalized).map((t) => t.content))) {
+  for (const section of splitAdded(
+    text,
+    json.added_tokens.filter((t) => !t.normalized).map((t) => t.content),
+  )) {
     if (section.added) {
       body.push({ token: section.text, span: [section.start, section.start + section.text.length] });
       continue;

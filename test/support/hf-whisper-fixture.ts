@@ -40,7 +40,14 @@ const ENCODER_SHIFT = 1e-3;
 const LANGUAGES = ['en', 'fr', 'de', 'es'];
 /** Byte-level BPE pieces ("Ġ" is the space). */
 const PIECES = ['Ġhello', 'Ġworld', 'Ġhe', 'llo', 'Ġwor', 'ld'];
-const SPECIALS = ['<|endoftext|>', '<|startoftranscript|>', ...LANGUAGES.map((l) => `<|${l}|>`), '<|translate|>', '<|transcribe|>', '<|notimestamps|>'];
+const SPECIALS = [
+  '<|endoftext|>',
+  '<|startoftranscript|>',
+  ...LANGUAGES.map((l) => `<|${l}|>`),
+  '<|translate|>',
+  '<|transcribe|>',
+  '<|notimestamps|>',
+];
 
 export interface WhisperFixture {
   dir: string;
@@ -98,7 +105,12 @@ function decoderGraph(vocabSize: number, next: Map<number, number>, eot: number)
     nodes: [
       { op: 'Gather', inputs: ['row_of', 'input_ids'], outputs: ['rows'] },
       { op: 'Gather', inputs: ['logits_table', 'rows'], outputs: ['bigram'] },
-      { op: 'ReduceMean', inputs: ['encoder_hidden_states'], outputs: ['audio_mean'], attributes: { axes: attr.ints([1, 2]), keepdims: attr.int(1) } },
+      {
+        op: 'ReduceMean',
+        inputs: ['encoder_hidden_states'],
+        outputs: ['audio_mean'],
+        attributes: { axes: attr.ints([1, 2]), keepdims: attr.int(1) },
+      },
       { op: 'Mul', inputs: ['audio_mean', 'shift_scale'], outputs: ['shift'] },
       { op: 'Add', inputs: ['bigram', 'shift'], outputs: ['logits'] },
     ],
@@ -131,15 +143,38 @@ function encoderGraph(seed: number): ModelSpec {
 /** Byte-level BPE without merges: only decoding matters, and every piece the model emits is one token. */
 function tokenizerJson(vocab: Record<string, number>) {
   // Timestamps are added but not special tokens, as in openai/whisper-*: the ASR decoder tells them apart by id.
-  const added = (content: string, special: boolean) => ({ id: vocab[content]!, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special });
+  const added = (content: string, special: boolean) => ({
+    id: vocab[content]!,
+    content,
+    single_word: false,
+    lstrip: false,
+    rstrip: false,
+    normalized: false,
+    special,
+  });
   return {
-    version: '1.0', truncation: null, padding: null,
-    added_tokens: [...SPECIALS.map((t) => added(t, true)), ...Array.from({ length: TIMESTAMPS }, (_, i) => added(timestampToken(i), false))],
+    version: '1.0',
+    truncation: null,
+    padding: null,
+    added_tokens: [
+      ...SPECIALS.map((t) => added(t, true)),
+      ...Array.from({ length: TIMESTAMPS }, (_, i) => added(timestampToken(i), false)),
+    ],
     normalizer: null,
     pre_tokenizer: { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true },
     post_processor: null,
     decoder: { type: 'ByteLevel', add_prefix_space: true, trim_offsets: true, use_regex: true },
-    model: { type: 'BPE', dropout: null, unk_token: null, continuing_subword_prefix: '', end_of_word_suffix: '', fuse_unk: false, byte_fallback: false, vocab, merges: [] },
+    model: {
+      type: 'BPE',
+      dropout: null,
+      unk_token: null,
+      continuing_subword_prefix: '',
+      end_of_word_suffix: '',
+      fuse_unk: false,
+      byte_fallback: false,
+      vocab,
+      merges: [],
+    },
   };
 }
 
@@ -148,25 +183,60 @@ function configs(vocab: Record<string, number>) {
   const vocabSize = Object.keys(vocab).length;
   const eot = id('<|endoftext|>');
   const sot = id('<|startoftranscript|>');
-  const ids = { decoder_start_token_id: sot, eos_token_id: eot, bos_token_id: eot, pad_token_id: eot, suppress_tokens: [], begin_suppress_tokens: [] };
+  const ids = {
+    decoder_start_token_id: sot,
+    eos_token_id: eot,
+    bos_token_id: eot,
+    pad_token_id: eot,
+    suppress_tokens: [],
+    begin_suppress_tokens: [],
+  };
   const config = {
-    model_type: 'whisper', architectures: ['WhisperForConditionalGeneration'], is_encoder_decoder: true, vocab_size: vocabSize, d_model: HIDDEN,
-    encoder_layers: 1, decoder_layers: 1, encoder_attention_heads: 1, decoder_attention_heads: 1, num_mel_bins: MELS,
-    max_source_positions: POSITIONS, max_target_positions: 448, ...ids,
+    model_type: 'whisper',
+    architectures: ['WhisperForConditionalGeneration'],
+    is_encoder_decoder: true,
+    vocab_size: vocabSize,
+    d_model: HIDDEN,
+    encoder_layers: 1,
+    decoder_layers: 1,
+    encoder_attention_heads: 1,
+    decoder_attention_heads: 1,
+    num_mel_bins: MELS,
+    max_source_positions: POSITIONS,
+    max_target_positions: 448,
+    ...ids,
   };
   const generation = {
-    ...ids, max_length: 448, is_multilingual: true, no_timestamps_token_id: id('<|notimestamps|>'),
+    ...ids,
+    max_length: 448,
+    is_multilingual: true,
+    no_timestamps_token_id: id('<|notimestamps|>'),
     lang_to_id: Object.fromEntries(LANGUAGES.map((l) => [`<|${l}|>`, id(`<|${l}|>`)])),
     task_to_id: { transcribe: id('<|transcribe|>'), translate: id('<|translate|>') },
   };
   const preprocessor = {
-    feature_extractor_type: 'WhisperFeatureExtractor', processor_class: 'WhisperProcessor', feature_size: MELS, hop_length: 160, n_fft: 400,
-    n_samples: 480_000, nb_max_frames: FRAMES, chunk_length: 30, sampling_rate: 16_000, padding_value: 0, padding_side: 'right', return_attention_mask: false,
+    feature_extractor_type: 'WhisperFeatureExtractor',
+    processor_class: 'WhisperProcessor',
+    feature_size: MELS,
+    hop_length: 160,
+    n_fft: 400,
+    n_samples: 480_000,
+    nb_max_frames: FRAMES,
+    chunk_length: 30,
+    sampling_rate: 16_000,
+    padding_value: 0,
+    padding_side: 'right',
+    return_attention_mask: false,
   };
   const tokenizer = tokenizerJson(vocab);
   const tokenizerConfig = {
-    tokenizer_class: 'WhisperTokenizer', bos_token: '<|endoftext|>', eos_token: '<|endoftext|>', unk_token: '<|endoftext|>', pad_token: '<|endoftext|>',
-    model_max_length: 448, clean_up_tokenization_spaces: true,
+    tokenizer_class: 'WhisperTokenizer',
+    bos_token: '<|endoftext|>',
+    eos_token: '<|endoftext|>',
+    unk_token: '<|endoftext|>',
+    pad_token: '<|endoftext|>',
+    model_max_length: 448,
+    clean_up_tokenization_spaces: true,
   };
   return { config, generation, preprocessor, tokenizer, tokenizerConfig };
 }
@@ -194,7 +264,7 @@ export async function writeWhisperFixture(dir: string, seed = 1): Promise<Whispe
   for (const [name, content] of Object.entries(files)) await writeFile(join(dir, name), content);
   const follow = (from: string) => {
     const path: number[] = [];
-    for (let token = id(from); token !== id('<|endoftext|>'); ) path.push((token = next.get(token) ?? id('<|endoftext|>')));
+    for (let token = id(from); token !== id('<|endoftext|>');) path.push((token = next.get(token) ?? id('<|endoftext|>')));
     return path;
   };
   return {

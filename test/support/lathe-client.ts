@@ -40,21 +40,34 @@ export class LatheClient {
   }
 
   embed(): Promise<Timed> {
-    return this.call('/v1/embeddings', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'glove-100d', input: 'a quiet cat' }) });
+    return this.call('/v1/embeddings', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'glove-100d', input: 'a quiet cat' }),
+    });
   }
 
   createJob(trainingFile: string, epochs: number): Promise<Timed> {
     return this.call('/v1/fine_tuning/jobs', {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ model: 'glove-100d', training_file: trainingFile, seed: 3, hyperparameters: { n_epochs: epochs, batch_size: 1 } }),
+      body: JSON.stringify({
+        model: 'glove-100d',
+        training_file: trainingFile,
+        seed: 3,
+        hyperparameters: { n_epochs: epochs, batch_size: 1 },
+      }),
     });
   }
 
   finished(jobId: string, timeoutMs: number): Promise<FinishedJob> {
-    return waitFor(async () => {
-      const job = (await this.call(`/v1/fine_tuning/jobs/${jobId}`)).body as FinishedJob;
-      return ['succeeded', 'failed', 'cancelled'].includes(job.status) ? job : undefined;
-    }, timeoutMs, `job ${jobId} to finish`);
+    return waitFor(
+      async () => {
+        const job = (await this.call(`/v1/fine_tuning/jobs/${jobId}`)).body as FinishedJob;
+        return ['succeeded', 'failed', 'cancelled'].includes(job.status) ? job : undefined;
+      },
+      timeoutMs,
+      `job ${jobId} to finish`,
+    );
   }
 }

@@ -7,7 +7,9 @@ import { ROOT } from './processes.js';
 /** The real pretrained models beside the project (not part of it), or where LATHE_TEST_SHARED_MODELS says; suites that need them skip without. */
 export const SHARED_MODELS = process.env.LATHE_TEST_SHARED_MODELS || join(ROOT, '../shared/models');
 export const HAVE_SHARED_MODELS = existsSync(join(SHARED_MODELS, 'mobilenetv2-12-int8.onnx'));
-export const SHARED_SKIP = HAVE_SHARED_MODELS ? false : `${SHARED_MODELS} is missing: the suite with the shared real models (MobileNetV2, keyword spotting) is skipped`;
+export const SHARED_SKIP = HAVE_SHARED_MODELS
+  ? false
+  : `${SHARED_MODELS} is missing: the suite with the shared real models (MobileNetV2, keyword spotting) is skipped`;
 
 function pngChunk(type: string, data: Buffer): Buffer {
   const length = Buffer.alloc(4);
@@ -55,7 +57,13 @@ export function blackBitmapPng(width: number, height: number): Buffer {
 /** A real photo-sized JPEG cut off halfway. */
 export async function truncatedJpeg(): Promise<Buffer> {
   const jpeg = await sharp({ create: { width: 320, height: 240, channels: 3, background: '#3a7' } })
-    .composite([{ input: Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" width="320" height="240"><circle cx="160" cy="120" r="90" fill="#c33"/></svg>') }])
+    .composite([
+      {
+        input: Buffer.from(
+          '<svg xmlns="http://www.w3.org/2000/svg" width="320" height="240"><circle cx="160" cy="120" r="90" fill="#c33"/></svg>',
+        ),
+      },
+    ])
     .jpeg({ quality: 90 })
     .toBuffer();
   return jpeg.subarray(0, Math.floor(jpeg.length / 2));

@@ -3,10 +3,7 @@ import { join } from 'node:path';
 import { ROOT, makeTempDir } from './processes.js';
 
 /** A model repository in a temp dir: copies of shipped manifests plus manifests a test writes. */
-export async function makeModelRepository(
-  shipped: string[],
-  extra: Record<string, object> = {},
-): Promise<string> {
+export async function makeModelRepository(shipped: string[], extra: Record<string, object> = {}): Promise<string> {
   const dir = await makeTempDir('lathe-models-');
   for (const name of shipped) await cp(join(ROOT, 'models', name), join(dir, name), { recursive: true });
   for (const [name, manifest] of Object.entries(extra)) await writeManifest(dir, name, manifest);
@@ -45,7 +42,12 @@ export function binaryRequest(
   outputs?: Array<{ name: string; binary?: boolean }>,
 ): { body: Buffer; headerLength: number } {
   const header = {
-    inputs: inputs.map((i) => ({ name: i.name, datatype: i.datatype, shape: i.shape, parameters: { binary_data_size: i.data.byteLength } })),
+    inputs: inputs.map((i) => ({
+      name: i.name,
+      datatype: i.datatype,
+      shape: i.shape,
+      parameters: { binary_data_size: i.data.byteLength },
+    })),
     ...(outputs ? { outputs: outputs.map((o) => ({ name: o.name, parameters: { binary_data: o.binary === true } })) } : {}),
   };
   const json = Buffer.from(JSON.stringify(header));

@@ -78,7 +78,9 @@ function svg(layout: TextLayout, width: number, height: number, only?: number): 
   const pitch = linePitch(layout);
   const texts = layout.lines
     .map((line, i) => (only === undefined || only === i ? line : undefined))
-    .map((line, i) => (line === undefined ? '' : `<text x="${margin}" y="${margin + Math.round(layout.size * 0.8) + i * pitch}">${escapeXml(line)}</text>`))
+    .map((line, i) =>
+      line === undefined ? '' : `<text x="${margin}" y="${margin + Math.round(layout.size * 0.8) + i * pitch}">${escapeXml(line)}</text>`,
+    )
     .join('');
   return Buffer.from(
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}">` +
@@ -116,7 +118,9 @@ async function render(layout: TextLayout): Promise<OcrCase> {
   const wide = await inkBox(sharp(svg(layout, 4000, height)));
   if (!wide) throw new Error(`${layout.name}: nothing rendered`);
   const width = wide.x1 + margin;
-  const png = await rasterise(layout, svg(layout, width, height)).png().toBuffer();
+  const png = await rasterise(layout, svg(layout, width, height))
+    .png()
+    .toBuffer();
   const lines = await Promise.all(
     layout.lines.map(async (text, i) => {
       const bbox = await inkBox(rasterise(layout, svg(layout, width, height, i)));

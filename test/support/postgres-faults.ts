@@ -59,7 +59,12 @@ export async function freezePostgres(clusterDir: string): Promise<() => void> {
 }
 
 /** One query on the cluster of a Lathe started with LATHE_DATA_DIR=dataDir (its superuser password is kept there). */
-export async function embeddedQuery<T extends pg.QueryResultRow>(dataDir: string, port: number, sql: string, params: unknown[] = []): Promise<T[]> {
+export async function embeddedQuery<T extends pg.QueryResultRow>(
+  dataDir: string,
+  port: number,
+  sql: string,
+  params: unknown[] = [],
+): Promise<T[]> {
   const password = (await readFile(join(dataDir, 'postgres.password'), 'utf8')).trim();
   const client = new pg.Client({ host: '127.0.0.1', port, user: 'postgres', password, database: 'lathe' });
   await client.connect();

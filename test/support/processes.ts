@@ -88,10 +88,14 @@ export async function waitFor<T>(fn: () => Promise<T | undefined>, timeoutMs: nu
 
 /** Resolves the response when GET url answers with the status. */
 export function waitForStatus(url: string, status: number, timeoutMs: number): Promise<Response> {
-  return waitFor(async () => {
-    const res = await fetch(url);
-    return res.status === status ? res : undefined;
-  }, timeoutMs, `${url} to answer ${status}`);
+  return waitFor(
+    async () => {
+      const res = await fetch(url);
+      return res.status === status ? res : undefined;
+    },
+    timeoutMs,
+    `${url} to answer ${status}`,
+  );
 }
 
 /** PIDs of postgres processes whose command line names the data directory. */
@@ -129,7 +133,13 @@ export interface ServerSandbox {
 export async function serverSandbox(prefix: string, { logLevel = 'info', ownTmpAndHome = false } = {}): Promise<ServerSandbox> {
   const dataDir = await makeTempDir(prefix);
   const port = await freePort();
-  const env: Record<string, string> = { PORT: String(port), HOST: '127.0.0.1', LATHE_DATA_DIR: dataDir, LATHE_EMBEDDED_PG_PORT: String(await freePort()), LOG_LEVEL: logLevel };
+  const env: Record<string, string> = {
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    LATHE_DATA_DIR: dataDir,
+    LATHE_EMBEDDED_PG_PORT: String(await freePort()),
+    LOG_LEVEL: logLevel,
+  };
   if (ownTmpAndHome) {
     env.TMPDIR = join(dataDir, 'tmp');
     env.HOME = join(dataDir, 'home');

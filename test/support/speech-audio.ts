@@ -67,7 +67,8 @@ export async function speechScene(layout: Array<number | string>, options: { snr
   const truth: Scene['truth'] = [];
   let at = 0;
   for (const item of layout) {
-    const part = typeof item === 'number' ? new Float32Array(Math.round(item * RATE)) : scaleToPeak(trimToVoice(await synthesize(item)), SPEECH_PEAK);
+    const part =
+      typeof item === 'number' ? new Float32Array(Math.round(item * RATE)) : scaleToPeak(trimToVoice(await synthesize(item)), SPEECH_PEAK);
     if (typeof item === 'string') truth.push({ start: at / RATE, end: (at + part.length) / RATE });
     parts.push(part);
     at += part.length;

@@ -1,5 +1,5 @@
 import { ApiProperty } from '@nestjs/swagger';
-import { SCOPES, type Scope } from '../api-keys.js';
+import { SCOPES, type Scope } from '../../config/api-keys.js';
 
 export class WhoAmIDto {
   @ApiProperty({ nullable: true, type: String, description: 'The key name from LATHE_API_KEYS; null when the service runs open.' })

@@ -21,8 +21,17 @@ export class AllExceptionsFilter implements ExceptionFilter {
     const request = http.getRequest<FastifyRequest>();
     const reply = http.getResponse<FastifyReply>();
     let error = toAppError(exception) ?? this.internal(exception, request);
-    if (error.code === ErrorCode.UnsupportedMediaType && request.headers['content-type'] && !error.message.includes(request.headers['content-type'])) {
-      error = new AppError(error.code, `${error.message}: ${request.headers['content-type']} is not accepted here`, error.details, error.headers);
+    if (
+      error.code === ErrorCode.UnsupportedMediaType &&
+      request.headers['content-type'] &&
+      !error.message.includes(request.headers['content-type'])
+    ) {
+      error = new AppError(
+        error.code,
+        `${error.message}: ${request.headers['content-type']} is not accepted here`,
+        error.details,
+        error.headers,
+      );
     }
     if (error.status >= 500 && error.code !== ErrorCode.Internal) {
       this.logger.warn(`${error.code}: ${error.message}`);

@@ -37,9 +37,17 @@ describe('answerClientError', () => {
   });
 
   it('answers an Open Inference Protocol request line in its {"error"} shape', () => {
-    assert.deepEqual(bodyOf(answer('HPE_INVALID_CHUNK_SIZE', Buffer.from('POST /v2/models/x/infer HTTP/1.1\r\n')).text), { error: 'Malformed HTTP request' });
-    assert.deepEqual(bodyOf(answer('HPE_INVALID_CHUNK_SIZE', Buffer.from('POST /v2?x HTTP/1.1\r\n')).text), { error: 'Malformed HTTP request' });
-    assert.equal((bodyOf(answer('HPE_INVALID_CHUNK_SIZE', Buffer.from('POST /v20 HTTP/1.1\r\n')).text) as { requestId?: string }).requestId !== undefined, true);
+    assert.deepEqual(bodyOf(answer('HPE_INVALID_CHUNK_SIZE', Buffer.from('POST /v2/models/x/infer HTTP/1.1\r\n')).text), {
+      error: 'Malformed HTTP request',
+    });
+    assert.deepEqual(bodyOf(answer('HPE_INVALID_CHUNK_SIZE', Buffer.from('POST /v2?x HTTP/1.1\r\n')).text), {
+      error: 'Malformed HTTP request',
+    });
+    assert.equal(
+      (bodyOf(answer('HPE_INVALID_CHUNK_SIZE', Buffer.from('POST /v20 HTTP/1.1\r\n')).text) as { requestId?: string }).requestId !==
+        undefined,
+      true,
+    );
   });
 
   it('writes nothing to a connection the client reset', () => {

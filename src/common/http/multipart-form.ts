@@ -26,11 +26,17 @@ export async function readForm(request: FastifyRequest): Promise<FormPart[]> {
       if (part.type === 'file') {
         const bytes = await part.toBuffer();
         total += bytes.length;
-        if (total > limit) throw new AppError(ErrorCode.PayloadTooLarge, `the files of the form add up to more than the body limit of ${limit} bytes`, { limit });
+        if (total > limit)
+          throw new AppError(ErrorCode.PayloadTooLarge, `the files of the form add up to more than the body limit of ${limit} bytes`, {
+            limit,
+          });
         parts.push({ type: 'file', fieldname: part.fieldname, filename: part.filename, mimetype: part.mimetype, bytes });
       } else {
         // busboy cuts a value at the fieldSize limit and says so only in this flag.
-        if (part.valueTruncated) throw new AppError(ErrorCode.PayloadTooLarge, `form field "${part.fieldname}" is longer than ${FIELD_SIZE_LIMIT} bytes`, { limit: FIELD_SIZE_LIMIT });
+        if (part.valueTruncated)
+          throw new AppError(ErrorCode.PayloadTooLarge, `form field "${part.fieldname}" is longer than ${FIELD_SIZE_LIMIT} bytes`, {
+            limit: FIELD_SIZE_LIMIT,
+          });
         parts.push({ type: 'field', fieldname: part.fieldname, value: String(part.value) });
       }
     }

@@ -10,8 +10,7 @@ export function createRootLogger(level: string): PinoLogger {
     timestamp: pino.stdTimeFunctions.isoTime,
     messageKey: 'msg',
     // Fastify logs already bind `requestId`; lines from Nest code get it from the request context.
-    mixin: (_context, _level, logger) =>
-      'requestId' in logger.bindings() ? {} : withRequestId(currentRequestId()),
+    mixin: (_context, _level, logger) => ('requestId' in logger.bindings() ? {} : withRequestId(currentRequestId())),
     serializers: { err: pino.stdSerializers.err },
   });
 }

@@ -1,6 +1,6 @@
 import { applyDecorators } from '@nestjs/common';
 import { ApiBearerAuth, ApiExtraModels, ApiOperation, ApiResponse, getSchemaPath } from '@nestjs/swagger';
-import { RequireAuth, type RouteAuth } from '../../auth/scopes.decorator.js';
+import { RequireAuth, type RouteAuth } from '../http/scopes.decorator.js';
 import { ERROR_CODES, ErrorCode } from '../errors/error-code.js';
 import { ErrorBodyDto } from './error-body.dto.js';
 
@@ -38,7 +38,10 @@ function errorResponses(codes: ErrorCode[]): MethodDecorator[] {
   return [...byStatus.entries()].map(([status, list]) =>
     ApiResponse({
       status,
-      description: list.sort().map((c) => `\`${c}\`: ${ERROR_CODES[c].description}`).join(' '),
+      description: list
+        .sort()
+        .map((c) => `\`${c}\`: ${ERROR_CODES[c].description}`)
+        .join(' '),
       content: { 'application/json': { schema: { $ref: getSchemaPath(ErrorBodyDto) } } },
     }),
   );

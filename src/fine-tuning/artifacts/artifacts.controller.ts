@@ -24,7 +24,11 @@ export class ArtifactsController {
   })
   @ApiOkResponse({ description: 'The artifact bytes.' })
   @ApiDownloadConditions()
-  async downloadArtifact(@Param('id', IdParam.of('artifact')) id: string, @Headers() conditions: DownloadConditions, @Res({ passthrough: true }) reply: FastifyReply) {
+  async downloadArtifact(
+    @Param('id', IdParam.of('artifact')) id: string,
+    @Headers() conditions: DownloadConditions,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ) {
     const download = await this.artifacts.download(id, conditions);
     return sendDownload(reply, download);
   }

@@ -57,7 +57,10 @@ export class ArtifactsRepository {
 
   /** `length` bytes from `offset`; undefined when the artifact is gone. */
   async slice(id: string, offset: number, length: number): Promise<Buffer | undefined> {
-    const [row] = await this.db.rows<{ slice: Buffer }>(`SELECT substring("content" FROM $2 FOR $3) AS "slice" FROM "artifacts" WHERE "id" = $1`, [id, offset + 1, length]);
+    const [row] = await this.db.rows<{ slice: Buffer }>(
+      `SELECT substring("content" FROM $2 FOR $3) AS "slice" FROM "artifacts" WHERE "id" = $1`,
+      [id, offset + 1, length],
+    );
     return row?.slice;
   }
 

@@ -21,6 +21,9 @@ export class ArtifactsService {
       digest: `sha-256=${Buffer.from(row.sha256, 'hex').toString('base64')}`,
       'content-disposition': `attachment; filename="${row.id}${row.mediaType === ONNX_MEDIA_TYPE ? '.onnx' : '.bin'}"`,
     };
-    return answerDownload({ bytes: row.bytes, sha256: row.sha256, headers, open: (start, end) => this.artifacts.stream(row, start, end) }, conditions);
+    return answerDownload(
+      { bytes: row.bytes, sha256: row.sha256, headers, open: (start, end) => this.artifacts.stream(row, start, end) },
+      conditions,
+    );
   }
 }

@@ -46,7 +46,8 @@ export interface ValidationReport {
   imbalance: { majority: string; majority_count: number; minority: string; minority_count: number; ratio: number } | null;
 }
 
-export type ParseResult = { jsonl: true; report: ValidationReport; examples: Example[] } | { jsonl: false; errors: LineProblem[]; error_count: number };
+export type ParseResult =
+  { jsonl: true; report: ValidationReport; examples: Example[] } | { jsonl: false; errors: LineProblem[]; error_count: number };
 
 export const MAX_LISTED = 100;
 export const MAX_TEXT_CHARS = 100_000;
@@ -73,7 +74,8 @@ export function parseDataset(bytes: Uint8Array): ParseResult {
   } catch {
     return { jsonl: false, errors: [{ message: 'the file is not UTF-8 text' }], error_count: 1 };
   }
-  if (text.includes('\u0000')) return { jsonl: false, errors: [{ message: 'the file is binary (it holds NUL bytes), not JSON Lines' }], error_count: 1 };
+  if (text.includes('\u0000'))
+    return { jsonl: false, errors: [{ message: 'the file is binary (it holds NUL bytes), not JSON Lines' }], error_count: 1 };
   const lines = text.replace(/^\uFEFF/, '').split('\n');
   const candidates: Candidate[] = [];
   let parsedAny = false;
@@ -111,7 +113,9 @@ function readLine(source: string, line: number): Candidate {
   }
   const record = value as Record<string, unknown>;
   if ('messages' in record) c.problems.push('chat-format lines ("messages") are not supported: use {"text": ..., "label": ...}');
-  for (const key of Object.keys(record)) if (!KNOWN_KEYS.has(key) && key !== 'messages') c.problems.push(`unknown field "${key}" (expected text, image or audio, and label or target)`);
+  for (const key of Object.keys(record))
+    if (!KNOWN_KEYS.has(key) && key !== 'messages')
+      c.problems.push(`unknown field "${key}" (expected text, image or audio, and label or target)`);
   readInput(record, c);
   readAnswer(record, c);
   return c;
@@ -160,7 +164,12 @@ function readAnswer(record: Record<string, unknown>, c: Candidate): void {
   }
   const target = record.target;
   const values = typeof target === 'number' ? [target] : target;
-  if (!Array.isArray(values) || values.length === 0 || values.length > 4096 || !values.every((v) => typeof v === 'number' && Number.isFinite(v))) {
+  if (
+    !Array.isArray(values) ||
+    values.length === 0 ||
+    values.length > 4096 ||
+    !values.every((v) => typeof v === 'number' && Number.isFinite(v))
+  ) {
     return void c.problems.push('"target" must be a finite number or a non-empty list of at most 4096 finite numbers');
   }
   c.target = values as number[];
@@ -177,29 +186,39 @@ function majority<T>(items: readonly T[]): T | undefined {
 
 function summarise(candidates: Candidate[]): { report: ValidationReport; examples: Example[] } {
   const kind = majority(candidates.flatMap((c) => (c.kind ? [c.kind] : [])));
-  const task = majority(candidates.flatMap((c) => (c.label !== undefined ? ['classification' as const] : c.target ? ['regression' as const] : [])));
+  const task = majority(
+    candidates.flatMap((c) => (c.label !== undefined ? ['classification' as const] : c.target ? ['regression' as const] : [])),
+  );
   const targetDim = task === 'regression' ? majority(candidates.flatMap((c) => (c.target ? [c.target.length] : []))) : undefined;
   for (const c of candidates) {
     if (c.kind && kind && c.kind !== kind) c.problems.push(`input is "${c.kind}" but the file's inputs are "${kind}"`);
     if (task === 'classification' && c.target) c.problems.push('has a "target" but the file is labelled for classification');
     if (task === 'regression' && c.label !== undefined) c.problems.push('has a "label" but the file has regression targets');
-    if (c.target && targetDim !== undefined && c.target.length !== targetDim) c.problems.push(`"target" has ${c.target.length} values; the file's targets have ${targetDim}`);
+    if (c.target && targetDim !== undefined && c.target.length !== targetDim)
+      c.problems.push(`"target" has ${c.target.length} values; the file's targets have ${targetDim}`);
   }
   const good = candidates.filter((c) => c.problems.length === 0 && c.input !== undefined);
   const examples: Example[] = good.map((c) => ({ line: c.line, kind: c.kind!, input: c.input!, label: c.label, target: c.target }));
   const lineErrors = candidates.flatMap((c) => c.problems.map((message) => ({ line: c.line, message })));
   const fileErrors: LineProblem[] = [];
   const warnings: LineProblem[] = [];
-  if (examples.length === 0) fileErrors.push({ message: candidates.length === 0 ? 'the file has no examples (it is empty)' : 'the file has no usable examples' });
+  if (examples.length === 0)
+    fileErrors.push({ message: candidates.length === 0 ? 'the file has no examples (it is empty)' : 'the file has no usable examples' });
   const labels = task === 'classification' ? countLabels(examples) : null;
   const classes = labels ? Object.keys(labels).length : null;
-  if (classes === 1) fileErrors.push({ message: `every example has the label "${Object.keys(labels!)[0]}"; classification needs at least two classes` });
+  if (classes === 1)
+    fileErrors.push({ message: `every example has the label "${Object.keys(labels!)[0]}"; classification needs at least two classes` });
   const imbalance = labels && classes! >= 2 ? imbalanceOf(labels) : null;
   if (imbalance && imbalance.ratio > IMBALANCE_WARNING_RATIO) {
-    warnings.push({ message: `classes are imbalanced: "${imbalance.majority}" has ${imbalance.majority_count} examples, "${imbalance.minority}" ${imbalance.minority_count}` });
+    warnings.push({
+      message: `classes are imbalanced: "${imbalance.majority}" has ${imbalance.majority_count} examples, "${imbalance.minority}" ${imbalance.minority_count}`,
+    });
   }
   const duplicates = findDuplicates(examples);
-  if (duplicates.count > 0) warnings.push({ message: `${duplicates.count} example(s) repeat an earlier input${duplicates.conflicting ? `, ${duplicates.conflicting} with a different answer` : ''}` });
+  if (duplicates.count > 0)
+    warnings.push({
+      message: `${duplicates.count} example(s) repeat an earlier input${duplicates.conflicting ? `, ${duplicates.conflicting} with a different answer` : ''}`,
+    });
   const errors = [...lineErrors, ...fileErrors];
   return {
     examples,
@@ -231,7 +250,13 @@ function imbalanceOf(labels: Record<string, number>): ValidationReport['imbalanc
   const entries = Object.entries(labels);
   const [majority, majorityCount] = entries.reduce((best, e) => (e[1] > best[1] ? e : best));
   const [minority, minorityCount] = entries.reduce((best, e) => (e[1] < best[1] ? e : best));
-  return { majority, majority_count: majorityCount, minority, minority_count: minorityCount, ratio: Math.round((majorityCount / minorityCount) * 100) / 100 };
+  return {
+    majority,
+    majority_count: majorityCount,
+    minority,
+    minority_count: minorityCount,
+    ratio: Math.round((majorityCount / minorityCount) * 100) / 100,
+  };
 }
 
 function findDuplicates(examples: readonly Example[]): ValidationReport['duplicates'] {

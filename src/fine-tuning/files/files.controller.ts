@@ -26,7 +26,14 @@ export class FilesController {
       '`validation` report (errors by line, label counts, duplicates, class imbalance, input kind); `status` is `error` when it has errors. ' +
       'A file that is not JSON Lines at all is refused with DATASET_INVALID and not stored.',
     auth: 'train',
-    errors: [ErrorCode.ValidationFailed, ErrorCode.MalformedMultipart, ErrorCode.DatasetInvalid, ErrorCode.EmptyBody, ErrorCode.UnsupportedMediaType, ErrorCode.PayloadTooLarge],
+    errors: [
+      ErrorCode.ValidationFailed,
+      ErrorCode.MalformedMultipart,
+      ErrorCode.DatasetInvalid,
+      ErrorCode.EmptyBody,
+      ErrorCode.UnsupportedMediaType,
+      ErrorCode.PayloadTooLarge,
+    ],
   })
   @ApiOkResponse({ schema: { example: FILE_EXAMPLE } })
   async createFile(@Req() request: FastifyRequest) {
@@ -34,8 +41,14 @@ export class FilesController {
   }
 
   @Get()
-  @ApiEndpoint({ summary: 'List uploaded files, newest first (`after`, `limit`, `order`, `purpose`)', auth: 'train', errors: [ErrorCode.ValidationFailed] })
-  @ApiOkResponse({ schema: { example: { object: 'list', data: [FILE_EXAMPLE], has_more: false, first_id: FILE_EXAMPLE.id, last_id: FILE_EXAMPLE.id } } })
+  @ApiEndpoint({
+    summary: 'List uploaded files, newest first (`after`, `limit`, `order`, `purpose`)',
+    auth: 'train',
+    errors: [ErrorCode.ValidationFailed],
+  })
+  @ApiOkResponse({
+    schema: { example: { object: 'list', data: [FILE_EXAMPLE], has_more: false, first_id: FILE_EXAMPLE.id, last_id: FILE_EXAMPLE.id } },
+  })
   listFiles(@Query() query: Record<string, unknown>) {
     return this.files.list(query);
   }
@@ -55,13 +68,21 @@ export class FilesController {
     errors: [ErrorCode.NotFound],
   })
   @ApiDownloadConditions()
-  async fileContent(@Param('id', IdParam.of('file')) id: string, @Headers() conditions: DownloadConditions, @Res({ passthrough: true }) reply: FastifyReply) {
+  async fileContent(
+    @Param('id', IdParam.of('file')) id: string,
+    @Headers() conditions: DownloadConditions,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ) {
     const download = await this.files.content(id, conditions);
     return sendDownload(reply, download);
   }
 
   @Delete(':id')
-  @ApiEndpoint({ summary: 'Delete a file (409 while a job that has not finished uses it)', auth: 'train', errors: [ErrorCode.NotFound, ErrorCode.Conflict] })
+  @ApiEndpoint({
+    summary: 'Delete a file (409 while a job that has not finished uses it)',
+    auth: 'train',
+    errors: [ErrorCode.NotFound, ErrorCode.Conflict],
+  })
   @ApiOkResponse({ schema: { example: { id: FILE_EXAMPLE.id, object: 'file', deleted: true } } })
   deleteFile(@Param('id', IdParam.of('file')) id: string) {
     return this.files.delete(id);

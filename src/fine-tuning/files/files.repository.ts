@@ -43,7 +43,16 @@ export class FilesRepository {
     const [row] = await sql.rows<FileRow>(
       `INSERT INTO "fine_tuning_files" ("id", "filename", "purpose", "bytes", "sha256", "line_count", "content", "validation")
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING ${COLUMNS}`,
-      [file.id, file.filename, file.purpose, file.bytes, file.sha256, file.lineCount, file.content, file.validation === null ? null : JSON.stringify(file.validation)],
+      [
+        file.id,
+        file.filename,
+        file.purpose,
+        file.bytes,
+        file.sha256,
+        file.lineCount,
+        file.content,
+        file.validation === null ? null : JSON.stringify(file.validation),
+      ],
     );
     return row!;
   }
@@ -55,7 +64,10 @@ export class FilesRepository {
 
   /** `length` bytes from `offset`; undefined when the file is gone. */
   async slice(id: string, offset: number, length: number): Promise<Buffer | undefined> {
-    const [row] = await this.db.rows<{ slice: Buffer }>(`SELECT substring("content" FROM $2 FOR $3) AS "slice" FROM "fine_tuning_files" WHERE "id" = $1`, [id, offset + 1, length]);
+    const [row] = await this.db.rows<{ slice: Buffer }>(
+      `SELECT substring("content" FROM $2 FOR $3) AS "slice" FROM "fine_tuning_files" WHERE "id" = $1`,
+      [id, offset + 1, length],
+    );
     return row?.slice;
   }
 

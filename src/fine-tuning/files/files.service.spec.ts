@@ -11,10 +11,16 @@ describe('FilesService.upload', () => {
   it('a dataset larger than one string can hold: 413 before it is parsed or stored', async () => {
     // allocUnsafe leaves the pages untouched: refused by its size, the buffer is never read.
     const bytes = Buffer.allocUnsafe(MAX_DATASET_BYTES + 1);
-    await assert.rejects(new FilesService(refusingRepository).upload({ filename: 'huge.jsonl', bytes, fields: { purpose: 'fine-tune' } }), (err: unknown) => {
-      assert.ok(err instanceof AppError);
-      assert.deepEqual([err.code, err.message], [ErrorCode.PayloadTooLarge, `huge.jsonl is ${MAX_DATASET_BYTES + 1} bytes; a dataset holds at most ${MAX_DATASET_BYTES} bytes`]);
-      return true;
-    });
+    await assert.rejects(
+      new FilesService(refusingRepository).upload({ filename: 'huge.jsonl', bytes, fields: { purpose: 'fine-tune' } }),
+      (err: unknown) => {
+        assert.ok(err instanceof AppError);
+        assert.deepEqual(
+          [err.code, err.message],
+          [ErrorCode.PayloadTooLarge, `huge.jsonl is ${MAX_DATASET_BYTES + 1} bytes; a dataset holds at most ${MAX_DATASET_BYTES} bytes`],
+        );
+        return true;
+      },
+    );
   });
 });

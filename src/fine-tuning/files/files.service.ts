@@ -33,8 +33,12 @@ export interface FileObject {
  */
 export const MAX_DATASET_BYTES = constants.MAX_STRING_LENGTH;
 
-const uploadFields = z.object({ purpose: z.literal('fine-tune', { error: 'purpose must be "fine-tune": Lathe stores fine-tuning datasets only' }) }).strict();
-const listQuery = cursorQuery('file', 10_000, 10_000).extend({ order: z.enum(['asc', 'desc']).default('desc'), purpose: sqlText().max(50).optional() }).strict();
+const uploadFields = z
+  .object({ purpose: z.literal('fine-tune', { error: 'purpose must be "fine-tune": Lathe stores fine-tuning datasets only' }) })
+  .strict();
+const listQuery = cursorQuery('file', 10_000, 10_000)
+  .extend({ order: z.enum(['asc', 'desc']).default('desc'), purpose: sqlText().max(50).optional() })
+  .strict();
 
 @Injectable()
 export class FilesService {
@@ -44,11 +48,17 @@ export class FilesService {
   async upload(upload: Upload): Promise<FileObject> {
     parseOr400(uploadFields, upload.fields, 'form fields');
     if (upload.bytes.length > MAX_DATASET_BYTES) {
-      throw new AppError(ErrorCode.PayloadTooLarge, `${upload.filename} is ${upload.bytes.length} bytes; a dataset holds at most ${MAX_DATASET_BYTES} bytes`);
+      throw new AppError(
+        ErrorCode.PayloadTooLarge,
+        `${upload.filename} is ${upload.bytes.length} bytes; a dataset holds at most ${MAX_DATASET_BYTES} bytes`,
+      );
     }
     const parsed = parseDataset(upload.bytes);
     if (!parsed.jsonl) {
-      throw new AppError(ErrorCode.DatasetInvalid, `${upload.filename} is not JSON Lines: ${parsed.errors[0]!.message}`, { errors: parsed.errors, error_count: parsed.error_count });
+      throw new AppError(ErrorCode.DatasetInvalid, `${upload.filename} is not JSON Lines: ${parsed.errors[0]!.message}`, {
+        errors: parsed.errors,
+        error_count: parsed.error_count,
+      });
     }
     const row = await this.files.insert({
       id: newId('file'),
@@ -80,13 +90,20 @@ export class FilesService {
   async content(id: string, conditions: DownloadConditions): Promise<Download> {
     const row = await this.row(id);
     const headers = { 'content-type': row.filename.endsWith('.csv') ? 'text/csv; charset=utf-8' : 'application/jsonl' };
-    return answerDownload({ bytes: row.bytes, sha256: row.sha256, headers, open: (start, end) => this.files.stream(row, start, end) }, conditions);
+    return answerDownload(
+      { bytes: row.bytes, sha256: row.sha256, headers, open: (start, end) => this.files.stream(row, start, end) },
+      conditions,
+    );
   }
 
   async delete(id: string): Promise<{ id: string; object: 'file'; deleted: true }> {
     const outcome = await this.files.deleteUnlessInUse(id);
     if (outcome === 'missing') throw notFound(id);
-    if (outcome === 'in-use') throw new AppError(ErrorCode.Conflict, `file ${id} is used by a fine-tuning job that has not finished; cancel the job or wait for it`);
+    if (outcome === 'in-use')
+      throw new AppError(
+        ErrorCode.Conflict,
+        `file ${id} is used by a fine-tuning job that has not finished; cancel the job or wait for it`,
+      );
     return { id, object: 'file', deleted: true };
   }
 

@@ -69,7 +69,10 @@ export interface ResolveContext {
 }
 
 /** Resolves "auto" and the defaults, or lists every problem (field and message) with the combination. */
-export function resolveHyperparameters(input: HyperparametersInput, ctx: ResolveContext): { value?: ResolvedHyperparameters; problems: Array<{ field: string; problems: string[] }> } {
+export function resolveHyperparameters(
+  input: HyperparametersInput,
+  ctx: ResolveContext,
+): { value?: ResolvedHyperparameters; problems: Array<{ field: string; problems: string[] }> } {
   const problems: Array<{ field: string; problems: string[] }> = [];
   const fail = (field: string, message: string) => problems.push({ field: `hyperparameters.${field}`, problems: [message] });
   const head = input.head ?? (input.hidden !== undefined || input.activation !== undefined ? 'mlp' : 'linear');
@@ -81,12 +84,18 @@ export function resolveHyperparameters(input: HyperparametersInput, ctx: Resolve
   const optimizer = input.optimizer ?? 'adam';
   if (input.momentum !== undefined && optimizer !== 'momentum') fail('momentum', 'momentum is for optimizer "momentum"');
   const multiplier = input.learning_rate_multiplier;
-  if (input.learning_rate !== undefined && typeof multiplier === 'number') fail('learning_rate', 'give learning_rate or learning_rate_multiplier, not both');
+  if (input.learning_rate !== undefined && typeof multiplier === 'number')
+    fail('learning_rate', 'give learning_rate or learning_rate_multiplier, not both');
   let split = input.validation_split;
-  if (ctx.hasValidationFile && split !== undefined && split > 0) fail('validation_split', 'a validation file is given; validation_split holds out part of the training file instead, so give one or the other');
+  if (ctx.hasValidationFile && split !== undefined && split > 0)
+    fail(
+      'validation_split',
+      'a validation file is given; validation_split holds out part of the training file instead, so give one or the other',
+    );
   split ??= ctx.hasValidationFile || ctx.examples < MIN_EXAMPLES_FOR_DEFAULT_SPLIT ? 0 : DEFAULT_VALIDATION_SPLIT;
   const held = Math.round(ctx.examples * split);
-  if (split > 0 && (held < 1 || held >= ctx.examples)) fail('validation_split', `holding out ${split} of ${ctx.examples} examples leaves no training or no validation examples`);
+  if (split > 0 && (held < 1 || held >= ctx.examples))
+    fail('validation_split', `holding out ${split} of ${ctx.examples} examples leaves no training or no validation examples`);
   if (input.early_stopping_patience !== undefined && !ctx.hasValidationFile && split === 0) {
     fail('early_stopping_patience', 'early stopping needs held-out data: give a validation_file or a validation_split');
   }

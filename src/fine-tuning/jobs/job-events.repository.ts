@@ -32,7 +32,14 @@ export class JobEventsRepository {
   async add(jobId: string, event: NewEvent, sql: Sql = this.db): Promise<void> {
     await sql.rows(
       `INSERT INTO "fine_tuning_events" ("id", "job_id", "level", "type", "message", "data") VALUES ($1, $2, $3, $4, $5, $6)`,
-      [newId('ftevent'), jobId, event.level ?? 'info', event.type ?? 'message', event.message, event.data ? JSON.stringify(event.data) : null],
+      [
+        newId('ftevent'),
+        jobId,
+        event.level ?? 'info',
+        event.type ?? 'message',
+        event.message,
+        event.data ? JSON.stringify(event.data) : null,
+      ],
     );
   }
 
@@ -48,6 +55,9 @@ export class JobEventsRepository {
 
   /** Oldest first, after sequence number `seq`: what a stream has not sent yet. */
   since(jobId: string, seq: number, limit: number): Promise<EventRow[]> {
-    return this.db.rows<EventRow>(`SELECT ${COLUMNS} FROM "fine_tuning_events" WHERE "job_id" = $1 AND "seq" > $2 ORDER BY "seq" ASC LIMIT $3`, [jobId, seq, limit]);
+    return this.db.rows<EventRow>(
+      `SELECT ${COLUMNS} FROM "fine_tuning_events" WHERE "job_id" = $1 AND "seq" > $2 ORDER BY "seq" ASC LIMIT $3`,
+      [jobId, seq, limit],
+    );
   }
 }

@@ -63,7 +63,10 @@ export class JobMetricsRepository {
       `SELECT "kind", "data" FROM "fine_tuning_metrics" WHERE "job_id" = $1 ORDER BY "kind", "number"`,
       [jobId],
     );
-    return { steps: rows.filter((r) => r.kind === 'step').map((r) => r.data), epochs: rows.filter((r) => r.kind === 'epoch').map((r) => r.data) };
+    return {
+      steps: rows.filter((r) => r.kind === 'step').map((r) => r.data),
+      epochs: rows.filter((r) => r.kind === 'epoch').map((r) => r.data),
+    };
   }
 
   /** Steps after `step` are dropped when a run resumes from an earlier checkpoint. */

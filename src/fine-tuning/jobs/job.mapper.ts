@@ -28,7 +28,10 @@ export interface FineTuningJobObject {
   integrations: [];
   metadata: Record<string, string> | null;
   user_provided_suffix: string | null;
-  method: { type: 'supervised'; supervised: { hyperparameters: Pick<ResolvedHyperparameters, 'n_epochs' | 'batch_size' | 'learning_rate_multiplier'> } };
+  method: {
+    type: 'supervised';
+    supervised: { hyperparameters: Pick<ResolvedHyperparameters, 'n_epochs' | 'batch_size' | 'learning_rate_multiplier'> };
+  };
   model_version: string;
   metrics: FinalMetrics | null;
   head_artifact_id: string | null;
@@ -56,7 +59,12 @@ export function toJobObject(row: JobRow): FineTuningJobObject {
     integrations: [],
     metadata: row.metadata,
     user_provided_suffix: row.suffix,
-    method: { type: 'supervised', supervised: { hyperparameters: { n_epochs: hp.n_epochs, batch_size: hp.batch_size, learning_rate_multiplier: hp.learning_rate_multiplier } } },
+    method: {
+      type: 'supervised',
+      supervised: {
+        hyperparameters: { n_epochs: hp.n_epochs, batch_size: hp.batch_size, learning_rate_multiplier: hp.learning_rate_multiplier },
+      },
+    },
     model_version: row.modelVersion,
     metrics: row.finalMetrics,
     head_artifact_id: row.headArtifactId,
@@ -74,7 +82,15 @@ export interface JobEventObject {
 }
 
 export function toEventObject(row: EventRow): JobEventObject {
-  return { id: row.id, object: 'fine_tuning.job.event', created_at: unixSeconds(row.createdAt), level: row.level, message: row.message, data: row.data ?? {}, type: row.type };
+  return {
+    id: row.id,
+    object: 'fine_tuning.job.event',
+    created_at: unixSeconds(row.createdAt),
+    level: row.level,
+    message: row.message,
+    data: row.data ?? {},
+    type: row.type,
+  };
 }
 
 export interface CheckpointObject {

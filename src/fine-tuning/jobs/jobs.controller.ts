@@ -33,16 +33,52 @@ export class JobsController {
       '`validation_split` (default 0.2 without a validation file). Everything is checked before the job is created. The result is served as ' +
       '`ft:<model>:<suffix>:<job id>`.',
     auth: 'train',
-    errors: [ErrorCode.ValidationFailed, ErrorCode.DatasetInvalid, ErrorCode.TrainingBudgetExceeded, ErrorCode.NotFound, ErrorCode.ModelNotFound, ErrorCode.ModelNotInstalled],
+    errors: [
+      ErrorCode.ValidationFailed,
+      ErrorCode.DatasetInvalid,
+      ErrorCode.TrainingBudgetExceeded,
+      ErrorCode.NotFound,
+      ErrorCode.ModelNotFound,
+      ErrorCode.ModelNotInstalled,
+    ],
   })
-  @ApiBody({ schema: { type: 'object', required: ['model', 'training_file'], example: { model: 'glove-100d', training_file: JOB_EXAMPLE.training_file, suffix: 'topics', seed: 42, hyperparameters: { n_epochs: 20, head: 'linear' } } } })
-  @ApiOkResponse({ schema: { example: { ...JOB_EXAMPLE, status: 'queued', finished_at: null, fine_tuned_model: null, result_files: [], trained_tokens: null, metrics: null, head_artifact_id: null } } })
+  @ApiBody({
+    schema: {
+      type: 'object',
+      required: ['model', 'training_file'],
+      example: {
+        model: 'glove-100d',
+        training_file: JOB_EXAMPLE.training_file,
+        suffix: 'topics',
+        seed: 42,
+        hyperparameters: { n_epochs: 20, head: 'linear' },
+      },
+    },
+  })
+  @ApiOkResponse({
+    schema: {
+      example: {
+        ...JOB_EXAMPLE,
+        status: 'queued',
+        finished_at: null,
+        fine_tuned_model: null,
+        result_files: [],
+        trained_tokens: null,
+        metrics: null,
+        head_artifact_id: null,
+      },
+    },
+  })
   createFineTuningJob(@Body() body: unknown) {
     return this.creation.create(body);
   }
 
   @Get()
-  @ApiEndpoint({ summary: 'List fine-tuning jobs, newest first (`after`, `limit`, `metadata[k]=v`)', auth: 'train', errors: [ErrorCode.ValidationFailed] })
+  @ApiEndpoint({
+    summary: 'List fine-tuning jobs, newest first (`after`, `limit`, `metadata[k]=v`)',
+    auth: 'train',
+    errors: [ErrorCode.ValidationFailed],
+  })
   @ApiOkResponse({ schema: { example: list(JOB_EXAMPLE) } })
   listFineTuningJobs(@Query() query: Record<string, unknown>) {
     return this.jobs.list(query);
@@ -57,7 +93,11 @@ export class JobsController {
 
   @Post(':id/cancel')
   @HttpCode(200)
-  @ApiEndpoint({ summary: 'Cancel a job that has not finished (409 otherwise); a running job stops at its next step and registers no model', auth: 'train', errors: [ErrorCode.NotFound, ErrorCode.Conflict] })
+  @ApiEndpoint({
+    summary: 'Cancel a job that has not finished (409 otherwise); a running job stops at its next step and registers no model',
+    auth: 'train',
+    errors: [ErrorCode.NotFound, ErrorCode.Conflict],
+  })
   @ApiOkResponse({ schema: { example: { ...JOB_EXAMPLE, status: 'cancelled', fine_tuned_model: null } } })
   cancelFineTuningJob(@Param('id', IdParam.of('ftjob')) id: string) {
     return this.jobs.cancel(id);
@@ -67,25 +107,38 @@ export class JobsController {
   @ApiProduces('application/json', 'text/event-stream')
   @ApiEndpoint({
     summary: "A job's events, newest first (`after`, `limit`); `stream=true` for Server-Sent Events",
-    description: 'With `stream=true`: every event oldest first as `data: <event>`, then new ones as they happen, and `data: [DONE]` when the job has finished.',
+    description:
+      'With `stream=true`: every event oldest first as `data: <event>`, then new ones as they happen, and `data: [DONE]` when the job has finished.',
     auth: 'train',
     errors: [ErrorCode.NotFound, ErrorCode.ValidationFailed],
   })
   @ApiOkResponse({ schema: { example: list(EVENT_EXAMPLE) } })
-  async listFineTuningEvents(@Param('id', IdParam.of('ftjob')) id: string, @Query() query: Record<string, unknown>, @Res() reply: FastifyReply) {
+  async listFineTuningEvents(
+    @Param('id', IdParam.of('ftjob')) id: string,
+    @Query() query: Record<string, unknown>,
+    @Res() reply: FastifyReply,
+  ) {
     if (this.jobs.wantsStream(query)) await streamEvents(reply, id, this.jobs, () => this.lifecycle.draining);
     else await reply.send(await this.jobs.listEvents(id, query));
   }
 
   @Get(':id/checkpoints')
-  @ApiEndpoint({ summary: "A job's checkpoints (one per epoch), newest first", auth: 'train', errors: [ErrorCode.NotFound, ErrorCode.ValidationFailed] })
+  @ApiEndpoint({
+    summary: "A job's checkpoints (one per epoch), newest first",
+    auth: 'train',
+    errors: [ErrorCode.NotFound, ErrorCode.ValidationFailed],
+  })
   @ApiOkResponse({ schema: { example: list(CHECKPOINT_EXAMPLE) } })
   listFineTuningCheckpoints(@Param('id', IdParam.of('ftjob')) id: string, @Query() query: Record<string, unknown>) {
     return this.jobs.checkpoints(id, query);
   }
 
   @Get(':id/metrics')
-  @ApiEndpoint({ summary: "Lathe: a job's whole history, every step and every epoch, and its final metrics", auth: 'train', errors: [ErrorCode.NotFound] })
+  @ApiEndpoint({
+    summary: "Lathe: a job's whole history, every step and every epoch, and its final metrics",
+    auth: 'train',
+    errors: [ErrorCode.NotFound],
+  })
   @ApiOkResponse({
     schema: {
       example: {
@@ -93,7 +146,18 @@ export class JobsController {
         job_id: JOB_EXAMPLE.id,
         status: 'succeeded',
         steps: [{ step: 1, epoch: 1, train_loss: 1.09, learning_rate: 0.01, batch_size: 16 }],
-        epochs: [{ epoch: 1, step: 12, train_loss: 0.98, train_accuracy: 0.61, valid_loss: 0.85, valid_accuracy: 0.79, improved: true, seconds: 0.04 }],
+        epochs: [
+          {
+            epoch: 1,
+            step: 12,
+            train_loss: 0.98,
+            train_accuracy: 0.61,
+            valid_loss: 0.85,
+            valid_accuracy: 0.79,
+            improved: true,
+            seconds: 0.04,
+          },
+        ],
         final: JOB_EXAMPLE.metrics,
       },
     },

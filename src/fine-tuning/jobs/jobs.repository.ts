@@ -51,7 +51,10 @@ export interface JobRow {
   finishedAt: Date | null;
 }
 
-export type NewJob = Pick<JobRow, 'id' | 'model' | 'modelVersion' | 'suffix' | 'seed' | 'trainingFile' | 'validationFile' | 'hyperparameters' | 'metadata' | 'task'>;
+export type NewJob = Pick<
+  JobRow,
+  'id' | 'model' | 'modelVersion' | 'suffix' | 'seed' | 'trainingFile' | 'validationFile' | 'hyperparameters' | 'metadata' | 'task'
+>;
 
 const COLUMNS = `"id", "model", "model_version" AS "modelVersion", "suffix", "seed"::float8 AS "seed", "training_file" AS "trainingFile",
   "validation_file" AS "validationFile", "hyperparameters", "metadata", "task", "status", "error", "fine_tuned_model" AS "fineTunedModel",
@@ -73,7 +76,19 @@ export class JobsRepository {
     const [row] = await sql.rows<JobRow>(
       `INSERT INTO "fine_tuning_jobs" ("id", "model", "model_version", "suffix", "seed", "training_file", "validation_file", "hyperparameters", "metadata", "task", "status")
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING ${COLUMNS}`,
-      [job.id, job.model, job.modelVersion, job.suffix, job.seed, job.trainingFile, job.validationFile, JSON.stringify(job.hyperparameters), job.metadata ? JSON.stringify(job.metadata) : null, job.task, status],
+      [
+        job.id,
+        job.model,
+        job.modelVersion,
+        job.suffix,
+        job.seed,
+        job.trainingFile,
+        job.validationFile,
+        JSON.stringify(job.hyperparameters),
+        job.metadata ? JSON.stringify(job.metadata) : null,
+        job.task,
+        status,
+      ],
     );
     return row!;
   }
@@ -130,20 +145,45 @@ export class JobsRepository {
   }
 
   /** running -> a final state under the lease; false when the lease is gone (the job was cancelled). */
-  async finish(id: string, leaseToken: string, status: 'succeeded' | 'failed', fields: { error?: JobError; fineTunedModel?: string; resultFiles?: string[]; trainedTokens?: number; headArtifactId?: string; finalMetrics?: FinalMetrics }, sql: Sql = this.db): Promise<boolean> {
+  async finish(
+    id: string,
+    leaseToken: string,
+    status: 'succeeded' | 'failed',
+    fields: {
+      error?: JobError;
+      fineTunedModel?: string;
+      resultFiles?: string[];
+      trainedTokens?: number;
+      headArtifactId?: string;
+      finalMetrics?: FinalMetrics;
+    },
+    sql: Sql = this.db,
+  ): Promise<boolean> {
     const rows = await sql.rows(
       `UPDATE "fine_tuning_jobs" SET "status" = $3, "error" = $4, "fine_tuned_model" = $5, "result_files" = $6, "trained_tokens" = $7,
          "head_artifact_id" = $8, "final_metrics" = $9, "finished_at" = now(), "updated_at" = now(), "estimated_finish" = NULL
        WHERE "id" = $1 AND "lease_token" = $2 AND "status" = 'running' RETURNING 1`,
-      [id, leaseToken, status, fields.error ? JSON.stringify(fields.error) : null, fields.fineTunedModel ?? null, JSON.stringify(fields.resultFiles ?? []),
-        fields.trainedTokens ?? null, fields.headArtifactId ?? null, fields.finalMetrics ? JSON.stringify(fields.finalMetrics) : null],
+      [
+        id,
+        leaseToken,
+        status,
+        fields.error ? JSON.stringify(fields.error) : null,
+        fields.fineTunedModel ?? null,
+        JSON.stringify(fields.resultFiles ?? []),
+        fields.trainedTokens ?? null,
+        fields.headArtifactId ?? null,
+        fields.finalMetrics ? JSON.stringify(fields.finalMetrics) : null,
+      ],
     );
     return rows.length === 1;
   }
 
   /** In a transaction: locks the job row and says whether the lease is still this runner's. */
   async holdsLease(id: string, leaseToken: string, sql: Sql): Promise<boolean> {
-    const rows = await sql.rows(`SELECT 1 FROM "fine_tuning_jobs" WHERE "id" = $1 AND "lease_token" = $2 AND "status" = 'running' FOR UPDATE`, [id, leaseToken]);
+    const rows = await sql.rows(
+      `SELECT 1 FROM "fine_tuning_jobs" WHERE "id" = $1 AND "lease_token" = $2 AND "status" = 'running' FOR UPDATE`,
+      [id, leaseToken],
+    );
     return rows.length === 1;
   }
 
@@ -177,7 +217,11 @@ export class JobsRepository {
    * silent for `relockSeconds`. The server's own start must be that long ago too: a restart ends
    * every session, and live runners need a heartbeat or two to take their locks again.
    */
-  async findAbandoned(staleSeconds: number, relockSeconds: number, sql: Sql): Promise<Array<Pick<JobRow, 'id' | 'leaseToken' | 'attempts'>>> {
+  async findAbandoned(
+    staleSeconds: number,
+    relockSeconds: number,
+    sql: Sql,
+  ): Promise<Array<Pick<JobRow, 'id' | 'leaseToken' | 'attempts'>>> {
     return sql.rows(
       `SELECT "id", "lease_token" AS "leaseToken", "attempts" FROM "fine_tuning_jobs"
        WHERE "status" = 'running'
@@ -209,7 +253,9 @@ export class JobsRepository {
 
   /** Takes the job's lease lock on a held connection: true when no other session holds it. */
   async lockLease(id: string, sql: Sql): Promise<boolean> {
-    const [row] = await sql.rows<{ locked: boolean }>(`SELECT pg_try_advisory_lock(${LEASE_LOCK_NAMESPACE}, hashtext($1)) AS "locked"`, [id]);
+    const [row] = await sql.rows<{ locked: boolean }>(`SELECT pg_try_advisory_lock(${LEASE_LOCK_NAMESPACE}, hashtext($1)) AS "locked"`, [
+      id,
+    ]);
     return row!.locked;
   }
 

@@ -9,7 +9,14 @@ import { JobSignals } from '../runner/job-signals.js';
 import { fineTunedModelName } from '../runner/job-results.service.js';
 import { type EventRow, JobEventsRepository } from './job-events.repository.js';
 import { type EpochRecord, JobMetricsRepository, type StepRecord } from './job-metrics.repository.js';
-import { type CheckpointObject, type FineTuningJobObject, type JobEventObject, toCheckpointObject, toEventObject, toJobObject } from './job.mapper.js';
+import {
+  type CheckpointObject,
+  type FineTuningJobObject,
+  type JobEventObject,
+  toCheckpointObject,
+  toEventObject,
+  toJobObject,
+} from './job.mapper.js';
 import { isTerminal, sourcesOf } from './job-state.js';
 import { type FinalMetrics, type JobRow, JobsRepository } from './jobs.repository.js';
 
@@ -63,7 +70,11 @@ export class JobsService {
     });
     if (!row) {
       const current = await this.row(id);
-      throw new AppError(ErrorCode.Conflict, `job ${id} is ${current.status}; only a job that is ${sourcesOf('cancelled').join(', ')} can be cancelled`, { status: current.status });
+      throw new AppError(
+        ErrorCode.Conflict,
+        `job ${id} is ${current.status}; only a job that is ${sourcesOf('cancelled').join(', ')} can be cancelled`,
+        { status: current.status },
+      );
     }
     this.signals.cancelled(id);
     return toJobObject(row);

@@ -16,19 +16,41 @@ describe('training budgets', () => {
     const cases: Array<[Parameters<typeof budgetExcess>[0], boolean, ReturnType<typeof budgetExcess>]> = [
       // Exactly at every limit (5,050 head parameters): within budget.
       [{ rows: 1000, outputs: 50, featureDim: 100 }, true, undefined],
-      [{ rows: 1001, outputs: 51, featureDim: 1000 }, true, { what: 'rows', value: 1001, limit: 1000, variable: 'LATHE_TRAINING_MAX_ROWS' }],
-      [{ rows: 10, outputs: 51, featureDim: 1000 }, true, { what: 'classes', value: 51, limit: 50, variable: 'LATHE_TRAINING_MAX_CLASSES' }],
+      [
+        { rows: 1001, outputs: 51, featureDim: 1000 },
+        true,
+        { what: 'rows', value: 1001, limit: 1000, variable: 'LATHE_TRAINING_MAX_ROWS' },
+      ],
+      [
+        { rows: 10, outputs: 51, featureDim: 1000 },
+        true,
+        { what: 'classes', value: 51, limit: 50, variable: 'LATHE_TRAINING_MAX_CLASSES' },
+      ],
       // Regression targets are not classes.
       [{ rows: 10, outputs: 51, featureDim: 10 }, false, undefined],
-      [{ rows: 1000, outputs: 2, featureDim: 101 }, true, { what: 'feature_bytes', value: 404_000, limit: 400_000, variable: 'LATHE_TRAINING_MAX_FEATURE_BYTES' }],
-      [{ rows: 10, outputs: 50, featureDim: 200 }, true, { what: 'head_params', value: 10_050, limit: 10_000, variable: 'LATHE_TRAINING_MAX_HEAD_PARAMS' }],
+      [
+        { rows: 1000, outputs: 2, featureDim: 101 },
+        true,
+        { what: 'feature_bytes', value: 404_000, limit: 400_000, variable: 'LATHE_TRAINING_MAX_FEATURE_BYTES' },
+      ],
+      [
+        { rows: 10, outputs: 50, featureDim: 200 },
+        true,
+        { what: 'head_params', value: 10_050, limit: 10_000, variable: 'LATHE_TRAINING_MAX_HEAD_PARAMS' },
+      ],
       // A backbone of unknown feature length: rows, classes and step values only.
       [{ rows: 10, outputs: 50 }, true, undefined],
     ];
-    for (const [size, classification, expected] of cases) assert.deepEqual(budgetExcess(size, linear, classification, BUDGET), expected, JSON.stringify(size));
+    for (const [size, classification, expected] of cases)
+      assert.deepEqual(budgetExcess(size, linear, classification, BUDGET), expected, JSON.stringify(size));
     // 20 rows a step × (3 classes + 64 hidden units); the batch is capped by the rows (10 here).
     const mlp = { head: 'mlp' as const, hidden: 64, batch_size: 20 };
-    assert.deepEqual(budgetExcess({ rows: 100, outputs: 3, featureDim: 10 }, mlp, true, BUDGET), { what: 'step_values', value: 1340, limit: 1000, variable: 'LATHE_TRAINING_MAX_STEP_VALUES' });
+    assert.deepEqual(budgetExcess({ rows: 100, outputs: 3, featureDim: 10 }, mlp, true, BUDGET), {
+      what: 'step_values',
+      value: 1340,
+      limit: 1000,
+      variable: 'LATHE_TRAINING_MAX_STEP_VALUES',
+    });
     assert.equal(budgetExcess({ rows: 10, outputs: 3, featureDim: 10 }, mlp, true, BUDGET), undefined);
   });
 

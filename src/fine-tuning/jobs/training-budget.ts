@@ -39,12 +39,22 @@ export function stepValues(hp: Pick<ResolvedHyperparameters, 'head' | 'hidden' |
 }
 
 /** The first budget `size` passes, in the order a client can act on (rows, classes, then what follows from them). */
-export function budgetExcess(size: TrainingSize, hp: Pick<ResolvedHyperparameters, 'head' | 'hidden' | 'batch_size'>, classification: boolean, budget: TrainingBudget): BudgetExcess | undefined {
+export function budgetExcess(
+  size: TrainingSize,
+  hp: Pick<ResolvedHyperparameters, 'head' | 'hidden' | 'batch_size'>,
+  classification: boolean,
+  budget: TrainingBudget,
+): BudgetExcess | undefined {
   const checks: Array<[BudgetExcess['what'], number | undefined, number, string]> = [
     ['rows', size.rows, budget.maxRows, 'LATHE_TRAINING_MAX_ROWS'],
     ['classes', classification ? size.outputs : undefined, budget.maxClasses, 'LATHE_TRAINING_MAX_CLASSES'],
     ['feature_bytes', size.featureDim && size.rows * size.featureDim * 4, budget.maxFeatureBytes, 'LATHE_TRAINING_MAX_FEATURE_BYTES'],
-    ['head_params', size.featureDim && headParams(hp, size.featureDim, size.outputs), budget.maxHeadParams, 'LATHE_TRAINING_MAX_HEAD_PARAMS'],
+    [
+      'head_params',
+      size.featureDim && headParams(hp, size.featureDim, size.outputs),
+      budget.maxHeadParams,
+      'LATHE_TRAINING_MAX_HEAD_PARAMS',
+    ],
     ['step_values', stepValues(hp, size.outputs, size.rows), budget.maxStepValues, 'LATHE_TRAINING_MAX_STEP_VALUES'],
   ];
   for (const [what, value, limit, variable] of checks) {

@@ -4,7 +4,7 @@ import { InjectConfig } from '../../config/config.module.js';
 import { FineTuningDb, type Sql } from '../fine-tuning-db.js';
 import { readWhole } from '../stored-content.js';
 import { MODELS_CHANNEL } from '../../models/model-change-listener.js';
-import type { HeadTask } from '../../tasks/task-table.js';
+import type { HeadTask } from '../../contracts/task-table.js';
 
 export type FineTunedTask = HeadTask;
 

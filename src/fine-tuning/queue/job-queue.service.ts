@@ -87,7 +87,10 @@ export class JobQueue {
       `SELECT "id", "state"::text AS "state" FROM ${SCHEMA}.job WHERE "name" = $1 AND "data"->>'jobId' = $2 AND "state" < 'completed'`,
       [QUEUE_NAME, jobId],
     );
-    await this.closeMessages(open.map((m) => ({ ...m, jobId, status })), sql);
+    await this.closeMessages(
+      open.map((m) => ({ ...m, jobId, status })),
+      sql,
+    );
   }
 
   /**
@@ -119,7 +122,8 @@ export class JobQueue {
     const cancelled = ids((m) => m.status === 'cancelled' || (m.status === 'succeeded' && m.state !== 'active'));
     if (completed.length > 0) await boss.complete(QUEUE_NAME, completed, { db });
     for (const m of messages) {
-      if (m.status === 'failed' || m.status === null) await boss.fail(QUEUE_NAME, m.id, { closedBy: 'lathe', reason: m.status ?? 'superseded by a newer message' }, { db });
+      if (m.status === 'failed' || m.status === null)
+        await boss.fail(QUEUE_NAME, m.id, { closedBy: 'lathe', reason: m.status ?? 'superseded by a newer message' }, { db });
     }
     if (cancelled.length > 0) await boss.cancel(QUEUE_NAME, cancelled, { db });
   }

@@ -73,7 +73,11 @@ export class LeaseSweeper {
         }
         await this.jobs.handBack(job.id, job.leaseToken!, tx);
         await this.jobs.setQueueJob(job.id, await this.queue.send(job.id, tx), tx);
-        await this.events.add(job.id, { level: 'warn', message: 'The replica running this job stopped; the job is queued again and resumes from its last checkpoint' }, tx);
+        await this.events.add(
+          job.id,
+          { level: 'warn', message: 'The replica running this job stopped; the job is queued again and resumes from its last checkpoint' },
+          tx,
+        );
       }
       return abandoned.map((j) => j.id);
     });

@@ -38,12 +38,17 @@ export class BackboneFeaturesService {
 
   async features(backbone: Backbone, backboneSha256: string, examples: readonly Example[], shouldStop: () => boolean): Promise<FeatureSet> {
     const other = examples.find((e) => e.kind !== backbone.input);
-    if (other) throw new AppError(ErrorCode.ValidationFailed, `backbone "${backbone.name}" takes ${backbone.input}; the dataset has ${other.kind} inputs`);
+    if (other)
+      throw new AppError(
+        ErrorCode.ValidationFailed,
+        `backbone "${backbone.name}" takes ${backbone.input}; the dataset has ${other.kind} inputs`,
+      );
     const texts = examples.map((e) => e.input);
     const datasetSha256 = datasetHash(texts);
     const hit = await this.cache.find(datasetSha256, backboneSha256);
     if (hit && hit.rows === texts.length) return { ...hit, datasetSha256, cached: true };
-    const computed = backbone.input === 'image' ? await this.computeImages(backbone, texts, shouldStop) : await this.compute(backbone, texts, shouldStop);
+    const computed =
+      backbone.input === 'image' ? await this.computeImages(backbone, texts, shouldStop) : await this.compute(backbone, texts, shouldStop);
     await this.cache.save(datasetSha256, backboneSha256, computed);
     return { ...computed, datasetSha256, cached: false };
   }

@@ -6,7 +6,7 @@ import { AppError } from '../../common/errors/app-error.js';
 import { ErrorCode } from '../../common/errors/error-code.js';
 import { ModelRepository } from '../../models/model-repository.service.js';
 import { huggingfaceFolder, ModelFileMissing, resolveWeights } from '../../models/model-source.js';
-import { taskRow, tasksWhere } from '../../tasks/task-table.js';
+import { taskRow, tasksWhere } from '../../contracts/task-table.js';
 import type { InputKind } from '../files/dataset-parser.js';
 
 export interface Backbone {
@@ -49,9 +49,16 @@ export class BackbonesService {
       );
     }
     try {
-      return { name, version: v.version, input: text ? 'text' : 'image', weightsPath: resolveWeights(manifest, context), featureDim: featureDim(manifest, text ? 'output' : 'features') };
+      return {
+        name,
+        version: v.version,
+        input: text ? 'text' : 'image',
+        weightsPath: resolveWeights(manifest, context),
+        featureDim: featureDim(manifest, text ? 'output' : 'features'),
+      };
     } catch (err) {
-      if (err instanceof ModelFileMissing) throw new AppError(ErrorCode.ModelNotInstalled, `model "${name}" is not installed here: ${err.message}`);
+      if (err instanceof ModelFileMissing)
+        throw new AppError(ErrorCode.ModelNotInstalled, `model "${name}" is not installed here: ${err.message}`);
       throw err;
     }
   }
@@ -77,7 +84,10 @@ export class BackbonesService {
 }
 
 /** The last dimension of the output a backbone's features come from (`parameters[key]`, default its first output); undefined when dynamic. */
-function featureDim(manifest: { outputs: ReadonlyArray<{ name: string; shape: readonly number[] }>; parameters: Record<string, unknown> }, key: string): number | undefined {
+function featureDim(
+  manifest: { outputs: ReadonlyArray<{ name: string; shape: readonly number[] }>; parameters: Record<string, unknown> },
+  key: string,
+): number | undefined {
   const named = manifest.parameters[key];
   const output = manifest.outputs.find((o) => o.name === named) ?? manifest.outputs[0];
   const last = output?.shape.at(-1);

@@ -66,12 +66,23 @@ export class CheckpointsService implements OnApplicationBootstrap {
         full_valid_loss: e?.valid_loss,
         full_valid_mean_token_accuracy: e?.valid_accuracy,
       });
-      await this.metrics.addCheckpoint({ id: c.id ?? newId('ftckpt'), jobId: c.jobId, stepNumber: c.step, epoch: c.epoch, metrics, artifactId: artifact.id }, tx);
+      await this.metrics.addCheckpoint(
+        { id: c.id ?? newId('ftckpt'), jobId: c.jobId, stepNumber: c.step, epoch: c.epoch, metrics, artifactId: artifact.id },
+        tx,
+      );
       await this.prune(c.jobId, tx);
       await this.metrics.saveSteps(c.jobId, c.steps, tx);
       if (e) {
         await this.metrics.saveEpoch(c.jobId, e, tx);
-        await this.events.add(c.jobId, { type: 'metrics', message: epochMessage(e, c.totalEpochs), data: { ...metrics, epoch: e.epoch, total_steps: c.totalSteps, checkpoint: c.name } }, tx);
+        await this.events.add(
+          c.jobId,
+          {
+            type: 'metrics',
+            message: epochMessage(e, c.totalEpochs),
+            data: { ...metrics, epoch: e.epoch, total_steps: c.totalSteps, checkpoint: c.name },
+          },
+          tx,
+        );
       }
       return true;
     });

@@ -64,12 +64,10 @@ export class FeaturesRepository {
       if (inserted.length === 0) return;
       for (let chunk = 0; chunk < chunks; chunk += 1) {
         const part = bytes.subarray(chunk * this.chunkBytes, (chunk + 1) * this.chunkBytes);
-        await tx.rows(`INSERT INTO "fine_tuning_feature_chunks" ("dataset_sha256", "backbone_sha256", "chunk", "data") VALUES ($1, $2, $3, $4)`, [
-          datasetSha256,
-          backboneSha256,
-          chunk,
-          Buffer.from(part.buffer, part.byteOffset, part.byteLength),
-        ]);
+        await tx.rows(
+          `INSERT INTO "fine_tuning_feature_chunks" ("dataset_sha256", "backbone_sha256", "chunk", "data") VALUES ($1, $2, $3, $4)`,
+          [datasetSha256, backboneSha256, chunk, Buffer.from(part.buffer, part.byteOffset, part.byteLength)],
+        );
       }
     });
   }

@@ -67,7 +67,10 @@ export class JobDataService {
     if (!row || !content) throw new AppError(ErrorCode.NotFound, `${param} ${fileId} was deleted before the job ran`, { param });
     const parsed = parseDataset(content);
     if (!parsed.jsonl || !parsed.report.valid) {
-      throw new AppError(ErrorCode.DatasetInvalid, `${param} ${fileId} has errors`, { param, validation: parsed.jsonl ? parsed.report : parsed.errors });
+      throw new AppError(ErrorCode.DatasetInvalid, `${param} ${fileId} has errors`, {
+        param,
+        validation: parsed.jsonl ? parsed.report : parsed.errors,
+      });
     }
     return { examples: parsed.examples, report: parsed.report, sha256: row.sha256 };
   }

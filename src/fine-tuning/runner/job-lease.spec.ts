@@ -22,7 +22,7 @@ describe('JobLease', () => {
       const { lease } = leaseWith(() => {
         calls += 1;
         inFlight += 1;
-        return new Promise((resolve) => stalled.push(() => (inFlight -= 1, resolve(true))));
+        return new Promise((resolve) => stalled.push(() => ((inFlight -= 1), resolve(true))));
       });
       lease.start();
       for (let i = 0; i < 20; i += 1) mock.timers.tick(HEARTBEAT_MS);
@@ -46,7 +46,10 @@ describe('JobLease', () => {
       return 'written';
     });
     assert.equal(result, 'written');
-    assert.deepEqual(errors, ['a write (trying again in 250 ms): Query read timeout', 'a write (trying again in 500 ms): Query read timeout']);
+    assert.deepEqual(errors, [
+      'a write (trying again in 250 ms): Query read timeout',
+      'a write (trying again in 500 ms): Query read timeout',
+    ]);
   });
 
   it('persist throws other errors at once', async () => {
@@ -71,7 +74,10 @@ describe('JobLease', () => {
         attempts += 1;
         throw unavailable();
       });
-      const outcome = write.then(() => 'resolved', (err: Error) => err.message);
+      const outcome = write.then(
+        () => 'resolved',
+        (err: Error) => err.message,
+      );
       for (let t = 0; t < STALL_TOLERANCE_MS + 5_000; t += 250) {
         await new Promise((r) => setImmediate(r));
         mock.timers.tick(250);

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
-import { headTask } from '../../tasks/task-table.js';
+import { headTask } from '../../contracts/task-table.js';
 import type { Evaluation } from '../../training/types.js';
 import { ArtifactsRepository, ONNX_MEDIA_TYPE } from '../artifacts/artifacts.repository.js';
 import { FilesRepository } from '../files/files.repository.js';
@@ -59,7 +59,16 @@ export class JobResultsService {
       if (!(await this.jobs.holdsLease(job.id, c.leaseToken, tx))) return undefined;
       const head = await this.artifacts.insert('head', ONNX_MEDIA_TYPE, c.onnx, job.id, tx);
       const results = await this.files.insert(
-        { id: newId('file'), filename: 'step_metrics.csv', purpose: 'fine-tune-results', bytes: csv.length, sha256: createHash('sha256').update(csv).digest('hex'), lineCount: csv.toString().split('\n').length - 1, content: csv, validation: null },
+        {
+          id: newId('file'),
+          filename: 'step_metrics.csv',
+          purpose: 'fine-tune-results',
+          bytes: csv.length,
+          sha256: createHash('sha256').update(csv).digest('hex'),
+          lineCount: csv.toString().split('\n').length - 1,
+          content: csv,
+          validation: null,
+        },
         tx,
       );
       await this.models.register(
@@ -80,8 +89,21 @@ export class JobResultsService {
         },
         tx,
       );
-      await this.jobs.finish(job.id, c.leaseToken, 'succeeded', { fineTunedModel: name, resultFiles: [results.id], trainedTokens: c.trainedTokens, headArtifactId: head.id, finalMetrics: final }, tx);
-      await this.events.add(job.id, { message: `New fine-tuned model created: ${name}`, data: { fine_tuned_model: name, head_artifact_id: head.id, head_sha256: head.sha256, ...final } }, tx);
+      await this.jobs.finish(
+        job.id,
+        c.leaseToken,
+        'succeeded',
+        { fineTunedModel: name, resultFiles: [results.id], trainedTokens: c.trainedTokens, headArtifactId: head.id, finalMetrics: final },
+        tx,
+      );
+      await this.events.add(
+        job.id,
+        {
+          message: `New fine-tuned model created: ${name}`,
+          data: { fine_tuned_model: name, head_artifact_id: head.id, head_sha256: head.sha256, ...final },
+        },
+        tx,
+      );
       await this.events.add(job.id, { message: 'The job has successfully completed' }, tx);
       return name;
     });
@@ -114,7 +136,9 @@ export function resultsCsv(steps: readonly StepRecord[], epochs: readonly EpochR
   const cell = (v: number | undefined) => (v === undefined ? '' : String(v));
   const lines = steps.map((s) => {
     const e = atStep.get(s.step);
-    return [s.step, s.epoch, s.train_loss, s.learning_rate, cell(e?.train_accuracy), cell(e?.valid_loss), cell(e?.valid_accuracy)].join(',');
+    return [s.step, s.epoch, s.train_loss, s.learning_rate, cell(e?.train_accuracy), cell(e?.valid_loss), cell(e?.valid_accuracy)].join(
+      ',',
+    );
   });
   return `step,epoch,train_loss,learning_rate,train_accuracy,valid_loss,valid_accuracy\n${lines.map((l) => `${l}\n`).join('')}`;
 }

@@ -55,7 +55,9 @@ export class JobRunner {
         const token = randomUUID();
         const job = await this.jobs.claim(jobId, token);
         if (!job) return;
-        const lease = new JobLease(job.id, token, this.jobs, (err, what) => this.logger.warn(`Job ${job.id}: ${what} failed: ${err.message}`));
+        const lease = new JobLease(job.id, token, this.jobs, (err, what) =>
+          this.logger.warn(`Job ${job.id}: ${what} failed: ${err.message}`),
+        );
         lease.keepLock = async () => {
           if (!held.lost) return true;
           const next = await this.db.hold();
@@ -72,7 +74,12 @@ export class JobRunner {
         await done;
       } finally {
         this.runs.delete(jobId);
-        unlocked = !held.lost && (await this.jobs.unlockLease(jobId, held).then(() => true, () => false));
+        unlocked =
+          !held.lost &&
+          (await this.jobs.unlockLease(jobId, held).then(
+            () => true,
+            () => false,
+          ));
       }
     } catch (err) {
       this.logger.error(`Job ${jobId}: ${(err as Error).message}`, (err as Error).stack);
@@ -109,7 +116,10 @@ export class JobRunner {
       else await this.stopped(job, lease, outcome);
     } catch (err) {
       if (err instanceof FeaturesStopped) await this.stopped(job, lease, lease.stopping ?? 'lost');
-      else if (isDatabaseUnavailable(err)) this.logger.warn(`Job ${job.id}: the database did not answer within ${STALL_TOLERANCE_MS} ms; this run stops and the job resumes from its last checkpoint when the sweeper sees it abandoned`);
+      else if (isDatabaseUnavailable(err))
+        this.logger.warn(
+          `Job ${job.id}: the database did not answer within ${STALL_TOLERANCE_MS} ms; this run stops and the job resumes from its last checkpoint when the sweeper sees it abandoned`,
+        );
       else await this.fail(job, lease, err as Error);
     } finally {
       clearTimeout(deadline);
@@ -122,16 +132,29 @@ export class JobRunner {
     if (cause === 'cancelled') {
       await this.events.add(job.id, { message: `Training stopped${at}: the job was cancelled; no model was registered` });
     } else if (cause === 'shutdown') {
-      const handedBack = await lease.persist(() => this.db.transaction(async (tx) => {
-        if (!(await this.jobs.handBack(job.id, lease.token, tx))) return false;
-        await this.jobs.setQueueJob(job.id, await this.queue.send(job.id, tx), tx);
-        await this.events.add(job.id, { level: 'warn', message: `Training paused${at}: the replica running it is shutting down; the job is queued again and resumes from its last checkpoint` }, tx);
-        return true;
-      }));
+      const handedBack = await lease.persist(() =>
+        this.db.transaction(async (tx) => {
+          if (!(await this.jobs.handBack(job.id, lease.token, tx))) return false;
+          await this.jobs.setQueueJob(job.id, await this.queue.send(job.id, tx), tx);
+          await this.events.add(
+            job.id,
+            {
+              level: 'warn',
+              message: `Training paused${at}: the replica running it is shutting down; the job is queued again and resumes from its last checkpoint`,
+            },
+            tx,
+          );
+          return true;
+        }),
+      );
       if (handedBack) this.logger.log(`Job ${job.id} handed back to the queue`);
     } else if (cause === 'timeout') {
       const limit = this.config.fineTuning.maxRunSeconds;
-      await this.failWith(job, lease, { code: 'training_timeout', message: `the run was stopped${at} after ${limit} s, the longest a run may take here (LATHE_TRAINING_MAX_SECONDS)`, param: null });
+      await this.failWith(job, lease, {
+        code: 'training_timeout',
+        message: `the run was stopped${at} after ${limit} s, the longest a run may take here (LATHE_TRAINING_MAX_SECONDS)`,
+        param: null,
+      });
     } else {
       this.logger.warn(`Job ${job.id} stopped here: its lease passed to another runner`);
     }
@@ -162,6 +185,7 @@ export function jobError(err: Error): JobError {
     return { code: err.code.toLowerCase(), message: err.message, param: typeof param === 'string' ? param : null };
   }
   if (err instanceof TrainingSpecError) return { code: 'invalid_hyperparameters', message: err.message, param: 'hyperparameters' };
-  if (/training diverged/.test(err.message)) return { code: 'training_diverged', message: err.message, param: 'hyperparameters.learning_rate' };
+  if (/training diverged/.test(err.message))
+    return { code: 'training_diverged', message: err.message, param: 'hyperparameters.learning_rate' };
   return { code: 'internal_error', message: `training failed: ${err.message}`, param: null };
 }

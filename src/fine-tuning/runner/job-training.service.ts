@@ -55,7 +55,10 @@ export class JobTrainingService {
       } catch (err) {
         // A checkpoint made with other options or data (the backbone changed): start over once.
         if (!(err instanceof TrainingSpecError) || !resume.state) throw err;
-        await ctx.note({ level: 'warn', message: `Checkpoint at step ${resume.step} does not fit this run (${err.problems.join('; ')}); training from the start` });
+        await ctx.note({
+          level: 'warn',
+          message: `Checkpoint at step ${resume.step} does not fit this run (${err.problems.join('; ')}); training from the start`,
+        });
         await this.metrics.dropStepsAfter(job.id, 0, 0);
         resume = { step: 0 };
       }
@@ -64,17 +67,19 @@ export class JobTrainingService {
     if (!result || result.reason === 'cancelled') return lease.stopping ?? (await lease.confirm()) ?? 'lost';
     const steps = (await lease.persist(() => this.metrics.history(job.id))).steps;
     // Repeated after a stall, it finds the lease gone if the first attempt committed after all.
-    const name = await lease.persist(() => this.results.complete({
-      job,
-      leaseToken: lease.token,
-      data,
-      onnx: result.model!,
-      epochs,
-      validation: result.validation,
-      steps,
-      stopped: result.reason,
-      trainedTokens: Math.round(data.trainTokens * (1 - job.hyperparameters.validation_split) * result.epoch),
-    }));
+    const name = await lease.persist(() =>
+      this.results.complete({
+        job,
+        leaseToken: lease.token,
+        data,
+        onnx: result.model!,
+        epochs,
+        validation: result.validation,
+        steps,
+        stopped: result.reason,
+        trainedTokens: Math.round(data.trainTokens * (1 - job.hyperparameters.validation_split) * result.epoch),
+      }),
+    );
     return name ? 'succeeded' : ((await lease.confirm()) ?? 'lost');
   }
 
@@ -87,12 +92,20 @@ export class JobTrainingService {
     }
     const { stepNumber: step, epoch } = checkpoint.row;
     await this.metrics.dropStepsAfter(ctx.job.id, step, epoch);
-    await ctx.note({ message: `Resumed from the checkpoint at step ${step} (${epoch} epoch${epoch === 1 ? '' : 's'} done)`, data: { step, epoch } });
+    await ctx.note({
+      message: `Resumed from the checkpoint at step ${step} (${epoch} epoch${epoch === 1 ? '' : 's'} done)`,
+      data: { step, epoch },
+    });
     return { state: checkpoint.state, step };
   }
 
   /** The run's outcome; none when it was aborted (cancelled, lease lost, out of time). Ends when its thread has. */
-  private async runTraining(ctx: RunContext, options: TrainOptions, data: JobData, resume: Resume): Promise<{ result?: TrainingOutcome; epochs: EpochRecord[] }> {
+  private async runTraining(
+    ctx: RunContext,
+    options: TrainOptions,
+    data: JobData,
+    resume: Resume,
+  ): Promise<{ result?: TrainingOutcome; epochs: EpochRecord[] }> {
     const { job, lease } = ctx;
     const epochs = (await this.metrics.history(job.id)).epochs;
     const total = totalSteps(options, data.train.n, data.validation !== undefined);
@@ -103,23 +116,27 @@ export class JobTrainingService {
       const steps = pending.splice(0);
       // One id for every attempt: a save repeated after a stall finds its own checkpoint if it landed.
       const id = newId('ftckpt');
-      const saved = await lease.persist(() => this.checkpoints.save({
-        id,
-        jobId: job.id,
-        leaseToken: lease.token,
-        name: `${fineTunedModelName(job)}:ckpt-step-${metrics.step}`,
-        step: metrics.step,
-        epoch: metrics.epoch,
-        record,
-        trainLoss: metrics.trainLoss,
-        totalEpochs: options.epochs,
-        totalSteps: total,
-        steps,
-        state: checkpoint,
-      })).catch((err: unknown) => {
-        pending.unshift(...steps);
-        throw err;
-      });
+      const saved = await lease
+        .persist(() =>
+          this.checkpoints.save({
+            id,
+            jobId: job.id,
+            leaseToken: lease.token,
+            name: `${fineTunedModelName(job)}:ckpt-step-${metrics.step}`,
+            step: metrics.step,
+            epoch: metrics.epoch,
+            record,
+            trainLoss: metrics.trainLoss,
+            totalEpochs: options.epochs,
+            totalSteps: total,
+            steps,
+            state: checkpoint,
+          }),
+        )
+        .catch((err: unknown) => {
+          pending.unshift(...steps);
+          throw err;
+        });
       // Not saved (the job was cancelled meanwhile): its steps are still to be written.
       if (!saved) {
         const later = pending.splice(0);
@@ -164,20 +181,28 @@ export class JobTrainingService {
     let writing = Promise.resolve();
     // Steps whose write failed go back to be written with the next beat.
     const flush = () =>
-      (writing = writing.catch(() => undefined).then(async () => {
-        const steps = pending.splice(0);
-        await this.metrics.saveSteps(job.id, steps).catch((err: unknown) => {
-          pending.unshift(...steps);
-          throw err;
-        });
-      }));
+      (writing = writing
+        .catch(() => undefined)
+        .then(async () => {
+          const steps = pending.splice(0);
+          await this.metrics.saveSteps(job.id, steps).catch((err: unknown) => {
+            pending.unshift(...steps);
+            throw err;
+          });
+        }));
     lease.onBeat = flush;
     try {
       const result = await run.done.catch((err: unknown) => (err instanceof TrainingAborted ? undefined : Promise.reject(err)));
       await saving;
       // Handing back at shutdown: keep the half-done epoch, so the next run loses nothing, when
       // every step in it was reported (a stop can apply steps whose metrics were not sent).
-      if (result?.reason === 'cancelled' && lease.stopping === 'shutdown' && paused && paused.metrics.step > resume.step && paused.metrics.step === lease.progress?.step) {
+      if (
+        result?.reason === 'cancelled' &&
+        lease.stopping === 'shutdown' &&
+        paused &&
+        paused.metrics.step > resume.step &&
+        paused.metrics.step === lease.progress?.step
+      ) {
         await save(paused.metrics, paused.checkpoint);
       } else if (lease.stopping !== 'lost') {
         await lease.persist(flush);

@@ -18,13 +18,22 @@ import { fineTunedModelName } from './job-results.service.js';
 const CALL_WORK = 2 ** 25;
 const MAX_STEPS_PER_RUN = 32;
 
-export function stepsPerRun(hp: Pick<ResolvedHyperparameters, 'head' | 'hidden' | 'batch_size'>, inputDim: number, outputDim: number): number {
+export function stepsPerRun(
+  hp: Pick<ResolvedHyperparameters, 'head' | 'hidden' | 'batch_size'>,
+  inputDim: number,
+  outputDim: number,
+): number {
   const perStep = hp.batch_size * headParams(hp, inputDim, outputDim);
   return Math.max(1, Math.min(MAX_STEPS_PER_RUN, Math.floor(CALL_WORK / perStep)));
 }
 
 /** `runners`: jobs this replica trains at once (LATHE_TRAINING_RUNNERS), sharing the cores training gets. */
-export function trainOptions(hp: ResolvedHyperparameters, data: Pick<JobData, 'inputDim' | 'outputDim' | 'validation'>, seed: number, runners = 1): TrainOptions {
+export function trainOptions(
+  hp: ResolvedHyperparameters,
+  data: Pick<JobData, 'inputDim' | 'outputDim' | 'validation'>,
+  seed: number,
+  runners = 1,
+): TrainOptions {
   return {
     head: {
       kind: hp.head,
@@ -59,7 +68,12 @@ export function exportOptions(job: JobRow, data: Pick<JobData, 'labels' | 'backb
   return {
     output: classification ? 'prediction' : 'logits',
     labels: classification ? data.labels : undefined,
-    metadata: { 'lathe.model': fineTunedModelName(job), 'lathe.job': job.id, 'lathe.backbone': job.model, 'lathe.backbone_sha256': data.backboneSha256 },
+    metadata: {
+      'lathe.model': fineTunedModelName(job),
+      'lathe.job': job.id,
+      'lathe.backbone': job.model,
+      'lathe.backbone_sha256': data.backboneSha256,
+    },
   };
 }
 

@@ -22,7 +22,10 @@ describe('gloveOnnxModel', () => {
     const sentence = Array.from(out.sentence_embedding!.data as Float32Array);
     assert.deepEqual(out.last_hidden_state!.dims, [...shape, 3]);
     assert.deepEqual(out.sentence_embedding!.dims, [ids.length, 3]);
-    return { hidden: Array.from(out.last_hidden_state!.data as Float32Array), sentence: ids.map((_, b) => sentence.slice(b * 3, b * 3 + 3)) };
+    return {
+      hidden: Array.from(out.last_hidden_state!.data as Float32Array),
+      sentence: ids.map((_, b) => sentence.slice(b * 3, b * 3 + 3)),
+    };
   }
 
   const cases: Array<{ name: string; ids: number[][]; mask: number[][]; expected: number[][] }> = [
@@ -32,12 +35,30 @@ describe('gloveOnnxModel', () => {
     { name: '[PAD] and masked tokens left out', ids: [[3, 4, 0]], mask: [[1, 0, 1]], expected: [[4, 5, 6]] },
     { name: 'no known word gives zeros', ids: [[1, 1, 0]], mask: [[1, 1, 1]], expected: [[0, 0, 0]] },
     { name: 'all masked gives zeros', ids: [[2, 3]], mask: [[0, 0]], expected: [[0, 0, 0]] },
-    { name: 'rows of a padded batch are independent', ids: [[2, 3], [4, 0]], mask: [[1, 1], [1, 0]], expected: [[2.5, 3.5, 4.5], [-2, 0.5, 8]] },
+    {
+      name: 'rows of a padded batch are independent',
+      ids: [
+        [2, 3],
+        [4, 0],
+      ],
+      mask: [
+        [1, 1],
+        [1, 0],
+      ],
+      expected: [
+        [2.5, 3.5, 4.5],
+        [-2, 0.5, 8],
+      ],
+    },
   ];
   for (const { name, ids, mask, expected } of cases) {
     it(name, async () => {
       const { sentence } = await embed(ids, mask);
-      sentence.forEach((row, b) => row.forEach((v, d) => assert.ok(Math.abs(v - expected[b]![d]!) < 1e-6, `${name}: [${b}][${d}] = ${v}, expected ${expected[b]![d]}`)));
+      sentence.forEach((row, b) =>
+        row.forEach((v, d) =>
+          assert.ok(Math.abs(v - expected[b]![d]!) < 1e-6, `${name}: [${b}][${d}] = ${v}, expected ${expected[b]![d]}`),
+        ),
+      );
     });
   }
 

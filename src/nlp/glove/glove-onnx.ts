@@ -18,7 +18,8 @@ export interface GloveOnnxOptions {
  */
 export function gloveOnnxModel({ table, dimensions, metadata }: GloveOnnxOptions): Uint8Array {
   const vocabSize = table.length / dimensions;
-  if (!Number.isInteger(vocabSize) || vocabSize <= UNK_ID) throw new RangeError(`table of ${table.length} floats is not rows of ${dimensions}`);
+  if (!Number.isInteger(vocabSize) || vocabSize <= UNK_ID)
+    throw new RangeError(`table of ${table.length} floats is not rows of ${dimensions}`);
   return encodeModel({
     graphName: 'glove_static_embeddings',
     opset: 17,

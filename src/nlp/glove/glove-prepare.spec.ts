@@ -79,7 +79,10 @@ describe(`prepareGloveModel (${WORDS} words)`, () => {
   /** Tokenized with padding, run through the ONNX model as the server would. */
   async function embed(texts: string[]): Promise<{ ids: bigint[][]; hidden: Float32Array; sentences: number[][] }> {
     const batch = tokenizer(texts, { padding: true });
-    const { input_ids: ids, attention_mask: mask } = batch as unknown as Record<string, { data: BigInt64Array; dims: number[]; tolist(): bigint[][] }>;
+    const { input_ids: ids, attention_mask: mask } = batch as unknown as Record<
+      string,
+      { data: BigInt64Array; dims: number[]; tolist(): bigint[][] }
+    >;
     const out = await session.run({
       input_ids: new ort.Tensor('int64', ids!.data, ids!.dims),
       attention_mask: new ort.Tensor('int64', mask!.data, mask!.dims),
@@ -92,7 +95,13 @@ describe(`prepareGloveModel (${WORDS} words)`, () => {
   it('writes a Hugging Face folder whose model has the manifest inputs and outputs', async () => {
     const config = JSON.parse(await readFile(join(dir, 'hf', 'config.json'), 'utf8')) as Record<string, unknown>;
     assert.deepEqual([config.hidden_size, config.vocab_size, built.vocabSize], [DIMENSIONS, WORDS + 2, WORDS + 2]);
-    assert.deepEqual([session.inputNames, session.outputNames], [['input_ids', 'attention_mask'], ['last_hidden_state', 'sentence_embedding']]);
+    assert.deepEqual(
+      [session.inputNames, session.outputNames],
+      [
+        ['input_ids', 'attention_mask'],
+        ['last_hidden_state', 'sentence_embedding'],
+      ],
+    );
     assert.equal(built.built, true);
   });
 
@@ -111,7 +120,7 @@ describe(`prepareGloveModel (${WORDS} words)`, () => {
     assert.deepEqual(wrong, []);
   });
 
-  it('computes sentence embeddings as the mean of the known words\' vectors (1e-6)', async () => {
+  it("computes sentence embeddings as the mean of the known words' vectors (1e-6)", async () => {
     const cases: Array<[string, string[]]> = [
       ['The cat sat, on the MAT!', ['the', 'cat', 'sat', ',', 'on', 'the', 'mat', '!']],
       ['Zzqxv kings, blorft.', ['kings', ',', '.']],
@@ -121,10 +130,13 @@ describe(`prepareGloveModel (${WORDS} words)`, () => {
     for (const [b, [text, words]] of cases.entries()) assertClose(sentences[b]!, await reference.mean(words), 1e-6, text);
   });
 
-  it('returns each token\'s vector as last_hidden_state, zeros for [UNK] and [PAD]', async () => {
+  it("returns each token's vector as last_hidden_state, zeros for [UNK] and [PAD]", async () => {
     const { ids, hidden } = await embed(['zzqxv queen', 'the queen of hearts']);
     const row = (b: number, t: number) => Array.from(hidden.subarray((b * 4 + t) * DIMENSIONS, (b * 4 + t + 1) * DIMENSIONS));
-    assert.deepEqual(ids, [[1n, 1950n, 0n, 0n], [2n, 1950n, 5n, 5625n]]);
+    assert.deepEqual(ids, [
+      [1n, 1950n, 0n, 0n],
+      [2n, 1950n, 5n, 5625n],
+    ]);
     const zeros = new Array<number>(DIMENSIONS).fill(0);
     assert.deepEqual([row(0, 0), row(0, 2), row(0, 3)], [zeros, zeros, zeros]);
     assertClose(row(0, 1), await reference.of('queen'), 1e-6, 'queen');
@@ -134,7 +146,10 @@ describe(`prepareGloveModel (${WORDS} words)`, () => {
   it('places related words closer than unrelated ones', async () => {
     const { sentences } = await embed(['cat', 'kitten', 'stock market', 'king', 'queen', 'bicycle']);
     const [cat, kitten, stockMarket, king, queen, bicycle] = sentences as [number[], number[], number[], number[], number[], number[]];
-    assert.ok(cosine(cat, kitten) > cosine(cat, stockMarket), `cat~kitten ${cosine(cat, kitten)}, cat~stock market ${cosine(cat, stockMarket)}`);
+    assert.ok(
+      cosine(cat, kitten) > cosine(cat, stockMarket),
+      `cat~kitten ${cosine(cat, kitten)}, cat~stock market ${cosine(cat, stockMarket)}`,
+    );
     assert.ok(cosine(king, queen) > cosine(king, bicycle), `king~queen ${cosine(king, queen)}, king~bicycle ${cosine(king, bicycle)}`);
   });
 });

@@ -51,9 +51,15 @@ export async function prepareGloveModel(options: PrepareGloveOptions): Promise<P
   const started = performance.now();
   const { outputDir, log = () => {} } = options;
   const words = options.words ?? GLOVE_DEFAULT_WORDS;
-  if (words !== 'all' && (!Number.isSafeInteger(words) || words < 1)) throw new RangeError(`words must be a positive integer or "all", got ${words}`);
+  if (words !== 'all' && (!Number.isSafeInteger(words) || words < 1))
+    throw new RangeError(`words must be a positive integer or "all", got ${words}`);
   const vectorsPath = options.vectorsPath ?? resolveFile({ npm: GLOVE_PACKAGE, path: `${GLOVE_PACKAGE}.json` }, { versionDir: '.' });
-  const wanted = { format: GLOVE_FORMAT_VERSION, source: await sourceVersion(vectorsPath), sourceBytes: (await stat(vectorsPath)).size, words };
+  const wanted = {
+    format: GLOVE_FORMAT_VERSION,
+    source: await sourceVersion(vectorsPath),
+    sourceBytes: (await stat(vectorsPath)).size,
+    words,
+  };
   const seconds = () => (performance.now() - started) / 1000;
 
   const existing = await readStamp(outputDir);
@@ -107,7 +113,10 @@ async function readStamp(outputDir: string): Promise<Stamp | undefined> {
 }
 
 async function fileSize(path: string): Promise<number | undefined> {
-  return stat(path).then((s) => s.size, () => undefined);
+  return stat(path).then(
+    (s) => s.size,
+    () => undefined,
+  );
 }
 
 function sameBuild(stamp: Stamp, wanted: Omit<Stamp, 'vocabSize' | 'modelBytes'>): boolean {

@@ -39,7 +39,8 @@ describe('glove tokenizer rules', () => {
     ['[PAD]', false],
   ];
   for (const [word, expected] of words) {
-    it(`${JSON.stringify(word)} ${expected ? 'can' : 'cannot'} come out of the tokenizer`, () => assert.equal(isTokenizerWord(word), expected));
+    it(`${JSON.stringify(word)} ${expected ? 'can' : 'cannot'} come out of the tokenizer`, () =>
+      assert.equal(isTokenizerWord(word), expected));
   }
 });
 

@@ -38,7 +38,10 @@ describe('readGloveVectors', () => {
     const v = await read('small.json', winkFile(['the', '"', '\\', 'vectors', 'cat']), 10);
     assert.deepEqual(v.words, ['the', '"', '\\', 'vectors', 'cat']);
     assert.deepEqual(Array.from(v.table), [0.5, 0, 1.5, -1, 2.5, -2, 3.5, -3, 4.5, -4]);
-    assert.deepEqual({ dimensions: v.dimensions, sourceWords: v.sourceWords, scanned: v.scanned }, { dimensions: 2, sourceWords: 5, scanned: 5 });
+    assert.deepEqual(
+      { dimensions: v.dimensions, sourceWords: v.sourceWords, scanned: v.scanned },
+      { dimensions: 2, sourceWords: 5, scanned: 5 },
+    );
   });
 
   it('stops at maxWords accepted words', async () => {
@@ -56,12 +59,18 @@ describe('readGloveVectors', () => {
   });
 
   it('refuses vectors out of frequency order', async () => {
-    await assert.rejects(read('swapped.json', winkFile(['the', 'cat', 'dog'], { swap: true }), 10), /vector 1 is "dog", not word 1 \("cat"\)/);
+    await assert.rejects(
+      read('swapped.json', winkFile(['the', 'cat', 'dog'], { swap: true }), 10),
+      /vector 1 is "dog", not word 1 \("cat"\)/,
+    );
   });
 
   it('refuses a truncated file and one without vectors', async () => {
     const text = winkFile(['the', 'cat', 'dog']);
-    await assert.rejects(read('truncated.json', text, 10, undefined).then(() => read('cut.json', text.slice(0, text.indexOf('"dog":[')), 10)), /ends inside "vectors" after entry 2/);
+    await assert.rejects(
+      read('truncated.json', text, 10, undefined).then(() => read('cut.json', text.slice(0, text.indexOf('"dog":[')), 10)),
+      /ends inside "vectors" after entry 2/,
+    );
     await assert.rejects(read('novectors.json', '{"size":1,"dimensions":2,"wordIndex":3,"words":["the"]}', 10), /no "vectors" object/);
   });
 });

@@ -79,7 +79,13 @@ export async function readGloveVectors(
   if (!header) throw new Error(`${path}: no "vectors" object after "words"; not a wink embeddings file`);
   if (!finished) throw new Error(`${path}: the file ends inside "vectors" after entry ${scanned}`);
   const used = words.length * header.dimensions;
-  return { words, table: used === table.length ? table : table.slice(0, used), dimensions: header.dimensions, sourceWords: header.size, scanned };
+  return {
+    words,
+    table: used === table.length ? table : table.slice(0, used),
+    dimensions: header.dimensions,
+    sourceWords: header.size,
+    scanned,
+  };
 }
 
 function parseHeader(text: string, path: string): WinkHeader {

@@ -40,12 +40,27 @@ describe('boxesFromMap', () => {
   it('keeps confident regions, grows them by the unclip offset, and scales them to the image', () => {
     // Block edges x 4..9, y 3..6; 5 x 3 grows by 15 * 1.6 / 16 = 1.5, then doubles to image pixels.
     const params = { ...DEFAULT_DETECTION, unclipRatio: 1.6 };
-    assert.deepEqual(boxesFromMap(sampleMap(), 16, 10, 32, 20, params), [{ box: [[5, 3], [21, 3], [21, 15], [5, 15]], score: 0.75 }]);
+    assert.deepEqual(boxesFromMap(sampleMap(), 16, 10, 32, 20, params), [
+      {
+        box: [
+          [5, 3],
+          [21, 3],
+          [21, 15],
+          [5, 15],
+        ],
+        score: 0.75,
+      },
+    ]);
   });
 
   it('clamps boxes to the image', () => {
     const params = { ...DEFAULT_DETECTION, unclipRatio: 6.4 }; // grows by 6
-    assert.deepEqual(boxesFromMap(sampleMap(), 16, 10, 16, 10, params)[0]!.box, [[0, 0], [15, 0], [15, 10], [0, 10]]);
+    assert.deepEqual(boxesFromMap(sampleMap(), 16, 10, 16, 10, params)[0]!.box, [
+      [0, 0],
+      [15, 0],
+      [15, 10],
+      [0, 10],
+    ]);
   });
 
   it('keeps the faint region when the box threshold allows it', () => {
@@ -57,11 +72,14 @@ describe('boxesFromMap', () => {
 describe('regionOutlines', () => {
   it('finds each 8-connected region once, as its convex outline in pixel edges', () => {
     const outlines = regionOutlines(sampleMap(), 16, 10, 0.3, 10);
-    assert.deepEqual(outlines.map((o) => [...o]), [
-      [11, 0, 15, 0, 15, 2, 11, 2],
-      [4, 3, 9, 3, 9, 6, 4, 6],
-      [1, 9, 3, 9, 3, 10, 1, 10],
-    ]);
+    assert.deepEqual(
+      outlines.map((o) => [...o]),
+      [
+        [11, 0, 15, 0, 15, 2, 11, 2],
+        [4, 3, 9, 3, 9, 6, 4, 6],
+        [1, 9, 3, 9, 3, 10, 1, 10],
+      ],
+    );
   });
 
   it('joins diagonal neighbours and stops at maxRegions', () => {
@@ -74,7 +92,23 @@ describe('regionOutlines', () => {
 describe('meanInside', () => {
   it('averages the map over pixels whose centres are inside the quad', () => {
     const map = Float32Array.from({ length: 16 }, (_, i) => i); // 4 x 4
-    assert.equal(meanInside(map, 4, 4, [[1, 1], [3, 1], [3, 3], [1, 3]]), (5 + 6 + 9 + 10) / 4);
-    assert.equal(meanInside(map, 4, 4, [[5, 5], [6, 5], [6, 6], [5, 6]]), 0);
+    assert.equal(
+      meanInside(map, 4, 4, [
+        [1, 1],
+        [3, 1],
+        [3, 3],
+        [1, 3],
+      ]),
+      (5 + 6 + 9 + 10) / 4,
+    );
+    assert.equal(
+      meanInside(map, 4, 4, [
+        [5, 5],
+        [6, 5],
+        [6, 6],
+        [5, 6],
+      ]),
+      0,
+    );
   });
 });

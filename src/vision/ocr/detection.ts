@@ -3,7 +3,7 @@
  * the image goes in at sides that are multiples of 32, a text probability map comes out; regions
  * of the binarised map become rectangles, grown back by the unclip offset the model was trained to undo.
  */
-import type { Tensor } from '../../runtime/tensor.js';
+import type { Tensor } from '../../contracts/tensor.js';
 import { convexHull, minAreaRect, orderClockwise, quadSpanAt, rectSides, unclipRect } from './geometry.js';
 import { type Quad, type RgbImage, resizeBilinear, type Triple, writeBgrPlanes } from './image.js';
 

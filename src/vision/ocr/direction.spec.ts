@@ -5,7 +5,10 @@ import { directionInput, isUpsideDown } from './direction.js';
 describe('isUpsideDown', () => {
   const probs = Float32Array.of(0.875, 0.125, 0.0625, 0.9375, 0.125, 0.875);
   it('turns a crop only when class 180 wins with more than 0.9', () => {
-    assert.deepEqual([0, 1, 2].map((i) => isUpsideDown(probs, i)), [false, true, false]);
+    assert.deepEqual(
+      [0, 1, 2].map((i) => isUpsideDown(probs, i)),
+      [false, true, false],
+    );
   });
 });
 

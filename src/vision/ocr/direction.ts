@@ -1,7 +1,7 @@
 /**
  * PaddleOCR's text direction classifier: is a line crop upright (class 0) or upside down (class 1)?
  */
-import type { Tensor } from '../../runtime/tensor.js';
+import type { Tensor } from '../../contracts/tensor.js';
 import type { RgbImage } from './image.js';
 import { paddedBatch } from './recognition.js';
 

@@ -43,7 +43,10 @@ export function minAreaRect(hull: Float64Array): Quad {
     const len = Math.hypot(ux, uy);
     if (len === 0) [ux, uy] = [1, 0];
     else [ux, uy] = [ux / len, uy / len];
-    let minU = Infinity, maxU = -Infinity, minV = Infinity, maxV = -Infinity;
+    let minU = Infinity,
+      maxU = -Infinity,
+      minV = Infinity,
+      maxV = -Infinity;
     for (let i = 0; i < n; i += 1) {
       const x = hull[i * 2]!;
       const y = hull[i * 2 + 1]!;
@@ -120,7 +123,7 @@ export function quadSpanAt(quad: Quad, y: number): [number, number] | undefined 
   for (let i = 0; i < 4; i += 1) {
     const [x0, y0] = quad[i]!;
     const [x1, y1] = quad[(i + 1) % 4]!;
-    if ((y < Math.min(y0, y1)) || (y > Math.max(y0, y1))) continue;
+    if (y < Math.min(y0, y1) || y > Math.max(y0, y1)) continue;
     const x = y1 === y0 ? Math.min(x0, x1) : x0 + ((y - y0) / (y1 - y0)) * (x1 - x0);
     const xEnd = y1 === y0 ? Math.max(x0, x1) : x;
     from = Math.min(from, x);

@@ -1,6 +1,15 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { cropQuad, quadSize, type RgbImage, resizeBilinear, rotate180, rotate90CounterClockwise, squareToQuad, writeBgrPlanes } from './image.js';
+import {
+  cropQuad,
+  quadSize,
+  type RgbImage,
+  resizeBilinear,
+  rotate180,
+  rotate90CounterClockwise,
+  squareToQuad,
+  writeBgrPlanes,
+} from './image.js';
 
 /** A width x height image whose pixel i is (i, 100 + i, 200 - i). */
 function numbered(width: number, height: number): RgbImage {
@@ -35,7 +44,12 @@ describe('rotations', () => {
 
 describe('squareToQuad', () => {
   it('maps the unit square corners onto the quad, perspective included', () => {
-    const quad: [number, number][] = [[10, 20], [110, 30], [90, 80], [5, 60]];
+    const quad: [number, number][] = [
+      [10, 20],
+      [110, 30],
+      [90, 80],
+      [5, 60],
+    ];
     const h = squareToQuad(quad as never);
     const at = (u: number, v: number) => {
       const w = h[6] * u + h[7] * v + 1;
@@ -48,25 +62,73 @@ describe('squareToQuad', () => {
 describe('cropQuad', () => {
   it('copies an axis-aligned region on pixel edges exactly', () => {
     const image = numbered(4, 3);
-    const crop = cropQuad(image, [[1, 1], [3, 1], [3, 3], [1, 3]], 2, 2);
+    const crop = cropQuad(
+      image,
+      [
+        [1, 1],
+        [3, 1],
+        [3, 3],
+        [1, 3],
+      ],
+      2,
+      2,
+    );
     assert.deepEqual(reds(crop), [5, 6, 9, 10]);
     assert.deepEqual([...crop.data.subarray(0, 3)], [5, 105, 195]);
   });
 
   it('reads a quad given from its bottom-right corner upside down', () => {
     const image = numbered(4, 3);
-    assert.deepEqual(reds(cropQuad(image, [[3, 3], [1, 3], [1, 1], [3, 1]], 2, 2)), [10, 9, 6, 5]);
+    assert.deepEqual(
+      reds(
+        cropQuad(
+          image,
+          [
+            [3, 3],
+            [1, 3],
+            [1, 1],
+            [3, 1],
+          ],
+          2,
+          2,
+        ),
+      ),
+      [10, 9, 6, 5],
+    );
   });
 
   it('repeats edge pixels outside the image', () => {
     const image = numbered(2, 2);
-    assert.deepEqual(reds(cropQuad(image, [[-2, 0], [0, 0], [0, 1], [-2, 1]], 2, 1)), [0, 0]);
+    assert.deepEqual(
+      reds(
+        cropQuad(
+          image,
+          [
+            [-2, 0],
+            [0, 0],
+            [0, 1],
+            [-2, 1],
+          ],
+          2,
+          1,
+        ),
+      ),
+      [0, 0],
+    );
   });
 });
 
 describe('quadSize', () => {
   it('takes the longer of each pair of opposite sides', () => {
-    assert.deepEqual(quadSize([[0, 0], [10, 0], [12, 5], [0, 4]]), { width: Math.hypot(12, 1), height: Math.hypot(2, 5) });
+    assert.deepEqual(
+      quadSize([
+        [0, 0],
+        [10, 0],
+        [12, 5],
+        [0, 4],
+      ]),
+      { width: Math.hypot(12, 1), height: Math.hypot(2, 5) },
+    );
   });
 });
 

@@ -159,11 +159,7 @@ export function squareToQuad([p0, p1, p2, p3]: Quad): [number, number, number, n
     g = (sx * (p3[1] - p2[1]) - (p3[0] - p2[0]) * sy) / det;
     h = ((p1[0] - p2[0]) * sy - sx * (p1[1] - p2[1])) / det;
   }
-  return [
-    p1[0] - p0[0] + g * p1[0], p3[0] - p0[0] + h * p3[0], p0[0],
-    p1[1] - p0[1] + g * p1[1], p3[1] - p0[1] + h * p3[1], p0[1],
-    g, h,
-  ];
+  return [p1[0] - p0[0] + g * p1[0], p3[0] - p0[0] + h * p3[0], p0[0], p1[1] - p0[1] + g * p1[1], p3[1] - p0[1] + h * p3[1], p0[1], g, h];
 }
 
 /**

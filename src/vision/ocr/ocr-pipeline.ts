@@ -4,7 +4,7 @@
  */
 import { AppError } from '../../common/errors/app-error.js';
 import { ErrorCode } from '../../common/errors/error-code.js';
-import type { NamedTensors, Tensor } from '../../runtime/tensor.js';
+import type { NamedTensors, Tensor } from '../../contracts/tensor.js';
 import type { RunModel } from '../../tasks/run-model.js';
 import { boxesFromMap, DEFAULT_DETECTION, type DetectionParams, detectionInput } from './detection.js';
 import { directionInput, isUpsideDown } from './direction.js';
@@ -102,7 +102,9 @@ class LineCrops {
 
 function firstInReadingOrder(boxes: Quad[], max: number): Quad[] {
   if (boxes.length <= max) return boxes;
-  return readingOrder(boxes).slice(0, max).map((i) => boxes[i]!);
+  return readingOrder(boxes)
+    .slice(0, max)
+    .map((i) => boxes[i]!);
 }
 
 function withDefaults(options: OcrOptions): DetectionParams {
@@ -122,7 +124,10 @@ async function detect(image: RgbImage, model: string, run: RunModel, params: Det
 }
 
 async function turnUpsideDown(crops: LineCrops, model: string, run: RunModel): Promise<void> {
-  for (const batch of chunks(crops.boxes.map((_, i) => i), CROPS_PER_CALL)) {
+  for (const batch of chunks(
+    crops.boxes.map((_, i) => i),
+    CROPS_PER_CALL,
+  )) {
     const input = directionInput(batch.map((i) => crops.get(i)));
     const probs = (await runOne(run, model, input, OCR_TENSORS.direction)).data as Float32Array;
     batch.forEach((i, row) => {

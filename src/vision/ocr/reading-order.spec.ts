@@ -3,7 +3,12 @@ import { describe, it } from 'node:test';
 import type { Quad } from './image.js';
 import { readingOrder } from './reading-order.js';
 
-const rect = (x0: number, y0: number, x1: number, y1: number): Quad => [[x0, y0], [x1, y0], [x1, y1], [x0, y1]];
+const rect = (x0: number, y0: number, x1: number, y1: number): Quad => [
+  [x0, y0],
+  [x1, y0],
+  [x1, y1],
+  [x0, y1],
+];
 
 describe('readingOrder', () => {
   it('reads rows top to bottom and boxes left to right, though boxes of a row are uneven', () => {
@@ -22,7 +27,12 @@ describe('readingOrder', () => {
   });
 
   it('measures tilted boxes by their extent', () => {
-    const tilted: Quad = [[0, 10], [100, 0], [102, 20], [2, 30]];
+    const tilted: Quad = [
+      [0, 10],
+      [100, 0],
+      [102, 20],
+      [2, 30],
+    ];
     assert.deepEqual(readingOrder([rect(120, 5, 200, 25), tilted]), [1, 0]);
   });
 

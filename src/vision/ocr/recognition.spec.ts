@@ -1,7 +1,16 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { RgbImage } from './image.js';
-import { ctcAlphabet, ctcDecode, foldFullWidth, LINE_HEIGHT, lineCrop, MAX_LINE_WIDTH, parseDictionary, recognitionInput } from './recognition.js';
+import {
+  ctcAlphabet,
+  ctcDecode,
+  foldFullWidth,
+  LINE_HEIGHT,
+  lineCrop,
+  MAX_LINE_WIDTH,
+  parseDictionary,
+  recognitionInput,
+} from './recognition.js';
 
 const ALPHABET = ctcAlphabet(['a', 'b']);
 
@@ -52,7 +61,11 @@ describe('foldFullWidth', () => {
   }
 });
 
-const solid = (width: number, height: number, value: number): RgbImage => ({ data: new Uint8Array(width * height * 3).fill(value), width, height });
+const solid = (width: number, height: number, value: number): RgbImage => ({
+  data: new Uint8Array(width * height * 3).fill(value),
+  width,
+  height,
+});
 
 describe('recognitionInput', () => {
   it('scales crops to height 48, pads to the widest (at least 320) with zeros, and normalises to [-1, 1]', () => {
@@ -68,14 +81,54 @@ describe('recognitionInput', () => {
 describe('lineCrop', () => {
   it('samples a line straight at line height, its length scaled alike and capped', () => {
     const image = solid(100, 100, 128);
-    assert.deepEqual(size(lineCrop(image, [[10, 10], [70, 10], [70, 22], [10, 22]])), [240, 48]);
-    assert.deepEqual(size(lineCrop(image, [[0, 0], [90, 0], [90, 60], [0, 60]])), [72, 48]);
-    assert.deepEqual(size(lineCrop(image, [[0, 0], [100, 0], [100, 1], [0, 1]])), [MAX_LINE_WIDTH, 48]);
+    assert.deepEqual(
+      size(
+        lineCrop(image, [
+          [10, 10],
+          [70, 10],
+          [70, 22],
+          [10, 22],
+        ]),
+      ),
+      [240, 48],
+    );
+    assert.deepEqual(
+      size(
+        lineCrop(image, [
+          [0, 0],
+          [90, 0],
+          [90, 60],
+          [0, 60],
+        ]),
+      ),
+      [72, 48],
+    );
+    assert.deepEqual(
+      size(
+        lineCrop(image, [
+          [0, 0],
+          [100, 0],
+          [100, 1],
+          [0, 1],
+        ]),
+      ),
+      [MAX_LINE_WIDTH, 48],
+    );
   });
 
   it('turns vertical text a quarter so it reads left to right', () => {
     const image = solid(100, 100, 128);
-    assert.deepEqual(size(lineCrop(image, [[10, 0], [22, 0], [22, 60], [10, 60]])), [240, 48]);
+    assert.deepEqual(
+      size(
+        lineCrop(image, [
+          [10, 0],
+          [22, 0],
+          [22, 60],
+          [10, 60],
+        ]),
+      ),
+      [240, 48],
+    );
   });
 });
 

@@ -2,8 +2,17 @@
  * PaddleOCR's line recogniser (PP-OCRv4, SVTR-LCNet with a CTC head): upright line crops at height
  * 48 in, per-step class probabilities out, decoded greedily.
  */
-import type { Tensor } from '../../runtime/tensor.js';
-import { cropQuad, type Quad, quadSize, type RgbImage, resizeBilinear, rotate90CounterClockwise, type Triple, writeBgrPlanes } from './image.js';
+import type { Tensor } from '../../contracts/tensor.js';
+import {
+  cropQuad,
+  type Quad,
+  quadSize,
+  type RgbImage,
+  resizeBilinear,
+  rotate90CounterClockwise,
+  type Triple,
+  writeBgrPlanes,
+} from './image.js';
 
 export const LINE_HEIGHT = 48;
 /** PaddleOCR's narrowest batch width (its rec_image_shape 3,48,320). */

@@ -25,12 +25,28 @@ describe('task table', () => {
   });
 
   it('names the default models, backbones, text workers and head tasks', () => {
-    assert.deepEqual([defaultModelFor('ocrRecognition'), defaultModelFor('speechVad'), defaultModelFor('speechKeywords')], ['paddleocr-rec', 'silero-vad', 'keyword-spotting']);
-    assert.throws(() => defaultModelFor('embeddings'), { message: 'the task table names 0 default models for POST /v1/embeddings' });
-    assert.deepEqual(tasksWhere((row) => row.backbone !== undefined), ['image-classification', 'feature-extraction', 'sentence-similarity']);
-    assert.deepEqual(tasksWhere((row) => row.textWorkers !== undefined), ['text-classification', 'feature-extraction', 'sentence-similarity']);
     assert.deepEqual(
-      [headTask('text', 'classification'), headTask('image', 'classification'), headTask('audio', 'classification'), headTask('text', 'regression'), headTask('image', 'regression'), headTask('audio', 'regression')],
+      [defaultModelFor('ocrRecognition'), defaultModelFor('speechVad'), defaultModelFor('speechKeywords')],
+      ['paddleocr-rec', 'silero-vad', 'keyword-spotting'],
+    );
+    assert.throws(() => defaultModelFor('embeddings'), { message: 'the task table names 0 default models for POST /v1/embeddings' });
+    assert.deepEqual(
+      tasksWhere((row) => row.backbone !== undefined),
+      ['image-classification', 'feature-extraction', 'sentence-similarity'],
+    );
+    assert.deepEqual(
+      tasksWhere((row) => row.textWorkers !== undefined),
+      ['text-classification', 'feature-extraction', 'sentence-similarity'],
+    );
+    assert.deepEqual(
+      [
+        headTask('text', 'classification'),
+        headTask('image', 'classification'),
+        headTask('audio', 'classification'),
+        headTask('text', 'regression'),
+        headTask('image', 'regression'),
+        headTask('audio', 'regression'),
+      ],
       ['text-classification', 'image-classification', 'audio-classification', 'text-regression', 'image-regression', 'audio-regression'],
     );
   });

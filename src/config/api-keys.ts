@@ -1,3 +1,5 @@
+// The parsed form of LATHE_API_KEYS: config/ builds it, auth/ checks requests against it. It lives here,
+// below both, so that config/ and auth/ do not import each other.
 import { createHash, timingSafeEqual } from 'node:crypto';
 
 export const SCOPES = ['infer', 'manage', 'train', 'admin'] as const;

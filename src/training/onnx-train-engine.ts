@@ -1,10 +1,10 @@
 /**
  * The ONNX Runtime side of training: sessions over the train-loop and eval graphs of step-graph.ts.
  * session.run blocks its thread while the steps run, so a server runs this inside training's
- * train.worker.ts. It lives here because only src/runtime/ imports onnxruntime-node.
+ * train.worker.ts, the only thread that loads it (eslint.config.js lists it among the worker helpers).
  */
 import ort from 'onnxruntime-node';
-import { evalModel, type StepSpec, trainLoopModel } from '../training/step-graph.js';
+import { evalModel, type StepSpec, trainLoopModel } from './step-graph.js';
 
 /** One call's batches: `indices` holds `steps` rows of `batch` example indices. */
 export interface StepFeeds {
@@ -103,7 +103,13 @@ export class OnnxTrainEngine {
    * (the first row's index, then [count, C]), so a large validation set never holds all its logits.
    * Throws RunInterrupted when `interrupted()` turns true between calls.
    */
-  async forEachLogits(features: Float32Array, rows: number, params: Float32Array, visit: (start: number, logits: Float32Array) => void, interrupted: () => boolean = () => false): Promise<void> {
+  async forEachLogits(
+    features: Float32Array,
+    rows: number,
+    params: Float32Array,
+    visit: (start: number, logits: Float32Array) => void,
+    interrupted: () => boolean = () => false,
+  ): Promise<void> {
     const { inputDim } = this.spec.head;
     const paramTensor = new ort.Tensor('float32', params, [params.length]);
     const chunk = Math.max(1, Math.min(EVAL_ROWS, Math.floor(EVAL_WORK / params.length)));

@@ -1,5 +1,7 @@
+// Route auth declarations: here in common/ because the OpenAPI decorator (common/openapi/) sets them
+// and auth/'s hook reads them.
 import { RouteConfig } from '@nestjs/platform-fastify';
-import type { Scope } from './api-keys.js';
+import type { Scope } from '../../config/api-keys.js';
 
 /** `public` needs no key; `any` needs any valid key; a scope needs that scope (or admin). */
 export type RouteAuth = 'public' | 'any' | Scope;

@@ -36,7 +36,10 @@ describe('concatBatch', () => {
       { datatype: 'BYTES', shape: [2], data: ['b', 'c'] },
     ]);
     assert.deepEqual(joined, { datatype: 'BYTES', shape: [3], data: ['a', 'b', 'c'] });
-    assert.deepEqual(splitBatch(joined, [1, 2]).map((t) => t.data), [['a'], ['b', 'c']]);
+    assert.deepEqual(
+      splitBatch(joined, [1, 2]).map((t) => t.data),
+      [['a'], ['b', 'c']],
+    );
   });
 });
 
@@ -48,7 +51,11 @@ describe('Scratch', () => {
     const buffer = (first.data as Float32Array).buffer;
 
     // Smaller: a view of the first elements of the same buffer, holding only this batch's values.
-    const second = concatBatch([rawAt([9, 8], 1, 64), { datatype: 'FP32', shape: [1, 2], data: Float32Array.of(7, 6) }], 0, scratch.allocator('input'));
+    const second = concatBatch(
+      [rawAt([9, 8], 1, 64), { datatype: 'FP32', shape: [1, 2], data: Float32Array.of(7, 6) }],
+      0,
+      scratch.allocator('input'),
+    );
     assert.deepEqual(second.data, Float32Array.of(9, 8, 7, 6));
     assert.equal((second.data as Float32Array).buffer, buffer);
 
@@ -60,12 +67,16 @@ describe('Scratch', () => {
     assert.notEqual((larger.data as Float32Array).buffer, buffer);
   });
 
-  it('gives each datatype its own view of a key\'s bytes', () => {
+  it("gives each datatype its own view of a key's bytes", () => {
     const scratch = new Scratch();
-    const ints = concatBatch([
-      { datatype: 'INT64', shape: [1], data: BigInt64Array.of(-3n) },
-      { datatype: 'INT64', shape: [2], data: BigInt64Array.of(4n, 5n) },
-    ], 0, scratch.allocator('ids'));
+    const ints = concatBatch(
+      [
+        { datatype: 'INT64', shape: [1], data: BigInt64Array.of(-3n) },
+        { datatype: 'INT64', shape: [2], data: BigInt64Array.of(4n, 5n) },
+      ],
+      0,
+      scratch.allocator('ids'),
+    );
     assert.deepEqual(ints.data, BigInt64Array.of(-3n, 4n, 5n));
   });
 });
@@ -75,7 +86,8 @@ describe('concatBatch and splitBatch along another axis', () => {
   const value = (base: number, j: number, i: number, k: number) => base + 100 * i + 10 * j + k;
   const state = (base: number, rows: number): Tensor => {
     const data = new Float32Array(2 * rows * 3);
-    for (let i = 0; i < 2; i++) for (let j = 0; j < rows; j++) for (let k = 0; k < 3; k++) data[(i * rows + j) * 3 + k] = value(base, j, i, k);
+    for (let i = 0; i < 2; i++)
+      for (let j = 0; j < rows; j++) for (let k = 0; k < 3; k++) data[(i * rows + j) * 3 + k] = value(base, j, i, k);
     return { datatype: 'FP32', shape: [2, rows, 3], data };
   };
 
@@ -83,11 +95,19 @@ describe('concatBatch and splitBatch along another axis', () => {
     const parts = [state(1000, 1), state(2000, 3), state(3000, 2)];
     const joined = concatBatch(parts, 1);
     assert.deepEqual(joined.shape, [2, 6, 3]);
-    const rowsFrom = [[1000, 0], [2000, 0], [2000, 1], [2000, 2], [3000, 0], [3000, 1]] as const;
+    const rowsFrom = [
+      [1000, 0],
+      [2000, 0],
+      [2000, 1],
+      [2000, 2],
+      [3000, 0],
+      [3000, 1],
+    ] as const;
     const data = joined.data as Float32Array;
     for (let i = 0; i < 2; i++) {
       for (let j = 0; j < 6; j++) {
-        for (let k = 0; k < 3; k++) assert.equal(data[(i * 6 + j) * 3 + k], value(rowsFrom[j]![0], rowsFrom[j]![1], i, k), `[${i},${j},${k}]`);
+        for (let k = 0; k < 3; k++)
+          assert.equal(data[(i * 6 + j) * 3 + k], value(rowsFrom[j]![0], rowsFrom[j]![1], i, k), `[${i},${j},${k}]`);
       }
     }
     assert.deepEqual(splitBatch(joined, [1, 3, 2], 1), parts);
@@ -98,14 +118,32 @@ describe('concatBatch and splitBatch along another axis', () => {
     const typed: Tensor = { datatype: 'FP32', shape: [2, 1], data: Float32Array.of(9, 8) };
     const joined = concatBatch([raw, typed], 1);
     assert.deepEqual([joined.shape, joined.data], [[2, 3], Float32Array.of(1, 2, 9, 3, 4, 8)]);
-    const strings = concatBatch([{ datatype: 'BYTES', shape: [2, 1], data: ['a', 'b'] }, { datatype: 'BYTES', shape: [2, 2], data: ['c', 'd', 'e', 'f'] }], 1);
+    const strings = concatBatch(
+      [
+        { datatype: 'BYTES', shape: [2, 1], data: ['a', 'b'] },
+        { datatype: 'BYTES', shape: [2, 2], data: ['c', 'd', 'e', 'f'] },
+      ],
+      1,
+    );
     assert.deepEqual(strings, { datatype: 'BYTES', shape: [2, 3], data: ['a', 'c', 'd', 'b', 'e', 'f'] });
-    assert.deepEqual(splitBatch(strings, [1, 2], 1).map((t) => t.data), [['a', 'b'], ['c', 'd', 'e', 'f']]);
+    assert.deepEqual(
+      splitBatch(strings, [1, 2], 1).map((t) => t.data),
+      [
+        ['a', 'b'],
+        ['c', 'd', 'e', 'f'],
+      ],
+    );
     // Hundreds of thousands of strings: no call with one argument per element (the stack would overflow).
     const many = Array.from({ length: 300_000 }, (_, i) => String(i));
-    const big = concatBatch([{ datatype: 'BYTES', shape: [300_000], data: many }, { datatype: 'BYTES', shape: [1], data: ['x'] }]);
+    const big = concatBatch([
+      { datatype: 'BYTES', shape: [300_000], data: many },
+      { datatype: 'BYTES', shape: [1], data: ['x'] },
+    ]);
     assert.deepEqual([big.shape, (big.data as string[]).at(-2), (big.data as string[]).at(-1)], [[300_001], '299999', 'x']);
-    assert.deepEqual(splitBatch(big, [300_000, 1]).map((t) => t.shape), [[300_000], [1]]);
+    assert.deepEqual(
+      splitBatch(big, [300_000, 1]).map((t) => t.shape),
+      [[300_000], [1]],
+    );
   });
 });
 

@@ -58,17 +58,42 @@ export interface TaskRow {
 /** Row order matters only to `lathe models pull`: the first row whose architectures match wins. */
 export const TASKS = Object.freeze({
   'text-classification': {
-    modality: 'text', uses: ['textClassify'], output: 'label-scores', textWorkers: 'logits',
-    head: { input: 'text', kind: 'classification' }, labelled: true, architectures: [/ForSequenceClassification$/],
+    modality: 'text',
+    uses: ['textClassify'],
+    output: 'label-scores',
+    textWorkers: 'logits',
+    head: { input: 'text', kind: 'classification' },
+    labelled: true,
+    architectures: [/ForSequenceClassification$/],
   },
-  'token-classification': { modality: 'text', uses: ['textTokens'], output: 'entities', labelled: true, architectures: [/ForTokenClassification$/] },
+  'token-classification': {
+    modality: 'text',
+    uses: ['textTokens'],
+    output: 'entities',
+    labelled: true,
+    architectures: [/ForTokenClassification$/],
+  },
   'image-classification': {
-    modality: 'vision', uses: ['visionClassify'], output: 'label-scores', backbone: 'image',
-    head: { input: 'image', kind: 'classification' }, labelled: true, architectures: [/ForImageClassification$/],
+    modality: 'vision',
+    uses: ['visionClassify'],
+    output: 'label-scores',
+    backbone: 'image',
+    head: { input: 'image', kind: 'classification' },
+    labelled: true,
+    architectures: [/ForImageClassification$/],
   },
-  'audio-classification': { modality: 'audio', uses: [], output: 'tensors', head: { input: 'audio', kind: 'classification' }, labelled: true, architectures: [/ForAudioClassification$/] },
+  'audio-classification': {
+    modality: 'audio',
+    uses: [],
+    output: 'tensors',
+    head: { input: 'audio', kind: 'classification' },
+    labelled: true,
+    architectures: [/ForAudioClassification$/],
+  },
   'automatic-speech-recognition': {
-    modality: 'audio', uses: ['transcriptions'], output: 'transcription',
+    modality: 'audio',
+    uses: ['transcriptions'],
+    output: 'transcription',
     architectures: [/(ForCTC|ForSpeechSeq2Seq)$/, /^Whisper.*ForConditionalGeneration$/],
     modelTypes: ['whisper', 'wav2vec2', 'wav2vec2-bert', 'hubert', 'wavlm', 'moonshine', 'speecht5'],
   },
@@ -91,7 +116,10 @@ export type TaskName = keyof typeof TASKS;
  * `lathe models pull`, when neither a head class nor the model type decides: a text classifier when
  * `id2label` names real labels, else the encoder's hidden states (as sentence-transformers exports are).
  */
-export const PULL_FALLBACK = { labelled: 'text-classification', unlabelled: 'feature-extraction' } as const satisfies Record<string, TaskName>;
+export const PULL_FALLBACK = { labelled: 'text-classification', unlabelled: 'feature-extraction' } as const satisfies Record<
+  string,
+  TaskName
+>;
 
 /** Every task name, sorted (for messages). */
 export const TASK_NAMES: readonly TaskName[] = Object.freeze((Object.keys(TASKS) as TaskName[]).sort());

@@ -1,6 +1,18 @@
 /** Tensors as they travel between HTTP, the scheduler and the session workers. */
 export const TENSOR_DATATYPES = [
-  'BOOL', 'UINT8', 'UINT16', 'UINT32', 'UINT64', 'INT8', 'INT16', 'INT32', 'INT64', 'FP16', 'FP32', 'FP64', 'BYTES',
+  'BOOL',
+  'UINT8',
+  'UINT16',
+  'UINT32',
+  'UINT64',
+  'INT8',
+  'INT16',
+  'INT32',
+  'INT64',
+  'FP16',
+  'FP32',
+  'FP64',
+  'BYTES',
 ] as const;
 export type TensorDatatype = (typeof TENSOR_DATATYPES)[number];
 
@@ -21,7 +33,9 @@ export type NumericDatatype = Exclude<TensorDatatype, 'BYTES'>;
 export type NumericData = Exclude<TensorData, string[]>;
 
 /** The typed array that holds each numeric datatype (BOOL as bytes, FP16 as raw half bits). */
-export const TYPED_ARRAY_OF: Readonly<Record<NumericDatatype, { new (length: number): NumericData; new (buffer: ArrayBuffer): NumericData; BYTES_PER_ELEMENT: number }>> = {
+export const TYPED_ARRAY_OF: Readonly<
+  Record<NumericDatatype, { new (length: number): NumericData; new (buffer: ArrayBuffer): NumericData; BYTES_PER_ELEMENT: number }>
+> = {
   BOOL: Uint8Array,
   UINT8: Uint8Array,
   UINT16: Uint16Array,
@@ -130,7 +144,8 @@ export function splitBatch(tensor: Tensor, rowCounts: readonly number[], axis = 
     const source = tensor.data as Float32Array;
     if (outer === 1) return { datatype: tensor.datatype, shape, data: source.slice(first * inner, (first + rows) * inner) as TensorData };
     const data = new (source.constructor as Float32ArrayConstructor)(n);
-    for (let o = 0; o < outer; o += 1) data.set(source.subarray((o * total + first) * inner, (o * total + first + rows) * inner), o * rows * inner);
+    for (let o = 0; o < outer; o += 1)
+      data.set(source.subarray((o * total + first) * inner, (o * total + first + rows) * inner), o * rows * inner);
     return { datatype: tensor.datatype, shape, data: data as TensorData };
   });
 }

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { LifecycleService } from '../../lifecycle/lifecycle.service.js';
-import type { MetricsService } from '../../metrics/metrics.service.js';
-import { enterRequestContext } from './request-context.js';
+import type { LifecycleService } from './lifecycle/lifecycle.service.js';
+import type { MetricsService } from './metrics/metrics.service.js';
+import { enterRequestContext } from './common/http/request-context.js';
 
 const REQUEST_ID_HEADER = 'x-request-id';
 const ACCEPTED_REQUEST_ID = /^[\w.:@/+=-]{1,128}$/;

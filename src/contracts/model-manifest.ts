@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import { scanSpecSchema } from '../runtime/scan-spec.js';
-import { TENSOR_DATATYPES } from '../runtime/tensor.js';
-import { isTask, unknownTaskMessage } from '../tasks/task-table.js';
+import { scanSpecSchema } from './scan-spec.js';
+import { TENSOR_DATATYPES } from './tensor.js';
+import { isTask, unknownTaskMessage } from './task-table.js';
 
 const tensorSpec = z.object({
   name: z.string().min(1),
@@ -78,7 +78,7 @@ const source = z.union([
 /** `models/<name>/<version>/model.json`: what a model is, where its weights are, and how to serve it. */
 export const modelManifestSchema = z
   .object({
-    /** A row of the task table (src/tasks/task-table.ts); what it is decides which routes serve the model. */
+    /** A row of the task table (src/contracts/task-table.ts); what it is decides which routes serve the model. */
     task: z.string().superRefine((task, ctx) => {
       if (!isTask(task)) ctx.addIssue({ code: 'custom', message: unknownTaskMessage(task) });
     }),
@@ -99,7 +99,11 @@ export const modelManifestSchema = z
     stream: scanSpecSchema.optional(),
     /** Where `lathe models pull` got the files (origin.json beside the manifest lists every file's sha256). */
     origin: z
-      .object({ huggingface: z.object({ repo: z.string().min(1), revision: z.string().min(1), commit: z.string().regex(/^[0-9a-f]{40}$/) }).strict() })
+      .object({
+        huggingface: z
+          .object({ repo: z.string().min(1), revision: z.string().min(1), commit: z.string().regex(/^[0-9a-f]{40}$/) })
+          .strict(),
+      })
       .strict()
       .optional(),
     /** Task-specific settings, validated by the task that uses the model. */
@@ -126,7 +130,11 @@ export const modelManifestSchema = z
       if (t.batchAxis === undefined) continue;
       if (m.maxBatchSize === 0) ctx.addIssue({ code: 'custom', path: [list, i, 'batchAxis'], message: 'batchAxis needs maxBatchSize > 0' });
       else if (t.batchAxis !== null && t.batchAxis > t.shape.length) {
-        ctx.addIssue({ code: 'custom', path: [list, i, 'batchAxis'], message: `batchAxis ${t.batchAxis} is beyond the ${t.shape.length} dimensions of the shape` });
+        ctx.addIssue({
+          code: 'custom',
+          path: [list, i, 'batchAxis'],
+          message: `batchAxis ${t.batchAxis} is beyond the ${t.shape.length} dimensions of the shape`,
+        });
       }
     }
     if (m.maxBatchSize > 0 && m.inputs.every((t) => t.batchAxis === null)) {

@@ -1,9 +1,9 @@
 import { Logger } from '@nestjs/common';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
-import { type CreateAppOptions, createApp } from '../app.setup.js';
-import type { AppConfig } from '../config/app-config.js';
-import { LifecycleService } from './lifecycle.service.js';
-import { installProcessErrorPolicy } from './process-errors.js';
+import { type CreateAppOptions, createApp } from './app.setup.js';
+import type { AppConfig } from './config/app-config.js';
+import { LifecycleService } from './lifecycle/lifecycle.service.js';
+import { installProcessErrorPolicy } from './lifecycle/process-errors.js';
 
 /**
  * Starts the app and owns its shutdown. On SIGTERM or SIGINT: readiness turns 503 at once,
@@ -32,10 +32,7 @@ export async function serve(config: AppConfig, options: CreateAppOptions = {}): 
     const graceMs = config.lifecycle.shutdownGraceMs;
     logger.log(`${signal}: draining ${lifecycle.requestsInFlight} in-flight request(s), grace ${graceMs} ms`);
     await lifecycle.beginDrain();
-    const idle = await Promise.race([
-      lifecycle.waitForIdle(graceMs),
-      new Promise<boolean>((resolve) => (skipWait = () => resolve(false))),
-    ]);
+    const idle = await Promise.race([lifecycle.waitForIdle(graceMs), new Promise<boolean>((resolve) => (skipWait = () => resolve(false)))]);
     if (!idle) logger.warn(`Closing with ${lifecycle.requestsInFlight} request(s) still in flight`);
     try {
       await app.close();
