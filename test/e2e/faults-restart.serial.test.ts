@@ -5,6 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { EmbeddedPostgres } from '../../src/database/embedded-postgres.js';
 import { LatheClient } from '../support/lathe-client.js';
+import { assertTrainedOnce } from '../support/postgres-faults.js';
 import { freePort, killSpawned, MAIN, makeTempDir, type Spawned, spawnNode, waitFor, waitForStatus } from '../support/processes.js';
 
 const TIMEOUTS = { LATHE_DB_CONNECT_TIMEOUT_MS: '1000', LATHE_DB_ACQUIRE_TIMEOUT_MS: '1500', LATHE_DB_QUERY_TIMEOUT_MS: '1500' };
@@ -118,31 +119,7 @@ describe('faults: PostgreSQL restarted while serving and training', () => {
       `New fine-tuned model created: ft:glove-100d::${jobId}`,
       'The job has successfully completed',
     ]);
-    assert.deepEqual(await query('SELECT job_id FROM fine_tuned_models'), [{ job_id: jobId }]);
-    assert.deepEqual(await query(`SELECT count(*)::int AS n FROM artifacts WHERE kind = 'head'`), [{ n: 1 }]);
-    const steps = await query<{ number: number }>(
-      `SELECT number FROM fine_tuning_metrics WHERE job_id = $1 AND kind = 'step' ORDER BY number`,
-      [jobId],
-    );
-    assert.deepEqual(
-      steps.map((s) => s.number),
-      Array.from({ length: done.metrics!.steps }, (_, i) => i + 1),
-    );
-    const epochs = await query<{ number: number }>(
-      `SELECT number FROM fine_tuning_metrics WHERE job_id = $1 AND kind = 'epoch' ORDER BY number`,
-      [jobId],
-    );
-    assert.deepEqual(
-      epochs.map((e) => e.number),
-      Array.from({ length: 60 }, (_, i) => i + 1),
-    );
-    assert.deepEqual(
-      await query(`SELECT message FROM fine_tuning_events WHERE job_id = $1 GROUP BY message HAVING count(*) > 1`, [jobId]),
-      [],
-      'no event was written twice',
-    );
-    const states = await query<{ state: string }>(`SELECT DISTINCT state FROM pgboss.job WHERE name = 'lathe-fine-tuning'`);
-    assert.deepEqual(states, [{ state: 'completed' }]);
+    await assertTrainedOnce(query, jobId, done.metrics!.steps, 60);
 
     assert.equal(lathe.child.exitCode, null, 'Lathe is still running');
     assert.doesNotMatch(lathe.output(), /exiting|"level":60/);

@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -73,4 +74,43 @@ export async function embeddedQuery<T extends pg.QueryResultRow>(
   } finally {
     await client.end();
   }
+}
+
+export type Query = <T extends pg.QueryResultRow>(sql: string, params?: unknown[]) => Promise<T[]>;
+
+/**
+ * A fine-tuning job that rode out a fault finished exactly once: one model and head, every step and
+ * epoch recorded once, no event written twice, no checkpoint saved twice, its queue message completed.
+ */
+export async function assertTrainedOnce(query: Query, jobId: string, steps: number, epochs: number): Promise<void> {
+  assert.deepEqual(await query('SELECT job_id FROM fine_tuned_models'), [{ job_id: jobId }]);
+  assert.deepEqual(await query(`SELECT count(*)::int AS n FROM artifacts WHERE kind = 'head'`), [{ n: 1 }]);
+  // Every checkpoint artifact belongs to a checkpoint row: no save landed twice.
+  assert.deepEqual(
+    await query(
+      `SELECT count(*)::int AS n FROM artifacts a WHERE kind = 'checkpoint' AND NOT EXISTS (SELECT 1 FROM fine_tuning_checkpoints c WHERE c.artifact_id = a.id)`,
+    ),
+    [{ n: 0 }],
+  );
+  const numbers = async (kind: 'step' | 'epoch') =>
+    (
+      await query<{ number: number }>(`SELECT number FROM fine_tuning_metrics WHERE job_id = $1 AND kind = $2 ORDER BY number`, [
+        jobId,
+        kind,
+      ])
+    ).map((r) => r.number);
+  assert.deepEqual(
+    await numbers('step'),
+    Array.from({ length: steps }, (_, i) => i + 1),
+  );
+  assert.deepEqual(
+    await numbers('epoch'),
+    Array.from({ length: epochs }, (_, i) => i + 1),
+  );
+  assert.deepEqual(
+    await query(`SELECT message FROM fine_tuning_events WHERE job_id = $1 GROUP BY message HAVING count(*) > 1`, [jobId]),
+    [],
+    'no event was written twice',
+  );
+  assert.deepEqual(await query(`SELECT DISTINCT state FROM pgboss.job WHERE name = 'lathe-fine-tuning'`), [{ state: 'completed' }]);
 }
