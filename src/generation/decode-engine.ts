@@ -1,0 +1,308 @@
+import type { NamedTensors, Tensor } from '../contracts/tensor.js';
+import { fp16BitsToFloat32 } from '../oip/fp16.js';
+import {
+  bytesPerToken,
+  type CacheBlock,
+  type CacheLayout,
+  KvBatch,
+  type LayerCache,
+  pastKeyName,
+  pastValueName,
+  presentKeyName,
+  presentValueName,
+} from './kv-batch.js';
+
+/** A decoder-only model as the decode loop sees it: its cache layout and one forward pass. */
+export interface DecoderModel {
+  layout: CacheLayout;
+  /** Whether the graph takes `position_ids` (Llama, Qwen2 and most exports do). */
+  positionIds: boolean;
+  /** Runs the graph; `outputs` names what to fetch (logits and every present.{i}.key/value). */
+  run(feeds: NamedTensors, outputs: string[]): Promise<NamedTensors>;
+}
+
+/** What decides a sequence's tokens: the sampler and the stop rules of one request. */
+export interface SequenceSink {
+  /**
+   * Chooses the token after the sequence's current tokens from `logits` (a view valid only during
+   * the call) and says whether the sequence ends with it (EOS, a stop string, its token limit).
+   */
+  next(logits: Float32Array): { token: number; done: boolean };
+  /** Called once when the sequence leaves the engine without finishing: cancelled, or the model failed. */
+  abort?(reason: Error): void;
+}
+
+export interface SequenceRequest {
+  id: number;
+  prompt: readonly number[];
+  /** Tokens the sequence may add; with the prompt, what its cache may grow to. */
+  maxTokens: number;
+  sink: SequenceSink;
+}
+
+export interface EngineLimits {
+  /** Sequences that decode together at most. */
+  maxSequences: number;
+  /** Cache the batch may hold, in token positions over all rows (padding included). */
+  kvBudgetTokens: number;
+  /** Prompt tokens (padded, over all rows) one prefill pass may take: bounds the logits a pass returns. */
+  prefillChunkTokens: number;
+}
+
+export interface EngineStats {
+  running: number;
+  waiting: number;
+  kvBytes: number;
+  steps: number;
+  prefills: number;
+  tokens: number;
+  /** The most rows one decode step has run. */
+  maxBatch: number;
+  /** Sequences that joined while others were decoding (continuous batching at work). */
+  joinedMidBatch: number;
+}
+
+interface Running {
+  request: SequenceRequest;
+  /** The token to feed at the next step (sampled, not yet in the cache). */
+  next: number;
+  /** Prompt plus generated tokens, counted when the step that sampled them ran. */
+  reserve: number;
+}
+
+/**
+ * Iteration-level ("continuous") batching over one decoder session: between two decode steps,
+ * finished and cancelled sequences leave and waiting ones are prefilled and join, so a step runs
+ * every sequence that has a token to produce. Rows of different lengths share a step through the
+ * left-padded cache (KvBatch), its attention mask and per-row position ids.
+ */
+export class DecodeEngine {
+  private readonly batch: KvBatch;
+  private readonly outputNames: string[];
+  private rows: Running[] = [];
+  private readonly waiting: SequenceRequest[] = [];
+  /** Admitted sequences whose prompts are being prefilled. */
+  private admitting: SequenceRequest[] = [];
+  private readonly cancelled = new Set<number>();
+  private loop: Promise<void> | undefined;
+  private readonly counters = { steps: 0, prefills: 0, tokens: 0, maxBatch: 0, joinedMidBatch: 0 };
+
+  constructor(
+    private readonly model: DecoderModel,
+    private readonly limits: EngineLimits,
+  ) {
+    this.batch = new KvBatch(model.layout);
+    this.outputNames = ['logits'];
+    for (let i = 0; i < model.layout.layers; i++) this.outputNames.push(presentKeyName(i), presentValueName(i));
+  }
+
+  /** Whether a request could ever run under these limits (alone, with its whole cache reserved). */
+  fits(promptTokens: number, maxTokens: number): boolean {
+    return promptTokens + maxTokens <= this.limits.kvBudgetTokens;
+  }
+
+  submit(request: SequenceRequest): void {
+    if (!this.fits(request.prompt.length, request.maxTokens)) {
+      throw new RangeError(`a sequence of ${request.prompt.length} + ${request.maxTokens} tokens exceeds the cache budget`);
+    }
+    if (request.prompt.length === 0) throw new RangeError('a sequence needs at least one prompt token');
+    this.waiting.push(request);
+    this.loop ??= this.drive().finally(() => (this.loop = undefined));
+  }
+
+  /** Ends a sequence before the next step; its sink's abort() is called. */
+  cancel(id: number): void {
+    const index = this.waiting.findIndex((r) => r.id === id);
+    if (index >= 0) {
+      const [request] = this.waiting.splice(index, 1);
+      request.sink.abort?.(new Error('cancelled'));
+    } else if (this.rows.some((r) => r.request.id === id) || this.admitting.some((r) => r.id === id)) {
+      this.cancelled.add(id);
+    }
+  }
+
+  stats(): EngineStats {
+    return { running: this.rows.length, waiting: this.waiting.length, kvBytes: this.batch.bytes, ...this.counters };
+  }
+
+  /** Resolves when no sequence is running or waiting. */
+  async idle(): Promise<void> {
+    while (this.loop) await this.loop;
+  }
+
+  private async drive(): Promise<void> {
+    while (this.rows.length > 0 || this.waiting.length > 0) {
+      try {
+        await this.iterate();
+      } catch (error) {
+        this.failAll(error instanceof Error ? error : new Error(String(error)));
+      }
+    }
+  }
+
+  private async iterate(): Promise<void> {
+    const wasRunning = this.rows.length;
+    const keep = this.rows.map((_, i) => i).filter((i) => !this.cancelled.has(this.rows[i].request.id));
+    for (const row of this.rows) {
+      if (this.cancelled.has(row.request.id)) row.request.sink.abort?.(new Error('cancelled'));
+    }
+    this.cancelled.clear();
+    let kept = keep.map((i) => this.rows[i]);
+
+    const admitted = this.admit(kept);
+    const joining: Array<{ block: CacheBlock; rows: number[] }> = [];
+    const joined: Running[] = [];
+    if (admitted.length > 0) {
+      this.admitting = admitted;
+      const { block, firsts } = await this.prefill(admitted);
+      this.admitting = [];
+      const staying: number[] = [];
+      admitted.forEach((request, r) => {
+        if (this.cancelled.delete(request.id)) return request.sink.abort?.(new Error('cancelled'));
+        if (firsts[r].done) return;
+        staying.push(r);
+        joined.push({ request, next: firsts[r].token, reserve: request.prompt.length + 1 });
+      });
+      if (staying.length > 0) joining.push({ block, rows: staying });
+      if (wasRunning > 0) this.counters.joinedMidBatch += joined.length;
+    }
+    if (keep.length !== this.rows.length || joining.length > 0) {
+      this.batch.rebuild(keep, joining);
+      kept = kept.concat(joined);
+    }
+    this.rows = kept;
+    if (this.rows.length === 0) return;
+    await this.step();
+  }
+
+  /** Waiting requests (in arrival order) that fit beside the running rows, whose cache is reserved whole. */
+  private admit(running: Running[]): SequenceRequest[] {
+    const admitted: SequenceRequest[] = [];
+    let longest = running.reduce((max, r) => Math.max(max, r.request.prompt.length + r.request.maxTokens), 0);
+    let count = running.length;
+    while (this.waiting.length > 0 && count < this.limits.maxSequences) {
+      const request = this.waiting[0];
+      const future = Math.max(longest, request.prompt.length + request.maxTokens);
+      if ((count + 1) * future > this.limits.kvBudgetTokens) break;
+      admitted.push(this.waiting.shift()!);
+      longest = future;
+      count += 1;
+    }
+    return admitted;
+  }
+
+  /**
+   * Runs the prompts of newly admitted sequences as one left-padded batch, in chunks of columns so
+   * that a pass never returns more than prefillChunkTokens rows of logits, and picks each one's first token.
+   */
+  private async prefill(requests: SequenceRequest[]): Promise<{ block: CacheBlock; firsts: Array<{ token: number; done: boolean }> }> {
+    this.counters.prefills += 1;
+    const n = requests.length;
+    const lengths = requests.map((r) => r.prompt.length);
+    const width = Math.max(...lengths);
+    const chunk = Math.max(1, Math.floor(this.limits.prefillChunkTokens / n));
+    const { layout } = this.model;
+    let past: LayerCache[] = Array.from({ length: layout.layers }, () => ({ key: emptyCache(layout), value: emptyCache(layout) }));
+    let logits: Tensor | undefined;
+    for (let start = 0; start < width; start += chunk) {
+      const end = Math.min(width, start + chunk);
+      const columns = end - start;
+      const ids = new BigInt64Array(n * columns);
+      const positions = new BigInt64Array(n * columns);
+      const mask = new BigInt64Array(n * end);
+      requests.forEach((request, r) => {
+        const pad = width - lengths[r];
+        for (let c = 0; c < end; c++) mask[r * end + c] = c >= pad ? 1n : 0n;
+        for (let c = start; c < end; c++) {
+          const at = r * columns + (c - start);
+          ids[at] = c >= pad ? BigInt(request.prompt[c - pad]) : 0n;
+          positions[at] = c >= pad ? BigInt(c - pad) : 1n;
+        }
+      });
+      const feeds: NamedTensors = {
+        input_ids: { datatype: 'INT64', shape: [n, columns], data: ids },
+        attention_mask: { datatype: 'INT64', shape: [n, end], data: mask },
+      };
+      if (this.model.positionIds) feeds.position_ids = { datatype: 'INT64', shape: [n, columns], data: positions };
+      const pastShape = [n, layout.kvHeads, start, layout.headDim];
+      past.forEach((cache, i) => {
+        feeds[pastKeyName(i)] = { datatype: layout.datatype, shape: pastShape, data: cache.key };
+        feeds[pastValueName(i)] = { datatype: layout.datatype, shape: pastShape, data: cache.value };
+      });
+      const outputs = await this.model.run(feeds, this.outputNames);
+      past = presents(outputs, layout.layers);
+      logits = outputs.logits;
+    }
+    const vocab = logits!.shape[2];
+    const columns = logits!.shape[1];
+    const firsts = requests.map((request, r) => {
+      const picked = request.sink.next(logitsRow(logits!, (r * columns + columns - 1) * vocab, vocab));
+      this.counters.tokens += 1;
+      return picked;
+    });
+    return { block: { layers: past, columns: width, lengths }, firsts };
+  }
+
+  /** One decode step for every running row; rows whose sink says done leave before the next step. */
+  private async step(): Promise<void> {
+    const rows = this.rows;
+    const { past, attentionMask, positionIds } = this.batch.stepInputs();
+    const ids = BigInt64Array.from(rows, (r) => BigInt(r.next));
+    const feeds: NamedTensors = { input_ids: { datatype: 'INT64', shape: [rows.length, 1], data: ids }, attention_mask: attentionMask, ...past };
+    if (this.model.positionIds) feeds.position_ids = positionIds;
+    const outputs = await this.model.run(feeds, this.outputNames);
+    this.batch.advance(presents(outputs, this.model.layout.layers));
+    this.counters.steps += 1;
+    this.counters.maxBatch = Math.max(this.counters.maxBatch, rows.length);
+    const logits = outputs.logits;
+    const vocab = logits.shape[2];
+    const keep: number[] = [];
+    rows.forEach((row, r) => {
+      const picked = row.request.sink.next(logitsRow(logits, r * vocab, vocab));
+      this.counters.tokens += 1;
+      row.next = picked.token;
+      row.reserve += 1;
+      if (!picked.done) keep.push(r);
+    });
+    if (keep.length !== rows.length) {
+      this.batch.rebuild(keep);
+      this.rows = keep.map((r) => rows[r]);
+    }
+  }
+
+  private failAll(error: Error): void {
+    for (const row of this.rows) row.request.sink.abort?.(error);
+    for (const request of this.admitting.splice(0)) request.sink.abort?.(error);
+    for (const request of this.waiting.splice(0)) request.sink.abort?.(error);
+    this.rows = [];
+    this.cancelled.clear();
+    this.batch.rebuild([]);
+  }
+}
+
+/** Bytes a sequence's whole cache takes: for a budget given in bytes. */
+export function budgetTokens(layout: CacheLayout, budgetBytes: number): number {
+  return Math.floor(budgetBytes / bytesPerToken(layout));
+}
+
+function emptyCache(layout: CacheLayout): Float32Array | Uint16Array {
+  return layout.datatype === 'FP16' ? new Uint16Array(0) : new Float32Array(0);
+}
+
+function presents(outputs: NamedTensors, layers: number): LayerCache[] {
+  return Array.from({ length: layers }, (_, i) => ({
+    key: outputs[presentKeyName(i)].data as LayerCache['key'],
+    value: outputs[presentValueName(i)].data as LayerCache['value'],
+  }));
+}
+
+function logitsRow(logits: Tensor, offset: number, vocab: number): Float32Array {
+  if (logits.datatype === 'FP32') return (logits.data as Float32Array).subarray(offset, offset + vocab);
+  if (logits.datatype === 'FP16') {
+    const bits = logits.data as Uint16Array;
+    const row = new Float32Array(vocab);
+    for (let i = 0; i < vocab; i++) row[i] = fp16BitsToFloat32(bits[offset + i]);
+    return row;
+  }
+  throw new TypeError(`logits of type ${logits.datatype} are not supported`);
+}
