@@ -76,7 +76,7 @@ describe('parseCommand', () => {
     [['models', 'pull', 'o/r', '--revision', 'main\nx'], /is not a revision/],
     [['models', 'pull', 'o/r', '--revision', 'a\\b'], /is not a revision/],
     [['models', 'pull', 'o/r', '--revision', 'x'.repeat(201)], /is not a revision/],
-    [['models', 'pull', 'o/r', '--dtype', 'int4'], /^--dtype must be one of q8, fp16, fp32/],
+    [['models', 'pull', 'o/r', '--dtype', 'int4'], /^--dtype must be one of q8, fp16, fp32, q4, q4f16/],
     [['models', 'pull', 'o/r', '--name', '.hidden'], /is not a model name/],
     [['models', 'pull', 'o/r', '--version', '1'], /^models pull does not take --version/],
     [['models', 'pull', 'o/r', '--frobnicate'], /^models pull: Unknown option '--frobnicate'/],

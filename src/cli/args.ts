@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { CliError, ExitCode } from './cli-error.js';
 
-export const DTYPES = ['q8', 'fp16', 'fp32'] as const;
+export const DTYPES = ['q8', 'fp16', 'fp32', 'q4', 'q4f16'] as const;
 export type Dtype = (typeof DTYPES)[number];
 
 export type Command =
@@ -20,7 +20,7 @@ export type Command =
   | { kind: 'rm'; name: string; version?: string; modelsDir?: string };
 
 export const USAGE = `usage:
-  lathe models pull <owner/repo> [--revision main] [--dtype q8|fp16|fp32] [--include glob]...
+  lathe models pull <owner/repo> [--revision main] [--dtype q8|fp16|fp32|q4|q4f16] [--include glob]...
                     [--name local-name] [--task task] [--models-dir dir]
   lathe models list [--json] [--models-dir dir]
   lathe models rm <name> [--version n] [--models-dir dir]

@@ -17,6 +17,8 @@ describe('selectFiles', () => {
     'onnx/model.onnx_data',
     'onnx/model_fp16.onnx',
     'onnx/model_quantized.onnx',
+    'onnx/model_q4.onnx',
+    'onnx/model_q4f16.onnx',
   );
   const cases: Array<[string, Dtype, string[], object]> = [
     ['q8', 'q8', [], { files: [...SIDE, 'onnx/model_quantized.onnx'], primary: 'onnx/model_quantized.onnx' }],
@@ -26,6 +28,8 @@ describe('selectFiles', () => {
       [],
       { files: [...SIDE, 'onnx/model.onnx', 'onnx/model.onnx_data'], primary: 'onnx/model.onnx' },
     ],
+    ['q4', 'q4', [], { files: [...SIDE, 'onnx/model_q4.onnx'], primary: 'onnx/model_q4.onnx' }],
+    ['q4f16', 'q4f16', [], { files: [...SIDE, 'onnx/model_q4f16.onnx'], primary: 'onnx/model_q4f16.onnx' }],
     ['fp16 plus --include', 'fp16', ['*.txt'], { files: [...SIDE, 'vocab.txt', 'onnx/model_fp16.onnx'], primary: 'onnx/model_fp16.onnx' }],
   ];
   for (const [what, dtype, includes, expected] of cases) {
@@ -65,7 +69,7 @@ describe('selectFiles', () => {
         encoderOnly.filter((s) => s.rfilename !== 'onnx/model_fp16.onnx'),
         'fp16',
         [],
-        'o/r has no fp16 ONNX weights (onnx/model_fp16.onnx); it has fp32, q8 (use --dtype)',
+        'o/r has no fp16 ONNX weights (onnx/model_fp16.onnx); it has fp32, q8, q4, q4f16 (use --dtype)',
       ],
       [
         repo('config.json', 'model.safetensors'),

@@ -28,8 +28,8 @@ export const SIDE_FILES = [
   'generation_config.json',
 ];
 
-/** Transformers.js' file names per dtype: `model.onnx`, `model_fp16.onnx`, `model_quantized.onnx`. */
-export const DTYPE_SUFFIX: Readonly<Record<Dtype, string>> = { fp32: '', fp16: '_fp16', q8: '_quantized' };
+/** Transformers.js' file names per dtype: `model.onnx`, `model_fp16.onnx`, `model_quantized.onnx`, `model_q4.onnx`, `model_q4f16.onnx`. */
+export const DTYPE_SUFFIX: Readonly<Record<Dtype, string>> = { fp32: '', fp16: '_fp16', q8: '_quantized', q4: '_q4', q4f16: '_q4f16' };
 
 /** The files `lathe models pull` takes from a repository for one dtype, plus the `--include` globs. */
 export function selectFiles(repo: string, siblings: readonly HubSibling[], dtype: Dtype, includes: readonly string[] = []): Selection {
