@@ -248,7 +248,11 @@ export class DecodeEngine {
     const rows = this.rows;
     const { past, attentionMask, positionIds } = this.batch.stepInputs();
     const ids = BigInt64Array.from(rows, (r) => BigInt(r.next));
-    const feeds: NamedTensors = { input_ids: { datatype: 'INT64', shape: [rows.length, 1], data: ids }, attention_mask: attentionMask, ...past };
+    const feeds: NamedTensors = {
+      input_ids: { datatype: 'INT64', shape: [rows.length, 1], data: ids },
+      attention_mask: attentionMask,
+      ...past,
+    };
     if (this.model.positionIds) feeds.position_ids = positionIds;
     const outputs = await this.model.run(feeds, this.outputNames);
     this.batch.advance(presents(outputs, this.model.layout.layers));

@@ -39,7 +39,9 @@ function rowOf(batch: KvBatch, r: number): number[][][][][] {
       return Array.from({ length: 2 }, (_, h) => {
         const base = (r * 2 + h) * width * 3;
         for (let i = 0; i < (width - length) * 3; i++) assert.equal(data[base + i], 0, 'padding is zero');
-        return Array.from({ length }, (_, t) => Array.from(data.subarray(base + (width - length + t) * 3, base + (width - length + t + 1) * 3)));
+        return Array.from({ length }, (_, t) =>
+          Array.from(data.subarray(base + (width - length + t) * 3, base + (width - length + t + 1) * 3)),
+        );
       });
     }),
   );
