@@ -1,0 +1,80 @@
+/**
+ * The plainest way to run a decoder export: one sequence, no padding, ONNX Runtime directly. The
+ * prompt goes through in one pass with an empty cache, then one token per step, feeding each step's
+ * `present.*` back as `past_key_values.*`. Greedy (first index of the largest logit), stopping at an
+ * end-of-sequence token (kept) or after `maxNewTokens`. Engines are checked against its ids and logits.
+ */
+import * as ort from 'onnxruntime-node';
+
+export interface ReferenceCacheShape {
+  layers: number;
+  kvHeads: number;
+  headDim: number;
+}
+
+export interface ReferenceGeneration {
+  /** The generated ids only, the end-of-sequence token included when one ended it. */
+  tokens: number[];
+  /** The last position's logits before each generated token: `logits[i]` chose `tokens[i]`. */
+  logits: Float32Array[];
+}
+
+export function argmax(values: ArrayLike<number>): number {
+  let best = 0;
+  for (let i = 1; i < values.length; i += 1) if (values[i]! > values[best]!) best = i;
+  return best;
+}
+
+function int64(values: number[], dims: number[]): ort.Tensor {
+  return new ort.Tensor('int64', BigInt64Array.from(values, BigInt), dims);
+}
+
+export class ReferenceDecoder {
+  private constructor(
+    private readonly session: ort.InferenceSession,
+    private readonly shape: ReferenceCacheShape,
+  ) {}
+
+  static async load(modelPath: string, shape: ReferenceCacheShape): Promise<ReferenceDecoder> {
+    return new ReferenceDecoder(await ort.InferenceSession.create(modelPath), shape);
+  }
+
+  async generate(prompt: readonly number[], maxNewTokens: number, eosTokenIds: readonly number[] = []): Promise<ReferenceGeneration> {
+    if (prompt.length === 0) throw new RangeError('the prompt needs at least one token');
+    const { layers, kvHeads, headDim } = this.shape;
+    let past: Record<string, ort.Tensor> = {};
+    for (let i = 0; i < layers; i += 1) {
+      for (const kind of ['key', 'value'])
+        past[`past_key_values.${i}.${kind}`] = new ort.Tensor('float32', new Float32Array(0), [1, kvHeads, 0, headDim]);
+    }
+    const result: ReferenceGeneration = { tokens: [], logits: [] };
+    let input = [...prompt];
+    let done = 0;
+    while (result.tokens.length < maxNewTokens) {
+      const positions = input.map((_, i) => done + i);
+      const out = await this.session.run({
+        input_ids: int64(input, [1, input.length]),
+        attention_mask: int64(new Array<number>(done + input.length).fill(1), [1, done + input.length]),
+        position_ids: int64(positions, [1, input.length]),
+        ...past,
+      });
+      const vocab = out.logits!.dims[2]!;
+      const all = out.logits!.data as Float32Array;
+      const last = all.slice((input.length - 1) * vocab, input.length * vocab);
+      const next = argmax(last);
+      result.logits.push(last);
+      result.tokens.push(next);
+      if (eosTokenIds.includes(next)) break;
+      past = {};
+      for (const [name, value] of Object.entries(out))
+        if (name.startsWith('present.')) past[name.replace('present.', 'past_key_values.')] = value;
+      done += input.length;
+      input = [next];
+    }
+    return result;
+  }
+
+  release(): Promise<void> {
+    return this.session.release();
+  }
+}
