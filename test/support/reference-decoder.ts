@@ -39,6 +39,14 @@ export class ReferenceDecoder {
     return new ReferenceDecoder(await ort.InferenceSession.create(modelPath), shape);
   }
 
+  /** Logits at every position of `ids` run in one pass from an empty cache, `[ids.length][vocab]`. */
+  async forward(ids: readonly number[]): Promise<Float32Array[]> {
+    const out = await this.session.run(this.feeds([...ids], 0, this.emptyCache()));
+    const vocab = out.logits!.dims[2]!;
+    const all = out.logits!.data as Float32Array;
+    return ids.map((_, p) => all.slice(p * vocab, (p + 1) * vocab));
+  }
+
   async generate(prompt: readonly number[], maxNewTokens: number, eosTokenIds: readonly number[] = []): Promise<ReferenceGeneration> {
     if (prompt.length === 0) throw new RangeError('the prompt needs at least one token');
     const { layers, kvHeads, headDim } = this.shape;
@@ -51,13 +59,7 @@ export class ReferenceDecoder {
     let input = [...prompt];
     let done = 0;
     while (result.tokens.length < maxNewTokens) {
-      const positions = input.map((_, i) => done + i);
-      const out = await this.session.run({
-        input_ids: int64(input, [1, input.length]),
-        attention_mask: int64(new Array<number>(done + input.length).fill(1), [1, done + input.length]),
-        position_ids: int64(positions, [1, input.length]),
-        ...past,
-      });
+      const out = await this.session.run(this.feeds(input, done, past));
       const vocab = out.logits!.dims[2]!;
       const all = out.logits!.data as Float32Array;
       const last = all.slice((input.length - 1) * vocab, input.length * vocab);
@@ -72,6 +74,30 @@ export class ReferenceDecoder {
       input = [next];
     }
     return result;
+  }
+
+  private emptyCache(): Record<string, ort.Tensor> {
+    const { layers, kvHeads, headDim } = this.shape;
+    const cache: Record<string, ort.Tensor> = {};
+    for (let i = 0; i < layers; i += 1) {
+      for (const kind of ['key', 'value'])
+        cache[`past_key_values.${i}.${kind}`] = new ort.Tensor('float32', new Float32Array(0), [1, kvHeads, 0, headDim]);
+    }
+    return cache;
+  }
+
+  /** `input` at positions past..past+n-1, every earlier position visible. */
+  private feeds(input: number[], past: number, cache: Record<string, ort.Tensor>): Record<string, ort.Tensor> {
+    const total = past + input.length;
+    return {
+      input_ids: int64(input, [1, input.length]),
+      attention_mask: int64(new Array<number>(total).fill(1), [1, total]),
+      position_ids: int64(
+        input.map((_, i) => past + i),
+        [1, input.length],
+      ),
+      ...cache,
+    };
   }
 
   release(): Promise<void> {
