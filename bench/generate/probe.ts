@@ -27,7 +27,7 @@ const engineModel: DecoderModel = {
   },
 };
 for (const concurrency of [1, 16]) {
-  const engine = new DecodeEngine(engineModel, { maxSequences: 16, kvBudgetTokens: 1 << 20, prefillChunkTokens: 2048 });
+  const engine = new DecodeEngine(engineModel, { maxSequences: 16, kvBudgetTokens: 1 << 20, prefillChunkTokens: 2048, maxWaiting: 64 });
   const started = performance.now();
   let tokens = 0;
   await Promise.all(

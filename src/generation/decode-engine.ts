@@ -47,6 +47,8 @@ export interface EngineLimits {
   kvBudgetTokens: number;
   /** Prompt tokens (padded, over all rows) one prefill pass may take: bounds the logits a pass returns. */
   prefillChunkTokens: number;
+  /** Sequences that may wait beyond those the budget lets run at once (see `full`). */
+  maxWaiting: number;
 }
 
 export interface EngineStats {
@@ -101,6 +103,21 @@ export class DecodeEngine {
     return promptTokens + maxTokens <= this.limits.kvBudgetTokens;
   }
 
+  /**
+   * Whether `count` more sequences of this size would overflow the engine: the sequences running,
+   * being prefilled and waiting already fill what can run at once (the most sequences of this size
+   * the budget holds, at most maxSequences) plus the waiting room.
+   */
+  full(promptTokens: number, maxTokens: number, count = 1): boolean {
+    return this.rows.length + this.admitting.length + this.waiting.length + count > this.capacity(promptTokens, maxTokens);
+  }
+
+  /** Sequences of this size an idle engine takes: those that run at once plus the waiting room. */
+  capacity(promptTokens: number, maxTokens: number): number {
+    const runnable = Math.min(this.limits.maxSequences, Math.floor(this.limits.kvBudgetTokens / (promptTokens + maxTokens)));
+    return runnable + this.limits.maxWaiting;
+  }
+
   submit(request: SequenceRequest): void {
     if (!this.fits(request.prompt.length, request.maxTokens)) {
       throw new RangeError(`a sequence of ${request.prompt.length} + ${request.maxTokens} tokens exceeds the cache budget`);
@@ -132,6 +149,10 @@ export class DecodeEngine {
 
   private async drive(): Promise<void> {
     while (this.rows.length > 0 || this.waiting.length > 0) {
+      // onnxruntime-node's run() blocks its thread and then resolves at once, so without this the
+      // loop would go from step to step in microtasks and never let the worker read a message:
+      // new sequences and cancels arrive between two steps, here.
+      await new Promise((resolve) => setImmediate(resolve));
       try {
         await this.iterate();
       } catch (error) {

@@ -90,7 +90,7 @@ describe('DecodeEngine on a generated Qwen2-style export', () => {
   let generated: GeneratedModel;
   let session: ort.InferenceSession;
   let reference: ReferenceDecoder;
-  const limits: EngineLimits = { maxSequences: 16, kvBudgetTokens: 16 * 256, prefillChunkTokens: 512 };
+  const limits: EngineLimits = { maxSequences: 16, kvBudgetTokens: 16 * 256, prefillChunkTokens: 512, maxWaiting: 64 };
 
   before(async () => {
     dir = await makeTempDir('lathe-decode-engine-');
@@ -176,11 +176,15 @@ describe('DecodeEngine on a generated Qwen2-style export', () => {
 
   it('runs at most the sequences its cache budget holds, and the rest wait their turn', async () => {
     // Every sequence may reach 8 + 16 = 24 positions: a budget of 3 × 24 runs three at once.
-    const engine = new DecodeEngine(sessionModel(session, generated), { ...limits, kvBudgetTokens: 3 * 24 });
+    const engine = new DecodeEngine(sessionModel(session, generated), { ...limits, kvBudgetTokens: 3 * 24, maxWaiting: 4 });
     const random = rng(5);
+    assert.equal(engine.full(8, 16, 7), false, 'three run and four wait');
+    assert.equal(engine.full(8, 16, 8), true);
     let most = 0;
     const sinks = Array.from({ length: 7 }, () => new GreedySink(16, [], () => (most = Math.max(most, engine.stats().running))));
     sinks.forEach((sink, i) => engine.submit({ id: i, prompt: prompt(random, 8), maxTokens: 16, sink }));
+    assert.equal(engine.full(8, 16), true, 'three running or admitted, four waiting: the room is full');
+    assert.equal(engine.full(4, 4), false, 'smaller sequences: sixteen could run at once');
     await Promise.all(sinks.map((s) => s.done));
     await engine.idle();
     assert.equal(most, 3);

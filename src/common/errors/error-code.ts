@@ -23,6 +23,7 @@ export enum ErrorCode {
   MediaTooLarge = 'MEDIA_TOO_LARGE',
   AudioTooLong = 'AUDIO_TOO_LONG',
   InputTooLong = 'INPUT_TOO_LONG',
+  ContextLengthExceeded = 'CONTEXT_LENGTH_EXCEEDED',
   ModelNotInstalled = 'MODEL_NOT_INSTALLED',
   Conflict = 'CONFLICT',
   DatasetInvalid = 'DATASET_INVALID',
@@ -79,6 +80,10 @@ export const ERROR_CODES: Readonly<Record<ErrorCode, ErrorCodeInfo>> = Object.fr
   [ErrorCode.InputTooLong]: {
     status: 413,
     description: 'A text input has more tokens than the model takes and truncation was not asked for.',
+  },
+  [ErrorCode.ContextLengthExceeded]: {
+    status: 400,
+    description: "The prompt plus max_tokens is longer than the model's context (or the server's cache budget for one sequence).",
   },
   [ErrorCode.AudioTooLong]: { status: 413, description: 'The audio is longer than the configured limit.' },
   [ErrorCode.ModelNotInstalled]: { status: 503, description: "The task's model file is not installed on this server." },
