@@ -76,6 +76,7 @@ describe('chat completions request', () => {
         presencePenalty: 0,
         frequencyPenalty: 0,
         logitBias: undefined,
+        logprobs: false,
         topLogprobs: 0,
       },
     });
@@ -127,6 +128,7 @@ describe('chat completions request', () => {
           [7, 2.5],
           [42, -100],
         ]),
+        logprobs: true,
         topLogprobs: 5,
       },
     });

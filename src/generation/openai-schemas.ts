@@ -193,6 +193,7 @@ function settingsOf(r: SamplingBody, maxTokens: number | undefined, logprobs: nu
       presencePenalty: r.presence_penalty ?? 0,
       frequencyPenalty: r.frequency_penalty ?? 0,
       logitBias: r.logit_bias ? new Map(Object.entries(r.logit_bias).map(([id, bias]) => [Number(id), bias])) : undefined,
+      logprobs: logprobs !== null,
       topLogprobs: logprobs ?? 0,
     },
   };
