@@ -27,9 +27,14 @@ function sortedIds(ids: Iterable<number>): number[] {
 describe('Sampler: exact values on small logits', () => {
   it('greedy (temperature 0) takes the highest logit, the lowest id on a tie, with the raw log-softmax', () => {
     const logits = [1, 3, 3, 2];
-    const out = new Sampler(4).sample(row(logits), params({ temperature: 0, topLogprobs: 3 }), new TokenHistory(), new SequenceRng(1));
+    const out = new Sampler(4).sample(
+      row(logits),
+      params({ temperature: 0, logprobs: true, topLogprobs: 3 }),
+      new TokenHistory(),
+      new SequenceRng(1),
+    );
     assert.equal(out.id, 1);
-    assert.ok(Math.abs(out.logprob - (3 - lse(logits))) < 1e-12);
+    assert.ok(Math.abs(out.logprob! - (3 - lse(logits))) < 1e-12);
     assert.deepEqual(
       out.topLogprobs.map((t) => t.id),
       [1, 2, 3],
@@ -59,9 +64,15 @@ describe('Sampler: exact values on small logits', () => {
 
   it('penalties also steer greedy decoding; the logprob stays that of the raw logits', () => {
     const history = new TokenHistory([1]);
-    const out = new Sampler(3).sample(row([0, 2, 1.5]), params({ temperature: 0, repetitionPenalty: 2 }), history, new SequenceRng(1));
+    const out = new Sampler(3).sample(
+      row([0, 2, 1.5]),
+      params({ temperature: 0, repetitionPenalty: 2, logprobs: true }),
+      history,
+      new SequenceRng(1),
+    );
     assert.equal(out.id, 2);
-    assert.ok(Math.abs(out.logprob - (1.5 - lse([0, 2, 1.5]))) < 1e-12);
+    assert.ok(Math.abs(out.logprob! - (1.5 - lse([0, 2, 1.5]))) < 1e-12);
+    assert.deepEqual(out.topLogprobs, []);
   });
 
   it('top-k, top-p and min-p keep the expected tokens of probabilities 0.5, 0.25, 0.15, 0.1', () => {
@@ -91,6 +102,27 @@ describe('Sampler: exact values on small logits', () => {
     for (let i = 0; i < 50; i += 1) {
       assert.equal(sampler.sample(row([0.1, 2, 1.9, -1]), params({ topK: 1 }), new TokenHistory(), rng).id, 1);
     }
+  });
+
+  it('without logprobs asked for, reports none (no pass over the vocabulary for them)', () => {
+    const out = new Sampler(3).sample(row([0, 2, 1.5]), params({ temperature: 0, topLogprobs: 2 }), new TokenHistory(), new SequenceRng(1));
+    assert.deepEqual(out, { id: 1, logprob: null, topLogprobs: [] });
+  });
+
+  it('a sampled token reports the raw log-softmax whatever temperature and filters chose it', () => {
+    const logits = [1, 2, 3, 0];
+    const out = new Sampler(4).sample(
+      row(logits),
+      params({ temperature: 0.5, topK: 1, logprobs: true, topLogprobs: 2 }),
+      new TokenHistory(),
+      new SequenceRng(3),
+    );
+    assert.equal(out.id, 2);
+    assert.ok(Math.abs(out.logprob! - (3 - lse(logits))) < 1e-12);
+    assert.deepEqual(
+      out.topLogprobs.map((t) => t.id),
+      [2, 1],
+    );
   });
 
   it('refuses a row whose length is not the vocabulary size', () => {
@@ -200,6 +232,41 @@ describe('Sampler against Transformers.js 4.3.2 and Hugging Face reference rules
     }
   });
 });
+
+describe('Sampler: top-p over a 151,936-token vocabulary', () => {
+  it('keeps exactly the tokens a full descending sort keeps (ties: the lower id first), for flat, peaked and tied logits', () => {
+    const V = 151_936;
+    const flat = randomLogits(V, 5);
+    const peaked = randomLogits(V, 6).map((v, i) => (i % 1000 === 0 ? v + 12 : v));
+    const tied = randomLogits(V, 7).map((v) => Math.round(v));
+    const sampler = new Sampler(V);
+    for (const [name, logits, topP] of [
+      ['flat', flat, 0.9],
+      ['peaked', peaked, 0.5],
+      ['tied', tied, 0.7],
+      ['tied', tied, 0.999],
+    ] as const) {
+      const kept = sortedIds(sampler.warp(logits, params({ topP }), new TokenHistory()).candidates);
+      assert.deepEqual(kept, descendingTopP(logits, topP), `${name} ${topP}`);
+    }
+  });
+});
+
+/** Top-p by a full sort, most likely first and the lower id first on ties: keep while the mass before is below p. */
+function descendingTopP(logits: Float32Array, topP: number): number[] {
+  const max = logits.reduce((a, b) => Math.max(a, b), -Infinity);
+  const weights = Array.from(logits, (v) => Math.exp(v - max));
+  const total = weights.reduce((a, b) => a + b, 0);
+  const ids = weights.map((_, i) => i).sort((a, b) => weights[b]! - weights[a]! || a - b);
+  const kept: number[] = [];
+  let mass = 0;
+  for (const id of ids) {
+    if (kept.length > 0 && mass >= topP * total) break;
+    kept.push(id);
+    mass += weights[id]!;
+  }
+  return sortedIds(kept);
+}
 
 describe('Sampler: the distribution of draws', () => {
   it('10,000 seeded draws match the softmax: each frequency within 4 standard errors, chi-square below the 0.999 quantile', () => {

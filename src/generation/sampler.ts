@@ -19,7 +19,9 @@ export interface SamplingParams {
   frequencyPenalty: number;
   /** OpenAI's logit_bias: added to the raw logits before anything else (vLLM's order). */
   logitBias?: ReadonlyMap<number, number>;
-  /** How many of the most likely tokens to report with each sampled one (0..20). */
+  /** Whether to compute the sampled token's log-probability (one more pass over the vocabulary). */
+  logprobs: boolean;
+  /** How many of the most likely tokens to report with each sampled one (0..20), when `logprobs` is set. */
   topLogprobs: number;
 }
 
@@ -31,6 +33,7 @@ export const NEUTRAL_SAMPLING: Readonly<SamplingParams> = Object.freeze({
   repetitionPenalty: 1,
   presencePenalty: 0,
   frequencyPenalty: 0,
+  logprobs: false,
   topLogprobs: 0,
 });
 
@@ -46,7 +49,8 @@ export interface TokenLogprob {
  */
 export interface SampledToken {
   id: number;
-  logprob: number;
+  /** Null unless `logprobs` was asked for. */
+  logprob: number | null;
   /** The `topLogprobs` most likely tokens, highest first, the lower id first on equal values. */
   topLogprobs: TokenLogprob[];
 }
@@ -74,6 +78,8 @@ export class Sampler {
   private readonly weights: Float64Array;
   private readonly order: Int32Array;
   private readonly heap: Float32Array;
+  private readonly boundary: Int32Array;
+  private readonly bucketMass = new Float64Array(BUCKETS);
 
   constructor(readonly vocabSize: number) {
     if (!Number.isInteger(vocabSize) || vocabSize < 1) throw new RangeError(`vocabulary size must be a positive integer, not ${vocabSize}`);
@@ -81,12 +87,14 @@ export class Sampler {
     this.weights = new Float64Array(vocabSize);
     this.order = new Int32Array(vocabSize);
     this.heap = new Float32Array(vocabSize);
+    this.boundary = new Int32Array(vocabSize);
   }
 
   sample(logits: Float32Array, params: SamplingParams, history: TokenHistory, rng: SequenceRng): SampledToken {
     this.checkRow(logits);
-    const logNorm = logSumExp(logits);
     const id = params.temperature < GREEDY_EPSILON ? this.greedy(logits, params, history) : this.draw(logits, params, history, rng);
+    if (!params.logprobs) return { id, logprob: null, topLogprobs: [] };
+    const logNorm = logSumExp(logits);
     return { id, logprob: logits[id]! - logNorm, topLogprobs: topLogprobs(logits, logNorm, params.topLogprobs) };
   }
 
@@ -156,9 +164,37 @@ export class Sampler {
     }
     // The kept ids fill the end of `order` in descending id order; put them back in ascending order.
     order.subarray(n - count).reverse();
-    if (params.topP < 1) count = topP(order, n - count, n, weights, mass * params.topP);
+    if (params.topP < 1) count = this.topP(n - count, n, max, mass * params.topP);
     if (params.minP > 0) count = keepAtLeast(order, n - count, n, weights, params.minP);
     return count;
+  }
+  /**
+   * Top-p over order[from..to) (Hugging Face's rule: drop a token when the ascending cumulative
+   * probability up to it is at most 1 - p, i.e. keep it while the mass of the more likely tokens is
+   * below p; the most likely token always stays). Without sorting: one pass adds the candidates'
+   * mass into buckets of log-probability, which finds the bucket where the mass crosses `cut`; every
+   * token above that bucket stays, every one below goes, and only the tokens of that one bucket are
+   * ordered, by a heap popped until the mass is reached. Kept ids end up at the end of `order`.
+   */
+  private topP(from: number, to: number, max: number, cut: number): number {
+    const { order, weights, work, bucketMass, boundary: inBoundary } = this;
+    bucketMass.fill(0);
+    for (let i = from; i < to; i += 1) bucketMass[bucketOf(work[order[i]!]! - max)]! += weights[order[i]!]!;
+    let before = 0;
+    let boundary = 0;
+    while (boundary < BUCKETS - 1 && before + bucketMass[boundary]! < cut) before += bucketMass[boundary++]!;
+    let write = to;
+    let pending = 0;
+    for (let read = to - 1; read >= from; read -= 1) {
+      const id = order[read]!;
+      const bucket = bucketOf(work[id]! - max);
+      if (bucket < boundary) order[--write] = id;
+      else if (bucket === boundary) inBoundary[pending++] = id;
+    }
+    const sure = to - write;
+    const popped = popWhileBelow(inBoundary, pending, weights, before, cut, sure === 0);
+    for (let i = 0; i < popped; i += 1) order[--write] = inBoundary[pending - 1 - i]!;
+    return sure + popped;
   }
 }
 
@@ -240,28 +276,35 @@ function siftDownMin(heap: Float32Array, size: number, v: number): void {
   heap[at] = v;
 }
 
+const BUCKETS = 2048;
+/** Log-probabilities (relative to the most likely token) the top-p buckets cover; anything less likely shares the last bucket. */
+const BUCKET_SPAN = 64;
+
+function bucketOf(logWeight: number): number {
+  const bucket = Math.floor(-logWeight * (BUCKETS / BUCKET_SPAN));
+  return bucket < BUCKETS ? bucket : BUCKETS - 1;
+}
+
 /**
- * Top-p over order[from..to): keeps the most likely tokens while the mass before each one is below
- * `cut` (Hugging Face's rule: drop a token when the ascending cumulative probability up to it is at
- * most 1 - p; the most likely token always stays). A max-heap of the candidates is popped only as far
- * as needed; the kept tokens end up at the end of `order`, most likely last. Returns their count.
+ * Pops ids[0..size) from a max-heap (by weight, the lower id first on ties) while the mass before
+ * each one is below `cut` (the first one always when `keepFirst`). The popped ids end up at the end
+ * of ids[0..size), the first popped last. Returns how many were popped.
  */
-function topP(order: Int32Array, from: number, to: number, weights: Float64Array, cut: number): number {
-  const size = to - from;
-  const before = (a: number, b: number): boolean => weights[a]! > weights[b]! || (weights[a] === weights[b] && a < b);
-  for (let i = (size >> 1) - 1; i >= 0; i -= 1) siftDownMax(order, from, size, i, before);
-  let mass = 0;
-  let kept = 0;
-  while (kept < size && (kept === 0 || mass < cut)) {
-    const last = from + size - 1 - kept;
-    const top = order[from]!;
-    order[from] = order[last]!;
-    order[last] = top;
+function popWhileBelow(ids: Int32Array, size: number, weights: Float64Array, before: number, cut: number, keepFirst: boolean): number {
+  const first = (a: number, b: number): boolean => weights[a]! > weights[b]! || (weights[a] === weights[b] && a < b);
+  for (let i = (size >> 1) - 1; i >= 0; i -= 1) siftDownMax(ids, 0, size, i, first);
+  let mass = before;
+  let popped = 0;
+  while (popped < size && ((keepFirst && popped === 0) || mass < cut)) {
+    const last = size - 1 - popped;
+    const top = ids[0]!;
+    ids[0] = ids[last]!;
+    ids[last] = top;
     mass += weights[top]!;
-    kept += 1;
-    siftDownMax(order, from, size - kept, 0, before);
+    popped += 1;
+    siftDownMax(ids, 0, size - popped, 0, first);
   }
-  return kept;
+  return popped;
 }
 
 function siftDownMax(order: Int32Array, from: number, size: number, start: number, before: (a: number, b: number) => boolean): void {
