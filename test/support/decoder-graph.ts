@@ -164,11 +164,9 @@ function attention(g: Graph, w: DecoderLayerWeights, d: DecoderDims, x: string, 
   const values = g.node('Concat', [`past_key_values.${i}.value`, v], `present.${i}.value`, { axis: attr.int(2) });
   // Grouped-query attention by broadcasting: query head h reads key/value head floor(h / groups).
   const q5 = g.node('Reshape', [q, g.i64('shape.grouped', [0, d.kvHeads, groups, -1, d.headDim])], `${n}/q_grouped`);
-  const kT = g.node(
-    'Unsqueeze',
-    [g.node('Transpose', [keys], `${n}/k_transposed`, { perm: attr.ints([0, 1, 3, 2]) }), g.i64('axes.group', [2])],
-    `${n}/k_grouped`,
-  );
+  // Transposing the last two axes right before MatMul lets ONNX Runtime fuse it into the product (no copy of the cache).
+  const k5 = g.node('Unsqueeze', [keys, g.i64('axes.group', [2])], `${n}/k_grouped`);
+  const kT = g.node('Transpose', [k5], `${n}/k_transposed`, { perm: attr.ints([0, 1, 2, 4, 3]) });
   const scores = g.node('Mul', [g.node('MatMul', [q5, kT], `${n}/qk`), g.f32('attention.scale', 1 / Math.sqrt(d.headDim))], `${n}/scores`);
   const masked = g.node('Where', [ctx.visible, scores, g.f32('attention.masked', MASKED)], `${n}/masked`);
   const probs = g.node('Softmax', [masked], `${n}/probs`, { axis: attr.int(-1) });

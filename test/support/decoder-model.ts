@@ -163,7 +163,7 @@ export async function writeDecoderModel(dir: string, size: DecoderSize = 'tiny',
 }
 
 /** Bumped whenever the generator's output changes, so cached folders are rebuilt. */
-const GENERATOR_VERSION = 1;
+const GENERATOR_VERSION = 2;
 
 /**
  * The model in `<cacheRoot>/decoder-<size>-seed<seed>-v<version>`, written once: the bench size
