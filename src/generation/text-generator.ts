@@ -25,8 +25,6 @@ export interface GenerateRequest {
   ignoreEos: boolean;
   /** Keep only the prompt's last k tokens when it is longer than the context allows (vLLM's truncate_prompt_tokens). */
   truncatePromptTokens?: number;
-  /** Report each token's logprob (and `sampling.topLogprobs` alternatives). */
-  logprobs: boolean;
 }
 
 export interface TokenReport {
@@ -195,7 +193,7 @@ export class TextGenerator {
                   choice,
                   text: step.delta,
                   tokens: 1,
-                  ...(request.logprobs ? { logprobs: [this.report(sampled)] } : {}),
+                  ...(sampled.logprob !== null ? { logprobs: [this.report(sampled, sampled.logprob)] } : {}),
                   finishReason: step.finishReason,
                   ...(step.stopReason !== undefined ? { stopReason: step.stopReason } : {}),
                 });
@@ -237,12 +235,12 @@ export class TextGenerator {
     }
   }
 
-  private report(sampled: SampledToken): TokenReport {
+  private report(sampled: SampledToken, logprob: number): TokenReport {
     const text = (id: number) => this.tokenizer.decode([id], { skip_special_tokens: false, clean_up_tokenization_spaces: false });
     return {
       id: sampled.id,
       text: text(sampled.id),
-      logprob: sampled.logprob,
+      logprob,
       top: sampled.topLogprobs.map((t) => ({ id: t.id, text: text(t.id), logprob: t.logprob })),
     };
   }
