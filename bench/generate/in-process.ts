@@ -58,7 +58,12 @@ function emptyPast(model: GeneratedModel, rows: number): Record<string, ort.Tens
   const past: Record<string, ort.Tensor> = {};
   for (let i = 0; i < model.dims.layers; i++)
     for (const part of ['key', 'value'])
-      past[`past_key_values.${i}.${part}`] = new ort.Tensor('float32', new Float32Array(0), [rows, model.dims.kvHeads, 0, model.dims.headDim]);
+      past[`past_key_values.${i}.${part}`] = new ort.Tensor('float32', new Float32Array(0), [
+        rows,
+        model.dims.kvHeads,
+        0,
+        model.dims.headDim,
+      ]);
   return past;
 }
 
@@ -85,7 +90,13 @@ export async function prefillSeconds(session: ort.InferenceSession, model: Gener
  * `rows` sequences of the same prompt length prefilled together, then `steps` decode steps of the
  * whole batch back to back: tokens/s of the decode steps alone (the bound a server's decode loop has).
  */
-export async function rawDecodeLimit(session: ort.InferenceSession, model: GeneratedModel, rows: number, promptLength: number, steps: number): Promise<Throughput> {
+export async function rawDecodeLimit(
+  session: ort.InferenceSession,
+  model: GeneratedModel,
+  rows: number,
+  promptLength: number,
+  steps: number,
+): Promise<Throughput> {
   const ids = Array.from({ length: rows * promptLength }, (_, i) => (i * 7919) % (model.dims.vocab - 3));
   let out = await session.run({
     input_ids: int64(ids, [rows, promptLength]),
@@ -104,7 +115,8 @@ export async function rawDecodeLimit(session: ort.InferenceSession, model: Gener
       attention_mask: int64(new Array<number>(rows * (length + 1)).fill(1), [rows, length + 1]),
       position_ids: int64(new Array<number>(rows).fill(length), [rows, 1]),
     };
-    for (const [name, value] of Object.entries(out)) if (name.startsWith('present.')) feeds[name.replace('present.', 'past_key_values.')] = value;
+    for (const [name, value] of Object.entries(out))
+      if (name.startsWith('present.')) feeds[name.replace('present.', 'past_key_values.')] = value;
     out = await session.run(feeds);
     length += 1;
   }

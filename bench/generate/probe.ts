@@ -19,10 +19,12 @@ const engineModel: DecoderModel = {
   positionIds: true,
   async run(feeds: NamedTensors, outputs: string[]) {
     const inputs: Record<string, ort.Tensor> = {};
-    for (const [name, t] of Object.entries(feeds)) inputs[name] = new ort.Tensor(t.datatype === 'INT64' ? 'int64' : 'float32', t.data as Float32Array, t.shape);
+    for (const [name, t] of Object.entries(feeds))
+      inputs[name] = new ort.Tensor(t.datatype === 'INT64' ? 'int64' : 'float32', t.data as Float32Array, t.shape);
     const result = await session.run(inputs, outputs);
     const out: NamedTensors = {};
-    for (const name of outputs) out[name] = { datatype: 'FP32', shape: [...result[name]!.dims], data: result[name]!.data as Float32Array } as Tensor;
+    for (const name of outputs)
+      out[name] = { datatype: 'FP32', shape: [...result[name]!.dims], data: result[name]!.data as Float32Array } as Tensor;
     return out;
   },
 };

@@ -61,7 +61,7 @@ export function choiceSeed(seed: number, index: number): number {
   return seed + index;
 }
 
-/** A seed for a request that gave none: 48 random bits from the platform's CSPRNG. */
+/** A seed for a request that gave none, from the platform’s CSPRNG (randomInt takes ranges under 2^48). */
 export function randomSeed(): number {
-  return randomInt(0, 2 ** 48);
+  return randomInt(0, 2 ** 48 - 1);
 }

@@ -40,7 +40,15 @@ export type GenerateEvent =
   /** Once, when the prompt is tokenized and queued: its token count. */
   | { type: 'accepted'; promptTokens: number; maxTokens: number }
   /** After a step: the text a choice may show now, the tokens sampled (with logprobs when asked), and its finish reason on its last step. */
-  | { type: 'delta'; choice: number; text: string; tokens: number; logprobs?: TokenReport[]; finishReason: FinishReason | null; stopReason?: string | number };
+  | {
+      type: 'delta';
+      choice: number;
+      text: string;
+      tokens: number;
+      logprobs?: TokenReport[];
+      finishReason: FinishReason | null;
+      stopReason?: string | number;
+    };
 
 export interface GenerateResult {
   promptTokens: number;
@@ -73,9 +81,14 @@ export interface GeneratorLimits {
 }
 
 /** The model's facts from config.json and generation_config.json (Transformers' defaults where a field is absent). */
-export function modelConfig(config: Record<string, unknown>, generation: Record<string, unknown>, kvDatatype: CacheLayout['datatype']): ModelConfig {
+export function modelConfig(
+  config: Record<string, unknown>,
+  generation: Record<string, unknown>,
+  kvDatatype: CacheLayout['datatype'],
+): ModelConfig {
   const int = (name: string, value: unknown): number => {
-    if (!Number.isInteger(value) || (value as number) < 1) throw new Error(`config.json: ${name} must be a positive integer, got ${JSON.stringify(value)}`);
+    if (!Number.isInteger(value) || (value as number) < 1)
+      throw new Error(`config.json: ${name} must be a positive integer, got ${JSON.stringify(value)}`);
     return value as number;
   };
   const heads = int('num_attention_heads', config.num_attention_heads);
@@ -160,7 +173,10 @@ export class TextGenerator {
     }
     const capacity = this.engine.capacity(prompt.length, maxTokens);
     if (request.n > capacity) {
-      throw new AppError(ErrorCode.ValidationFailed, `n = ${request.n} choices of this size can never be taken: the server holds at most ${capacity}`);
+      throw new AppError(
+        ErrorCode.ValidationFailed,
+        `n = ${request.n} choices of this size can never be taken: the server holds at most ${capacity}`,
+      );
     }
     if (this.engine.full(prompt.length, maxTokens, request.n)) {
       throw new AppError(
@@ -173,43 +189,49 @@ export class TextGenerator {
     emit({ type: 'accepted', promptTokens: prompt.length, maxTokens });
     const stopTokenIds = [...request.stopTokenIds, ...(request.ignoreEos ? [] : this.model.eosTokenIds)];
     const baseSeed = request.seed ?? randomSeed();
-    const sampling: SamplingParams = { ...request.sampling, logitBias: request.sampling.logitBias ? new Map(request.sampling.logitBias) : undefined };
+    const sampling: SamplingParams = {
+      ...request.sampling,
+      logitBias: request.sampling.logitBias ? new Map(request.sampling.logitBias) : undefined,
+    };
     const ids = Array.from({ length: request.n }, () => this.nextSequence++);
     this.sequences.set(requestId, ids);
     try {
       const choices = await Promise.all(
-        ids.map((id, choice) =>
-          new Promise<{ finishReason: FinishReason; stopReason?: string | number; tokens: number }>((resolve, reject) => {
-            const text = new SequenceText(this.tokenizer, { stop: request.stop, stopTokenIds, maxTokens }, prompt);
-            const history = new TokenHistory(prompt);
-            const rng = new SequenceRng(choiceSeed(baseSeed, choice));
-            const sink: SequenceSink = {
-              next: (logits) => {
-                const sampled = this.sampler.sample(logits, sampling, history, rng);
-                history.push(sampled.id);
-                const step = text.push(sampled.id);
-                emit({
-                  type: 'delta',
-                  choice,
-                  text: step.delta,
-                  tokens: 1,
-                  ...(sampled.logprob !== null ? { logprobs: [this.report(sampled, sampled.logprob)] } : {}),
-                  finishReason: step.finishReason,
-                  ...(step.stopReason !== undefined ? { stopReason: step.stopReason } : {}),
-                });
-                if (step.finishReason) resolve({ finishReason: step.finishReason, stopReason: step.stopReason, tokens: text.tokens });
-                return { token: sampled.id, done: step.finishReason !== null };
-              },
-              abort: reject,
-            };
-            this.engine.submit({ id, prompt, maxTokens, sink });
-          }),
+        ids.map(
+          (id, choice) =>
+            new Promise<{ finishReason: FinishReason; stopReason?: string | number; tokens: number }>((resolve, reject) => {
+              const text = new SequenceText(this.tokenizer, { stop: request.stop, stopTokenIds, maxTokens }, prompt);
+              const history = new TokenHistory(prompt);
+              const rng = new SequenceRng(choiceSeed(baseSeed, choice));
+              const sink: SequenceSink = {
+                next: (logits) => {
+                  const sampled = this.sampler.sample(logits, sampling, history, rng);
+                  history.push(sampled.id);
+                  const step = text.push(sampled.id);
+                  emit({
+                    type: 'delta',
+                    choice,
+                    text: step.delta,
+                    tokens: 1,
+                    ...(sampled.logprob !== null ? { logprobs: [this.report(sampled, sampled.logprob)] } : {}),
+                    finishReason: step.finishReason,
+                    ...(step.stopReason !== undefined ? { stopReason: step.stopReason } : {}),
+                  });
+                  if (step.finishReason) resolve({ finishReason: step.finishReason, stopReason: step.stopReason, tokens: text.tokens });
+                  return { token: sampled.id, done: step.finishReason !== null };
+                },
+                abort: reject,
+              };
+              this.engine.submit({ id, prompt, maxTokens, sink });
+            }),
         ),
       );
       return {
         promptTokens: prompt.length,
         completionTokens: choices.reduce((sum, c) => sum + c.tokens, 0),
-        choices: choices.map(({ finishReason, stopReason }) => (stopReason === undefined ? { finishReason } : { finishReason, stopReason })),
+        choices: choices.map(({ finishReason, stopReason }) =>
+          stopReason === undefined ? { finishReason } : { finishReason, stopReason },
+        ),
       };
     } catch (error) {
       this.cancel(requestId);
@@ -224,7 +246,10 @@ export class TextGenerator {
       case 'tokens':
         for (const id of request.prompt.ids) {
           if (!Number.isInteger(id) || id < 0 || id >= this.model.vocabSize) {
-            throw new AppError(ErrorCode.ValidationFailed, `prompt token id ${id} is outside the vocabulary (0..${this.model.vocabSize - 1})`);
+            throw new AppError(
+              ErrorCode.ValidationFailed,
+              `prompt token id ${id} is outside the vocabulary (0..${this.model.vocabSize - 1})`,
+            );
           }
         }
         return request.prompt.ids;
