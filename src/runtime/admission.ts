@@ -2,7 +2,7 @@ import { AppError } from '../common/errors/app-error.js';
 import { ErrorCode } from '../common/errors/error-code.js';
 
 /**
- * The bound on a model's accepted work, as text-embeddings-inference's permits: a request is
+ * The bound on a model's accepted work, as Hugging Face TEI's permits: a request is
  * accepted while fewer than maxQueueSize are queued or running, and refused at once otherwise
  * (429 OVERLOADED with a Retry-After), never queued without bound.
  */

@@ -15,7 +15,7 @@ export interface TensorSession {
 /** Serves `embed` beside a session the worker owns. */
 export interface EmbedExtension {
   /**
-   * Loads what the extension needs (e.g. a tokenizer), beside the session: a failure fails the
+   * Loads what the extension needs (its own files and state), beside the session: a failure fails the
    * `embed` requests only (with the AppError thrown here), and the session still serves `run`.
    */
   load(config: unknown): Promise<EmbedHandler>;

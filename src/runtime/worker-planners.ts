@@ -20,7 +20,7 @@ export type WorkerPlanner = (model: ModelToStart) => WorkerPlan | undefined;
 
 /**
  * The planners domain modules register at startup. The runtime runs whatever plan the first
- * planner that claims a model gives, and a plain session otherwise: it never reads a task name.
+ * planner that claims a model gives, and a plain session otherwise: it never switches on a task.
  */
 @Injectable()
 export class WorkerPlanners {
