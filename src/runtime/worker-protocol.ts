@@ -65,7 +65,8 @@ export type WorkerDone = {
 }[WorkKind];
 /**
  * A WorkerRequest that failed as a whole. `code` says how: DEADLINE_EXCEEDED when the worker
- * stopped at the request's deadline, VALIDATION_FAILED when the model refused the inputs.
+ * stopped at the request's deadline, VALIDATION_FAILED when the model refused the inputs, INTERNAL
+ * for work the worker does not do.
  */
 export type WorkerFailed = { type: 'failed'; id: number; code: ErrorCode; message: string };
 export type FromWorker = WorkerReady | WorkerLoadFailed | WorkerDone | WorkerFailed;
