@@ -7,27 +7,32 @@ import tseslint from 'typescript-eslint';
 const onnxOnlyInWorkers = {
   name: 'onnxruntime-node',
   allowTypeImports: true,
-  message: 'onnxruntime-node runs only in worker threads: import it from a *.worker.ts file or a helper only workers load.',
+  message:
+    'onnxruntime-node runs only in worker threads: import it from a *.worker.ts entry point or a *.worker-handler.ts module a worker loads.',
 };
 const transformersOnlyInWorkers = {
   name: '@huggingface/transformers',
   allowTypeImports: true,
-  message: 'Transformers.js runs only in worker threads: import it from a *.worker.ts file or a helper only workers load.',
+  message:
+    'Transformers.js runs only in worker threads: import it from a *.worker.ts entry point or a *.worker-handler.ts module a worker loads.',
 };
 const typeormOnlyInRepositories = [
   { name: 'typeorm', allowTypeImports: true, message: 'TypeORM belongs to repositories and src/database/ only.' },
   { name: '@nestjs/typeorm', allowTypeImports: true, message: 'TypeORM belongs to repositories and src/database/ only.' },
 ];
 
-// Files that may import onnxruntime-node / Transformers.js at runtime: the worker entry points and
-// the helpers only workers load. hf-tokenizer.ts (tokenizers, no inference) and onnx-signature.ts
-// (the CLI reads a model's inputs/outputs) are the two main-thread uses, each kept in one file.
+// Files that may import onnxruntime-node / Transformers.js at runtime: code that runs in a worker
+// thread. That is the worker entry points (*.worker.ts), the domain modules a worker loads by URL
+// (*.worker-handler.ts), and two helpers only workers import (the scan loop, the training engine).
+// Two named files outside workers: nlp/hf-tokenizer.ts (tokenizers on the main thread, no
+// inference) and cli/onnx-signature.ts (the lathe CLI reads a model's inputs and outputs).
 const workerRuntimeFiles = [
   'src/**/*.worker.ts',
+  'src/**/*.worker-handler.ts',
   'src/runtime/scan-loop.ts',
   'src/training/onnx-train-engine.ts',
-  'src/runtime/hf-tokenizer.ts',
-  'src/runtime/onnx-signature.ts',
+  'src/nlp/hf-tokenizer.ts',
+  'src/cli/onnx-signature.ts',
 ];
 // Files that may import TypeORM at runtime.
 const typeormFiles = [

@@ -21,7 +21,7 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ort from 'onnxruntime-node';
-import { configureTransformers, loadTokenizer, type PreTrainedTokenizer } from '../../src/runtime/hf-tokenizer.js';
+import { configureTransformers, loadTokenizer, type PreTrainedTokenizer } from '../../src/nlp/hf-tokenizer.js';
 import { writeBertFixtures } from '../../test/support/hf-fixtures.js';
 import { writeManifest } from '../../test/support/models.js';
 import { runLoad } from '../oip/load.js';

@@ -7,7 +7,7 @@ import type { FileHashes } from './file-hash.js';
 import { type HubSibling, selectFiles } from './file-selection.js';
 import type { HubClient, RepoInfo } from './hub-client.js';
 import type { ModelStore } from './model-store.js';
-import { readSignature } from '../runtime/onnx-signature.js';
+import { readSignature } from './onnx-signature.js';
 import { formatBytes, type Progress } from './progress.js';
 import { buildManifest, HF_FOLDER, type Origin } from './pulled-manifest.js';
 

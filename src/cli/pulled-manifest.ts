@@ -1,7 +1,7 @@
 import { parseManifest, type TensorSpec } from '../contracts/model-manifest.js';
 import type { Dtype } from './args.js';
 import type { Selection } from './file-selection.js';
-import type { OnnxSignature } from '../runtime/onnx-signature.js';
+import type { OnnxSignature } from './onnx-signature.js';
 import { PULL_FALLBACK, TASKS, type TaskName, type TaskRow, taskRow } from '../contracts/task-table.js';
 
 /** The folder inside a version that holds the Hub's files, as `source.huggingface` names it. */

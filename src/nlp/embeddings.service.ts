@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { z } from 'zod';
 import { AppError } from '../common/errors/app-error.js';
 import { ErrorCode } from '../common/errors/error-code.js';
-import { normaliseInPlace } from '../runtime/text-features.js';
+import { normaliseInPlace } from './text-features.js';
 import { tasksFor } from '../contracts/task-table.js';
 import type { TaskTrace } from '../tasks/task-models.service.js';
 import { parseBody, readTextInputs } from './text-input.js';

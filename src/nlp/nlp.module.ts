@@ -1,14 +1,16 @@
 import { Module } from '@nestjs/common';
+import { ModelsModule } from '../models/models.module.js';
 import { TasksModule } from '../tasks/tasks.module.js';
 import { EmbeddingsService } from './embeddings.service.js';
 import { NlpController } from './nlp.controller.js';
 import { TextClassifyService } from './text-classify.service.js';
 import { TextModels } from './text-models.service.js';
+import { TextWorkers } from './text-workers.js';
 
 @Module({
-  imports: [TasksModule],
+  imports: [TasksModule, ModelsModule],
   controllers: [NlpController],
-  providers: [TextModels, EmbeddingsService, TextClassifyService],
+  providers: [TextModels, TextWorkers, EmbeddingsService, TextClassifyService],
   exports: [EmbeddingsService, TextModels],
 })
 export class NlpModule {}

@@ -6,18 +6,10 @@ import { AppError } from '../common/errors/app-error.js';
 import { ErrorCode } from '../common/errors/error-code.js';
 import type { AppConfig } from '../config/app-config.js';
 import { InjectConfig } from '../config/config.module.js';
-import { configureTransformers, loadTokenizer, type PreTrainedTokenizer } from '../runtime/hf-tokenizer.js';
+import { configureTransformers, loadTokenizer, type PreTrainedTokenizer } from './hf-tokenizer.js';
 import type { EmbedResult } from '../runtime/model-runner.js';
 import type { Tensor } from '../contracts/tensor.js';
-import {
-  checkTokenIds,
-  encodeTexts,
-  maxLengthOf,
-  padIds,
-  type PaddedBatch,
-  textParameters,
-  type TextParameters,
-} from '../runtime/text-features.js';
+import { checkTokenIds, encodeTexts, maxLengthOf, padIds, type PaddedBatch, textParameters, type TextParameters } from './text-features.js';
 import { type TaskModel, TaskModels, type TaskTrace } from '../tasks/task-models.service.js';
 import { checkModelInputs } from '../tasks/input-count.js';
 

@@ -26,7 +26,7 @@ describe("ModelRunner batching along each tensor's batch axis, with the next bat
       {
         name: 'silero',
         version: '1',
-        modelPath: SILERO_PATH,
+        worker: { kind: 'session', modelPath: SILERO_PATH },
         providers: ['cpu'],
         instances: 1,
         intraOpThreads: 1,

@@ -24,7 +24,7 @@ async function startRunner(options: Partial<RunnerOptions> = {}): Promise<ModelR
     {
       name: 'silero',
       version: '1',
-      modelPath: SILERO_PATH,
+      worker: { kind: 'session', modelPath: SILERO_PATH },
       providers: ['cpu'],
       instances: 1,
       intraOpThreads: 1,

@@ -1,31 +1,34 @@
 import { AppError } from '../common/errors/app-error.js';
 import { ErrorCode } from '../common/errors/error-code.js';
-import { signatureOf } from './batch-signature.js';
-import { ModelStatsRecorder } from './model-stats.js';
+import { elementCount, type NamedTensors, splitBatch, type Tensor, transferables } from '../contracts/tensor.js';
 import type { ScanSpec } from '../contracts/scan-spec.js';
-import { SessionWorker } from './session-worker.js';
-import { elementCount, type NamedTensors, splitBatch, type Tensor } from '../contracts/tensor.js';
-import type { EmbedAnswer, EmbedPart, PipelineInit, TensorInfo, TextInit } from './worker-protocol.js';
+import { Admission } from './admission.js';
+import { signatureOf } from './batch-signature.js';
+import { type Batchable, Batcher, type BatchPolicy } from './batcher.js';
+import { ModelStatsRecorder } from './model-stats.js';
+import type { SessionWorker } from './session-worker.js';
+import type { EmbedPart, PipelineRequest, ResultOf, WorkKind, WorkKinds } from './work.js';
+import { WorkerPool } from './worker-pool.js';
+import type { ExtensionRef, TensorInfo, WorkerInit, WorkTiming } from './worker-protocol.js';
 
-export interface BatchingPolicy {
-  maxBatchSize: number;
+export interface BatchingPolicy extends BatchPolicy {
   /**
    * Each input's and output's batch axis (absent: 0). null: no batch dimension; such an input
    * goes whole to the run, so only requests with equal values share a batch.
    */
   axes?: Record<string, number | null>;
-  preferredBatchSizes: number[];
-  maxQueueDelayUs: number;
 }
+
+/** What a model's workers run: its session, its session with an `embed` extension, or an extension's own program. */
+export type WorkerPlan =
+  | { kind: 'session'; modelPath: string }
+  | { kind: 'session-embed'; modelPath: string; embed: ExtensionRef }
+  | { kind: 'pipeline'; pipeline: ExtensionRef };
 
 export interface RunnerOptions {
   name: string;
   version: string;
-  modelPath: string;
-  /** Serve through Transformers.js pipeline workers instead of session workers. */
-  pipeline?: PipelineInit;
-  /** A text model (one vector per text) whose workers tokenize and pool too, for `embed`. */
-  text?: TextInit;
+  worker: WorkerPlan;
   providers: string[];
   instances: number;
   intraOpThreads: number;
@@ -44,82 +47,61 @@ export interface RunnerEvents {
   stopped(): void;
 }
 
-export interface InferResult {
-  outputs: NamedTensors;
-  /** A pipeline worker's answer. */
-  value?: unknown;
-  queueMs: number;
-  inferenceMs: number;
-}
+export type InferResult = ResultOf<'run'>;
+export type ScanResult = ResultOf<'scan'>;
+export type PipelineResult = ResultOf<'pipeline'>;
+export type EmbedResult = ResultOf<'embed'>;
 
-export interface EmbedResult {
-  /** Rows × width values, in the part's input order. */
-  vectors: Float32Array;
-  width: number;
-  /** Tokens read, after truncation. */
-  tokens: number;
-  queueMs: number;
-  inferenceMs: number;
-}
-
-export interface ScanResult {
-  /** spec.output of every window, concatenated: steps × perStep values. */
-  values: Float32Array;
-  steps: number;
-  perStep: number;
-  queueMs: number;
-  inferenceMs: number;
-}
-
-interface Queued {
-  inputs: NamedTensors;
-  /** A scan runs alone: never merged into a batch. */
-  scan?: { spec: ScanSpec; signal: Float32Array; transfer: boolean };
-  /** A pipeline call (Transformers.js worker) runs alone too. */
-  pipeline?: { input: Float32Array; options: Record<string, unknown> };
-  /** Texts for a text worker: batched with other texts, whatever their lengths. */
-  embed?: EmbedPart;
-  outputs: string[];
-  rows: number;
-  signature: string;
-  enqueued: bigint;
-  dispatched?: bigint;
+/** A request while it waits and runs. */
+interface Tracked extends Batchable {
+  dispatchedNs?: bigint;
   timer?: NodeJS.Timeout;
   settled: boolean;
-  resolve(result: InferResult): void;
   reject(err: Error): void;
 }
+/** A request of kind K. */
+interface Accepted<K extends WorkKind> extends Tracked {
+  kind: K;
+  request: WorkKinds[K]['request'];
+  resolve(result: ResultOf<K>): void;
+}
+type Queued = { [K in WorkKind]: Accepted<K> }[WorkKind];
 
 const nowNs = () => process.hrtime.bigint();
 
 /**
- * One model version in ONNX Runtime: N session workers fed by a bounded queue and, for models
- * with a batch dimension, Triton's dynamic batcher: requests with the same trailing shapes are
- * merged up to maxBatchSize, waiting at most maxQueueDelayUs for a preferred or full batch.
+ * One model version: admission (a bounded number of accepted requests), the batcher (Triton's
+ * dynamic batching policy) and a pool of workers, composed. Each kind of work has one entry
+ * point here and one case in `execute`.
  */
 export class ModelRunner {
-  private readonly workers: SessionWorker[] = [];
-  private queue: Queued[] = [];
-  /** Accepted and not yet answered: queued plus running. maxQueueSize bounds this. */
-  private accepted = 0;
+  private readonly pool: WorkerPool;
+  private readonly admission: Admission;
+  private readonly batcher: Batcher<Queued>;
   private delayTimer?: NodeJS.Timeout;
-  private stopped = false;
-  private avgRunMs = 10;
   readonly stats: ModelStatsRecorder;
-  provider = 'unknown';
-  inputs: TensorInfo[] = [];
-  outputs: TensorInfo[] = [];
 
   constructor(
     readonly options: RunnerOptions,
     private readonly events: RunnerEvents,
   ) {
     this.stats = new ModelStatsRecorder(options.name, options.version);
+    this.admission = new Admission(options.name, options.maxQueueSize);
+    this.batcher = new Batcher(options.batching, options.timeoutMs);
+    this.pool = new WorkerPool(
+      {
+        name: options.name,
+        instances: options.instances,
+        providers: options.providers,
+        init: (providers) => workerInit(options.worker, providers, options.intraOpThreads),
+      },
+      { fallback: events.fallback, crashed: events.crashed, replaced: () => this.dispatch() },
+    );
   }
 
   async start(): Promise<void> {
     try {
-      for (let i = 0; i < this.options.instances; i += 1) this.workers.push(await this.spawn(i === 0));
+      await this.pool.start();
     } catch (err) {
       await this.stop();
       throw err;
@@ -127,7 +109,17 @@ export class ModelRunner {
   }
 
   get liveWorkers(): number {
-    return this.workers.length;
+    return this.pool.size;
+  }
+  /** The execution provider the workers run on. */
+  get provider(): string {
+    return this.pool.provider;
+  }
+  get inputs(): TensorInfo[] {
+    return this.pool.inputs;
+  }
+  get outputs(): TensorInfo[] {
+    return this.pool.outputs;
   }
 
   infer(inputs: NamedTensors, outputs: string[], rows: number): Promise<InferResult> {
@@ -139,7 +131,10 @@ export class ModelRunner {
       return Promise.reject(
         new AppError(ErrorCode.Internal, `input "${detached[0]}" has no data left: its buffer was already handed to a worker`),
       );
-    return this.enqueue({ inputs, outputs, rows, signature: signatureOf(inputs, outputs, this.options.batching?.axes) });
+    const key = `run|${signatureOf(inputs, outputs, this.options.batching?.axes)}`;
+    return new Promise((resolve, reject) =>
+      this.accept({ kind: 'run', request: { inputs, outputs, rows }, key, rows, ...fresh(), resolve, reject }),
+    );
   }
 
   /**
@@ -149,115 +144,52 @@ export class ModelRunner {
    * 150 ms for ten minutes at 16 kHz) unless `transfer`, which hands its buffer over: the caller's
    * array is empty afterwards.
    */
-  async scan(spec: ScanSpec, signal: Float32Array, options: { transfer?: boolean } = {}): Promise<ScanResult> {
-    const scan = { spec, signal, transfer: options.transfer === true };
-    const result = await this.enqueue({ inputs: {}, outputs: [spec.output], rows: 1, signature: 'scan', scan });
-    const out = result.outputs[spec.output]!;
-    return {
-      values: out.data as Float32Array,
-      steps: out.shape[0]!,
-      perStep: out.shape[1]!,
-      queueMs: result.queueMs,
-      inferenceMs: result.inferenceMs,
-    };
+  scan(spec: ScanSpec, signal: Float32Array, options: { transfer?: boolean } = {}): Promise<ScanResult> {
+    const request = { spec, signal, transfer: options.transfer === true };
+    return new Promise((resolve, reject) => this.accept({ kind: 'scan', request, key: null, rows: 1, ...fresh(), resolve, reject }));
   }
 
-  /** One call of a pipeline worker's Transformers.js pipeline (e.g. speech recognition over a recording). */
-  async pipeline(input: Float32Array, options: Record<string, unknown>): Promise<InferResult> {
-    return this.enqueue({ inputs: {}, outputs: [], rows: 1, signature: 'pipeline', pipeline: { input, options } });
+  /** One call of a pipeline worker's program (see WorkerPlan), alone on its worker. */
+  pipeline(input: Float32Array, options: PipelineRequest['options']): Promise<PipelineResult> {
+    const request = { input, options };
+    return new Promise((resolve, reject) => this.accept({ kind: 'pipeline', request, key: null, rows: 1, ...fresh(), resolve, reject }));
   }
 
   /**
-   * Texts to vectors in a text model's workers (tokenized, run and pooled there, see TextInit),
-   * batched with other requests' texts. At most maxBatchSize inputs per call. A text over the
-   * model's limit fails this call alone, with INPUT_TOO_LONG (or is cut when `truncate`).
+   * Inputs to vectors in the workers' `embed` extension, batched with other requests' inputs. At
+   * most maxBatchSize inputs per call. The extension may refuse this call alone (e.g. an input
+   * over the model's limit) with its own ErrorCode.
    */
   async embed(part: EmbedPart): Promise<EmbedResult> {
-    if (!this.options.text) throw new AppError(ErrorCode.ValidationFailed, `model "${this.options.name}" is not served as a text model`);
+    if (this.options.worker.kind !== 'session-embed')
+      throw new AppError(ErrorCode.ValidationFailed, `model "${this.options.name}" has no embed extension in its workers`);
     const limit = this.options.batching?.maxBatchSize || 1;
     if (part.inputs.length > limit)
       throw new AppError(ErrorCode.Internal, `embed takes at most ${limit} inputs per call, got ${part.inputs.length}`);
-    const result = await this.enqueue({ inputs: {}, outputs: [], rows: part.inputs.length, signature: 'embed', embed: part });
-    const answer = result.value as Extract<EmbedAnswer, { vectors: Float32Array }>;
-    return { ...answer, queueMs: result.queueMs, inferenceMs: result.inferenceMs };
-  }
-
-  private enqueue(
-    request: Pick<Queued, 'inputs' | 'outputs' | 'rows' | 'signature' | 'scan' | 'pipeline' | 'embed'>,
-  ): Promise<InferResult> {
-    if (this.stopped) return Promise.reject(new AppError(ErrorCode.Unavailable, `model "${this.options.name}" is unloading`));
-    if (this.accepted >= this.options.maxQueueSize) {
-      this.events.request('overloaded', undefined);
-      const seconds = Math.max(1, Math.ceil((this.accepted * this.avgRunMs) / Math.max(1, this.workers.length) / 1000));
-      return Promise.reject(
-        new AppError(
-          ErrorCode.Overloaded,
-          `model "${this.options.name}" has ${this.accepted} requests in progress (limit ${this.options.maxQueueSize}); retry later`,
-          undefined,
-          {
-            'retry-after': String(seconds),
-          },
-        ),
-      );
-    }
-    return new Promise<InferResult>((resolve, reject) => {
-      const item: Queued = { ...request, enqueued: nowNs(), settled: false, resolve, reject };
-      item.timer = setTimeout(() => this.expire(item), this.options.timeoutMs);
-      this.accepted += 1;
-      this.queue.push(item);
-      this.events.queueDepth(this.queue.length);
-      this.dispatch();
-    });
+    const rows = part.inputs.length;
+    return new Promise((resolve, reject) => this.accept({ kind: 'embed', request: part, key: 'embed', rows, ...fresh(), resolve, reject }));
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
+    this.admission.close();
     clearTimeout(this.delayTimer);
-    for (const item of this.queue.splice(0))
-      this.finish(item, new AppError(ErrorCode.Unavailable, `model "${this.options.name}" was unloaded`));
-    await Promise.allSettled(this.workers.splice(0).map((w) => w.close()));
+    for (const item of this.batcher.drain())
+      this.fail(item, new AppError(ErrorCode.Unavailable, `model "${this.options.name}" was unloaded`));
+    await this.pool.stop();
     this.events.stopped();
   }
 
-  private async spawn(first: boolean): Promise<SessionWorker> {
-    const worker = new SessionWorker({
-      modelPath: this.options.modelPath,
-      pipeline: this.options.pipeline,
-      text: this.options.text,
-      // The first instance finds the provider that loads; the others go straight to it.
-      providers: first ? this.options.providers : [this.provider],
-      intraOpThreads: this.options.intraOpThreads,
-    });
-    try {
-      const ready = await worker.ready;
-      if (first) {
-        for (const f of ready.fallbacks) this.events.fallback(f.provider, f.error);
-        this.provider = ready.provider;
-        this.inputs = ready.inputs;
-        this.outputs = ready.outputs;
-      }
-    } catch (err) {
-      await worker.terminate();
-      throw new AppError(ErrorCode.ModelLoadFailed, `model "${this.options.name}" failed to load: ${(err as Error).message}`);
+  /** Admission, then the queue, with the request's deadline armed. */
+  private accept(item: Queued): void {
+    const refused = this.admission.admit(this.pool.size);
+    if (refused) {
+      if (refused.code === ErrorCode.Overloaded) this.events.request('overloaded', undefined);
+      return item.reject(refused);
     }
-    worker.onCrash = (err) => this.replace(worker, err);
-    return worker;
-  }
-
-  /** A crashed worker's batch already failed with 503; a new one takes its place. */
-  private replace(dead: SessionWorker, err: Error): void {
-    this.events.crashed(err);
-    const index = this.workers.indexOf(dead);
-    if (index >= 0) this.workers.splice(index, 1);
-    if (this.stopped) return;
-    this.spawn(false).then(
-      (worker) => {
-        if (this.stopped) return void worker.close();
-        this.workers.push(worker);
-        this.dispatch();
-      },
-      () => undefined,
-    );
+    item.timer = setTimeout(() => this.expire(item), this.options.timeoutMs);
+    this.batcher.push(item);
+    this.events.queueDepth(this.batcher.length);
+    this.dispatch();
   }
 
   /**
@@ -270,102 +202,109 @@ export class ModelRunner {
     clearTimeout(this.delayTimer);
     this.delayTimer = undefined;
     for (const early of [false, true]) {
-      for (const worker of this.workers) {
-        if (worker.inFlight !== (early ? 1 : 0) || this.queue.length === 0) continue;
-        const batch = this.takeBatch(early);
-        if (!batch) return;
-        void this.execute(worker, batch);
+      for (const worker of this.pool.all) {
+        if (worker.inFlight !== (early ? 1 : 0) || this.batcher.length === 0) continue;
+        const decision = this.batcher.next(nowNs(), early);
+        if (!decision) return;
+        if ('waitMs' in decision) {
+          this.delayTimer = setTimeout(() => this.dispatch(), decision.waitMs);
+          return;
+        }
+        void this.execute(worker, decision.batch);
       }
     }
-  }
-
-  /**
-   * The next batch to run, or undefined while the batcher waits for more requests. `completeOnly`:
-   * only a complete batch, and no timer (the instance is still busy).
-   */
-  private takeBatch(completeOnly = false): Queued[] | undefined {
-    const policy = this.options.batching;
-    const head = this.queue[0]!;
-    if (!policy || head.scan || head.pipeline) return [this.queue.shift()!];
-    const picked: Queued[] = [];
-    let rows = 0;
-    for (const item of this.queue) {
-      if (item.scan || item.pipeline || item.signature !== head.signature) continue;
-      if (rows + item.rows > policy.maxBatchSize) break;
-      picked.push(item);
-      rows += item.rows;
-    }
-    const full = rows >= policy.maxBatchSize || policy.preferredBatchSizes.includes(rows);
-    if (!full && completeOnly) return undefined;
-    const waitedUs = Number(nowNs() - head.enqueued) / 1e3;
-    if (!full && waitedUs < policy.maxQueueDelayUs) {
-      this.delayTimer = setTimeout(() => this.dispatch(), Math.ceil((policy.maxQueueDelayUs - waitedUs) / 1e3));
-      return undefined;
-    }
-    const taken = new Set(picked);
-    this.queue = this.queue.filter((item) => !taken.has(item));
-    return picked;
   }
 
   private async execute(worker: SessionWorker, batch: Queued[]): Promise<void> {
-    worker.inFlight += 1;
-    this.events.queueDepth(this.queue.length);
+    this.pool.acquire(worker);
+    this.events.queueDepth(this.batcher.length);
     const started = nowNs();
-    for (const item of batch) item.dispatched = started;
-    const head = batch[0]!;
-    // Wall-clock, for the worker: a scan stops between windows once its request has expired.
-    const deadline = Date.now() + this.options.timeoutMs - Number(started - head.enqueued) / 1e6;
+    for (const item of batch) item.dispatchedNs = started;
     try {
-      // Parts, not a concatenation: copying the batch together happens in the worker, off this thread.
-      const inputs: Record<string, Tensor[]> = {};
-      for (const name of Object.keys(batch[0]!.inputs)) inputs[name] = batch.map((b) => b.inputs[name]!);
-      const prepNs = Number(nowNs() - started);
-      const {
-        outputs,
-        value,
-        inputNs: assembleNs,
-        inferNs,
-        startedNs,
-      } = head.scan
-        ? await worker.scan(head.scan.spec, head.scan.signal, deadline, head.scan.transfer)
-        : head.pipeline
-          ? await worker.pipeline(head.pipeline.input, head.pipeline.options)
-          : head.embed
-            ? await worker.embed(batch.map((b) => b.embed!))
-            : await worker.run(inputs, head.outputs, this.options.batching?.axes);
-      const inputNs = prepNs + assembleNs;
-      // A batch posted early waited in the worker's queue: that wait is queue time too.
-      if (startedNs !== undefined && startedNs > started) for (const item of batch) item.dispatched = startedNs;
-      const outStart = nowNs();
-      const rows = batch.map((b) => b.rows);
-      const parts = batch.map(() => ({}) as NamedTensors);
-      for (const [name, tensor] of Object.entries(outputs)) {
-        const axis = this.axisOf(name);
-        if (axis === null) parts.forEach((p, i) => (p[name] = i === 0 ? tensor : copyOf(tensor)));
-        else splitBatch(tensor, rows, axis).forEach((t, i) => (parts[i]![name] = t));
+      const head = batch[0]!;
+      switch (head.kind) {
+        case 'run':
+          return await this.run(worker, ofKind(batch, 'run'), started);
+        case 'scan':
+          return await this.runScan(worker, head, started);
+        case 'pipeline':
+          return await this.runPipeline(worker, head, started);
+        case 'embed':
+          return await this.runEmbed(worker, ofKind(batch, 'embed'), started);
       }
-      const outputNs = Number(nowNs() - outStart);
-      const batchSize = rows.reduce((a, b) => a + b, 0);
-      this.stats.execution(batchSize, batch.length, inputNs, inferNs, outputNs);
-      this.events.execution(batchSize, inferNs / 1e9);
-      this.avgRunMs = this.avgRunMs * 0.8 + (Number(nowNs() - started) / 1e6) * 0.2;
-      batch.forEach((item, i) => {
-        // An embed answer is per request: vectors, or why that request's texts were refused.
-        const own = head.embed ? (value as EmbedAnswer[])[i] : value;
-        if (head.embed && 'code' in (own as EmbedAnswer)) this.finish(item, embedError(own as { code: string; message: string }));
-        else this.finish(item, undefined, { outputs: parts[i]!, value: own, inferenceMs: inferNs / 1e6 });
-      });
     } catch (err) {
       // A scan the worker stopped at its deadline answers as a timeout, whichever clock saw it first.
-      const late = head.scan !== undefined && Date.now() >= deadline;
+      const late = err instanceof AppError && err.code === ErrorCode.DeadlineExceeded;
       for (const item of batch) {
         if (late) this.expire(item);
-        else this.finish(item, err as Error);
+        else this.fail(item, err as Error);
       }
     } finally {
-      worker.inFlight -= 1;
+      this.pool.release(worker);
       this.dispatch();
     }
+  }
+
+  private async run(worker: SessionWorker, batch: Array<Accepted<'run'>>, started: bigint): Promise<void> {
+    const head = batch[0]!;
+    // Parts, not a concatenation: copying the batch together happens in the worker, off this thread.
+    const inputs: Record<string, Tensor[]> = {};
+    for (const name of Object.keys(head.request.inputs)) inputs[name] = batch.map((b) => b.request.inputs[name]!);
+    const prepNs = Number(nowNs() - started);
+    const axes = this.options.batching?.axes;
+    const done = await worker.send('run', { inputs, outputs: head.request.outputs, axes }, transferables(Object.values(inputs).flat()));
+    const outStart = nowNs();
+    const rows = batch.map((b) => b.rows);
+    const parts = batch.map(() => ({}) as NamedTensors);
+    for (const [name, tensor] of Object.entries(done.answer.outputs)) {
+      const axis = this.axisOf(name);
+      if (axis === null) parts.forEach((p, i) => (p[name] = i === 0 ? tensor : copyOf(tensor)));
+      else splitBatch(tensor, rows, axis).forEach((t, i) => (parts[i]![name] = t));
+    }
+    const inferenceMs = this.executed(batch, started, prepNs, done.timing, outStart);
+    batch.forEach((item, i) => this.succeed(item, { outputs: parts[i]!, queueMs: 0, inferenceMs }));
+  }
+
+  private async runScan(worker: SessionWorker, item: Accepted<'scan'>, started: bigint): Promise<void> {
+    const { spec, signal, transfer } = item.request;
+    // Wall-clock, for the worker: a scan stops between windows once its request has expired.
+    const deadline = this.batcher.wallDeadline(item, started, Date.now());
+    const movable = transfer && signal.buffer instanceof ArrayBuffer;
+    const prepNs = Number(nowNs() - started);
+    const done = await worker.send('scan', { spec, signal, deadline }, movable ? [signal.buffer as ArrayBuffer] : []);
+    const inferenceMs = this.executed([item], started, prepNs, done.timing, nowNs());
+    this.succeed(item, { ...done.answer, queueMs: 0, inferenceMs });
+  }
+
+  private async runPipeline(worker: SessionWorker, item: Accepted<'pipeline'>, started: bigint): Promise<void> {
+    const prepNs = Number(nowNs() - started);
+    const done = await worker.send('pipeline', item.request);
+    const inferenceMs = this.executed([item], started, prepNs, done.timing, nowNs());
+    this.succeed(item, { ...done.answer, queueMs: 0, inferenceMs });
+  }
+
+  private async runEmbed(worker: SessionWorker, batch: Array<Accepted<'embed'>>, started: bigint): Promise<void> {
+    const prepNs = Number(nowNs() - started);
+    const done = await worker.send('embed', { parts: batch.map((b) => b.request) });
+    const inferenceMs = this.executed(batch, started, prepNs, done.timing, nowNs());
+    // An answer is per request: vectors, or why the extension refused that request's inputs.
+    batch.forEach((item, i) => {
+      const answer = done.answer[i]!;
+      if (answer.ok) this.succeed(item, { vectors: answer.vectors, width: answer.width, tokens: answer.tokens, queueMs: 0, inferenceMs });
+      else this.fail(item, new AppError(answer.code, answer.message));
+    });
+  }
+
+  /** Statistics of one batch the worker answered; its inference time in ms. */
+  private executed(batch: Queued[], started: bigint, prepNs: number, timing: WorkTiming, outStart: bigint): number {
+    // A batch posted early waited in the worker's queue: that wait is queue time too.
+    if (timing.startedNs > started) for (const item of batch) item.dispatchedNs = timing.startedNs;
+    const outputNs = Number(nowNs() - outStart);
+    const batchSize = batch.reduce((n, b) => n + b.rows, 0);
+    this.stats.execution(batchSize, batch.length, prepNs + timing.inputNs, timing.inferNs, outputNs);
+    this.events.execution(batchSize, timing.inferNs / 1e9);
+    this.admission.ran(Number(nowNs() - started) / 1e6);
+    return timing.inferNs / 1e6;
   }
 
   private axisOf(name: string): number | null {
@@ -375,32 +314,64 @@ export class ModelRunner {
 
   private expire(item: Queued): void {
     if (item.settled) return;
-    this.queue = this.queue.filter((q) => q !== item);
-    this.finish(
+    this.batcher.remove(item);
+    this.fail(
       item,
       new AppError(ErrorCode.DeadlineExceeded, `model "${this.options.name}" did not answer within ${this.options.timeoutMs} ms`),
     );
   }
 
-  private finish(item: Queued, err: Error | undefined, result?: { outputs: NamedTensors; value?: unknown; inferenceMs: number }): void {
-    if (item.settled) return;
+  /** Answers a request with its result; `queueMs` is filled in here. */
+  private succeed<K extends WorkKind>(item: Accepted<K>, result: ResultOf<K>): void {
+    const queueNs = this.settle(item, true);
+    if (queueNs === false) return;
+    result.queueMs = (queueNs ?? 0) / 1e6;
+    item.resolve(result);
+  }
+
+  private fail(item: Queued, err: Error): void {
+    if (this.settle(item, false, err) !== false) item.reject(err);
+  }
+
+  /** Counts the answer once: permit, timer, statistics and metrics. False when the request was already answered. */
+  private settle(item: Tracked, ok: boolean, err?: Error): number | undefined | false {
+    if (item.settled) return false;
     item.settled = true;
-    this.accepted -= 1;
+    this.admission.release();
     clearTimeout(item.timer);
-    const queueNs = item.dispatched === undefined ? undefined : Number(item.dispatched - item.enqueued);
-    const totalNs = Number(nowNs() - item.enqueued);
-    this.stats.request(!err, totalNs, queueNs);
+    const queueNs = item.dispatchedNs === undefined ? undefined : Number(item.dispatchedNs - item.enqueuedNs);
+    this.stats.request(ok, Number(nowNs() - item.enqueuedNs), queueNs);
     const timedOut = err instanceof AppError && err.code === ErrorCode.DeadlineExceeded;
-    this.events.request(err ? (timedOut ? 'timeout' : 'fail') : 'success', queueNs === undefined ? undefined : queueNs / 1e9);
-    if (err) item.reject(err);
-    else item.resolve({ outputs: result!.outputs, value: result!.value, queueMs: (queueNs ?? 0) / 1e6, inferenceMs: result!.inferenceMs });
+    this.events.request(ok ? 'success' : timedOut ? 'timeout' : 'fail', queueNs === undefined ? undefined : queueNs / 1e9);
+    return queueNs;
   }
 }
 
-const ERROR_CODES = new Set<string>(Object.values(ErrorCode));
+/** The batch's items narrowed to kind K, checked: the batcher only groups requests with equal keys, and keys differ across kinds. */
+function ofKind<K extends WorkKind>(batch: Queued[], kind: K): Array<Accepted<K>> {
+  const narrowed: Array<Accepted<K>> = [];
+  for (const item of batch) {
+    if (!isKind(item, kind)) throw new Error(`a "${kind}" batch holds "${item.kind}" work`);
+    narrowed.push(item);
+  }
+  return narrowed;
+}
 
-function embedError(answer: { code: string; message: string }): AppError {
-  return new AppError(ERROR_CODES.has(answer.code) ? (answer.code as ErrorCode) : ErrorCode.Internal, answer.message);
+function isKind<K extends WorkKind>(item: Queued, kind: K): item is Queued & Accepted<K> {
+  return item.kind === kind;
+}
+
+const fresh = () => ({ enqueuedNs: nowNs(), settled: false });
+
+function workerInit(plan: WorkerPlan, providers: string[], intraOpThreads: number): WorkerInit {
+  switch (plan.kind) {
+    case 'session':
+      return { kind: 'session', session: { modelPath: plan.modelPath, providers, intraOpThreads } };
+    case 'session-embed':
+      return { kind: 'session-embed', session: { modelPath: plan.modelPath, providers, intraOpThreads }, embed: plan.embed };
+    case 'pipeline':
+      return { kind: 'pipeline', providers, intraOpThreads, pipeline: plan.pipeline };
+  }
 }
 
 function copyOf(t: Tensor): Tensor {

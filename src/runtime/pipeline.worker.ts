@@ -1,39 +1,42 @@
 /**
- * A Transformers.js pipeline in a worker thread, for models whose inference is a loop of several
- * sessions (Whisper's encoder and decoder with generation) rather than one session.run. Like a
- * session worker: one request at a time, the provider list tried in order, nothing on the thread
- * that answers HTTP. Files come from the model's local folder only.
+ * A worker thread for models whose inference is a program of its own (e.g. an encoder and a
+ * decoder with generation) rather than one session.run: the extension named in its init loads
+ * and runs it. Like a session worker: one request at a time, the provider list tried in order,
+ * nothing on the thread that answers HTTP.
  */
 import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
-import { pipeline } from '@huggingface/transformers';
-import { configureTransformers } from './hf-tokenizer.js';
-import { type FromWorker, inOrder, type ToWorker, type WorkerInit } from './worker-protocol.js';
+import { ErrorCode } from '../common/errors/error-code.js';
+import { importExtension, type PipelineExtension, type PipelineHandler } from './worker-extension.js';
+import { type FromWorker, firstLine, inOrder, type ToWorker, type WorkerInit } from './worker-protocol.js';
 
-const init = workerData as WorkerInit & { pipeline: NonNullable<WorkerInit['pipeline']> };
+const init: Extract<WorkerInit, { kind: 'pipeline' }> = workerData;
 try {
   setPriority(10);
 } catch {
   // Not permitted: normal priority.
 }
-configureTransformers(init.pipeline.cacheDir);
 
 const port = parentPort!;
-const post = (message: FromWorker, transfer: ArrayBuffer[] = []) => port.postMessage(message, transfer);
-
-type Pipe = ((input: unknown, options?: Record<string, unknown>) => Promise<unknown>) & { dispose(): Promise<void> };
+const post = (message: FromWorker) => port.postMessage(message);
 
 async function load(): Promise<void> {
   const fallbacks: Array<{ provider: string; error: string }> = [];
+  let extension: PipelineExtension;
+  try {
+    extension = await importExtension<PipelineExtension>(init.pipeline.module);
+  } catch (err) {
+    post({ type: 'load-failed', error: firstLine(err) });
+    return;
+  }
   for (const provider of init.providers) {
     try {
-      const pipe = (await pipeline(init.pipeline.task as 'automatic-speech-recognition', init.pipeline.folder, {
-        device: provider as 'cpu',
-        dtype: init.pipeline.dtype as 'fp32',
-        session_options: { intraOpNumThreads: init.intraOpThreads, interOpNumThreads: 1 },
-      })) as unknown as Pipe;
+      const handler = await extension.load(init.pipeline.config, { provider, intraOpThreads: init.intraOpThreads });
       post({ type: 'ready', provider, fallbacks, inputs: [], outputs: [] });
-      serve(pipe);
+      port.on(
+        'message',
+        inOrder((message) => handle(handler, message)),
+      );
       return;
     } catch (err) {
       fallbacks.push({ provider, error: firstLine(err) });
@@ -42,42 +45,24 @@ async function load(): Promise<void> {
   post({ type: 'load-failed', error: fallbacks.map((f) => `${f.provider}: ${f.error}`).join('; ') });
 }
 
-function serve(pipe: Pipe): void {
-  port.on(
-    'message',
-    inOrder((message) => handle(pipe, message)),
-  );
-}
-
-async function handle(pipe: Pipe, message: ToWorker): Promise<void> {
+async function handle(handler: PipelineHandler, message: ToWorker): Promise<void> {
   if (message.type === 'close') {
-    await pipe.dispose();
+    await handler.dispose();
     port.close();
     return;
   }
-  if (message.type !== 'pipeline') {
-    post({ type: 'run-failed', id: message.id, error: `a pipeline worker cannot take a "${message.type}" message` });
+  if (message.kind !== 'pipeline') {
+    post({ type: 'failed', id: message.id, code: ErrorCode.Internal, message: `a pipeline worker cannot take "${message.kind}" work` });
     return;
   }
   try {
-    const started = process.hrtime.bigint();
-    const value = await pipe(message.input, message.options);
-    post({
-      type: 'result',
-      id: message.id,
-      outputs: {},
-      value,
-      inputNs: 0,
-      inferNs: Number(process.hrtime.bigint() - started),
-      startedNs: started,
-    });
+    const startedNs = process.hrtime.bigint();
+    const output = await handler.call(message.batch);
+    const timing = { startedNs, inputNs: 0, inferNs: Number(process.hrtime.bigint() - startedNs) };
+    post({ type: 'done', kind: 'pipeline', id: message.id, answer: { output }, timing });
   } catch (err) {
-    post({ type: 'run-failed', id: message.id, error: firstLine(err) });
+    post({ type: 'failed', id: message.id, code: ErrorCode.ValidationFailed, message: firstLine(err) });
   }
-}
-
-function firstLine(err: unknown): string {
-  return (err instanceof Error ? err.message : String(err)).split('\n')[0]!.slice(0, 500);
 }
 
 await load();

@@ -6,9 +6,7 @@ import { batchAxes, batchAxisOf, type ModelManifest } from '../contracts/model-m
 import { ModelMetrics } from './model-metrics.js';
 import { ModelRunner, type RunnerEvents } from './model-runner.js';
 import { elementCount, type NamedTensors, type TensorData, TYPED_ARRAY_OF } from '../contracts/tensor.js';
-import { textParameters } from './text-features.js';
-import { taskRow } from '../contracts/task-table.js';
-import type { TextInit } from './worker-protocol.js';
+import { WorkerPlanners } from './worker-planners.js';
 
 /** Starts model versions in ONNX Runtime on the configured execution providers, with metrics. */
 @Injectable()
@@ -20,11 +18,12 @@ export class RuntimeService {
   constructor(
     @InjectConfig() private readonly config: AppConfig,
     metrics: MetricsService,
+    private readonly planners: WorkerPlanners,
   ) {
     this.metrics = new ModelMetrics(metrics.registry);
   }
 
-  /** `folder`: the Hugging Face-layout folder, for models served by Transformers.js pipelines. */
+  /** `folder`: the Hugging Face-layout folder, when the manifest's source is one (for the planners). */
   async start(name: string, version: string, modelPath: string, manifest: ModelManifest, folder?: string): Promise<ModelRunner> {
     let provider = 'unknown';
     const labels = { model: name, version };
@@ -70,9 +69,7 @@ export class RuntimeService {
       {
         name,
         version,
-        modelPath,
-        pipeline: manifest.runtime === 'transformers' ? pipelineInit(manifest, folder, this.config.database.embedded.dataDir) : undefined,
-        text: textInit(name, manifest, folder, this.config.database.embedded.dataDir),
+        worker: this.planners.planFor({ name, version, modelPath, manifest, folder }),
         providers: this.config.models.executionProviders,
         instances: manifest.instances,
         intraOpThreads: manifest.intraOpThreads,
@@ -101,36 +98,6 @@ export class RuntimeService {
     this.warned.add(provider);
     this.logger.warn(`Execution provider "${provider}" is not available here (${error}); falling back to the next one`);
   }
-}
-
-function pipelineInit(manifest: ModelManifest, folder: string | undefined, dataDir: string) {
-  if (!folder) throw new Error('a model served by Transformers.js needs a "huggingface" source folder');
-  const dtype = typeof manifest.parameters.dtype === 'string' ? manifest.parameters.dtype : 'fp32';
-  return { task: manifest.task, folder, dtype, cacheDir: dataDir };
-}
-
-/**
- * A Hugging Face-layout text model that gives one vector per text (an encoder's pooled embedding,
- * a sequence classifier's logits) run by ONNX Runtime is served whole by its workers: they
- * tokenize and pool as well as run, so none of that work lands on the thread that answers HTTP.
- */
-function textInit(name: string, manifest: ModelManifest, folder: string | undefined, dataDir: string): TextInit | undefined {
-  const served = taskRow(manifest.task)?.textWorkers;
-  if (!folder || manifest.runtime !== 'onnxruntime' || !served) return undefined;
-  const classifier = served === 'logits';
-  const params = textParameters.parse(manifest.parameters);
-  return {
-    model: name,
-    folder,
-    cacheDir: dataDir,
-    inputs: manifest.inputs.map((t) => t.name),
-    output: params.output ?? manifest.outputs[0]!.name,
-    // A classifier's logits are read as they are.
-    pooling: classifier ? 'none' : params.pooling,
-    normalize: classifier ? false : params.normalize,
-    maxLength: params.maxLength,
-    maxBatchSize: Math.max(1, manifest.maxBatchSize),
-  };
 }
 
 function checkManifestAgainstSession(manifest: ModelManifest, runner: ModelRunner): void {

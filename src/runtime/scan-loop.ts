@@ -12,6 +12,9 @@ export interface ScanOutcome {
   inferNs: number;
 }
 
+/** Thrown when a scan passes its deadline: the worker answers DEADLINE_EXCEEDED, not a model error. */
+export class ScanDeadlineExceeded extends Error {}
+
 /** How often the loop looks at the clock: often enough to stop within a few ms of the deadline. */
 const DEADLINE_CHECK_EVERY = 32;
 
@@ -19,7 +22,7 @@ const DEADLINE_CHECK_EVERY = 32;
  * Runs a recurrent model over `signal` window by window (see ScanSpec), feeding each window's
  * state outputs back as the next window's state inputs. Shared by the session worker and by tests
  * that run a model in-process, so both see the same loop.
- * `deadline` is a Date.now() value; past it the scan stops with an error.
+ * `deadline` is a Date.now() value; past it the scan stops with ScanDeadlineExceeded.
  */
 export async function runScan(
   session: ort.InferenceSession,
@@ -40,7 +43,7 @@ export async function runScan(
   let inferNs = 0;
   for (let step = 0; step < steps; step += 1) {
     if (step % DEADLINE_CHECK_EVERY === 0 && Date.now() > deadline) {
-      throw new Error(`deadline exceeded after ${step} of ${steps} windows`);
+      throw new ScanDeadlineExceeded(`deadline exceeded after ${step} of ${steps} windows`);
     }
     // The context is the tail of the previous frame: copyWithin handles any context size.
     frame.copyWithin(0, windowSize);

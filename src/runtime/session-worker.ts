@@ -1,31 +1,26 @@
 import { Worker } from 'node:worker_threads';
 import { AppError } from '../common/errors/app-error.js';
 import { ErrorCode } from '../common/errors/error-code.js';
-import type { ScanSpec } from '../contracts/scan-spec.js';
-import { type NamedTensors, type Tensor, transferables } from '../contracts/tensor.js';
-import type { EmbedPart, FromWorker, WorkerInit, WorkerReady } from './worker-protocol.js';
+import type { WorkKind, WorkKinds } from './work.js';
+import type { FromWorker, WorkerDone, WorkerFailed, WorkerInit, WorkerReady } from './worker-protocol.js';
 
-const WORKER_URL = new URL('./session.worker.js', import.meta.url);
-const PIPELINE_WORKER_URL = new URL('./pipeline.worker.js', import.meta.url);
+const ENTRY = {
+  session: new URL('./session.worker.js', import.meta.url),
+  'session-embed': new URL('./session.worker.js', import.meta.url),
+  pipeline: new URL('./pipeline.worker.js', import.meta.url),
+} satisfies Record<WorkerInit['kind'], URL>;
 
-export interface RunResult {
-  outputs: NamedTensors;
-  /** A pipeline worker's answer. */
-  value?: unknown;
-  /** Time the worker spent assembling the batch's inputs, and running the session. */
-  inputNs: number;
-  inferNs: number;
-  /** When the worker began the run (process.hrtime.bigint()). */
-  startedNs?: bigint;
-}
+/** The answer to one batch of kind K. */
+export type DoneOf<K extends WorkKind> = Extract<WorkerDone, { kind: K }>;
 
 interface Pending {
-  resolve: (result: RunResult) => void;
+  kind: WorkKind;
+  resolve: (done: WorkerDone) => void;
   reject: (err: Error) => void;
 }
 
 /**
- * A session worker seen from the main thread. The worker runs its messages one at a time, in
+ * A model's worker seen from the main thread. The worker runs its messages one at a time, in
  * order; the owner may post the next batch before the current one ends (see ModelRunner).
  * A crash is reported once.
  */
@@ -35,16 +30,13 @@ export class SessionWorker {
   private nextId = 1;
   private closing = false;
   readonly ready: Promise<WorkerReady>;
-  /** Batches posted and not yet answered. */
+  /** Batches posted and not yet answered (kept by WorkerPool). */
   inFlight = 0;
   onCrash?: (error: Error) => void;
 
   constructor(init: WorkerInit) {
     // Each worker is its own V8 isolate; ONNX Runtime's memory lives outside the heap.
-    this.worker = new Worker(init.pipeline ? PIPELINE_WORKER_URL : WORKER_URL, {
-      workerData: init,
-      resourceLimits: { maxOldGenerationSizeMb: 512 },
-    });
+    this.worker = new Worker(ENTRY[init.kind], { workerData: init, resourceLimits: { maxOldGenerationSizeMb: 512 } });
     this.ready = new Promise((resolve, reject) => {
       const onMessage = (message: FromWorker) => {
         if (message.type === 'ready') resolve(message);
@@ -66,43 +58,17 @@ export class SessionWorker {
     this.ready.catch(() => undefined);
   }
 
-  /** Runs one batch; each input is given as its parts, one per request, concatenated in the worker along its batch axis. */
-  run(inputs: Record<string, Tensor[]>, outputs: string[], axes?: Record<string, number | null>): Promise<RunResult> {
-    const id = this.nextId++;
-    return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
-      this.worker.postMessage({ type: 'run', id, inputs, outputs, axes }, transferables(Object.values(inputs).flat()));
-    });
-  }
-
   /**
-   * Runs the model over a whole signal in the worker (see ScanSpec); the result's one output is
-   * spec.output collected per window. The signal is copied unless `transfer` moves its buffer.
+   * Posts one batch of kind K; `transfer` lists buffers handed to the worker rather than copied.
+   * Rejects with the worker's ErrorCode when it fails the batch, 503 when the worker dies.
    */
-  scan(spec: ScanSpec, signal: Float32Array, deadline: number, transfer: boolean): Promise<RunResult> {
+  send<K extends WorkKind>(kind: K, batch: WorkKinds[K]['batch'], transfer: ArrayBuffer[] = []): Promise<DoneOf<K>> {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
-      const movable = transfer && signal.buffer instanceof ArrayBuffer;
-      this.worker.postMessage({ type: 'scan', id, spec, signal, deadline }, movable ? [signal.buffer as ArrayBuffer] : []);
-    });
-  }
-
-  /** A text worker's texts -> vectors for several requests' parts; the result's value is one EmbedAnswer per part. */
-  embed(parts: EmbedPart[]): Promise<RunResult> {
-    const id = this.nextId++;
-    return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
-      this.worker.postMessage({ type: 'embed', id, parts });
-    });
-  }
-
-  /** Runs a pipeline worker's pipeline on one input. */
-  pipeline(input: Float32Array, options: Record<string, unknown>): Promise<RunResult> {
-    const id = this.nextId++;
-    return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
-      this.worker.postMessage({ type: 'pipeline', id, input, options });
+      const settle = (done: WorkerDone) =>
+        isDone(done, kind) ? resolve(done) : reject(new Error(`worker answered "${done.kind}" work to "${kind}"`));
+      this.pending.set(id, { kind, resolve: settle, reject });
+      this.worker.postMessage({ type: 'work', kind, id, batch }, transfer);
     });
   }
 
@@ -127,20 +93,12 @@ export class SessionWorker {
     return this.worker.threadId;
   }
 
-  private settle(message: FromWorker): void {
-    if (message.type !== 'result' && message.type !== 'run-failed') return;
+  private settle(message: WorkerDone | WorkerFailed): void {
     const pending = this.pending.get(message.id);
     if (!pending) return;
     this.pending.delete(message.id);
-    if (message.type === 'result')
-      pending.resolve({
-        outputs: message.outputs,
-        value: message.value,
-        inputNs: message.inputNs,
-        inferNs: message.inferNs,
-        startedNs: message.startedNs,
-      });
-    else pending.reject(new AppError(ErrorCode.ValidationFailed, `inference failed: ${message.error}`));
+    if (message.type === 'done') pending.resolve(message);
+    else pending.reject(workerError(message));
   }
 
   /** A crashed worker fails what it was running with 503; the owner replaces it. */
@@ -151,4 +109,14 @@ export class SessionWorker {
     this.pending.clear();
     if (!this.closing) this.onCrash?.(err);
   }
+}
+
+function isDone<K extends WorkKind>(done: WorkerDone, kind: K): done is DoneOf<K> {
+  return done.kind === kind;
+}
+
+/** A batch the model refused says so ("inference failed: ..."); other codes carry the worker's message as it is. */
+function workerError(failed: WorkerFailed): AppError {
+  const message = failed.code === ErrorCode.ValidationFailed ? `inference failed: ${failed.message}` : failed.message;
+  return new AppError(failed.code, message);
 }

@@ -1,54 +1,33 @@
-import type { ScanSpec } from '../contracts/scan-spec.js';
-import type { NamedTensors, Tensor } from '../contracts/tensor.js';
+import type { ErrorCode } from '../common/errors/error-code.js';
+import type { WorkKind, WorkKinds } from './work.js';
 
-/** Messages between the scheduler (main thread) and a session worker. */
-export interface WorkerInit {
+/** Messages between the scheduler (main thread) and a model's worker threads. */
+
+export interface SessionOptions {
   modelPath: string;
+  /** Tried in order; the first that loads serves. */
   providers: string[];
   intraOpThreads: number;
-  /** Set for a Transformers.js pipeline worker instead of a session worker. */
-  pipeline?: PipelineInit;
-  /** Set when the session is a text model the worker serves whole (one vector per text): it tokenizes and pools too (`embed` messages). */
-  text?: TextInit;
 }
 
-export interface TextInit {
-  /** The model's name, for error messages. */
-  model: string;
-  /** The Hugging Face-layout folder (tokenizer.json, config.json). */
-  folder: string;
-  /** Lathe's data dir; Transformers.js keeps its cache under it. */
-  cacheDir: string;
-  /** The session's inputs to fill (input_ids, attention_mask, token_type_ids). */
-  inputs: string[];
-  output: string;
-  pooling: 'mean' | 'cls' | 'none';
-  normalize: boolean;
-  /** The manifest's maxLength, when it sets one. */
-  maxLength?: number;
-  maxBatchSize: number;
+/**
+ * Domain code a worker loads by module URL (see worker-extension.ts); `config` is that module's
+ * own settings, which it validates.
+ */
+export interface ExtensionRef {
+  /** A file: URL. */
+  module: string;
+  config: unknown;
 }
 
-/** One request's texts (or token arrays) in an `embed` message. */
-export interface EmbedPart {
-  inputs: Array<string | number[]>;
-  truncate: boolean;
-  /** Index of the first input in its request, so messages name the request's input. */
-  offset: number;
-}
-
-/** Per part: rows × width values and the tokens read, or why the part was refused (an ErrorCode and message). */
-export type EmbedAnswer = { vectors: Float32Array; width: number; tokens: number } | { code: string; message: string };
-
-export interface PipelineInit {
-  task: string;
-  /** The Hugging Face-layout folder. */
-  folder: string;
-  /** Transformers.js dtype, e.g. fp32 or q8 (which onnx/*.onnx files it loads). */
-  dtype: string;
-  /** Lathe's data dir; Transformers.js keeps its cache under it. */
-  cacheDir: string;
-}
+/** What a worker starts as: one variant per kind of worker. */
+export type WorkerInit =
+  /** One ONNX Runtime session: `run` and `scan`. */
+  | { kind: 'session'; session: SessionOptions }
+  /** A session plus an extension that encodes and pools inputs around it: `run`, `scan` and `embed`. */
+  | { kind: 'session-embed'; session: SessionOptions; embed: ExtensionRef }
+  /** No session of the runtime's own: an extension's program (e.g. a Transformers.js pipeline) answers `pipeline`. */
+  | { kind: 'pipeline'; providers: string[]; intraOpThreads: number; pipeline: ExtensionRef };
 
 export interface TensorInfo {
   name: string;
@@ -56,6 +35,19 @@ export interface TensorInfo {
   type: string;
   /** Dimensions; a string or -1 for a dynamic one. */
   shape: Array<number | string>;
+}
+
+/** One piece of work for a worker: a batch of one kind. */
+export type WorkerRequest = { [K in WorkKind]: { type: 'work'; kind: K; id: number; batch: WorkKinds[K]['batch'] } }[WorkKind];
+export type WorkerClose = { type: 'close' };
+export type ToWorker = WorkerRequest | WorkerClose;
+
+export interface WorkTiming {
+  /** process.hrtime.bigint() when the worker began this message (the clock is the process's, shared by its threads). */
+  startedNs: bigint;
+  /** Time the worker spent assembling inputs (and anything else outside the runs), and inside the runs. */
+  inputNs: number;
+  inferNs: number;
 }
 
 export type WorkerReady = {
@@ -67,46 +59,17 @@ export type WorkerReady = {
   outputs: TensorInfo[];
 };
 export type WorkerLoadFailed = { type: 'load-failed'; error: string };
-export type WorkerResult = {
-  type: 'result';
-  id: number;
-  outputs: NamedTensors;
-  /** process.hrtime.bigint() when the worker began this message (the clock is the process's, shared by its threads). */
-  startedNs?: bigint;
-  /** What a pipeline answered (structured-cloned), for pipeline workers. */
-  value?: unknown;
-  inputNs: number;
-  inferNs: number;
-};
-export type WorkerRunFailed = { type: 'run-failed'; id: number; error: string };
-export type FromWorker = WorkerReady | WorkerLoadFailed | WorkerResult | WorkerRunFailed;
-
+/** The answer to one WorkerRequest, of the request's kind. */
+export type WorkerDone = {
+  [K in WorkKind]: { type: 'done'; kind: K; id: number; answer: WorkKinds[K]['answer']; timing: WorkTiming };
+}[WorkKind];
 /**
- * Each input as the parts the batch is made of, one per request; the worker concatenates them
- * along the input's batch axis (absent: 0; null: no batch axis, the parts are equal, the first is used).
+ * A WorkerRequest that failed as a whole. `code` says how: DEADLINE_EXCEEDED when the worker
+ * stopped at the request's deadline, VALIDATION_FAILED when the model refused the inputs, INTERNAL
+ * for work the worker does not do.
  */
-export type WorkerRun = {
-  type: 'run';
-  id: number;
-  inputs: Record<string, Tensor[]>;
-  outputs: string[];
-  axes?: Record<string, number | null>;
-};
-/**
- * Runs the model over `signal` window by window inside the worker (see ScanSpec); answered by a
- * `result` whose one output is the collected values, shaped [steps, values per step].
- * `deadline` is a Date.now() value: past it the worker stops between windows.
- */
-export type WorkerScan = { type: 'scan'; id: number; spec: ScanSpec; signal: Float32Array; deadline: number };
-/**
- * Tokenizes, runs and pools the texts of several requests as few padded batches (a text worker
- * only); answered by a `result` whose `value` is one EmbedAnswer per part.
- */
-export type WorkerEmbed = { type: 'embed'; id: number; parts: EmbedPart[] };
-/** Runs a pipeline worker's pipeline on one input with its call options. */
-export type WorkerPipeline = { type: 'pipeline'; id: number; input: Float32Array; options: Record<string, unknown> };
-export type WorkerClose = { type: 'close' };
-export type ToWorker = WorkerRun | WorkerScan | WorkerEmbed | WorkerPipeline | WorkerClose;
+export type WorkerFailed = { type: 'failed'; id: number; code: ErrorCode; message: string };
+export type FromWorker = WorkerReady | WorkerLoadFailed | WorkerDone | WorkerFailed;
 
 /**
  * A worker's message listener that handles one message at a time, in arrival order: the main
@@ -117,4 +80,8 @@ export function inOrder(handle: (message: ToWorker) => Promise<void>): (message:
   return (message) => {
     previous = previous.then(() => handle(message));
   };
+}
+
+export function firstLine(err: unknown): string {
+  return (err instanceof Error ? err.message : String(err)).split('\n')[0]!.slice(0, 500);
 }

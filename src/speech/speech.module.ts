@@ -1,13 +1,15 @@
 import { Module } from '@nestjs/common';
+import { ModelsModule } from '../models/models.module.js';
 import { TasksModule } from '../tasks/tasks.module.js';
 import { AudioDecoder } from './audio-decoder.service.js';
 import { AudioController, SpeechController } from './speech.controller.js';
 import { SpeechService } from './speech.service.js';
 import { TranscriptionService } from './transcription.service.js';
+import { TranscriptionWorkers } from './transcription-workers.js';
 
 @Module({
-  imports: [TasksModule],
+  imports: [TasksModule, ModelsModule],
   controllers: [SpeechController, AudioController],
-  providers: [AudioDecoder, SpeechService, TranscriptionService],
+  providers: [AudioDecoder, SpeechService, TranscriptionService, TranscriptionWorkers],
 })
 export class SpeechModule {}

@@ -6,6 +6,7 @@ import { type MediaRequest, opt, parseOptions } from '../tasks/media-input.js';
 import { TaskModels, type TaskTrace } from '../tasks/task-models.service.js';
 import { AudioDecoder } from './audio-decoder.service.js';
 import { tasksFor } from '../contracts/task-table.js';
+import { transcriptionOutput } from './transcription-pipeline.js';
 
 const SAMPLE_RATE = 16_000;
 /** Whisper reads 30 s windows; longer audio is cut into windows that overlap by 5 s and stitched. */
@@ -23,11 +24,6 @@ const options = {
   temperature: opt.number(0, 1).default(0),
   'timestamp_granularities[]': z.union([z.literal('segment'), z.array(z.literal('segment'))]).optional(),
 };
-
-interface PipelineChunk {
-  timestamp: [number, number | null];
-  text: string;
-}
 
 export interface Transcription {
   /** What OpenAI's response_format asks for: JSON, or plain text. */
@@ -56,7 +52,7 @@ export class TranscriptionService {
     }
     const audio = await trace.decoding(this.decoder.decode(media.items[0]!.bytes, SAMPLE_RATE));
     const verbose = o.response_format === 'verbose_json';
-    const call: Record<string, unknown> = {
+    const call = {
       return_timestamps: verbose,
       chunk_length_s: audio.durationSeconds > CHUNK_SECONDS ? CHUNK_SECONDS : 0,
       stride_length_s: STRIDE_SECONDS,
@@ -66,7 +62,7 @@ export class TranscriptionService {
     const result = await model.runner.pipeline(audio.samples, call);
     trace.queueMs += result.queueMs;
     trace.inferenceMs += result.inferenceMs;
-    const output = result.value as { text: string; chunks?: PipelineChunk[] };
+    const output = transcriptionOutput.parse(result.output);
     const text = output.text.trim();
     const notes = o.prompt !== undefined ? ['prompt is not used: this server does not condition Whisper on a prompt'] : [];
     if (o.response_format === 'text') return { body: `${text}\n`, notes };

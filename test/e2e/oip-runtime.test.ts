@@ -167,7 +167,8 @@ describe('runtime: batching, event loop, backpressure, lifecycle', () => {
     await request(t.server).post('/v2/repository/models/det-slow/load').expect(200);
     const models = t.app.get(ModelRepository);
     const runner = models.loaded(models.version('det-slow'))!;
-    const workers = (runner as unknown as { workers: Array<{ threadId: number; worker: { terminate(): Promise<number> } }> }).workers;
+    type Workers = Array<{ threadId: number; worker: { terminate(): Promise<number> } }>;
+    const workers = (runner as unknown as { pool: { workers: Workers } }).pool.workers;
     const dead = workers[0]!.threadId;
     // Fault injection on an idle instance: ending a thread inside a native ONNX Runtime call aborts the
     // whole process (as any native crash would), so the thread is ended between runs.

@@ -1,6 +1,6 @@
 import ort from 'onnxruntime-node';
 import type { TensorSpec } from '../contracts/model-manifest.js';
-import { DATATYPE_OF_ORT } from './ort-types.js';
+import { DATATYPE_OF_ORT } from '../runtime/ort-types.js';
 
 export interface OnnxSignature {
   inputs: TensorSpec[];

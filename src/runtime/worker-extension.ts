@@ -1,0 +1,43 @@
+/**
+ * What domain code implements to run inside a model's worker. A domain module exports
+ * `extension` (one of the interfaces below); the worker imports it by the URL its WorkerInit
+ * names, so the runtime never imports domain code and the domain's heavy libraries load only in
+ * the workers that use them.
+ */
+import type { NamedTensors } from '../contracts/tensor.js';
+import type { EmbedPart, EmbedPartAnswer, PipelineRequest, PlainValue } from './work.js';
+
+/** The worker's session, as tensors in and out. */
+export interface TensorSession {
+  run(inputs: NamedTensors, outputs: string[]): Promise<NamedTensors>;
+}
+
+/** Serves `embed` beside a session the worker owns. */
+export interface EmbedExtension {
+  /**
+   * Loads what the extension needs (its own files and state), beside the session: a failure fails the
+   * `embed` requests only (with the AppError thrown here), and the session still serves `run`.
+   */
+  load(config: unknown): Promise<EmbedHandler>;
+}
+export interface EmbedHandler {
+  /** One answer per part; a part refused alone gets `ok: false` with its ErrorCode. Throwing fails the whole batch. */
+  embed(parts: EmbedPart[], session: TensorSession): Promise<{ answers: EmbedPartAnswer[]; inferNs: number }>;
+}
+
+/** Serves `pipeline`: a model program the extension loads and runs itself. */
+export interface PipelineExtension {
+  /** Loads the program on one execution provider; throws when that provider cannot serve it. */
+  load(config: unknown, options: { provider: string; intraOpThreads: number }): Promise<PipelineHandler>;
+}
+export interface PipelineHandler {
+  call(request: PipelineRequest): Promise<PlainValue>;
+  dispose(): Promise<void>;
+}
+
+/** The `extension` export of the module at `url`, checked to have a load(). */
+export async function importExtension<T extends EmbedExtension | PipelineExtension>(url: string): Promise<T> {
+  const module: { extension?: T } = await import(url);
+  if (typeof module.extension?.load !== 'function') throw new Error(`${url} exports no worker extension`);
+  return module.extension;
+}
