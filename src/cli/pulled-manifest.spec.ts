@@ -13,6 +13,8 @@ describe('inferTask', () => {
     [{ architectures: ['BertModel'], id2label: { 0: 'LABEL_0', 1: 'LABEL_1' } }, 'feature-extraction'],
     [{ model_type: 'bert', id2label: { 0: 'LABEL_0', 1: 'LABEL_1' } }, 'feature-extraction'],
     [{ model_type: 'bert', id2label: { 0: 'spam', 1: 'ham' } }, 'text-classification'],
+    [{ architectures: ['Qwen2ForCausalLM'], model_type: 'qwen2' }, 'text-generation'],
+    [{ architectures: ['LlamaForCausalLM'] }, 'text-generation'],
     [{}, 'feature-extraction'],
   ];
   for (const [config, task] of cases)

@@ -52,6 +52,20 @@ export interface AppConfig {
     /** Bytes per row of the backbone feature cache (pg-protocol cannot read a value over 512 MB). */
     featuresChunkBytes: number;
   };
+  /** Text generation (decoder models), per model unless its manifest's `parameters` say otherwise. */
+  generation: {
+    /** Sequences one decode step runs at most. */
+    maxSequences: number;
+    /** Key/value cache a model's running sequences may hold, padding included. */
+    kvCacheBytes: number;
+    /** Sequences that may wait for room beyond those that run; past it, 429 OVERLOADED. */
+    queue: number;
+    /** Prompt tokens (padded, all new sequences together) one prefill pass takes; longer prompts go in several. */
+    prefillChunkTokens: number;
+    /** `n` of one request, and prompts of one /v1/completions request, at most. */
+    maxChoices: number;
+    maxPrompts: number;
+  };
   media: {
     /** Decoded images with more pixels are refused before they are decoded (decompression bombs). */
     maxImagePixels: number;
@@ -191,6 +205,14 @@ export function loadConfig(source: Record<string, string | undefined>): AppConfi
       runners: e.LATHE_TRAINING_RUNNERS,
       maxRunSeconds: e.LATHE_TRAINING_MAX_SECONDS,
       featuresChunkBytes: e.LATHE_FEATURES_CHUNK_BYTES,
+    },
+    generation: {
+      maxSequences: e.LATHE_GENERATE_MAX_SEQUENCES,
+      kvCacheBytes: e.LATHE_GENERATE_KV_CACHE_BYTES,
+      queue: e.LATHE_GENERATE_QUEUE,
+      prefillChunkTokens: e.LATHE_GENERATE_PREFILL_CHUNK_TOKENS,
+      maxChoices: e.LATHE_GENERATE_MAX_CHOICES,
+      maxPrompts: e.LATHE_GENERATE_MAX_PROMPTS,
     },
     media: {
       maxImagePixels: e.LATHE_IMAGE_MAX_PIXELS,

@@ -61,6 +61,12 @@ export const envSchema = z.object({
   LATHE_OIP_JSON_OFFTHREAD_BYTES: int(0, 2 ** 31 - 1).default(256 * 1024),
   LATHE_OIP_JSON_WORKERS: int(1, 64).default(2),
   LATHE_OIP_JSON_QUEUE: int(0, 100_000).default(128),
+  LATHE_GENERATE_MAX_SEQUENCES: int(1, 1024).default(16),
+  LATHE_GENERATE_KV_CACHE_BYTES: int(1024 * 1024, 2 ** 50).default(1024 * 1024 * 1024),
+  LATHE_GENERATE_QUEUE: int(0, 100_000).default(64),
+  LATHE_GENERATE_PREFILL_CHUNK_TOKENS: int(16, 1_000_000).default(512),
+  LATHE_GENERATE_MAX_CHOICES: int(1, 128).default(16),
+  LATHE_GENERATE_MAX_PROMPTS: int(1, 1024).default(64),
 });
 
 export type Env = z.infer<typeof envSchema>;

@@ -23,6 +23,9 @@ export const USES = {
   speechVad: 'POST /v1/speech/vad',
   speechKeywords: 'POST /v1/speech/keywords',
   transcriptions: 'POST /v1/audio/transcriptions',
+  chatCompletions: 'POST /v1/chat/completions',
+  completions: 'POST /v1/completions',
+  generate: 'POST /v2/models/{model}/generate',
 } as const;
 export type Use = keyof typeof USES;
 
@@ -47,6 +50,11 @@ export interface TaskRow {
   readonly backbone?: 'text' | 'image';
   /** The head fine-tuning registers with this task: the backbone's input and what the head does. */
   readonly head?: { readonly input: HeadInput; readonly kind: HeadKind };
+  /**
+   * A decoder-only causal LM in the Hugging Face ONNX layout (input_ids, attention_mask,
+   * position_ids, past_key_values.* in; logits, present.* out): its workers run the decode loop.
+   */
+  readonly decoder?: 'causal-lm';
   /** `lathe models pull`: config.json's `id2label` are its labels. */
   readonly labelled?: boolean;
   /** `lathe models pull`: Transformers' head class names (in `architectures`) that mean this task. */
@@ -96,6 +104,13 @@ export const TASKS = Object.freeze({
     output: 'transcription',
     architectures: [/(ForCTC|ForSpeechSeq2Seq)$/, /^Whisper.*ForConditionalGeneration$/],
     modelTypes: ['whisper', 'wav2vec2', 'wav2vec2-bert', 'hubert', 'wavlm', 'moonshine', 'speecht5'],
+  },
+  'text-generation': {
+    modality: 'text',
+    uses: ['chatCompletions', 'completions', 'generate'],
+    output: 'generated-text',
+    decoder: 'causal-lm',
+    architectures: [/ForCausalLM$/],
   },
   'question-answering': { modality: 'text', uses: [], output: 'tensors', architectures: [/ForQuestionAnswering$/] },
   'feature-extraction': { modality: 'text', uses: ['embeddings'], output: 'embeddings', textWorkers: 'pooled', backbone: 'text' },

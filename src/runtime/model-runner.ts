@@ -7,7 +7,7 @@ import { signatureOf } from './batch-signature.js';
 import { type Batchable, Batcher, type BatchPolicy } from './batcher.js';
 import { ModelStatsRecorder } from './model-stats.js';
 import type { SessionWorker } from './session-worker.js';
-import type { EmbedPart, PipelineRequest, ResultOf, WorkKind, WorkKinds } from './work.js';
+import type { EmbedPart, PipelineRequest, PlainValue, ResultOf, WorkKind, WorkKinds } from './work.js';
 import { WorkerPool } from './worker-pool.js';
 import type { ExtensionRef, TensorInfo, WorkerInit, WorkTiming } from './worker-protocol.js';
 
@@ -23,6 +23,7 @@ export interface BatchingPolicy extends BatchPolicy {
 export type WorkerPlan =
   | { kind: 'session'; modelPath: string }
   | { kind: 'session-embed'; modelPath: string; embed: ExtensionRef }
+  | { kind: 'session-generate'; modelPath: string; generate: ExtensionRef }
   | { kind: 'pipeline'; pipeline: ExtensionRef };
 
 export interface RunnerOptions {
@@ -51,6 +52,7 @@ export type InferResult = ResultOf<'run'>;
 export type ScanResult = ResultOf<'scan'>;
 export type PipelineResult = ResultOf<'pipeline'>;
 export type EmbedResult = ResultOf<'embed'>;
+export type GenerateResult = ResultOf<'generate'>;
 
 /** A request while it waits and runs. */
 interface Tracked extends Batchable {
@@ -170,6 +172,35 @@ export class ModelRunner {
     return new Promise((resolve, reject) => this.accept({ kind: 'embed', request: part, key: 'embed', rows, ...fresh(), resolve, reject }));
   }
 
+  /**
+   * One streaming call of the workers' decoder loop (see WorkerPlan `session-generate`), on the
+   * worker with the fewest calls in flight. It skips the queue and the batcher: the loop admits,
+   * batches and refuses (OVERLOADED) its sequences itself, and a call lasts as long as its tokens
+   * take, so the model's request deadline does not apply. Aborting `signal` ends it before the
+   * loop's next step.
+   */
+  async generate(input: PlainValue, onEvent: (event: PlainValue) => void, signal?: AbortSignal): Promise<GenerateResult> {
+    if (this.options.worker.kind !== 'session-generate')
+      throw new AppError(ErrorCode.ValidationFailed, `model "${this.options.name}" has no decoder loop in its workers`);
+    const worker = this.pool.all.reduce<SessionWorker | undefined>((best, w) => (!best || w.inFlight < best.inFlight ? w : best), undefined);
+    if (!worker) throw new AppError(ErrorCode.Unavailable, `model "${this.options.name}" has no live instance`);
+    const started = nowNs();
+    this.pool.acquire(worker);
+    try {
+      const done = await worker.stream({ input }, onEvent, signal);
+      this.stats.request(true, Number(nowNs() - started), 0);
+      this.events.request('success', 0);
+      return { output: done.answer.output, queueMs: 0, inferenceMs: done.timing.inferNs / 1e6 };
+    } catch (err) {
+      const overloaded = err instanceof AppError && err.code === ErrorCode.Overloaded;
+      this.stats.request(false, Number(nowNs() - started), undefined);
+      this.events.request(overloaded ? 'overloaded' : 'fail', undefined);
+      throw err;
+    } finally {
+      this.pool.release(worker);
+    }
+  }
+
   async stop(): Promise<void> {
     this.admission.close();
     clearTimeout(this.delayTimer);
@@ -231,6 +262,8 @@ export class ModelRunner {
           return await this.runPipeline(worker, head, started);
         case 'embed':
           return await this.runEmbed(worker, ofKind(batch, 'embed'), started);
+        case 'generate':
+          throw new Error('generate calls go to a worker directly (see generate()), never through the batcher');
       }
     } catch (err) {
       // A scan the worker stopped at its deadline answers as a timeout, whichever clock saw it first.
@@ -369,6 +402,8 @@ function workerInit(plan: WorkerPlan, providers: string[], intraOpThreads: numbe
       return { kind: 'session', session: { modelPath: plan.modelPath, providers, intraOpThreads } };
     case 'session-embed':
       return { kind: 'session-embed', session: { modelPath: plan.modelPath, providers, intraOpThreads }, embed: plan.embed };
+    case 'session-generate':
+      return { kind: 'session-generate', session: { modelPath: plan.modelPath, providers, intraOpThreads }, generate: plan.generate };
     case 'pipeline':
       return { kind: 'pipeline', providers, intraOpThreads, pipeline: plan.pipeline };
   }

@@ -51,6 +51,8 @@ async function handle(handler: PipelineHandler, message: ToWorker): Promise<void
     port.close();
     return;
   }
+  // Nothing of a pipeline's can be cancelled: the call runs to its end.
+  if (message.type === 'cancel') return;
   if (message.kind !== 'pipeline') {
     post({ type: 'failed', id: message.id, code: ErrorCode.Internal, message: `a pipeline worker cannot take "${message.kind}" work` });
     return;

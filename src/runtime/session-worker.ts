@@ -1,12 +1,13 @@
 import { Worker } from 'node:worker_threads';
 import { AppError } from '../common/errors/app-error.js';
 import { ErrorCode } from '../common/errors/error-code.js';
-import type { WorkKind, WorkKinds } from './work.js';
+import type { PlainValue, WorkKind, WorkKinds } from './work.js';
 import type { FromWorker, WorkerDone, WorkerFailed, WorkerInit, WorkerReady } from './worker-protocol.js';
 
 const ENTRY = {
   session: new URL('./session.worker.js', import.meta.url),
   'session-embed': new URL('./session.worker.js', import.meta.url),
+  'session-generate': new URL('./session.worker.js', import.meta.url),
   pipeline: new URL('./pipeline.worker.js', import.meta.url),
 } satisfies Record<WorkerInit['kind'], URL>;
 
@@ -17,6 +18,8 @@ interface Pending {
   kind: WorkKind;
   resolve: (done: WorkerDone) => void;
   reject: (err: Error) => void;
+  /** A streaming call's events. */
+  onEvent?: (event: PlainValue) => void;
 }
 
 /**
@@ -41,6 +44,7 @@ export class SessionWorker {
       const onMessage = (message: FromWorker) => {
         if (message.type === 'ready') resolve(message);
         else if (message.type === 'load-failed') reject(new Error(message.error));
+        else if (message.type === 'event') this.pending.get(message.id)?.onEvent?.(message.event);
         else this.settle(message);
       };
       this.worker.on('message', onMessage);
@@ -69,6 +73,29 @@ export class SessionWorker {
         isDone(done, kind) ? resolve(done) : reject(new Error(`worker answered "${done.kind}" work to "${kind}"`));
       this.pending.set(id, { kind, resolve: settle, reject });
       this.worker.postMessage({ type: 'work', kind, id, batch }, transfer);
+    });
+  }
+
+  /**
+   * Posts one `generate` call; `onEvent` gets what the worker reports before its answer. Aborting
+   * `signal` asks the worker to end the call before its next step (the call then rejects).
+   */
+  stream(batch: WorkKinds['generate']['batch'], onEvent: (event: PlainValue) => void, signal?: AbortSignal): Promise<DoneOf<'generate'>> {
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      const cancel = () => this.worker.postMessage({ type: 'cancel', id });
+      signal?.addEventListener('abort', cancel, { once: true });
+      const settle = (done: WorkerDone) =>
+        isDone(done, 'generate') ? resolve(done) : reject(new Error(`worker answered "${done.kind}" work to "generate"`));
+      const unhook = () => signal?.removeEventListener('abort', cancel);
+      this.pending.set(id, {
+        kind: 'generate',
+        resolve: (done) => (unhook(), settle(done)),
+        reject: (err) => (unhook(), reject(err)),
+        onEvent,
+      });
+      this.worker.postMessage({ type: 'work', kind: 'generate', id, batch });
+      if (signal?.aborted) cancel();
     });
   }
 
@@ -118,5 +145,5 @@ function isDone<K extends WorkKind>(done: WorkerDone, kind: K): done is DoneOf<K
 /** A batch the model refused says so ("inference failed: ..."); other codes carry the worker's message as it is. */
 function workerError(failed: WorkerFailed): AppError {
   const message = failed.code === ErrorCode.ValidationFailed ? `inference failed: ${failed.message}` : failed.message;
-  return new AppError(failed.code, message);
+  return new AppError(failed.code, message, undefined, failed.headers);
 }

@@ -10,9 +10,25 @@ import { ErrorCode } from '../common/errors/error-code.js';
 import { DATATYPE_OF_ORT, ORT_TYPE_OF } from './ort-types.js';
 import { runScan, ScanDeadlineExceeded } from './scan-loop.js';
 import { concatBatch, type NamedTensors, Scratch, type TensorData } from '../contracts/tensor.js';
-import type { EmbedBatch, EmbedPartAnswer, RunBatch, ScanBatch } from './work.js';
-import { type EmbedExtension, type EmbedHandler, importExtension, type TensorSession } from './worker-extension.js';
-import { type FromWorker, firstLine, inOrder, type TensorInfo, type ToWorker, type WorkerInit } from './worker-protocol.js';
+import type { EmbedBatch, EmbedPartAnswer, GenerateCall, RunBatch, ScanBatch } from './work.js';
+import {
+  type EmbedExtension,
+  type EmbedHandler,
+  type GenerateExtension,
+  type GenerateHandler,
+  importExtension,
+  type TensorSession,
+} from './worker-extension.js';
+import {
+  type FromWorker,
+  firstLine,
+  inOrder,
+  type TensorInfo,
+  type ToWorker,
+  type WorkerCancel,
+  type WorkerInit,
+  type WorkerRequest,
+} from './worker-protocol.js';
 
 type SessionInit = Exclude<WorkerInit, { kind: 'pipeline' }>;
 const init: SessionInit = workerData;
@@ -65,11 +81,28 @@ async function createSession(): Promise<void> {
         interOpNumThreads: 1,
         graphOptimizationLevel: 'all',
       });
-      post({ type: 'ready', provider, fallbacks, inputs: describe(session.inputMetadata), outputs: describe(session.outputMetadata) });
-      port.on(
-        'message',
-        inOrder((message) => handle(session, message)),
-      );
+      const inputs = describe(session.inputMetadata);
+      let generator: GenerateHandler | undefined;
+      if (init.kind === 'session-generate') {
+        // The decoder loop is what this model is for: without it the model does not load.
+        try {
+          const extension = await importExtension<GenerateExtension>(init.generate.module);
+          generator = await extension.load(init.generate.config, { ...tensorSession(session), inputs });
+        } catch (err) {
+          await session.release();
+          post({ type: 'load-failed', error: firstLine(err) });
+          return;
+        }
+      }
+      post({ type: 'ready', provider, fallbacks, inputs, outputs: describe(session.outputMetadata) });
+      const inTurn = inOrder((message: Exclude<ToWorker, WorkerCancel>) => handle(session, message));
+      port.on('message', (message: ToWorker) => {
+        // A generate call lasts many steps and shares them with the others: it is not one of the
+        // messages that run one at a time, and neither is the cancel that ends it.
+        if (message.type === 'cancel') return generator?.cancel(message.id);
+        if (message.type === 'work' && message.kind === 'generate') return void generate(generator, message);
+        inTurn(message);
+      });
       return;
     } catch (err) {
       fallbacks.push({ provider, error: firstLine(err) });
@@ -78,7 +111,7 @@ async function createSession(): Promise<void> {
   post({ type: 'load-failed', error: fallbacks.map((f) => `${f.provider}: ${f.error}`).join('; ') });
 }
 
-async function handle(session: ort.InferenceSession, message: ToWorker): Promise<void> {
+async function handle(session: ort.InferenceSession, message: Exclude<ToWorker, WorkerCancel>): Promise<void> {
   const startedNs = process.hrtime.bigint();
   if (message.type === 'close') {
     await session.release();
@@ -102,11 +135,32 @@ async function handle(session: ort.InferenceSession, message: ToWorker): Promise
         return post({ type: 'done', kind: 'embed', id: message.id, answer, timing: { startedNs, inputNs, inferNs } }, transfer);
       }
       case 'pipeline':
-        return post({ type: 'failed', id: message.id, code: ErrorCode.Internal, message: 'a session worker cannot run a pipeline' });
+      case 'generate':
+        return post({ type: 'failed', id: message.id, code: ErrorCode.Internal, message: `this session worker cannot take "${message.kind}" work` });
     }
   } catch (err) {
     const code = err instanceof ScanDeadlineExceeded ? ErrorCode.DeadlineExceeded : ErrorCode.ValidationFailed;
     post({ type: 'failed', id: message.id, code, message: firstLine(err) });
+  }
+}
+
+/** One generate call, its events posted as they come; an AppError keeps its code and headers (Retry-After). */
+async function generate(generator: GenerateHandler | undefined, message: Extract<WorkerRequest, { kind: 'generate' }>): Promise<void> {
+  const { id } = message;
+  if (!generator) {
+    return post({ type: 'failed', id, code: ErrorCode.Internal, message: 'this session worker has no generate extension' });
+  }
+  const startedNs = process.hrtime.bigint();
+  try {
+    const output = await generator.generate(id, (message.batch as GenerateCall).input, (event) => post({ type: 'event', id, event }));
+    const timing = { startedNs, inputNs: 0, inferNs: Number(process.hrtime.bigint() - startedNs) };
+    post({ type: 'done', kind: 'generate', id, answer: { output }, timing });
+  } catch (err) {
+    if (err instanceof AppError) {
+      const headers = err.headers ? { ...err.headers } : undefined;
+      return post({ type: 'failed', id, code: err.code, message: err.message, ...(headers ? { headers } : {}) });
+    }
+    post({ type: 'failed', id, code: ErrorCode.Internal, message: firstLine(err) });
   }
 }
 

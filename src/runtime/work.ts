@@ -8,9 +8,9 @@ import type { NamedTensors, Tensor } from '../contracts/tensor.js';
  * share of the answer). One entry here, one handler in the worker and
  * one case in ModelRunner.execute make a kind; nothing else switches on it.
  *
- * A decoder loop (`generate`) fits as one more entry: its request a prompt and sampling options,
- * its batch message the sequences joining the running batch, its answer the finished sequence;
- * tokens reach the caller as `chunk` replies between the request and its answer.
+ * `generate` streams: between its request and its answer the worker sends `event` messages
+ * (tokens as they are decoded), and the caller may cancel it; it is never queued here, because the
+ * extension's decoder loop batches its sequences itself, step by step.
  */
 export interface WorkKinds {
   /** One session run over named tensors; requests with equal keys are concatenated along each tensor's batch axis. */
@@ -21,6 +21,8 @@ export interface WorkKinds {
   pipeline: { request: PipelineRequest; batch: PipelineRequest; answer: PipelineAnswer; result: PipelineAnswer };
   /** Inputs to one vector each, encoded, run and pooled by the worker's extension; batched with other requests' inputs. */
   embed: { request: EmbedPart; batch: EmbedBatch; answer: EmbedPartAnswer[]; result: EmbedVectors };
+  /** One streaming call of the worker's `generate` extension (a decoder loop); runs beside the others on its worker. */
+  generate: { request: GenerateCall; batch: GenerateCall; answer: GenerateAnswer; result: GenerateAnswer };
 }
 export type WorkKind = keyof WorkKinds;
 
@@ -74,6 +76,14 @@ export interface PipelineRequest {
 }
 export interface PipelineAnswer {
   /** What the extension's program answered; its caller parses it against the extension's own schema. */
+  output: PlainValue;
+}
+
+/** The extension's own request (it parses it); events and answer are its own shapes too. */
+export interface GenerateCall {
+  input: PlainValue;
+}
+export interface GenerateAnswer {
   output: PlainValue;
 }
 

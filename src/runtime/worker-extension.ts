@@ -6,6 +6,7 @@
  */
 import type { NamedTensors } from '../contracts/tensor.js';
 import type { EmbedPart, EmbedPartAnswer, PipelineRequest, PlainValue } from './work.js';
+import type { TensorInfo } from './worker-protocol.js';
 
 /** The worker's session, as tensors in and out. */
 export interface TensorSession {
@@ -35,8 +36,23 @@ export interface PipelineHandler {
   dispose(): Promise<void>;
 }
 
+/** Serves `generate`: a decoder loop over the worker's session that streams what it decodes. */
+export interface GenerateExtension {
+  /** Loads what the loop needs beside the session (tokenizer, config); a failure fails the model's load. */
+  load(config: unknown, session: TensorSession & { inputs: TensorInfo[] }): Promise<GenerateHandler>;
+}
+export interface GenerateHandler {
+  /**
+   * Runs one call to its end, reporting events as it goes; calls run concurrently (the loop
+   * batches them). Throwing an AppError fails the call with its code and headers.
+   */
+  generate(id: number, input: PlainValue, emit: (event: PlainValue) => void): Promise<PlainValue>;
+  /** Ends call `id` before the loop's next step; its generate() then rejects. */
+  cancel(id: number): void;
+}
+
 /** The `extension` export of the module at `url`, checked to have a load(). */
-export async function importExtension<T extends EmbedExtension | PipelineExtension>(url: string): Promise<T> {
+export async function importExtension<T extends EmbedExtension | PipelineExtension | GenerateExtension>(url: string): Promise<T> {
   const module: { extension?: T } = await import(url);
   if (typeof module.extension?.load !== 'function') throw new Error(`${url} exports no worker extension`);
   return module.extension;

@@ -1,5 +1,5 @@
 import type { ErrorCode } from '../common/errors/error-code.js';
-import type { WorkKind, WorkKinds } from './work.js';
+import type { PlainValue, WorkKind, WorkKinds } from './work.js';
 
 /** Messages between the scheduler (main thread) and a model's worker threads. */
 
@@ -26,6 +26,8 @@ export type WorkerInit =
   | { kind: 'session'; session: SessionOptions }
   /** A session plus an extension that encodes and pools inputs around it: `run`, `scan` and `embed`. */
   | { kind: 'session-embed'; session: SessionOptions; embed: ExtensionRef }
+  /** A session plus an extension whose decoder loop answers `generate` (streamed, cancellable): `run` too. */
+  | { kind: 'session-generate'; session: SessionOptions; generate: ExtensionRef }
   /** No session of the runtime's own: an extension's program (e.g. a Transformers.js pipeline) answers `pipeline`. */
   | { kind: 'pipeline'; providers: string[]; intraOpThreads: number; pipeline: ExtensionRef };
 
@@ -40,7 +42,9 @@ export interface TensorInfo {
 /** One piece of work for a worker: a batch of one kind. */
 export type WorkerRequest = { [K in WorkKind]: { type: 'work'; kind: K; id: number; batch: WorkKinds[K]['batch'] } }[WorkKind];
 export type WorkerClose = { type: 'close' };
-export type ToWorker = WorkerRequest | WorkerClose;
+/** Ends a `generate` call early (its caller went away); the worker answers it with a failure. */
+export type WorkerCancel = { type: 'cancel'; id: number };
+export type ToWorker = WorkerRequest | WorkerClose | WorkerCancel;
 
 export interface WorkTiming {
   /** process.hrtime.bigint() when the worker began this message (the clock is the process's, shared by its threads). */
@@ -68,14 +72,16 @@ export type WorkerDone = {
  * stopped at the request's deadline, VALIDATION_FAILED when the model refused the inputs, INTERNAL
  * for work the worker does not do.
  */
-export type WorkerFailed = { type: 'failed'; id: number; code: ErrorCode; message: string };
-export type FromWorker = WorkerReady | WorkerLoadFailed | WorkerDone | WorkerFailed;
+export type WorkerFailed = { type: 'failed'; id: number; code: ErrorCode; message: string; headers?: Record<string, string> };
+/** Something a streaming call (`generate`) reports before its answer. */
+export type WorkerEvent = { type: 'event'; id: number; event: PlainValue };
+export type FromWorker = WorkerReady | WorkerLoadFailed | WorkerDone | WorkerFailed | WorkerEvent;
 
 /**
  * A worker's message listener that handles one message at a time, in arrival order: the main
  * thread may post the next batch while one runs, and each run's time must be its own.
  */
-export function inOrder(handle: (message: ToWorker) => Promise<void>): (message: ToWorker) => void {
+export function inOrder<M extends ToWorker>(handle: (message: M) => Promise<void>): (message: M) => void {
   let previous: Promise<void> = Promise.resolve();
   return (message) => {
     previous = previous.then(() => handle(message));

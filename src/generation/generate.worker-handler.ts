@@ -1,0 +1,78 @@
+/**
+ * The `generate` extension of a decoder model's session worker: the tokenizer and config files
+ * loaded beside the session, and a TextGenerator (the decode loop with continuous batching) over
+ * it. Loaded by the session worker from the URL GenerationWorkers gives, so tokenizing, sampling
+ * and detokenizing never run on the thread that answers HTTP.
+ */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { AppError } from '../common/errors/app-error.js';
+import { ErrorCode } from '../common/errors/error-code.js';
+import { configureTransformers, loadTokenizer } from '../nlp/hf-tokenizer.js';
+import type { PlainValue } from '../runtime/work.js';
+import type { GenerateExtension, GenerateHandler } from '../runtime/worker-extension.js';
+import { generationWorkerConfig } from './generation-worker-config.js';
+import { type GenerateRequest, type GenerationTokenizer, modelConfig, TextGenerator } from './text-generator.js';
+
+export const extension: GenerateExtension = {
+  async load(raw, session) {
+    const spec = generationWorkerConfig.parse(raw);
+    const kv = session.inputs.find((t) => t.name === 'past_key_values.0.key');
+    if (!kv || !session.inputs.some((t) => t.name === 'input_ids') || !session.inputs.some((t) => t.name === 'attention_mask')) {
+      throw new AppError(
+        ErrorCode.ModelLoadFailed,
+        `model "${spec.model}": a text-generation model takes input_ids, attention_mask and past_key_values.{i}.key/value (a decoder exported with its cache)`,
+      );
+    }
+    if (kv.type !== 'float32' && kv.type !== 'float16') {
+      throw new AppError(ErrorCode.ModelLoadFailed, `model "${spec.model}": its cache is ${kv.type}; float32 and float16 caches are served`);
+    }
+    let generator: TextGenerator;
+    try {
+      configureTransformers(spec.cacheDir);
+      const readJson = async (name: string, required: boolean) => {
+        try {
+          return JSON.parse(await readFile(join(spec.folder, name), 'utf8')) as Record<string, unknown>;
+        } catch (err) {
+          if (!required && (err as NodeJS.ErrnoException).code === 'ENOENT') return {};
+          throw err;
+        }
+      };
+      const [tokenizer, config, generation] = await Promise.all([
+        loadTokenizer(spec.folder),
+        readJson('config.json', true),
+        readJson('generation_config.json', false),
+      ]);
+      const model = modelConfig(config, generation, kv.type === 'float16' ? 'FP16' : 'FP32');
+      model.positionIds = session.inputs.some((t) => t.name === 'position_ids');
+      generator = new TextGenerator(tokenizer as unknown as GenerationTokenizer, model, (feeds, outputs) => session.run(feeds, outputs), {
+        maxSequences: spec.maxSequences,
+        kvBudgetBytes: spec.kvCacheBytes,
+        prefillChunkTokens: spec.prefillChunkTokens,
+        maxWaiting: spec.queue,
+        retryAfterSeconds: spec.retryAfterSeconds,
+      });
+    } catch (err) {
+      const reason = (err instanceof Error ? err.message : String(err)).split('\n')[0]!.slice(0, 500);
+      throw new AppError(ErrorCode.ModelLoadFailed, `model "${spec.model}": tokenizer or config files could not be read: ${reason}`);
+    }
+    return new Generations(generator);
+  },
+};
+
+class Generations implements GenerateHandler {
+  constructor(private readonly generator: TextGenerator) {}
+
+  async generate(id: number, input: PlainValue, emit: (event: PlainValue) => void): Promise<PlainValue> {
+    const result = await this.generator.generate(id, input as unknown as GenerateRequest, (event) => {
+      const { running, waiting, kvBytes } = this.generator.stats();
+      emit({ ...event, engine: { running, waiting, kvBytes } } as unknown as PlainValue);
+    });
+    const { running, waiting, kvBytes } = this.generator.stats();
+    return { ...result, engine: { running, waiting, kvBytes } } as unknown as PlainValue;
+  }
+
+  cancel(id: number): void {
+    this.generator.cancel(id);
+  }
+}

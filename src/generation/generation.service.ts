@@ -1,0 +1,96 @@
+import { Injectable } from '@nestjs/common';
+import { AppError } from '../common/errors/app-error.js';
+import { ErrorCode } from '../common/errors/error-code.js';
+import { tasksFor } from '../contracts/task-table.js';
+import { MetricsService } from '../metrics/metrics.service.js';
+import type { PlainValue } from '../runtime/work.js';
+import { type TaskModel, TaskModels } from '../tasks/task-models.service.js';
+import { GenerationMetrics } from './generation-metrics.js';
+import type { GenerateEvent, GenerateRequest, GenerateResult } from './text-generator.js';
+
+/** The decode loop's load, as the worker reports it with every event. */
+export interface EngineLoad {
+  running: number;
+  waiting: number;
+  kvBytes: number;
+}
+type Reported<T> = T & { engine: EngineLoad };
+
+/** One request's run as the routes see it: events as they come, then the result. */
+export interface Generation {
+  /** Resolves when the worker has read the prompt and queued its sequences; rejects if it refused them. */
+  accepted: Promise<{ promptTokens: number; maxTokens: number }>;
+  done: Promise<GenerateResult>;
+}
+
+const TEXT_GENERATION = tasksFor('completions');
+
+/**
+ * Text generation on the main thread: finds the model, hands each request to its workers' decode
+ * loop (see TextGenerator), forwards the events, and keeps the metrics. Nothing here touches a
+ * token: tokenizing, sampling and detokenizing run in the workers.
+ */
+@Injectable()
+export class GenerationService {
+  private readonly metrics: GenerationMetrics;
+
+  constructor(
+    private readonly models: TaskModels,
+    metrics: MetricsService,
+  ) {
+    this.metrics = new GenerationMetrics(metrics.registry);
+  }
+
+  /** A loaded text-generation model: 404 when unknown, 400 when of another task. */
+  model(name: string, version?: string): Promise<TaskModel> {
+    return this.models.get(name, TEXT_GENERATION, undefined, version);
+  }
+
+  /**
+   * Starts one request. `onEvent` gets each delta; aborting `signal` (the client went away) ends
+   * the request's sequences before the decode loop's next step.
+   */
+  start(model: TaskModel, request: GenerateRequest, onEvent: (event: GenerateEvent) => void, signal?: AbortSignal): Generation {
+    const labels = { model: model.name };
+    const started = process.hrtime.bigint();
+    const lastToken = new Map<number, bigint>();
+    let accept!: (value: { promptTokens: number; maxTokens: number }) => void;
+    const accepted = new Promise<{ promptTokens: number; maxTokens: number }>((resolve) => (accept = resolve));
+    const load = (engine: EngineLoad) => {
+      this.metrics.activeSequences.set(labels, engine.running);
+      this.metrics.waitingSequences.set(labels, engine.waiting);
+      this.metrics.kvCacheBytes.set(labels, engine.kvBytes);
+    };
+    const onWorkerEvent = (value: PlainValue) => {
+      const event = value as unknown as Reported<GenerateEvent>;
+      load(event.engine);
+      if (event.type === 'accepted') {
+        this.metrics.tokens.inc({ ...labels, kind: 'prompt' }, event.promptTokens);
+        accept({ promptTokens: event.promptTokens, maxTokens: event.maxTokens });
+      } else {
+        const now = process.hrtime.bigint();
+        const previous = lastToken.get(event.choice);
+        if (previous === undefined) this.metrics.timeToFirstToken.observe(labels, Number(now - started) / 1e9);
+        else this.metrics.interTokenLatency.observe(labels, Number(now - previous) / 1e9);
+        lastToken.set(event.choice, now);
+        this.metrics.tokens.inc({ ...labels, kind: 'completion' }, event.tokens);
+      }
+      onEvent(event);
+    };
+    const done = model.runner.generate(request as unknown as PlainValue, onWorkerEvent, signal).then(
+      (answer) => {
+        const result = answer.output as unknown as Reported<GenerateResult>;
+        load(result.engine);
+        for (const choice of result.choices) this.metrics.requests.inc({ ...labels, finish_reason: choice.finishReason });
+        const { engine: _engine, ...rest } = result;
+        return rest;
+      },
+      (err: unknown) => {
+        this.metrics.requests.inc({ ...labels, finish_reason: signal?.aborted ? 'cancelled' : 'error' });
+        throw err instanceof AppError ? err : new AppError(ErrorCode.Internal, err instanceof Error ? err.message : String(err));
+      },
+    );
+    // `accepted` never settles when the worker refuses the request: callers race it against `done`.
+    return { accepted: Promise.race([accepted, done.then(() => accepted)]), done };
+  }
+}
