@@ -15,8 +15,8 @@ export class InstancesController {
     description:
       'Each instance registers at boot, beats every LATHE_INSTANCE_HEARTBEAT_MS and marks itself draining and stopped on SIGTERM.',
     auth: 'admin',
+    ok: { type: InstanceListDto },
   })
-  @ApiOkResponse({ type: InstanceListDto })
   listInstances(): Promise<InstanceListDto> {
     return this.instances.list();
   }

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { z } from 'zod';
 import { AppError } from '../common/errors/app-error.js';
 import { ErrorCode } from '../common/errors/error-code.js';
-import { type MediaRequest, opt, parseOptions } from '../tasks/media-input.js';
+import { type MediaRequest, mediaOptions, opt, parseOptions } from '../tasks/media-input.js';
 import { TaskModels, type TaskTrace } from '../tasks/task-models.service.js';
 import { AudioDecoder } from './audio-decoder.service.js';
 import { tasksFor } from '../contracts/task-table.js';
@@ -12,8 +12,8 @@ const SAMPLE_RATE = 16_000;
 const CHUNK_SECONDS = 30;
 const STRIDE_SECONDS = 5;
 
-const options = {
-  model: opt.model(),
+export const transcriptionOptions = mediaOptions({
+  model: opt.model().meta({ example: 'whisper-tiny' }),
   language: z
     .string()
     .regex(/^[a-z]{2,3}$/, 'must be an ISO-639-1 code such as "en"')
@@ -22,7 +22,7 @@ const options = {
   response_format: z.enum(['json', 'text', 'verbose_json']).default('json'),
   temperature: opt.number(0, 1).default(0),
   'timestamp_granularities[]': z.union([z.literal('segment'), z.array(z.literal('segment'))]).optional(),
-};
+});
 
 interface PipelineChunk {
   timestamp: [number, number | null];
@@ -46,7 +46,7 @@ export class TranscriptionService {
 
   async transcribe(media: MediaRequest, trace: TaskTrace): Promise<Transcription> {
     if (media.items.length !== 1) throw new AppError(ErrorCode.ValidationFailed, `send one audio file (got ${media.items.length})`);
-    const o = parseOptions(options, media.options);
+    const o = parseOptions(transcriptionOptions, media.options);
     const model = await this.tasks.get(o.model, tasksFor('transcriptions'), trace);
     if (model.manifest.runtime !== 'transformers') {
       throw new AppError(
