@@ -10,19 +10,22 @@ import { OipService } from './oip.service.js';
 const MODEL = 'models/:model';
 const VERSION = 'models/:model/versions/:version';
 const METADATA_EXAMPLE = {
-  name: 'math-symbols',
+  name: 'glove-100d',
   versions: ['1'],
   platform: 'onnxruntime_onnx',
-  inputs: [{ name: 'input', datatype: 'FP32', shape: [-1, 1, 32, 32] }],
-  outputs: [{ name: 'logits', datatype: 'FP32', shape: [-1, 10] }],
-  parameters: { task: 'image-classification', license: 'MIT', max_batch_size: 8, execution_provider: 'cpu' },
+  inputs: [
+    { name: 'input_ids', datatype: 'INT64', shape: [-1, -1] },
+    { name: 'attention_mask', datatype: 'INT64', shape: [-1, -1] },
+  ],
+  outputs: [{ name: 'sentence_embedding', datatype: 'FP32', shape: [-1, 100] }],
+  parameters: { task: 'feature-extraction', license: 'PDDL-1.0 AND MIT', max_batch_size: 64, execution_provider: 'cpu' },
 };
-const STATS_EXAMPLE = { name: 'math-symbols', version: '1', inference_count: 12, execution_count: 9 };
+const STATS_EXAMPLE = { name: 'glove-100d', version: '1', inference_count: 12, execution_count: 9 };
 const INFER_EXAMPLE = {
   id: 'r1',
-  model_name: 'math-symbols',
+  model_name: 'glove-100d',
   model_version: '1',
-  outputs: [{ name: 'logits', datatype: 'FP32', shape: [1, 10], data: [0.1, 0.9] }],
+  outputs: [{ name: 'sentence_embedding', datatype: 'FP32', shape: [1, 100], data: [0.061, -0.027] }],
 };
 /** JSON tensors; the binary form is the same JSON header followed by the tensor bytes. */
 const INFER_BODY = {
@@ -32,11 +35,18 @@ const INFER_BODY = {
     inputs: z.array(z.unknown()).min(1),
     outputs: z.array(z.unknown()).optional(),
   }),
-  bodyExample: { id: 'r1', inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 2], data: [1, 2] }] },
+  bodyExample: {
+    id: 'r1',
+    inputs: [
+      { name: 'input_ids', datatype: 'INT64', shape: [1, 3], data: [2, 3, 4] },
+      { name: 'attention_mask', datatype: 'INT64', shape: [1, 3], data: [1, 1, 1] },
+    ],
+    outputs: [{ name: 'sentence_embedding' }],
+  },
   raw: ['application/octet-stream'],
 };
 const MODEL_ERRORS = [ErrorCode.ModelNotFound, ErrorCode.ModelLoadFailed];
-const modelParams = z.object({ model: z.string().min(1).meta({ example: 'math-symbols' }) });
+const modelParams = z.object({ model: z.string().min(1).meta({ example: 'glove-100d' }) });
 const versionParams = modelParams.extend({ version: z.string().min(1).meta({ example: '1' }) });
 
 /** The Open Inference Protocol v2 (KServe / Triton) over REST, with Triton's extensions. */
@@ -113,7 +123,7 @@ export class OipController {
 
   @Get(`${MODEL}/ready`)
   @ApiEndpoint({
-    ok: { example: { name: 'math-symbols', ready: true } },
+    ok: { example: { name: 'glove-100d', ready: true } },
     summary: 'Model readiness: 200 when loaded, 400 MODEL_NOT_READY otherwise',
     auth: 'infer',
     errors: [ErrorCode.ModelNotFound, ErrorCode.ModelNotReady],
@@ -125,7 +135,7 @@ export class OipController {
 
   @Get(`${VERSION}/ready`)
   @ApiEndpoint({
-    ok: { example: { name: 'math-symbols', ready: true } },
+    ok: { example: { name: 'glove-100d', ready: true } },
     summary: 'Model readiness: 200 when loaded, 400 MODEL_NOT_READY otherwise',
     auth: 'infer',
     errors: [ErrorCode.ModelNotFound, ErrorCode.ModelNotReady],
@@ -223,7 +233,7 @@ export class OipController {
   @Post('repository/index')
   @HttpCode(200)
   @ApiEndpoint({
-    ok: { example: [{ name: 'math-symbols', version: '1', state: 'READY' }] },
+    ok: { example: [{ name: 'glove-100d', version: '1', state: 'READY' }] },
     summary: 'Re-read the model repository and list every model version with its state',
     auth: 'manage',
   })
