@@ -17,7 +17,8 @@ export const transcriptionOptions = mediaOptions({
   language: z
     .string()
     .regex(/^[a-z]{2,3}$/, 'must be an ISO-639-1 code such as "en"')
-    .optional(),
+    .optional()
+    .meta({ example: 'en' }),
   prompt: z.string().max(10_000).optional(),
   response_format: z.enum(['json', 'text', 'verbose_json']).default('json'),
   temperature: opt.number(0, 1).default(0),
