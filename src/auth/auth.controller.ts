@@ -1,5 +1,5 @@
 import { Controller, Get, Req } from '@nestjs/common';
-import { ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { ApiTags } from '@nestjs/swagger';
 import { ApiEndpoint } from '../common/openapi/api-endpoint.decorator.js';
 import { SCOPES } from '../config/api-keys.js';
 import type { AuthenticatedRequest } from './api-key.hook.js';

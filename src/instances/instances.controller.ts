@@ -1,5 +1,5 @@
 import { Controller, Get } from '@nestjs/common';
-import { ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { ApiTags } from '@nestjs/swagger';
 import { ApiEndpoint } from '../common/openapi/api-endpoint.decorator.js';
 import { InstanceListDto } from './dto/instance.dto.js';
 import { InstancesService } from './instances.service.js';

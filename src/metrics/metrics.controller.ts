@@ -1,5 +1,5 @@
 import { Controller, Get, Header } from '@nestjs/common';
-import { ApiOkResponse, ApiProduces, ApiTags } from '@nestjs/swagger';
+import { ApiProduces, ApiTags } from '@nestjs/swagger';
 import { ApiEndpoint } from '../common/openapi/api-endpoint.decorator.js';
 import { MetricsService } from './metrics.service.js';
 

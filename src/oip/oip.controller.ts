@@ -233,6 +233,8 @@ export class OipController {
   @Post('repository/index')
   @HttpCode(200)
   @ApiEndpoint({
+    body: z.object({ ready: z.boolean().optional().describe('only the versions that are ready') }),
+    bodyExample: { ready: false },
     ok: { example: [{ name: 'glove-100d', version: '1', state: 'READY' }] },
     summary: 'Re-read the model repository and list every model version with its state',
     auth: 'manage',

@@ -103,6 +103,8 @@ export class AudioController {
     auth: 'infer',
     errors: AUDIO_ERRORS,
     form: { files: { file: 'the recording' }, fields: transcriptionOptions },
+    // Options may also come in the query, as on every media route.
+    query: transcriptionOptions.partial(),
     ok: { example: { text: 'the invoice is due on friday' } },
   })
   async transcribe(@Req() request: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {

@@ -1,7 +1,8 @@
 /** Example media for the OpenAPI document: Swagger UI's "Try it out" sends them as they are. */
 
 /** A 16x16 grey PNG with a dark X. */
-export const SAMPLE_PNG = 'iVBORw0KGgoAAAANSUhEUgAAABAAAAAQCAAAAAA6mKC9AAAAOklEQVR4nH2P0QoAIAwC7/9/2mAVcxLtyRMUBxoHGk4hzkUYb6D56JSyqpsH/Y2MvPtb57Ccns/l+wuQ+t8hHdZe+wAAAABJRU5ErkJggg==';
+export const SAMPLE_PNG =
+  'iVBORw0KGgoAAAANSUhEUgAAABAAAAAQCAAAAAA6mKC9AAAAOklEQVR4nH2P0QoAIAwC7/9/2mAVcxLtyRMUBxoHGk4hzkUYb6D56JSyqpsH/Y2MvPtb57Ccns/l+wuQ+t8hHdZe+wAAAABJRU5ErkJggg==';
 
 /** 0.1 s of a 318 Hz tone, 16 kHz mono 16-bit PCM WAV, built here rather than pasted as 4 KB of base64. */
 export const SAMPLE_WAV = toneWav(1600).toString('base64');

@@ -100,7 +100,13 @@ function requestBody(spec: EndpointSpec): unknown {
   }
   for (const type of spec.raw ?? []) content[type] = { schema: { type: 'string', format: 'binary' } };
   if (Object.keys(content).length === 0) return undefined;
-  return { required: true, content };
+  // A JSON body whose every property is optional may be left out (POST /v2/repository/index).
+  const optional =
+    spec.body &&
+    !spec.form &&
+    !spec.raw &&
+    !((content['application/json'] as { schema: JsonSchema }).schema.required as string[] | undefined)?.length;
+  return { required: !optional, content };
 }
 
 function successResponse(spec: EndpointSpec): unknown {
