@@ -1,19 +1,18 @@
-import { type Type, ValidationPipe, type ValidationError } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
+import type { Type } from '@nestjs/common';
+import { NestFactory, Reflector } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { SwaggerModule } from '@nestjs/swagger';
 import { LogController } from 'fastify';
 import type { Logger as PinoLogger } from 'pino';
 import { AppModule } from './app.module.js';
 import { installApiKeyHook } from './auth/api-key.hook.js';
-import { AppError } from './common/errors/app-error.js';
 import { AllExceptionsFilter } from './common/errors/all-exceptions.filter.js';
-import { ErrorCode } from './common/errors/error-code.js';
 import { answerClientError, answerFrameworkError, MAX_PATH_PARAM_LENGTH } from './common/http/framework-errors.js';
 import { installRequestHooks, requestIdFor } from './http-hooks.js';
 import { installSecurityHeaders } from './common/http/security-headers.js';
 import { installIdleTimeoutPolicy, timeoutServerOptions } from './common/http/timeouts.js';
 import { installMediaParsers } from './common/http/media-body.js';
+import { DeclaredQueryInterceptor } from './common/http/declared-query.interceptor.js';
 import { installStrictJsonParser } from './common/http/strict-json.js';
 import { createRootLogger, NestPinoLogger } from './common/logging/logger.js';
 import { buildOpenApiDocument } from './common/openapi/openapi.js';
@@ -76,24 +75,10 @@ export async function configureApp(
   installSecurityHeaders(fastify);
   if (config.http.corsOrigins !== false) app.enableCors({ origin: config.http.corsOrigins, exposedHeaders: ['x-request-id'] });
   app.useGlobalFilters(new AllExceptionsFilter());
-  app.useGlobalPipes(
-    new ValidationPipe({
-      whitelist: true,
-      forbidNonWhitelisted: true,
-      transform: true,
-      exceptionFactory: (errors) => new AppError(ErrorCode.ValidationFailed, 'Request validation failed', flattenValidationErrors(errors)),
-    }),
-  );
+  // Request schemas are zod (@ApiEndpoint); the code parses with them, and sees only the query they declare.
+  app.useGlobalInterceptors(new DeclaredQueryInterceptor(new Reflector()));
   SwaggerModule.setup('docs', app, () => buildOpenApiDocument(app), {
     jsonDocumentUrl: 'docs-json',
     customSiteTitle: 'Lathe API',
-  });
-}
-
-function flattenValidationErrors(errors: ValidationError[], parent = ''): Array<{ field: string; problems: string[] }> {
-  return errors.flatMap((e) => {
-    const field = parent ? `${parent}.${e.property}` : e.property;
-    const own = e.constraints ? [{ field, problems: Object.values(e.constraints) }] : [];
-    return [...own, ...flattenValidationErrors(e.children ?? [], field)];
   });
 }

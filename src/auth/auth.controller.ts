@@ -1,5 +1,5 @@
 import { Controller, Get, Req } from '@nestjs/common';
-import { ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { ApiTags } from '@nestjs/swagger';
 import { ApiEndpoint } from '../common/openapi/api-endpoint.decorator.js';
 import { SCOPES } from '../config/api-keys.js';
 import type { AuthenticatedRequest } from './api-key.hook.js';
@@ -9,8 +9,7 @@ import { WhoAmIDto } from './dto/whoami.dto.js';
 @Controller('v1/auth')
 export class AuthController {
   @Get('whoami')
-  @ApiEndpoint({ summary: 'The API key this request was made with, and its scopes', auth: 'any' })
-  @ApiOkResponse({ type: WhoAmIDto })
+  @ApiEndpoint({ summary: 'The API key this request was made with, and its scopes', auth: 'any', ok: { type: WhoAmIDto } })
   whoami(@Req() request: AuthenticatedRequest): WhoAmIDto {
     const key = request.apiKey;
     if (!key) return { name: null, scopes: [...SCOPES], open: true };

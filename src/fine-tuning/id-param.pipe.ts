@@ -1,7 +1,8 @@
 import { type PipeTransform } from '@nestjs/common';
 import { AppError } from '../common/errors/app-error.js';
 import { ErrorCode } from '../common/errors/error-code.js';
-import { type IdPrefix, isId } from './ids.js';
+import { z } from 'zod';
+import { type IdPrefix, idSchema, isId } from './ids.js';
 
 const KIND_NAMES: Readonly<Record<IdPrefix, string>> = {
   file: 'file',
@@ -27,3 +28,6 @@ export class IdParam implements PipeTransform<string, string> {
     return value;
   }
 }
+
+/** The `:id` path parameter of a route, for its @ApiEndpoint declaration. */
+export const idParams = (prefix: IdPrefix, example: string) => z.object({ id: idSchema(prefix).meta({ example }) });

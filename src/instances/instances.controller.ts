@@ -1,5 +1,5 @@
 import { Controller, Get } from '@nestjs/common';
-import { ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { ApiTags } from '@nestjs/swagger';
 import { ApiEndpoint } from '../common/openapi/api-endpoint.decorator.js';
 import { InstanceListDto } from './dto/instance.dto.js';
 import { InstancesService } from './instances.service.js';
@@ -15,8 +15,8 @@ export class InstancesController {
     description:
       'Each instance registers at boot, beats every LATHE_INSTANCE_HEARTBEAT_MS and marks itself draining and stopped on SIGTERM.',
     auth: 'admin',
+    ok: { type: InstanceListDto },
   })
-  @ApiOkResponse({ type: InstanceListDto })
   listInstances(): Promise<InstanceListDto> {
     return this.instances.list();
   }

@@ -1,5 +1,5 @@
 import { Controller, Get, Header } from '@nestjs/common';
-import { ApiOkResponse, ApiProduces, ApiTags } from '@nestjs/swagger';
+import { ApiProduces, ApiTags } from '@nestjs/swagger';
 import { ApiEndpoint } from '../common/openapi/api-endpoint.decorator.js';
 import { MetricsService } from './metrics.service.js';
 
@@ -9,9 +9,12 @@ export class MetricsController {
   constructor(private readonly metrics: MetricsService) {}
 
   @Get()
-  @ApiEndpoint({ summary: 'Prometheus metrics: requests, latency, event-loop lag, process', auth: 'public' })
+  @ApiEndpoint({
+    summary: 'Prometheus metrics: requests, latency, event-loop lag, process',
+    auth: 'public',
+    ok: { description: 'Prometheus text exposition format 0.0.4.', contentType: 'text/plain', schema: { type: 'string' } },
+  })
   @ApiProduces('text/plain')
-  @ApiOkResponse({ description: 'Prometheus text exposition format 0.0.4.', schema: { type: 'string' } })
   @Header('content-type', 'text/plain; version=0.0.4; charset=utf-8')
   render(): Promise<string> {
     return this.metrics.render();

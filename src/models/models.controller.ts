@@ -1,5 +1,6 @@
 import { Controller, Get, Param } from '@nestjs/common';
-import { ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { ApiTags } from '@nestjs/swagger';
+import { z } from 'zod';
 import { AppError } from '../common/errors/app-error.js';
 import { ErrorCode } from '../common/errors/error-code.js';
 import { ApiEndpoint } from '../common/openapi/api-endpoint.decorator.js';
@@ -23,14 +24,15 @@ export class ModelsController {
   constructor(private readonly repository: ModelRepository) {}
 
   @Get()
-  @ApiEndpoint({ summary: "Every model in the repository (OpenAI's list shape, with Lathe's task, versions and state)", auth: 'infer' })
-  @ApiOkResponse({ schema: { example: { object: 'list', data: [{ id: 'glove-100d', object: 'model', created: 1764300000, owned_by: 'lathe', task: 'feature-extraction', versions: ['1'], state: 'READY' }] } } })
+  @ApiEndpoint({ summary: "Every model in the repository (OpenAI's list shape, with Lathe's task, versions and state)", auth: 'infer',
+    ok: { example: { object: 'list', data: [{ id: 'glove-100d', object: 'model', created: 1764300000, owned_by: 'lathe', task: 'feature-extraction', versions: ['1'], state: 'READY' }] } },
+  })
   list(): { object: 'list'; data: ModelObject[] } {
     return { object: 'list', data: this.repository.names().map((name) => this.describe(name)) };
   }
 
   @Get(':model')
-  @ApiEndpoint({ summary: 'One model', auth: 'infer', errors: [ErrorCode.ModelNotFound] })
+  @ApiEndpoint({ params: z.object({ model: z.string().min(1).meta({ example: 'glove-100d' }) }), ok: { example: { id: 'glove-100d', object: 'model', created: 1764300000, owned_by: 'lathe', task: 'feature-extraction', versions: ['1'], state: 'READY' } },  summary: 'One model', auth: 'infer', errors: [ErrorCode.ModelNotFound] })
   get(@Param('model') model: string): ModelObject {
     return this.describe(model);
   }

@@ -11,11 +11,11 @@ import { TextModels } from './text-models.service.js';
 /** OpenAI's limit on inputs per request. */
 export const MAX_EMBEDDING_INPUTS = 2048;
 
-const request = z
+export const embeddingsRequest = z
   .object({
     model: z.string().min(1).max(200),
     /** A string, a list of strings, a token array or a list of them: read by readTextInputs. */
-    input: z.unknown(),
+    input: z.unknown().meta({ description: 'a string, a list of strings, a token array or a list of them' }),
     encoding_format: z.enum(['float', 'base64']).default('float'),
     dimensions: z.number().int().min(1).optional(),
     user: z.string().optional(),
@@ -37,7 +37,7 @@ export class EmbeddingsService {
   constructor(private readonly text: TextModels) {}
 
   async embed(body: unknown, trace: TaskTrace): Promise<EmbeddingsResponse> {
-    const r = parseBody(request, body);
+    const r = parseBody(embeddingsRequest, body);
     const { inputs } = readTextInputs(r.input, 'input', MAX_EMBEDDING_INPUTS, true);
     const model = await this.text.get(r.model, tasksFor('embeddings'), trace);
     const { vectors, width, tokens } = await this.text.embed(model, inputs, r.truncate, trace);

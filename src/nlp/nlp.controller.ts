@@ -1,12 +1,12 @@
 import { Body, Controller, HttpCode, Post, Res } from '@nestjs/common';
-import { ApiBody, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { ErrorCode } from '../common/errors/error-code.js';
 import { ApiEndpoint } from '../common/openapi/api-endpoint.decorator.js';
 import { TaskTrace } from '../tasks/task-models.service.js';
 import { TASK_HEADERS } from '../tasks/task-openapi.js';
-import { EmbeddingsService, MAX_EMBEDDING_INPUTS } from './embeddings.service.js';
-import { TextClassifyService } from './text-classify.service.js';
+import { embeddingsRequest, EmbeddingsService, MAX_EMBEDDING_INPUTS } from './embeddings.service.js';
+import { classifyRequest, TextClassifyService, tokensRequest } from './text-classify.service.js';
 
 const TEXT_ERRORS = [
   ErrorCode.ValidationFailed,
@@ -39,16 +39,9 @@ export class NlpController {
       TASK_HEADERS,
     auth: 'infer',
     errors: TEXT_ERRORS,
-  })
-  @ApiBody({
-    schema: {
-      type: 'object',
-      required: ['model', 'input'],
-      example: { model: 'glove-100d', input: ['a cat sat on the mat', 'stock markets fell'] },
-    },
-  })
-  @ApiOkResponse({
-    schema: {
+    body: embeddingsRequest,
+    bodyExample: { model: 'glove-100d', input: ['a cat sat on the mat', 'stock markets fell'] },
+    ok: {
       example: {
         object: 'list',
         data: [{ object: 'embedding', index: 0, embedding: [0.012, -0.034] }],
@@ -74,19 +67,16 @@ export class NlpController {
       TASK_HEADERS,
     auth: 'infer',
     errors: TEXT_ERRORS,
-  })
-  @ApiBody({
-    schema: { type: 'object', required: ['model', 'inputs'], example: { model: 'sentiment', inputs: 'what a lovely day', top_k: 2 } },
-  })
-  @ApiOkResponse({
-    schema: {
+    body: classifyRequest,
+    bodyExample: { model: 'sentiment', inputs: 'what a lovely day', top_k: 2 },
+    ok: {
       example: [
         { label: 'positive', score: 0.93 },
         { label: 'neutral', score: 0.05 },
       ],
     },
   })
-  async classify(@Body() body: unknown, @Res({ passthrough: true }) reply: FastifyReply) {
+  async classifyText(@Body() body: unknown, @Res({ passthrough: true }) reply: FastifyReply) {
     const trace = new TaskTrace();
     const result = await this.classifier.classify(body, trace);
     reply.headers(trace.headers());
@@ -104,16 +94,9 @@ export class NlpController {
       TASK_HEADERS,
     auth: 'infer',
     errors: TEXT_ERRORS,
-  })
-  @ApiBody({
-    schema: {
-      type: 'object',
-      required: ['model', 'inputs'],
-      example: { model: 'ner', inputs: 'Ana flew to München', aggregation_strategy: 'simple' },
-    },
-  })
-  @ApiOkResponse({
-    schema: {
+    body: tokensRequest,
+    bodyExample: { model: 'ner', inputs: 'Ana flew to München', aggregation_strategy: 'simple' },
+    ok: {
       example: [
         { entity_group: 'PER', score: 0.98, word: 'ana', start: 0, end: 3 },
         { entity_group: 'LOC', score: 0.95, word: 'munchen', start: 12, end: 19 },

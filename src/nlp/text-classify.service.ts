@@ -14,10 +14,10 @@ import { tasksFor } from '../contracts/task-table.js';
 
 const MAX_TEXT_INPUTS = 256;
 
-const classifyRequest = z
+export const classifyRequest = z
   .object({
     model: z.string().min(1).max(200),
-    inputs: z.unknown(),
+    inputs: z.unknown().meta({ description: 'a string or a list of strings' }),
     /** How many labels per input, best first (Hugging Face's top_k); default 1. */
     top_k: z.number().int().min(1).max(100_000).optional(),
     function_to_apply: z.enum(['softmax', 'sigmoid', 'none']).optional(),
@@ -25,10 +25,10 @@ const classifyRequest = z
   })
   .strict();
 
-const tokensRequest = z
+export const tokensRequest = z
   .object({
     model: z.string().min(1).max(200),
-    inputs: z.unknown(),
+    inputs: z.unknown().meta({ description: 'a string or a list of strings' }),
     aggregation_strategy: z.enum(['none', 'simple', 'first', 'max', 'average']).default('none'),
     ignore_labels: z.array(z.string()).default(['O']),
     truncate: z.boolean().default(false),

@@ -1,14 +1,14 @@
 import { Controller, HttpCode, Post, Req, Res } from '@nestjs/common';
-import { ApiBody, ApiConsumes, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { ApiTags } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ErrorCode } from '../common/errors/error-code.js';
 import { ApiEndpoint } from '../common/openapi/api-endpoint.decorator.js';
 import { readMedia } from '../tasks/media-input.js';
 import { TaskTrace } from '../tasks/task-models.service.js';
-import { defaultModelFor } from '../contracts/task-table.js';
-import { MEDIA_CONSUMES, TASK_ERRORS, TASK_HEADERS } from '../tasks/task-openapi.js';
-import { SpeechService } from './speech.service.js';
-import { TranscriptionService } from './transcription.service.js';
+import { SAMPLE_WAV } from '../tasks/media-examples.js';
+import { mediaRequest, TASK_ERRORS, TASK_HEADERS } from '../tasks/task-openapi.js';
+import { keywordOptions, SpeechService, vadOptions } from './speech.service.js';
+import { TranscriptionService, transcriptionOptions } from './transcription.service.js';
 
 const AUDIO_ERRORS = [...TASK_ERRORS, ErrorCode.AudioTooLong];
 const AUDIO_INPUT =
@@ -30,26 +30,8 @@ export class SpeechController {
       TASK_HEADERS,
     auth: 'infer',
     errors: AUDIO_ERRORS,
-  })
-  @ApiConsumes(...MEDIA_CONSUMES.audio)
-  @ApiBody({
-    schema: {
-      type: 'object',
-      properties: {
-        model: { type: 'string', default: defaultModelFor('speechVad') },
-        threshold: { type: 'number', default: 0.5, description: 'speech probability that starts a segment' },
-        neg_threshold: { type: 'number', description: 'probability below which speech ends (default threshold - 0.15)' },
-        min_speech_duration_ms: { type: 'integer', default: 250 },
-        min_silence_duration_ms: { type: 'integer', default: 100 },
-        speech_pad_ms: { type: 'integer', default: 30 },
-        max_speech_duration_s: { type: 'number', description: 'longer segments are split at their longest silence' },
-        return_probabilities: { type: 'boolean', default: false, description: 'also return the speech probability of every window' },
-        audio: { type: 'string', format: 'binary' },
-      },
-    },
-  })
-  @ApiOkResponse({
-    schema: {
+    ...mediaRequest('audio', vadOptions, { audio: SAMPLE_WAV }),
+    ok: {
       example: {
         model: 'silero-vad',
         version: '1',
@@ -77,16 +59,8 @@ export class SpeechController {
       TASK_HEADERS,
     auth: 'infer',
     errors: AUDIO_ERRORS,
-  })
-  @ApiConsumes(...MEDIA_CONSUMES.audio)
-  @ApiBody({
-    schema: {
-      type: 'object',
-      properties: { model: { type: 'string', default: defaultModelFor('speechKeywords') }, audio: { type: 'string', format: 'binary' } },
-    },
-  })
-  @ApiOkResponse({
-    schema: {
+    ...mediaRequest('audio', keywordOptions, { audio: SAMPLE_WAV }),
+    ok: {
       example: {
         model: 'keyword-spotting',
         version: '1',
@@ -128,23 +102,11 @@ export class AudioController {
       TASK_HEADERS,
     auth: 'infer',
     errors: AUDIO_ERRORS,
+    form: { files: { file: 'the recording' }, fields: transcriptionOptions },
+    // Options may also come in the query, as on every media route.
+    query: transcriptionOptions.partial(),
+    ok: { example: { text: 'the invoice is due on friday' } },
   })
-  @ApiConsumes('multipart/form-data')
-  @ApiBody({
-    schema: {
-      type: 'object',
-      required: ['file', 'model'],
-      properties: {
-        file: { type: 'string', format: 'binary' },
-        model: { type: 'string', example: 'whisper-tiny' },
-        language: { type: 'string', example: 'en' },
-        prompt: { type: 'string' },
-        response_format: { type: 'string', enum: ['json', 'text', 'verbose_json'], default: 'json' },
-        temperature: { type: 'number', minimum: 0, maximum: 1, default: 0 },
-      },
-    },
-  })
-  @ApiOkResponse({ schema: { example: { text: 'the invoice is due on friday' } } })
   async transcribe(@Req() request: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
     const trace = new TaskTrace();
     const media = await readMedia(request, 'audio');

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { z } from 'zod';
 import { AppError } from '../common/errors/app-error.js';
 import { ErrorCode } from '../common/errors/error-code.js';
-import { type MediaRequest, opt, parseOptions } from '../tasks/media-input.js';
+import { type MediaRequest, mediaOptions, opt, parseOptions } from '../tasks/media-input.js';
 import { type LabelScore, type ScoreFunction, toScores, topK } from '../tasks/scores.js';
 import { type TaskModel, TaskModels, type TaskTrace } from '../tasks/task-models.service.js';
 import type { DecodedAudio } from './audio-decode.js';
@@ -12,7 +12,7 @@ import { type SpeechSegment, speechSegments, VAD_DEFAULTS } from './vad.js';
 import { checkModelInputs } from '../tasks/input-count.js';
 import { defaultModelFor, tasksFor } from '../contracts/task-table.js';
 
-const vadOptions = {
+export const vadOptions = mediaOptions({
   model: opt.model().default(defaultModelFor('speechVad')),
   threshold: opt.number(0.01, 0.99).default(VAD_DEFAULTS.threshold),
   neg_threshold: opt.number(0.01, 0.99).optional(),
@@ -21,11 +21,11 @@ const vadOptions = {
   speech_pad_ms: opt.int(0, 60_000).default(VAD_DEFAULTS.speechPadMs),
   max_speech_duration_s: opt.number(0.1, 86_400).optional(),
   return_probabilities: opt.bool().default(false),
-};
+});
 
-const keywordOptions = {
+export const keywordOptions = mediaOptions({
   model: opt.model().default(defaultModelFor('speechKeywords')),
-};
+});
 
 const audioParameters = z.object({
   sampleRate: z.number().int().min(1000).max(384_000).default(16_000),

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { z } from 'zod';
 import { AppError } from '../common/errors/app-error.js';
 import { ErrorCode } from '../common/errors/error-code.js';
-import { type MediaRequest, opt, parseOptions } from '../tasks/media-input.js';
+import { type MediaRequest, mediaOptions, opt, parseOptions } from '../tasks/media-input.js';
 import { TaskModels, type TaskTrace } from '../tasks/task-models.service.js';
 import { AudioDecoder } from './audio-decoder.service.js';
 import { tasksFor } from '../contracts/task-table.js';
@@ -13,17 +13,18 @@ const SAMPLE_RATE = 16_000;
 const CHUNK_SECONDS = 30;
 const STRIDE_SECONDS = 5;
 
-const options = {
-  model: opt.model(),
+export const transcriptionOptions = mediaOptions({
+  model: opt.model().meta({ example: 'whisper-tiny' }),
   language: z
     .string()
     .regex(/^[a-z]{2,3}$/, 'must be an ISO-639-1 code such as "en"')
-    .optional(),
+    .optional()
+    .meta({ example: 'en' }),
   prompt: z.string().max(10_000).optional(),
   response_format: z.enum(['json', 'text', 'verbose_json']).default('json'),
   temperature: opt.number(0, 1).default(0),
   'timestamp_granularities[]': z.union([z.literal('segment'), z.array(z.literal('segment'))]).optional(),
-};
+});
 
 export interface Transcription {
   /** What OpenAI's response_format asks for: JSON, or plain text. */
@@ -42,7 +43,7 @@ export class TranscriptionService {
 
   async transcribe(media: MediaRequest, trace: TaskTrace): Promise<Transcription> {
     if (media.items.length !== 1) throw new AppError(ErrorCode.ValidationFailed, `send one audio file (got ${media.items.length})`);
-    const o = parseOptions(options, media.options);
+    const o = parseOptions(transcriptionOptions, media.options);
     const model = await this.tasks.get(o.model, tasksFor('transcriptions'), trace);
     if (model.manifest.runtime !== 'transformers') {
       throw new AppError(

@@ -91,11 +91,11 @@ function decodeBase64(value: unknown, where: string): Buffer {
 }
 
 /**
- * Validates a route's options. Multipart fields and query parameters arrive as strings, so
+ * Validates a route's options with its declared (strict) schema, the one its OpenAPI document shows. Multipart fields and query parameters arrive as strings, so
  * numbers and booleans are coerced; unknown options are an error so typos do not pass silently.
  */
-export function parseOptions<T extends z.ZodRawShape>(shape: T, options: Record<string, unknown>): z.infer<z.ZodObject<T>> {
-  const parsed = z.object(shape).strict().safeParse(options);
+export function parseOptions<T extends z.ZodObject>(schema: T, options: Record<string, unknown>): z.infer<T> {
+  const parsed = schema.safeParse(options);
   if (parsed.success) return parsed.data;
   const details = parsed.error.issues.map((i) => ({
     field: i.path.join('.') || String((i as { keys?: string[] }).keys ?? ''),
@@ -107,6 +107,9 @@ export function parseOptions<T extends z.ZodRawShape>(shape: T, options: Record<
     details,
   );
 }
+
+/** A route's options: unknown ones are an error so typos do not pass silently. */
+export const mediaOptions = <T extends z.ZodRawShape>(shape: T) => z.object(shape).strict();
 
 /** Option helpers that accept the string forms multipart and query strings carry. */
 export const opt = {

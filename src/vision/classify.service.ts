@@ -5,7 +5,7 @@ import { ErrorCode } from '../common/errors/error-code.js';
 import type { AppConfig } from '../config/app-config.js';
 import { InjectConfig } from '../config/config.module.js';
 import type { Tensor } from '../contracts/tensor.js';
-import { type MediaRequest, opt, parseOptions } from '../tasks/media-input.js';
+import { type MediaRequest, mediaOptions, opt, parseOptions } from '../tasks/media-input.js';
 import { type LabelScore, type ScoreFunction, toScores, topK } from '../tasks/scores.js';
 import { type TaskModel, TaskModels, TaskTrace } from '../tasks/task-models.service.js';
 import { imageToTensor } from './image-input.js';
@@ -14,10 +14,10 @@ import { tasksFor } from '../contracts/task-table.js';
 
 const CLASSIFY_TASKS = tasksFor('visionClassify');
 
-const options = {
-  model: opt.model(),
-  top_k: opt.int(1, 100_000).default(5),
-};
+export const classifyOptions = mediaOptions({
+  model: opt.model().meta({ example: 'math-symbols' }),
+  top_k: opt.int(1, 100_000).default(5).describe('labels per image, best first'),
+});
 
 const modelParameters = z.object({
   scores: z.enum(['softmax', 'sigmoid', 'none']).default('softmax'),
@@ -38,7 +38,7 @@ export class ClassifyService {
 
   /** One `[{label, score}]` per image, best first. */
   async classify(media: MediaRequest, trace: TaskTrace): Promise<LabelScore[][]> {
-    const { model: name, top_k } = parseOptions(options, media.options);
+    const { model: name, top_k } = parseOptions(classifyOptions, media.options);
     const model = await this.tasks.get(name, CLASSIFY_TASKS, trace);
     const head = headParameters.safeParse(model.manifest.parameters);
     if (head.success) {

@@ -4,7 +4,7 @@ import { AppError } from '../common/errors/app-error.js';
 import { ErrorCode } from '../common/errors/error-code.js';
 import type { AppConfig } from '../config/app-config.js';
 import { InjectConfig } from '../config/config.module.js';
-import { type MediaRequest, opt, parseOptions } from '../tasks/media-input.js';
+import { type MediaRequest, mediaOptions, opt, parseOptions } from '../tasks/media-input.js';
 import { TaskModels, type TaskTrace } from '../tasks/task-models.service.js';
 import { decodeRgb } from './image-input.js';
 import { DEFAULT_MIN_CONFIDENCE, type OcrLine, runOcr } from './ocr/ocr-pipeline.js';
@@ -13,11 +13,11 @@ import { defaultModelFor, tasksFor } from '../contracts/task-table.js';
 
 export const DEFAULT_OCR_MODEL = defaultModelFor('ocrRecognition');
 
-const options = {
+export const ocrOptions = mediaOptions({
   model: opt.model().default(DEFAULT_OCR_MODEL),
   min_confidence: opt.number(0, 1).default(DEFAULT_MIN_CONFIDENCE),
   max_side: opt.int(64, 4096).default(960),
-};
+});
 
 /** A recognition model's manifest names the detection and (optional) direction models it pairs with. */
 const pipelineParameters = z.object({ detection: z.string().min(1), direction: z.string().min(1).optional() });
@@ -40,7 +40,7 @@ export class OcrService {
   ) {}
 
   async read(media: MediaRequest, trace: TaskTrace): Promise<OcrReply[]> {
-    const o = parseOptions(options, media.options);
+    const o = parseOptions(ocrOptions, media.options);
     const { ocrMaxSide, ocrMaxLines } = this.config.media;
     // The detector's input is built on this thread (ocr-pipeline.ts): its side bounds that work.
     const askedSide = media.options.max_side !== undefined;

@@ -1,13 +1,13 @@
 import { Controller, HttpCode, Post, Req, Res } from '@nestjs/common';
-import { ApiBody, ApiConsumes, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { ApiTags } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiEndpoint } from '../common/openapi/api-endpoint.decorator.js';
 import { readMedia } from '../tasks/media-input.js';
-import { MEDIA_CONSUMES, TASK_ERRORS, TASK_HEADERS } from '../tasks/task-openapi.js';
+import { mediaRequest, TASK_ERRORS, TASK_HEADERS } from '../tasks/task-openapi.js';
 import { TaskTrace } from '../tasks/task-models.service.js';
-import { defaultModelFor } from '../contracts/task-table.js';
-import { ClassifyService } from './classify.service.js';
-import { OcrService } from './ocr.service.js';
+import { SAMPLE_PNG } from '../tasks/media-examples.js';
+import { classifyOptions, ClassifyService } from './classify.service.js';
+import { ocrOptions, OcrService } from './ocr.service.js';
 
 @ApiTags('Vision')
 @Controller('v1/vision')
@@ -27,23 +27,9 @@ export class VisionController {
       TASK_HEADERS,
     auth: 'infer',
     errors: TASK_ERRORS,
-  })
-  @ApiConsumes(...MEDIA_CONSUMES.image)
-  @ApiBody({
-    schema: {
-      type: 'object',
-      required: ['model'],
-      properties: {
-        model: { type: 'string', example: 'math-symbols' },
-        top_k: { type: 'integer', minimum: 1, default: 5 },
-        image: { type: 'string', format: 'binary', description: 'multipart: the file; JSON: base64 or a data: URL' },
-        images: { type: 'array', items: { type: 'string', format: 'byte' }, description: 'JSON batch form' },
-      },
-    },
-  })
-  @ApiOkResponse({
-    description: 'One image: [{label, score}]. Several: one such list per image.',
-    schema: {
+    ...mediaRequest('image', classifyOptions, { model: 'math-symbols', top_k: 2, image: SAMPLE_PNG }),
+    ok: {
+      description: 'One image: [{label, score}]. Several: one such list per image.',
       example: [
         { label: '→', score: 0.97 },
         { label: '⟶', score: 0.01 },
@@ -68,33 +54,9 @@ export class VisionController {
       TASK_HEADERS,
     auth: 'infer',
     errors: TASK_ERRORS,
-  })
-  @ApiConsumes(...MEDIA_CONSUMES.image)
-  @ApiBody({
-    schema: {
-      type: 'object',
-      properties: {
-        model: {
-          type: 'string',
-          default: defaultModelFor('ocrRecognition'),
-          description: 'the recognition model; its manifest names the detection and direction models',
-        },
-        min_confidence: { type: 'number', minimum: 0, maximum: 1, default: 0.5 },
-        max_side: {
-          type: 'integer',
-          minimum: 64,
-          maximum: 4096,
-          default: 960,
-          description: "longest side the detector sees; at most the server's LATHE_OCR_MAX_SIDE (default 1280)",
-        },
-        image: { type: 'string', format: 'binary' },
-        images: { type: 'array', items: { type: 'string', format: 'byte' } },
-      },
-    },
-  })
-  @ApiOkResponse({
-    description: 'One image: the result. Several: a list of results.',
-    schema: {
+    ...mediaRequest('image', ocrOptions, { image: SAMPLE_PNG }),
+    ok: {
+      description: 'One image: the result. Several: a list of results.',
       example: {
         model: 'paddleocr-rec',
         version: '1',

@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import SwaggerParser from '@apidevtools/swagger-parser';
 import { chromium, type Browser } from 'playwright-core';
+import { endpointSpec, shapeKeys } from '../../src/common/openapi/endpoint-registry.js';
 import { startTestApp, type TestApp } from '../support/app.js';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -28,6 +29,34 @@ describe('API docs', () => {
     const responses = (document.paths['/v1/instances'] as { get: { responses: Record<string, { description: string }> } }).get.responses;
     assert.deepEqual(Object.keys(responses).sort(), ['200', '401', '403', '500', '503']);
     assert.match(responses['401']!.description, /`INVALID_API_KEY`: .* `MISSING_API_KEY`: /);
+  });
+
+  it("declares every query parameter a route's code can read: the keys of its zod query schema, and no other", async () => {
+    const document = (await (await fetch(`${base}/docs-json`)).json()) as {
+      paths: Record<string, Record<string, { operationId: string; parameters?: Array<{ in: string; name: string }> }>>;
+    };
+    const reading: string[] = [];
+    for (const [path, item] of Object.entries(document.paths)) {
+      for (const [method, op] of Object.entries(item)) {
+        const declared = (op.parameters ?? []).filter((p) => p.in === 'query').map((p) => p.name);
+        // The code sees exactly these (DeclaredQueryInterceptor); a route without a schema sees none.
+        const query = endpointSpec(op.operationId)?.query;
+        assert.deepEqual(declared, query ? shapeKeys(query) : [], `${method} ${path}`);
+        if (declared.length > 0) reading.push(`${method.toUpperCase()} ${path} ${declared.join(',')}`);
+      }
+    }
+    assert.deepEqual(reading.sort(), [
+      'GET /test/slow ms',
+      'GET /v1/files after,limit,order,purpose',
+      'GET /v1/fine_tuning/jobs after,limit,metadata',
+      'GET /v1/fine_tuning/jobs/{id}/checkpoints after,limit',
+      'GET /v1/fine_tuning/jobs/{id}/events after,limit,stream',
+      'POST /v1/audio/transcriptions model,language,prompt,response_format,temperature,timestamp_granularities[]',
+      'POST /v1/speech/keywords model',
+      'POST /v1/speech/vad model,threshold,neg_threshold,min_speech_duration_ms,min_silence_duration_ms,speech_pad_ms,max_speech_duration_s,return_probabilities',
+      'POST /v1/vision/classify model,top_k',
+      'POST /v1/vision/ocr model,min_confidence,max_side',
+    ]);
   });
 
   it('serves Swagger UI that lists the operations in a real browser', { skip: noBrowser }, async () => {

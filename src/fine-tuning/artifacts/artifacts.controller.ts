@@ -1,12 +1,12 @@
 import { Controller, Get, Headers, Param, Res } from '@nestjs/common';
-import { ApiOkResponse, ApiProduces, ApiTags } from '@nestjs/swagger';
+import { ApiProduces, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { ErrorCode } from '../../common/errors/error-code.js';
 import { ApiEndpoint } from '../../common/openapi/api-endpoint.decorator.js';
 import { ApiDownloadConditions, sendDownload } from '../download-response.js';
 import type { DownloadConditions } from '../stored-content.js';
 import { ArtifactsService } from './artifacts.service.js';
-import { IdParam } from '../id-param.pipe.js';
+import { IdParam, idParams } from '../id-param.pipe.js';
 
 @ApiTags('Fine-tuning')
 @Controller('v1/artifacts')
@@ -16,13 +16,14 @@ export class ArtifactsController {
   @Get(':id')
   @ApiProduces('application/onnx', 'application/vnd.lathe.trainer-state')
   @ApiEndpoint({
+    params: idParams('artifact', 'artifact-0a1b2c3d4e5f6a7b8c9d0e1f'),
     summary: 'Download an artifact: a fine-tuned head (ONNX) or a checkpoint (trainer state)',
     description:
       'The bytes as stored, streamed, with `x-content-sha256` (hex), `digest` (RFC 3230, `sha-256=<base64>`) and `etag` (the quoted sha256) to verify them, and `content-length`.',
     auth: 'train',
     errors: [ErrorCode.NotFound],
+    ok: { description: 'The artifact bytes.' },
   })
-  @ApiOkResponse({ description: 'The artifact bytes.' })
   @ApiDownloadConditions()
   async downloadArtifact(
     @Param('id', IdParam.of('artifact')) id: string,

@@ -1,14 +1,14 @@
 import { Controller, Delete, Get, Headers, HttpCode, Param, Post, Query, Req, Res } from '@nestjs/common';
-import { ApiConsumes, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { ApiTags } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ErrorCode } from '../../common/errors/error-code.js';
 import { ApiEndpoint } from '../../common/openapi/api-endpoint.decorator.js';
 import { ApiDownloadConditions, sendDownload } from '../download-response.js';
 import type { DownloadConditions } from '../stored-content.js';
 import { FILE_EXAMPLE } from '../openapi-examples.js';
-import { FilesService } from './files.service.js';
+import { FilesService, listFilesQuery, uploadFields } from './files.service.js';
 import { readUpload } from './upload-input.js';
-import { IdParam } from '../id-param.pipe.js';
+import { IdParam, idParams } from '../id-param.pipe.js';
 
 @ApiTags('Fine-tuning')
 @Controller('v1/files')
@@ -17,8 +17,11 @@ export class FilesController {
 
   @Post()
   @HttpCode(200)
-  @ApiConsumes('multipart/form-data')
   @ApiEndpoint({
+    form: {
+      files: { file: 'the dataset, JSON Lines' },
+      fields: uploadFields.extend({ purpose: uploadFields.shape.purpose.meta({ example: 'fine-tune' }) }),
+    },
     summary: "Upload a fine-tuning dataset (OpenAI's files API): multipart `file` + `purpose=fine-tune`",
     description:
       'JSON Lines, one example a line: `{"text": "...", "label": "..."}` for classification, `{"text": "...", "target": 0.5}` or ' +
@@ -34,34 +37,42 @@ export class FilesController {
       ErrorCode.UnsupportedMediaType,
       ErrorCode.PayloadTooLarge,
     ],
+    ok: { example: FILE_EXAMPLE },
   })
-  @ApiOkResponse({ schema: { example: FILE_EXAMPLE } })
   async createFile(@Req() request: FastifyRequest) {
     return this.files.upload(await readUpload(request));
   }
 
   @Get()
   @ApiEndpoint({
+    query: listFilesQuery,
     summary: 'List uploaded files, newest first (`after`, `limit`, `order`, `purpose`)',
     auth: 'train',
     errors: [ErrorCode.ValidationFailed],
-  })
-  @ApiOkResponse({
-    schema: { example: { object: 'list', data: [FILE_EXAMPLE], has_more: false, first_id: FILE_EXAMPLE.id, last_id: FILE_EXAMPLE.id } },
+    ok: {
+      example: { object: 'list', data: [FILE_EXAMPLE], has_more: false, first_id: FILE_EXAMPLE.id, last_id: FILE_EXAMPLE.id },
+    },
   })
   listFiles(@Query() query: Record<string, unknown>) {
     return this.files.list(query);
   }
 
   @Get(':id')
-  @ApiEndpoint({ summary: 'One file, with its validation report', auth: 'train', errors: [ErrorCode.NotFound] })
-  @ApiOkResponse({ schema: { example: FILE_EXAMPLE } })
+  @ApiEndpoint({
+    params: idParams('file', FILE_EXAMPLE.id),
+    summary: 'One file, with its validation report',
+    auth: 'train',
+    errors: [ErrorCode.NotFound],
+    ok: { example: FILE_EXAMPLE },
+  })
   retrieveFile(@Param('id', IdParam.of('file')) id: string) {
     return this.files.get(id);
   }
 
   @Get(':id/content')
   @ApiEndpoint({
+    params: idParams('file', FILE_EXAMPLE.id),
+    ok: { description: 'The bytes, as uploaded.', contentType: 'application/jsonl', schema: { type: 'string', format: 'binary' } },
     summary: "A file's bytes, as uploaded (or the results CSV a job wrote)",
     description: 'Streamed, with `content-length`, `x-content-sha256` (hex) and `etag` (the quoted sha256).',
     auth: 'train',
@@ -79,11 +90,12 @@ export class FilesController {
 
   @Delete(':id')
   @ApiEndpoint({
+    params: idParams('file', FILE_EXAMPLE.id),
     summary: 'Delete a file (409 while a job that has not finished uses it)',
     auth: 'train',
     errors: [ErrorCode.NotFound, ErrorCode.Conflict],
+    ok: { example: { id: FILE_EXAMPLE.id, object: 'file', deleted: true } },
   })
-  @ApiOkResponse({ schema: { example: { id: FILE_EXAMPLE.id, object: 'file', deleted: true } } })
   deleteFile(@Param('id', IdParam.of('file')) id: string) {
     return this.files.delete(id);
   }

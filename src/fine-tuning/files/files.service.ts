@@ -33,10 +33,10 @@ export interface FileObject {
  */
 export const MAX_DATASET_BYTES = constants.MAX_STRING_LENGTH;
 
-const uploadFields = z
+export const uploadFields = z
   .object({ purpose: z.literal('fine-tune', { error: 'purpose must be "fine-tune": Lathe stores fine-tuning datasets only' }) })
   .strict();
-const listQuery = cursorQuery('file', 10_000, 10_000)
+export const listFilesQuery = cursorQuery('file', 10_000, 10_000)
   .extend({ order: z.enum(['asc', 'desc']).default('desc'), purpose: sqlText().max(50).optional() })
   .strict();
 
@@ -74,7 +74,7 @@ export class FilesService {
   }
 
   async list(query: unknown): Promise<ListPage<FileObject>> {
-    const q = parseOr400(listQuery, query, 'query');
+    const q = parseOr400(listFilesQuery, query, 'query');
     const rows = await this.files.list({ after: q.after, limit: q.limit + 1, order: q.order, purpose: q.purpose });
     return toPage(rows, q.limit, toFileObject);
   }

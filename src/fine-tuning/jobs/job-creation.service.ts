@@ -20,7 +20,7 @@ import { budgetExcess, budgetMessage } from './training-budget.js';
 
 const MAX_SEED = 0xffffffff;
 
-const createJob = z
+export const createJob = z
   .object({
     model: sqlText().min(1).max(200),
     // Checked against the id form in checkFile: one that cannot exist is the same 404 as a missing one.

@@ -1,14 +1,14 @@
 import { Body, Controller, Get, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
-import { ApiBody, ApiOkResponse, ApiProduces, ApiTags } from '@nestjs/swagger';
+import { ApiProduces, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { ErrorCode } from '../../common/errors/error-code.js';
 import { ApiEndpoint } from '../../common/openapi/api-endpoint.decorator.js';
 import { LifecycleService } from '../../lifecycle/lifecycle.service.js';
-import { CHECKPOINT_EXAMPLE, EVENT_EXAMPLE, JOB_EXAMPLE } from '../openapi-examples.js';
-import { JobCreationService } from './job-creation.service.js';
+import { CHECKPOINT_EXAMPLE, EVENT_EXAMPLE, FILE_EXAMPLE, JOB_EXAMPLE } from '../openapi-examples.js';
+import { createJob, JobCreationService } from './job-creation.service.js';
 import { streamEvents } from './job-events-stream.js';
-import { JobsService } from './jobs.service.js';
-import { IdParam } from '../id-param.pipe.js';
+import { checkpointsQuery, eventsQuery, JobsService, jobsQuery } from './jobs.service.js';
+import { IdParam, idParams } from '../id-param.pipe.js';
 
 const list = <T>(item: T) => ({ object: 'list', data: [item], has_more: false });
 
@@ -24,6 +24,8 @@ export class JobsController {
   @Post()
   @HttpCode(200)
   @ApiEndpoint({
+    body: createJob,
+    bodyExample: { model: 'glove-100d', training_file: FILE_EXAMPLE.id, suffix: 'topics', hyperparameters: { n_epochs: 3 } },
     summary: "Create a fine-tuning job (OpenAI's API): train a head on a backbone's features",
     description:
       '`model` is the backbone (a text encoder in the repository, e.g. glove-100d); `training_file` (and `validation_file`) are uploaded datasets. ' +
@@ -41,22 +43,7 @@ export class JobsController {
       ErrorCode.ModelNotFound,
       ErrorCode.ModelNotInstalled,
     ],
-  })
-  @ApiBody({
-    schema: {
-      type: 'object',
-      required: ['model', 'training_file'],
-      example: {
-        model: 'glove-100d',
-        training_file: JOB_EXAMPLE.training_file,
-        suffix: 'topics',
-        seed: 42,
-        hyperparameters: { n_epochs: 20, head: 'linear' },
-      },
-    },
-  })
-  @ApiOkResponse({
-    schema: {
+    ok: {
       example: {
         ...JOB_EXAMPLE,
         status: 'queued',
@@ -75,18 +62,24 @@ export class JobsController {
 
   @Get()
   @ApiEndpoint({
+    query: jobsQuery,
     summary: 'List fine-tuning jobs, newest first (`after`, `limit`, `metadata[k]=v`)',
     auth: 'train',
     errors: [ErrorCode.ValidationFailed],
+    ok: { example: list(JOB_EXAMPLE) },
   })
-  @ApiOkResponse({ schema: { example: list(JOB_EXAMPLE) } })
   listFineTuningJobs(@Query() query: Record<string, unknown>) {
     return this.jobs.list(query);
   }
 
   @Get(':id')
-  @ApiEndpoint({ summary: 'One fine-tuning job', auth: 'train', errors: [ErrorCode.NotFound] })
-  @ApiOkResponse({ schema: { example: JOB_EXAMPLE } })
+  @ApiEndpoint({
+    params: idParams('ftjob', JOB_EXAMPLE.id),
+    summary: 'One fine-tuning job',
+    auth: 'train',
+    errors: [ErrorCode.NotFound],
+    ok: { example: JOB_EXAMPLE },
+  })
   retrieveFineTuningJob(@Param('id', IdParam.of('ftjob')) id: string) {
     return this.jobs.get(id);
   }
@@ -94,11 +87,12 @@ export class JobsController {
   @Post(':id/cancel')
   @HttpCode(200)
   @ApiEndpoint({
+    params: idParams('ftjob', JOB_EXAMPLE.id),
     summary: 'Cancel a job that has not finished (409 otherwise); a running job stops at its next step and registers no model',
     auth: 'train',
     errors: [ErrorCode.NotFound, ErrorCode.Conflict],
+    ok: { example: { ...JOB_EXAMPLE, status: 'cancelled', fine_tuned_model: null } },
   })
-  @ApiOkResponse({ schema: { example: { ...JOB_EXAMPLE, status: 'cancelled', fine_tuned_model: null } } })
   cancelFineTuningJob(@Param('id', IdParam.of('ftjob')) id: string) {
     return this.jobs.cancel(id);
   }
@@ -106,13 +100,15 @@ export class JobsController {
   @Get(':id/events')
   @ApiProduces('application/json', 'text/event-stream')
   @ApiEndpoint({
+    params: idParams('ftjob', JOB_EXAMPLE.id),
+    query: eventsQuery,
     summary: "A job's events, newest first (`after`, `limit`); `stream=true` for Server-Sent Events",
     description:
       'With `stream=true`: every event oldest first as `data: <event>`, then new ones as they happen, and `data: [DONE]` when the job has finished.',
     auth: 'train',
     errors: [ErrorCode.NotFound, ErrorCode.ValidationFailed],
+    ok: { example: list(EVENT_EXAMPLE) },
   })
-  @ApiOkResponse({ schema: { example: list(EVENT_EXAMPLE) } })
   async listFineTuningEvents(
     @Param('id', IdParam.of('ftjob')) id: string,
     @Query() query: Record<string, unknown>,
@@ -124,23 +120,24 @@ export class JobsController {
 
   @Get(':id/checkpoints')
   @ApiEndpoint({
+    params: idParams('ftjob', JOB_EXAMPLE.id),
+    query: checkpointsQuery,
     summary: "A job's checkpoints (one per epoch), newest first",
     auth: 'train',
     errors: [ErrorCode.NotFound, ErrorCode.ValidationFailed],
+    ok: { example: list(CHECKPOINT_EXAMPLE) },
   })
-  @ApiOkResponse({ schema: { example: list(CHECKPOINT_EXAMPLE) } })
   listFineTuningCheckpoints(@Param('id', IdParam.of('ftjob')) id: string, @Query() query: Record<string, unknown>) {
     return this.jobs.checkpoints(id, query);
   }
 
   @Get(':id/metrics')
   @ApiEndpoint({
+    params: idParams('ftjob', JOB_EXAMPLE.id),
     summary: "Lathe: a job's whole history, every step and every epoch, and its final metrics",
     auth: 'train',
     errors: [ErrorCode.NotFound],
-  })
-  @ApiOkResponse({
-    schema: {
+    ok: {
       example: {
         object: 'fine_tuning.job.metrics',
         job_id: JOB_EXAMPLE.id,

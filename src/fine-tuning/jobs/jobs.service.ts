@@ -20,13 +20,13 @@ import {
 import { isTerminal, sourcesOf } from './job-state.js';
 import { type FinalMetrics, type JobRow, JobsRepository } from './jobs.repository.js';
 
-const jobsQuery = cursorQuery('ftjob', 20, 100)
+export const jobsQuery = cursorQuery('ftjob', 20, 100)
   .extend({ metadata: z.record(sqlText(), sqlText()).optional() })
   .strict();
-const eventsQuery = cursorQuery('ftevent', 20, 1000)
+export const eventsQuery = cursorQuery('ftevent', 20, 1000)
   .extend({ stream: z.enum(['true', 'false']).optional() })
   .strict();
-const checkpointsQuery = cursorQuery('ftckpt', 10, 100).strict();
+export const checkpointsQuery = cursorQuery('ftckpt', 10, 100).strict();
 
 /** Lathe's full training history of a job. */
 export interface JobMetricsObject {
