@@ -12,7 +12,7 @@ import { configureTransformers, loadTokenizer } from '../nlp/hf-tokenizer.js';
 import type { PlainValue } from '../runtime/work.js';
 import type { GenerateExtension, GenerateHandler } from '../runtime/worker-extension.js';
 import { generationWorkerConfig } from './generation-worker-config.js';
-import { type GenerateRequest, type GenerationTokenizer, modelConfig, TextGenerator } from './text-generator.js';
+import { type GenerateRequest, type GenerationTokenizer, modelConfig, TextGenerator, type Vocabulary } from './text-generator.js';
 
 export const extension: GenerateExtension = {
   async load(raw, session) {
@@ -38,10 +38,11 @@ export const extension: GenerateExtension = {
           throw err;
         }
       };
-      const [tokenizer, config, generation] = await Promise.all([
+      const [tokenizer, config, generation, tokenizerJson] = await Promise.all([
         loadTokenizer(spec.folder),
         readJson('config.json', true),
         readJson('generation_config.json', false),
+        readJson('tokenizer.json', true),
       ]);
       const model = modelConfig(config, generation, kv.type === 'float16' ? 'FP16' : 'FP32');
       model.positionIds = session.inputs.some((t) => t.name === 'position_ids');
@@ -51,7 +52,7 @@ export const extension: GenerateExtension = {
         prefillChunkTokens: spec.prefillChunkTokens,
         maxWaiting: spec.queue,
         retryAfterSeconds: spec.retryAfterSeconds,
-      });
+      }, vocabularyOf(tokenizer.get_vocab(), tokenizerJson));
     } catch (err) {
       const reason = (err instanceof Error ? err.message : String(err)).split('\n')[0]!.slice(0, 500);
       throw new AppError(ErrorCode.ModelLoadFailed, `model "${spec.model}": tokenizer or config files could not be read: ${reason}`);
@@ -59,6 +60,14 @@ export const extension: GenerateExtension = {
     return new Generations(generator);
   },
 };
+
+/** id -> piece, and whether pieces spell bytes (ByteLevel) or SentencePiece text, from tokenizer.json's decoder. */
+function vocabularyOf(vocab: Map<string, number>, tokenizerJson: Record<string, unknown>): Vocabulary {
+  const pieces: string[] = [];
+  for (const [piece, id] of vocab) pieces[id] = piece;
+  const decoder = JSON.stringify(tokenizerJson.decoder ?? null);
+  return { pieces, scheme: decoder.includes('"ByteLevel"') ? 'byte-level' : 'sentencepiece' };
+}
 
 class Generations implements GenerateHandler {
   constructor(private readonly generator: TextGenerator) {}

@@ -8,6 +8,7 @@ import { choiceSeed, randomSeed, SequenceRng } from './prng.js';
 import { Sampler, type SamplingParams, type SampledToken } from './sampler.js';
 import { type Detokenizer, type FinishReason, SequenceText } from './stop.js';
 import { TokenHistory } from './token-history.js';
+import { tokenBytes, tokenText, type VocabularyScheme } from './token-bytes.js';
 
 /** What a generation request asks of the worker (structured-clonable: no Maps, no functions). */
 export interface GenerateRequest {
@@ -29,10 +30,18 @@ export interface GenerateRequest {
 
 export interface TokenReport {
   id: number;
-  /** The token's text alone (special tokens included), as OpenAI's logprobs name it. */
+  /** The token's text alone (special tokens included; part of a character as U+FFFD), as OpenAI's logprobs name it. */
   text: string;
+  /** The UTF-8 bytes the token stands for. */
+  bytes: number[];
   logprob: number;
-  top: Array<{ id: number; text: string; logprob: number }>;
+  top: Array<{ id: number; text: string; bytes: number[]; logprob: number }>;
+}
+
+/** The vocabulary as written in tokenizer.json (id -> piece), for the bytes each token stands for. */
+export interface Vocabulary {
+  pieces: readonly string[];
+  scheme: VocabularyScheme;
 }
 
 /** What the worker sends while a request runs. */
@@ -130,6 +139,7 @@ export class TextGenerator {
     private readonly model: ModelConfig,
     run: (feeds: NamedTensors, outputs: string[]) => Promise<NamedTensors>,
     private readonly limits: GeneratorLimits,
+    private readonly vocabulary?: Vocabulary,
   ) {
     this.budgetTokens = Math.floor(limits.kvBudgetBytes / bytesPerToken(model.layout));
     this.engine = new DecodeEngine(
@@ -261,12 +271,17 @@ export class TextGenerator {
   }
 
   private report(sampled: SampledToken, logprob: number): TokenReport {
-    const text = (id: number) => this.tokenizer.decode([id], { skip_special_tokens: false, clean_up_tokenization_spaces: false });
-    return {
-      id: sampled.id,
-      text: text(sampled.id),
-      logprob,
-      top: sampled.topLogprobs.map((t) => ({ id: t.id, text: text(t.id), logprob: t.logprob })),
-    };
+    return { ...this.token(sampled.id), logprob, top: sampled.topLogprobs.map((t) => ({ ...this.token(t.id), logprob: t.logprob })) };
+  }
+
+  /** A token's text and bytes: from its vocabulary piece when known, else from decoding it alone. */
+  private token(id: number): { id: number; text: string; bytes: number[] } {
+    const piece = this.vocabulary?.pieces[id];
+    if (piece !== undefined) {
+      const bytes = tokenBytes(piece, this.vocabulary!.scheme);
+      return { id, text: tokenText(bytes), bytes };
+    }
+    const text = this.tokenizer.decode([id], { skip_special_tokens: false, clean_up_tokenization_spaces: false });
+    return { id, text, bytes: Array.from(Buffer.from(text, 'utf8')) };
   }
 }
