@@ -17,6 +17,8 @@ export { argmax, logSumExp, NEUTRAL_SAMPLING, Sampler, topLogprobs } from './sam
 export type { SampledToken, SamplingParams, TokenLogprob, Warped } from './sampler.js';
 export { TokenHistory } from './token-history.js';
 export { IncrementalDetokenizer, SequenceText } from './stop.js';
+export { BYTE_TO_CHAR, tokenBytes, tokenText } from './token-bytes.js';
+export type { VocabularyScheme } from './token-bytes.js';
 export type { Detokenizer, FinishReason, StopConditions, TextStep } from './stop.js';
 export { chatMessageSchema, chatMessagesSchema, MAX_CHAT_MESSAGES, renderChatPrompt, toTemplateMessage } from './chat-template.js';
 export type { ChatMessage, ChatTemplateTokenizer, TemplateMessage } from './chat-template.js';

@@ -132,11 +132,14 @@ export interface GenerationSettings {
   n: number;
   stream: boolean;
   includeUsage: boolean;
-  /** Undefined: until the model's context is full (chat); /v1/completions defaults to 16 as OpenAI's. */
+  /**
+   * Undefined: until the model's context is full (chat; the engine passes SequenceText the room
+   * left); /v1/completions defaults to 16 as OpenAI's.
+   */
   maxTokens: number | undefined;
   stop: string[];
   stopTokenIds: number[];
-  /** Undefined: the engine draws one per request (randomSeed). */
+  /** Undefined: the engine draws one per request (randomSeed); choice i samples with choiceSeed(seed, i). */
   seed: number | undefined;
   /** Null: no logprobs; otherwise how many top_logprobs per token (0: the chosen token's only). */
   logprobs: number | null;

@@ -54,11 +54,14 @@ export class SequenceRng {
 }
 
 /**
- * The seed of choice `index` of a request with `n` choices: seed + index, so that the choices differ
- * from each other and each one is reproducible on its own.
+ * The seed of choice `index` of a request with `n` choices: seed + index (seed - index at the top of
+ * the safe-integer range), so that the choices differ from each other and each one is reproducible
+ * on its own. A request without a seed gets one from randomSeed() first.
  */
 export function choiceSeed(seed: number, index: number): number {
-  return seed + index;
+  const next = seed + index;
+  // Past 2^53 sums round; step down instead so every choice still has its own seed.
+  return Number.isSafeInteger(next) ? next : seed - index;
 }
 
 /** A seed for a request that gave none, from the platform’s CSPRNG (randomInt takes ranges under 2^48). */

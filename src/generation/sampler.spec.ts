@@ -154,6 +154,15 @@ describe('SequenceRng', () => {
     assert.ok(xs.every((x) => x >= 0 && x < 1));
     assert.equal(new SequenceRng(-1).nextUint32(), new SequenceRng(-1).nextUint32());
     assert.throws(() => new SequenceRng(0.5), RangeError);
+    const top = Number.MAX_SAFE_INTEGER;
+    assert.deepEqual(
+      [0, 1, 2].map((i) => choiceSeed(top, i)),
+      [top, top - 1, top - 2],
+    );
+    assert.deepEqual(
+      [0, 1, 2].map((i) => choiceSeed(-5, i)),
+      [-5, -4, -3],
+    );
   });
 
   it('makes a seeded request reproducible: the same seed and logits give the same tokens', () => {

@@ -1,5 +1,6 @@
 import type { SequenceRng } from './prng.js';
 import type { TokenHistory } from './token-history.js';
+import { keepAtLeast, kthLargest, topP, FilterScratch } from './top-filters.js';
 
 /**
  * How one sequence picks its next token. Neutral values switch a step off: temperature 1, topK 0
@@ -70,24 +71,21 @@ const GREEDY_EPSILON = 1e-5;
  * repetition penalty, frequency and presence penalties, temperature, top-k, top-p, min-p, then a
  * draw from the renormalised distribution with the sequence's own generator. (vLLM's V1 engine
  * applies min-p before top-k/top-p; the two orders differ only when top-p and min-p are both set.)
- * Without top-k and top-p nothing is sorted; top-k is a heap of k values; top-p takes tokens from a
- * heap of the candidates only until their mass reaches p.
+ * Nothing sorts the vocabulary: top-k keeps a heap of k values, top-p finds its cut with buckets of
+ * log-probability and orders the tokens of one bucket only (top-filters.ts).
  */
 export class Sampler {
   private readonly work: Float32Array;
   private readonly weights: Float64Array;
   private readonly order: Int32Array;
-  private readonly heap: Float32Array;
-  private readonly boundary: Int32Array;
-  private readonly bucketMass = new Float64Array(BUCKETS);
+  private readonly scratch: FilterScratch;
 
   constructor(readonly vocabSize: number) {
     if (!Number.isInteger(vocabSize) || vocabSize < 1) throw new RangeError(`vocabulary size must be a positive integer, not ${vocabSize}`);
     this.work = new Float32Array(vocabSize);
     this.weights = new Float64Array(vocabSize);
     this.order = new Int32Array(vocabSize);
-    this.heap = new Float32Array(vocabSize);
-    this.boundary = new Int32Array(vocabSize);
+    this.scratch = new FilterScratch(this.order, this.weights);
   }
 
   sample(logits: Float32Array, params: SamplingParams, history: TokenHistory, rng: SequenceRng): SampledToken {
@@ -148,7 +146,7 @@ export class Sampler {
     const order = this.order;
     const weights = this.weights;
     const n = work.length;
-    const threshold = params.topK > 0 && params.topK < n ? kthLargest(work, params.topK, this.heap) : -Infinity;
+    const threshold = params.topK > 0 && params.topK < n ? kthLargest(work, params.topK, this.scratch.heap) : -Infinity;
     let max = -Infinity;
     for (let i = 0; i < n; i += 1) if (work[i]! > max) max = work[i]!;
     let count = 0;
@@ -164,37 +162,9 @@ export class Sampler {
     }
     // The kept ids fill the end of `order` in descending id order; put them back in ascending order.
     order.subarray(n - count).reverse();
-    if (params.topP < 1) count = this.topP(n - count, n, max, mass * params.topP);
+    if (params.topP < 1) count = topP(this.scratch, work, max, n - count, n, mass * params.topP);
     if (params.minP > 0) count = keepAtLeast(order, n - count, n, weights, params.minP);
     return count;
-  }
-  /**
-   * Top-p over order[from..to) (Hugging Face's rule: drop a token when the ascending cumulative
-   * probability up to it is at most 1 - p, i.e. keep it while the mass of the more likely tokens is
-   * below p; the most likely token always stays). Without sorting: one pass adds the candidates'
-   * mass into buckets of log-probability, which finds the bucket where the mass crosses `cut`; every
-   * token above that bucket stays, every one below goes, and only the tokens of that one bucket are
-   * ordered, by a heap popped until the mass is reached. Kept ids end up at the end of `order`.
-   */
-  private topP(from: number, to: number, max: number, cut: number): number {
-    const { order, weights, work, bucketMass, boundary: inBoundary } = this;
-    bucketMass.fill(0);
-    for (let i = from; i < to; i += 1) bucketMass[bucketOf(work[order[i]!]! - max)]! += weights[order[i]!]!;
-    let before = 0;
-    let boundary = 0;
-    while (boundary < BUCKETS - 1 && before + bucketMass[boundary]! < cut) before += bucketMass[boundary++]!;
-    let write = to;
-    let pending = 0;
-    for (let read = to - 1; read >= from; read -= 1) {
-      const id = order[read]!;
-      const bucket = bucketOf(work[id]! - max);
-      if (bucket < boundary) order[--write] = id;
-      else if (bucket === boundary) inBoundary[pending++] = id;
-    }
-    const sure = to - write;
-    const popped = popWhileBelow(inBoundary, pending, weights, before, cut, sure === 0);
-    for (let i = 0; i < popped; i += 1) order[--write] = inBoundary[pending - 1 - i]!;
-    return sure + popped;
   }
 }
 
@@ -239,97 +209,4 @@ export function topLogprobs(logits: Float32Array, logNorm: number, k: number): T
 
 function scale(work: Float32Array, temperature: number): void {
   for (let i = 0; i < work.length; i += 1) work[i] = work[i]! / temperature;
-}
-
-/** The k-th largest value (k >= 1) by a min-heap of k values in `heap`: O(n log k), no sort. */
-function kthLargest(values: Float32Array, k: number, heap: Float32Array): number {
-  let size = 0;
-  for (let i = 0; i < values.length; i += 1) {
-    const v = values[i]!;
-    if (size < k) {
-      let at = size;
-      size += 1;
-      while (at > 0) {
-        const parent = (at - 1) >> 1;
-        if (heap[parent]! <= v) break;
-        heap[at] = heap[parent]!;
-        at = parent;
-      }
-      heap[at] = v;
-    } else if (v > heap[0]!) {
-      siftDownMin(heap, size, v);
-    }
-  }
-  return heap[0]!;
-}
-
-function siftDownMin(heap: Float32Array, size: number, v: number): void {
-  let at = 0;
-  for (;;) {
-    let child = 2 * at + 1;
-    if (child >= size) break;
-    if (child + 1 < size && heap[child + 1]! < heap[child]!) child += 1;
-    if (heap[child]! >= v) break;
-    heap[at] = heap[child]!;
-    at = child;
-  }
-  heap[at] = v;
-}
-
-const BUCKETS = 2048;
-/** Log-probabilities (relative to the most likely token) the top-p buckets cover; anything less likely shares the last bucket. */
-const BUCKET_SPAN = 64;
-
-function bucketOf(logWeight: number): number {
-  const bucket = Math.floor(-logWeight * (BUCKETS / BUCKET_SPAN));
-  return bucket < BUCKETS ? bucket : BUCKETS - 1;
-}
-
-/**
- * Pops ids[0..size) from a max-heap (by weight, the lower id first on ties) while the mass before
- * each one is below `cut` (the first one always when `keepFirst`). The popped ids end up at the end
- * of ids[0..size), the first popped last. Returns how many were popped.
- */
-function popWhileBelow(ids: Int32Array, size: number, weights: Float64Array, before: number, cut: number, keepFirst: boolean): number {
-  const first = (a: number, b: number): boolean => weights[a]! > weights[b]! || (weights[a] === weights[b] && a < b);
-  for (let i = (size >> 1) - 1; i >= 0; i -= 1) siftDownMax(ids, 0, size, i, first);
-  let mass = before;
-  let popped = 0;
-  while (popped < size && ((keepFirst && popped === 0) || mass < cut)) {
-    const last = size - 1 - popped;
-    const top = ids[0]!;
-    ids[0] = ids[last]!;
-    ids[last] = top;
-    mass += weights[top]!;
-    popped += 1;
-    siftDownMax(ids, 0, size - popped, 0, first);
-  }
-  return popped;
-}
-
-function siftDownMax(order: Int32Array, from: number, size: number, start: number, before: (a: number, b: number) => boolean): void {
-  let at = start;
-  const item = order[from + at]!;
-  for (;;) {
-    let child = 2 * at + 1;
-    if (child >= size) break;
-    if (child + 1 < size && before(order[from + child + 1]!, order[from + child]!)) child += 1;
-    if (!before(order[from + child]!, item)) break;
-    order[from + at] = order[from + child]!;
-    at = child;
-  }
-  order[from + at] = item;
-}
-
-/**
- * Min-p over order[from..to): keeps tokens whose probability is at least minP times the largest
- * (weights are exp(logit - max), so the largest is 1). Kept tokens are moved to the end, in order.
- */
-function keepAtLeast(order: Int32Array, from: number, to: number, weights: Float64Array, minP: number): number {
-  let write = to;
-  for (let read = to - 1; read >= from; read -= 1) {
-    const id = order[read]!;
-    if (weights[id]! >= minP) order[--write] = id;
-  }
-  return to - write;
 }

@@ -4,20 +4,9 @@
  * objects. Byte-level tokens can hold part of a UTF-8 character, which is what incremental
  * detokenization has to get right.
  */
+import { BYTE_TO_CHAR } from '../../src/generation/token-bytes.js';
 
-/** GPT-2's bytes_to_unicode: every byte gets a printable character (space is "Ġ"). */
-export const BYTE_TO_CHAR: readonly string[] = (() => {
-  const printable: number[] = [];
-  for (let b = 0x21; b <= 0x7e; b += 1) printable.push(b);
-  for (let b = 0xa1; b <= 0xac; b += 1) printable.push(b);
-  for (let b = 0xae; b <= 0xff; b += 1) printable.push(b);
-  const chars: string[] = [];
-  let extra = 0;
-  for (let b = 0; b < 256; b += 1) {
-    chars[b] = printable.includes(b) ? String.fromCharCode(b) : String.fromCharCode(256 + extra++);
-  }
-  return chars;
-})();
+export { BYTE_TO_CHAR };
 
 /** A piece of text in the byte alphabet ("é" becomes "Ã©"). */
 export function byteSymbols(text: string): string {
