@@ -4,6 +4,7 @@ import type { AppConfig } from './config/app-config.js';
 import { ConfigModule } from './config/config.module.js';
 import { DatabaseModule } from './database/database.module.js';
 import { FineTuningModule } from './fine-tuning/fine-tuning.module.js';
+import { GenerationModule } from './generation/generation.module.js';
 import { HealthModule } from './health/health.module.js';
 import { InstancesModule } from './instances/instances.module.js';
 import { LifecycleModule } from './lifecycle/lifecycle.module.js';
@@ -31,6 +32,7 @@ export class AppModule {
         VisionModule,
         SpeechModule,
         NlpModule,
+        GenerationModule,
         FineTuningModule,
         ...extra,
       ],

@@ -1,3 +1,5 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { Injectable } from '@nestjs/common';
 import { AppError } from '../common/errors/app-error.js';
 import { ErrorCode } from '../common/errors/error-code.js';
@@ -33,6 +35,8 @@ const TEXT_GENERATION = tasksFor('completions');
 @Injectable()
 export class GenerationService {
   private readonly metrics: GenerationMetrics;
+  /** config.json's vocab_size per model folder, read once. */
+  private readonly vocabularies = new Map<string, Promise<number>>();
 
   constructor(
     private readonly models: TaskModels,
@@ -44,6 +48,22 @@ export class GenerationService {
   /** A loaded text-generation model: 404 when unknown, 400 when of another task. */
   model(name: string, version?: string): Promise<TaskModel> {
     return this.models.get(name, TEXT_GENERATION, undefined, version);
+  }
+
+  /** The model's vocabulary size (config.json), to check token ids in a request before it is queued. */
+  vocabularySize(model: TaskModel): Promise<number> {
+    const folder = model.folder ?? model.dir;
+    let size = this.vocabularies.get(folder);
+    if (!size) {
+      size = readFile(join(folder, 'config.json'), 'utf8').then((text) => {
+        const vocab = (JSON.parse(text) as { vocab_size?: unknown }).vocab_size;
+        if (!Number.isInteger(vocab)) throw new AppError(ErrorCode.ModelLoadFailed, `model "${model.name}": config.json has no vocab_size`);
+        return vocab as number;
+      });
+      size.catch(() => this.vocabularies.delete(folder));
+      this.vocabularies.set(folder, size);
+    }
+    return size;
   }
 
   /**

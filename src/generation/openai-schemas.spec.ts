@@ -28,7 +28,7 @@ import {
 // Type-level checks: what Lathe answers is assignable to the openai package's own types, and every
 // request field Lathe takes is one the openai package knows, or one of vLLM's extras.
 type Assert<T extends true> = T;
-type VllmExtras = 'top_k' | 'min_p' | 'repetition_penalty' | 'stop_token_ids';
+type VllmExtras = 'top_k' | 'min_p' | 'repetition_penalty' | 'stop_token_ids' | 'ignore_eos' | 'truncate_prompt_tokens';
 export type ResponseChecks = [
   Assert<ChatCompletionResponse extends ChatCompletion ? true : false>,
   Assert<OurChunk extends ChatCompletionChunk ? true : false>,

@@ -66,6 +66,8 @@ function samplingFields(limits: GenerationLimits) {
     min_p: z.number().min(0).max(1).nullable().optional(),
     repetition_penalty: z.number().gt(0).max(2).nullable().optional(),
     stop_token_ids: z.array(z.int().min(0)).max(MAX_STOP_TOKEN_IDS).nullable().optional(),
+    ignore_eos: z.boolean().nullable().optional(),
+    truncate_prompt_tokens: z.int().min(1).max(MAX_TOKENS_LIMIT).nullable().optional(),
   };
 }
 
@@ -143,6 +145,10 @@ export interface GenerationSettings {
   seed: number | undefined;
   /** Null: no logprobs; otherwise how many top_logprobs per token (0: the chosen token's only). */
   logprobs: number | null;
+  /** vLLM's: generate past the model's end-of-sequence tokens. */
+  ignoreEos: boolean;
+  /** vLLM's: keep only the prompt's last k tokens. */
+  truncatePromptTokens: number | undefined;
   sampling: SamplingParams;
 }
 
@@ -187,6 +193,8 @@ function settingsOf(r: SamplingBody, maxTokens: number | undefined, logprobs: nu
     stopTokenIds: r.stop_token_ids?.slice() ?? [],
     seed: r.seed ?? undefined,
     logprobs,
+    ignoreEos: r.ignore_eos === true,
+    truncatePromptTokens: r.truncate_prompt_tokens ?? undefined,
     sampling: {
       temperature: r.temperature ?? 1,
       topK: topK < 0 ? 0 : topK,
