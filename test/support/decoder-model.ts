@@ -186,3 +186,27 @@ export async function cachedDecoderModel(cacheRoot: string, size: DecoderSize, s
   await rename(building, dir);
   return { dir, dims, tokens, eosTokenIds: [tokens.imEnd, tokens.endOfText] };
 }
+
+/**
+ * The model's manifest as `lathe models pull` writes it for a text-generation export: the
+ * Hugging Face folder as its source and the graph's inputs and outputs; `parameters` may set the
+ * decode loop's limits (maxSequences, kvCacheBytes, queue, prefillChunkTokens).
+ */
+export function decoderManifest(model: DecoderModel, parameters: Record<string, unknown> = {}): object {
+  const { layers, kvHeads, headDim } = model.dims;
+  const cache = (prefix: string) =>
+    Array.from({ length: layers }, (_, i) =>
+      ['key', 'value'].map((part) => ({ name: `${prefix}.${i}.${part}`, datatype: 'FP32', shape: [-1, kvHeads, -1, headDim] })),
+    ).flat();
+  return {
+    task: 'text-generation',
+    description: 'a generated Qwen2-style decoder (test fixture)',
+    source: { huggingface: model.dir, file: 'onnx/model.onnx' },
+    inputs: [
+      ...['input_ids', 'attention_mask', 'position_ids'].map((name) => ({ name, datatype: 'INT64', shape: [-1, -1] })),
+      ...cache('past_key_values'),
+    ],
+    outputs: [{ name: 'logits', datatype: 'FP32', shape: [-1, -1, model.dims.vocab] }, ...cache('present')],
+    parameters,
+  };
+}
