@@ -58,6 +58,8 @@ export interface EngineStats {
   steps: number;
   prefills: number;
   tokens: number;
+  /** Rows over all decode steps (rows / steps is the mean batch). */
+  rows: number;
   /** The most rows one decode step has run. */
   maxBatch: number;
   /** Sequences that joined while others were decoding (continuous batching at work). */
@@ -87,7 +89,7 @@ export class DecodeEngine {
   private admitting: SequenceRequest[] = [];
   private readonly cancelled = new Set<number>();
   private loop: Promise<void> | undefined;
-  private readonly counters = { steps: 0, prefills: 0, tokens: 0, maxBatch: 0, joinedMidBatch: 0 };
+  private readonly counters = { steps: 0, prefills: 0, tokens: 0, rows: 0, maxBatch: 0, joinedMidBatch: 0 };
 
   constructor(
     private readonly model: DecoderModel,
@@ -278,6 +280,7 @@ export class DecodeEngine {
     const outputs = await this.model.run(feeds, this.outputNames);
     this.batch.advance(presents(outputs, this.model.layout.layers));
     this.counters.steps += 1;
+    this.counters.rows += rows.length;
     this.counters.maxBatch = Math.max(this.counters.maxBatch, rows.length);
     const logits = outputs.logits;
     const vocab = logits.shape[2];

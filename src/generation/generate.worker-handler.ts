@@ -25,7 +25,10 @@ export const extension: GenerateExtension = {
       );
     }
     if (kv.type !== 'float32' && kv.type !== 'float16') {
-      throw new AppError(ErrorCode.ModelLoadFailed, `model "${spec.model}": its cache is ${kv.type}; float32 and float16 caches are served`);
+      throw new AppError(
+        ErrorCode.ModelLoadFailed,
+        `model "${spec.model}": its cache is ${kv.type}; float32 and float16 caches are served`,
+      );
     }
     let generator: TextGenerator;
     try {
@@ -46,13 +49,19 @@ export const extension: GenerateExtension = {
       ]);
       const model = modelConfig(config, generation, kv.type === 'float16' ? 'FP16' : 'FP32');
       model.positionIds = session.inputs.some((t) => t.name === 'position_ids');
-      generator = new TextGenerator(tokenizer as unknown as GenerationTokenizer, model, (feeds, outputs) => session.run(feeds, outputs), {
-        maxSequences: spec.maxSequences,
-        kvBudgetBytes: spec.kvCacheBytes,
-        prefillChunkTokens: spec.prefillChunkTokens,
-        maxWaiting: spec.queue,
-        retryAfterSeconds: spec.retryAfterSeconds,
-      }, vocabularyOf(tokenizer.get_vocab(), tokenizerJson));
+      generator = new TextGenerator(
+        tokenizer as unknown as GenerationTokenizer,
+        model,
+        (feeds, outputs) => session.run(feeds, outputs),
+        {
+          maxSequences: spec.maxSequences,
+          kvBudgetBytes: spec.kvCacheBytes,
+          prefillChunkTokens: spec.prefillChunkTokens,
+          maxWaiting: spec.queue,
+          retryAfterSeconds: spec.retryAfterSeconds,
+        },
+        vocabularyOf(tokenizer.get_vocab(), tokenizerJson),
+      );
     } catch (err) {
       const reason = (err instanceof Error ? err.message : String(err)).split('\n')[0]!.slice(0, 500);
       throw new AppError(ErrorCode.ModelLoadFailed, `model "${spec.model}": tokenizer or config files could not be read: ${reason}`);
@@ -74,11 +83,14 @@ class Generations implements GenerateHandler {
 
   async generate(id: number, input: PlainValue, emit: (event: PlainValue) => void): Promise<PlainValue> {
     const result = await this.generator.generate(id, input as unknown as GenerateRequest, (event) => {
-      const { running, waiting, kvBytes } = this.generator.stats();
-      emit({ ...event, engine: { running, waiting, kvBytes } } as unknown as PlainValue);
+      emit({ ...event, engine: this.load() } as unknown as PlainValue);
     });
-    const { running, waiting, kvBytes } = this.generator.stats();
-    return { ...result, engine: { running, waiting, kvBytes } } as unknown as PlainValue;
+    return { ...result, engine: this.load() } as unknown as PlainValue;
+  }
+
+  private load() {
+    const { running, waiting, kvBytes, steps, rows, joinedMidBatch } = this.generator.stats();
+    return { running, waiting, kvBytes, steps, rows, joinedMidBatch };
   }
 
   cancel(id: number): void {

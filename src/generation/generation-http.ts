@@ -54,7 +54,11 @@ function appError(err: unknown): AppError {
  * Runs every prompt of a request and collects their deltas; the first failure cancels the others
  * and is thrown (the route answers it with its status).
  */
-export async function collected(abort: AbortController, launches: Launch[], onDelta: (delta: Delta, index: number) => void): Promise<GenerateResult[]> {
+export async function collected(
+  abort: AbortController,
+  launches: Launch[],
+  onDelta: (delta: Delta, index: number) => void,
+): Promise<GenerateResult[]> {
   const runs = launches.map(({ offset, start }) => start((e) => e.type === 'delta' && onDelta(e, offset + e.choice)));
   try {
     return await Promise.all(runs.map((r) => r.done));

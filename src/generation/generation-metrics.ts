@@ -9,6 +9,9 @@ export class GenerationMetrics {
   readonly activeSequences: Gauge<'model'>;
   readonly waitingSequences: Gauge<'model'>;
   readonly kvCacheBytes: Gauge<'model'>;
+  readonly decodeSteps: Counter<'model'>;
+  readonly decodeRows: Counter<'model'>;
+  readonly joinedMidBatch: Counter<'model'>;
 
   constructor(registry: Registry) {
     const registers = [registry];
@@ -22,7 +25,7 @@ export class GenerationMetrics {
     });
     this.interTokenLatency = new Histogram({
       name: 'lathe_generation_inter_token_seconds',
-      help: "Between two tokens of one sequence (one decode step as its client sees it); tokens/s of a sequence is its inverse.",
+      help: 'Between two tokens of one sequence (one decode step as its client sees it); tokens/s of a sequence is its inverse.',
       labelNames,
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
       registers,
@@ -39,7 +42,12 @@ export class GenerationMetrics {
       labelNames: [...labelNames, 'finish_reason'],
       registers,
     });
-    this.activeSequences = new Gauge({ name: 'lathe_generation_active_sequences', help: 'Sequences in the decode loop now.', labelNames, registers });
+    this.activeSequences = new Gauge({
+      name: 'lathe_generation_active_sequences',
+      help: 'Sequences in the decode loop now.',
+      labelNames,
+      registers,
+    });
     this.waitingSequences = new Gauge({
       name: 'lathe_generation_waiting_sequences',
       help: 'Sequences waiting for room in the decode loop.',
@@ -49,6 +57,19 @@ export class GenerationMetrics {
     this.kvCacheBytes = new Gauge({
       name: 'lathe_generation_kv_cache_bytes',
       help: 'Bytes of key/value cache the running sequences hold (padding included).',
+      labelNames,
+      registers,
+    });
+    this.decodeSteps = new Counter({ name: 'lathe_generation_decode_steps_total', help: 'Decode steps run.', labelNames, registers });
+    this.decodeRows = new Counter({
+      name: 'lathe_generation_decode_rows_total',
+      help: 'Sequences over all decode steps: divided by the steps, the mean decode batch.',
+      labelNames,
+      registers,
+    });
+    this.joinedMidBatch = new Counter({
+      name: 'lathe_generation_joined_running_batch_total',
+      help: 'Sequences that joined a decode batch while others in it were still generating (continuous batching).',
       labelNames,
       registers,
     });

@@ -23,7 +23,7 @@ export type GenerationWorkerConfig = z.infer<typeof generationWorkerConfig>;
 export const generationParameters = z
   .object({
     maxSequences: z.number().int().min(1).max(1024).optional(),
-    kvCacheBytes: z.number().int().min(1024 * 1024).optional(),
+    kvCacheBytes: z.number().int().min(1024).optional(),
     queue: z.number().int().min(0).max(100_000).optional(),
     prefillChunkTokens: z.number().int().min(16).optional(),
   })

@@ -28,7 +28,9 @@ export class GenerationWorkers {
 export function generationWorkerConfigOf({ name, manifest, folder }: ModelToStart, config: AppConfig): GenerationWorkerConfig | undefined {
   if (taskRow(manifest.task)?.decoder !== 'causal-lm') return undefined;
   if (!folder || manifest.runtime !== 'onnxruntime') {
-    throw new Error(`model "${name}": a text-generation model is served from a Hugging Face-layout folder ("source": {"huggingface": ...}) by ONNX Runtime`);
+    throw new Error(
+      `model "${name}": a text-generation model is served from a Hugging Face-layout folder ("source": {"huggingface": ...}) by ONNX Runtime`,
+    );
   }
   const params = generationParameters.parse(manifest.parameters);
   const defaults = config.generation;

@@ -15,6 +15,10 @@ export interface EngineLoad {
   running: number;
   waiting: number;
   kvBytes: number;
+  /** Counters since the worker started: decode steps, rows over those steps, sequences that joined a running batch. */
+  steps: number;
+  rows: number;
+  joinedMidBatch: number;
 }
 type Reported<T> = T & { engine: EngineLoad };
 
@@ -35,6 +39,8 @@ const TEXT_GENERATION = tasksFor('completions');
 @Injectable()
 export class GenerationService {
   private readonly metrics: GenerationMetrics;
+  /** The last engine counters seen per model and worker, to turn them into Prometheus counter increments. */
+  private readonly seen = new Map<string, EngineLoad>();
   /** config.json's vocab_size per model folder, read once. */
   private readonly vocabularies = new Map<string, Promise<number>>();
 
@@ -80,6 +86,16 @@ export class GenerationService {
       this.metrics.activeSequences.set(labels, engine.running);
       this.metrics.waitingSequences.set(labels, engine.waiting);
       this.metrics.kvCacheBytes.set(labels, engine.kvBytes);
+      const key = `${model.name}/${model.version}`;
+      const last = this.seen.get(key);
+      // Counters restart with a new worker: then all of the new value is new.
+      const grew = (now: number, before: number | undefined) => (before === undefined || now < before ? now : now - before);
+      if (!last || engine.steps >= last.steps) {
+        this.metrics.decodeSteps.inc(labels, grew(engine.steps, last?.steps));
+        this.metrics.decodeRows.inc(labels, grew(engine.rows, last?.rows));
+        this.metrics.joinedMidBatch.inc(labels, grew(engine.joinedMidBatch, last?.joinedMidBatch));
+        this.seen.set(key, engine);
+      }
     };
     const onWorkerEvent = (value: PlainValue) => {
       const event = value as unknown as Reported<GenerateEvent>;
@@ -110,7 +126,10 @@ export class GenerationService {
         throw err instanceof AppError ? err : new AppError(ErrorCode.Internal, err instanceof Error ? err.message : String(err));
       },
     );
-    // `accepted` never settles when the worker refuses the request: callers race it against `done`.
-    return { accepted: Promise.race([accepted, done.then(() => accepted)]), done };
+    // The worker's refusal rejects `done` and, through it, `accepted`; callers that only wait for
+    // `done` leave `accepted` alone, so its rejection is marked handled here.
+    const acceptedOrRefused = Promise.race([accepted, done.then(() => accepted)]);
+    acceptedOrRefused.catch(() => undefined);
+    return { accepted: acceptedOrRefused, done };
   }
 }

@@ -1,5 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import type { ChatCompletionChunk, ChatCompletionResponse, ChatTokenLogprob, TextCompletionChunk, TextCompletionResponse, Usage } from './openai-responses.js';
+import type {
+  ChatCompletionChunk,
+  ChatCompletionResponse,
+  ChatTokenLogprob,
+  TextCompletionChunk,
+  TextCompletionResponse,
+  Usage,
+} from './openai-responses.js';
 import type { FinishReason } from './stop.js';
 import type { GenerateEvent, GenerateResult, TokenReport } from './text-generator.js';
 
@@ -215,7 +222,12 @@ export class CompletionStream extends Answer {
         created: this.created,
         model: this.model,
         choices: [
-          { index, text: delta.text, logprobs: this.logprobs ? completionLogprobs(tokens, offset) : null, finish_reason: delta.finishReason },
+          {
+            index,
+            text: delta.text,
+            logprobs: this.logprobs ? completionLogprobs(tokens, offset) : null,
+            finish_reason: delta.finishReason,
+          },
         ],
         ...(this.includeUsage ? { usage: null } : {}),
       },

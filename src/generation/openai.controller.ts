@@ -101,7 +101,10 @@ export class OpenAiGenerationController {
     checkTokenIds(settings, await this.generation.vocabularySize(model), prompts);
     const abort = abortWhenGone(reply);
     const launches: Launch[] = prompts.map((prompt, p) => {
-      const request = generateRequest(typeof prompt === 'string' ? { kind: 'text', text: prompt } : { kind: 'tokens', ids: prompt }, settings);
+      const request = generateRequest(
+        typeof prompt === 'string' ? { kind: 'text', text: prompt } : { kind: 'tokens', ids: prompt },
+        settings,
+      );
       return { offset: p * settings.n, start: (onEvent) => this.generation.start(model, request, onEvent, abort.signal) };
     });
     const logprobs = settings.logprobs !== null;

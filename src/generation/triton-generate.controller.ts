@@ -8,7 +8,14 @@ import { abortWhenGone } from './event-stream.js';
 import { collected, generateRequest, type Launch, streamed } from './generation-http.js';
 import { GenerationService } from './generation.service.js';
 import { GENERATION_ERRORS } from './openai.controller.js';
-import { checkTokenIds, type GenerationSettings, MAX_STOP_STRINGS, MAX_STOP_TOKEN_IDS, MAX_TOKENS_LIMIT, validate } from './openai-schemas.js';
+import {
+  checkTokenIds,
+  type GenerationSettings,
+  MAX_STOP_STRINGS,
+  MAX_STOP_TOKEN_IDS,
+  MAX_TOKENS_LIMIT,
+  validate,
+} from './openai-schemas.js';
 
 const modelParams = z.object({ model: z.string().min(1).meta({ example: 'tiny-chat' }) });
 const versionParams = modelParams.extend({ version: z.string().min(1).meta({ example: '1' }) });
@@ -94,7 +101,11 @@ export class TritonGenerateController {
     params: modelParams,
     body: tritonGenerateRequest,
     bodyExample: { text_input: 'Once upon a time', parameters: { max_tokens: 16, temperature: 0 } },
-    ok: { contentType: 'text/event-stream', schema: { type: 'string' }, example: 'data: {"model_name":"tiny-chat","model_version":"1","text_output":" there"}\n\n' },
+    ok: {
+      contentType: 'text/event-stream',
+      schema: { type: 'string' },
+      example: 'data: {"model_name":"tiny-chat","model_version":"1","text_output":" there"}\n\n',
+    },
   })
   generateStream(@Param() params: unknown, @Body() body: unknown, @Res() reply: FastifyReply): Promise<void> {
     return this.run(params, body, reply, true);
@@ -109,7 +120,11 @@ export class TritonGenerateController {
     params: versionParams,
     body: tritonGenerateRequest,
     bodyExample: { text_input: 'Once upon a time', parameters: { max_tokens: 16, temperature: 0 } },
-    ok: { contentType: 'text/event-stream', schema: { type: 'string' }, example: 'data: {"model_name":"tiny-chat","model_version":"1","text_output":" there"}\n\n' },
+    ok: {
+      contentType: 'text/event-stream',
+      schema: { type: 'string' },
+      example: 'data: {"model_name":"tiny-chat","model_version":"1","text_output":" there"}\n\n',
+    },
   })
   generateStreamVersion(@Param() params: unknown, @Body() body: unknown, @Res() reply: FastifyReply): Promise<void> {
     return this.run(params, body, reply, true);

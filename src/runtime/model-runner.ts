@@ -182,7 +182,10 @@ export class ModelRunner {
   async generate(input: PlainValue, onEvent: (event: PlainValue) => void, signal?: AbortSignal): Promise<GenerateResult> {
     if (this.options.worker.kind !== 'session-generate')
       throw new AppError(ErrorCode.ValidationFailed, `model "${this.options.name}" has no decoder loop in its workers`);
-    const worker = this.pool.all.reduce<SessionWorker | undefined>((best, w) => (!best || w.inFlight < best.inFlight ? w : best), undefined);
+    const worker = this.pool.all.reduce<SessionWorker | undefined>(
+      (best, w) => (!best || w.inFlight < best.inFlight ? w : best),
+      undefined,
+    );
     if (!worker) throw new AppError(ErrorCode.Unavailable, `model "${this.options.name}" has no live instance`);
     const started = nowNs();
     this.pool.acquire(worker);

@@ -136,7 +136,12 @@ async function handle(session: ort.InferenceSession, message: Exclude<ToWorker, 
       }
       case 'pipeline':
       case 'generate':
-        return post({ type: 'failed', id: message.id, code: ErrorCode.Internal, message: `this session worker cannot take "${message.kind}" work` });
+        return post({
+          type: 'failed',
+          id: message.id,
+          code: ErrorCode.Internal,
+          message: `this session worker cannot take "${message.kind}" work`,
+        });
     }
   } catch (err) {
     const code = err instanceof ScanDeadlineExceeded ? ErrorCode.DeadlineExceeded : ErrorCode.ValidationFailed;

@@ -8,7 +8,14 @@ import type { AddressInfo } from 'node:net';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { AutoModelForCausalLM, AutoTokenizer, env, type PreTrainedModel, type PreTrainedTokenizer, Tensor as HfTensor } from '@huggingface/transformers';
+import {
+  AutoModelForCausalLM,
+  AutoTokenizer,
+  env,
+  type PreTrainedModel,
+  type PreTrainedTokenizer,
+  Tensor as HfTensor,
+} from '@huggingface/transformers';
 import OpenAI from 'openai';
 import request from 'supertest';
 import { startTestApp, type TestApp } from '../support/app.js';
@@ -98,7 +105,12 @@ describe('text generation routes on a generated decoder', () => {
     const ids = tokenizer.encode(prompt);
     const input = new HfTensor('int64', BigInt64Array.from(ids, BigInt), [1, ids.length]);
     const mask = new HfTensor('int64', new BigInt64Array(ids.length).fill(1n), [1, ids.length]);
-    const out = (await lm.generate({ input_ids: input, attention_mask: mask, max_new_tokens: maxNewTokens, do_sample: false } as never)) as HfTensor;
+    const out = (await lm.generate({
+      input_ids: input,
+      attention_mask: mask,
+      max_new_tokens: maxNewTokens,
+      do_sample: false,
+    } as never)) as HfTensor;
     return Array.from(out.data as BigInt64Array, Number).slice(ids.length);
   }
 
@@ -115,7 +127,11 @@ describe('text generation routes on a generated decoder', () => {
       assert.equal(choice.text, tokenizer.decode(shown, { skip_special_tokens: true }), prompt);
       assert.equal(choice.finish_reason, ended ? 'stop' : 'length');
       const promptIds = tokenizer.encode(prompt);
-      assert.deepEqual(res.body.usage, { prompt_tokens: promptIds.length, completion_tokens: expected.length, total_tokens: promptIds.length + expected.length });
+      assert.deepEqual(res.body.usage, {
+        prompt_tokens: promptIds.length,
+        completion_tokens: expected.length,
+        total_tokens: promptIds.length + expected.length,
+      });
       // Token for token: each reported token is the text of the id Transformers.js chose.
       assert.deepEqual(
         choice.logprobs.tokens,
@@ -130,7 +146,9 @@ describe('text generation routes on a generated decoder', () => {
           .sort((a, b) => lsm[b]! - lsm[a]! || a - b)
           .slice(0, 5);
         for (const [text, value] of Object.entries(choice.logprobs.top_logprobs[i] as Record<string, number>)) {
-          const id = best.find((b) => tokenizer.decode([b], { skip_special_tokens: false }) === text && Math.abs(lsm[b]! - value) <= TOLERANCE);
+          const id = best.find(
+            (b) => tokenizer.decode([b], { skip_special_tokens: false }) === text && Math.abs(lsm[b]! - value) <= TOLERANCE,
+          );
           assert.ok(id !== undefined, `${prompt}: step ${i} alternative ${JSON.stringify(text)} ${value}`);
         }
       });
@@ -152,7 +170,11 @@ describe('text generation routes on a generated decoder', () => {
     const expected = (await reference.generate(promptIds, 20, model.eosTokenIds)).tokens;
     const ended = model.eosTokenIds.includes(expected.at(-1)!);
     assert.equal(text, tokenizer.decode(ended ? expected.slice(0, -1) : expected, { skip_special_tokens: true }));
-    assert.deepEqual(whole.usage, { prompt_tokens: promptIds.length, completion_tokens: expected.length, total_tokens: promptIds.length + expected.length });
+    assert.deepEqual(whole.usage, {
+      prompt_tokens: promptIds.length,
+      completion_tokens: expected.length,
+      total_tokens: promptIds.length + expected.length,
+    });
 
     const stream = await client.chat.completions.create({
       model: 'tiny-chat',
@@ -183,7 +205,9 @@ describe('text generation routes on a generated decoder', () => {
 
     // Seeds: the same seed samples the same text; another seed differs somewhere among three tries.
     const sample = (seed: number) =>
-      client.chat.completions.create({ model: 'tiny-chat', messages, max_tokens: 24, temperature: 1.3, seed }).then((r) => r.choices[0]!.message.content);
+      client.chat.completions
+        .create({ model: 'tiny-chat', messages, max_tokens: 24, temperature: 1.3, seed })
+        .then((r) => r.choices[0]!.message.content);
     const a = await sample(7);
     assert.equal(await sample(7), a);
     const others = await Promise.all([sample(8), sample(9), sample(10)]);
@@ -199,12 +223,26 @@ describe('text generation routes on a generated decoder', () => {
     const full = free.choices[0]!.message.content!;
     assert.ok(full.length > 6, `needs text to cut: ${JSON.stringify(full)}`);
     const stop = full.slice(4, 7);
-    const cut = await client.chat.completions.create({ model: 'tiny-chat', messages, max_tokens: 24, temperature: 0.9, seed: 3, stop: [stop] });
+    const cut = await client.chat.completions.create({
+      model: 'tiny-chat',
+      messages,
+      max_tokens: 24,
+      temperature: 0.9,
+      seed: 3,
+      stop: [stop],
+    });
     assert.equal(cut.choices[0]!.message.content, full.slice(0, full.indexOf(stop)));
     assert.equal(cut.choices[0]!.finish_reason, 'stop');
 
     // logprobs: the chosen token's log-probability under the model, within 1e-4 of the reference's log-softmax.
-    const withLogprobs = await client.chat.completions.create({ model: 'tiny-chat', messages, max_tokens: 6, temperature: 0, logprobs: true, top_logprobs: 2 });
+    const withLogprobs = await client.chat.completions.create({
+      model: 'tiny-chat',
+      messages,
+      max_tokens: 6,
+      temperature: 0,
+      logprobs: true,
+      top_logprobs: 2,
+    });
     const steps = (await reference.generate(promptIds, 6, model.eosTokenIds)).logits;
     withLogprobs.choices[0]!.logprobs!.content!.forEach((entry, i) => {
       const lsm = logSoftmax(steps[i]!);
