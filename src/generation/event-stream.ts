@@ -9,6 +9,9 @@ import type { FastifyReply } from 'fastify';
 export class EventStream {
   private readonly body = new Readable({ read() {} });
   private ended = false;
+  /** Events written since the last flush: a decode step's events leave in one socket write. */
+  private pending: string[] = [];
+  private flushing = false;
 
   constructor(reply: FastifyReply) {
     reply
@@ -19,13 +22,26 @@ export class EventStream {
   }
 
   data(value: unknown): void {
-    if (!this.ended) this.body.push(`data: ${typeof value === 'string' ? value : JSON.stringify(value)}\n\n`);
+    if (this.ended) return;
+    this.pending.push(`data: ${typeof value === 'string' ? value : JSON.stringify(value)}\n\n`);
+    if (!this.flushing) {
+      this.flushing = true;
+      setImmediate(() => this.flush());
+    }
   }
 
   end(): void {
     if (this.ended) return;
+    this.flush();
     this.ended = true;
     this.body.push(null);
+  }
+
+  private flush(): void {
+    this.flushing = false;
+    if (this.pending.length === 0 || this.ended) return;
+    this.body.push(this.pending.join(''));
+    this.pending = [];
   }
 }
 

@@ -165,14 +165,27 @@ export interface ParsedCompletionRequest {
   settings: GenerationSettings;
 }
 
+/**
+ * One schema per limits, built once: zod compiles an object schema's parser on its first use, which
+ * costs milliseconds on the thread that answers HTTP.
+ */
+const chatSchemas = new Map<string, ReturnType<typeof chatCompletionRequestSchema>>();
+const completionSchemas = new Map<string, ReturnType<typeof completionRequestSchema>>();
+function cached<S>(cache: Map<string, S>, limits: GenerationLimits, build: (limits: GenerationLimits) => S): S {
+  const key = `${limits.maxChoices}/${limits.maxPrompts}`;
+  let schema = cache.get(key);
+  if (!schema) cache.set(key, (schema = build(limits)));
+  return schema;
+}
+
 export function parseChatCompletionRequest(body: unknown, limits: GenerationLimits = DEFAULT_GENERATION_LIMITS): ParsedChatRequest {
-  const r = validate(chatCompletionRequestSchema(limits), body);
+  const r = validate(cached(chatSchemas, limits, chatCompletionRequestSchema), body);
   const logprobs = r.logprobs === true ? (r.top_logprobs ?? 0) : null;
   return { body: r, messages: r.messages, settings: settingsOf(r, r.max_completion_tokens ?? r.max_tokens ?? undefined, logprobs) };
 }
 
 export function parseCompletionRequest(body: unknown, limits: GenerationLimits = DEFAULT_GENERATION_LIMITS): ParsedCompletionRequest {
-  const r = validate(completionRequestSchema(limits), body);
+  const r = validate(cached(completionSchemas, limits, completionRequestSchema), body);
   const p = r.prompt;
   const prompts: Array<string | number[]> =
     typeof p === 'string' ? [p] : typeof p[0] === 'number' ? [p as number[]] : (p as Array<string | number[]>).slice();
