@@ -11,6 +11,7 @@ import { type FileBody, type JobBody, jsonl, topicExamples, uploadFile, waitForS
 import { NER_LABELS, SENTIMENT_LABELS, writeBertFixtures } from '../support/hf-fixtures.js';
 import { whisperManifest, writeWhisperFixture } from '../support/hf-whisper-fixture.js';
 import { HAVE_SHARED_MODELS, SHARED_MODELS } from '../support/media.js';
+import { decoderManifest, writeDecoderModel } from '../support/decoder-model.js';
 import { writeManifest } from '../support/models.js';
 import { makeTempDir, ROOT } from '../support/processes.js';
 
@@ -50,6 +51,7 @@ async function exampleRepository(root: string): Promise<string> {
     outputs: [{ name: 'logits', datatype: 'FP32', shape: [-1, NER_LABELS.length] }],
   });
   await writeManifest(dir, 'whisper-tiny', whisperManifest(await writeWhisperFixture(join(root, 'whisper'))));
+  await writeManifest(dir, 'tiny-chat', decoderManifest(await writeDecoderModel(join(root, 'tiny-chat'), 'tiny', 5)));
   return dir;
 }
 
@@ -138,7 +140,7 @@ describe("Swagger UI's Try it out, on every operation, with the document's own e
       exercised.push(key);
     }
     assert.equal(exercised.length, operations.length);
-    assert.equal(new Set(exercised).size, 43, 'every operation of the document, once');
+    assert.equal(new Set(exercised).size, 49, 'every operation of the document, once');
   });
 
   /** Values for path parameters that name state: everything else keeps the document's example. */

@@ -278,6 +278,11 @@ describe('text generation routes on a generated decoder', () => {
     );
   });
 
+  it('GET /v1/models lists the model with its task', async () => {
+    const res = await request(t.server).get('/v1/models/tiny-chat').expect(200);
+    assert.deepEqual([res.body.id, res.body.object, res.body.task, res.body.state], ['tiny-chat', 'model', 'text-generation', 'READY']);
+  });
+
   it("Triton's generate and generate_stream answer text_output", async () => {
     const whole = await request(t.server)
       .post('/v2/models/tiny-chat/generate')
