@@ -90,7 +90,9 @@ describe('event loop during text generation (a real server process)', () => {
     const tokens = answers.reduce((n, a) => n + a.events, 0);
     const sorted = [...probes].sort((a, b) => a - b);
     const p99 = sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * 0.99))]!;
-    ctx.diagnostic(`${probes.length} probes while 16 streams decoded (${tokens} text events): p50 ${sorted[sorted.length >> 1]!.toFixed(1)} ms, p99 ${p99.toFixed(1)} ms, slowest ${sorted.at(-1)!.toFixed(1)} ms`);
+    ctx.diagnostic(
+      `${probes.length} probes while 16 streams decoded (${tokens} text events): p50 ${sorted[sorted.length >> 1]!.toFixed(1)} ms, p99 ${p99.toFixed(1)} ms, slowest ${sorted.at(-1)!.toFixed(1)} ms`,
+    );
     assert.ok(probes.length >= 20, `${probes.length} probes while the 16 sequences decoded`);
     assert.ok(p99 < 50, `p99 of /health/live while 16 sequences decode: ${p99} ms`);
     run.child.kill('SIGTERM');
