@@ -52,6 +52,19 @@ export const tritonGenerateResponse = z.strictObject({
   text_output: z.string(),
 });
 
+/** What the four routes share in the document: auth, errors, body. */
+const GENERATE = {
+  auth: 'infer',
+  errors: GENERATION_ERRORS,
+  body: tritonGenerateRequest,
+  bodyExample: { text_input: 'Once upon a time', parameters: { max_tokens: 16, temperature: 0 } },
+} as const;
+const STREAM_OK = {
+  contentType: 'text/event-stream',
+  schema: { type: 'string' },
+  example: 'data: {"model_name":"tiny-chat","model_version":"1","text_output":" there"}\n\n',
+};
+
 /** Triton's generate extension (POST /v2/models/{model}[/versions/{version}]/generate and generate_stream). */
 @ApiTags('Text generation')
 @Controller('v2/models')
@@ -65,11 +78,8 @@ export class TritonGenerateController {
     description:
       'Settings at the top level or in `parameters` (`parameters` wins): `max_tokens` (default 16), `temperature` (default 1; 0 is greedy), ' +
       '`top_p`, `top_k`, `min_p`, `repetition_penalty`, `presence_penalty`, `frequency_penalty`, `seed`, `stop`, `stop_token_ids`, `ignore_eos`.',
-    auth: 'infer',
-    errors: GENERATION_ERRORS,
+    ...GENERATE,
     params: modelParams,
-    body: tritonGenerateRequest,
-    bodyExample: { text_input: 'Once upon a time', parameters: { max_tokens: 16, temperature: 0 } },
     ok: { schema: tritonGenerateResponse },
   })
   generate(@Param() params: unknown, @Body() body: unknown, @Res() reply: FastifyReply): Promise<void> {
@@ -80,11 +90,8 @@ export class TritonGenerateController {
   @HttpCode(200)
   @ApiEndpoint({
     summary: "Generate (Triton's generate extension) on one version of a model",
-    auth: 'infer',
-    errors: GENERATION_ERRORS,
+    ...GENERATE,
     params: versionParams,
-    body: tritonGenerateRequest,
-    bodyExample: { text_input: 'Once upon a time', parameters: { max_tokens: 16, temperature: 0 } },
     ok: { schema: tritonGenerateResponse },
   })
   generateVersion(@Param() params: unknown, @Body() body: unknown, @Res() reply: FastifyReply): Promise<void> {
@@ -96,16 +103,9 @@ export class TritonGenerateController {
   @ApiEndpoint({
     summary: "Generate as Server-Sent Events (Triton's generate extension): one `data:` event per piece of text_output",
     description: 'The same request as generate; an error after the stream has begun is a `data: {"error": "..."}` event.',
-    auth: 'infer',
-    errors: GENERATION_ERRORS,
+    ...GENERATE,
     params: modelParams,
-    body: tritonGenerateRequest,
-    bodyExample: { text_input: 'Once upon a time', parameters: { max_tokens: 16, temperature: 0 } },
-    ok: {
-      contentType: 'text/event-stream',
-      schema: { type: 'string' },
-      example: 'data: {"model_name":"tiny-chat","model_version":"1","text_output":" there"}\n\n',
-    },
+    ok: STREAM_OK,
   })
   generateStream(@Param() params: unknown, @Body() body: unknown, @Res() reply: FastifyReply): Promise<void> {
     return this.run(params, body, reply, true);
@@ -115,16 +115,9 @@ export class TritonGenerateController {
   @HttpCode(200)
   @ApiEndpoint({
     summary: "Generate as Server-Sent Events on one version of a model (Triton's generate extension)",
-    auth: 'infer',
-    errors: GENERATION_ERRORS,
+    ...GENERATE,
     params: versionParams,
-    body: tritonGenerateRequest,
-    bodyExample: { text_input: 'Once upon a time', parameters: { max_tokens: 16, temperature: 0 } },
-    ok: {
-      contentType: 'text/event-stream',
-      schema: { type: 'string' },
-      example: 'data: {"model_name":"tiny-chat","model_version":"1","text_output":" there"}\n\n',
-    },
+    ok: STREAM_OK,
   })
   generateStreamVersion(@Param() params: unknown, @Body() body: unknown, @Res() reply: FastifyReply): Promise<void> {
     return this.run(params, body, reply, true);

@@ -22,22 +22,13 @@ import { startTestApp, type TestApp } from '../support/app.js';
 import { type DecoderModel, decoderManifest, writeDecoderModel } from '../support/decoder-model.js';
 import { writeManifest } from '../support/models.js';
 import { makeTempDir } from '../support/processes.js';
-import { ReferenceDecoder } from '../support/reference-decoder.js';
+import { logSoftmax, ReferenceDecoder } from '../support/reference-decoder.js';
 
 env.allowRemoteModels = false;
 env.allowLocalModels = true;
 
 /** Logprobs must match the reference's log-softmax within this. */
 const TOLERANCE = 1e-4;
-
-function logSoftmax(row: Float32Array): Float64Array {
-  let max = -Infinity;
-  for (const v of row) max = Math.max(max, v);
-  let sum = 0;
-  for (const v of row) sum += Math.exp(v - max);
-  const norm = max + Math.log(sum);
-  return Float64Array.from(row, (v) => v - norm);
-}
 
 /** Parses a text/event-stream body into its `data:` payloads. */
 function sseData(text: string): string[] {

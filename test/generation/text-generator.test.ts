@@ -21,7 +21,7 @@ import {
 } from '../../src/generation/text-generator.js';
 import { type DecoderModel as GeneratedModel, writeDecoderModel } from '../support/decoder-model.js';
 import { makeTempDir } from '../support/processes.js';
-import { ReferenceDecoder } from '../support/reference-decoder.js';
+import { logSoftmax, ReferenceDecoder } from '../support/reference-decoder.js';
 
 env.allowRemoteModels = false;
 env.allowLocalModels = true;
@@ -31,15 +31,6 @@ const greedy = { ...neutral, temperature: 0 };
 
 function request(prompt: GenerateRequest['prompt'], extra: Partial<GenerateRequest> = {}): GenerateRequest {
   return { prompt, n: 1, maxTokens: 12, sampling: greedy, stop: [], stopTokenIds: [], ignoreEos: false, ...extra };
-}
-
-function logSoftmax(row: Float32Array): Float64Array {
-  let max = -Infinity;
-  for (const v of row) max = Math.max(max, v);
-  let sum = 0;
-  for (const v of row) sum += Math.exp(v - max);
-  const norm = max + Math.log(sum);
-  return Float64Array.from(row, (v) => v - norm);
 }
 
 describe('TextGenerator on a generated Qwen2-style export', () => {

@@ -19,6 +19,16 @@ export interface ReferenceGeneration {
   logits: Float32Array[];
 }
 
+/** log(softmax(row)), in float64: what OpenAI-style logprobs report for a logits row. */
+export function logSoftmax(row: Float32Array): Float64Array {
+  let max = -Infinity;
+  for (const v of row) max = Math.max(max, v);
+  let sum = 0;
+  for (const v of row) sum += Math.exp(v - max);
+  const norm = max + Math.log(sum);
+  return Float64Array.from(row, (v) => v - norm);
+}
+
 export function argmax(values: ArrayLike<number>): number {
   let best = 0;
   for (let i = 1; i < values.length; i += 1) if (values[i]! > values[best]!) best = i;
