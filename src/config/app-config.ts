@@ -62,9 +62,6 @@ export interface AppConfig {
     queue: number;
     /** Prompt tokens (padded, all new sequences together) one prefill pass takes; longer prompts go in several. */
     prefillChunkTokens: number;
-    /** `n` of one request, and prompts of one /v1/completions request, at most. */
-    maxChoices: number;
-    maxPrompts: number;
   };
   media: {
     /** Decoded images with more pixels are refused before they are decoded (decompression bombs). */
@@ -211,8 +208,6 @@ export function loadConfig(source: Record<string, string | undefined>): AppConfi
       kvCacheBytes: e.LATHE_GENERATE_KV_CACHE_BYTES,
       queue: e.LATHE_GENERATE_QUEUE,
       prefillChunkTokens: e.LATHE_GENERATE_PREFILL_CHUNK_TOKENS,
-      maxChoices: e.LATHE_GENERATE_MAX_CHOICES,
-      maxPrompts: e.LATHE_GENERATE_MAX_PROMPTS,
     },
     media: {
       maxImagePixels: e.LATHE_IMAGE_MAX_PIXELS,

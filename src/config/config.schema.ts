@@ -65,8 +65,6 @@ export const envSchema = z.object({
   LATHE_GENERATE_KV_CACHE_BYTES: int(1024 * 1024, 2 ** 50).default(1024 * 1024 * 1024),
   LATHE_GENERATE_QUEUE: int(0, 100_000).default(64),
   LATHE_GENERATE_PREFILL_CHUNK_TOKENS: int(16, 1_000_000).default(512),
-  LATHE_GENERATE_MAX_CHOICES: int(1, 128).default(16),
-  LATHE_GENERATE_MAX_PROMPTS: int(1, 1024).default(64),
 });
 
 export type Env = z.infer<typeof envSchema>;

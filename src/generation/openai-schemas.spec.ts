@@ -67,6 +67,8 @@ describe('chat completions request', () => {
       stopTokenIds: [],
       seed: undefined,
       logprobs: null,
+      ignoreEos: false,
+      truncatePromptTokens: undefined,
       sampling: {
         temperature: 1,
         topK: 0,
@@ -104,6 +106,8 @@ describe('chat completions request', () => {
         min_p: 0.05,
         repetition_penalty: 1.1,
         stop_token_ids: [2],
+        ignore_eos: true,
+        truncate_prompt_tokens: 100,
       }),
     );
     assert.deepEqual(settings, {
@@ -116,6 +120,8 @@ describe('chat completions request', () => {
       stopTokenIds: [2],
       seed: -7,
       logprobs: 5,
+      ignoreEos: true,
+      truncatePromptTokens: 100,
       sampling: {
         temperature: 0.5,
         topK: 0,

@@ -406,7 +406,12 @@ function workerInit(plan: WorkerPlan, providers: string[], intraOpThreads: numbe
     case 'session-embed':
       return { kind: 'session-embed', session: { modelPath: plan.modelPath, providers, intraOpThreads }, embed: plan.embed };
     case 'session-generate':
-      return { kind: 'session-generate', session: { modelPath: plan.modelPath, providers, intraOpThreads }, generate: plan.generate };
+      // The decode loop samples and detokenizes between steps: ONNX Runtime's threads must not spin then.
+      return {
+        kind: 'session-generate',
+        session: { modelPath: plan.modelPath, providers, intraOpThreads, spinning: false },
+        generate: plan.generate,
+      };
     case 'pipeline':
       return { kind: 'pipeline', providers, intraOpThreads, pipeline: plan.pipeline };
   }

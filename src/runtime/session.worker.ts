@@ -80,6 +80,7 @@ async function createSession(): Promise<void> {
         intraOpNumThreads: intraOpThreads,
         interOpNumThreads: 1,
         graphOptimizationLevel: 'all',
+        ...(init.session.spinning === false ? { extra: { session: { intra_op: { allow_spinning: '0' } } } } : {}),
       });
       const inputs = describe(session.inputMetadata);
       let generator: GenerateHandler | undefined;

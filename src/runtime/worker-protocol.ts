@@ -8,6 +8,11 @@ export interface SessionOptions {
   /** Tried in order; the first that loads serves. */
   providers: string[];
   intraOpThreads: number;
+  /**
+   * false: ONNX Runtime's intra-op threads sleep between runs instead of spinning, for workers that
+   * run JavaScript between runs (a decode loop samples and detokenizes between steps).
+   */
+  spinning?: false;
 }
 
 /**
