@@ -10,9 +10,11 @@
  *     the prefill in its time (the work 16 concurrent requests ask for, nothing else);
  *   - the prefill time of one prompt alone (what time to first token cannot beat).
  * Each request has a token-id prompt of `--prompt` tokens, `max_tokens` = `--tokens`,
- * `ignore_eos: true`, `temperature: 0` and `logprobs: 0`, so every generated token's SSE chunk
- * carries it (byte-level BPE tokens may add no text). Every answer must stream exactly
- * `--tokens` tokens and end with finish_reason "length".
+ * `ignore_eos: true`, `temperature: 0` and `stream_options.include_usage`, as a client that asks
+ * for no logprobs: the token count comes from the usage chunk, time to first token and the gaps
+ * from the chunks that carry text (a byte-level BPE token that ends inside a UTF-8 character adds
+ * its text with the next one). Every answer must stream exactly `--tokens` tokens and end with
+ * finish_reason "length".
  *
  * Usage (after `npx tsc -p tsconfig.json`):
  *   node dist/bench/generate/run.js [--tokens 128] [--prompt 32] [--rounds 1] [--cache DIR]
@@ -121,8 +123,8 @@ function streamCompletion(port: number, agent: http.Agent, prompt: number[]): Pr
     max_tokens: TOKENS,
     temperature: 0,
     ignore_eos: true,
-    logprobs: 0,
     stream: true,
+    stream_options: { include_usage: true },
   });
   return new Promise((resolve) => {
     const sent = performance.now();
@@ -169,16 +171,17 @@ function streamCompletion(port: number, agent: http.Agent, prompt: number[]): Pr
             }
             const chunk = JSON.parse(data) as {
               error?: { message: string };
-              choices?: Array<{ logprobs: { tokens: string[] } | null; finish_reason: string | null }>;
+              choices?: Array<{ text: string; finish_reason: string | null }>;
+              usage?: { completion_tokens: number } | null;
             };
             if (chunk.error) fail(`stream error: ${chunk.error.message}`);
+            if (chunk.usage) result.tokens = chunk.usage.completion_tokens;
             const choice = chunk.choices?.[0];
             if (!choice) continue;
-            const k = choice.logprobs?.tokens.length ?? 0;
-            if (k > 0) {
-              if (result.tokens === 0) result.ttftMs = now - sent;
-              else for (let i = 0; i < k; i++) result.gapsMs.push((now - last) / k);
-              result.tokens += k;
+            // A chunk per token that completes text (a token that ends inside a UTF-8 character waits for the next).
+            if (choice.text) {
+              if (Number.isNaN(result.ttftMs)) result.ttftMs = now - sent;
+              else result.gapsMs.push(now - last);
               last = now;
             }
             if (choice.finish_reason) finish = choice.finish_reason;
