@@ -87,7 +87,10 @@ function decodeBase64(value: unknown, where: string): Buffer {
   const text = value.startsWith('data:') ? value.slice(value.indexOf(',') + 1) : value;
   if (text.length === 0) throw new AppError(ErrorCode.EmptyBody, `${where} is empty`);
   if (!BASE64.test(text) && !BASE64URL.test(text)) throw new AppError(ErrorCode.ValidationFailed, `${where} is not valid base64`);
-  return Buffer.from(text, BASE64.test(text) ? 'base64' : 'base64url');
+  const bytes = Buffer.from(text, BASE64.test(text) ? 'base64' : 'base64url');
+  // One base64 character alone ("1") holds no whole byte.
+  if (bytes.length === 0) throw new AppError(ErrorCode.ValidationFailed, `${where} is not valid base64: it decodes to no bytes`);
+  return bytes;
 }
 
 /**

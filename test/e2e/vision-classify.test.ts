@@ -98,6 +98,13 @@ describe('POST /v1/vision/classify', () => {
         message: /not valid base64/,
       },
       {
+        what: 'base64 of no whole byte',
+        send: () => request(t.server).post('/v1/vision/classify').send({ model: 'math-symbols', image: '1' }),
+        status: 400,
+        code: 'VALIDATION_FAILED',
+        message: /not valid base64: it decodes to no bytes/,
+      },
+      {
         what: 'truncated JPEG',
         send: () => request(t.server).post('/v1/vision/classify?model=math-symbols').set('content-type', 'image/jpeg').send(truncated),
         status: 422,
