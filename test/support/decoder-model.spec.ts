@@ -6,7 +6,7 @@
  * Qwen2's do.
  */
 import assert from 'node:assert/strict';
-import { readdir, readFile, rm } from 'node:fs/promises';
+import { readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import {
@@ -21,7 +21,7 @@ import {
 import onnxProto from 'onnx-proto';
 import { CHAT_TEMPLATE } from './bpe-tokenizer.js';
 import { decoderLogits } from './decoder-math.js';
-import { type DecoderModel, DECODER_DIMS, decoderWeights, writeDecoderModel } from './decoder-model.js';
+import { cachedDecoderModel, type DecoderModel, DECODER_DIMS, decoderWeights, writeDecoderModel } from './decoder-model.js';
 import { maxAbsDiff } from './models.js';
 import { makeTempDir } from './processes.js';
 import { argmax, type ReferenceGeneration, ReferenceDecoder } from './reference-decoder.js';
@@ -152,6 +152,17 @@ describe('decoder model: folder layout', () => {
     ]);
     assert.deepEqual(await bytes(same.dir), await bytes(model.dir));
     assert.notDeepEqual(await bytes(other.dir), await bytes(model.dir));
+  });
+
+  it('builds a cached model once and reuses it', async () => {
+    const cache = join(root, 'cache');
+    const first = await cachedDecoderModel(cache, 'tiny', SEED);
+    const written = (await stat(join(first.dir, 'onnx/model.onnx'))).mtimeMs;
+    const again = await cachedDecoderModel(cache, 'tiny', SEED);
+    assert.equal(again.dir, first.dir);
+    assert.equal((await stat(join(again.dir, 'onnx/model.onnx'))).mtimeMs, written);
+    assert.deepEqual(await readFile(join(again.dir, 'onnx/model.onnx')), await readFile(join(model.dir, 'onnx/model.onnx')));
+    assert.deepEqual(await readdir(cache), ['decoder-tiny-seed1-v2']);
   });
 });
 
