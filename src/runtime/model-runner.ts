@@ -9,7 +9,8 @@ import { ModelStatsRecorder } from './model-stats.js';
 import type { SessionWorker } from './session-worker.js';
 import type { EmbedPart, PipelineRequest, PlainValue, ResultOf, WorkKind, WorkKinds } from './work.js';
 import { WorkerPool } from './worker-pool.js';
-import type { ExtensionRef, TensorInfo, WorkerInit, WorkTiming } from './worker-protocol.js';
+import type { TensorInfo, WorkTiming } from './worker-protocol.js';
+import { type WorkerPlan, workerInit } from './worker-planners.js';
 
 export interface BatchingPolicy extends BatchPolicy {
   /**
@@ -18,13 +19,6 @@ export interface BatchingPolicy extends BatchPolicy {
    */
   axes?: Record<string, number | null>;
 }
-
-/** What a model's workers run: its session, its session with an `embed` extension, or an extension's own program. */
-export type WorkerPlan =
-  | { kind: 'session'; modelPath: string }
-  | { kind: 'session-embed'; modelPath: string; embed: ExtensionRef }
-  | { kind: 'session-generate'; modelPath: string; generate: ExtensionRef }
-  | { kind: 'pipeline'; pipeline: ExtensionRef };
 
 export interface RunnerOptions {
   name: string;
@@ -398,24 +392,6 @@ function isKind<K extends WorkKind>(item: Queued, kind: K): item is Queued & Acc
 }
 
 const fresh = () => ({ enqueuedNs: nowNs(), settled: false });
-
-function workerInit(plan: WorkerPlan, providers: string[], intraOpThreads: number): WorkerInit {
-  switch (plan.kind) {
-    case 'session':
-      return { kind: 'session', session: { modelPath: plan.modelPath, providers, intraOpThreads } };
-    case 'session-embed':
-      return { kind: 'session-embed', session: { modelPath: plan.modelPath, providers, intraOpThreads }, embed: plan.embed };
-    case 'session-generate':
-      // The decode loop samples and detokenizes between steps: ONNX Runtime's threads must not spin then.
-      return {
-        kind: 'session-generate',
-        session: { modelPath: plan.modelPath, providers, intraOpThreads, spinning: false },
-        generate: plan.generate,
-      };
-    case 'pipeline':
-      return { kind: 'pipeline', providers, intraOpThreads, pipeline: plan.pipeline };
-  }
-}
 
 function copyOf(t: Tensor): Tensor {
   return { datatype: t.datatype, shape: [...t.shape], data: (Array.isArray(t.data) ? [...t.data] : t.data.slice()) as Tensor['data'] };

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { ModelManifest } from '../contracts/model-manifest.js';
-import type { WorkerPlan } from './model-runner.js';
+import type { ExtensionRef, WorkerInit } from './worker-protocol.js';
 
 /** A model version about to start, as the planners see it. */
 export interface ModelToStart {
@@ -38,5 +38,31 @@ export class WorkerPlanners {
     const { runtime, task } = model.manifest;
     if (runtime !== 'onnxruntime') throw new Error(`no worker extension serves "runtime": "${runtime}" models of task "${task}"`);
     return { kind: 'session', modelPath: model.modelPath };
+  }
+}
+
+/** What a model's workers run: its session, its session with an `embed` or `generate` extension, or an extension's own program. */
+export type WorkerPlan =
+  | { kind: 'session'; modelPath: string }
+  | { kind: 'session-embed'; modelPath: string; embed: ExtensionRef }
+  | { kind: 'session-generate'; modelPath: string; generate: ExtensionRef }
+  | { kind: 'pipeline'; pipeline: ExtensionRef };
+
+/** The init a worker of this plan starts with, on these providers. */
+export function workerInit(plan: WorkerPlan, providers: string[], intraOpThreads: number): WorkerInit {
+  switch (plan.kind) {
+    case 'session':
+      return { kind: 'session', session: { modelPath: plan.modelPath, providers, intraOpThreads } };
+    case 'session-embed':
+      return { kind: 'session-embed', session: { modelPath: plan.modelPath, providers, intraOpThreads }, embed: plan.embed };
+    case 'session-generate':
+      // The decode loop samples and detokenizes between steps: ONNX Runtime's threads must not spin then.
+      return {
+        kind: 'session-generate',
+        session: { modelPath: plan.modelPath, providers, intraOpThreads, spinning: false },
+        generate: plan.generate,
+      };
+    case 'pipeline':
+      return { kind: 'pipeline', providers, intraOpThreads, pipeline: plan.pipeline };
   }
 }
