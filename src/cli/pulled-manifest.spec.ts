@@ -15,6 +15,8 @@ describe('inferTask', () => {
     [{ model_type: 'bert', id2label: { 0: 'spam', 1: 'ham' } }, 'text-classification'],
     [{ architectures: ['Qwen2ForCausalLM'], model_type: 'qwen2' }, 'text-generation'],
     [{ architectures: ['LlamaForCausalLM'] }, 'text-generation'],
+    [{ architectures: ['VitsModel'], model_type: 'vits' }, 'text-to-speech'],
+    [{ model_type: 'vits' }, 'text-to-speech'],
     [{}, 'feature-extraction'],
   ];
   for (const [config, task] of cases)
@@ -89,5 +91,22 @@ describe('buildManifest', () => {
     assert.deepEqual((manifest.inputs as Array<{ shape: number[] }>)[0]!.shape, [1, 80, 3000]);
     assert.equal(manifest.runtime, 'transformers');
     assert.deepEqual(manifest.parameters, { dtype: 'fp32', decoder: { huggingface: 'hf', file: 'onnx/decoder_model_merged.onnx' } });
+  });
+  it('serves a speech synthesizer (MMS-TTS) as a Transformers.js pipeline', () => {
+    const manifest = buildManifest({
+      ...base,
+      config: { architectures: ['VitsModel'], model_type: 'vits' },
+      signature: {
+        inputs: [
+          { name: 'input_ids', datatype: 'INT64', shape: [-1, -1] },
+          { name: 'attention_mask', datatype: 'INT64', shape: [-1, -1] },
+        ],
+        outputs: [{ name: 'waveform', datatype: 'FP32', shape: [-1, -1] }],
+        symbolicFirst: true,
+      },
+    });
+    assert.equal(manifest.task, 'text-to-speech');
+    assert.equal(manifest.runtime, 'transformers');
+    assert.deepEqual(manifest.parameters, { dtype: 'fp32' });
   });
 });

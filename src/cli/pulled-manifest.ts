@@ -85,7 +85,9 @@ export function buildManifest(m: PulledModel): Record<string, unknown> {
     // Encoder/decoder models (Whisper) generate in a loop: Lathe serves them as Transformers.js pipelines.
     ...(m.selection.decoder
       ? { runtime: 'transformers', parameters: { dtype: m.dtype, decoder: { huggingface: HF_FOLDER, file: m.selection.decoder } } }
-      : {}),
+      : taskRow(task)?.pipeline
+        ? { runtime: 'transformers', parameters: { dtype: m.dtype } }
+        : {}),
     maxBatchSize: batched ? DEFAULT_MAX_BATCH_SIZE : 0,
   };
   parseManifest(manifest, 'the generated model.json');

@@ -79,6 +79,10 @@ export interface AppConfig {
     maxAudioSeconds: number;
     /** Audio decodes (ffmpeg processes, WAV workers) at once; as many again may wait, then 429. */
     audioDecoders: number;
+    /** Speech syntheses (one ffmpeg encoder each) at once; as many again may wait, then 429. */
+    audioEncoders: number;
+    /** Characters of `input` one speech synthesis request may have (OpenAI's limit is 4096). */
+    speechMaxInputChars: number;
     /** OIP infer JSON bodies of at least this many bytes are parsed in worker threads (0: every one). */
     oipJsonOffThreadBytes: number;
     oipJsonWorkers: number;
@@ -217,6 +221,8 @@ export function loadConfig(source: Record<string, string | undefined>): AppConfi
       ocrMaxSide: e.LATHE_OCR_MAX_SIDE,
       maxAudioSeconds: e.LATHE_AUDIO_MAX_SECONDS,
       audioDecoders: e.LATHE_AUDIO_DECODERS,
+      audioEncoders: e.LATHE_AUDIO_ENCODERS,
+      speechMaxInputChars: e.LATHE_SPEECH_MAX_INPUT_CHARS,
       oipJsonOffThreadBytes: e.LATHE_OIP_JSON_OFFTHREAD_BYTES,
       oipJsonWorkers: e.LATHE_OIP_JSON_WORKERS,
       oipJsonQueue: e.LATHE_OIP_JSON_QUEUE,

@@ -54,6 +54,8 @@ export const envSchema = z.object({
   LATHE_IMAGE_MAX_PIXELS: int(1, 2 ** 31 - 1).default(50_000_000),
   LATHE_AUDIO_MAX_SECONDS: int(1, 86_400).default(3600),
   LATHE_AUDIO_DECODERS: int(1, 256).default(4),
+  LATHE_AUDIO_ENCODERS: int(1, 256).default(4),
+  LATHE_SPEECH_MAX_INPUT_CHARS: int(1, 1_000_000).default(4096),
   LATHE_IMAGE_MAX_SIDE: int(1, 2 ** 31 - 1).default(16_384),
   LATHE_IMAGE_MAX_ASPECT_RATIO: int(1, 2 ** 31 - 1).default(64),
   LATHE_OCR_MAX_LINES: int(1, 100_000).default(300),

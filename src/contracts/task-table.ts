@@ -23,6 +23,7 @@ export const USES = {
   speechVad: 'POST /v1/speech/vad',
   speechKeywords: 'POST /v1/speech/keywords',
   transcriptions: 'POST /v1/audio/transcriptions',
+  speech: 'POST /v1/audio/speech',
   chatCompletions: 'POST /v1/chat/completions',
   completions: 'POST /v1/completions',
   generate: 'POST /v2/models/{model}/generate',
@@ -55,6 +56,8 @@ export interface TaskRow {
    * position_ids, past_key_values.* in; logits, present.* out): its workers run the decode loop.
    */
   readonly decoder?: 'causal-lm';
+  /** Its models run as Transformers.js pipelines (`"runtime": "transformers"`): `lathe models pull` writes that. */
+  readonly pipeline?: true;
   /** `lathe models pull`: config.json's `id2label` are its labels. */
   readonly labelled?: boolean;
   /** `lathe models pull`: Transformers' head class names (in `architectures`) that mean this task. */
@@ -104,6 +107,14 @@ export const TASKS = Object.freeze({
     output: 'transcription',
     architectures: [/(ForCTC|ForSpeechSeq2Seq)$/, /^Whisper.*ForConditionalGeneration$/],
     modelTypes: ['whisper', 'wav2vec2', 'wav2vec2-bert', 'hubert', 'wavlm', 'moonshine', 'speecht5'],
+  },
+  'text-to-speech': {
+    modality: 'text',
+    uses: ['speech'],
+    output: 'audio',
+    pipeline: true,
+    architectures: [/^Vits(Model)?$/],
+    modelTypes: ['vits'],
   },
   'text-generation': {
     modality: 'text',

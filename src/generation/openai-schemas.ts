@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { AppError } from '../common/errors/app-error.js';
 import { ErrorCode } from '../common/errors/error-code.js';
-import { chatMessagesSchema, wellFormedText, type ChatMessage } from './chat-template.js';
+import { validate, wellFormedText } from '../common/http/validate-body.js';
+import { chatMessagesSchema, type ChatMessage } from './chat-template.js';
 import type { SamplingParams } from './sampler.js';
 
 /**
@@ -221,22 +222,6 @@ function settingsOf(r: SamplingBody, maxTokens: number | undefined, logprobs: nu
       topLogprobs: logprobs ?? 0,
     },
   };
-}
-
-/**
- * Parses a body with a zod schema; every problem becomes a 400 VALIDATION_FAILED detail naming its
- * field ("messages.0.role"), the shape the project's other routes answer with.
- */
-export function validate<T extends z.ZodType>(schema: T, body: unknown): z.infer<T> {
-  if (body === undefined || body === null) throw new AppError(ErrorCode.EmptyBody, 'a JSON body is required');
-  const parsed = schema.safeParse(body);
-  if (parsed.success) return parsed.data;
-  const details = parsed.error.issues.map((i) => ({ field: i.path.join('.') || '(body)', problems: [i.message] }));
-  throw new AppError(
-    ErrorCode.ValidationFailed,
-    `invalid request: ${details.map((d) => `${d.field}: ${d.problems[0]}`).join('; ')}`,
-    details,
-  );
 }
 
 /**

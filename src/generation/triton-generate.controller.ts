@@ -3,19 +3,12 @@ import { ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { z } from 'zod';
 import { ApiEndpoint } from '../common/openapi/api-endpoint.decorator.js';
-import { wellFormedText } from './chat-template.js';
+import { validate, wellFormedText } from '../common/http/validate-body.js';
 import { abortWhenGone } from './event-stream.js';
 import { collected, generateRequest, type Launch, streamed } from './generation-http.js';
 import { GenerationService } from './generation.service.js';
 import { GENERATION_ERRORS } from './openai.controller.js';
-import {
-  checkTokenIds,
-  type GenerationSettings,
-  MAX_STOP_STRINGS,
-  MAX_STOP_TOKEN_IDS,
-  MAX_TOKENS_LIMIT,
-  validate,
-} from './openai-schemas.js';
+import { checkTokenIds, type GenerationSettings, MAX_STOP_STRINGS, MAX_STOP_TOKEN_IDS, MAX_TOKENS_LIMIT } from './openai-schemas.js';
 
 const modelParams = z.object({ model: z.string().min(1).meta({ example: 'tiny-chat' }) });
 const versionParams = modelParams.extend({ version: z.string().min(1).meta({ example: '1' }) });

@@ -1,4 +1,4 @@
-import { Controller, HttpCode, Post, Req, Res } from '@nestjs/common';
+import { Body, Controller, HttpCode, Post, Req, Res } from '@nestjs/common';
 import { ApiTags } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ErrorCode } from '../common/errors/error-code.js';
@@ -8,6 +8,7 @@ import { TaskTrace } from '../tasks/task-models.service.js';
 import { SAMPLE_WAV } from '../tasks/media-examples.js';
 import { mediaRequest, TASK_ERRORS, TASK_HEADERS } from '../tasks/task-openapi.js';
 import { keywordOptions, SpeechService, vadOptions } from './speech.service.js';
+import { SynthesisService, speechRequestSchema } from './synthesis.service.js';
 import { TranscriptionService, transcriptionOptions } from './transcription.service.js';
 
 const AUDIO_ERRORS = [...TASK_ERRORS, ErrorCode.AudioTooLong];
@@ -89,7 +90,10 @@ export class SpeechController {
 @ApiTags('Speech')
 @Controller('v1/audio')
 export class AudioController {
-  constructor(private readonly transcriber: TranscriptionService) {}
+  constructor(
+    private readonly transcriber: TranscriptionService,
+    private readonly synthesizer: SynthesisService,
+  ) {}
 
   @Post('transcriptions')
   @HttpCode(200)
@@ -115,5 +119,26 @@ export class AudioController {
     if (notes.length > 0) reply.header('x-lathe-notice', notes.join('; '));
     if (typeof body === 'string') reply.type('text/plain; charset=utf-8');
     await reply.send(body);
+  }
+
+  @Post('speech')
+  @HttpCode(200)
+  @ApiEndpoint({
+    summary: "Text to speech (OpenAI's speech API) with VITS-layout models (MMS-TTS)",
+    description:
+      "JSON like OpenAI: `model`, `input` (at most LATHE_SPEECH_MAX_INPUT_CHARS characters), `voice` (one of the model's voices: " +
+      "its manifest's `parameters.voices`, else `default`), `response_format` mp3 | opus (Ogg) | aac (ADTS) | flac | wav | pcm " +
+      '(16-bit little-endian, no header), `speed` 0.25 to 4 (a tempo change that keeps the pitch). Every format is 24 kHz mono. ' +
+      'The input is spoken sentence by sentence and the encoded audio is streamed as each sentence is done; the first sentence is ' +
+      'spoken before the status line, so a refusal still has its status. `instructions` is accepted and not used (x-lathe-notice). ' +
+      TASK_HEADERS,
+    auth: 'infer',
+    errors: TASK_ERRORS,
+    body: speechRequestSchema(4096),
+    bodyExample: { model: 'mms-tts-eng', input: 'Hello from Lathe.', voice: 'default', response_format: 'wav' },
+    ok: { description: 'The encoded audio.', contentType: 'audio/mpeg', schema: { type: 'string', format: 'binary' } },
+  })
+  async createSpeech(@Body() body: unknown, @Res() reply: FastifyReply): Promise<void> {
+    await this.synthesizer.speak(body, reply, new TaskTrace());
   }
 }

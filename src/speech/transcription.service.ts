@@ -6,7 +6,7 @@ import { type MediaRequest, mediaOptions, opt, parseOptions } from '../tasks/med
 import { TaskModels, type TaskTrace } from '../tasks/task-models.service.js';
 import { AudioDecoder } from './audio-decoder.service.js';
 import { tasksFor } from '../contracts/task-table.js';
-import { transcriptionOutput } from './transcription-pipeline.js';
+import { transcriptionOutput } from './speech-pipeline.js';
 
 const SAMPLE_RATE = 16_000;
 /** Whisper reads 30 s windows; longer audio is cut into windows that overlap by 5 s and stitched. */

@@ -6,13 +6,13 @@
 import { pipeline } from '@huggingface/transformers';
 import type { PipelineExtension } from '../runtime/worker-extension.js';
 import { configureTransformers } from '../nlp/hf-tokenizer.js';
-import { transcriptionOutput, transcriptionPipelineConfig } from './transcription-pipeline.js';
+import { speechPipelineConfig, transcriptionOutput } from './speech-pipeline.js';
 
 type Pipe = ((input: unknown, options?: Record<string, unknown>) => Promise<unknown>) & { dispose(): Promise<void> };
 
 export const extension: PipelineExtension = {
   async load(raw, { provider, intraOpThreads }) {
-    const config = transcriptionPipelineConfig.parse(raw);
+    const config = speechPipelineConfig.parse(raw);
     configureTransformers(config.cacheDir);
     const pipe = (await pipeline(config.task as 'automatic-speech-recognition', config.folder, {
       device: provider as 'cpu',

@@ -12,6 +12,7 @@ import { NER_LABELS, SENTIMENT_LABELS, writeBertFixtures } from '../support/hf-f
 import { whisperManifest, writeWhisperFixture } from '../support/hf-whisper-fixture.js';
 import { HAVE_SHARED_MODELS, SHARED_MODELS } from '../support/media.js';
 import { decoderManifest, writeDecoderModel } from '../support/decoder-model.js';
+import { vitsManifest, writeVitsFixture } from '../support/vits-fixture.js';
 import { writeManifest } from '../support/models.js';
 import { makeTempDir, ROOT } from '../support/processes.js';
 
@@ -52,6 +53,7 @@ async function exampleRepository(root: string): Promise<string> {
   });
   await writeManifest(dir, 'whisper-tiny', whisperManifest(await writeWhisperFixture(join(root, 'whisper'))));
   await writeManifest(dir, 'tiny-chat', decoderManifest(await writeDecoderModel(join(root, 'tiny-chat'), 'tiny', 5)));
+  await writeManifest(dir, 'mms-tts-eng', vitsManifest(await writeVitsFixture(join(root, 'vits'))));
   return dir;
 }
 
@@ -140,7 +142,7 @@ describe("Swagger UI's Try it out, on every operation, with the document's own e
       exercised.push(key);
     }
     assert.equal(exercised.length, operations.length);
-    assert.equal(new Set(exercised).size, 49, 'every operation of the document, once');
+    assert.equal(new Set(exercised).size, 50, 'every operation of the document, once');
   });
 
   /** Values for path parameters that name state: everything else keeps the document's example. */

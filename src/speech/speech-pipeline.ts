@@ -1,7 +1,7 @@
 import { z } from 'zod';
 
-/** What a transcription model's workers load: a Transformers.js pipeline over a Hugging Face-layout folder. */
-export const transcriptionPipelineConfig = z.object({
+/** What a speech model's pipeline workers load: a Transformers.js pipeline over a Hugging Face-layout folder. */
+export const speechPipelineConfig = z.object({
   /** The pipeline's task (the manifest's). */
   task: z.string(),
   /** The Hugging Face-layout folder. */
@@ -11,10 +11,21 @@ export const transcriptionPipelineConfig = z.object({
   /** Lathe's data dir; Transformers.js keeps its cache under it. */
   cacheDir: z.string(),
 });
-export type TranscriptionPipelineConfig = z.infer<typeof transcriptionPipelineConfig>;
+export type SpeechPipelineConfig = z.infer<typeof speechPipelineConfig>;
 
 /** What the pipeline answers: the text, and with timestamps its chunks. Checked in the worker and again where it is read. */
 export const transcriptionOutput = z.object({
   text: z.string(),
   chunks: z.array(z.object({ timestamp: z.tuple([z.number(), z.number().nullable()]), text: z.string() })).optional(),
 });
+
+/**
+ * What a synthesis call answers for one piece of text: its samples at the model's rate, and how
+ * many tokens the text became (0: nothing in it is in the model's alphabet, and `audio` is empty).
+ */
+export const synthesisOutput = z.object({
+  audio: z.instanceof(Float32Array),
+  samplingRate: z.number().int().positive(),
+  tokens: z.number().int().nonnegative(),
+});
+export type SynthesisOutput = z.infer<typeof synthesisOutput>;
