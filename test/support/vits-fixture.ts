@@ -17,7 +17,8 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { attr, encodeModel, type ModelSpec, tensor } from '../../src/onnx/onnx-builder.js';
+import { attr, encodeModel, type ModelSpec, type NodeSpec, tensor } from '../../src/onnx/onnx-builder.js';
+import { random, randomFloats } from './models.js';
 
 export const VITS_RATE = 16_000;
 /** Samples per token: 100 ms (at speed 2, a tempo change keeps 50 ms silences between tones). */
@@ -57,8 +58,42 @@ function toneTable(vocab: Record<string, number>): Float32Array {
   return table;
 }
 
-function synthesizerGraph(vocab: Record<string, number>): ModelSpec {
+/** Samples per frame of the benchmark variant's vocoder-sized work, and its hidden width. */
+const FRAME = 400;
+const FRAME_HIDDEN = 1024;
+
+/**
+ * The benchmark variant's stand-in for a real VITS's flow and vocoder compute: `layers` MLPs over
+ * 25 ms frames of the waveform (400 -> 1024 -> 400, GELU-free: MatMul, Relu, MatMul), whose result is
+ * added times zero, so the audio is the same as the plain fixture's while ONNX Runtime does the work.
+ */
+function vocoderWork(layers: number, seed: number) {
+  const rand = random(seed);
+  const initializers = [tensor('frames_shape', BigInt64Array.of(0n, -1n, BigInt(FRAME)), [3]), tensor('zero', Float32Array.of(0), [])];
+  const nodes: NodeSpec[] = [{ op: 'Reshape', inputs: ['flat_wave', 'frames_shape'], outputs: ['work_0'] }];
+  for (let l = 0; l < layers; l++) {
+    initializers.push(
+      tensor(`up_${l}`, randomFloats(FRAME * FRAME_HIDDEN, rand, 0.03), [FRAME, FRAME_HIDDEN]),
+      tensor(`down_${l}`, randomFloats(FRAME_HIDDEN * FRAME, rand, 0.03), [FRAME_HIDDEN, FRAME]),
+    );
+    nodes.push(
+      { op: 'MatMul', inputs: [`work_${l}`, `up_${l}`], outputs: [`hidden_${l}`] },
+      { op: 'Relu', inputs: [`hidden_${l}`], outputs: [`active_${l}`] },
+      { op: 'MatMul', inputs: [`active_${l}`, `down_${l}`], outputs: [`work_${l + 1}`] },
+    );
+  }
+  nodes.push(
+    { op: 'Shape', inputs: ['flat_wave'], outputs: ['wave_shape'] },
+    { op: 'Reshape', inputs: [`work_${layers}`, 'wave_shape'], outputs: ['work_wave'] },
+    { op: 'Mul', inputs: ['work_wave', 'zero'], outputs: ['nothing'] },
+    { op: 'Add', inputs: ['flat_wave', 'nothing'], outputs: ['waveform'] },
+  );
+  return { initializers, nodes };
+}
+
+function synthesizerGraph(vocab: Record<string, number>, workLayers: number): ModelSpec {
   const size = Object.keys(vocab).length;
+  const work = workLayers > 0 ? vocoderWork(workLayers, 5) : undefined;
   return {
     graphName: 'tone_per_character_vits',
     inputs: [
@@ -74,14 +109,16 @@ function synthesizerGraph(vocab: Record<string, number>): ModelSpec {
       tensor('axis_2', BigInt64Array.of(2n), [1]),
       tensor('axis_1', BigInt64Array.of(1n), [1]),
       tensor('flat', BigInt64Array.of(0n, -1n), [2]),
+      ...(work?.initializers ?? []),
     ],
     nodes: [
       { op: 'Gather', inputs: ['tones', 'input_ids'], outputs: ['segments'] },
       { op: 'Cast', inputs: ['attention_mask'], outputs: ['mask'], attributes: { to: attr.int(1) } },
       { op: 'Unsqueeze', inputs: ['mask', 'axis_2'], outputs: ['mask_3d'] },
       { op: 'Mul', inputs: ['segments', 'mask_3d'], outputs: ['masked'] },
-      { op: 'Reshape', inputs: ['masked', 'flat'], outputs: ['waveform'] },
+      { op: 'Reshape', inputs: ['masked', 'flat'], outputs: [work ? 'flat_wave' : 'waveform'] },
       { op: 'Unsqueeze', inputs: ['mask', 'axis_1'], outputs: ['spectrogram'] },
+      ...(work?.nodes ?? []),
     ],
   };
 }
@@ -113,8 +150,12 @@ function tokenizerJson(vocab: Record<string, number>) {
   };
 }
 
-/** Writes the model folder `dir` (created). */
-export async function writeVitsFixture(dir: string): Promise<VitsFixture> {
+/**
+ * Writes the model folder `dir` (created). `workLayers` > 0 adds vocoder-sized compute that leaves
+ * the audio unchanged (see vocoderWork), for benchmarks; each layer is about 3.3 MB of weights and
+ * 33 M multiply-adds per second of audio.
+ */
+export async function writeVitsFixture(dir: string, options: { workLayers?: number } = {}): Promise<VitsFixture> {
   const vocab = vocabulary();
   const config = {
     architectures: ['VitsModel'],
@@ -146,7 +187,7 @@ export async function writeVitsFixture(dir: string): Promise<VitsFixture> {
     'config.json': JSON.stringify(config, null, 2),
     'tokenizer.json': JSON.stringify(tokenizerJson(vocab)),
     'tokenizer_config.json': JSON.stringify(tokenizerConfig, null, 2),
-    'onnx/model.onnx': encodeModel(synthesizerGraph(vocab)),
+    'onnx/model.onnx': encodeModel(synthesizerGraph(vocab, options.workLayers ?? 0)),
   };
   for (const [name, content] of Object.entries(files)) await writeFile(join(dir, name), content);
   return { dir, vocab, frequencies: new Map(ALPHABET.map((ch, i) => [ch, frequencyOf(i)])) };
