@@ -113,7 +113,8 @@ async function main(): Promise<void> {
 
     // The text is spoken sentence by sentence over HTTP: each sentence has its own leading and trailing blank.
     const tolerance = (4 * SEGMENT) / VITS_RATE;
-    if (Math.abs(httpAudio - inProcessAudio) > tolerance) throw new Error(`audio lengths differ: ${httpAudio} s over HTTP, ${inProcessAudio} s in process`);
+    if (Math.abs(httpAudio - inProcessAudio) > tolerance)
+      throw new Error(`audio lengths differ: ${httpAudio} s over HTTP, ${inProcessAudio} s in process`);
     const ratio = median(overHttp) / median(inProcess);
     console.log(
       `bench/speech/synthesis: ${TEXT.length} characters -> ${inProcessAudio.toFixed(1)} s of audio; ${LAYERS} vocoder layers; ` +
