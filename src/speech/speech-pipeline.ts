@@ -13,10 +13,15 @@ export const speechPipelineConfig = z.object({
 });
 export type SpeechPipelineConfig = z.infer<typeof speechPipelineConfig>;
 
-/** What the pipeline answers: the text, and with timestamps its chunks. Checked in the worker and again where it is read. */
+/**
+ * What the pipeline answers: the text, with timestamps its chunks, and when the worker detected the
+ * language, that language and its probability. Checked in the worker and again where it is read.
+ */
 export const transcriptionOutput = z.object({
   text: z.string(),
   chunks: z.array(z.object({ timestamp: z.tuple([z.number(), z.number().nullable()]), text: z.string() })).optional(),
+  language: z.string().optional(),
+  languageProbability: z.number().optional(),
 });
 
 /**

@@ -9,7 +9,7 @@ import { SAMPLE_WAV } from '../tasks/media-examples.js';
 import { mediaRequest, TASK_ERRORS, TASK_HEADERS } from '../tasks/task-openapi.js';
 import { keywordOptions, SpeechService, vadOptions } from './speech.service.js';
 import { SynthesisService, speechRequestSchema } from './synthesis.service.js';
-import { TranscriptionService, transcriptionOptions } from './transcription.service.js';
+import { type Transcription, TranscriptionService, transcriptionOptions, translationOptions } from './transcription.service.js';
 
 const AUDIO_ERRORS = [...TASK_ERRORS, ErrorCode.AudioTooLong];
 const AUDIO_INPUT =
@@ -103,6 +103,8 @@ export class AudioController {
       'Multipart like OpenAI: `file`, `model`, `language`, `prompt` (not used; the response says so in x-lathe-notice), ' +
       '`response_format` json | text | verbose_json (segments with start and end in seconds), `temperature`. ' +
       'Audio longer than 30 s is cut into 30 s windows overlapping by 5 s. The model runs in Transformers.js pipeline workers. ' +
+      'Without `language`, a multilingual model detects it from the first 30 s (its language tokens after <|startoftranscript|>); ' +
+      'the language is in Content-Language and in verbose_json. ' +
       TASK_HEADERS,
     auth: 'infer',
     errors: AUDIO_ERRORS,
@@ -114,8 +116,33 @@ export class AudioController {
   async transcribe(@Req() request: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
     const trace = new TaskTrace();
     const media = await readMedia(request, 'audio');
-    const { body, notes } = await this.transcriber.transcribe(media, trace);
-    reply.headers(trace.headers());
+    await this.answer(reply, trace, await this.transcriber.transcribe(media, trace, 'transcribe'));
+  }
+
+  @Post('translations')
+  @HttpCode(200)
+  @ApiEndpoint({
+    summary: "Speech to English text (OpenAI's translation API) with multilingual Whisper-layout models",
+    description:
+      'Multipart like OpenAI: `file`, `model`, `prompt` (not used; said in x-lathe-notice), `response_format` json | text | ' +
+      'verbose_json (with the detected spoken `language` and segments), `temperature`. The spoken language is detected from the ' +
+      "first 30 s (the model's language tokens after <|startoftranscript|>) and sent in Content-Language; the text is Whisper's " +
+      'translate task. An English-only model is refused with 400. ' +
+      TASK_HEADERS,
+    auth: 'infer',
+    errors: AUDIO_ERRORS,
+    form: { files: { file: 'the recording' }, fields: translationOptions },
+    query: translationOptions.partial(),
+    ok: { example: { text: 'the invoice is due on friday' } },
+  })
+  async translate(@Req() request: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
+    const trace = new TaskTrace();
+    const media = await readMedia(request, 'audio');
+    await this.answer(reply, trace, await this.transcriber.transcribe(media, trace, 'translate'));
+  }
+
+  private async answer(reply: FastifyReply, trace: TaskTrace, { body, notes, language }: Transcription): Promise<void> {
+    reply.headers(trace.headers()).header('content-language', language);
     if (notes.length > 0) reply.header('x-lathe-notice', notes.join('; '));
     if (typeof body === 'string') reply.type('text/plain; charset=utf-8');
     await reply.send(body);
