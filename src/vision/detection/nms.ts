@@ -57,6 +57,7 @@ export function weightedNms(detections: readonly RawDetection[], iouThreshold: n
 }
 
 function blend(top: RawDetection, group: readonly RawDetection[]): RawDetection {
+  if (group.length === 1) return top;
   let total = 0;
   const box = [0, 0, 0, 0];
   const keypoints = top.keypoints ? new Array<number>(top.keypoints.length).fill(0) : undefined;
