@@ -6,6 +6,8 @@ import type { ImagePreprocess } from '../contracts/model-manifest.js';
 /** Formats accepted from clients; vector and document formats (SVG, PDF) are not photos and are refused. */
 const FORMATS = new Set(['jpeg', 'png', 'webp', 'gif', 'tiff', 'heif', 'avif']);
 
+const BACKGROUNDS: Record<ImagePreprocess['background'], string> = { white: '#ffffff', black: '#000000', gray: '#727272' };
+
 export interface RgbPixels {
   /** RGB, 3 bytes per pixel, row-major, EXIF orientation applied. */
   data: Uint8Array;
@@ -72,7 +74,7 @@ export async function decodeRgb(bytes: Buffer, limits: ImageLimits, where = 'the
  */
 export async function imageToTensor(bytes: Buffer, pre: ImagePreprocess, limits: ImageLimits, where = 'the image'): Promise<Float32Array> {
   const { image, width, height } = await openImage(bytes, limits, where);
-  const background = pre.background === 'white' ? '#ffffff' : '#000000';
+  const background = BACKGROUNDS[pre.background];
   let pipeline = image.flatten({ background });
   if (pre.channels === 'gray') pipeline = pipeline.greyscale();
   if (pre.trim) pipeline = pipeline.trim();
@@ -130,7 +132,7 @@ export async function imageForDetector(
   where = 'the image',
 ): Promise<{ data: Float32Array; placement: Placement }> {
   const { image, width, height } = await openImage(bytes, limits, where);
-  const background = pre.background === 'white' ? '#ffffff' : '#000000';
+  const background = BACKGROUNDS[pre.background];
   let pipeline = image.flatten({ background });
   if (pre.channels === 'gray') pipeline = pipeline.greyscale();
   let placement: Placement;

@@ -10,7 +10,7 @@ import { startTestApp, type TestApp } from '../support/app.js';
 import { pngClaiming, SHARED_MODELS, SHARED_SKIP, truncatedJpeg } from '../support/media.js';
 import { makeModelRepository } from '../support/models.js';
 import { makeTempDir } from '../support/processes.js';
-import { EXPECTED, ANCHORS, IMAGE, writeYoloModels, YOLO_LABELS } from '../support/yolo-model.js';
+import { ANCHORS, EXPECTED, IMAGE, noisePng, writeYoloModels, YOLO_LABELS } from '../support/yolo-model.js';
 
 type Box = DetectedObject['box'];
 const errorOf = (res: request.Response) => (res.body as { error: { code: string; message: string } }).error;
@@ -30,22 +30,6 @@ const FACES: Record<string, Box | undefined> = {
   'chelsea.png': undefined,
 };
 const KEYPOINTS = ['right_eye', 'left_eye', 'nose_tip', 'mouth_center', 'right_ear_tragion', 'left_ear_tragion'];
-
-/** An image of IMAGE's size: coloured noise with a white corner (the generated detectors' scores scale with the brightest). */
-async function noisePng(white = true): Promise<{ png: Buffer; rgb: Buffer }> {
-  const rgb = Buffer.alloc(IMAGE.width * IMAGE.height * 3);
-  let seed = 7;
-  for (let i = 0; i < rgb.length; i += 1) {
-    seed = (seed * 1103515245 + 12345) >>> 0;
-    rgb[i] = 40 + ((seed >>> 16) % 160);
-  }
-  // A white square, so resizing to the model's input keeps a white pixel.
-  if (white) for (let y = 0; y < 12; y += 1) rgb.fill(255, y * IMAGE.width * 3, (y * IMAGE.width + 12) * 3);
-  const png = await sharp(rgb, { raw: { width: IMAGE.width, height: IMAGE.height, channels: 3 } })
-    .png()
-    .toBuffer();
-  return { png, rgb };
-}
 
 describe('POST /v1/vision/detect', () => {
   let t: TestApp;

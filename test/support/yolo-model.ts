@@ -9,7 +9,9 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import sharp from 'sharp';
 import { attr, encodeModel, type ModelSpec, tensor } from '../../src/onnx/onnx-builder.js';
+import type { FakeRepo } from './fake-hub.js';
 
 export const YOLO_SIZE = 64;
 export const YOLO_LABELS = ['cat', 'dog', 'bird'];
@@ -172,4 +174,33 @@ export async function writeYoloModels(dir: string): Promise<{ yolo: object; end2
     parameters: { decoder: 'yolo-end2end', output: 'output0', threshold: 0.5 },
   };
   return { yolo, end2end };
+}
+
+/** The raw-layout model as a Transformers.js-layout Hub repository (config.json names the YOLO model type and the labels). */
+export function yoloRepo(id: string): FakeRepo {
+  const config = { model_type: 'yolov8', id2label: Object.fromEntries(YOLO_LABELS.map((l, i) => [i, l])) };
+  return {
+    id,
+    cardData: { license: 'agpl-3.0', library_name: 'ultralytics' },
+    files: [
+      { path: 'config.json', content: Buffer.from(JSON.stringify(config, null, 2)) },
+      { path: 'onnx/model.onnx', content: Buffer.from(encodeModel(yoloGraph())) },
+    ],
+  };
+}
+
+/** An image of IMAGE's size: coloured noise with a white corner (the detectors' scores scale with the brightest pixel). */
+export async function noisePng(white = true): Promise<{ png: Buffer; rgb: Buffer }> {
+  const rgb = Buffer.alloc(IMAGE.width * IMAGE.height * 3);
+  let seed = 7;
+  for (let i = 0; i < rgb.length; i += 1) {
+    seed = (seed * 1103515245 + 12345) >>> 0;
+    rgb[i] = 40 + ((seed >>> 16) % 160);
+  }
+  // A white square, so resizing to the model's input keeps a white pixel.
+  if (white) for (let y = 0; y < 12; y += 1) rgb.fill(255, y * IMAGE.width * 3, (y * IMAGE.width + 12) * 3);
+  const png = await sharp(rgb, { raw: { width: IMAGE.width, height: IMAGE.height, channels: 3 } })
+    .png()
+    .toBuffer();
+  return { png, rgb };
 }
