@@ -39,7 +39,13 @@ describe('POST /v1/vision/detect', () => {
   before(async () => {
     dir = await makeTempDir('lathe-yolo-');
     const { yolo, end2end } = await writeYoloModels(dir);
-    modelsDir = await makeModelRepository(['blazeface-front', 'blazeface-back', 'math-symbols'], { yolo, 'yolo-end2end': end2end });
+    // Waits (up to 10 s) for 4 images: whatever arrives together runs as one batch.
+    const batched = { ...yolo, dynamicBatching: { preferredBatchSizes: [4], maxQueueDelayMicroseconds: 10_000_000 } };
+    modelsDir = await makeModelRepository(['blazeface-front', 'blazeface-back', 'math-symbols'], {
+      yolo,
+      'yolo-end2end': end2end,
+      'yolo-batched': batched,
+    });
     t = await startTestApp({ LATHE_MODELS_DIR: modelsDir });
     image = (await noisePng()).png;
   });
@@ -120,6 +126,23 @@ describe('POST /v1/vision/detect', () => {
     assert.deepEqual(batch.body, [single, [], single]);
     const form = await request(t.server).post('/v1/vision/detect').field('model', 'yolo').attach('image', image, 'noise.png');
     assert.deepEqual(form.body, single);
+  });
+
+  it('runs the images of concurrent requests as one batch in the session worker, each answered its own', async () => {
+    const black = await sharp({ create: { width: 200, height: 100, channels: 3, background: '#000' } })
+      .png()
+      .toBuffer();
+    const single = (await detect('model=yolo', image)).body as DetectedObject[];
+    const [pair, raw, form] = await Promise.all([
+      request(t.server)
+        .post('/v1/vision/detect')
+        .send({ model: 'yolo-batched', images: [black.toString('base64'), image.toString('base64')] }),
+      detect('model=yolo-batched', image),
+      request(t.server).post('/v1/vision/detect').field('model', 'yolo-batched').attach('image', black, 'black.png'),
+    ]);
+    assert.deepEqual([pair.body, raw.body, form.body], [[[], single], single, []]);
+    const stats = (await request(t.server).get('/v2/models/yolo-batched/stats')).body.model_stats[0];
+    assert.deepEqual([stats.inference_count, stats.execution_count], [4, 1]);
   });
 
   it('render=true answers a PNG: the box outlines differ from the image, everything else is the image', async () => {
