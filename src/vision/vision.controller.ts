@@ -103,7 +103,10 @@ export class VisionController {
     errors: TASK_ERRORS,
     ...mediaRequest('image', detectOptions, { model: 'blazeface-front', threshold: 0.5, image: SAMPLE_PNG }),
     ok: {
-      description: 'One image: [{score, label, box, keypoints?}] best first. Several: one such list per image.',
+      description:
+        'One image: [{score, label, box, keypoints?}] best first. Several: one such list per image. ' +
+        'With render=true or Accept: image/png or image/jpeg: the image with the objects drawn on it.',
+      alternatives: { 'image/png': { type: 'string', format: 'binary' }, 'image/jpeg': { type: 'string', format: 'binary' } },
       example: [
         {
           score: 0.92,
