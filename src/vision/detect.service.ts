@@ -33,6 +33,8 @@ export interface RenderedImage {
   contentType: string;
 }
 
+export type DetectAnswer = RenderedImage | { json: DetectedObject[] | DetectedObject[][] | undefined };
+
 /**
  * Object detection for any detector a manifest describes: its resize (letterbox or stretch), how its
  * outputs decode (SSD anchors, YOLO, YOLO with NMS in the graph), NMS and defaults.
@@ -44,6 +46,17 @@ export class DetectService {
     @InjectConfig() private readonly config: AppConfig,
   ) {}
 
+  /**
+   * What the route answers: the objects (a list per image when the client sent a list), or the
+   * drawn image when the request asks for one (see renderFormat).
+   */
+  async answer(media: MediaRequest, accept: string | undefined, trace: TaskTrace): Promise<DetectAnswer> {
+    const format = renderFormat(media, accept);
+    if (format) return this.render(media, trace, format);
+    const results = await this.detect(media, trace);
+    return { json: media.batch ? results : results[0] };
+  }
+
   /** One list of objects per image, best first. */
   async detect(media: MediaRequest, trace: TaskTrace): Promise<DetectedObject[][]> {
     return (await this.detectEach(media, trace)).map((r) => r.objects);
@@ -53,7 +66,7 @@ export class DetectService {
    * The image with its objects drawn on it. `format` comes from the Accept header; `?render=true`
    * alone gives PNG.
    */
-  async render(media: MediaRequest, trace: TaskTrace, format: RenderFormat): Promise<RenderedImage> {
+  private async render(media: MediaRequest, trace: TaskTrace, format: RenderFormat): Promise<RenderedImage> {
     if (media.items.length !== 1) {
       throw new AppError(ErrorCode.ValidationFailed, `render draws on one image; this request sent ${media.items.length}`);
     }

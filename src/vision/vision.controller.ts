@@ -7,7 +7,7 @@ import { mediaRequest, TASK_ERRORS, TASK_HEADERS } from '../tasks/task-openapi.j
 import { TaskTrace } from '../tasks/task-models.service.js';
 import { SAMPLE_PNG } from '../tasks/media-examples.js';
 import { classifyOptions, ClassifyService } from './classify.service.js';
-import { detectOptions, DetectService, renderFormat } from './detect.service.js';
+import { detectOptions, DetectService } from './detect.service.js';
 import { ocrOptions, OcrService } from './ocr.service.js';
 
 @ApiTags('Vision')
@@ -122,13 +122,8 @@ export class VisionController {
   })
   async detect(@Req() request: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
     const trace = new TaskTrace();
-    const media = await readMedia(request, 'image');
-    const format = renderFormat(media, request.headers.accept);
-    if (format) {
-      const drawn = await this.detector.render(media, trace, format);
-      return void (await reply.headers(trace.headers()).type(drawn.contentType).send(drawn.image));
-    }
-    const results = await this.detector.detect(media, trace);
-    await reply.headers(trace.headers()).send(media.batch ? results : results[0]);
+    const answer = await this.detector.answer(await readMedia(request, 'image'), request.headers.accept, trace);
+    reply.headers(trace.headers());
+    await ('json' in answer ? reply.send(answer.json) : reply.type(answer.contentType).send(answer.image));
   }
 }
