@@ -22,6 +22,7 @@ describe('task table', () => {
       speechVad: ['voice-activity-detection'],
       speechKeywords: ['keyword-spotting'],
       transcriptions: ['automatic-speech-recognition'],
+      speech: ['text-to-speech'],
       chatCompletions: ['text-generation'],
       completions: ['text-generation'],
       generate: ['text-generation'],
@@ -60,7 +61,7 @@ describe('task table', () => {
     assert.deepEqual(TASK_NAMES, [...Object.keys(TASKS)].sort());
     assert.equal(
       unknownTaskMessage('summarization'),
-      'unknown task "summarization"; the known tasks are audio-classification, audio-regression, automatic-speech-recognition, feature-extraction, image-classification, image-regression, keyword-spotting, object-detection, question-answering, sentence-similarity, text-classification, text-detection, text-generation, text-orientation, text-recognition, text-regression, token-classification, voice-activity-detection',
+      'unknown task "summarization"; the known tasks are audio-classification, audio-regression, automatic-speech-recognition, feature-extraction, image-classification, image-regression, keyword-spotting, object-detection, question-answering, sentence-similarity, text-classification, text-detection, text-generation, text-orientation, text-recognition, text-regression, text-to-speech, token-classification, voice-activity-detection',
     );
   });
 });
