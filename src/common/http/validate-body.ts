@@ -2,7 +2,8 @@ import { z } from 'zod';
 import { AppError } from '../errors/app-error.js';
 import { ErrorCode } from '../errors/error-code.js';
 
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+/** An unpaired UTF-16 surrogate: text that came from JSON but is not Unicode. */
+export const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 /** A string a tokenizer can read: JSON can carry lone UTF-16 surrogates such as "\ud800". */
 export const wellFormedText = z.string().refine((s) => !LONE_SURROGATE.test(s), { error: 'has an unpaired UTF-16 surrogate' });
