@@ -8,7 +8,14 @@ import { abortWhenGone } from './event-stream.js';
 import { collected, generateRequest, type Launch, streamed } from './generation-http.js';
 import { GenerationService } from './generation.service.js';
 import { GENERATION_ERRORS } from './openai.controller.js';
-import { checkTokenIds, type GenerationSettings, MAX_STOP_STRINGS, MAX_STOP_TOKEN_IDS, MAX_TOKENS_LIMIT } from './openai-schemas.js';
+import {
+  checkTokenIds,
+  type GenerationSettings,
+  MAX_STOP_STRINGS,
+  MAX_STOP_TOKEN_IDS,
+  MAX_TOKENS_LIMIT,
+  unsetSampling,
+} from './openai-schemas.js';
 
 const modelParams = z.object({ model: z.string().min(1).meta({ example: 'tiny-chat' }) });
 const versionParams = modelParams.extend({ version: z.string().min(1).meta({ example: '1' }) });
@@ -167,5 +174,6 @@ function settingsOf(s: Settings): GenerationSettings {
       logprobs: false,
       topLogprobs: 0,
     },
+    unset: unsetSampling(s),
   };
 }
