@@ -1,0 +1,88 @@
+import { join } from 'node:path';
+import { freePort, ROOT, type Spawned, spawnCommand, waitFor } from './processes.js';
+
+/** The HAProxy configuration the README documents and compose.yaml mounts, used as it is. */
+export const HAPROXY_CONFIG = join(ROOT, 'deploy/haproxy.cfg');
+
+/** One row of HAProxy's CSV statistics for a server of the `lathe` backend. */
+export interface ServerStats {
+  name: string;
+  /** UP, DOWN, "UP 1/2" (going down), "DOWN 1/2" (coming up), MAINT, no check. */
+  status: string;
+  /** Requests sent to it (HAProxy's stot). */
+  sessions: number;
+  /** Connection and L7 retries towards it, and requests sent elsewhere after failing on it. */
+  retries: number;
+  redispatches: number;
+  /** Connection errors and responses that were aborted or never came. */
+  connectionErrors: number;
+  responseErrors: number;
+}
+
+export interface Balancer {
+  /** http://127.0.0.1:<port>: where clients send requests. */
+  base: string;
+  process: Spawned;
+  stats(): Promise<ServerStats[]>;
+  /** Resolves once every listed server is UP (or the deadline passes). */
+  waitUntilUp(names: string[], timeoutMs: number): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Runs Debian's HAProxy on 127.0.0.1 with deploy/haproxy.cfg, its addresses given through the
+ * environment as the file documents. `replicas` are host:port, in server order (lathe-1, lathe-2).
+ */
+export async function startHaproxy(replicas: string[]): Promise<Balancer> {
+  const port = await freePort();
+  const statsPort = await freePort();
+  const env: Record<string, string> = {
+    LATHE_LB_BIND: `127.0.0.1:${port}`,
+    LATHE_LB_STATS_BIND: `127.0.0.1:${statsPort}`,
+  };
+  replicas.forEach((address, i) => (env[`LATHE_REPLICA_${i + 1}`] = address));
+  // -db: stay in the foreground (a child of the test, stopped by its pid).
+  const proc = spawnCommand('haproxy', ['-db', '-f', HAPROXY_CONFIG], env);
+  const statsUrl = `http://127.0.0.1:${statsPort}/stats;csv`;
+  const stats = async (): Promise<ServerStats[]> => parseStats(await (await fetch(statsUrl)).text());
+  await waitFor(async () => (await stats()).length === replicas.length || undefined, 10_000, 'HAProxy statistics').catch((err: Error) => {
+    throw new Error(`${err.message}\n${proc.output()}`);
+  });
+  return {
+    base: `http://127.0.0.1:${port}`,
+    process: proc,
+    stats,
+    waitUntilUp: async (names, timeoutMs) => {
+      await waitFor(
+        async () => {
+          const rows = await stats();
+          return names.every((n) => rows.find((r) => r.name === n)?.status === 'UP') || undefined;
+        },
+        timeoutMs,
+        `HAProxy to see ${names.join(', ')} UP`,
+      );
+    },
+    stop: async () => {
+      if (proc.child.exitCode === null && proc.child.signalCode === null) proc.child.kill('SIGTERM');
+      await proc.exited;
+    },
+  };
+}
+
+function parseStats(csv: string): ServerStats[] {
+  const [header, ...lines] = csv.trim().split('\n');
+  const columns = header!.replace(/^# /, '').split(',');
+  const at = (row: string[], name: string) => row[columns.indexOf(name)] ?? '';
+  return lines
+    .map((line) => line.split(','))
+    .filter((row) => at(row, 'pxname') === 'lathe' && !['FRONTEND', 'BACKEND'].includes(at(row, 'svname')))
+    .map((row) => ({
+      name: at(row, 'svname'),
+      status: at(row, 'status'),
+      sessions: Number(at(row, 'stot')),
+      retries: Number(at(row, 'wretr')),
+      redispatches: Number(at(row, 'wredis')),
+      connectionErrors: Number(at(row, 'econ')),
+      responseErrors: Number(at(row, 'eresp')),
+    }));
+}
