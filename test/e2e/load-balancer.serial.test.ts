@@ -5,18 +5,12 @@ import { after, before, describe, it, type TestContext } from 'node:test';
 import { adminQuery, createTestDatabase, type TestDatabase } from '../support/database.js';
 import { drawPng, DRAWINGS } from '../support/drawings.js';
 import { jsonl, topicExamples } from '../support/fine-tuning.js';
-import { type Balancer, startHaproxy } from '../support/load-balancer.js';
+import { type Balancer, DRAIN, startHaproxy } from '../support/load-balancer.js';
 import { answered, differs, Load, type LoadRequest, quantile, type Sample } from '../support/lb-load.js';
 import { random, randomFloats } from '../support/models.js';
 import { freePort, MAIN, makeTempDir, type Spawned, spawnNode, waitFor, waitForStatus } from '../support/processes.js';
 import { followEvents } from '../support/sse-follower.js';
 
-/**
- * Lathe's drain, as deploy/compose.yaml sets it: accept for 2 s after SIGTERM (HAProxy takes a
- * replica out within inter + fastinter = 750 ms of its first 503), then up to 5 s for what is in flight.
- */
-const DELAY_MS = 2_000;
-const GRACE_MS = 5_000;
 const EPOCHS = 150;
 const TOLERANCE = 1e-5;
 const LOAD = { clients: 3, pauseMs: 25, timeoutMs: 30_000 };
@@ -108,8 +102,8 @@ describe('behind HAProxy: rolling restarts under load', () => {
           DATABASE_URL: db.url,
           LATHE_DATA_DIR: join(dir, name),
           LOG_LEVEL: 'warn',
-          LATHE_SHUTDOWN_DELAY_MS: String(DELAY_MS),
-          LATHE_SHUTDOWN_GRACE_MS: String(GRACE_MS),
+          LATHE_SHUTDOWN_DELAY_MS: String(DRAIN.delayMs),
+          LATHE_SHUTDOWN_GRACE_MS: String(DRAIN.graceMs),
           LATHE_MODELS_PRELOAD: 'glove-100d,silero-vad,math-symbols',
         },
       });

@@ -1,8 +1,19 @@
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort, ROOT, type Spawned, spawnCommand, waitFor } from './processes.js';
 
 /** The HAProxy configuration the README documents and compose.yaml mounts, used as it is. */
 export const HAPROXY_CONFIG = join(ROOT, 'deploy/haproxy.cfg');
+/** Debian installs it in /usr/sbin, which a non-root PATH may lack. */
+const HAPROXY = existsSync('/usr/sbin/haproxy') ? '/usr/sbin/haproxy' : 'haproxy';
+
+/**
+ * Lathe's drain as the load-balancer test runs it and deploy/ sets it (compose.yaml, the
+ * Kubernetes Deployment, the KServe runtime; test/deploy checks they agree): accept for 2 s after
+ * SIGTERM, longer than HAProxy takes to mark a replica DOWN (inter 500 ms, then fastinter 250 ms:
+ * 750 ms after its first 503), then up to 5 s for what is in flight.
+ */
+export const DRAIN = { delayMs: 2_000, graceMs: 5_000 };
 
 /** One row of HAProxy's CSV statistics for a server of the `lathe` backend. */
 export interface ServerStats {
@@ -34,15 +45,9 @@ export interface Balancer {
  * environment as the file documents. `replicas` are host:port, in server order (lathe-1, lathe-2).
  */
 export async function startHaproxy(replicas: string[]): Promise<Balancer> {
-  const port = await freePort();
-  const statsPort = await freePort();
-  const env: Record<string, string> = {
-    LATHE_LB_BIND: `127.0.0.1:${port}`,
-    LATHE_LB_STATS_BIND: `127.0.0.1:${statsPort}`,
-  };
-  replicas.forEach((address, i) => (env[`LATHE_REPLICA_${i + 1}`] = address));
+  const { env, port, statsPort } = await haproxyEnv(replicas);
   // -db: stay in the foreground (a child of the test, stopped by its pid).
-  const proc = spawnCommand('haproxy', ['-db', '-f', HAPROXY_CONFIG], env);
+  const proc = spawnCommand(HAPROXY, ['-db', '-f', HAPROXY_CONFIG], env);
   const statsUrl = `http://127.0.0.1:${statsPort}/stats;csv`;
   const stats = async (): Promise<ServerStats[]> => parseStats(await (await fetch(statsUrl)).text());
   await waitFor(async () => (await stats()).length === replicas.length || undefined, 10_000, 'HAProxy statistics').catch((err: Error) => {
@@ -85,4 +90,23 @@ function parseStats(csv: string): ServerStats[] {
       connectionErrors: Number(at(row, 'econ')),
       responseErrors: Number(at(row, 'eresp')),
     }));
+}
+
+/** The environment deploy/haproxy.cfg reads, on free 127.0.0.1 ports. */
+export async function haproxyEnv(replicas: string[]): Promise<{ env: Record<string, string>; port: number; statsPort: number }> {
+  const port = await freePort();
+  const statsPort = await freePort();
+  const env: Record<string, string> = {
+    LATHE_LB_BIND: `127.0.0.1:${port}`,
+    LATHE_LB_STATS_BIND: `127.0.0.1:${statsPort}`,
+  };
+  replicas.forEach((address, i) => (env[`LATHE_REPLICA_${i + 1}`] = address));
+  return { env, port, statsPort };
+}
+
+/** `haproxy -c`: HAProxy's own check of the configuration; resolves with its exit code and output. */
+export async function checkHaproxyConfig(env: Record<string, string>): Promise<{ code: number | null; output: string }> {
+  const run = spawnCommand(HAPROXY, ['-c', '-f', HAPROXY_CONFIG], env);
+  const { code } = await run.exited;
+  return { code, output: run.output() };
 }
