@@ -131,7 +131,7 @@ describe('deploy/: compose, Kubernetes, KServe and HAProxy files', () => {
       const service = compose.services[name]!;
       assert.equal(service.environment!.LATHE_SHUTDOWN_DELAY_MS, String(DRAIN.delayMs), name);
       assert.equal(service.environment!.LATHE_SHUTDOWN_GRACE_MS, String(DRAIN.graceMs), name);
-      assert.ok(seconds(service.stop_grace_period!) * 1000 > DRAIN.delayMs + DRAIN.graceMs + 1000, name);
+      assert.ok(seconds(service.stop_grace_period!) * 1000 > DRAIN.delayMs + DRAIN.graceMs + DRAIN.closingMs, name);
     }
     const haproxy = readFileSync(join(DEPLOY, 'haproxy.cfg'), 'utf8');
     const check = /default-server check inter (\d+)ms fastinter (\d+)ms downinter \S+ fall (\d+) rise \d+/.exec(haproxy);
@@ -164,7 +164,7 @@ describe('deploy/: compose, Kubernetes, KServe and HAProxy files', () => {
       assert.equal(sleep, 'sleep', m.source);
       // KServe's pods take Kubernetes' default of 30 s.
       const termination = (pod.terminationGracePeriodSeconds ?? 30) * 1000;
-      assert.ok(termination > Number(preStop) * 1000 + DRAIN.delayMs + DRAIN.graceMs + 1000, m.source);
+      assert.ok(termination > Number(preStop) * 1000 + DRAIN.delayMs + DRAIN.graceMs + DRAIN.closingMs, m.source);
     }
   });
 });

@@ -11,7 +11,11 @@ import { random, randomFloats } from '../support/models.js';
 import { freePort, MAIN, makeTempDir, type Spawned, spawnNode, waitFor, waitForStatus } from '../support/processes.js';
 import { followEvents } from '../support/sse-follower.js';
 
-const EPOCHS = 150;
+/**
+ * Long enough to be training still when the second restart begins (after the first replica's drain
+ * and boot, 20 s in at the soonest): one of the two restarts then stops its runner.
+ */
+const EPOCHS = 800;
 const TOLERANCE = 1e-5;
 const LOAD = { clients: 3, pauseMs: 25, timeoutMs: 30_000 };
 
@@ -29,6 +33,8 @@ interface Restart {
   /** When HAProxy's statistics first showed the replica out of the pool (DOWN), its process exited, it was ready again, HAProxy had it UP. */
   down?: number;
   exited?: number;
+  /** Requests the drain cut when its grace ran out (Lathe's "Closing with N request(s) still in flight"). */
+  cut?: number;
   ready?: number;
   up?: number;
 }
@@ -70,12 +76,28 @@ describe('behind HAProxy: rolling restarts under load', () => {
     r.process!.child.kill(signal);
     const exit = await r.process!.exited;
     record.exited = Date.now();
-    if (signal === 'SIGTERM') assert.deepEqual(exit, { code: 0, signal: null }, r.process!.output().slice(-4000));
+    if (signal === 'SIGTERM') {
+      assert.deepEqual(exit, { code: 0, signal: null }, r.process!.output().slice(-4000));
+      record.cut = Number(/Closing with (\d+) request\(s\) still in flight/.exec(r.process!.output())?.[1] ?? 0);
+      assert.ok(
+        record.exited - record.at < DRAIN.delayMs + DRAIN.graceMs + DRAIN.closingMs,
+        `${r.name} took ${record.exited - record.at} ms`,
+      );
+    }
     record.ready = await start(r);
     await watching;
     assert.ok(record.down !== undefined && record.up !== undefined, JSON.stringify(record));
     return record;
   };
+
+  const jobStatus = async (id: string) =>
+    (await (await fetch(`${lb.base}/v1/fine_tuning/jobs/${id}`)).json()) as {
+      status: string;
+      fine_tuned_model: string;
+      metrics: { steps: number };
+      created_at: number;
+      finished_at: number;
+    };
 
   const check = (s: Sample): string | undefined => {
     if (!answered(s)) return `${s.kind}: ${s.status} ${s.error ?? JSON.stringify(s.body).slice(0, 300)}`;
@@ -188,7 +210,7 @@ describe('behind HAProxy: rolling restarts under load', () => {
     assert.equal(created.status, 200);
     const jobId = ((await created.json()) as { id: string }).id;
     const stream = followEvents(`${lb.base}/v1/fine_tuning/jobs/${jobId}/events?stream=true`);
-    stream.catch(() => undefined);
+    const streamedBy = await waitFor(async () => stream.state.connections[0]?.servedBy ?? undefined, 10_000, 'the event stream');
 
     const load = new Load(lb.base, requests, { ...LOAD, maxRequests: 20_000, maxMs: 150_000 });
     const began = Date.now();
@@ -196,21 +218,26 @@ describe('behind HAProxy: rolling restarts under load', () => {
     await new Promise((r) => setTimeout(r, 8_000));
     const restartsFrom = Date.now();
     const restarts: Restart[] = [];
-    for (const r of [replicas[0]!, replicas[1]!, replicas[0]!]) restarts.push(await restart(r, 'SIGTERM'));
+    const statusAtRestart: string[] = [];
+    // The replica serving the event stream first, while the job trains; then the other, then the first again.
+    const [first, second] = streamedBy === replicas[0]!.name ? [replicas[0]!, replicas[1]!] : [replicas[1]!, replicas[0]!];
+    for (const r of [first, second, first]) {
+      statusAtRestart.push((await jobStatus(jobId)).status);
+      restarts.push(await restart(r, 'SIGTERM'));
+    }
     const restartsUntil = Date.now();
     await new Promise((r) => setTimeout(r, 3_000));
     const samples = await load.stop();
 
     const job = await waitFor(
       async () => {
-        const res = await fetch(`${lb.base}/v1/fine_tuning/jobs/${jobId}`);
-        const body = (await res.json()) as { status: string; fine_tuned_model: string; metrics: { steps: number } };
+        const body = await jobStatus(jobId);
         return ['succeeded', 'failed', 'cancelled'].includes(body.status) ? body : undefined;
       },
       120_000,
       'the job to finish',
     );
-    const followed = await stream;
+    const followed = await stream.done;
 
     const steady = samples.filter((s) => s.startedAt < restartsFrom);
     const during = samples.filter((s) => s.startedAt >= restartsFrom && s.startedAt < restartsUntil);
@@ -228,7 +255,7 @@ describe('behind HAProxy: rolling restarts under load', () => {
       );
       t.diagnostic(
         `${r.replica} ${r.signal}: out of HAProxy's pool after ${r.down! - r.at} ms, last request sent to it ${lastServed - r.at} ms after the signal, ` +
-          `exited after ${r.exited! - r.at} ms, ready ${r.ready! - r.exited!} ms after its restart, UP in HAProxy ${r.up! - r.ready!} ms later`,
+          `exited after ${r.exited! - r.at} ms (${r.cut} request(s) cut at the end of the grace), ready ${r.ready! - r.exited!} ms after its restart, UP in HAProxy ${r.up! - r.ready!} ms later`,
       );
     }
     t.diagnostic(`HAProxy: ${JSON.stringify(stats)}`);
@@ -237,6 +264,8 @@ describe('behind HAProxy: rolling restarts under load', () => {
     );
 
     assert.deepEqual(samples.map(check).filter(Boolean), [], 'every request answered 2xx (or 429 with Retry-After) and right');
+    // Both replicas got SIGTERM while it trained: whichever ran it handed it back, and the other resumed it.
+    assert.deepEqual(statusAtRestart.slice(0, 2), ['running', 'running'], `the job was training during the first two restarts`);
     for (const kind of new Set(requests.map((q) => q.kind)))
       assert.ok(
         during.some((s) => s.kind === kind && s.status === 200),
@@ -253,11 +282,25 @@ describe('behind HAProxy: rolling restarts under load', () => {
       steps.map((r) => r.number),
       Array.from({ length: job.metrics.steps }, (_, i) => i + 1),
     );
-    assert.deepEqual(await query(`SELECT DISTINCT state FROM pgboss.job WHERE name = 'lathe-fine-tuning'`), [{ state: 'completed' }]);
+    // A drain hands the job back with a new queue message (the old one ends failed): one completed, none left to run.
+    const states = (await query(`SELECT state FROM pgboss.job WHERE name = 'lathe-fine-tuning' AND data->>'jobId' = $1`, [jobId])).map(
+      (r) => r.state as string,
+    );
+    assert.equal(states.filter((s) => s === 'completed').length, 1, states.join(', '));
+    assert.deepEqual(
+      states.filter((s) => ['created', 'retry', 'active'].includes(s)),
+      [],
+    );
     const messages = (await query(`SELECT message FROM fine_tuning_events WHERE job_id = $1 ORDER BY seq`, [jobId])).map(
       (r) => r.message as string,
     );
     assert.equal(messages.filter((m) => m === 'The job has successfully completed').length, 1);
+    const paused = messages.filter((m) => m.startsWith('Training paused')).length;
+    t.diagnostic(`job: ${job.finished_at - job.created_at} s from creation to the end, paused by a drain ${paused} time(s)`);
+    assert.ok(paused >= 1, messages.join('\n'));
+    // Each run notes how it got its features; everything else is said once.
+    const repeated = messages.filter((m, i) => !/ features /.test(m) && messages.indexOf(m) !== i);
+    assert.deepEqual(repeated, []);
 
     // The stream: every stored event exactly once, in order, across reconnections with Last-Event-ID.
     const stored = (await query(`SELECT id FROM fine_tuning_events WHERE job_id = $1 ORDER BY seq`, [jobId])).map((r) => r.id as string);

@@ -11,9 +11,11 @@ const HAPROXY = existsSync('/usr/sbin/haproxy') ? '/usr/sbin/haproxy' : 'haproxy
  * Lathe's drain as the load-balancer test runs it and deploy/ sets it (compose.yaml, the
  * Kubernetes Deployment, the KServe runtime; test/deploy checks they agree): accept for 2 s after
  * SIGTERM, longer than HAProxy takes to mark a replica DOWN (inter 500 ms, then fastinter 250 ms:
- * 750 ms after its first 503), then up to 5 s for what is in flight.
+ * 750 ms after its first 503), then up to 5 s for what is in flight. Then it closes: its pools, its
+ * workers, and a training run that hands its job back to the queue; the platforms' grace periods
+ * leave `closingMs` for that (up to 5 s was measured on a loaded 2-core machine).
  */
-export const DRAIN = { delayMs: 2_000, graceMs: 5_000 };
+export const DRAIN = { delayMs: 2_000, graceMs: 5_000, closingMs: 8_000 };
 
 /** One row of HAProxy's CSV statistics for a server of the `lathe` backend. */
 export interface ServerStats {

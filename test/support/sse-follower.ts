@@ -10,10 +10,21 @@ export interface FollowedStream {
 /**
  * Follows a job's events as an EventSource does: when a stream ends without `[DONE]` (its replica
  * is shutting down) or cannot be opened, it reconnects after `retryMs` with `Last-Event-ID` set to
- * the last id received. Bounded by `maxConnections` and `timeoutMs`.
+ * the last id received. Bounded by `maxConnections` and `timeoutMs`. `state` shows the progress so
+ * far; `done` resolves at `[DONE]`.
  */
-export async function followEvents(url: string, { retryMs = 200, maxConnections = 30, timeoutMs = 240_000 } = {}): Promise<FollowedStream> {
-  const out: FollowedStream = { events: [], connections: [] };
+export function followEvents(url: string, options: { retryMs?: number; maxConnections?: number; timeoutMs?: number } = {}) {
+  const state: FollowedStream = { events: [], connections: [] };
+  const done = follow(url, state, options);
+  done.catch(() => undefined);
+  return { state, done };
+}
+
+async function follow(
+  url: string,
+  out: FollowedStream,
+  { retryMs = 200, maxConnections = 30, timeoutMs = 240_000 },
+): Promise<FollowedStream> {
   const deadline = Date.now() + timeoutMs;
   while (out.connections.length < maxConnections && Date.now() < deadline) {
     const lastId = out.events.at(-1)?.id;
