@@ -13,9 +13,9 @@ const HAPROXY = existsSync('/usr/sbin/haproxy') ? '/usr/sbin/haproxy' : 'haproxy
  * SIGTERM, longer than HAProxy takes to mark a replica DOWN (inter 500 ms, then fastinter 250 ms:
  * 750 ms after its first 503), then up to 5 s for what is in flight. Then it closes: its pools, its
  * workers, and a training run that hands its job back to the queue; the platforms' grace periods
- * leave `closingMs` for that (up to 5 s was measured on a loaded 2-core machine).
+ * leave `closingMs` for that (up to 6.5 s was measured on a loaded 2-core machine).
  */
-export const DRAIN = { delayMs: 2_000, graceMs: 5_000, closingMs: 8_000 };
+export const DRAIN = { delayMs: 2_000, graceMs: 5_000, closingMs: 12_000 };
 
 /** One row of HAProxy's CSV statistics for a server of the `lathe` backend. */
 export interface ServerStats {
