@@ -315,17 +315,10 @@ describe('fine-tuning jobs: a full run on glove-100d', () => {
   });
 
   it('streams the events as Server-Sent Events ending in [DONE]', async () => {
-    const res = await request(t.server)
-      .get(`/v1/fine_tuning/jobs/${job.id}/events?stream=true`)
-      .buffer(true)
-      .parse((r, cb) => {
-        let text = '';
-        r.setEncoding('utf8').on('data', (c: string) => (text += c));
-        r.on('end', () => cb(null, text));
-      });
+    const res = await readEventStream(t.server, `/v1/fine_tuning/jobs/${job.id}/events?stream=true`);
     assert.equal(res.status, 200);
-    assert.match(res.headers['content-type']!, /^text\/event-stream/);
-    const frames = parseEventStream(res.body as string);
+    assert.match(res.contentType, /^text\/event-stream/);
+    const frames = parseEventStream(res.text);
     assert.deepEqual(frames[0], { retry: '1000' });
     assert.deepEqual(frames.at(-1), { data: '[DONE]' });
     const events = frames.slice(1, -1).map((f) => ({ sseId: f.id, ...(JSON.parse(f.data!) as { id: string; message: string }) }));
@@ -345,17 +338,9 @@ describe('fine-tuning jobs: a full run on glove-100d', () => {
     const ids = all.slice(0, -1).map((f) => f.id!);
     assert.ok(ids.length > 10, `${ids.length} events`);
     for (const at of [0, 5, ids.length - 1]) {
-      const res = await request(t.server)
-        .get(`/v1/fine_tuning/jobs/${job.id}/events?stream=true`)
-        .set('Last-Event-ID', ids[at]!)
-        .buffer(true)
-        .parse((r, cb) => {
-          let text = '';
-          r.setEncoding('utf8').on('data', (c: string) => (text += c));
-          r.on('end', () => cb(null, text));
-        });
+      const res = await readEventStream(t.server, `/v1/fine_tuning/jobs/${job.id}/events?stream=true`, { 'last-event-id': ids[at]! });
       assert.equal(res.status, 200);
-      assert.deepEqual(dataFrames(res.body as string), all.slice(at + 1), `after event ${at}`);
+      assert.deepEqual(dataFrames(res.text), all.slice(at + 1), `after event ${at}`);
     }
     for (const bad of ['ftevent-000000000000000000000000', 'nonsense', ids[0]!.toUpperCase()]) {
       const res = await request(t.server).get(`/v1/fine_tuning/jobs/${job.id}/events?stream=true`).set('Last-Event-ID', bad);

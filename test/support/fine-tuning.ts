@@ -205,9 +205,14 @@ export function dataFrames(text: string): Array<{ id?: string; data: string }> {
 }
 
 /** The whole body of a Server-Sent Events response, read until the server ends it. */
-export async function readEventStream(server: Server, path: string): Promise<{ status: number; contentType: string; text: string }> {
+export async function readEventStream(
+  server: Server,
+  path: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; contentType: string; text: string }> {
   const res = await request(server)
     .get(path)
+    .set(headers)
     .buffer(true)
     .parse((r, cb) => {
       let text = '';
