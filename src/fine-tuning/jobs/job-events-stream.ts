@@ -17,8 +17,8 @@ const RETRY_MS = 1_000;
  * `GET .../events?stream=true`: Server-Sent Events, each `id: <event id>` and `data: <event JSON>`,
  * oldest first, from the job's first event or from the one after `startSeq` (the client's
  * `Last-Event-ID`: a client that reconnects, through a load balancer to another replica or to this
- * one, gets each event exactly once); then new ones as they are written (polled, so events written by another
- * replica arrive too); `data: [DONE]` once the job has finished. `shouldEnd` ends it early, without
+ * one, gets each event exactly once); then new ones as they are written (polled, so events written
+ * by another replica arrive too); `data: [DONE]` once the job has finished. `shouldEnd` ends it early, without
  * [DONE] (the server is draining: the client reconnects elsewhere). While the database does not
  * answer the stream stays open (keep-alives go on) and polls again.
  */

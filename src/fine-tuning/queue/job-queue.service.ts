@@ -24,6 +24,8 @@ interface OpenMessage {
 
 /** An active message a newer one replaced is closed once it has been active this long (its handler is gone). */
 const SUPERSEDED_GRACE_SECONDS = 60;
+/** Advisory lock key (namespace, key) of the queue's setup; the job leases use another namespace. */
+const SETUP_LOCK = [0x51554555, 0] as const; // "QUEU"
 
 /**
  * The fine-tuning queue: pg-boss on the app's own database, in schema `pgboss`. A message only
@@ -31,9 +33,6 @@ const SUPERSEDED_GRACE_SECONDS = 60;
  * and the job row's conditional claim is what makes a run exclusive. Messages are sent inside the
  * transaction that makes a job runnable, so a job is never queued without one.
  */
-/** Advisory lock key (namespace, key) of the queue's setup; the job leases use another namespace. */
-const SETUP_LOCK = [0x51554555, 0] as const; // "QUEU"
-
 @Injectable()
 export class JobQueue {
   private readonly logger = new Logger('FineTuningQueue');
