@@ -115,6 +115,14 @@ describe('deploy/: compose, Kubernetes, KServe and HAProxy files', () => {
     assert.match(problems.join('\n'), /other: no schema for apiVersion v1, kind Nonsense/);
   });
 
+  it("the README's HAProxy excerpts are the file's own lines", () => {
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+    const excerpts = [...readme.matchAll(/```haproxy\n([\s\S]*?)```/g)].map((m) => m[1]!);
+    assert.equal(excerpts.length, 2);
+    const config = readFileSync(join(DEPLOY, 'haproxy.cfg'), 'utf8');
+    for (const excerpt of excerpts) assert.ok(config.includes(excerpt), excerpt);
+  });
+
   it('haproxy.cfg passes `haproxy -c` with the addresses the test and compose.yaml give it', async () => {
     const { env } = await haproxyEnv(['127.0.0.1:1', '127.0.0.1:2']);
     const checked = await checkHaproxyConfig(env);
