@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { readdir, readFile, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { freePort, ROOT, type Spawned, spawnCommand, waitFor } from './processes.js';
 
@@ -111,4 +112,27 @@ export async function checkHaproxyConfig(env: Record<string, string>): Promise<{
   const run = spawnCommand(HAPROXY, ['-c', '-f', HAPROXY_CONFIG], env);
   const { code } = await run.exited;
   return { code, output: run.output() };
+}
+
+/**
+ * Which of the processes `pids` has the TCP connection whose local port is `port` (PostgreSQL's
+ * `client_port` of a session): the sockets of /proc/net/tcp{,6} with that local port, found among
+ * each process's open files.
+ */
+export async function processWithLocalPort(pids: number[], port: number): Promise<number | undefined> {
+  const hex = `:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+  const inodes = new Set<string>();
+  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    for (const line of (await readFile(table, 'utf8').catch(() => '')).split('\n').slice(1)) {
+      const columns = line.trim().split(/\s+/);
+      if (columns[1]?.endsWith(hex)) inodes.add(columns[9]!);
+    }
+  }
+  for (const pid of pids) {
+    for (const fd of await readdir(`/proc/${pid}/fd`).catch(() => [])) {
+      const inode = /^socket:\[(\d+)\]$/.exec(await readlink(`/proc/${pid}/fd/${fd}`).catch(() => ''))?.[1];
+      if (inode && inodes.has(inode)) return pid;
+    }
+  }
+  return undefined;
 }

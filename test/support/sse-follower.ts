@@ -4,7 +4,12 @@ export interface FollowedStream {
   /** Every data frame's id and parsed event, in the order received, across reconnections. */
   events: Array<{ id: string; event: { id: string; message: string } }>;
   /** One entry per connection: who served it and how it ended. */
-  connections: Array<{ servedBy: string | null; status: number | 'error'; ended: 'done' | 'closed' | 'error'; events: number }>;
+  connections: Array<{
+    servedBy: string | null;
+    status: number | 'error';
+    ended: 'done' | 'closed' | 'error' | 'elsewhere';
+    events: number;
+  }>;
 }
 
 /**
@@ -13,7 +18,15 @@ export interface FollowedStream {
  * the last id received. Bounded by `maxConnections` and `timeoutMs`. `state` shows the progress so
  * far; `done` resolves at `[DONE]`.
  */
-export function followEvents(url: string, options: { retryMs?: number; maxConnections?: number; timeoutMs?: number } = {}) {
+export interface FollowOptions {
+  retryMs?: number;
+  maxConnections?: number;
+  timeoutMs?: number;
+  /** The replica the stream should be on (`X-Served-By`): a stream opened elsewhere is closed unread and opened again. */
+  prefer?: () => string | undefined;
+}
+
+export function followEvents(url: string, options: FollowOptions = {}) {
   const state: FollowedStream = { events: [], connections: [] };
   const done = follow(url, state, options);
   done.catch(() => undefined);
@@ -23,7 +36,7 @@ export function followEvents(url: string, options: { retryMs?: number; maxConnec
 async function follow(
   url: string,
   out: FollowedStream,
-  { retryMs = 200, maxConnections = 30, timeoutMs = 240_000 },
+  { retryMs = 200, maxConnections = 60, timeoutMs = 240_000, prefer }: FollowOptions,
 ): Promise<FollowedStream> {
   const deadline = Date.now() + timeoutMs;
   while (out.connections.length < maxConnections && Date.now() < deadline) {
@@ -38,6 +51,12 @@ async function follow(
       connection.status = res.status;
       connection.servedBy = res.headers.get('x-served-by');
       if (res.status !== 200 || !res.body) throw new Error(`status ${res.status}`);
+      const wanted = prefer?.();
+      if (wanted && connection.servedBy !== wanted) {
+        await res.body.cancel();
+        connection.ended = 'elsewhere';
+        continue;
+      }
       const decoder = new TextDecoder();
       let pending = '';
       for await (const chunk of res.body) {
