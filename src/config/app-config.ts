@@ -22,7 +22,7 @@ export interface AppConfig {
     timeouts: DatabaseTimeouts;
   };
   auth: { keys: ApiKey[] };
-  lifecycle: { shutdownGraceMs: number; heartbeatMs: number };
+  lifecycle: { shutdownDelayMs: number; shutdownGraceMs: number; heartbeatMs: number };
   storage: {
     /** Stored bytes (artifacts, files) are read this many at a time, never as one value. */
     sliceBytes: number;
@@ -182,7 +182,11 @@ export function loadConfig(source: Record<string, string | undefined>): AppConfi
       },
     },
     auth: { keys },
-    lifecycle: { shutdownGraceMs: e.LATHE_SHUTDOWN_GRACE_MS, heartbeatMs: e.LATHE_INSTANCE_HEARTBEAT_MS },
+    lifecycle: {
+      shutdownDelayMs: e.LATHE_SHUTDOWN_DELAY_MS,
+      shutdownGraceMs: e.LATHE_SHUTDOWN_GRACE_MS,
+      heartbeatMs: e.LATHE_INSTANCE_HEARTBEAT_MS,
+    },
     storage: {
       sliceBytes: e.LATHE_STORAGE_SLICE_BYTES,
       checkpointsKeepLast: e.LATHE_CHECKPOINTS_KEEP_LAST,

@@ -26,6 +26,7 @@ export const envSchema = z.object({
   LATHE_HTTP_REQUEST_TIMEOUT_MS: int(100, 3_600_000).default(60_000),
   LATHE_HTTP_KEEP_ALIVE_TIMEOUT_MS: int(100, 600_000).default(72_000),
   LATHE_HTTP_IDLE_TIMEOUT_MS: int(0, 3_600_000).default(120_000),
+  LATHE_SHUTDOWN_DELAY_MS: int(0, 600_000).default(0),
   LATHE_SHUTDOWN_GRACE_MS: int(0, 600_000).default(10_000),
   // pg returns bytea as hex text (twice the size) and cannot hold a string over 512 MB.
   LATHE_STORAGE_SLICE_BYTES: int(4096, 64 * 1024 * 1024).default(1024 * 1024),
