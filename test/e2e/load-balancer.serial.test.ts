@@ -14,9 +14,12 @@ import { followEvents } from '../support/sse-follower.js';
 
 /**
  * Long enough to be training still when the second restart begins (after the first replica's drain
- * and boot, 20 s in at the soonest): one of the two restarts then stops its runner.
+ * and boot, 20 s in at the soonest): one of the two restarts then stops its runner. 800 epochs of
+ * 192 steps took 14 s on a quiet 2-core machine, over before the first drain had paused it; the
+ * most epochs a job may ask (1000) over EXAMPLES_PER_CLASS x 3 examples take about 50 s there.
  */
-const EPOCHS = 800;
+const EPOCHS = 1000;
+const EXAMPLES_PER_CLASS = 250;
 const TOLERANCE = 1e-5;
 const BOOT_MS = 120_000;
 const LOAD = { clients: 3, pauseMs: 25, timeoutMs: 30_000 };
@@ -218,7 +221,7 @@ describe('behind HAProxy: rolling restarts under load', () => {
   it('three SIGTERM restarts: every request answered, the job runs once, its events stream once, both replicas serve its model', async (t: TestContext) => {
     const form = new FormData();
     form.append('purpose', 'fine-tune');
-    form.append('file', new Blob([jsonl(topicExamples(80))]), 'topics.jsonl');
+    form.append('file', new Blob([jsonl(topicExamples(EXAMPLES_PER_CLASS))]), 'topics.jsonl');
     const file = await fetch(`${lb.base}/v1/files`, { method: 'POST', body: form });
     assert.equal(file.status, 200);
     const created = await fetch(`${lb.base}/v1/fine_tuning/jobs`, {
@@ -264,7 +267,7 @@ describe('behind HAProxy: rolling restarts under load', () => {
         const body = await jobStatus(jobId);
         return ['succeeded', 'failed', 'cancelled'].includes(body.status) ? body : undefined;
       },
-      120_000,
+      240_000,
       'the job to finish',
     );
     const followed = await stream.done;
