@@ -14,6 +14,7 @@ import { jsonl, topicExamples } from '../support/fine-tuning.js';
 import { NER_LABELS, SENTIMENT_LABELS, writeBertFixtures } from '../support/hf-fixtures.js';
 import { HAVE_SHARED_MODELS, SHARED_MODELS } from '../support/media.js';
 import { decoderManifest, writeDecoderModel } from '../support/decoder-model.js';
+import { whisperManifest, writeWhisperFixture } from '../support/hf-whisper-fixture.js';
 import { writeManifest } from '../support/models.js';
 import { renderOcrCases } from '../support/ocr-images.js';
 import { makeTempDir, ROOT } from '../support/processes.js';
@@ -52,6 +53,7 @@ async function repository(root: string): Promise<string> {
     source: { huggingface: fx.tagger.dir, file: 'onnx/model.onnx' },
     outputs: [{ name: 'logits', datatype: 'FP32', shape: [-1, NER_LABELS.length] }],
   });
+  await writeManifest(dir, 'whisper-tiny', whisperManifest(await writeWhisperFixture(join(root, 'whisper'))));
   await writeManifest(dir, 'tiny-chat', decoderManifest(await writeDecoderModel(join(root, 'tiny-chat'), 'tiny', 5)));
   return dir;
 }
@@ -131,7 +133,7 @@ describe('Lathe Console in a real browser against a real server', { skip }, () =
 
   it('lists every model with its task, state and execution provider', async () => {
     const listed = (await api('get', '/v1/models')).body.data as Array<{ id: string; task: string }>;
-    assert.equal(listed.length, SHIPPED.length + 3);
+    assert.equal(listed.length, SHIPPED.length + 4);
     const rows = page.locator('#models-view tbody tr');
     await until(async () => (await rows.count()) === listed.length, 'a row per model');
     for (const m of listed) {
@@ -186,6 +188,22 @@ describe('Lathe Console in a real browser against a real server', { skip }, () =
       await texts(audio.locator('.segments li')),
       (vad.body.segments as Array<{ start: number; end: number }>).map((s) => `${s.start.toFixed(2)} s – ${s.end.toFixed(2)} s`),
     );
+
+    await button(audio, 'Spot keywords').click();
+    await audio.locator('.keywords li').first().waitFor();
+    const kws = await api('post', '/v1/speech/keywords?model=keyword-spotting').set('content-type', 'audio/wav').send(wav);
+    const windows = kws.body.windows as Array<{ start: number; end: number; scores: Array<{ label: string; score: number }> }>;
+    assert.equal(windows.length, Math.ceil(scene.samples.length / 16_000));
+    assert.deepEqual(
+      await texts(audio.locator('.keywords li')),
+      windows.map((w) => `${w.start.toFixed(0)}–${w.end.toFixed(0)} s: ${w.scores[0]!.label} (${w.scores[0]!.score.toFixed(2)})`),
+    );
+    await audio.getByLabel('Speech recognition model').selectOption('whisper-tiny');
+    await button(audio, 'Transcribe').click();
+    await audio.locator('.transcript').waitFor();
+    const asr = await api('post', '/v1/audio/transcriptions').field('model', 'whisper-tiny').attach('file', wav, 'speech.wav');
+    assert.equal(asr.status, 200);
+    assert.equal(await audio.locator('.transcript').textContent(), asr.body.text);
 
     const similarity = panel(page, 'try-similarity');
     await similarity.getByLabel('Sentences, one per line').fill(SENTENCES.join('\n'));
@@ -293,6 +311,45 @@ describe('Lathe Console in a real browser against a real server', { skip }, () =
     assert.equal(await rateChart.getAttribute('data-points'), String(metrics.steps.length));
     const model = (await api('get', `/v1/fine_tuning/jobs/${jobId}`)).body.fine_tuned_model as string;
     assert.equal(await view.locator('.job .ft-model').textContent(), `model ${model}`);
+
+    const [saved] = await Promise.all([page.waitForEvent('download'), button(view, 'Download the trained head (ONNX)').click()]);
+    const job = (await api('get', `/v1/fine_tuning/jobs/${jobId}`)).body as { head_artifact_id: string };
+    const artifact = await api('get', `/v1/artifacts/${job.head_artifact_id}`)
+      .buffer(true)
+      .parse((res, done) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => done(null, Buffer.concat(chunks)));
+      });
+    assert.equal(saved.suggestedFilename(), `${jobId}-head.onnx`);
+    assert.deepEqual(await readFile((await saved.path())!), artifact.body);
+
+    // A second run with another learning rate, compared with the first on one chart.
+    const fileId = (await view.getByLabel('Training file').inputValue())!;
+    const second = await api('post', '/v1/fine_tuning/jobs').send({
+      model: 'glove-100d',
+      training_file: fileId,
+      seed: 7,
+      hyperparameters: { n_epochs: EPOCHS, learning_rate: 0.01 },
+    });
+    await until(
+      async () => (await api('get', `/v1/fine_tuning/jobs/${second.body.id}`)).body.status === 'succeeded',
+      'the second job',
+      60_000,
+    );
+    await page.goto(`${base}/console#models`);
+    await page.goto(`${base}/console#fine-tuning`);
+    await view.locator(`tr[data-job="${second.body.id}"]`).waitFor();
+    for (const id of [jobId, second.body.id]) await view.getByLabel(`compare ${id}`).check();
+    await button(view, 'Compare runs').click();
+    const compared = view.locator('.compare figure.chart');
+    await compared.waitFor();
+    assert.equal(await compared.getAttribute('data-points'), String(EPOCHS));
+    assert.equal(
+      await compared.getAttribute('data-series'),
+      `${second.body.id}:${EPOCHS},${jobId}:${EPOCHS}`,
+      "the jobs list's order: newest first",
+    );
     await screenshots(page, 'fine-tuning');
 
     await page.goto(`${base}/console#try`);

@@ -24,7 +24,8 @@ export function lineChart(title: string, xLabel: string, names: string[], option
       width: width(),
       height: 220,
       scales: { x: { time: false }, y: options.log ? { distr: 3 } : {} },
-      axes: [{ label: xLabel }, {}],
+      // Epochs and steps are whole numbers: no ticks between them.
+      axes: [{ label: xLabel, incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000] }, {}],
       series: [
         { label: xLabel },
         ...names.map((label, i) => ({

@@ -56,8 +56,13 @@ export function jobDetail(id: string, onChange: () => void): { root: HTMLElement
   const acc = { train: [] as Array<number | null>, valid: [] as Array<number | null> };
   const model = h('span', { class: 'ft-model' });
 
+  const cancelAction = action('Cancel', 'train', () => cancel());
   const refreshJob = async () => {
     const job = await getJson<Job>(`/v1/fine_tuning/jobs/${id}`);
+    if (FINAL.has(job.status)) {
+      cancelAction.querySelector('button')!.disabled = true;
+      cancelAction.querySelector('.scope')!.textContent = `the job has ${job.status}`;
+    }
     statusOut.textContent = job.status;
     statusOut.dataset.status = job.status;
     model.textContent = job.fine_tuned_model ? `model ${job.fine_tuned_model}` : '';
@@ -107,7 +112,7 @@ export function jobDetail(id: string, onChange: () => void): { root: HTMLElement
     'section',
     { class: 'job', 'aria-labelledby': `job-${id}`, 'data-job': id },
     h('h3', { id: `job-${id}` }, `Job ${id} `, statusOut, ' ', model),
-    h('div', { class: 'row' }, action('Cancel', 'train', cancel)),
+    h('div', { class: 'row' }, cancelAction),
     status,
     h('div', { class: 'charts' }, loss.el, accuracy.el, rate.el),
     h('h4', {}, 'Checkpoints'),

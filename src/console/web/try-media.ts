@@ -118,6 +118,7 @@ export function audioPanel(): HTMLElement {
   const wave = h('div', { class: 'wave' }, 'Drop a recording here, pick one, or record one.');
   const vadModel = modelPicker(['voice-activity-detection'], 'VAD model');
   const kwsModel = modelPicker(['keyword-spotting'], 'Keyword model');
+  const asrModel = modelPicker(['automatic-speech-recognition'], 'Speech recognition model');
   const results = h('div', { class: 'results', 'aria-live': 'polite' });
   const status = h('p', { class: 'status' });
   let recorded: File | undefined;
@@ -165,10 +166,19 @@ export function audioPanel(): HTMLElement {
         ),
       );
     });
+  const transcribe = () =>
+    busy(status, async () => {
+      const file = need(picked());
+      const form = new FormData();
+      form.append('model', asrModel.select.value);
+      form.append('file', file, file.name);
+      const answer = await postJson<{ text: string }>('/v1/audio/transcriptions', form);
+      clear(results, h('h4', {}, 'Transcript'), h('p', { class: 'transcript' }, answer.text));
+    });
   return h(
     'section',
     { class: 'panel', 'aria-labelledby': 'try-audio' },
-    h('h3', { id: 'try-audio' }, 'Speech: voice activity and keywords'),
+    h('h3', { id: 'try-audio' }, 'Speech: voice activity, keywords, transcript'),
     field('Recording', input),
     h(
       'div',
@@ -178,6 +188,7 @@ export function audioPanel(): HTMLElement {
     wave,
     h('div', { class: 'row' }, vadModel.el, action('Find speech', 'infer', vad)),
     h('div', { class: 'row' }, kwsModel.el, action('Spot keywords', 'infer', keywords)),
+    h('div', { class: 'row' }, asrModel.el, action('Transcribe', 'infer', transcribe)),
     status,
     results,
   );
