@@ -243,6 +243,29 @@ describe('Lathe Console in a real browser against a real server', { skip }, () =
     assert.equal(await text.locator('.entities mark').count(), entities.length);
   });
 
+  it('records from the microphone and finds the speech in the recording (WebM/Opus, decoded by the server)', async () => {
+    const audio = panel(page, 'try-audio');
+    await button(audio, 'Record').click();
+    await audio.getByRole('button', { name: 'Stop', exact: true }).waitFor();
+    await new Promise((r) => setTimeout(r, 1500));
+    await audio.getByRole('button', { name: 'Stop', exact: true }).click();
+    await audio.locator('canvas[aria-label^="waveform of recording.webm"]').waitFor();
+    const [sent] = await Promise.all([
+      page.waitForRequest((r) => r.url().includes('/v1/speech/vad')),
+      button(audio, 'Find speech').click(),
+    ]);
+    const body = sent.postDataBuffer()!;
+    assert.equal(sent.headers()['content-type'], 'application/octet-stream');
+    assert.deepEqual([...body.subarray(0, 4)], [0x1a, 0x45, 0xdf, 0xa3], 'a WebM (EBML) recording');
+    const vad = await api('post', '/v1/speech/vad?model=silero-vad').set('content-type', 'application/octet-stream').send(body);
+    assert.equal(vad.status, 200);
+    assert.ok(vad.body.duration > 1 && vad.body.duration < 10, `recorded ${vad.body.duration} s`);
+    await audio
+      .getByRole('heading', { name: `Speech segments (${vad.body.segments.length}) in ${vad.body.duration.toFixed(2)} s` })
+      .waitFor();
+    assert.equal(await audio.locator('.wave-inner .segment').count(), vad.body.segments.length);
+  });
+
   it('chats with the generated model, the reply streamed token by token', async () => {
     const chat = panel(page, 'try-chat');
     await chat.getByLabel('Chat model').selectOption('tiny-chat');

@@ -26,7 +26,10 @@ export interface WatchedPage {
 export async function openWatchedPage(base: string): Promise<WatchedPage> {
   const browser = await chromium.launch({
     executablePath: CHROMIUM,
+    // A fake microphone (a beeping tone) that needs no permission prompt.
     args: [
+      '--use-fake-device-for-media-stream',
+      '--use-fake-ui-for-media-stream',
       '--no-sandbox',
       '--disable-gpu',
       '--disable-quic',
@@ -36,7 +39,7 @@ export async function openWatchedPage(base: string): Promise<WatchedPage> {
       '--disable-sync',
     ],
   });
-  const context = await browser.newContext({ viewport: VIEWPORTS.desktop });
+  const context = await browser.newContext({ viewport: VIEWPORTS.desktop, permissions: ['microphone'] });
   const origin = new URL(base).origin;
   const foreign: string[] = [];
   await context.route('**/*', (route) => {

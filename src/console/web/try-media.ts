@@ -16,9 +16,27 @@ function query(options: Record<string, string | number>): string {
   return new URLSearchParams(Object.entries(options).map(([k, v]) => [k, String(v)])).toString();
 }
 
+/** The raw body types the media routes name; anything else (a WebM recording, say) goes as octet-stream, which the server sniffs. */
+const RAW_TYPES = ['image/jpeg', 'image/png', 'image/webp', 'audio/wav', 'audio/mpeg', 'audio/ogg', 'audio/flac'];
+
 /** The picked file sent as the raw body, options in the query (the media routes take both). */
 function sendFile<T>(path: string, file: File, options: Record<string, string | number>): Promise<T> {
-  return postJson<T>(`${path}?${query(options)}`, file, file.type || 'application/octet-stream');
+  return postJson<T>(`${path}?${query(options)}`, file, RAW_TYPES.includes(file.type) ? file.type : 'application/octet-stream');
+}
+
+/**
+ * Files larger than this are sent to the server but not decoded in the browser for the preview or
+ * the waveform (an hour of audio is about 700 MB of samples once decoded).
+ */
+export const MAX_PREVIEW_BYTES = 32 * 1024 * 1024;
+
+function previewable(file: File, where: HTMLElement): boolean {
+  if (file.size <= MAX_PREVIEW_BYTES) return true;
+  clear(
+    where,
+    `${file.name}: ${(file.size / 1048576).toFixed(0)} MiB, too large to draw here (at most ${MAX_PREVIEW_BYTES / 1048576} MiB); the server still reads it.`,
+  );
+  return false;
 }
 
 /** The image drawn on a canvas (no object URL, which the CSP's img-src would refuse) with an SVG layer over it. */
@@ -46,12 +64,13 @@ export function imagePanel(): HTMLElement {
   const picked = () => input.files?.[0];
   dropZone(stage, input, () => {
     const file = picked();
-    if (file) void busy(status, async () => void (current = await drawImage(stage, file)));
+    current = undefined;
+    if (file && previewable(file, stage)) void busy(status, async () => void (current = await drawImage(stage, file)));
   });
   const classify = () =>
     busy(status, async () => {
       const file = need(picked());
-      current ??= await drawImage(stage, file);
+      if (previewable(file, stage)) current ??= await drawImage(stage, file);
       const predictions = await sendFile<Array<{ label: string; score: number }>>('/v1/vision/classify', file, {
         model: classifier.select.value,
         top_k: 5,
@@ -61,7 +80,7 @@ export function imagePanel(): HTMLElement {
   const ocr = () =>
     busy(status, async () => {
       const file = need(picked());
-      current = await drawImage(stage, file);
+      current = previewable(file, stage) ? await drawImage(stage, file) : undefined;
       const answer = await sendFile<{ text: string; lines: Array<{ text: string; confidence: number; box: number[][] }> }>(
         '/v1/vision/ocr',
         file,
@@ -74,7 +93,7 @@ export function imagePanel(): HTMLElement {
         const title = document.createElementNS(SVG, 'title');
         title.textContent = `${i + 1}: ${line.text}`;
         polygon.append(title);
-        current.svg.append(polygon);
+        current?.svg.append(polygon);
       }
       clear(
         results,
@@ -126,17 +145,17 @@ export function audioPanel(): HTMLElement {
   dropZone(wave, input, () => {
     recorded = undefined;
     const file = picked();
-    if (file) void busy(status, async () => void (await drawWave(wave, file)));
+    if (file && previewable(file, wave)) void busy(status, async () => void (await drawWave(wave, file)));
   });
   const vad = () =>
     busy(status, async () => {
       const file = need(picked());
-      const canvas = await drawWave(wave, file);
+      const canvas = previewable(file, wave) ? await drawWave(wave, file) : undefined;
       const answer = await sendFile<VadAnswer>('/v1/speech/vad', file, { model: vadModel.select.value });
       for (const s of answer.segments) {
         const left = (s.start / answer.duration) * 100;
         const width = ((s.end - s.start) / answer.duration) * 100;
-        canvas.parentElement!.append(
+        canvas?.parentElement!.append(
           h('div', {
             class: 'segment',
             style: `left:${left}%;width:${width}%`,
