@@ -73,6 +73,11 @@ export async function screenshots(page: Page, name: string): Promise<string[]> {
   const written: string[] = [];
   for (const [size, viewport] of Object.entries(VIEWPORTS)) {
     await page.setViewportSize(viewport);
+    // No sideways scrolling of the page itself at either width (wide tables scroll inside their box).
+    const wider = await page.evaluate<string[]>(`[...document.querySelectorAll('body *')]
+      .filter((e) => e.getBoundingClientRect().right > ${viewport.width} + 0.5 && !e.closest('.scroll'))
+      .map((e) => e.tagName + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right))`);
+    if (wider.length > 0) throw new Error(`${name} at ${size} size is wider than ${viewport.width} px: ${wider.slice(0, 5).join('; ')}`);
     const path = join(SCREENSHOT_DIR, `${name}-${size}.png`);
     await page.screenshot({ path, fullPage: true });
     written.push(path);
