@@ -107,6 +107,13 @@ describe('Lathe Console in a real browser against a real server', { skip }, () =
     await page.getByLabel('API key').fill(reader);
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.locator('.signed-in').filter({ hasText: 'key reader: infer' }).waitFor();
+    const unload = page.locator('#models-view tr[data-model="glove-100d"]').getByRole('button', { name: 'Unload' });
+    await unload.waitFor();
+    assert.equal(await unload.isDisabled(), true);
+    assert.equal(
+      await page.locator(`#${await unload.getAttribute('aria-describedby')}`).textContent(),
+      'needs the manage scope; this key has infer',
+    );
     await page.goto(`${base}/console#fine-tuning`);
     const view = page.locator('#fine-tuning-view');
     await view.locator('.notice').filter({ hasText: 'Fine-tuning needs the train scope' }).waitFor();
@@ -143,6 +150,15 @@ describe('Lathe Console in a real browser against a real server', { skip }, () =
       assert.equal(await row.locator('td.provider').textContent(), 'cpu', m.id);
     }
     assert.equal(await rows.count(), listed.length);
+    // Unload and load again, as the manage scope (admin holds it) may.
+    const row = page.locator('#models-view tr[data-model="keyword-spotting"]');
+    await button(row, 'Unload').click();
+    await row.locator('td.state').filter({ hasText: 'UNAVAILABLE' }).waitFor();
+    assert.equal(await row.locator('td.provider').textContent(), 'not loaded');
+    assert.equal((await api('get', '/v1/models/keyword-spotting')).body.state, 'UNAVAILABLE');
+    await button(row, 'Load').click();
+    await row.locator('td.state').filter({ hasText: 'READY' }).waitFor();
+    assert.equal(await row.locator('td.provider').textContent(), 'cpu');
     await screenshots(page, 'models');
   });
 
