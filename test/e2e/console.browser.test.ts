@@ -304,10 +304,11 @@ describe('Lathe Console in a real browser against a real server', { skip }, () =
     );
   });
 
-  it('uploads a dataset, starts a job, draws its loss curve point by point until succeeded, then classifies with the new model', async () => {
+  it('uploads a dataset, starts a job, draws its loss curve point by point until succeeded, then classifies with the new model', async (tc) => {
     await page.goto(`${base}/console#fine-tuning`);
     const view = page.locator('#fine-tuning-view');
-    const examples = topicExamples(10);
+    // Enough work per epoch (batch size 1, an MLP head) that the epochs arrive over several polls of the event stream.
+    const examples = topicExamples(250);
     const dataset = jsonl([...examples, examples[0]]);
     await view.getByLabel('Dataset (JSON Lines)').setInputFiles({ name: 'topics.jsonl', mimeType: 'application/jsonl', buffer: dataset });
     await button(view, 'Upload').click();
@@ -315,19 +316,32 @@ describe('Lathe Console in a real browser against a real server', { skip }, () =
     const report = await view.locator('.validation').textContent();
     const n = examples.length + 1;
     assert.match(report!, new RegExp(`: valid, ${n} lines, ${n} examples, 0 errors`));
+    // Line by line, as the API reports it: the repeated examples (the last line repeats the first).
+    const fileId = await view.getByLabel('Training file').inputValue();
+    const validation = (await api('get', `/v1/files/${fileId}`)).body.validation as {
+      warnings: Array<{ message: string }>;
+      duplicates: { count: number; lines: Array<{ line: number; first_line: number }> };
+    };
+    assert.deepEqual(validation.duplicates.lines.at(-1), { line: n, first_line: 1 });
     assert.deepEqual(await texts(view.locator('.validation .problems li')), [
-      'file: warning: 1 example(s) repeat an earlier input',
-      `line ${n}: repeats line 1`,
+      ...validation.warnings.map((w) => `file: warning: ${w.message}`),
+      ...validation.duplicates.lines.map((d) => `line ${d.line}: repeats line ${d.first_line}`),
     ]);
     await view.getByLabel('Base model').selectOption('glove-100d');
     await view.getByLabel('Epochs').fill(String(EPOCHS));
+    await view.getByLabel('Batch size').fill('1');
+    await view.getByLabel('Head').selectOption('mlp');
     await view.getByLabel('Suffix').fill('console');
     // Every change of the loss chart's point count, as the page makes it.
     // Each record holds the value before its change: the values the chart took are the next records' old values, then the last.
     await page.evaluate(`
       window.__points = [];
+      window.__times = [];
       new MutationObserver((records) => {
-        for (const r of records) if (r.target.classList.contains('loss-chart')) window.__points.push(r.oldValue);
+        for (const r of records) if (r.target.classList.contains('loss-chart')) {
+          window.__points.push(r.oldValue);
+          window.__times.push(Math.round(performance.now()));
+        }
       }).observe(document.body, { subtree: true, attributes: true, attributeOldValue: true, attributeFilter: ['data-points'] });
     `);
     await button(view, 'Start fine-tuning').click();
@@ -335,6 +349,10 @@ describe('Lathe Console in a real browser against a real server', { skip }, () =
     await status.filter({ hasText: /^(succeeded|failed|cancelled)$/ }).waitFor({ timeout: 120_000 });
     assert.equal(await status.textContent(), 'succeeded', (await view.locator('.job .status').textContent()) ?? '');
     const olds = await page.evaluate<string[]>('window.__points');
+    const times = await page.evaluate<number[]>('window.__times');
+    tc.diagnostic(`loss chart points drawn at ${times.map((x) => x - times[0]!).join(', ')} ms`);
+    // Live: the points came over more than one poll of the event stream (500 ms apart), while the job ran.
+    assert.ok(new Set(times).size >= 2, `points drawn at ${times.join(', ')}`);
     const points = [...olds.slice(1), await view.locator('.loss-chart').getAttribute('data-points')];
     assert.equal(olds[0], '0');
     assert.deepEqual(
@@ -364,7 +382,6 @@ describe('Lathe Console in a real browser against a real server', { skip }, () =
     assert.deepEqual(await readFile((await saved.path())!), artifact.body);
 
     // A second run with another learning rate, compared with the first on one chart.
-    const fileId = (await view.getByLabel('Training file').inputValue())!;
     const second = await api('post', '/v1/fine_tuning/jobs').send({
       model: 'glove-100d',
       training_file: fileId,
