@@ -9,14 +9,12 @@ import request from 'supertest';
 import { hashApiKey } from '../../src/config/api-keys.js';
 import { CONSOLE_BUNDLE_DIR } from '../../src/console/console-assets.js';
 import { startTestApp, type TestApp } from '../support/app.js';
-import { CHROMIUM, openWatchedPage, SCREENSHOT_DIR, screenshots, until, type WatchedPage } from '../support/console-browser.js';
+import { CHROMIUM } from '../support/browser.js';
+import { openWatchedPage, SCREENSHOT_DIR, screenshots, until, type WatchedPage } from '../support/console-browser.js';
 import { jsonl, topicExamples } from '../support/fine-tuning.js';
-import { NER_LABELS, SENTIMENT_LABELS, writeBertFixtures } from '../support/hf-fixtures.js';
 import { HAVE_SHARED_MODELS, SHARED_MODELS } from '../support/media.js';
-import { decoderManifest, writeDecoderModel } from '../support/decoder-model.js';
-import { whisperManifest, writeWhisperFixture } from '../support/hf-whisper-fixture.js';
-import { writeManifest } from '../support/models.js';
 import { renderOcrCases } from '../support/ocr-images.js';
+import { writeExampleModels } from '../support/example-models.js';
 import { makeTempDir, ROOT } from '../support/processes.js';
 import { ESPEAK, speechScene, wavFile } from '../support/speech-audio.js';
 
@@ -38,23 +36,7 @@ const SENTENCES = ['The cat sat on the mat.', 'A kitten rested on the rug.', 'St
 async function repository(root: string): Promise<string> {
   const dir = join(root, 'models');
   for (const name of SHIPPED) await cp(join(ROOT, 'models', name), join(dir, name), { recursive: true });
-  const fx = await writeBertFixtures(root);
-  const ids = { datatype: 'INT64', shape: [-1] };
-  const common = { inputs: ['input_ids', 'attention_mask', 'token_type_ids'].map((name) => ({ name, ...ids })), maxBatchSize: 8 };
-  await writeManifest(dir, 'sentiment', {
-    ...common,
-    task: 'text-classification',
-    source: { huggingface: fx.classifier.dir, file: 'onnx/model.onnx' },
-    outputs: [{ name: 'logits', datatype: 'FP32', shape: [SENTIMENT_LABELS.length] }],
-  });
-  await writeManifest(dir, 'ner', {
-    ...common,
-    task: 'token-classification',
-    source: { huggingface: fx.tagger.dir, file: 'onnx/model.onnx' },
-    outputs: [{ name: 'logits', datatype: 'FP32', shape: [-1, NER_LABELS.length] }],
-  });
-  await writeManifest(dir, 'whisper-tiny', whisperManifest(await writeWhisperFixture(join(root, 'whisper'))));
-  await writeManifest(dir, 'tiny-chat', decoderManifest(await writeDecoderModel(join(root, 'tiny-chat'), 'tiny', 5)));
+  await writeExampleModels(dir, root);
   return dir;
 }
 

@@ -5,10 +5,10 @@
  */
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { launchChromium } from './browser.js';
 import { ROOT } from './processes.js';
 
-export const CHROMIUM = '/usr/bin/chromium';
 /** Where the test writes its screenshots; CI keeps the folder as an artifact. */
 export const SCREENSHOT_DIR = join(ROOT, 'test-artifacts/console');
 export const VIEWPORTS = { desktop: { width: 1280, height: 800 }, phone: { width: 390, height: 844 } } as const;
@@ -24,21 +24,8 @@ export interface WatchedPage {
 }
 
 export async function openWatchedPage(base: string): Promise<WatchedPage> {
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    // A fake microphone (a beeping tone) that needs no permission prompt.
-    args: [
-      '--use-fake-device-for-media-stream',
-      '--use-fake-ui-for-media-stream',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
+  // A fake microphone (a beeping tone) that needs no permission prompt.
+  const browser = await launchChromium(['--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream']);
   const context = await browser.newContext({ viewport: VIEWPORTS.desktop, permissions: ['microphone'] });
   const origin = new URL(base).origin;
   const foreign: string[] = [];
