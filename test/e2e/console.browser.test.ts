@@ -402,6 +402,19 @@ describe('Lathe Console in a real browser against a real server', { skip }, () =
       await texts(text.locator('.bars .label')),
       expected.map((p) => p.label),
     );
+
+    // The Models view shows where the new model came from.
+    const lineage = (await api('get', `/v2/models/${encodeURIComponent(model)}`)).body.parameters.lineage as Record<string, string>;
+    assert.equal(lineage.job, jobId);
+    await page.goto(`${base}/console#models`);
+    const row = page.locator(`#models-view tr[data-model="${model}"]`);
+    await row.locator('.lineage dl').waitFor();
+    assert.deepEqual(await texts(row.locator('.lineage dt')), Object.keys(lineage));
+    assert.deepEqual(
+      await row.locator('.lineage dd').evaluateAll((dds) => dds.map((dd) => dd.getAttribute('title'))),
+      Object.values(lineage).map(String),
+    );
+    assert.equal(await row.locator('td.provider').textContent(), 'cpu');
   });
 
   it('made no request to another host, logged no console error and met no CSP violation', async () => {
@@ -415,5 +428,42 @@ describe('Lathe Console in a real browser against a real server', { skip }, () =
       refused('403 (Forbidden)', '/v1/files'),
     ]);
     assert.deepEqual(await w.cspViolations(), []);
+  });
+});
+
+describe('Lathe Console on a server without API keys', { skip }, () => {
+  let root: string;
+  let t: TestApp;
+  let w: WatchedPage;
+  before(async () => {
+    root = await makeTempDir('lathe-console-open-');
+    const dir = join(root, 'models');
+    await cp(join(ROOT, 'models', 'glove-100d'), join(dir, 'glove-100d'), { recursive: true });
+    t = await startTestApp({ LATHE_MODELS_DIR: dir });
+    await t.app.listen({ port: 0, host: '127.0.0.1' });
+    w = await openWatchedPage(await t.app.getUrl());
+  });
+  after(async () => {
+    await w?.browser.close();
+    await t?.close();
+    if (root) await rm(root, { recursive: true, force: true });
+  });
+
+  it('opens without a sign-in, says the server is open, and enables every action', async () => {
+    const { page } = w;
+    await page.goto(`${await t.app.getUrl()}/console`);
+    await page.locator('.signed-in').filter({ hasText: 'open server (no API keys configured)' }).waitFor();
+    assert.equal(await page.getByRole('button', { name: 'Sign out' }).count(), 0);
+    const row = page.locator('#models-view tr[data-model="glove-100d"]');
+    await row.waitFor();
+    // Not preloaded: it loads on first use, and the page offers to load it.
+    assert.equal(await row.locator('td.provider').textContent(), 'not loaded');
+    assert.equal(await button(row, 'Load').isEnabled(), true);
+    await page.goto(`${await t.app.getUrl()}/console#fine-tuning`);
+    const view = page.locator('#fine-tuning-view');
+    await button(view, 'Upload').waitFor();
+    for (const name of ['Upload', 'Start fine-tuning', 'Compare runs']) assert.equal(await button(view, name).isEnabled(), true, name);
+    assert.equal(await view.locator('.notice').textContent(), '');
+    assert.deepEqual([w.foreign, w.consoleErrors, await w.cspViolations()], [[], [], []]);
   });
 });

@@ -22,7 +22,7 @@ interface FileObject {
 const BACKBONE_TASKS = ['feature-extraction', 'sentence-similarity', 'image-classification'];
 
 /** Fine-tuning: upload a dataset, create a job, watch it live, compare runs. */
-export function fineTuningView(): { root: HTMLElement; show(): void } {
+export function fineTuningView(): { root: HTMLElement; show(): void; close(): void } {
   const status = h('p', { class: 'status' });
   const notice = h('p', { class: 'notice' });
   const jobsBody = h('tbody');
@@ -102,6 +102,8 @@ export function fineTuningView(): { root: HTMLElement; show(): void } {
         : `Fine-tuning needs the train scope; this key (${session.name}) has ${[...session.scopes].join(', ') || 'none'}. Its actions are disabled.`;
       if (holds('train')) void refreshJobs();
     },
+    /** Ends the watched job's event stream (on sign-out). */
+    close: () => watching?.close(),
   };
 }
 

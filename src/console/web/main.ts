@@ -80,8 +80,11 @@ async function start(): Promise<void> {
   session.scopes = new Set(me.scopes);
   catalog.listeners = [];
   const models = modelsView();
-  stopViews = () => models.hide();
   const fineTuning = fineTuningView();
+  stopViews = () => {
+    models.hide();
+    fineTuning.close();
+  };
   const tryIt = h(
     'section',
     { id: 'try-view', 'aria-labelledby': 'try-title' },

@@ -113,13 +113,15 @@ function row(m: ModelEntry, meta: Metadata | null, metrics: Sample[], rate: numb
   );
 }
 
+/** What a fine-tuned model was made from; digests shortened on screen, whole in their title. */
 function lineageText(lineage: Record<string, unknown>): HTMLElement {
   return h(
     'dl',
     {},
-    ...Object.entries(lineage).flatMap(([k, v]) => [
-      h('dt', {}, k),
-      h('dd', {}, typeof v === 'string' && v.length > 24 ? `${v.slice(0, 12)}…` : JSON.stringify(v)),
-    ]),
+    ...Object.entries(lineage).flatMap(([k, v]) => {
+      const text = String(v);
+      const short = k.endsWith('sha256') && text.length > 12 ? `${text.slice(0, 12)}…` : text;
+      return [h('dt', {}, k), h('dd', { title: text }, short)];
+    }),
   );
 }
