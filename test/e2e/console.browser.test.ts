@@ -390,6 +390,27 @@ describe('Lathe Console in a real browser against a real server', { skip }, () =
     );
     await screenshots(page, 'fine-tuning');
 
+    // A long run, cancelled from the page while it is queued or running.
+    const long = await api('post', '/v1/fine_tuning/jobs').send({
+      model: 'glove-100d',
+      training_file: fileId,
+      hyperparameters: { n_epochs: 1000, batch_size: 1 },
+    });
+    assert.equal(long.status, 200);
+    await page.goto(`${base}/console#models`);
+    await page.goto(`${base}/console#fine-tuning`);
+    await button(view.locator(`tr[data-job="${long.body.id}"]`), 'Watch').click();
+    const watched = view.locator(`.job[data-job="${long.body.id}"]`);
+    await watched
+      .locator('.job-status')
+      .filter({ hasText: /^(validating_files|queued|running)$/ })
+      .waitFor();
+    await button(watched, 'Cancel').click();
+    await watched.locator('.job-status').filter({ hasText: 'cancelled' }).waitFor();
+    assert.equal((await api('get', `/v1/fine_tuning/jobs/${long.body.id}`)).body.status, 'cancelled');
+    assert.equal(await button(watched, 'Cancel').isDisabled(), true);
+    assert.equal(await watched.locator('.action .scope').first().textContent(), 'the job has ended (cancelled)');
+
     await page.goto(`${base}/console#try`);
     const text = panel(page, 'try-text');
     await text.getByLabel('Text classifier').selectOption(model);

@@ -61,7 +61,7 @@ export function jobDetail(id: string, onChange: () => void): { root: HTMLElement
     const job = await getJson<Job>(`/v1/fine_tuning/jobs/${id}`);
     if (FINAL.has(job.status)) {
       cancelAction.querySelector('button')!.disabled = true;
-      cancelAction.querySelector('.scope')!.textContent = `the job has ${job.status}`;
+      cancelAction.querySelector('.scope')!.textContent = `the job has ended (${job.status})`;
     }
     statusOut.textContent = job.status;
     statusOut.dataset.status = job.status;
