@@ -21,6 +21,7 @@ export function similarityPanel(): HTMLElement {
         model: model.select.value,
         input: sentences,
       });
+      // Shading stops at 75 % so black digits keep a contrast of at least 5:1 on the darkest cell.
       const matrix = cosineMatrix(answer.data.sort((a, b) => a.index - b.index).map((d) => d.embedding));
       const head = h('tr', {}, h('td', {}), ...sentences.map((_, j) => h('th', { scope: 'col', title: sentences[j] }, `#${j + 1}`)));
       const rows = matrix.map((r, i) =>
@@ -29,7 +30,11 @@ export function similarityPanel(): HTMLElement {
           {},
           h('th', { scope: 'row' }, `#${i + 1} ${sentences[i]}`),
           ...r.map((v) =>
-            h('td', { class: 'sim', style: `background:rgba(29,78,216,${Math.max(0, v).toFixed(3)})`, 'data-value': v }, v.toFixed(3)),
+            h(
+              'td',
+              { class: 'sim', style: `background:rgba(29,78,216,${(0.75 * Math.max(0, v)).toFixed(3)})`, 'data-value': v },
+              v.toFixed(3),
+            ),
           ),
         ),
       );
