@@ -50,5 +50,8 @@ export function installConsole(fastify: FastifyInstance, dir: string = CONSOLE_B
     return reply.type(asset.type).header('cache-control', 'no-cache').send(asset.body);
   };
   fastify.get('/console', (request, reply) => send('index.html', request, reply));
-  fastify.get<{ Params: { file: string } }>('/console/:file', (request, reply) => send(request.params.file, request, reply));
+  // `/console/` is the page too (its links are absolute, so either address works).
+  fastify.get<{ Params: { file: string } }>('/console/:file', (request, reply) =>
+    send(request.params.file || 'index.html', request, reply),
+  );
 }

@@ -34,6 +34,7 @@ describe('GET /console and its files', () => {
     assert.equal(page.headers['cache-control'], 'no-cache');
     assert.match(String(page.headers['content-security-policy']), /script-src 'self';/);
     assert.equal(page.body, '<!doctype html><title>Lathe Console</title>');
+    assert.equal((await fastify.inject('/console/')).body, page.body);
     const script = await fastify.inject('/console/app.js');
     assert.deepEqual(
       [script.statusCode, script.headers['content-type'], script.body],
