@@ -435,7 +435,6 @@ describe('Lathe Console in a real browser against a real server', { skip }, () =
       await row.locator('.lineage dd').evaluateAll((dds) => dds.map((dd) => dd.getAttribute('title'))),
       Object.values(lineage).map(String),
     );
-    assert.equal(await row.locator('td.provider').textContent(), 'cpu');
   });
 
   it('made no request to another host, logged no console error and met no CSP violation', async () => {

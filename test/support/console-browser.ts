@@ -60,6 +60,8 @@ export async function screenshots(page: Page, name: string): Promise<string[]> {
   const written: string[] = [];
   for (const [size, viewport] of Object.entries(VIEWPORTS)) {
     await page.setViewportSize(viewport);
+    // Two frames: ResizeObserver callbacks (the charts fit their new width) run before the next paint.
+    await page.evaluate('new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)))');
     // No sideways scrolling of the page itself at either width (wide tables scroll inside their box).
     const wider = await page.evaluate<string[]>(`[...document.querySelectorAll('body *')]
       .filter((e) => e.getBoundingClientRect().right > ${viewport.width} + 0.5 && !e.closest('.scroll'))
