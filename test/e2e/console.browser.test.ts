@@ -305,10 +305,15 @@ describe('Lathe Console in a real browser against a real server', { skip }, () =
       duplicates: { count: number; lines: Array<{ line: number; first_line: number }> };
     };
     assert.deepEqual(validation.duplicates.lines.at(-1), { line: n, first_line: 1 });
-    assert.deepEqual(await texts(view.locator('.validation .problems li')), [
-      ...validation.warnings.map((w) => `file: warning: ${w.message}`),
-      ...validation.duplicates.lines.map((d) => `line ${d.line}: repeats line ${d.first_line}`),
-    ]);
+    assert.deepEqual(
+      await texts(view.locator('.validation .problems li')),
+      validation.warnings.map((w) => `file: warning: ${w.message}`),
+    );
+    assert.equal(await view.locator('.validation .repeats summary').textContent(), `${validation.duplicates.lines.length} repeated lines`);
+    assert.deepEqual(
+      await texts(view.locator('.validation .repeats li')),
+      validation.duplicates.lines.map((d) => `line ${d.line}: repeats line ${d.first_line}`),
+    );
     await view.getByLabel('Base model').selectOption('glove-100d');
     await view.getByLabel('Epochs').fill(String(EPOCHS));
     await view.getByLabel('Batch size').fill('1');

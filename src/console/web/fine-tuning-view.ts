@@ -197,7 +197,14 @@ function validationReport(file: FileObject): HTMLElement {
       'ol',
       { class: 'problems' },
       ...problems.map((p) => h('li', { class: p.kind }, `${p.line !== undefined ? `line ${p.line}` : 'file'}: ${p.kind}: ${p.message}`)),
-      ...v.duplicates.lines.map((d) => h('li', { class: 'warning' }, `line ${d.line}: repeats line ${d.first_line}`)),
     ),
+    v.duplicates.lines.length > 0
+      ? h(
+          'details',
+          { class: 'repeats' },
+          h('summary', {}, `${v.duplicates.lines.length} repeated lines`),
+          h('ol', {}, ...v.duplicates.lines.map((d) => h('li', {}, `line ${d.line}: repeats line ${d.first_line}`))),
+        )
+      : null,
   );
 }
