@@ -6,7 +6,9 @@ import { LifecycleService } from './lifecycle/lifecycle.service.js';
 import { installProcessErrorPolicy } from './lifecycle/process-errors.js';
 
 /**
- * Starts the app and owns its shutdown. On SIGTERM or SIGINT: readiness turns 503 at once,
+ * Starts the app and owns its shutdown. On SIGTERM or SIGINT: readiness turns 503 at once; the
+ * server goes on accepting for the shutdown delay (a load balancer that has not seen the 503 yet
+ * may still send requests, and a closed listener would drop the ones already queued on it); then
  * in-flight requests get up to the grace period, then the server stops accepting and cuts what
  * is left, the database and the embedded PostgreSQL close, and the process exits 0.
  * A second signal skips the wait. An error nothing caught ends the process unless it is a database
@@ -29,10 +31,13 @@ export async function serve(config: AppConfig, options: CreateAppOptions = {}): 
       return;
     }
     stopping = true;
-    const graceMs = config.lifecycle.shutdownGraceMs;
-    logger.log(`${signal}: draining ${lifecycle.requestsInFlight} in-flight request(s), grace ${graceMs} ms`);
+    const { shutdownDelayMs: delayMs, shutdownGraceMs: graceMs } = config.lifecycle;
+    const delay = delayMs > 0 ? `, accepting for ${delayMs} ms first` : '';
+    logger.log(`${signal}: draining ${lifecycle.requestsInFlight} in-flight request(s), grace ${graceMs} ms${delay}`);
+    const skipped = new Promise<boolean>((resolve) => (skipWait = () => resolve(false)));
     await lifecycle.beginDrain();
-    const idle = await Promise.race([lifecycle.waitForIdle(graceMs), new Promise<boolean>((resolve) => (skipWait = () => resolve(false)))]);
+    if (delayMs > 0) await Promise.race([new Promise((resolve) => setTimeout(resolve, delayMs)), skipped]);
+    const idle = await Promise.race([lifecycle.waitForIdle(graceMs), skipped]);
     if (!idle) logger.warn(`Closing with ${lifecycle.requestsInFlight} request(s) still in flight`);
     try {
       await app.close();

@@ -15,6 +15,10 @@ describe('inferTask', () => {
     [{ model_type: 'bert', id2label: { 0: 'spam', 1: 'ham' } }, 'text-classification'],
     [{ architectures: ['Qwen2ForCausalLM'], model_type: 'qwen2' }, 'text-generation'],
     [{ architectures: ['LlamaForCausalLM'] }, 'text-generation'],
+    [{ architectures: ['VitsModel'], model_type: 'vits' }, 'text-to-speech'],
+    [{ model_type: 'vits' }, 'text-to-speech'],
+    [{ model_type: 'yolov10', id2label: { 0: 'person' } }, 'object-detection'],
+    [{ model_type: 'yolo11' }, 'object-detection'],
     [{}, 'feature-extraction'],
   ];
   for (const [config, task] of cases)
@@ -63,6 +67,46 @@ describe('buildManifest', () => {
       maxBatchSize: 8,
     });
   });
+  it('gives a YOLO export its letterbox and decoder: raw with a symbolic side, end-to-end with 6-wide rows', () => {
+    const raw = buildManifest({
+      ...base,
+      config: { model_type: 'yolov8', id2label: { 0: 'cat', 1: 'dog' } },
+      signature: {
+        inputs: [{ name: 'images', datatype: 'FP32', shape: [-1, 3, -1, -1] }],
+        outputs: [{ name: 'output0', datatype: 'FP32', shape: [-1, 6, -1] }],
+        symbolicFirst: true,
+      },
+    });
+    assert.deepEqual(
+      [raw.task, raw.inputs, raw.labels, raw.image, raw.parameters, raw.maxBatchSize],
+      [
+        'object-detection',
+        [{ name: 'images', datatype: 'FP32', shape: [3, 640, 640] }],
+        ['cat', 'dog'],
+        { input: 'images', width: 640, height: 640, fit: 'contain', layout: 'nchw', background: 'gray' },
+        { decoder: 'yolo', output: 'output0' },
+        8,
+      ],
+    );
+    const end2end = buildManifest({
+      ...base,
+      config: { model_type: 'yolov10' },
+      signature: {
+        inputs: [{ name: 'images', datatype: 'FP32', shape: [1, 3, 320, 320] }],
+        outputs: [{ name: 'output0', datatype: 'FP32', shape: [1, 300, 6] }],
+        symbolicFirst: false,
+      },
+    });
+    assert.deepEqual(
+      [end2end.inputs, end2end.image, end2end.parameters, end2end.maxBatchSize],
+      [
+        [{ name: 'images', datatype: 'FP32', shape: [1, 3, 320, 320] }],
+        { input: 'images', width: 320, height: 320, fit: 'contain', layout: 'nchw', background: 'gray' },
+        { decoder: 'yolo-end2end', output: 'output0' },
+        0,
+      ],
+    );
+  });
   it('refuses a --task the task table does not list, naming the known tasks', () => {
     const signature = {
       inputs: [{ name: 'input_ids', datatype: 'INT64' as const, shape: [-1, -1] }],
@@ -89,5 +133,22 @@ describe('buildManifest', () => {
     assert.deepEqual((manifest.inputs as Array<{ shape: number[] }>)[0]!.shape, [1, 80, 3000]);
     assert.equal(manifest.runtime, 'transformers');
     assert.deepEqual(manifest.parameters, { dtype: 'fp32', decoder: { huggingface: 'hf', file: 'onnx/decoder_model_merged.onnx' } });
+  });
+  it('serves a speech synthesizer (MMS-TTS) as a Transformers.js pipeline', () => {
+    const manifest = buildManifest({
+      ...base,
+      config: { architectures: ['VitsModel'], model_type: 'vits' },
+      signature: {
+        inputs: [
+          { name: 'input_ids', datatype: 'INT64', shape: [-1, -1] },
+          { name: 'attention_mask', datatype: 'INT64', shape: [-1, -1] },
+        ],
+        outputs: [{ name: 'waveform', datatype: 'FP32', shape: [-1, -1] }],
+        symbolicFirst: true,
+      },
+    });
+    assert.equal(manifest.task, 'text-to-speech');
+    assert.equal(manifest.runtime, 'transformers');
+    assert.deepEqual(manifest.parameters, { dtype: 'fp32' });
   });
 });

@@ -72,6 +72,7 @@ export function buildManifest(m: PulledModel): Record<string, unknown> {
   const batched = m.signature.symbolicFirst;
   const shapes = (specs: TensorSpec[]) => specs.map((s) => ({ ...s, shape: batched ? s.shape.slice(1) : s.shape }));
   const labels = taskRow(task)?.labelled ? labelsOf(m.config) : undefined;
+  const detector = taskRow(task)?.pulledDetector === 'yolo' ? yoloParts(m.signature, batched) : undefined;
   const license = licenseOf(m.cardData);
   const manifest = {
     task,
@@ -79,17 +80,40 @@ export function buildManifest(m: PulledModel): Record<string, unknown> {
     ...(license ? { license } : {}),
     source: { huggingface: HF_FOLDER, file: m.selection.primary },
     origin: { huggingface: { repo: m.repo, revision: m.revision, commit: m.commit } },
-    inputs: shapes(m.signature.inputs),
+    inputs: detector?.inputs ?? shapes(m.signature.inputs),
     outputs: shapes(m.signature.outputs),
     ...(labels ? { labels } : {}),
+    ...(detector ? { image: detector.image, parameters: detector.parameters } : {}),
     // Encoder/decoder models (Whisper) generate in a loop: Lathe serves them as Transformers.js pipelines.
     ...(m.selection.decoder
       ? { runtime: 'transformers', parameters: { dtype: m.dtype, decoder: { huggingface: HF_FOLDER, file: m.selection.decoder } } }
-      : {}),
+      : taskRow(task)?.pipeline
+        ? { runtime: 'transformers', parameters: { dtype: m.dtype } }
+        : {}),
     maxBatchSize: batched ? DEFAULT_MAX_BATCH_SIZE : 0,
   };
   parseManifest(manifest, 'the generated model.json');
   return manifest;
+}
+
+/** Ultralytics exports take [batch, 3, side, side]; a symbolic side is served at the side they are trained at. */
+const YOLO_SIDE = 640;
+
+/**
+ * An Ultralytics YOLO export's image input (its side fixed when the graph leaves it symbolic), its
+ * letterbox, and its decoder: end-to-end (NMS in the graph) when its output rows are 6 wide
+ * ([batch, detections, 6]), else the raw [batch, 4 + classes, anchors].
+ */
+function yoloParts(signature: OnnxSignature, batched: boolean) {
+  const input = signature.inputs[0]!;
+  const output = signature.outputs[0]!;
+  const side = (d: number | undefined) => (d !== undefined && d > 0 ? d : YOLO_SIDE);
+  const [height, width] = [side(input.shape[2]), side(input.shape[3])];
+  return {
+    inputs: [{ ...input, shape: batched ? [3, height, width] : [1, 3, height, width] }],
+    image: { input: input.name, width, height, fit: 'contain', layout: 'nchw', background: 'gray' },
+    parameters: { decoder: output.shape[output.shape.length - 1] === 6 ? 'yolo-end2end' : 'yolo', output: output.name },
+  };
 }
 
 /** `origin.json` beside model.json: where every file came from, and what it hashed to. */

@@ -23,7 +23,7 @@ describe('loadConfig', () => {
       timeouts: { connectMs: 5_000, acquireMs: 5_000, queryMs: 10_000 },
     });
     assert.deepEqual(config.auth.keys, []);
-    assert.deepEqual(config.lifecycle, { shutdownGraceMs: 10_000, heartbeatMs: 15_000 });
+    assert.deepEqual(config.lifecycle, { shutdownDelayMs: 0, shutdownGraceMs: 10_000, heartbeatMs: 15_000 });
   });
 
   it('reads the storage limits: slice size and checkpoint retention (a count or all)', () => {

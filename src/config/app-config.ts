@@ -22,7 +22,7 @@ export interface AppConfig {
     timeouts: DatabaseTimeouts;
   };
   auth: { keys: ApiKey[] };
-  lifecycle: { shutdownGraceMs: number; heartbeatMs: number };
+  lifecycle: { shutdownDelayMs: number; shutdownGraceMs: number; heartbeatMs: number };
   storage: {
     /** Stored bytes (artifacts, files) are read this many at a time, never as one value. */
     sliceBytes: number;
@@ -79,6 +79,10 @@ export interface AppConfig {
     maxAudioSeconds: number;
     /** Audio decodes (ffmpeg processes, WAV workers) at once; as many again may wait, then 429. */
     audioDecoders: number;
+    /** Speech syntheses (one ffmpeg encoder each) at once; as many again may wait, then 429. */
+    audioEncoders: number;
+    /** Characters of `input` one speech synthesis request may have (OpenAI's limit is 4096). */
+    speechMaxInputChars: number;
     /** OIP infer JSON bodies of at least this many bytes are parsed in worker threads (0: every one). */
     oipJsonOffThreadBytes: number;
     oipJsonWorkers: number;
@@ -178,7 +182,11 @@ export function loadConfig(source: Record<string, string | undefined>): AppConfi
       },
     },
     auth: { keys },
-    lifecycle: { shutdownGraceMs: e.LATHE_SHUTDOWN_GRACE_MS, heartbeatMs: e.LATHE_INSTANCE_HEARTBEAT_MS },
+    lifecycle: {
+      shutdownDelayMs: e.LATHE_SHUTDOWN_DELAY_MS,
+      shutdownGraceMs: e.LATHE_SHUTDOWN_GRACE_MS,
+      heartbeatMs: e.LATHE_INSTANCE_HEARTBEAT_MS,
+    },
     storage: {
       sliceBytes: e.LATHE_STORAGE_SLICE_BYTES,
       checkpointsKeepLast: e.LATHE_CHECKPOINTS_KEEP_LAST,
@@ -217,6 +225,8 @@ export function loadConfig(source: Record<string, string | undefined>): AppConfi
       ocrMaxSide: e.LATHE_OCR_MAX_SIDE,
       maxAudioSeconds: e.LATHE_AUDIO_MAX_SECONDS,
       audioDecoders: e.LATHE_AUDIO_DECODERS,
+      audioEncoders: e.LATHE_AUDIO_ENCODERS,
+      speechMaxInputChars: e.LATHE_SPEECH_MAX_INPUT_CHARS,
       oipJsonOffThreadBytes: e.LATHE_OIP_JSON_OFFTHREAD_BYTES,
       oipJsonWorkers: e.LATHE_OIP_JSON_WORKERS,
       oipJsonQueue: e.LATHE_OIP_JSON_QUEUE,

@@ -26,6 +26,7 @@ export const envSchema = z.object({
   LATHE_HTTP_REQUEST_TIMEOUT_MS: int(100, 3_600_000).default(60_000),
   LATHE_HTTP_KEEP_ALIVE_TIMEOUT_MS: int(100, 600_000).default(72_000),
   LATHE_HTTP_IDLE_TIMEOUT_MS: int(0, 3_600_000).default(120_000),
+  LATHE_SHUTDOWN_DELAY_MS: int(0, 600_000).default(0),
   LATHE_SHUTDOWN_GRACE_MS: int(0, 600_000).default(10_000),
   // pg returns bytea as hex text (twice the size) and cannot hold a string over 512 MB.
   LATHE_STORAGE_SLICE_BYTES: int(4096, 64 * 1024 * 1024).default(1024 * 1024),
@@ -54,6 +55,8 @@ export const envSchema = z.object({
   LATHE_IMAGE_MAX_PIXELS: int(1, 2 ** 31 - 1).default(50_000_000),
   LATHE_AUDIO_MAX_SECONDS: int(1, 86_400).default(3600),
   LATHE_AUDIO_DECODERS: int(1, 256).default(4),
+  LATHE_AUDIO_ENCODERS: int(1, 256).default(4),
+  LATHE_SPEECH_MAX_INPUT_CHARS: int(1, 1_000_000).default(4096),
   LATHE_IMAGE_MAX_SIDE: int(1, 2 ** 31 - 1).default(16_384),
   LATHE_IMAGE_MAX_ASPECT_RATIO: int(1, 2 ** 31 - 1).default(64),
   LATHE_OCR_MAX_LINES: int(1, 100_000).default(300),

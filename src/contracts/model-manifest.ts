@@ -64,8 +64,8 @@ const imagePreprocess = z
     scale: z.number().default(1 / 255),
     mean: triple.default([0]),
     std: triple.default([1]),
-    /** What transparent pixels become, before any inversion. */
-    background: z.enum(['white', 'black']).default('white'),
+    /** What transparent pixels (and letterbox padding) become, before any inversion; gray is 114, as Ultralytics pads. */
+    background: z.enum(['white', 'black', 'gray']).default('white'),
   })
   .strict();
 

@@ -15,12 +15,14 @@ describe('task table', () => {
       textClassify: ['text-classification'],
       textTokens: ['token-classification'],
       visionClassify: ['image-classification'],
+      visionDetect: ['object-detection'],
       ocrDetection: ['text-detection'],
       ocrRecognition: ['text-recognition'],
       ocrDirection: ['text-orientation'],
       speechVad: ['voice-activity-detection'],
       speechKeywords: ['keyword-spotting'],
       transcriptions: ['automatic-speech-recognition'],
+      speech: ['text-to-speech'],
       chatCompletions: ['text-generation'],
       completions: ['text-generation'],
       generate: ['text-generation'],
@@ -29,8 +31,8 @@ describe('task table', () => {
 
   it('names the default models, backbones, text workers and head tasks', () => {
     assert.deepEqual(
-      [defaultModelFor('ocrRecognition'), defaultModelFor('speechVad'), defaultModelFor('speechKeywords')],
-      ['paddleocr-rec', 'silero-vad', 'keyword-spotting'],
+      [defaultModelFor('ocrRecognition'), defaultModelFor('speechVad'), defaultModelFor('speechKeywords'), defaultModelFor('visionDetect')],
+      ['paddleocr-rec', 'silero-vad', 'keyword-spotting', 'blazeface-front'],
     );
     assert.throws(() => defaultModelFor('embeddings'), { message: 'the task table names 0 default models for POST /v1/embeddings' });
     assert.deepEqual(
@@ -59,7 +61,7 @@ describe('task table', () => {
     assert.deepEqual(TASK_NAMES, [...Object.keys(TASKS)].sort());
     assert.equal(
       unknownTaskMessage('summarization'),
-      'unknown task "summarization"; the known tasks are audio-classification, audio-regression, automatic-speech-recognition, feature-extraction, image-classification, image-regression, keyword-spotting, question-answering, sentence-similarity, text-classification, text-detection, text-generation, text-orientation, text-recognition, text-regression, token-classification, voice-activity-detection',
+      'unknown task "summarization"; the known tasks are audio-classification, audio-regression, automatic-speech-recognition, feature-extraction, image-classification, image-regression, keyword-spotting, object-detection, question-answering, sentence-similarity, text-classification, text-detection, text-generation, text-orientation, text-recognition, text-regression, text-to-speech, token-classification, voice-activity-detection',
     );
   });
 });

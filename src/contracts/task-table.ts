@@ -17,12 +17,14 @@ export const USES = {
   textClassify: 'POST /v1/text/classify',
   textTokens: 'POST /v1/text/tokens',
   visionClassify: 'POST /v1/vision/classify',
+  visionDetect: 'POST /v1/vision/detect',
   ocrDetection: 'POST /v1/vision/ocr (detection)',
   ocrRecognition: 'POST /v1/vision/ocr (recognition)',
   ocrDirection: 'POST /v1/vision/ocr (direction)',
   speechVad: 'POST /v1/speech/vad',
   speechKeywords: 'POST /v1/speech/keywords',
   transcriptions: 'POST /v1/audio/transcriptions',
+  speech: 'POST /v1/audio/speech',
   chatCompletions: 'POST /v1/chat/completions',
   completions: 'POST /v1/completions',
   generate: 'POST /v2/models/{model}/generate',
@@ -55,6 +57,13 @@ export interface TaskRow {
    * position_ids, past_key_values.* in; logits, present.* out): its workers run the decode loop.
    */
   readonly decoder?: 'causal-lm';
+  /** Its models run as Transformers.js pipelines (`"runtime": "transformers"`): `lathe models pull` writes that. */
+  readonly pipeline?: true;
+  /**
+   * `lathe models pull`: what a pulled model of this task needs beyond its signature. `yolo`: an
+   * Ultralytics export's letterbox (gray padding, RGB/255) and decoder (end-to-end when its output rows are 6 wide).
+   */
+  readonly pulledDetector?: 'yolo';
   /** `lathe models pull`: config.json's `id2label` are its labels. */
   readonly labelled?: boolean;
   /** `lathe models pull`: Transformers' head class names (in `architectures`) that mean this task. */
@@ -105,6 +114,14 @@ export const TASKS = Object.freeze({
     architectures: [/(ForCTC|ForSpeechSeq2Seq)$/, /^Whisper.*ForConditionalGeneration$/],
     modelTypes: ['whisper', 'wav2vec2', 'wav2vec2-bert', 'hubert', 'wavlm', 'moonshine', 'speecht5'],
   },
+  'text-to-speech': {
+    modality: 'text',
+    uses: ['speech'],
+    output: 'audio',
+    pipeline: true,
+    architectures: [/^Vits(Model)?$/],
+    modelTypes: ['vits'],
+  },
   'text-generation': {
     modality: 'text',
     uses: ['chatCompletions', 'completions', 'generate'],
@@ -118,6 +135,15 @@ export const TASKS = Object.freeze({
   'text-regression': { modality: 'text', uses: [], output: 'tensors', head: { input: 'text', kind: 'regression' } },
   'image-regression': { modality: 'vision', uses: [], output: 'tensors', head: { input: 'image', kind: 'regression' } },
   'audio-regression': { modality: 'audio', uses: [], output: 'tensors', head: { input: 'audio', kind: 'regression' } },
+  'object-detection': {
+    modality: 'vision',
+    uses: ['visionDetect'],
+    output: 'detections',
+    defaultModel: 'blazeface-front',
+    pulledDetector: 'yolo',
+    labelled: true,
+    modelTypes: ['yolov8', 'yolov9', 'yolov10', 'yolo11', 'yolo12'],
+  },
   'text-detection': { modality: 'vision', uses: ['ocrDetection'], output: 'text-boxes' },
   'text-recognition': { modality: 'vision', uses: ['ocrRecognition'], output: 'ocr-text', defaultModel: 'paddleocr-rec' },
   'text-orientation': { modality: 'vision', uses: ['ocrDirection'], output: 'label-scores' },

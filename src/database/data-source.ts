@@ -47,8 +47,28 @@ export async function openDatabase(
   const dataSource = createDataSource(config.database.url ?? (await embedded!.start()), config.database.timeouts);
   await dataSource.initialize();
   if (runMigrations) {
-    const applied = await dataSource.runMigrations({ transaction: 'each' });
+    const applied = await runMigrationsAlone(dataSource);
     new Logger('Database').log(`Migrations: ${applied.length} applied${applied.map((m) => ` ${m.name}`).join(',')}`);
   }
   return dataSource;
+}
+
+/** Advisory lock key (namespace, key) of the migrations; the fine-tuning leases use another namespace. */
+const MIGRATIONS_LOCK = [0x4d494752, 0] as const; // "MIGR"
+
+/**
+ * Replicas that boot together on one database (a new Deployment's pods) take turns: the first
+ * applies what is pending while the others wait on the lock, then find nothing left to apply.
+ * The wait is bounded by the statement timeout (LATHE_DB_QUERY_TIMEOUT_MS); a replica that gives
+ * up exits and is restarted by its platform.
+ */
+async function runMigrationsAlone(dataSource: DataSource) {
+  const session = dataSource.createQueryRunner();
+  try {
+    await session.query('SELECT pg_advisory_lock($1, $2)', [...MIGRATIONS_LOCK]);
+    return await dataSource.runMigrations({ transaction: 'each' });
+  } finally {
+    await session.query('SELECT pg_advisory_unlock($1, $2)', [...MIGRATIONS_LOCK]).catch(() => undefined);
+    await session.release();
+  }
 }

@@ -1,14 +1,10 @@
 import { z } from 'zod';
 import { AppError } from '../common/errors/app-error.js';
 import { ErrorCode } from '../common/errors/error-code.js';
+import { wellFormedText } from '../common/http/validate-body.js';
 
 /** Most messages one chat request may hold (each one is rendered by the template before the prompt's tokens are counted). */
 export const MAX_CHAT_MESSAGES = 2048;
-
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
-
-/** A string a tokenizer can read: JSON can carry lone UTF-16 surrogates such as "\ud800". */
-export const wellFormedText = z.string().refine((s) => !LONE_SURROGATE.test(s), { error: 'has an unpaired UTF-16 surrogate' });
 
 const textPart = z.strictObject({ type: z.literal('text'), text: wellFormedText });
 const content = z.union([wellFormedText, z.array(textPart).min(1)], {

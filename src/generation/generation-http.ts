@@ -16,6 +16,7 @@ export function generateRequest(prompt: GenerateRequest['prompt'], settings: Gen
     n: settings.n,
     ...(settings.maxTokens !== undefined ? { maxTokens: settings.maxTokens } : {}),
     sampling: { ...sampling, ...(logitBias ? { logitBias: [...logitBias] } : {}) },
+    unset: settings.unset,
     ...(settings.seed !== undefined ? { seed: settings.seed } : {}),
     stop: settings.stop,
     stopTokenIds: settings.stopTokenIds,

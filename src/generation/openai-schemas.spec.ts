@@ -81,6 +81,7 @@ describe('chat completions request', () => {
         logprobs: false,
         topLogprobs: 0,
       },
+      unset: ['temperature', 'topP', 'topK', 'minP', 'repetitionPenalty'],
     });
   });
 
@@ -137,8 +138,16 @@ describe('chat completions request', () => {
         logprobs: true,
         topLogprobs: 5,
       },
+      unset: [],
     });
     assert.equal(parseChatCompletionRequest(chat({ logprobs: true })).settings.logprobs, 0);
+    // null is OpenAI's "not set": the model's defaults apply to it as to an absent field.
+    assert.deepEqual(parseChatCompletionRequest(chat({ temperature: null, top_p: 0.5 })).settings.unset, [
+      'temperature',
+      'topK',
+      'minP',
+      'repetitionPenalty',
+    ]);
   });
 
   it('refuses out-of-range and unknown fields with a 400 naming each field', () => {

@@ -1,8 +1,9 @@
 import { z } from 'zod';
 import { AppError } from '../common/errors/app-error.js';
 import { ErrorCode } from '../common/errors/error-code.js';
-import { chatMessagesSchema, wellFormedText, type ChatMessage } from './chat-template.js';
-import type { SamplingParams } from './sampler.js';
+import { validate, wellFormedText } from '../common/http/validate-body.js';
+import { chatMessagesSchema, type ChatMessage } from './chat-template.js';
+import { DEFAULTABLE_SAMPLING, type DefaultableSampling, type SamplingParams } from './sampler.js';
 
 /**
  * Request bodies of OpenAI's `POST /v1/chat/completions` and `POST /v1/completions` (the API
@@ -150,6 +151,26 @@ export interface GenerationSettings {
   /** vLLM's: keep only the prompt's last k tokens. */
   truncatePromptTokens: number | undefined;
   sampling: SamplingParams;
+  /** The sampling fields the body did not set: the model's generation_config.json defaults apply to them. */
+  unset: DefaultableSampling[];
+}
+
+/** The vLLM-named sampling fields a body left out (or null), as TextGenerator's names. */
+export function unsetSampling(r: {
+  temperature?: number | null;
+  top_p?: number | null;
+  top_k?: number | null;
+  min_p?: number | null;
+  repetition_penalty?: number | null;
+}): DefaultableSampling[] {
+  const given: Record<DefaultableSampling, unknown> = {
+    temperature: r.temperature,
+    topP: r.top_p,
+    topK: r.top_k,
+    minP: r.min_p,
+    repetitionPenalty: r.repetition_penalty,
+  };
+  return DEFAULTABLE_SAMPLING.filter((field) => given[field] == null);
 }
 
 export interface ParsedChatRequest {
@@ -220,23 +241,8 @@ function settingsOf(r: SamplingBody, maxTokens: number | undefined, logprobs: nu
       logprobs: logprobs !== null,
       topLogprobs: logprobs ?? 0,
     },
+    unset: unsetSampling(r),
   };
-}
-
-/**
- * Parses a body with a zod schema; every problem becomes a 400 VALIDATION_FAILED detail naming its
- * field ("messages.0.role"), the shape the project's other routes answer with.
- */
-export function validate<T extends z.ZodType>(schema: T, body: unknown): z.infer<T> {
-  if (body === undefined || body === null) throw new AppError(ErrorCode.EmptyBody, 'a JSON body is required');
-  const parsed = schema.safeParse(body);
-  if (parsed.success) return parsed.data;
-  const details = parsed.error.issues.map((i) => ({ field: i.path.join('.') || '(body)', problems: [i.message] }));
-  throw new AppError(
-    ErrorCode.ValidationFailed,
-    `invalid request: ${details.map((d) => `${d.field}: ${d.problems[0]}`).join('; ')}`,
-    details,
-  );
 }
 
 /**

@@ -26,6 +26,10 @@ export interface SamplingParams {
   topLogprobs: number;
 }
 
+/** The sampling fields a model's generation_config.json may give defaults for (vLLM reads the same ones). */
+export const DEFAULTABLE_SAMPLING = ['temperature', 'topP', 'topK', 'minP', 'repetitionPenalty'] as const;
+export type DefaultableSampling = (typeof DEFAULTABLE_SAMPLING)[number];
+
 export const NEUTRAL_SAMPLING: Readonly<SamplingParams> = Object.freeze({
   temperature: 1,
   topK: 0,

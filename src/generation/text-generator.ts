@@ -5,7 +5,7 @@ import { type ChatMessage, type ChatTemplateTokenizer, renderChatPrompt } from '
 import { DecodeEngine, type EngineStats, type SequenceSink } from './decode-engine.js';
 import { type CacheLayout, bytesPerToken } from './kv-batch.js';
 import { choiceSeed, randomSeed, SequenceRng } from './prng.js';
-import { Sampler, type SamplingParams, type SampledToken } from './sampler.js';
+import { type DefaultableSampling, Sampler, type SamplingParams, type SampledToken } from './sampler.js';
 import { type Detokenizer, type FinishReason, SequenceText } from './stop.js';
 import { TokenHistory } from './token-history.js';
 import { tokenBytes, tokenText, type VocabularyScheme } from './token-bytes.js';
@@ -18,6 +18,11 @@ export interface GenerateRequest {
   /** Tokens each choice may add; absent: up to the context (or the cache budget, whichever is smaller). */
   maxTokens?: number;
   sampling: Omit<SamplingParams, 'logitBias'> & { logitBias?: Array<[number, number]> };
+  /**
+   * The sampling fields the client did not set: the model's generation_config.json defaults apply to
+   * them (as vLLM does); absent or empty, `sampling` is taken as it is.
+   */
+  unset?: DefaultableSampling[];
   /** Absent: a random seed, so unseeded requests differ. */
   seed?: number;
   stop: string[];
@@ -78,6 +83,8 @@ export interface ModelConfig {
   contextLength: number;
   /** generation_config.json's (else config.json's) eos_token_id(s). */
   eosTokenIds: number[];
+  /** generation_config.json's temperature, top_p, top_k, min_p and repetition_penalty, where it sets them (validly). */
+  samplingDefaults: Partial<Pick<SamplingParams, DefaultableSampling>>;
 }
 
 export interface GeneratorLimits {
@@ -118,7 +125,24 @@ export function modelConfig(
     vocabSize: int('vocab_size', config.vocab_size),
     contextLength: int('max_position_embeddings', config.max_position_embeddings ?? 2048),
     eosTokenIds,
+    samplingDefaults: samplingDefaults(generation),
   };
+}
+
+/** The sampling defaults of a generation_config.json; a value out of its range is ignored, as if absent. */
+function samplingDefaults(generation: Record<string, unknown>): ModelConfig['samplingDefaults'] {
+  const read = (key: string, ok: (v: number) => boolean): number | undefined => {
+    const v = generation[key];
+    return typeof v === 'number' && Number.isFinite(v) && ok(v) ? v : undefined;
+  };
+  const found = {
+    temperature: read('temperature', (v) => v >= 0),
+    topP: read('top_p', (v) => v > 0 && v <= 1),
+    topK: read('top_k', (v) => Number.isInteger(v) && v >= 0),
+    minP: read('min_p', (v) => v >= 0 && v <= 1),
+    repetitionPenalty: read('repetition_penalty', (v) => v > 0),
+  };
+  return Object.fromEntries(Object.entries(found).filter(([, v]) => v !== undefined));
 }
 
 /**
@@ -203,6 +227,10 @@ export class TextGenerator {
       ...request.sampling,
       logitBias: request.sampling.logitBias ? new Map(request.sampling.logitBias) : undefined,
     };
+    for (const field of request.unset ?? []) {
+      const value = this.model.samplingDefaults[field];
+      if (value !== undefined) sampling[field] = value;
+    }
     const ids = Array.from({ length: request.n }, () => this.nextSequence++);
     this.sequences.set(requestId, ids);
     try {

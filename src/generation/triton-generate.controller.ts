@@ -3,7 +3,7 @@ import { ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { z } from 'zod';
 import { ApiEndpoint } from '../common/openapi/api-endpoint.decorator.js';
-import { wellFormedText } from './chat-template.js';
+import { validate, wellFormedText } from '../common/http/validate-body.js';
 import { abortWhenGone } from './event-stream.js';
 import { collected, generateRequest, type Launch, streamed } from './generation-http.js';
 import { GenerationService } from './generation.service.js';
@@ -14,7 +14,7 @@ import {
   MAX_STOP_STRINGS,
   MAX_STOP_TOKEN_IDS,
   MAX_TOKENS_LIMIT,
-  validate,
+  unsetSampling,
 } from './openai-schemas.js';
 
 const modelParams = z.object({ model: z.string().min(1).meta({ example: 'tiny-chat' }) });
@@ -174,5 +174,6 @@ function settingsOf(s: Settings): GenerationSettings {
       logprobs: false,
       topLogprobs: 0,
     },
+    unset: unsetSampling(s),
   };
 }

@@ -5,7 +5,8 @@ import { ErrorCode } from '../common/errors/error-code.js';
 import { normaliseInPlace } from './text-features.js';
 import { tasksFor } from '../contracts/task-table.js';
 import type { TaskTrace } from '../tasks/task-models.service.js';
-import { parseBody, readTextInputs } from './text-input.js';
+import { validate } from '../common/http/validate-body.js';
+import { readTextInputs } from './text-input.js';
 import { TextModels } from './text-models.service.js';
 
 /** OpenAI's limit on inputs per request. */
@@ -37,7 +38,7 @@ export class EmbeddingsService {
   constructor(private readonly text: TextModels) {}
 
   async embed(body: unknown, trace: TaskTrace): Promise<EmbeddingsResponse> {
-    const r = parseBody(embeddingsRequest, body);
+    const r = validate(embeddingsRequest, body);
     const { inputs } = readTextInputs(r.input, 'input', MAX_EMBEDDING_INPUTS, true);
     const model = await this.text.get(r.model, tasksFor('embeddings'), trace);
     const { vectors, width, tokens } = await this.text.embed(model, inputs, r.truncate, trace);

@@ -7,7 +7,8 @@ import { type TaskModel, TaskModels, type TaskTrace } from '../tasks/task-models
 import { EmbeddingsService } from './embeddings.service.js';
 import { type AggregationStrategy, aggregate, type GroupedEntity, type TokenEntity, type TokenPrediction } from './token-aggregation.js';
 import { tokenSpans } from './token-offsets.js';
-import { parseBody, readTextInputs } from './text-input.js';
+import { validate } from '../common/http/validate-body.js';
+import { readTextInputs } from './text-input.js';
 import { type TextModel, TextModels } from './text-models.service.js';
 import { checkModelInputs } from '../tasks/input-count.js';
 import { tasksFor } from '../contracts/task-table.js';
@@ -46,7 +47,7 @@ export class TextClassifyService {
 
   /** One `[{label, score}]` per input (best first), or just that list for a single string. */
   async classify(body: unknown, trace: TaskTrace): Promise<LabelScore[] | LabelScore[][]> {
-    const r = parseBody(classifyRequest, body);
+    const r = validate(classifyRequest, body);
     const { inputs, single } = readTextInputs(r.inputs, 'inputs', MAX_TEXT_INPUTS);
     const head = await this.tasks.get(r.model, tasksFor('textClassify'), trace);
     const backbone = headParameters.safeParse(head.manifest.parameters);
@@ -106,7 +107,7 @@ export class TextClassifyService {
 
   /** Entities per input with character start/end into the original text; one list for a single string. */
   async tokens(body: unknown, trace: TaskTrace): Promise<Array<TokenEntity | GroupedEntity> | Array<Array<TokenEntity | GroupedEntity>>> {
-    const r = parseBody(tokensRequest, body);
+    const r = validate(tokensRequest, body);
     const { inputs, single } = readTextInputs(r.inputs, 'inputs', MAX_TEXT_INPUTS);
     const model = await this.text.tokenized(await this.text.get(r.model, tasksFor('textTokens'), trace));
     const labels = model.id2label ?? model.labels;

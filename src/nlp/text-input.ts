@@ -1,11 +1,9 @@
-import { z } from 'zod';
 import { AppError } from '../common/errors/app-error.js';
 import { ErrorCode } from '../common/errors/error-code.js';
+import { LONE_SURROGATE } from '../common/http/validate-body.js';
 
 /** Longest text accepted in one input, in characters, before tokenizing (a guard, not the model's limit). */
 export const MAX_TEXT_CHARS = 1_000_000;
-
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 /**
  * The texts (or token arrays, when `tokens` allows them) of a request's input field: one string,
@@ -45,17 +43,4 @@ function checkText(text: string, where: string, fail: (message: string) => never
 function checkTokens(tokens: unknown[], where: string, fail: (message: string) => never): number[] {
   if (!tokens.every((t) => Number.isInteger(t) && (t as number) >= 0)) fail(`${where} must hold non-negative integer token ids`);
   return tokens as number[];
-}
-
-/** Validates a JSON body with a zod schema; every problem is listed in `details`. */
-export function parseBody<T extends z.ZodType>(schema: T, body: unknown): z.infer<T> {
-  if (body === undefined || body === null) throw new AppError(ErrorCode.EmptyBody, 'a JSON body is required');
-  const parsed = schema.safeParse(body);
-  if (parsed.success) return parsed.data;
-  const details = parsed.error.issues.map((i) => ({ field: i.path.join('.') || '(body)', problems: [i.message] }));
-  throw new AppError(
-    ErrorCode.ValidationFailed,
-    `invalid request: ${details.map((d) => `${d.field}: ${d.problems[0]}`).join('; ')}`,
-    details,
-  );
 }

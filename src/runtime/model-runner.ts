@@ -146,7 +146,7 @@ export class ModelRunner {
   }
 
   /** One call of a pipeline worker's program (see WorkerPlan), alone on its worker. */
-  pipeline(input: Float32Array, options: PipelineRequest['options']): Promise<PipelineResult> {
+  pipeline(input: PipelineRequest['input'], options: PipelineRequest['options']): Promise<PipelineResult> {
     const request = { input, options };
     return new Promise((resolve, reject) => this.accept({ kind: 'pipeline', request, key: null, rows: 1, ...fresh(), resolve, reject }));
   }

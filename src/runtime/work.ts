@@ -68,10 +68,11 @@ export interface ScanAnswer {
 }
 
 /** Values a worker call takes and gives: what structured clone carries, less functions and classes. */
-export type PlainValue = string | number | boolean | null | PlainValue[] | { [key: string]: PlainValue | undefined };
+export type PlainValue = string | number | boolean | null | Float32Array | PlainValue[] | { [key: string]: PlainValue | undefined };
 
 export interface PipelineRequest {
-  input: Float32Array;
+  /** Audio samples (transcription) or text (speech synthesis): what the extension's program takes. */
+  input: Float32Array | string;
   options: Record<string, PlainValue | undefined>;
 }
 export interface PipelineAnswer {

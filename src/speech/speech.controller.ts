@@ -1,4 +1,4 @@
-import { Controller, HttpCode, Post, Req, Res } from '@nestjs/common';
+import { Body, Controller, HttpCode, Post, Req, Res } from '@nestjs/common';
 import { ApiTags } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ErrorCode } from '../common/errors/error-code.js';
@@ -8,7 +8,8 @@ import { TaskTrace } from '../tasks/task-models.service.js';
 import { SAMPLE_WAV } from '../tasks/media-examples.js';
 import { mediaRequest, TASK_ERRORS, TASK_HEADERS } from '../tasks/task-openapi.js';
 import { keywordOptions, SpeechService, vadOptions } from './speech.service.js';
-import { TranscriptionService, transcriptionOptions } from './transcription.service.js';
+import { SynthesisService, speechRequestSchema } from './synthesis.service.js';
+import { type Transcription, TranscriptionService, transcriptionOptions, translationOptions } from './transcription.service.js';
 
 const AUDIO_ERRORS = [...TASK_ERRORS, ErrorCode.AudioTooLong];
 const AUDIO_INPUT =
@@ -89,7 +90,10 @@ export class SpeechController {
 @ApiTags('Speech')
 @Controller('v1/audio')
 export class AudioController {
-  constructor(private readonly transcriber: TranscriptionService) {}
+  constructor(
+    private readonly transcriber: TranscriptionService,
+    private readonly synthesizer: SynthesisService,
+  ) {}
 
   @Post('transcriptions')
   @HttpCode(200)
@@ -99,6 +103,8 @@ export class AudioController {
       'Multipart like OpenAI: `file`, `model`, `language`, `prompt` (not used; the response says so in x-lathe-notice), ' +
       '`response_format` json | text | verbose_json (segments with start and end in seconds), `temperature`. ' +
       'Audio longer than 30 s is cut into 30 s windows overlapping by 5 s. The model runs in Transformers.js pipeline workers. ' +
+      'Without `language`, a multilingual model detects it from the first 30 s (its language tokens after <|startoftranscript|>); ' +
+      'the language is in Content-Language and in verbose_json. ' +
       TASK_HEADERS,
     auth: 'infer',
     errors: AUDIO_ERRORS,
@@ -110,10 +116,56 @@ export class AudioController {
   async transcribe(@Req() request: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
     const trace = new TaskTrace();
     const media = await readMedia(request, 'audio');
-    const { body, notes } = await this.transcriber.transcribe(media, trace);
-    reply.headers(trace.headers());
+    await this.answer(reply, trace, await this.transcriber.transcribe(media, trace, 'transcribe'));
+  }
+
+  @Post('translations')
+  @HttpCode(200)
+  @ApiEndpoint({
+    summary: "Speech to English text (OpenAI's translation API) with multilingual Whisper-layout models",
+    description:
+      'Multipart like OpenAI: `file`, `model`, `prompt` (not used; said in x-lathe-notice), `response_format` json | text | ' +
+      'verbose_json (with the detected spoken `language` and segments), `temperature`. The spoken language is detected from the ' +
+      "first 30 s (the model's language tokens after <|startoftranscript|>) and sent in Content-Language; the text is Whisper's " +
+      'translate task. An English-only model is refused with 400. ' +
+      TASK_HEADERS,
+    auth: 'infer',
+    errors: AUDIO_ERRORS,
+    form: { files: { file: 'the recording' }, fields: translationOptions },
+    query: translationOptions.partial(),
+    ok: { example: { text: 'the invoice is due on friday' } },
+  })
+  async translate(@Req() request: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
+    const trace = new TaskTrace();
+    const media = await readMedia(request, 'audio');
+    await this.answer(reply, trace, await this.transcriber.transcribe(media, trace, 'translate'));
+  }
+
+  private async answer(reply: FastifyReply, trace: TaskTrace, { body, notes, language }: Transcription): Promise<void> {
+    reply.headers(trace.headers()).header('content-language', language);
     if (notes.length > 0) reply.header('x-lathe-notice', notes.join('; '));
     if (typeof body === 'string') reply.type('text/plain; charset=utf-8');
     await reply.send(body);
+  }
+
+  @Post('speech')
+  @HttpCode(200)
+  @ApiEndpoint({
+    summary: "Text to speech (OpenAI's speech API) with VITS-layout models (MMS-TTS)",
+    description:
+      "JSON like OpenAI: `model`, `input` (at most LATHE_SPEECH_MAX_INPUT_CHARS characters), `voice` (one of the model's voices: " +
+      "its manifest's `parameters.voices`, else `default`), `response_format` mp3 | opus (Ogg) | aac (ADTS) | flac | wav | pcm " +
+      '(16-bit little-endian, no header), `speed` 0.25 to 4 (a tempo change that keeps the pitch). Every format is 24 kHz mono. ' +
+      'The input is spoken sentence by sentence and the encoded audio is streamed as each sentence is done; the first sentence is ' +
+      'spoken before the status line, so a refusal still has its status. `instructions` is accepted and not used (x-lathe-notice). ' +
+      TASK_HEADERS,
+    auth: 'infer',
+    errors: TASK_ERRORS,
+    body: speechRequestSchema(4096),
+    bodyExample: { model: 'mms-tts-eng', input: 'Hello from Lathe.', voice: 'default', response_format: 'wav' },
+    ok: { description: 'The encoded audio.', contentType: 'audio/mpeg', schema: { type: 'string', format: 'binary' } },
+  })
+  async createSpeech(@Body() body: unknown, @Res() reply: FastifyReply): Promise<void> {
+    await this.synthesizer.speak(body, reply, new TaskTrace());
   }
 }

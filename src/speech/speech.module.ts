@@ -4,12 +4,13 @@ import { TasksModule } from '../tasks/tasks.module.js';
 import { AudioDecoder } from './audio-decoder.service.js';
 import { AudioController, SpeechController } from './speech.controller.js';
 import { SpeechService } from './speech.service.js';
+import { SynthesisService } from './synthesis.service.js';
 import { TranscriptionService } from './transcription.service.js';
-import { TranscriptionWorkers } from './transcription-workers.js';
+import { SpeechWorkers } from './speech-workers.js';
 
 @Module({
   imports: [TasksModule, ModelsModule],
   controllers: [SpeechController, AudioController],
-  providers: [AudioDecoder, SpeechService, TranscriptionService, TranscriptionWorkers],
+  providers: [AudioDecoder, SpeechService, TranscriptionService, SynthesisService, SpeechWorkers],
 })
 export class SpeechModule {}

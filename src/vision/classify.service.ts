@@ -4,11 +4,11 @@ import { AppError } from '../common/errors/app-error.js';
 import { ErrorCode } from '../common/errors/error-code.js';
 import type { AppConfig } from '../config/app-config.js';
 import { InjectConfig } from '../config/config.module.js';
-import type { Tensor } from '../contracts/tensor.js';
 import { type MediaRequest, mediaOptions, opt, parseOptions } from '../tasks/media-input.js';
 import { type LabelScore, type ScoreFunction, toScores, topK } from '../tasks/scores.js';
 import { type TaskModel, TaskModels, TaskTrace } from '../tasks/task-models.service.js';
 import { imageToTensor } from './image-input.js';
+import { imageInputs } from './image-model-input.js';
 import { checkModelInputs } from '../tasks/input-count.js';
 import { tasksFor } from '../contracts/task-table.js';
 
@@ -83,14 +83,8 @@ export class ClassifyService {
   }
 
   private async runOne(model: TaskModel, data: Float32Array, trace: TaskTrace, outputName?: string): Promise<Float32Array> {
-    const manifest = model.manifest;
-    const inputName = manifest.image?.input ?? manifest.inputs[0]!.name;
-    const spec = manifest.inputs.find((i) => i.name === inputName);
-    if (!spec) throw new AppError(ErrorCode.ModelLoadFailed, `model "${model.name}" has no input "${inputName}"`);
-    const shape = manifest.maxBatchSize > 0 ? [1, ...spec.shape] : spec.shape;
-    const input: Tensor = { datatype: 'FP32', shape, data };
-    const output = outputName ?? manifest.outputs[0]!.name;
-    const result = await this.tasks.run(model, { [inputName]: input }, [output], trace);
+    const output = outputName ?? model.manifest.outputs[0]!.name;
+    const result = await this.tasks.run(model, imageInputs(model, data), [output], trace);
     return result[output]!.data as Float32Array;
   }
 }

@@ -6,6 +6,8 @@ import type { ImagePreprocess } from '../contracts/model-manifest.js';
 /** Formats accepted from clients; vector and document formats (SVG, PDF) are not photos and are refused. */
 const FORMATS = new Set(['jpeg', 'png', 'webp', 'gif', 'tiff', 'heif', 'avif']);
 
+const BACKGROUNDS: Record<ImagePreprocess['background'], string> = { white: '#ffffff', black: '#000000', gray: '#727272' };
+
 export interface RgbPixels {
   /** RGB, 3 bytes per pixel, row-major, EXIF orientation applied. */
   data: Uint8Array;
@@ -26,7 +28,11 @@ export interface ImageLimits {
  * column too, so a 95 KB PNG of 1 x 49,000,000 pixels (under the pixel limit) took 22-30 s of OCR.
  * The longer side and the aspect ratio are bounded as well.
  */
-async function open(bytes: Buffer, limits: ImageLimits, where: string): Promise<{ image: Sharp; width: number; height: number }> {
+export async function openImage(
+  bytes: Buffer,
+  limits: ImageLimits,
+  where: string,
+): Promise<{ image: Sharp; width: number; height: number }> {
   const image = sharp(bytes, { limitInputPixels: false, failOn: 'warning', autoOrient: true, sequentialRead: true });
   let meta: Metadata;
   try {
@@ -57,7 +63,7 @@ export function beyondLimits(width: number, height: number, limits: ImageLimits)
 
 /** Decodes a whole image to RGB (alpha flattened onto white), for pipelines that work in original pixels. */
 export async function decodeRgb(bytes: Buffer, limits: ImageLimits, where = 'the image'): Promise<RgbPixels> {
-  const { image } = await open(bytes, limits, where);
+  const { image } = await openImage(bytes, limits, where);
   const { data, info } = await decode(image.flatten({ background: '#ffffff' }).removeAlpha().toColourspace('srgb'), where);
   return { data, width: info.width, height: info.height };
 }
@@ -67,8 +73,8 @@ export async function decodeRgb(bytes: Buffer, limits: ImageLimits, where = 'the
  * one image's tensor data as the manifest describes: [C, H, W] or [H, W, C] float32.
  */
 export async function imageToTensor(bytes: Buffer, pre: ImagePreprocess, limits: ImageLimits, where = 'the image'): Promise<Float32Array> {
-  const { image, width, height } = await open(bytes, limits, where);
-  const background = pre.background === 'white' ? '#ffffff' : '#000000';
+  const { image, width, height } = await openImage(bytes, limits, where);
+  const background = BACKGROUNDS[pre.background];
   let pipeline = image.flatten({ background });
   if (pre.channels === 'gray') pipeline = pipeline.greyscale();
   if (pre.trim) pipeline = pipeline.trim();
@@ -97,8 +103,60 @@ export async function imageToTensor(bytes: Buffer, pre: ImagePreprocess, limits:
       .resize(rw, rh, { fit: 'fill' })
       .extract({ left: Math.floor((rw - pre.width) / 2), top: Math.floor((rh - pre.height) / 2), width: pre.width, height: pre.height });
   }
-  pipeline = pre.channels === 'gray' ? pipeline.toColourspace('b-w') : pipeline.removeAlpha().toColourspace('srgb');
-  const { data, info } = await decode(pipeline, where);
+  return toTensor(pipeline, pre, where);
+}
+
+/**
+ * Where the image sits in a detector's input: input pixel = image pixel * scale + offset (the
+ * letterbox or stretch undone by the inverse), and the image's size after EXIF orientation.
+ */
+export interface Placement {
+  width: number;
+  height: number;
+  scaleX: number;
+  scaleY: number;
+  left: number;
+  top: number;
+}
+
+/**
+ * A detector's input: `stretch` to width x height, or `contain` (a letterbox: aspect kept, centred
+ * on `background`, `padding` on each side), with where the image landed so boxes can be mapped back.
+ * The resized size is computed here, not left to libvips, so the placement is exact. `crop` and
+ * `trim` are not for detectors (their callers refuse them): they would cut objects off.
+ */
+export async function imageForDetector(
+  bytes: Buffer,
+  pre: ImagePreprocess,
+  limits: ImageLimits,
+  where = 'the image',
+): Promise<{ data: Float32Array; placement: Placement }> {
+  const { image, width, height } = await openImage(bytes, limits, where);
+  const background = BACKGROUNDS[pre.background];
+  let pipeline = image.flatten({ background });
+  if (pre.channels === 'gray') pipeline = pipeline.greyscale();
+  let placement: Placement;
+  if (pre.fit === 'stretch') {
+    placement = { width, height, scaleX: pre.width / width, scaleY: pre.height / height, left: 0, top: 0 };
+    pipeline = pipeline.resize(pre.width, pre.height, { fit: 'fill' });
+  } else {
+    // contain
+    const scale = Math.min((pre.width - 2 * pre.padding) / width, (pre.height - 2 * pre.padding) / height);
+    const rw = Math.max(1, Math.round(width * scale));
+    const rh = Math.max(1, Math.round(height * scale));
+    const left = Math.floor((pre.width - rw) / 2);
+    const top = Math.floor((pre.height - rh) / 2);
+    placement = { width, height, scaleX: rw / width, scaleY: rh / height, left, top };
+    pipeline = pipeline
+      .resize(rw, rh, { fit: 'fill' })
+      .extend({ top, bottom: pre.height - rh - top, left, right: pre.width - rw - left, background });
+  }
+  return { data: await toTensor(pipeline, pre, where), placement };
+}
+
+async function toTensor(pipeline: Sharp, pre: ImagePreprocess, where: string): Promise<Float32Array> {
+  const out = pre.channels === 'gray' ? pipeline.toColourspace('b-w') : pipeline.removeAlpha().toColourspace('srgb');
+  const { data, info } = await decode(out, where);
   const channels = pre.channels === 'gray' ? 1 : 3;
   if (info.channels !== channels || info.width !== pre.width || info.height !== pre.height) {
     throw new AppError(

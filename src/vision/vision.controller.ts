@@ -7,6 +7,7 @@ import { mediaRequest, TASK_ERRORS, TASK_HEADERS } from '../tasks/task-openapi.j
 import { TaskTrace } from '../tasks/task-models.service.js';
 import { SAMPLE_PNG } from '../tasks/media-examples.js';
 import { classifyOptions, ClassifyService } from './classify.service.js';
+import { detectOptions, DetectService } from './detect.service.js';
 import { ocrOptions, OcrService } from './ocr.service.js';
 
 @ApiTags('Vision')
@@ -15,6 +16,7 @@ export class VisionController {
   constructor(
     private readonly classifier: ClassifyService,
     private readonly ocr: OcrService,
+    private readonly detector: DetectService,
   ) {}
 
   @Post('classify')
@@ -83,5 +85,45 @@ export class VisionController {
     const media = await readMedia(request, 'image');
     const results = await this.ocr.read(media, trace);
     await reply.headers(trace.headers()).send(media.batch ? results : results[0]);
+  }
+
+  @Post('detect')
+  @HttpCode(200)
+  @ApiEndpoint({
+    summary:
+      'Object detection: [{score, label, box: {xmin, ymin, xmax, ymax}}] (Hugging Face object-detection), or the image with the boxes drawn',
+    description:
+      'Any detector whose manifest describes its resize (letterbox or stretch) and its outputs: MediaPipe BlazeFace (faces, with keypoints), ' +
+      'Ultralytics YOLO exports with or without NMS in the graph. Boxes are in whole pixels of the image after EXIF orientation; ' +
+      'NMS is per class. Send the image as the body (image/*, options in the query), as multipart files (one list per file), or as ' +
+      'JSON {"image": base64} / {"images": [...]}. With render=true, or an Accept header of image/png or image/jpeg, the answer ' +
+      'is that image (one image only) with the boxes, labels and keypoints drawn on it. ' +
+      TASK_HEADERS,
+    auth: 'infer',
+    errors: TASK_ERRORS,
+    ...mediaRequest('image', detectOptions, { model: 'blazeface-front', threshold: 0.5, image: SAMPLE_PNG }),
+    ok: {
+      description:
+        'One image: [{score, label, box, keypoints?}] best first. Several: one such list per image. ' +
+        'With render=true or Accept: image/png or image/jpeg: the image with the objects drawn on it.',
+      alternatives: { 'image/png': { type: 'string', format: 'binary' }, 'image/jpeg': { type: 'string', format: 'binary' } },
+      example: [
+        {
+          score: 0.92,
+          label: 'face',
+          box: { xmin: 176, ymin: 72, xmax: 268, ymax: 176 },
+          keypoints: [
+            { label: 'right_eye', x: 203, y: 105 },
+            { label: 'left_eye', x: 243, y: 103 },
+          ],
+        },
+      ],
+    },
+  })
+  async detect(@Req() request: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
+    const trace = new TaskTrace();
+    const answer = await this.detector.answer(await readMedia(request, 'image'), request.headers.accept, trace);
+    reply.headers(trace.headers());
+    await ('json' in answer ? reply.send(answer.json) : reply.type(answer.contentType).send(answer.image));
   }
 }

@@ -55,6 +55,7 @@ describe('API docs', () => {
       'POST /v1/speech/keywords model',
       'POST /v1/speech/vad model,threshold,neg_threshold,min_speech_duration_ms,min_silence_duration_ms,speech_pad_ms,max_speech_duration_s,return_probabilities',
       'POST /v1/vision/classify model,top_k',
+      'POST /v1/vision/detect model,threshold,iou_threshold,max_detections,render',
       'POST /v1/vision/ocr model,min_confidence,max_side',
     ]);
   });

@@ -7,6 +7,7 @@ import { freePort, killSpawned, spawnNode, waitForStatus } from '../support/proc
 
 const SERVE_WITH_FIXTURES = fileURLToPath(new URL('../support/serve-with-fixtures.js', import.meta.url));
 const GRACE_MS = 2_000;
+const DELAY_MS = 1_500;
 
 /** A GET on a fresh connection: resolves with status and body, or the socket error's code. */
 function get(url: string): Promise<{ status: number; body: string } | { error: string }> {
@@ -69,5 +70,30 @@ describe('SIGTERM drain', () => {
     assert.match(run.output(), /SIGTERM: draining [23] in-flight request\(s\), grace 2000 ms/);
     assert.match(run.output(), /Closing with 1 request\(s\) still in flight/);
     assert.doesNotMatch(run.output(), /Embedded PostgreSQL/, 'with DATABASE_URL the embedded server is never started');
+  });
+
+  it('with LATHE_SHUTDOWN_DELAY_MS, goes on accepting for the delay after SIGTERM even with nothing in flight', async () => {
+    const port = await freePort();
+    const base = `http://127.0.0.1:${port}`;
+    const run = spawnNode(SERVE_WITH_FIXTURES, {
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      DATABASE_URL: db.url,
+      LATHE_SHUTDOWN_DELAY_MS: String(DELAY_MS),
+      LATHE_SHUTDOWN_GRACE_MS: String(GRACE_MS),
+      LOG_LEVEL: 'info',
+    });
+    await waitForStatus(`${base}/health/ready`, 200, 30_000);
+    const signalledAt = Date.now();
+    run.child.kill('SIGTERM');
+    await waitForStatus(`${base}/health/ready`, 503, 1_000);
+    // A request that arrives during the delay, on a fresh connection, is served in full.
+    await new Promise((r) => setTimeout(r, DELAY_MS / 2 - (Date.now() - signalledAt)));
+    assert.deepEqual(await get(`${base}/test/slow?ms=100`), { status: 200, body: '{"sleptMs":100}' });
+    assert.deepEqual(await run.exited, { code: 0, signal: null }, run.output());
+    const exitedAfter = Date.now() - signalledAt;
+    assert.ok(exitedAfter >= DELAY_MS && exitedAfter < DELAY_MS + 3_000, `exited after ${exitedAfter} ms`);
+    assert.match(run.output(), /SIGTERM: draining [01] in-flight request\(s\), grace 2000 ms, accepting for 1500 ms first/);
+    assert.doesNotMatch(run.output(), /Closing with/);
   });
 });

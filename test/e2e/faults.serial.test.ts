@@ -3,6 +3,7 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { LatheClient, type Timed } from '../support/lathe-client.js';
+import { dataFrames, parseEventStream } from '../support/fine-tuning.js';
 import { assertTrainedOnce, embeddedQuery, freezePostgres } from '../support/postgres-faults.js';
 import {
   freePort,
@@ -172,11 +173,10 @@ describe('faults: the database frozen for 20 s during training, uploads and infe
         'The job has successfully completed',
       ],
     );
-    const frames = (await followed).split('\n\n').filter(Boolean);
-    assert.equal(frames.at(-1), 'data: [DONE]');
-    const streamed = frames
-      .filter((f) => f.startsWith('data: {'))
-      .map((f) => (JSON.parse(f.slice('data: '.length)) as { message: string }).message);
+    const text = await followed;
+    const frames = dataFrames(text);
+    assert.deepEqual(frames.at(-1), { data: '[DONE]' });
+    const streamed = frames.slice(0, -1).map((f) => (JSON.parse(f.data) as { message: string }).message);
     const stored = await query<{ message: string }>('SELECT message FROM fine_tuning_events WHERE job_id = $1 ORDER BY seq', [jobId]);
     assert.deepEqual(
       streamed,
@@ -184,7 +184,7 @@ describe('faults: the database frozen for 20 s during training, uploads and infe
       'the stream carried every event once, in order',
     );
     assert.deepEqual(
-      frames.filter((f) => !f.startsWith('data: ') && !f.startsWith(': keep-alive')),
+      parseEventStream(text).filter((f) => f.event !== undefined),
       [],
       'no error frame',
     );

@@ -3,7 +3,16 @@ import { after, before, describe, it } from 'node:test';
 import request from 'supertest';
 import { FineTunedModelsService } from '../../src/fine-tuning/models/fine-tuned-models.service.js';
 import { startTestApp, type TestApp } from '../support/app.js';
-import { eventMessages, type FileBody, jsonl, readEventStream, topicExamples, uploadFile, waitForStatus } from '../support/fine-tuning.js';
+import {
+  dataFrames,
+  eventMessages,
+  type FileBody,
+  jsonl,
+  readEventStream,
+  topicExamples,
+  uploadFile,
+  waitForStatus,
+} from '../support/fine-tuning.js';
 
 /** Heads and losses beyond the linear classifier, failures, and the live event stream. */
 describe('fine-tuning: regression, mlp heads, failures, live events', () => {
@@ -79,8 +88,16 @@ describe('fine-tuning: regression, mlp heads, failures, live events', () => {
     const stream = await readEventStream(t.server, `/v1/fine_tuning/jobs/${res.body.id}/events?stream=true`);
     assert.equal(stream.status, 200);
     assert.match(stream.contentType, /^text\/event-stream/);
-    assert.equal(stream.frames.at(-1), 'data: [DONE]');
-    const streamed = stream.frames.slice(0, -1).map((f) => JSON.parse(f.slice('data: '.length)) as { message: string; type: string });
+    const frames = dataFrames(stream.text);
+    assert.deepEqual(frames.at(-1), { data: '[DONE]' });
+    const streamed = frames
+      .slice(0, -1)
+      .map((f) => ({ sseId: f.id, ...(JSON.parse(f.data) as { id: string; message: string; type: string }) }));
+    // Each frame's SSE id is its event's id: what a reconnecting client sends back as Last-Event-ID.
+    assert.deepEqual(
+      streamed.map((e) => e.sseId),
+      streamed.map((e) => e.id),
+    );
     assert.equal(streamed.at(-1)!.message, 'The job has successfully completed');
     assert.equal(streamed.filter((e) => e.type === 'metrics').length, 15);
     assert.deepEqual(

@@ -9,7 +9,18 @@ import request from 'supertest';
 import { FineTunedModelsService } from '../../src/fine-tuning/models/fine-tuned-models.service.js';
 import { adminQuery } from '../support/database.js';
 import { startTestApp, type TestApp } from '../support/app.js';
-import { eventMessages, type FileBody, getJob, jsonl, topicExamples, uploadFile, waitForStatus } from '../support/fine-tuning.js';
+import {
+  dataFrames,
+  eventMessages,
+  type FileBody,
+  getJob,
+  jsonl,
+  parseEventStream,
+  readEventStream,
+  topicExamples,
+  uploadFile,
+  waitForStatus,
+} from '../support/fine-tuning.js';
 import { waitFor } from '../support/processes.js';
 
 const count = async (t: TestApp, table: string) =>
@@ -304,21 +315,41 @@ describe('fine-tuning jobs: a full run on glove-100d', () => {
   });
 
   it('streams the events as Server-Sent Events ending in [DONE]', async () => {
-    const res = await request(t.server)
-      .get(`/v1/fine_tuning/jobs/${job.id}/events?stream=true`)
-      .buffer(true)
-      .parse((r, cb) => {
-        let text = '';
-        r.setEncoding('utf8').on('data', (c: string) => (text += c));
-        r.on('end', () => cb(null, text));
-      });
+    const res = await readEventStream(t.server, `/v1/fine_tuning/jobs/${job.id}/events?stream=true`);
     assert.equal(res.status, 200);
-    assert.match(res.headers['content-type']!, /^text\/event-stream/);
-    const frames = (res.body as string).split('\n\n').filter(Boolean);
-    assert.equal(frames.at(-1), 'data: [DONE]');
-    const first = JSON.parse(frames[0]!.slice('data: '.length));
-    assert.equal(first.message, `Created fine-tuning job: ${job.id}`);
-    assert.equal(frames.length - 1, (await eventMessages(t.server, job.id)).length);
+    assert.match(res.contentType, /^text\/event-stream/);
+    const frames = parseEventStream(res.text);
+    assert.deepEqual(frames[0], { retry: '1000' });
+    assert.deepEqual(frames.at(-1), { data: '[DONE]' });
+    const events = frames.slice(1, -1).map((f) => ({ sseId: f.id, ...(JSON.parse(f.data!) as { id: string; message: string }) }));
+    assert.equal(events[0]!.message, `Created fine-tuning job: ${job.id}`);
+    assert.deepEqual(
+      events.map((e) => e.message),
+      await eventMessages(t.server, job.id),
+    );
+    assert.deepEqual(
+      events.map((e) => e.sseId),
+      events.map((e) => e.id),
+    );
+  });
+
+  it("resumes a stream after Last-Event-ID, and answers 400 for an id that is not one of the job's events", async () => {
+    const all = dataFrames((await readEventStream(t.server, `/v1/fine_tuning/jobs/${job.id}/events?stream=true`)).text);
+    const ids = all.slice(0, -1).map((f) => f.id!);
+    assert.ok(ids.length > 10, `${ids.length} events`);
+    for (const at of [0, 5, ids.length - 1]) {
+      const res = await readEventStream(t.server, `/v1/fine_tuning/jobs/${job.id}/events?stream=true`, { 'last-event-id': ids[at]! });
+      assert.equal(res.status, 200);
+      assert.deepEqual(dataFrames(res.text), all.slice(at + 1), `after event ${at}`);
+    }
+    for (const bad of ['ftevent-000000000000000000000000', 'nonsense', ids[0]!.toUpperCase()]) {
+      const res = await request(t.server).get(`/v1/fine_tuning/jobs/${job.id}/events?stream=true`).set('Last-Event-ID', bad);
+      assert.equal(res.status, 400, bad);
+      assert.deepEqual(res.body.error, {
+        code: 'VALIDATION_FAILED',
+        message: `Last-Event-ID "${bad}" names no event of job "${job.id}"`,
+      });
+    }
   });
 
   it('stores the head as an ONNX artifact with its sha256 and registers the model (with NOTIFY)', async () => {

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
-import { rm } from 'node:fs/promises';
+import { cp, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import {
@@ -76,6 +76,12 @@ describe('text generation routes on a generated decoder', () => {
     const models = join(root, 'models');
     await writeManifest(models, 'tiny-chat', decoderManifest(model));
     await writeManifest(models, 'tiny-chat-small', decoderManifest(model, { maxSequences: 2, queue: 1 }));
+    // The same model, with a generation_config.json that asks for greedy decoding by default.
+    const greedyDir = join(root, 'tiny-chat-greedy-hf');
+    await cp(model.dir, greedyDir, { recursive: true });
+    const generation = JSON.parse(await readFile(join(greedyDir, 'generation_config.json'), 'utf8')) as object;
+    await writeFile(join(greedyDir, 'generation_config.json'), JSON.stringify({ ...generation, temperature: 0, top_k: 5 }));
+    await writeManifest(models, 'tiny-chat-greedy', decoderManifest({ ...model, dir: greedyDir }));
     t = await startTestApp({ LATHE_MODELS_DIR: models });
     await t.app.listen(0, '127.0.0.1');
     base = `http://127.0.0.1:${(t.app.getHttpServer().address() as AddressInfo).port}`;
@@ -267,6 +273,24 @@ describe('text generation routes on a generated decoder', () => {
       texts,
       whole.body.choices.map((c: { text: string }) => c.text),
     );
+  });
+
+  it("applies the model's generation_config.json sampling defaults to what a request leaves unset, over HTTP", async () => {
+    const complete = async (body: object) =>
+      (
+        await request(t.server)
+          .post('/v1/completions')
+          .send({ prompt: 'the cat', max_tokens: 8, ignore_eos: true, ...body })
+          .expect(200)
+      ).body.choices[0].text as string;
+    const greedy = await complete({ model: 'tiny-chat', temperature: 0 });
+    // No temperature and no seed: the model's temperature 0 makes every answer the greedy one.
+    assert.equal(await complete({ model: 'tiny-chat-greedy' }), greedy);
+    assert.equal(await complete({ model: 'tiny-chat-greedy', temperature: null }), greedy);
+    // A temperature set in the request wins; top_k 5 from the model still applies, as when the request sets it.
+    const sampled = await complete({ model: 'tiny-chat-greedy', temperature: 1.5, seed: 3 });
+    assert.equal(sampled, await complete({ model: 'tiny-chat', temperature: 1.5, seed: 3, top_k: 5 }));
+    assert.notEqual(sampled, greedy);
   });
 
   it('GET /v1/models lists the model with its task', async () => {

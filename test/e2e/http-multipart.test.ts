@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import request from 'supertest';
 import { startTestApp, type TestApp } from '../support/app.js';
 
-const ROUTES = ['/v1/vision/classify', '/v1/vision/ocr', '/v1/speech/vad', '/v1/audio/transcriptions', '/v1/files'];
+const ROUTES = ['/v1/vision/classify', '/v1/vision/detect', '/v1/vision/ocr', '/v1/speech/vad', '/v1/audio/transcriptions', '/v1/files'];
 
 const part = (boundary: string) =>
   `--${boundary}\r\ncontent-disposition: form-data; name="purpose"\r\n\r\nfine-tune\r\n` +

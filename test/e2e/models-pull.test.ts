@@ -10,10 +10,12 @@ import { parseManifest } from '../../src/contracts/model-manifest.js';
 import { startTestApp } from '../support/app.js';
 import { FakeHub, tinyClassifierOutput, tinyClassifierRepo } from '../support/fake-hub.js';
 import { freePort, killSpawned, makeTempDir, spawnNode } from '../support/processes.js';
+import { EXPECTED, noisePng, yoloRepo, YOLO_LABELS } from '../support/yolo-model.js';
 
 const CLI = fileURLToPath(new URL('../../scripts/lathe.js', import.meta.url));
 const REPO = 'lathe-test/tiny-classifier';
 const GATED = 'lathe-test/gated-classifier';
+const YOLO = 'lathe-test/tiny-yolo';
 const WEIGHTS = 'onnx/model_quantized.onnx_data';
 const PULLED = ['config.json', 'onnx/model_quantized.onnx', WEIGHTS, 'special_tokens_map.json', 'tokenizer.json', 'tokenizer_config.json'];
 
@@ -54,7 +56,9 @@ describe('lathe models pull | list | rm', () => {
   const cdnRequests = (path: string) => hub.requests.filter((r) => r.url === `/cdn/${hub.sha256Of(REPO, path)}`);
 
   before(async () => {
-    hub = await FakeHub.start([tinyClassifierRepo(REPO), { ...tinyClassifierRepo(GATED), gated: true }], { token: 'hf_test_token' });
+    hub = await FakeHub.start([tinyClassifierRepo(REPO), { ...tinyClassifierRepo(GATED), gated: true }, yoloRepo(YOLO)], {
+      token: 'hf_test_token',
+    });
   });
   after(async () => {
     killSpawned();
@@ -147,6 +151,43 @@ describe('lathe models pull | list | rm', () => {
       assert.match(
         text.body.error.message,
         /^model "tiny": tokenizer or config.json could not be read: Tokenizer must contain a "decoder" property/,
+      );
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('pulls a YOLO export (config.json model_type yolov8) as a detector the detect route serves', async () => {
+    const dir = await newModelsDir();
+    const { code, stderr } = await lathe(hub, dir, ['models', 'pull', YOLO, '--name', 'yolo', '--dtype', 'fp32']);
+    assert.equal(code, 0, stderr);
+    const manifest = JSON.parse(await readFile(join(dir, 'yolo', '1', 'model.json'), 'utf8'));
+    assert.deepEqual(
+      [manifest.task, manifest.labels, manifest.image, manifest.parameters, manifest.maxBatchSize],
+      [
+        'object-detection',
+        YOLO_LABELS,
+        { input: 'images', width: 64, height: 64, fit: 'contain', layout: 'nchw', background: 'gray' },
+        { decoder: 'yolo', output: 'output0' },
+        8,
+      ],
+    );
+    const t = await startTestApp({ LATHE_MODELS_DIR: dir });
+    try {
+      const res = await request(t.server)
+        .post('/v1/vision/detect?model=yolo')
+        .set('content-type', 'image/png')
+        .send((await noisePng()).png);
+      assert.equal(res.status, 200, JSON.stringify(res.body));
+      const objects = res.body as Array<{ label: string; box: { xmin: number; ymin: number; xmax: number; ymax: number } }>;
+      assert.deepEqual(
+        objects.map((o) => o.label),
+        EXPECTED.map((e) => YOLO_LABELS[e.classIndex]),
+      );
+      objects.forEach((o, i) =>
+        [o.box.xmin, o.box.ymin, o.box.xmax, o.box.ymax].forEach((v, k) =>
+          assert.ok(Math.abs(v - EXPECTED[i]!.box[k]!) <= 1, JSON.stringify(o)),
+        ),
       );
     } finally {
       await t.close();

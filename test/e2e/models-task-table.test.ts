@@ -8,7 +8,7 @@ import { makeModelRepository } from '../support/models.js';
 import { ROOT } from '../support/processes.js';
 
 const KNOWN =
-  'audio-classification, audio-regression, automatic-speech-recognition, feature-extraction, image-classification, image-regression, keyword-spotting, question-answering, sentence-similarity, text-classification, text-detection, text-generation, text-orientation, text-recognition, text-regression, token-classification, voice-activity-detection';
+  'audio-classification, audio-regression, automatic-speech-recognition, feature-extraction, image-classification, image-regression, keyword-spotting, object-detection, question-answering, sentence-similarity, text-classification, text-detection, text-generation, text-orientation, text-recognition, text-regression, text-to-speech, token-classification, voice-activity-detection';
 
 describe('model repository: the manifest task comes from the task table', () => {
   let t: TestApp;

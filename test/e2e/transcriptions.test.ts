@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { cp, rm } from 'node:fs/promises';
+import { cp, readFile, rm, writeFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -9,19 +9,24 @@ import { startTestApp, type TestApp } from '../support/app.js';
 import { type WhisperFixture, whisperManifest, writeWhisperFixture } from '../support/hf-whisper-fixture.js';
 import { writeManifest } from '../support/models.js';
 import { makeTempDir, ROOT } from '../support/processes.js';
-import { encodeWithFfmpeg, RATE, wavFile } from '../support/speech-audio.js';
+import { encodeWithFfmpeg, RATE, synthesize, wavFile } from '../support/speech-audio.js';
 
 const MODEL = 'whisper-fixture';
+/** The same model with the generation_config of an English-only Whisper (no language or task tokens). */
+const ENGLISH_ONLY = 'whisper-fixture-en';
 const NOTICE = 'prompt is not used: this server does not condition Whisper on a prompt';
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 /** An MP3's decoded length differs from the source by the encoder's padding, a few frames of 1152 samples. */
 const MP3_DURATION_TOLERANCE_S = 0.1;
 
-/** A 440 Hz tone with a slow swell: the fixture's transcript does not depend on the audio, so any will do. */
-function tone(seconds: number): Float32Array {
+/**
+ * A tone with a slow swell: the fixture's transcript does not depend on the audio, so any will do; its
+ * detected language depends on the pitch (440 Hz is "English", 4 kHz "French").
+ */
+function tone(seconds: number, hz = 440): Float32Array {
   return Float32Array.from(
     { length: Math.round(seconds * RATE) },
-    (_, i) => 0.3 * Math.sin((2 * Math.PI * 440 * i) / RATE) * (1 + Math.sin(i / 900)) * 0.5,
+    (_, i) => 0.3 * Math.sin((2 * Math.PI * hz * i) / RATE) * (1 + Math.sin(i / 900)) * 0.5,
   );
 }
 
@@ -37,6 +42,12 @@ describe('POST /v1/audio/transcriptions (OpenAI) on a bigram Whisper-layout mode
     fx = await writeWhisperFixture(join(root, 'whisper'));
     const models = join(root, 'models');
     await writeManifest(models, MODEL, whisperManifest(fx));
+    const englishOnly = join(root, 'whisper-en');
+    await cp(fx.dir, englishOnly, { recursive: true });
+    const generation = JSON.parse(await readFile(join(englishOnly, 'generation_config.json'), 'utf8')) as Record<string, unknown>;
+    for (const key of ['lang_to_id', 'task_to_id', 'is_multilingual']) delete generation[key];
+    await writeFile(join(englishOnly, 'generation_config.json'), JSON.stringify(generation));
+    await writeManifest(models, ENGLISH_ONLY, whisperManifest({ dir: englishOnly }));
     // A model of another task, for the 400 below.
     await cp(join(ROOT, 'models', 'silero-vad'), join(models, 'silero-vad'), { recursive: true });
     t = await startTestApp({ LATHE_MODELS_DIR: models });
@@ -208,5 +219,69 @@ describe('POST /v1/audio/transcriptions (OpenAI) on a bigram Whisper-layout mode
       assert.ok(err instanceof OpenAI.BadRequestError, String(err));
       return true;
     });
+  });
+
+  it('detects the language when none is given: from the pitch the model was built to hear, in verbose_json and Content-Language', async () => {
+    const high = Buffer.from(wavFile(tone(2.5, 4000)));
+    for (const [audio, language] of [
+      [wav, 'en'],
+      [high, 'fr'],
+    ] as const) {
+      const res = await transcribe({ model: MODEL, response_format: 'verbose_json' }, audio);
+      assert.equal(res.status, 200, JSON.stringify(res.body));
+      assert.equal(res.headers['content-language'], language);
+      const body = res.body as { task: string; language: string; text: string };
+      assert.deepEqual([body.task, body.language, body.text], ['transcribe', language, fx.expectedText]);
+      const plain = await transcribe({ model: MODEL }, audio);
+      assert.equal(plain.headers['content-language'], language);
+    }
+    // A language given is used as it is, not detected.
+    const given = await transcribe({ model: MODEL, response_format: 'verbose_json', language: 'de' }, high);
+    assert.equal((given.body as { language: string }).language, 'de');
+    assert.equal(given.headers['content-language'], 'de');
+    // A model without language tokens hears English, and is not asked to detect anything.
+    const english = await transcribe({ model: ENGLISH_ONLY, response_format: 'verbose_json' }, high);
+    assert.equal(english.status, 200, JSON.stringify(english.body));
+    assert.deepEqual([(english.body as { language: string }).language, (english.body as { text: string }).text], ['en', fx.expectedText]);
+  });
+
+  it('translates espeak-ng speech through POST /v1/audio/translations with the openai client', async () => {
+    const speech = Buffer.from(wavFile(await synthesize('the invoice is due on friday')));
+    const file = async () => toFile(speech, 'speech.wav', { type: 'audio/wav' });
+    const json = await client.audio.translations.create({ file: await file(), model: MODEL });
+    assert.deepEqual(json, { text: fx.expectedTranslation });
+    const text = await client.audio.translations.create({ file: await file(), model: MODEL, response_format: 'text' });
+    assert.equal(text, `${fx.expectedTranslation}\n`);
+    // The spoken language is the one transcription detects on the same audio.
+    const heard = await transcribe({ model: MODEL, response_format: 'verbose_json' }, speech);
+    const spoken = (heard.body as { language: string }).language;
+    assert.ok(['en', 'fr'].includes(spoken), spoken);
+    const verbose = (await client.audio.translations.create({ file: await file(), model: MODEL, response_format: 'verbose_json' })) as {
+      language: string;
+      text: string;
+      segments?: Array<{ start: number; end: number; text: string }>;
+    };
+    assert.equal(verbose.language, spoken);
+    assert.equal(verbose.text, fx.expectedTranslation);
+    assert.deepEqual(
+      verbose.segments?.map((s) => ({ start: s.start, end: s.end, text: s.text })),
+      fx.expectedTranslationSegments,
+    );
+    const raw = await request(t.server).post('/v1/audio/translations').field('model', MODEL).attach('file', speech, 'speech.wav');
+    assert.equal(raw.status, 200);
+    assert.equal(raw.headers['content-language'], spoken);
+  });
+
+  it('refuses translation requests it cannot serve, with a code', async () => {
+    const translate = (fields: Record<string, string>) => {
+      const req = request(t.server).post('/v1/audio/translations');
+      for (const [key, value] of Object.entries(fields)) req.field(key, value);
+      return req.attach('file', wav, 'talk.wav');
+    };
+    // OpenAI's translation API has no language field: the spoken language is detected.
+    expectError(await translate({ model: MODEL, language: 'fr' }), 400, 'VALIDATION_FAILED', /language/);
+    expectError(await translate({ model: ENGLISH_ONLY }), 400, 'VALIDATION_FAILED', /cannot translate: it is an English-only Whisper/);
+    expectError(await translate({ model: 'silero-vad' }), 400, 'VALIDATION_FAILED', /is a voice-activity-detection model/);
+    expectError(await translate({ model: MODEL, response_format: 'srt' }), 400, 'VALIDATION_FAILED', /response_format/);
   });
 });

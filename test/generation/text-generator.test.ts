@@ -93,7 +93,11 @@ describe('TextGenerator on a generated Qwen2-style export', () => {
       vocabSize: 512,
       contextLength: 256,
       eosTokenIds: [5, 6],
+      samplingDefaults: {},
     });
+    // generation_config.json's sampling defaults, where they are valid (min_p 2 is not).
+    const sampled = modelConfig(config, { temperature: 0.7, top_p: 0.8, top_k: 20, min_p: 2, repetition_penalty: 1.05 }, 'FP32');
+    assert.deepEqual(sampled.samplingDefaults, { temperature: 0.7, topP: 0.8, topK: 20, repetitionPenalty: 1.05 });
     assert.throws(() => modelConfig({ ...config, num_hidden_layers: 0 }, {}, 'FP32'), /num_hidden_layers must be a positive integer/);
   });
 
@@ -161,6 +165,32 @@ describe('TextGenerator on a generated Qwen2-style export', () => {
     assert.equal(two.texts[0], a.texts[0], 'choice 0 uses the seed itself');
     assert.equal(two.texts[1], c.texts[0], 'choice 1 uses seed + 1');
     assert.equal(two.result.completionTokens, 32);
+  });
+
+  it("takes generation_config.json's sampling defaults for the fields a request leaves unset, and only those", async () => {
+    const config = JSON.parse(await readFile(join(generated.dir, 'config.json'), 'utf8'));
+    // A model whose generation_config says temperature 0: unset, the request decodes greedily.
+    const model = { ...modelConfig(config, { temperature: 0 }, 'FP32'), eosTokenIds: [] };
+    const greedyByDefault = new TextGenerator(tokenizer, model, run, {
+      ...limits,
+      kvBudgetBytes: 8 * model.contextLength * 2 * 2 * 2 * 16 * 4,
+    });
+    const prompt = [5, 9, 13];
+    const expected = (await reference.generate(prompt, 16)).tokens;
+    const tokensOf = async (g: TextGenerator, id: number, req: GenerateRequest) => {
+      const ids: number[] = [];
+      await g.generate(id, req, (e) => {
+        if (e.type === 'delta') ids.push(...(e.logprobs ?? []).map((l) => l.id));
+      });
+      return ids;
+    };
+    const sampling = { ...neutral, temperature: 1, logprobs: true };
+    const base = request({ kind: 'tokens', ids: prompt }, { sampling, seed: 42, maxTokens: 16, ignoreEos: true });
+    assert.deepEqual(await tokensOf(greedyByDefault, 90, { ...base, unset: ['temperature'] }), expected);
+    // Set by the request (here temperature 1, seeded), the model's default does not apply.
+    const sampled = await tokensOf(greedyByDefault, 91, base);
+    assert.deepEqual(sampled, await tokensOf(generator, 92, base));
+    assert.notDeepEqual(sampled, expected);
   });
 
   it('ends the text before a stop string and reports it', async () => {

@@ -169,10 +169,50 @@ export async function startReplica(databaseUrl: string): Promise<{ app: NestFast
   return { app, server: app.getHttpServer(), close: () => app.close() };
 }
 
+/** One Server-Sent Events frame: its fields (a keep-alive comment has none but `comment`). */
+export interface SseFrame {
+  id?: string;
+  event?: string;
+  data?: string;
+  retry?: string;
+  comment?: string;
+}
+
+/** Splits a Server-Sent Events body into frames, as an EventSource reads it (one value per field here). */
+export function parseEventStream(text: string): SseFrame[] {
+  return text
+    .split('\n\n')
+    .filter(Boolean)
+    .map((block) => {
+      const frame: SseFrame = {};
+      for (const line of block.split('\n')) {
+        if (line.startsWith(':')) frame.comment = line.slice(1).trim();
+        else {
+          const at = line.indexOf(':');
+          const field = line.slice(0, at) as keyof SseFrame;
+          frame[field] = line.slice(at + 1).replace(/^ /, '');
+        }
+      }
+      return frame;
+    });
+}
+
+/** The frames that carry data, as `{id, data}`; the first frame (`retry`) and keep-alives left out. */
+export function dataFrames(text: string): Array<{ id?: string; data: string }> {
+  return parseEventStream(text)
+    .filter((f) => f.data !== undefined)
+    .map((f) => (f.id === undefined ? { data: f.data! } : { id: f.id, data: f.data! }));
+}
+
 /** The whole body of a Server-Sent Events response, read until the server ends it. */
-export async function readEventStream(server: Server, path: string): Promise<{ status: number; contentType: string; frames: string[] }> {
+export async function readEventStream(
+  server: Server,
+  path: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; contentType: string; text: string }> {
   const res = await request(server)
     .get(path)
+    .set(headers)
     .buffer(true)
     .parse((r, cb) => {
       let text = '';
@@ -182,6 +222,6 @@ export async function readEventStream(server: Server, path: string): Promise<{ s
   return {
     status: res.status,
     contentType: String(res.headers['content-type']),
-    frames: (res.body as string).split('\n\n').filter(Boolean),
+    text: res.body as string,
   };
 }

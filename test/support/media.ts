@@ -9,7 +9,7 @@ export const SHARED_MODELS = process.env.LATHE_TEST_SHARED_MODELS || join(ROOT, 
 export const HAVE_SHARED_MODELS = existsSync(join(SHARED_MODELS, 'mobilenetv2-12-int8.onnx'));
 export const SHARED_SKIP = HAVE_SHARED_MODELS
   ? false
-  : `${SHARED_MODELS} is missing: the suite with the shared real models (MobileNetV2, keyword spotting) is skipped`;
+  : `${SHARED_MODELS} is missing: the suite with the shared real models and photos (MobileNetV2, keyword spotting, BlazeFace on its photos) is skipped`;
 
 function pngChunk(type: string, data: Buffer): Buffer {
   const length = Buffer.alloc(4);

@@ -27,6 +27,8 @@ export interface SuccessResponse {
   status?: number;
   description?: string;
   contentType?: string;
+  /** Other media types the same success may answer with, chosen by the request (e.g. an image for `Accept: image/png`). */
+  alternatives?: Record<string, JsonSchema>;
   /** A zod schema, or a JSON Schema for answers that are not JSON objects (text). */
   schema?: z.ZodType | JsonSchema;
   /** A class documented with @ApiProperty (left to @nestjs/swagger). */

@@ -122,10 +122,9 @@ function successResponse(spec: EndpointSpec): unknown {
   const media: Record<string, unknown> = {};
   if (schema) media.schema = schema;
   if (ok.example !== undefined) media.example = ok.example;
-  return {
-    description: ok.description ?? 'Success',
-    ...(Object.keys(media).length > 0 ? { content: { [ok.contentType ?? 'application/json']: media } } : {}),
-  };
+  const content: Record<string, unknown> = Object.keys(media).length > 0 ? { [ok.contentType ?? 'application/json']: media } : {};
+  for (const [type, alternative] of Object.entries(ok.alternatives ?? {})) content[type] = { schema: alternative };
+  return { description: ok.description ?? 'Success', ...(Object.keys(content).length > 0 ? { content } : {}) };
 }
 
 /** The shape of an example, for answers whose schema is not declared in zod: types, properties and items. */

@@ -10,15 +10,26 @@ export interface EventSource {
   eventsSince(id: string, seq: number): Promise<{ events: EventRow[]; finished: boolean }>;
 }
 
+/** How long a browser's EventSource waits before it reconnects after the stream ends without [DONE]. */
+const RETRY_MS = 1_000;
+
 /**
- * `GET .../events?stream=true`: Server-Sent Events, each `data: <event JSON>`, oldest first, from
- * the job's first event; then new ones as they are written (polled, so events written by another
- * replica arrive too); `data: [DONE]` once the job has finished. `shouldEnd` ends it early, without
+ * `GET .../events?stream=true`: Server-Sent Events, each `id: <event id>` and `data: <event JSON>`,
+ * oldest first, from the job's first event or from the one after `startSeq` (the client's
+ * `Last-Event-ID`: a client that reconnects, through a load balancer to another replica or to this
+ * one, gets each event exactly once); then new ones as they are written (polled, so events written
+ * by another replica arrive too); `data: [DONE]` once the job has finished. `shouldEnd` ends it early, without
  * [DONE] (the server is draining: the client reconnects elsewhere). While the database does not
  * answer the stream stays open (keep-alives go on) and polls again.
  */
-export async function streamEvents(reply: FastifyReply, jobId: string, source: EventSource, shouldEnd: () => boolean): Promise<void> {
-  const first = await source.eventsSince(jobId, 0);
+export async function streamEvents(
+  reply: FastifyReply,
+  jobId: string,
+  startSeq: number,
+  source: EventSource,
+  shouldEnd: () => boolean,
+): Promise<void> {
+  const first = await source.eventsSince(jobId, startSeq);
   reply.hijack();
   const raw = reply.raw;
   raw.writeHead(200, {
@@ -30,14 +41,15 @@ export async function streamEvents(reply: FastifyReply, jobId: string, source: E
   });
   let closed = false;
   raw.once('close', () => (closed = true));
-  let seq = 0;
+  raw.write(`retry: ${RETRY_MS}\n\n`);
+  let seq = startSeq;
   let lastWrite = Date.now();
   let batch = first;
   let done = false;
   try {
     for (;;) {
       for (const event of batch.events) {
-        raw.write(`data: ${JSON.stringify(toEventObject(event))}\n\n`);
+        raw.write(`id: ${event.id}\ndata: ${JSON.stringify(toEventObject(event))}\n\n`);
         seq = event.seq;
         lastWrite = Date.now();
       }

@@ -53,6 +53,15 @@ export class JobEventsRepository {
     );
   }
 
+  /** The sequence number of one of the job's events (where a stream resumes after `Last-Event-ID`). */
+  async seqOf(jobId: string, eventId: string): Promise<number | undefined> {
+    const rows = await this.db.rows<{ seq: number }>(
+      `SELECT "seq"::float8 AS "seq" FROM "fine_tuning_events" WHERE "job_id" = $1 AND "id" = $2`,
+      [jobId, eventId],
+    );
+    return rows[0]?.seq;
+  }
+
   /** Oldest first, after sequence number `seq`: what a stream has not sent yet. */
   since(jobId: string, seq: number, limit: number): Promise<EventRow[]> {
     return this.db.rows<EventRow>(

@@ -1,4 +1,4 @@
-import { Body, Controller, Get, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
+import { Body, Controller, Get, Headers, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
 import { ApiProduces, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { ErrorCode } from '../../common/errors/error-code.js';
@@ -104,7 +104,10 @@ export class JobsController {
     query: eventsQuery,
     summary: "A job's events, newest first (`after`, `limit`); `stream=true` for Server-Sent Events",
     description:
-      'With `stream=true`: every event oldest first as `data: <event>`, then new ones as they happen, and `data: [DONE]` when the job has finished.',
+      'With `stream=true`: every event oldest first as `id: <event id>` and `data: <event>`, then new ones as they happen, and `data: [DONE]` when ' +
+      'the job has finished. A stream that ends without `[DONE]` (the replica is shutting down) is resumed by reconnecting with the ' +
+      '`Last-Event-ID` header set to the last id received: the stream goes on after that event, so none is lost or repeated. An id that ' +
+      'names no event of the job is 400 VALIDATION_FAILED.',
     auth: 'train',
     errors: [ErrorCode.NotFound, ErrorCode.ValidationFailed],
     ok: { example: list(EVENT_EXAMPLE) },
@@ -112,10 +115,12 @@ export class JobsController {
   async listFineTuningEvents(
     @Param('id', IdParam.of('ftjob')) id: string,
     @Query() query: Record<string, unknown>,
+    @Headers('last-event-id') lastEventId: string | undefined,
     @Res() reply: FastifyReply,
   ) {
-    if (this.jobs.wantsStream(query)) await streamEvents(reply, id, this.jobs, () => this.lifecycle.draining);
-    else await reply.send(await this.jobs.listEvents(id, query));
+    if (!this.jobs.wantsStream(query)) return reply.send(await this.jobs.listEvents(id, query));
+    const start = await this.jobs.streamStart(id, lastEventId);
+    await streamEvents(reply, id, start, this.jobs, () => this.lifecycle.draining);
   }
 
   @Get(':id/checkpoints')

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { AppError } from '../../common/errors/app-error.js';
 import { ErrorCode } from '../../common/errors/error-code.js';
 import { FineTuningDb } from '../fine-tuning-db.js';
+import { isId } from '../ids.js';
 import { cursorQuery, type ListPage, parseOr400, sqlText, toPage } from '../pagination.js';
 import { JobQueue } from '../queue/job-queue.service.js';
 import { JobSignals } from '../runner/job-signals.js';
@@ -89,6 +90,21 @@ export class JobsService {
 
   wantsStream(query: unknown): boolean {
     return parseOr400(eventsQuery, query, 'query').stream === 'true';
+  }
+
+  /**
+   * Where a stream starts: after the event a reconnecting client last received (its
+   * `Last-Event-ID`), else before the first. An id that names no event of this job is a 400: the
+   * client would otherwise get the whole history again, or nothing, without knowing.
+   */
+  async streamStart(id: string, lastEventId: string | undefined): Promise<number> {
+    await this.row(id);
+    if (lastEventId === undefined) return 0;
+    const seq = isId('ftevent', lastEventId) ? await this.events.seqOf(id, lastEventId) : undefined;
+    if (seq === undefined) {
+      throw new AppError(ErrorCode.ValidationFailed, `Last-Event-ID "${lastEventId.slice(0, 64)}" names no event of job "${id}"`);
+    }
+    return seq;
   }
 
   /** Events after sequence `seq`, oldest first, and whether the job has finished (for the stream). */

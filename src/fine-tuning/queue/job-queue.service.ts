@@ -24,6 +24,8 @@ interface OpenMessage {
 
 /** An active message a newer one replaced is closed once it has been active this long (its handler is gone). */
 const SUPERSEDED_GRACE_SECONDS = 60;
+/** Advisory lock key (namespace, key) of the queue's setup; the job leases use another namespace. */
+const SETUP_LOCK = [0x51554555, 0] as const; // "QUEU"
 
 /**
  * The fine-tuning queue: pg-boss on the app's own database, in schema `pgboss`. A message only
@@ -49,8 +51,17 @@ export class JobQueue {
       maintenanceIntervalSeconds: 300,
     });
     boss.on('error', (err) => this.logger.warn(`pg-boss: ${err.message}`));
-    await boss.start();
-    await boss.createQueue(QUEUE_NAME, { name: QUEUE_NAME, policy: 'standard', retryLimit: 0, expireInHours: EXPIRE_HOURS });
+    // Replicas booting together on a fresh database would create pg-boss' schema and queue at the
+    // same time, and PostgreSQL answers one of them "deadlock detected": they take turns.
+    const turn = await this.db.hold();
+    try {
+      await turn.rows('SELECT pg_advisory_lock($1, $2)', [...SETUP_LOCK]);
+      await boss.start();
+      await boss.createQueue(QUEUE_NAME, { name: QUEUE_NAME, policy: 'standard', retryLimit: 0, expireInHours: EXPIRE_HOURS });
+    } finally {
+      await turn.rows('SELECT pg_advisory_unlock($1, $2)', [...SETUP_LOCK]).catch(() => undefined);
+      await turn.release();
+    }
     this.boss = boss;
   }
 
