@@ -28,7 +28,16 @@ const skip = !existsSync(CHROMIUM)
         ? 'the console bundle is not built (npm run build)'
         : false;
 
-const SHIPPED = ['mobilenetv2', 'paddleocr-det', 'paddleocr-cls', 'paddleocr-rec', 'silero-vad', 'keyword-spotting', 'glove-100d'];
+const SHIPPED = [
+  'mobilenetv2',
+  'paddleocr-det',
+  'paddleocr-cls',
+  'paddleocr-rec',
+  'silero-vad',
+  'keyword-spotting',
+  'glove-100d',
+  'blazeface-front',
+];
 const EPOCHS = 6;
 const SENTENCES = ['The cat sat on the mat.', 'A kitten rested on the rug.', 'Stock markets fell sharply today.'];
 
@@ -171,6 +180,23 @@ describe('Lathe Console in a real browser against a real server', { skip }, () =
     assert.equal(
       await image.locator('svg.overlay polygon').first().getAttribute('points'),
       (ocr.body.lines[0].box as number[][]).map((p) => p.join(',')).join(' '),
+    );
+
+    const astronaut = await readFile(join(SHARED_MODELS, 'astronaut.png'));
+    await image.getByLabel('Image').setInputFiles({ name: 'astronaut.png', mimeType: 'image/png', buffer: astronaut });
+    await button(image, 'Detect').click();
+    await image.getByRole('heading', { name: /^Objects/ }).waitFor();
+    const detected = (await api('post', '/v1/vision/detect?model=blazeface-front').set('content-type', 'image/png').send(astronaut))
+      .body as Array<{
+      box: { xmin: number; ymin: number; xmax: number; ymax: number };
+    }>;
+    assert.ok(detected.length >= 1, 'a face on the astronaut photo');
+    const rects = await image
+      .locator('svg.overlay rect')
+      .evaluateAll((els) => els.map((e) => ['x', 'y', 'width', 'height'].map((k) => Number(e.getAttribute(k)))));
+    assert.deepEqual(
+      rects,
+      detected.map(({ box }) => [box.xmin, box.ymin, box.xmax - box.xmin, box.ymax - box.ymin]),
     );
 
     const scene = await speechScene([1, 'the invoice is due on friday', 1.5, 'please call me back tomorrow', 1]);

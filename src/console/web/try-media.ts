@@ -58,6 +58,7 @@ export function imagePanel(): HTMLElement {
   const stage = h('div', { class: 'stage' }, 'Drop an image here or pick one.');
   const classifier = modelPicker(['image-classification'], 'Classifier');
   const ocrModel = modelPicker(['text-recognition'], 'OCR model');
+  const detector = modelPicker(['object-detection'], 'Detector');
   const results = h('div', { class: 'results', 'aria-live': 'polite' });
   const status = h('p', { class: 'status' });
   let current: Awaited<ReturnType<typeof drawImage>> | undefined;
@@ -105,14 +106,34 @@ export function imagePanel(): HTMLElement {
         ),
       );
     });
+  const detect = () =>
+    busy(status, async () => {
+      const file = need(picked());
+      current = previewable(file, stage) ? await drawImage(stage, file) : undefined;
+      const found = await sendFile<
+        Array<{ label: string; score: number; box: { xmin: number; ymin: number; xmax: number; ymax: number } }>
+      >('/v1/vision/detect', file, { model: detector.select.value });
+      for (const o of found) {
+        const rect = document.createElementNS(SVG, 'rect');
+        const { xmin, ymin, xmax, ymax } = o.box;
+        for (const [k, v] of Object.entries({ x: xmin, y: ymin, width: xmax - xmin, height: ymax - ymin })) rect.setAttribute(k, String(v));
+        rect.setAttribute('class', 'box');
+        const title = document.createElementNS(SVG, 'title');
+        title.textContent = `${o.label} ${o.score.toFixed(2)}`;
+        rect.append(title);
+        current?.svg.append(rect);
+      }
+      clear(results, h('h4', {}, `Objects (${found.length})`), bars(found));
+    });
   return h(
     'section',
     { class: 'panel', 'aria-labelledby': 'try-image' },
-    h('h3', { id: 'try-image' }, 'Image: classification and OCR'),
+    h('h3', { id: 'try-image' }, 'Image: classification, OCR, detection'),
     field('Image', input),
     stage,
     h('div', { class: 'row' }, classifier.el, action('Classify', 'infer', classify)),
     h('div', { class: 'row' }, ocrModel.el, action('Read text', 'infer', ocr)),
+    h('div', { class: 'row' }, detector.el, action('Detect', 'infer', detect)),
     status,
     results,
   );
