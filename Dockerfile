@@ -18,8 +18,10 @@ COPY tsconfig.json tsconfig.build.json nest-cli.json ./
 COPY src ./src
 COPY migrations ./migrations
 COPY scripts ./scripts
-# The server, its migrations and the migrate/api-key scripts; no tests.
-RUN npx tsc -p tsconfig.build.json && npm prune --omit=dev
+# The server, its migrations and the migrate/api-key scripts; no tests. Then the web console (type
+# check and esbuild bundle into dist/console) while its dev dependencies are still installed.
+RUN npx tsc -p tsconfig.build.json && npx tsc -p src/console/web/tsconfig.json && node scripts/build-console.mjs \
+    && npm prune --omit=dev
 RUN if [ "$FLAVOR" = "cuda" ]; then \
       cd node_modules/onnxruntime-node && ONNXRUNTIME_NODE_INSTALL=cuda12 node ./script/install; \
     fi

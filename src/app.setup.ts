@@ -6,6 +6,7 @@ import { LogController } from 'fastify';
 import type { Logger as PinoLogger } from 'pino';
 import { AppModule } from './app.module.js';
 import { installApiKeyHook } from './auth/api-key.hook.js';
+import { installConsole } from './console/console-assets.js';
 import { AllExceptionsFilter } from './common/errors/all-exceptions.filter.js';
 import { answerClientError, answerFrameworkError, MAX_PATH_PARAM_LENGTH } from './common/http/framework-errors.js';
 import { installRequestHooks, requestIdFor } from './http-hooks.js';
@@ -81,4 +82,5 @@ export async function configureApp(
     jsonDocumentUrl: 'docs-json',
     customSiteTitle: 'Lathe API',
   });
+  installConsole(fastify);
 }

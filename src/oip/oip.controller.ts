@@ -18,7 +18,7 @@ const METADATA_EXAMPLE = {
     { name: 'attention_mask', datatype: 'INT64', shape: [-1, -1] },
   ],
   outputs: [{ name: 'sentence_embedding', datatype: 'FP32', shape: [-1, 100] }],
-  parameters: { task: 'feature-extraction', license: 'PDDL-1.0 AND MIT', max_batch_size: 64, execution_provider: 'cpu' },
+  parameters: { task: 'feature-extraction', license: 'PDDL-1.0 AND MIT', max_batch_size: 64, execution_provider: 'cpu', instances: 1 },
 };
 const STATS_EXAMPLE = { name: 'glove-100d', version: '1', inference_count: 12, execution_count: 9 };
 const INFER_EXAMPLE = {

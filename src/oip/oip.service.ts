@@ -45,7 +45,7 @@ export class OipService {
         license: manifest.license,
         max_batch_size: manifest.maxBatchSize,
         ...(manifest.parameters.lineage ? { lineage: manifest.parameters.lineage } : {}),
-        ...(runner ? { execution_provider: runner.provider } : {}),
+        ...(runner ? { execution_provider: runner.provider, instances: runner.liveWorkers } : {}),
       },
     };
   }

@@ -3,20 +3,18 @@ import { existsSync } from 'node:fs';
 import { cp, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { chromium, type Browser, type Locator, type Page } from 'playwright-core';
+import type { Browser, Locator, Page } from 'playwright-core';
 import request from 'supertest';
 import { SAMPLE_PNG, SAMPLE_WAV } from '../../src/tasks/media-examples.js';
 import { startTestApp, type TestApp } from '../support/app.js';
+import { CHROMIUM, launchChromium } from '../support/browser.js';
 import { type FileBody, type JobBody, jsonl, topicExamples, uploadFile, waitForStatus } from '../support/fine-tuning.js';
-import { NER_LABELS, SENTIMENT_LABELS, writeBertFixtures } from '../support/hf-fixtures.js';
-import { whisperManifest, writeWhisperFixture } from '../support/hf-whisper-fixture.js';
 import { HAVE_SHARED_MODELS, SHARED_MODELS } from '../support/media.js';
-import { decoderManifest, writeDecoderModel } from '../support/decoder-model.js';
+import { writeExampleModels } from '../support/example-models.js';
 import { vitsManifest, writeVitsFixture } from '../support/vits-fixture.js';
 import { writeManifest } from '../support/models.js';
 import { makeTempDir, ROOT } from '../support/processes.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const skip = !existsSync(CHROMIUM)
   ? `${CHROMIUM} is missing (apt-get install chromium); .ci/run installs it`
   : !HAVE_SHARED_MODELS
@@ -36,23 +34,7 @@ interface Operation {
 async function exampleRepository(root: string): Promise<string> {
   const dir = join(root, 'models');
   for (const name of await readdir(join(ROOT, 'models'))) await cp(join(ROOT, 'models', name), join(dir, name), { recursive: true });
-  const fx = await writeBertFixtures(root);
-  const ids = { datatype: 'INT64', shape: [-1] };
-  const common = { inputs: ['input_ids', 'attention_mask', 'token_type_ids'].map((name) => ({ name, ...ids })), maxBatchSize: 8 };
-  await writeManifest(dir, 'sentiment', {
-    ...common,
-    task: 'text-classification',
-    source: { huggingface: fx.classifier.dir, file: 'onnx/model.onnx' },
-    outputs: [{ name: 'logits', datatype: 'FP32', shape: [SENTIMENT_LABELS.length] }],
-  });
-  await writeManifest(dir, 'ner', {
-    ...common,
-    task: 'token-classification',
-    source: { huggingface: fx.tagger.dir, file: 'onnx/model.onnx' },
-    outputs: [{ name: 'logits', datatype: 'FP32', shape: [-1, NER_LABELS.length] }],
-  });
-  await writeManifest(dir, 'whisper-tiny', whisperManifest(await writeWhisperFixture(join(root, 'whisper'))));
-  await writeManifest(dir, 'tiny-chat', decoderManifest(await writeDecoderModel(join(root, 'tiny-chat'), 'tiny', 5)));
+  await writeExampleModels(dir, root);
   await writeManifest(dir, 'mms-tts-eng', vitsManifest(await writeVitsFixture(join(root, 'vits'))));
   return dir;
 }
@@ -94,18 +76,7 @@ describe("Swagger UI's Try it out, on every operation, with the document's own e
     t = await startTestApp({ LATHE_MODELS_DIR: await exampleRepository(root), LATHE_MODEL_FILES_DIR: SHARED_MODELS });
     await t.app.listen({ port: 0, host: '127.0.0.1' });
     base = await t.app.getUrl();
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+    browser = await launchChromium();
   });
   after(async () => {
     await browser?.close();

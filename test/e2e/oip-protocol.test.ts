@@ -228,7 +228,7 @@ describe('Open Inference Protocol v2', () => {
       platform: 'onnxruntime_onnx',
       inputs: [{ name: 'x', datatype: 'FP32', shape: [-1, 3, 48, 192] }],
       outputs: [{ name: 'softmax_0.tmp_0', datatype: 'FP32', shape: [-1, 2] }],
-      parameters: { task: 'text-orientation', license: 'Apache-2.0', max_batch_size: 32, execution_provider: 'cpu' },
+      parameters: { task: 'text-orientation', license: 'Apache-2.0', max_batch_size: 32, execution_provider: 'cpu', instances: 1 },
     });
     assert.deepEqual((await request(t.server).get('/v2/models/paddleocr-cls/ready')).body, { name: 'paddleocr-cls', ready: true });
   });
