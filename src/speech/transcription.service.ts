@@ -13,25 +13,21 @@ const SAMPLE_RATE = 16_000;
 const CHUNK_SECONDS = 30;
 const STRIDE_SECONDS = 5;
 
-const shared = {
-  model: opt.model().meta({ example: 'whisper-tiny' }),
-  prompt: z.string().max(10_000).optional(),
-  response_format: z.enum(['json', 'text', 'verbose_json']).default('json'),
-  temperature: opt.number(0, 1).default(0),
-};
-
 export const transcriptionOptions = mediaOptions({
-  ...shared,
+  model: opt.model().meta({ example: 'whisper-tiny' }),
   language: z
     .string()
     .regex(/^[a-z]{2,3}$/, 'must be an ISO-639-1 code such as "en"')
     .optional()
     .meta({ example: 'en' }),
+  prompt: z.string().max(10_000).optional(),
+  response_format: z.enum(['json', 'text', 'verbose_json']).default('json'),
+  temperature: opt.number(0, 1).default(0),
   'timestamp_granularities[]': z.union([z.literal('segment'), z.array(z.literal('segment'))]).optional(),
 });
 
 /** OpenAI's translation API takes no language: the spoken one is detected, the text is English. */
-export const translationOptions = mediaOptions(shared);
+export const translationOptions = transcriptionOptions.omit({ language: true, 'timestamp_granularities[]': true });
 
 export type SpeechTask = 'transcribe' | 'translate';
 

@@ -52,6 +52,7 @@ describe('API docs', () => {
       'GET /v1/fine_tuning/jobs/{id}/checkpoints after,limit',
       'GET /v1/fine_tuning/jobs/{id}/events after,limit,stream',
       'POST /v1/audio/transcriptions model,language,prompt,response_format,temperature,timestamp_granularities[]',
+      'POST /v1/audio/translations model,prompt,response_format,temperature',
       'POST /v1/speech/keywords model',
       'POST /v1/speech/vad model,threshold,neg_threshold,min_speech_duration_ms,min_silence_duration_ms,speech_pad_ms,max_speech_duration_s,return_probabilities',
       'POST /v1/vision/classify model,top_k',
