@@ -118,6 +118,12 @@ export const modelManifestSchema = z
       .optional(),
     instances: z.number().int().min(1).max(64).default(1),
     intraOpThreads: z.number().int().min(1).max(256).default(1),
+    /**
+     * Whether ONNX Runtime's intra-op threads spin while they wait for work (its
+     * `session.intra_op.allow_spinning`). Unset: ONNX Runtime's default (spin), except for a
+     * text-generation model's decode loop, which runs JavaScript between steps (off).
+     */
+    intraOpSpinning: z.boolean().optional(),
     queue: z.object({ maxSize: z.number().int().min(1).max(100_000).default(128) }).default({ maxSize: 128 }),
     timeoutMs: z.number().int().min(1).max(3_600_000).default(30_000),
     /** Inputs for one run before the model reports ready; without it no warm-up runs. */

@@ -27,6 +27,8 @@ export interface RunnerOptions {
   providers: string[];
   instances: number;
   intraOpThreads: number;
+  /** Unset: the worker kind's default (see workerInit). */
+  intraOpSpinning?: boolean;
   maxQueueSize: number;
   timeoutMs: number;
   /** Null: every request runs alone (the model has no batch dimension, or batching is off). */
@@ -89,7 +91,7 @@ export class ModelRunner {
         name: options.name,
         instances: options.instances,
         providers: options.providers,
-        init: (providers) => workerInit(options.worker, providers, options.intraOpThreads),
+        init: (providers) => workerInit(options.worker, providers, options.intraOpThreads, options.intraOpSpinning),
       },
       { fallback: events.fallback, crashed: events.crashed, replaced: () => this.dispatch() },
     );

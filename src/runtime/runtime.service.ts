@@ -73,6 +73,7 @@ export class RuntimeService {
         providers: this.config.models.executionProviders,
         instances: manifest.instances,
         intraOpThreads: manifest.intraOpThreads,
+        intraOpSpinning: manifest.intraOpSpinning,
         maxQueueSize: manifest.queue.maxSize,
         timeoutMs: manifest.timeoutMs,
         batching,

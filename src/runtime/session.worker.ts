@@ -80,7 +80,9 @@ async function createSession(): Promise<void> {
         intraOpNumThreads: intraOpThreads,
         interOpNumThreads: 1,
         graphOptimizationLevel: 'all',
-        ...(init.session.spinning === false ? { extra: { session: { intra_op: { allow_spinning: '0' } } } } : {}),
+        ...(init.session.spinning === undefined
+          ? {}
+          : { extra: { session: { intra_op: { allow_spinning: init.session.spinning ? '1' : '0' } } } }),
       });
       const inputs = describe(session.inputMetadata);
       let generator: GenerateHandler | undefined;

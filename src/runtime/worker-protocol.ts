@@ -9,10 +9,11 @@ export interface SessionOptions {
   providers: string[];
   intraOpThreads: number;
   /**
-   * false: ONNX Runtime's intra-op threads sleep between runs instead of spinning, for workers that
-   * run JavaScript between runs (a decode loop samples and detokenizes between steps).
+   * Whether ONNX Runtime's intra-op threads spin while waiting for work (`allow_spinning`); unset,
+   * its default (they do). Off, they sleep: the cores are free for the JavaScript a worker runs
+   * between runs and for the HTTP thread, at the cost of a wake-up per parallel section.
    */
-  spinning?: false;
+  spinning?: boolean;
 }
 
 /**
