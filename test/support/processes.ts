@@ -59,14 +59,30 @@ export async function makeTempDir(prefix: string): Promise<string> {
   return dir;
 }
 
+/**
+ * Ports handed to servers that bind them later come from below Linux's ephemeral range (32768 and
+ * up): a port the kernel picked for `listen(0)` is free again once closed, and another test's
+ * `listen(0)` or an outgoing connection could take it before this test's server binds it; then the
+ * test would talk to the other test's server. Nothing the kernel assigns comes from this range.
+ */
+const PORT_RANGE = { from: 20_000, to: 32_000 };
+const handedOut = new Set<number>();
+
 export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+  for (let attempt = 0; attempt < 500; attempt++) {
+    const port = PORT_RANGE.from + Math.floor(Math.random() * (PORT_RANGE.to - PORT_RANGE.from));
+    if (handedOut.has(port) || !(await canListen(port))) continue;
+    handedOut.add(port);
+    return port;
+  }
+  throw new Error(`no free port between ${PORT_RANGE.from} and ${PORT_RANGE.to}`);
+}
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
   });
 }
 
