@@ -12,9 +12,17 @@ import { configureTransformers, loadTokenizer } from '../nlp/hf-tokenizer.js';
 import type { PlainValue } from '../runtime/work.js';
 import type { GenerateExtension, GenerateHandler } from '../runtime/worker-extension.js';
 import { generationWorkerConfig } from './generation-worker-config.js';
+import { lastPositionGraph } from './last-position-graph.js';
 import { type GenerateRequest, type GenerationTokenizer, modelConfig, TextGenerator, type Vocabulary } from './text-generator.js';
 
 export const extension: GenerateExtension = {
+  /** The graph with its LM head on the last position only (last-position-graph.ts), where that is exact. */
+  async graph(raw, modelPath) {
+    const spec = generationWorkerConfig.parse(raw);
+    if (!spec.lastPositionLogits) return modelPath;
+    return (await lastPositionGraph(modelPath, spec.cacheDir)) ?? modelPath;
+  },
+
   async load(raw, session) {
     const spec = generationWorkerConfig.parse(raw);
     const kv = session.inputs.find((t) => t.name === 'past_key_values.0.key');

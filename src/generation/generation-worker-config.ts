@@ -16,6 +16,8 @@ export const generationWorkerConfig = z.object({
   queue: z.number().int().min(0),
   prefillChunkTokens: z.number().int().min(1),
   retryAfterSeconds: z.number().int().min(1),
+  /** Serve a copy of the graph whose LM head runs on the last position only (last-position-graph.ts). */
+  lastPositionLogits: z.boolean(),
 });
 export type GenerationWorkerConfig = z.infer<typeof generationWorkerConfig>;
 
@@ -26,5 +28,7 @@ export const generationParameters = z
     kvCacheBytes: z.number().int().min(1024).optional(),
     queue: z.number().int().min(0).max(100_000).optional(),
     prefillChunkTokens: z.number().int().min(16).optional(),
+    /** false: serve the graph as exported, with logits for every prompt position (default true). */
+    lastPositionLogits: z.boolean().optional(),
   })
   .loose();

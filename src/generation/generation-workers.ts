@@ -43,5 +43,6 @@ export function generationWorkerConfigOf({ name, manifest, folder }: ModelToStar
     queue: params.queue ?? defaults.queue,
     prefillChunkTokens: params.prefillChunkTokens ?? defaults.prefillChunkTokens,
     retryAfterSeconds: RETRY_AFTER_SECONDS,
+    lastPositionLogits: params.lastPositionLogits ?? true,
   };
 }

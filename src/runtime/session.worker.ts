@@ -69,7 +69,19 @@ async function createSession(): Promise<void> {
         }),
       );
   }
-  const { modelPath, providers, intraOpThreads } = init.session;
+  const { providers, intraOpThreads } = init.session;
+  let modelPath = init.session.modelPath;
+  let generateExtension: GenerateExtension | undefined;
+  if (init.kind === 'session-generate') {
+    // The decoder loop is what this model is for: without it the model does not load.
+    try {
+      generateExtension = await importExtension<GenerateExtension>(init.generate.module);
+      modelPath = (await generateExtension.graph?.(init.generate.config, modelPath)) ?? modelPath;
+    } catch (err) {
+      post({ type: 'load-failed', error: firstLine(err) });
+      return;
+    }
+  }
   const fallbacks: Array<{ provider: string; error: string }> = [];
   for (const [i, provider] of providers.entries()) {
     try {
@@ -86,11 +98,9 @@ async function createSession(): Promise<void> {
       });
       const inputs = describe(session.inputMetadata);
       let generator: GenerateHandler | undefined;
-      if (init.kind === 'session-generate') {
-        // The decoder loop is what this model is for: without it the model does not load.
+      if (generateExtension && init.kind === 'session-generate') {
         try {
-          const extension = await importExtension<GenerateExtension>(init.generate.module);
-          generator = await extension.load(init.generate.config, { ...tensorSession(session), inputs });
+          generator = await generateExtension.load(init.generate.config, { ...tensorSession(session), inputs });
         } catch (err) {
           await session.release();
           post({ type: 'load-failed', error: firstLine(err) });

@@ -38,6 +38,11 @@ export interface PipelineHandler {
 
 /** Serves `generate`: a decoder loop over the worker's session that streams what it decodes. */
 export interface GenerateExtension {
+  /**
+   * The model file the worker's session opens, when it is not the manifest's: a copy of the graph
+   * rewritten for the loop (made once and cached under the extension's own directory).
+   */
+  graph?(config: unknown, modelPath: string): Promise<string>;
   /** Loads what the loop needs beside the session (tokenizer, config); a failure fails the model's load. */
   load(config: unknown, session: TensorSession & { inputs: TensorInfo[] }): Promise<GenerateHandler>;
 }
