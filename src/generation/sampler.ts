@@ -124,7 +124,9 @@ export class Sampler {
   }
 
   private greedy(logits: Float32Array, params: SamplingParams, history: TokenHistory): number {
-    return argmax(this.processed(logits, params, history));
+    const untouched =
+      !params.logitBias?.size && params.repetitionPenalty === 1 && params.frequencyPenalty === 0 && params.presencePenalty === 0;
+    return argmax(untouched ? logits : this.processed(logits, params, history));
   }
 
   private draw(logits: Float32Array, params: SamplingParams, history: TokenHistory, rng: SequenceRng): number {

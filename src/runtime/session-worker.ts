@@ -44,7 +44,7 @@ export class SessionWorker {
       const onMessage = (message: FromWorker) => {
         if (message.type === 'ready') resolve(message);
         else if (message.type === 'load-failed') reject(new Error(message.error));
-        else if (message.type === 'event') this.pending.get(message.id)?.onEvent?.(message.event);
+        else if (message.type === 'events') for (const { id, event } of message.events) this.pending.get(id)?.onEvent?.(event);
         else this.settle(message);
       };
       this.worker.on('message', onMessage);

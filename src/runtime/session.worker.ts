@@ -10,7 +10,7 @@ import { ErrorCode } from '../common/errors/error-code.js';
 import { DATATYPE_OF_ORT, ORT_TYPE_OF } from './ort-types.js';
 import { runScan, ScanDeadlineExceeded } from './scan-loop.js';
 import { concatBatch, type NamedTensors, Scratch, type TensorData } from '../contracts/tensor.js';
-import type { EmbedBatch, EmbedPartAnswer, GenerateCall, RunBatch, ScanBatch } from './work.js';
+import type { EmbedBatch, EmbedPartAnswer, GenerateCall, PlainValue, RunBatch, ScanBatch } from './work.js';
 import {
   type EmbedExtension,
   type EmbedHandler,
@@ -42,7 +42,26 @@ try {
   // Not permitted (some containers): run at normal priority.
 }
 const port = parentPort!;
-const post = (message: FromWorker, transfer: ArrayBuffer[] = []) => port.postMessage(message, transfer);
+/**
+ * Events of generate calls wait here until the turn that emitted them ends, and leave in one
+ * message: a decode step of 16 sequences posts once, not 16 times. Anything else posted flushes
+ * them first, so a call's events always arrive before its answer.
+ */
+let events: Array<{ id: number; event: PlainValue }> = [];
+const flushEvents = () => {
+  if (events.length === 0) return;
+  const message: FromWorker = { type: 'events', events };
+  events = [];
+  port.postMessage(message);
+};
+const emitEvent = (id: number, event: PlainValue) => {
+  if (events.length === 0) queueMicrotask(flushEvents);
+  events.push({ id, event });
+};
+const post = (message: FromWorker, transfer: ArrayBuffer[] = []) => {
+  flushEvents();
+  port.postMessage(message, transfer);
+};
 
 /**
  * The `embed` extension, loaded beside the session, not before it: the session serves raw tensors
@@ -170,7 +189,7 @@ async function generate(generator: GenerateHandler | undefined, message: Extract
   }
   const startedNs = process.hrtime.bigint();
   try {
-    const output = await generator.generate(id, (message.batch as GenerateCall).input, (event) => post({ type: 'event', id, event }));
+    const output = await generator.generate(id, (message.batch as GenerateCall).input, (event) => emitEvent(id, event));
     const timing = { startedNs, inputNs: 0, inferNs: Number(process.hrtime.bigint() - startedNs) };
     post({ type: 'done', kind: 'generate', id, answer: { output }, timing });
   } catch (err) {

@@ -79,9 +79,12 @@ export type WorkerDone = {
  * for work the worker does not do.
  */
 export type WorkerFailed = { type: 'failed'; id: number; code: ErrorCode; message: string; headers?: Record<string, string> };
-/** Something a streaming call (`generate`) reports before its answer. */
-export type WorkerEvent = { type: 'event'; id: number; event: PlainValue };
-export type FromWorker = WorkerReady | WorkerLoadFailed | WorkerDone | WorkerFailed | WorkerEvent;
+/**
+ * What streaming calls (`generate`) report before their answers: the events every call emitted in
+ * one turn of the worker's loop (a decode step's tokens for all its sequences), in emission order.
+ */
+export type WorkerEvents = { type: 'events'; events: Array<{ id: number; event: PlainValue }> };
+export type FromWorker = WorkerReady | WorkerLoadFailed | WorkerDone | WorkerFailed | WorkerEvents;
 
 /**
  * A worker's message listener that handles one message at a time, in arrival order: the main
