@@ -73,8 +73,13 @@ export async function transformersJs(
 }
 
 /** A session over the folder's model.onnx with the options Lathe's session workers use. */
-export function openSession(model: GeneratedModel, intraOpThreads: number): Promise<ort.InferenceSession> {
-  return ort.InferenceSession.create(`${model.dir}/onnx/model.onnx`, sessionOptions(intraOpThreads));
+/** A session on the exported graph, or on another file of the same model (`graphPath`). */
+export function openSession(
+  model: GeneratedModel,
+  intraOpThreads: number,
+  graphPath = `${model.dir}/onnx/model.onnx`,
+): Promise<ort.InferenceSession> {
+  return ort.InferenceSession.create(graphPath, sessionOptions(intraOpThreads));
 }
 
 function emptyPast(model: GeneratedModel, rows: number): Record<string, ort.Tensor> {

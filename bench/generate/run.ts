@@ -28,6 +28,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { disableOnnxRuntimeTelemetry } from '../../src/config/app-config.js';
 import { bytesPerToken } from '../../src/generation/kv-batch.js';
+import { lastPositionGraph } from '../../src/generation/last-position-graph.js';
 import { cachedDecoderModel, decoderManifest } from '../../test/support/decoder-model.js';
 import { random, writeManifest } from '../../test/support/models.js';
 import { percentile } from '../oip/report.js';
@@ -102,6 +103,8 @@ interface Cell {
 
 interface Round {
   prefillS: number;
+  /** The same prefill on the last-position graph Lathe's worker serves. */
+  lastPrefillS: number;
   limit16: DecodeLimit;
   limit1: DecodeLimit;
   engine16: EngineRun;
@@ -292,11 +295,17 @@ async function main(): Promise<void> {
     }
     warm.destroy();
 
+    const lastGraph = await lastPositionGraph(join(model.dir, 'onnx/model.onnx'), temp);
+    if (!lastGraph) throw new Error('the bench decoder should get the last-position graph');
     for (let round = 0; round < ROUNDS; round++) {
       // In-process first, while Lathe idles; then Lathe while this process only reads streams.
       const session = await openSession(model, THREADS);
       await rawDecodeLimit(session, model, prompts.slice(0, 2), 4); // warm-up of the batched shapes
       const prefillS = await prefillSeconds(session, model, prompts[0]!, 15);
+      // The graph Lathe's decode worker opens (logits for the last position only), for comparison.
+      const lastSession = await openSession(model, THREADS, lastGraph);
+      const lastPrefillS = await prefillSeconds(lastSession, model, prompts[0]!, 15);
+      await lastSession.release();
       const limit16 = await rawDecodeLimit(session, model, prompts, TOKENS);
       // Batch 1, the prompts of the concurrency-1 cell one after another.
       const ones: DecodeLimit[] = [];
@@ -314,7 +323,7 @@ async function main(): Promise<void> {
       const transformers = await transformersJs(model, prompts.slice(0, TRANSFORMERS_PROMPTS), TOKENS, THREADS);
       const cells: Cell[] = [];
       for (const concurrency of CONCURRENCIES) cells.push(await measureLathe(lathe, prompts, concurrency));
-      rounds.push({ prefillS, limit16, limit1, engine16, transformers, cells });
+      rounds.push({ prefillS, lastPrefillS, limit16, limit1, engine16, transformers, cells });
       loads.push(loadavg()[0]!);
       console.log(
         `round ${round + 1}: ` +
@@ -397,6 +406,9 @@ function report(rounds: Round[], loads: number[]): void {
     )} | - | - | - | ${e.steps} (${fixed(e.rows / e.steps, 1)}), ${e.prefills} prefills | - | - |`,
   );
   console.log(`| prefill of one ${PROMPT}-token prompt, p50 | - | - | - | - | ${fixed(prefillMs, 2)} | - | - | - | - | - |`);
+  console.log(
+    `| the same on the last-position graph Lathe's worker opens, p50 | - | - | - | - | ${fixed(med((r) => r.lastPrefillS) * 1000, 2)} | - | - | - | - | - |`,
+  );
 
   const c16 = cell(16, (x) => x.tokensPerSecond);
   const c1 = cell(1, (x) => x.tokensPerSecond);
