@@ -24,7 +24,9 @@ const staging = join(root, '.dist-build');
 const stampFile = join(dist, '.build-stamp');
 /** What tsconfig.json compiles, the console's sources (under src/) and what decides how. */
 const INPUT_DIRS = ['src', 'migrations', 'scripts', 'test', 'bench'];
-const INPUT_FILES = ['tsconfig.json', 'src/console/web/tsconfig.json', 'package-lock.json'];
+/** Files in those folders that go into dist/ (TypeScript, JSON it imports, the console's page and styles). */
+const INPUT_NAME = /\.(?:[cm]?ts|json|css|html)$/;
+const INPUT_FILES = ['tsconfig.json', 'package-lock.json', 'scripts/build-console.mjs'];
 /** Files in dist/ a build does not make and must never touch. */
 const KEEP = new Set(['.build-stamp', '.tsbuildinfo']);
 
@@ -96,7 +98,11 @@ function inputStamp() {
     const info = statSync(join(root, path), { throwIfNoEntry: false });
     if (info) hash.update(`${path}\0${info.size}\0${info.mtimeMs}\n`);
   };
-  for (const dir of INPUT_DIRS) for (const file of listFiles(join(root, dir)).sort()) add(join(dir, file));
+  for (const dir of INPUT_DIRS)
+    for (const file of listFiles(join(root, dir))
+      .filter((f) => INPUT_NAME.test(f))
+      .sort())
+      add(join(dir, file));
   for (const file of INPUT_FILES) add(file);
   return hash.digest('hex');
 }
