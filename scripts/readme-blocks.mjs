@@ -11,6 +11,7 @@
 //   node scripts/readme-blocks.mjs --clone            a fresh `git clone` of HEAD in a temp folder (CI)
 //   node scripts/readme-blocks.mjs [--dir path]       this checkout (or another one)
 //   options: --timeout-s n (whole run, default 1800), --list (print the blocks, run nothing)
+/* global fetch, setTimeout, clearTimeout */
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
