@@ -13,7 +13,7 @@
 //   options: --timeout-s n (whole run, default 1800), --list (print the blocks, run nothing)
 /* global fetch, setTimeout, clearTimeout */
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -40,6 +40,8 @@ let workDir = resolve(values.dir ?? root);
 let cloned;
 if (values.clone) {
   cloned = mkdtempSync(join(tmpdir(), 'lathe-readme-'));
+  // The embedded PostgreSQL started as root runs as `postgres`, which must reach its binaries in node_modules.
+  chmodSync(cloned, 0o755);
   workDir = join(cloned, 'lathe');
   git(['clone', '--quiet', '--no-hardlinks', root, workDir]);
 }

@@ -48,19 +48,21 @@ const DEFAULT_RETRY: RetryPolicy = { retries: 4, backoffMs: 500 };
 export async function runCli(argv: readonly string[], env: CliEnv, io: CliIo, options: CliOptions = {}): Promise<number> {
   try {
     const command = parseCommand(argv);
-    if (command.kind === 'help') {
-      io.stdout.write(`${command.text}\n`);
-      return ExitCode.Ok;
+    switch (command.kind) {
+      case 'help':
+        io.stdout.write(`${command.text}\n`);
+        return ExitCode.Ok;
+      case 'version':
+        io.stdout.write(`lathe ${LATHE_VERSION}\n`);
+        return ExitCode.Ok;
+      case 'pull':
+      case 'list':
+      case 'rm':
+        await execute(command, env, io, options);
+        return ExitCode.Ok;
+      default:
+        return await executeOnServer(command, env, io);
     }
-    if (command.kind === 'version') {
-      io.stdout.write(`lathe ${LATHE_VERSION}\n`);
-      return ExitCode.Ok;
-    }
-    if (command.kind.startsWith('files-') || command.kind.startsWith('jobs-')) {
-      return await executeOnServer(command as ServerCommand, env, io);
-    }
-    await execute(command as LocalCommand, env, io, options);
-    return ExitCode.Ok;
   } catch (err) {
     if (err instanceof CliError) {
       io.stderr.write(`lathe: ${err.message}\n`);
