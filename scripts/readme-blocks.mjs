@@ -99,7 +99,14 @@ function runnableBlocks(text) {
 }
 
 function env() {
-  return { ...process.env, PORT: String(port), HOST: '127.0.0.1', LATHE_DATA_DIR: join(workDir, 'data'), FORCE_COLOR: '0' };
+  return {
+    ...process.env,
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    LATHE_DATA_DIR: join(workDir, 'data'),
+    LOG_LEVEL: 'warn',
+    FORCE_COLOR: '0',
+  };
 }
 
 /** bash with errors fatal and curl failing on an HTTP error status (its body is still printed). */
