@@ -2,7 +2,8 @@
  * The CLI beside a real server process running from this checkout (`node dist/src/main.js`, the
  * embedded PostgreSQL): `npm run lathe` and `npm run api-key` never take dist/ away from it, and
  * `lathe files` / `lathe jobs` drive its fine-tuning API, `jobs follow` drawing a live progress bar
- * in a real terminal (tmux).
+ * in a real terminal (tmux). Serial: its rebuild of dist/ is CPU-heavy for other files, and the bar
+ * is caught part way only when the training is not starved.
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
