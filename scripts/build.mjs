@@ -5,8 +5,8 @@
 // tsc (incremental) and the console bundle write into .dist-build/ (same depth as dist/, so the
 // source maps' relative paths hold); each output that changed is then moved into dist/ by one
 // rename, so a reader sees the old file or the new one, never a half-written one. Outputs whose
-// source is gone are removed only when no process is running code from dist/ (they are named
-// otherwise, and removed by a later build).
+// source is gone are removed, except under dist/src/ while a process is running code from dist/
+// (they are named then, and removed by a later build).
 //
 //   node scripts/build.mjs              build (tsc, console bundle) and update dist/
 //   node scripts/build.mjs --if-stale   the same, but only when a source changed since the last build
@@ -41,21 +41,26 @@ run(process.execPath, [tscBin(), '-p', 'tsconfig.json', '--outDir', '.dist-build
 run(process.execPath, [tscBin(), '-p', 'src/console/web/tsconfig.json']);
 run(process.execPath, [join(root, 'scripts/build-console.mjs'), join(staging, 'console')]);
 
+// tsc leaves the outputs of a deleted or renamed source in .dist-build/: they go there first.
+for (const file of listFiles(staging)) if (!KEEP.has(file) && !hasSource(file)) rmSync(join(staging, file), { force: true });
 const built = listFiles(staging).filter((f) => !KEEP.has(f));
 let replaced = 0;
 for (const file of built) if (install(file)) replaced += 1;
-const stale = listFiles(dist).filter((f) => !KEEP.has(f) && !built.includes(f) && !f.includes(`${sep}.tmp-`));
+const builtSet = new Set(built);
+// Another build's file on its way in (`<name>.tmp-<pid>`) is not stale.
+const stale = listFiles(dist).filter((f) => !KEEP.has(f) && !builtSet.has(f) && !/\.tmp-\d+$/.test(f));
+// A running server loads only dist/src/ (its workers by path, at any time): stale files there stay
+// while a process runs from dist/. Elsewhere (tests, scripts) they go at once, or the test runner
+// would still find a renamed test's old file.
 const users = processesUsingDist();
-if (users.length === 0) for (const file of stale) rmSync(join(dist, file), { force: true });
+const kept = users.length > 0 ? stale.filter((f) => f.startsWith(`src${sep}`)) : [];
+for (const file of stale) if (!kept.includes(file)) rmSync(join(dist, file), { force: true });
 writeFileSync(stampFile, stamp);
 const seconds = ((Date.now() - started) / 1000).toFixed(1);
-log(
-  `dist/ up to date in ${seconds} s: ${replaced} of ${built.length} files replaced, ${users.length === 0 ? stale.length : 0} stale removed`,
-);
-if (users.length > 0 && stale.length > 0) {
-  log(
-    `kept ${stale.length} stale files (${stale.slice(0, 3).join(', ')}${stale.length > 3 ? ', …' : ''}): process ${users.join(', ')} runs from dist/`,
-  );
+log(`dist/ up to date in ${seconds} s: ${replaced} of ${built.length} files replaced, ${stale.length - kept.length} stale removed`);
+if (kept.length > 0) {
+  const names = `${kept.slice(0, 3).join(', ')}${kept.length > 3 ? ', …' : ''}`;
+  log(`kept ${kept.length} stale files under dist/src (${names}): process ${users.join(', ')} runs from dist/`);
 }
 
 function run(command, args) {
@@ -81,6 +86,13 @@ function install(file) {
   writeFileSync(temp, bytes);
   renameSync(temp, to);
   return true;
+}
+
+/** Whether a compiled output's source still exists (`a/b.js` and `a/b.js.map` from `a/b.ts`); the console bundle always has one. */
+function hasSource(file) {
+  if (file.startsWith(`console${sep}`)) return true;
+  const match = /^(.*)\.(c|m)?js(?:\.map)?$/.exec(file);
+  return match !== null && existsSync(join(root, `${match[1]}.${match[2] ?? ''}ts`));
 }
 
 /** Relative paths of the files under a folder (none when it does not exist). */
