@@ -95,16 +95,30 @@ describe('the CLI beside a server running from the checkout', () => {
         await new Promise((r) => setTimeout(r, 5));
       }
     })();
+    // Meanwhile the server keeps starting workers: a model loaded and unloaded again and again.
+    const loads: number[] = [];
+    const loader = (async () => {
+      while (watching) {
+        for (const verb of ['load', 'unload']) {
+          const res = await fetch(`${base}/v2/repository/models/math-symbols/${verb}`, { method: 'POST', headers: auth });
+          if (verb === 'load') loads.push(res.status);
+          await res.arrayBuffer();
+        }
+      }
+    })();
     const key = spawnCommand('npm', ['run', '--silent', 'api-key', '--', 'ci', 'infer'], npmEnv);
     const { code } = await key.exited;
     watching = false;
     await watcher;
+    await loader;
+    assert.ok(loads.length >= 2, `${loads.length} loads during the build`);
+    assert.deepEqual(new Set(loads), new Set([200]), `every load during the build succeeded: ${loads.join(', ')}`);
     assert.equal(code, 0, key.output());
     assert.match(key.output(), /^build: dist\/ up to date in \d+\.\d s: \d+ of \d+ files replaced/m);
     assert.match(key.output(), /^key \(give to the client, shown once\): lathe_[A-Za-z0-9_-]{32}$/m);
     assert.equal(missing, 0, 'dist/src/runtime/session.worker.js was missing while the CLI ran');
 
-    // A model not loaded before: its request starts a new worker from dist/.
+    // After the CLI ran: a model not loaded before, whose request starts a new worker from dist/.
     const res = await fetch(`${base}/v1/embeddings`, {
       method: 'POST',
       headers: { ...auth, 'content-type': 'application/json' },
