@@ -49,7 +49,7 @@ const exempt = ['**/*.spec.ts', 'test/**/*.ts', 'bench/**/*.ts', 'scripts/**/*.t
 const restricted = (paths) => ['error', { paths }];
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'models/**', 'coverage/**'] },
+  { ignores: ['dist/**', '.dist-build/**', 'node_modules/**', 'models/**', 'coverage/**'] },
   js.configs.recommended,
   { files: ['**/*.mjs', 'eslint.config.js'], languageOptions: { globals: { process: 'readonly', console: 'readonly' } } },
   ...tseslint.configs.recommended,

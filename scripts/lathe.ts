@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * The `lathe` command: `lathe models pull|list|rm` (see `lathe --help`). The only file of the CLI
+ * The `lathe` command: `lathe models pull|list|rm`, `lathe files`, `lathe jobs` (see `lathe --help`). The only file of the CLI
  * that reads the environment; an empty variable counts as unset, as for the server.
  */
 import { runCli } from '../src/cli/lathe-cli.js';
@@ -18,6 +18,8 @@ process.exitCode = await runCli(
     modelFilesDir: env('LATHE_MODEL_FILES_DIR'),
     hfEndpoint: env('HF_ENDPOINT'),
     hfToken: env('HF_TOKEN'),
+    serverUrl: env('LATHE_URL'),
+    apiKey: env('LATHE_API_KEY'),
   },
   { stdout: process.stdout, stderr: process.stderr },
 );

@@ -1,11 +1,14 @@
 import { parseArgs } from 'node:util';
 import { CliError, ExitCode } from './cli-error.js';
+import { parseServerCommand, type ServerCommand, type ServerFlags, SERVER_USAGE } from './server-args.js';
 
 export const DTYPES = ['q8', 'fp16', 'fp32', 'q4', 'q4f16'] as const;
 export type Dtype = (typeof DTYPES)[number];
 
 export type Command =
   | { kind: 'help'; text: string }
+  | { kind: 'version' }
+  | ServerCommand
   | {
       kind: 'pull';
       repo: string;
@@ -15,18 +18,23 @@ export type Command =
       name: string;
       task?: string;
       modelsDir?: string;
+      /** Install a new version even when the newest one holds the same commit and files. */
+      force: boolean;
     }
-  | { kind: 'list'; json: boolean; modelsDir?: string }
+  | { kind: 'list'; json: boolean; modelsDir?: string; server: ServerFlags }
   | { kind: 'rm'; name: string; version?: string; modelsDir?: string };
 
 export const USAGE = `usage:
   lathe models pull <owner/repo> [--revision main] [--dtype q8|fp16|fp32|q4|q4f16] [--include glob]...
-                    [--name local-name] [--task task] [--models-dir dir]
-  lathe models list [--json] [--models-dir dir]
+                    [--name local-name] [--task task] [--models-dir dir] [--force]
+  lathe models list [--json] [--models-dir dir] [--url url] [--api-key key]
   lathe models rm <name> [--version n] [--models-dir dir]
+${SERVER_USAGE}
+  lathe --version
 
 environment: LATHE_MODELS_DIR (default ./models), HF_ENDPOINT (default https://huggingface.co),
-HF_TOKEN (for private and gated repositories)`;
+HF_TOKEN (for private and gated repositories), LATHE_URL and LATHE_API_KEY (a running server,
+for models list, files and jobs; --url and --api-key win over them)`;
 
 /** A model name the server can route to and the filesystem can hold: no separators, no dot-dirs. */
 const MODEL_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
@@ -40,7 +48,12 @@ const usage = (message: string) => new CliError(`${message}\n${USAGE}`, ExitCode
 /** `lathe <argv>` as a command; throws a usage error (exit 64) for anything it cannot read. */
 export function parseCommand(argv: readonly string[]): Command {
   if (argv.length === 0 || argv[0] === '--help' || argv[0] === '-h' || argv[0] === 'help') return { kind: 'help', text: USAGE };
+  if (argv[0] === '--version' || argv[0] === '-v' || argv[0] === 'version') {
+    if (argv.length > 1) throw usage(`${argv[0]} takes no arguments`);
+    return { kind: 'version' };
+  }
   const [group, verb, ...rest] = argv;
+  if (group === 'files' || group === 'jobs') return parseServerCommand(group, verb, rest, usage);
   if (group !== 'models') throw usage(`unknown command "${group}"`);
   if (verb === undefined || verb === '--help' || verb === '-h') return { kind: 'help', text: USAGE };
   const parsed = parse(rest, verb);
@@ -49,8 +62,14 @@ export function parseCommand(argv: readonly string[]): Command {
     case 'pull':
       return pullCommand(parsed);
     case 'list':
+      rejectOthers(parsed.values, ['json', 'models-dir', 'url', 'api-key'], 'list');
       if (parsed.positionals.length > 0) throw usage('list takes no arguments');
-      return { kind: 'list', json: parsed.values.json === true, modelsDir: parsed.values['models-dir'] };
+      return {
+        kind: 'list',
+        json: parsed.values.json === true,
+        modelsDir: parsed.values['models-dir'],
+        server: { url: parsed.values.url, apiKey: parsed.values['api-key'] },
+      };
     case 'rm':
     case 'remove':
       return rmCommand(parsed);
@@ -68,6 +87,9 @@ const OPTIONS = {
   'models-dir': { type: 'string' },
   version: { type: 'string' },
   json: { type: 'boolean' },
+  force: { type: 'boolean' },
+  url: { type: 'string' },
+  'api-key': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -82,7 +104,7 @@ function parse(args: string[], verb: string): Parsed {
 }
 
 function pullCommand({ values, positionals }: Parsed): Command {
-  const allowed = ['revision', 'dtype', 'include', 'name', 'task', 'models-dir'];
+  const allowed = ['revision', 'dtype', 'include', 'name', 'task', 'models-dir', 'force'];
   rejectOthers(values, allowed, 'pull');
   if (positionals.length !== 1) throw usage('pull takes one repository, e.g. Xenova/bert-base-uncased');
   const repo = positionals[0]!;
@@ -104,6 +126,7 @@ function pullCommand({ values, positionals }: Parsed): Command {
     name,
     task: values.task,
     modelsDir: values['models-dir'],
+    force: values.force === true,
   };
 }
 

@@ -1,18 +1,22 @@
 import { readFile } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import { type ModelManifest, parseManifest } from '../contracts/model-manifest.js';
-import { resolveWeights } from '../models/model-source.js';
+import { ModelFileMissing, resolveWeights } from '../models/model-source.js';
 import type { ModelStore } from './model-store.js';
 import { treeSize } from './model-store.js';
 import { formatBytes } from './progress.js';
 import type { Origin } from './pulled-manifest.js';
+import { formatTable as formatRows } from './table.js';
 
 export interface ListedVersion {
   version: string;
   task?: string;
   source: string;
-  /** Bytes of the version folder, plus its weights file when that lives elsewhere (npm, LATHE_MODEL_FILES_DIR). */
-  size: number;
+  /**
+   * Bytes of the version folder, plus its weights file when that lives elsewhere (npm,
+   * LATHE_MODEL_FILES_DIR); null when the weights are missing (the server cannot load it).
+   */
+  size: number | null;
   /** Why the server cannot serve it (bad manifest, weights not installed). */
   problem?: string;
 }
@@ -20,9 +24,13 @@ export interface ListedVersion {
 export interface ListedModel {
   name: string;
   versions: ListedVersion[];
+  /** As a running server reports it (GET /v1/models): READY, UNAVAILABLE …; absent without a server. */
+  state?: string;
+  /** `fine-tuning` for a head trained by the server (kept in its database), else `lathe`. */
+  ownedBy?: string;
 }
 
-/** `lathe models list`: every model in the repository, read the way the server reads it. */
+/** `lathe models list`: every model in the repository folder, read the way the server reads it. */
 export async function listModels(store: ModelStore, filesDir?: string): Promise<ListedModel[]> {
   const models: ListedModel[] = [];
   for (const name of await store.names()) {
@@ -46,9 +54,10 @@ async function describeVersion(dir: string, version: string, filesDir?: string):
   try {
     const weights = resolveWeights(manifest, { versionDir: dir, filesDir });
     const outside = relative(dir, weights).startsWith(`..${sep}`) || relative(dir, weights) === '..';
-    if (outside) listed.size += await treeSize(weights);
+    if (outside) listed.size = size + (await treeSize(weights));
   } catch (err) {
     listed.problem = (err as Error).message;
+    if (err instanceof ModelFileMissing) listed.size = null;
   }
   return listed;
 }
@@ -64,16 +73,48 @@ async function sourceOf(manifest: ModelManifest, dir: string): Promise<string> {
   return hf ? `hf:${hf.repo}@${hf.commit.slice(0, 7)} ${source.file}` : `huggingface:${source.huggingface}/${source.file}`;
 }
 
-/** The list as an aligned table: one row per model, its newest version's task and source. */
+/** One model of a running server's GET /v1/models. */
+export interface ServedModel {
+  id: string;
+  owned_by: string;
+  task: string | null;
+  versions: string[];
+  state: string;
+}
+
+/**
+ * Every model the server serves (its folder's and the fine-tuned heads in its database), with
+ * source and size from the local folder where it holds the model; local models the server does
+ * not list come last, in state `not served`.
+ */
+export function mergeServed(local: ListedModel[], served: ServedModel[]): ListedModel[] {
+  const merged = served.map((m): ListedModel => {
+    const here = local.find((l) => l.name === m.id);
+    const source = m.owned_by === 'fine-tuning' ? 'fine-tuned head (server database)' : 'server only';
+    const versions = here?.versions ?? m.versions.map((version) => ({ version, task: m.task ?? undefined, source, size: null }));
+    return { name: m.id, versions, state: m.state, ownedBy: m.owned_by };
+  });
+  const rest = local.filter((l) => !served.some((m) => m.id === l.name)).map((l) => ({ ...l, state: 'not served' }));
+  return [...merged, ...rest];
+}
+
+/** The list as an aligned table: one row per model, its newest version's task and source, and the state when a server answered. */
 export function formatTable(models: ListedModel[]): string {
   if (models.length === 0) return 'no models\n';
-  const rows = [['NAME', 'VERSIONS', 'TASK', 'SOURCE', 'SIZE']];
+  const withState = models.some((m) => m.state !== undefined);
+  const rows = [['NAME', 'VERSIONS', 'TASK', ...(withState ? ['STATE'] : []), 'SOURCE', 'SIZE']];
   for (const m of models) {
     const newest = m.versions.at(-1)!;
-    const size = m.versions.reduce((n, v) => n + v.size, 0);
     const source = newest.problem ? `${newest.source} (${newest.problem})` : newest.source;
-    rows.push([m.name, m.versions.map((v) => v.version).join(','), newest.task ?? '?', source, formatBytes(size)]);
+    const state = withState ? [m.state ?? '-'] : [];
+    rows.push([m.name, m.versions.map((v) => v.version).join(','), newest.task ?? '?', ...state, source, sizeOf(m)]);
   }
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  return rows.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ')).join('\n') + '\n';
+  return formatRows(rows);
+}
+
+/** `missing` when the served (newest) version has no weights; `-` for a fine-tuned head kept in the database. */
+function sizeOf(m: ListedModel): string {
+  if (m.ownedBy === 'fine-tuning' || m.versions.at(-1)!.source === 'server only') return '-';
+  if (m.versions.at(-1)!.size === null) return 'missing';
+  return formatBytes(m.versions.reduce((n, v) => n + (v.size ?? 0), 0));
 }

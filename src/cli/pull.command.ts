@@ -1,4 +1,4 @@
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Command } from './args.js';
 import { CliError, ExitCode } from './cli-error.js';
@@ -28,6 +28,8 @@ export interface PullResult {
   dir: string;
   manifest: Record<string, unknown>;
   origin: Origin;
+  /** The newest version already held this commit's files: nothing was downloaded or installed. */
+  upToDate: boolean;
 }
 
 /** `lathe models pull`: list, download and verify into staging, describe, then install in one rename. */
@@ -37,6 +39,8 @@ export async function pull(cmd: PullCommand, deps: PullDeps): Promise<PullResult
   const siblings = selection.files.map((f) => info.siblings.find((s) => s.rfilename === f)!);
   const total = siblings.reduce((n, s) => n + (s.lfs?.size ?? s.size ?? 0), 0);
   deps.log(`${cmd.repo} ${cmd.revision} is commit ${info.sha}: ${siblings.length} files, ${formatBytes(total)}`);
+  const installed = cmd.force ? undefined : await installedCopy(cmd, info.sha, siblings, deps.store);
+  if (installed) return installed;
   await deps.store.prepare();
   const hashes = new Map<string, FileHashes>();
   for (const sibling of siblings) {
@@ -56,10 +60,36 @@ export async function pull(cmd: PullCommand, deps: PullDeps): Promise<PullResult
     await writeFile(join(build, 'origin.json'), `${JSON.stringify(origin, null, 2)}\n`);
     const version = await deps.store.install(cmd.name, build);
     await deps.store.dropBlobs(new Set(siblings.map((s) => blobKey(s, info.sha))));
-    return { name: cmd.name, version, dir: join(deps.store.root, cmd.name, version), manifest, origin };
+    return { name: cmd.name, version, dir: join(deps.store.root, cmd.name, version), manifest, origin, upToDate: false };
   } catch (err) {
     await deps.store.discard(build);
     throw err;
+  }
+}
+
+/**
+ * The newest installed version of the model when it already holds exactly what this pull would
+ * install: the same repository, commit, dtype and files (each present at its size), and the same task.
+ */
+async function installedCopy(cmd: PullCommand, commit: string, siblings: HubSibling[], store: ModelStore): Promise<PullResult | undefined> {
+  const version = (await store.versions(cmd.name)).at(-1);
+  if (version === undefined) return undefined;
+  const dir = join(store.root, cmd.name, String(version));
+  try {
+    const origin = JSON.parse(await readFile(join(dir, 'origin.json'), 'utf8')) as Origin;
+    const manifest = JSON.parse(await readFile(join(dir, 'model.json'), 'utf8')) as Record<string, unknown>;
+    const same =
+      origin.huggingface.repo === cmd.repo &&
+      origin.huggingface.commit === commit &&
+      origin.dtype === cmd.dtype &&
+      (cmd.task === undefined || manifest.task === cmd.task) &&
+      origin.files.length === siblings.length &&
+      siblings.every((s) => origin.files.some((f) => f.path === s.rfilename));
+    if (!same) return undefined;
+    for (const file of origin.files) if ((await stat(join(dir, HF_FOLDER, file.path))).size !== file.size) return undefined;
+    return { name: cmd.name, version: String(version), dir, manifest, origin, upToDate: true };
+  } catch {
+    return undefined;
   }
 }
 

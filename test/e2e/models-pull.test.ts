@@ -106,6 +106,37 @@ describe('lathe models pull | list | rm', () => {
     assert.deepEqual(await files(join(dir, '.staging')), [], 'staging is left empty');
   });
 
+  it('says a model is up to date when its newest version holds the same commit and files, and downloads nothing', async () => {
+    const dir = await newModelsDir();
+    assert.equal((await lathe(hub, dir, ['models', 'pull', REPO, '--name', 'tiny'])).code, 0);
+    const before = hub.requests.length;
+    const again = await lathe(hub, dir, ['models', 'pull', REPO, '--name', 'tiny']);
+    const short = hub.commitOf(REPO).slice(0, 7);
+    assert.deepEqual([again.code, again.stdout], [0, `tiny version 1 is up to date with ${REPO}@${short} (main); nothing to pull\n`]);
+    assert.deepEqual(
+      hub.requests.slice(before).map((r) => r.url),
+      [`/api/models/${REPO}/revision/main?blobs=true`],
+      'only the listing was asked for',
+    );
+    assert.deepEqual(await readdir(join(dir, 'tiny')), ['1']);
+    // Another dtype is other files: a new version. A weights file gone from the newest: pulled again.
+    const fp32 = await lathe(hub, dir, ['models', 'pull', REPO, '--name', 'tiny', '--dtype', 'fp32']);
+    assert.match(fp32.stdout, new RegExp(`^pulled ${REPO}@${short} as tiny version 2 \\(text-classification, \\d files\\)`));
+    assert.deepEqual((await readdir(join(dir, 'tiny'))).sort(), ['1', '2']);
+    await rm(join(dir, 'tiny', '2', 'hf', 'onnx', 'model.onnx'));
+    const broken = (await lathe(hub, dir, ['models', 'list'])).stdout;
+    assert.match(broken, /^tiny +1,2 +text-classification +hf:\S+ onnx\/model.onnx \(weights file \S+ does not exist\) +missing$/m);
+    const listed = JSON.parse((await lathe(hub, dir, ['models', 'list', '--json'])).stdout) as Array<{
+      versions: Array<{ size: number | null }>;
+    }>;
+    assert.equal(listed[0]!.versions[1]!.size, null);
+    assert.ok(listed[0]!.versions[0]!.size! > 0);
+    const repaired = await lathe(hub, dir, ['models', 'pull', REPO, '--name', 'tiny', '--dtype', 'fp32']);
+    assert.match(repaired.stdout, / as tiny version 3 /);
+    const table = (await lathe(hub, dir, ['models', 'list'])).stdout;
+    assert.match(table, /^tiny +1,2,3 +text-classification +hf:\S+ onnx\/model.onnx +\d+\.\d kB$/m);
+  });
+
   it('as the built `lathe` bin in a child process, pulls a model that the server then serves', async () => {
     const dir = await newModelsDir();
     // Its own temp and home folders: reading the model's signature starts ONNX Runtime, whose
@@ -266,7 +297,8 @@ describe('lathe models pull | list | rm', () => {
 
   it('lists models with their versions, task, source and size, and removes versions and models', async () => {
     const dir = await newModelsDir();
-    for (let i = 0; i < 2; i += 1) assert.equal((await lathe(hub, dir, ['models', 'pull', REPO, '--name', 'tiny'])).code, 0);
+    assert.equal((await lathe(hub, dir, ['models', 'pull', REPO, '--name', 'tiny'])).code, 0);
+    assert.equal((await lathe(hub, dir, ['models', 'pull', REPO, '--name', 'tiny', '--force'])).code, 0);
     assert.equal((await lathe(hub, dir, ['models', 'pull', REPO, '--name', 'tiny32', '--dtype', 'fp32'])).code, 0);
     const short = hub.commitOf(REPO).slice(0, 7);
     const table = (await lathe(hub, dir, ['models', 'list'])).stdout.split('\n');
