@@ -38,9 +38,10 @@ export function encodeTexts(
     maxLength: number;
     truncate: boolean;
     /** Index of the first input in its request, for messages. */ offset?: number;
+    /** Which end truncation cuts; default the right. */ from?: 'left' | 'right';
   },
 ): number[][] {
-  const { model, maxLength, truncate, offset = 0 } = limits;
+  const { model, maxLength, truncate, offset = 0, from = 'right' } = limits;
   return inputs.map((input, k) => {
     const i = offset + k;
     const ids = typeof input === 'string' ? tokenizer.encode(input) : [...input];
@@ -51,11 +52,20 @@ export function encodeTexts(
         `input ${i} has ${ids.length} tokens; model "${model}" takes at most ${maxLength} (send "truncate": true to cut it)`,
       );
     }
-    // Keep the closing special token (e.g. [SEP]) when the tokenizer added one.
-    const last = ids.at(-1)!;
-    const closes = typeof input === 'string' && tokenizer.all_special_ids.includes(last);
-    return closes ? [...ids.slice(0, maxLength - 1), last] : ids.slice(0, maxLength);
+    // Keep the special tokens the tokenizer added at either end (e.g. [CLS] and [SEP]).
+    const special = typeof input === 'string' ? tokenizer.all_special_ids : [];
+    return truncateIds(ids, maxLength, from, special.includes(ids[0]!), special.includes(ids.at(-1)!));
   });
+}
+
+/** `ids` cut to `maxLength` from one end, keeping an opening and a closing special token in place. */
+export function truncateIds(ids: readonly number[], maxLength: number, from: 'left' | 'right', opens: boolean, closes: boolean): number[] {
+  const head = opens && from === 'left' ? 1 : 0;
+  const tail = closes ? 1 : 0;
+  const body = ids.slice(head, ids.length - tail);
+  const keep = Math.max(0, maxLength - head - tail);
+  const kept = from === 'left' ? body.slice(body.length - keep) : body.slice(0, keep);
+  return [...ids.slice(0, head), ...kept, ...ids.slice(ids.length - tail)];
 }
 
 /** Token-array inputs must use ids the tokenizer knows (below `vocabularySize`): 400 otherwise. */
@@ -88,6 +98,8 @@ export function padIds(
   padId: number,
   maxLength: number,
   model: string,
+  /** Segment ids per row (text pairs); default all 0. */
+  typeIds?: readonly (readonly number[])[],
 ): PaddedBatch {
   const rows = ids.length;
   let longest = 1;
@@ -95,11 +107,13 @@ export function padIds(
   const seqLength = Math.min(Math.max(longest, Math.ceil(longest / LENGTH_BUCKET) * LENGTH_BUCKET), Math.max(longest, maxLength));
   const inputIds = new BigInt64Array(rows * seqLength).fill(BigInt(padId));
   const mask = new BigInt64Array(rows * seqLength);
+  const types = new BigInt64Array(rows * seqLength);
   for (let r = 0; r < rows; r += 1) {
     const row = ids[r]!;
     for (let c = 0; c < row.length; c += 1) {
       inputIds[r * seqLength + c] = BigInt(row[c]!);
       mask[r * seqLength + c] = 1n;
+      types[r * seqLength + c] = BigInt(typeIds?.[r]?.[c] ?? 0);
     }
   }
   const shape = [rows, seqLength];
@@ -108,7 +122,7 @@ export function padIds(
     let tensor: Tensor;
     if (name === 'input_ids') tensor = { datatype: 'INT64', shape, data: inputIds };
     else if (name === 'attention_mask') tensor = { datatype: 'INT64', shape, data: mask };
-    else if (name === 'token_type_ids') tensor = { datatype: 'INT64', shape, data: new BigInt64Array(rows * seqLength) };
+    else if (name === 'token_type_ids') tensor = { datatype: 'INT64', shape, data: types };
     else throw new AppError(ErrorCode.ModelLoadFailed, `model "${model}" has an input "${name}" the text routes cannot fill`);
     inputs[name] = tensor;
   }

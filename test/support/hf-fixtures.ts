@@ -137,7 +137,7 @@ export const BERT_DIMS: Omit<BertDims, 'vocab'> = {
 };
 
 /** Seeded weights: uniform, scaled so that attention is far from uniform and logits spread over labels. */
-export function bertWeights(seed: number, vocab: number): BertWeights {
+export function bertWeights(seed: number, vocab: number, classes = SENTIMENT_LABELS.length): BertWeights {
   const dims: BertDims = { ...BERT_DIMS, vocab };
   const h = dims.hidden;
   const rand = random(seed);
@@ -164,7 +164,7 @@ export function bertWeights(seed: number, vocab: number): BertWeights {
     output: denseLayer(dims.intermediate, h),
     outputNorm: norm(),
     pooler: denseLayer(h, h),
-    classifier: denseLayer(h, SENTIMENT_LABELS.length, 3),
+    classifier: denseLayer(h, classes, 3),
     tagger: denseLayer(h, NER_LABELS.length, 3),
   };
   weights.tagger.b[0]! += O_BIAS;
@@ -361,4 +361,24 @@ export async function writeBertFixtures(root: string, seed = 1): Promise<BertFix
   }
   const [encoder, classifier, tagger] = models.map((m) => m.fixture) as [Fixture, Fixture, Fixture];
   return { encoder, classifier, tagger, weights, tokenizer };
+}
+
+/** A cross-encoder's one label, as sentence-transformers' CrossEncoder exports name it. */
+export const CROSS_ENCODER_LABELS = ['LABEL_0'];
+
+/**
+ * A cross-encoder (a re-ranker) in the Hub layout: BertForSequenceClassification with one label,
+ * scoring a (query, passage) pair given as the tokenizer's pair template (segment ids 0 and 1).
+ */
+export async function writeCrossEncoderFixture(dir: string, seed = 3): Promise<{ dir: string; weights: BertWeights }> {
+  const vocabulary = bertVocabulary();
+  const weights = bertWeights(seed, vocabulary.length, CROSS_ENCODER_LABELS.length);
+  await writeModel(dir, {
+    'config.json': JSON.stringify(bertConfig(weights, 'BertForSequenceClassification', CROSS_ENCODER_LABELS), null, 2),
+    'tokenizer.json': JSON.stringify(bertTokenizerJson(vocabulary)),
+    'tokenizer_config.json': JSON.stringify(TOKENIZER_CONFIG, null, 2),
+    'vocab.txt': `${vocabulary.join('\n')}\n`,
+    'onnx/model.onnx': encodeModel(bertGraph(weights, 'sequence')),
+  });
+  return { dir, weights };
 }

@@ -1,0 +1,141 @@
+import { Body, Controller, Get, Headers, HttpCode, Param, Post, Res } from '@nestjs/common';
+import { ApiTags } from '@nestjs/swagger';
+import type { FastifyReply } from 'fastify';
+import { ApiEndpoint } from '../common/openapi/api-endpoint.decorator.js';
+import { TaskTrace } from '../tasks/task-models.service.js';
+import { teiRoute } from './tei-routes.js';
+import { TeiService } from './tei.service.js';
+
+type TeiCall = (model: string, body: unknown, trace: TaskTrace) => Promise<unknown>;
+
+/** Answers one TEI call with the task headers every inference response carries. */
+async function answer(reply: FastifyReply, call: TeiCall, model: string, body: unknown): Promise<unknown> {
+  const trace = new TaskTrace();
+  const result = await call(model, body, trace);
+  reply.headers(trace.headers());
+  return result;
+}
+
+/** TEI's routes at the root, as a TEI server has them: the X-Model header's model, else LATHE_TEI_MODEL. */
+@ApiTags('Text Embeddings Inference')
+@Controller()
+export class TeiController {
+  constructor(private readonly tei: TeiService) {}
+
+  @Post('embed')
+  @HttpCode(200)
+  @ApiEndpoint(teiRoute('embed', 'root'))
+  teiEmbed(@Headers('x-model') m: string, @Body() body: unknown, @Res({ passthrough: true }) reply: FastifyReply) {
+    return answer(reply, (n, b, t) => this.tei.embed(n, b, t), this.tei.modelFor(m), body);
+  }
+
+  @Post('embed_all')
+  @HttpCode(200)
+  @ApiEndpoint(teiRoute('embedAll', 'root'))
+  teiEmbedAll(@Headers('x-model') m: string, @Body() body: unknown, @Res({ passthrough: true }) reply: FastifyReply) {
+    return answer(reply, (n, b, t) => this.tei.embedAll(n, b, t), this.tei.modelFor(m), body);
+  }
+
+  @Post('embed_sparse')
+  @HttpCode(200)
+  @ApiEndpoint(teiRoute('embedSparse', 'root'))
+  teiEmbedSparse(@Headers('x-model') m: string, @Body() body: unknown, @Res({ passthrough: true }) reply: FastifyReply) {
+    return answer(reply, (n, b, t) => this.tei.embedSparse(n, b, t), this.tei.modelFor(m), body);
+  }
+
+  @Post('rerank')
+  @HttpCode(200)
+  @ApiEndpoint(teiRoute('rerank', 'root'))
+  teiRerank(@Headers('x-model') m: string, @Body() body: unknown, @Res({ passthrough: true }) reply: FastifyReply) {
+    return answer(reply, (n, b, t) => this.tei.rerank(n, b, t), this.tei.modelFor(m), body);
+  }
+
+  @Post('predict')
+  @HttpCode(200)
+  @ApiEndpoint(teiRoute('predict', 'root'))
+  teiPredict(@Headers('x-model') m: string, @Body() body: unknown, @Res({ passthrough: true }) reply: FastifyReply) {
+    return answer(reply, (n, b, t) => this.tei.predict(n, b, t), this.tei.modelFor(m), body);
+  }
+
+  @Post('tokenize')
+  @HttpCode(200)
+  @ApiEndpoint(teiRoute('tokenize', 'root'))
+  teiTokenize(@Headers('x-model') m: string, @Body() body: unknown, @Res({ passthrough: true }) reply: FastifyReply) {
+    return answer(reply, (n, b, t) => this.tei.tokenize(n, b, t), this.tei.modelFor(m), body);
+  }
+
+  @Post('decode')
+  @HttpCode(200)
+  @ApiEndpoint(teiRoute('decode', 'root'))
+  teiDecode(@Headers('x-model') m: string, @Body() body: unknown, @Res({ passthrough: true }) reply: FastifyReply) {
+    return answer(reply, (n, b, t) => this.tei.decode(n, b, t), this.tei.modelFor(m), body);
+  }
+
+  @Get('info')
+  @ApiEndpoint(teiRoute('info', 'root'))
+  teiInfo(@Headers('x-model') m: string, @Res({ passthrough: true }) reply: FastifyReply) {
+    return answer(reply, (n, _b, t) => this.tei.info(n, t), this.tei.modelFor(m), undefined);
+  }
+}
+
+/** TEI's routes under /tei/{model}/: a TEI client's base URL names the model. */
+@ApiTags('Text Embeddings Inference')
+@Controller('tei/:model')
+export class TeiModelController {
+  constructor(private readonly tei: TeiService) {}
+
+  @Post('embed')
+  @HttpCode(200)
+  @ApiEndpoint(teiRoute('embed', 'model'))
+  teiModelEmbed(@Param('model') m: string, @Body() body: unknown, @Res({ passthrough: true }) reply: FastifyReply) {
+    return answer(reply, (n, b, t) => this.tei.embed(n, b, t), m, body);
+  }
+
+  @Post('embed_all')
+  @HttpCode(200)
+  @ApiEndpoint(teiRoute('embedAll', 'model'))
+  teiModelEmbedAll(@Param('model') m: string, @Body() body: unknown, @Res({ passthrough: true }) reply: FastifyReply) {
+    return answer(reply, (n, b, t) => this.tei.embedAll(n, b, t), m, body);
+  }
+
+  @Post('embed_sparse')
+  @HttpCode(200)
+  @ApiEndpoint(teiRoute('embedSparse', 'model'))
+  teiModelEmbedSparse(@Param('model') m: string, @Body() body: unknown, @Res({ passthrough: true }) reply: FastifyReply) {
+    return answer(reply, (n, b, t) => this.tei.embedSparse(n, b, t), m, body);
+  }
+
+  @Post('rerank')
+  @HttpCode(200)
+  @ApiEndpoint(teiRoute('rerank', 'model'))
+  teiModelRerank(@Param('model') m: string, @Body() body: unknown, @Res({ passthrough: true }) reply: FastifyReply) {
+    return answer(reply, (n, b, t) => this.tei.rerank(n, b, t), m, body);
+  }
+
+  @Post('predict')
+  @HttpCode(200)
+  @ApiEndpoint(teiRoute('predict', 'model'))
+  teiModelPredict(@Param('model') m: string, @Body() body: unknown, @Res({ passthrough: true }) reply: FastifyReply) {
+    return answer(reply, (n, b, t) => this.tei.predict(n, b, t), m, body);
+  }
+
+  @Post('tokenize')
+  @HttpCode(200)
+  @ApiEndpoint(teiRoute('tokenize', 'model'))
+  teiModelTokenize(@Param('model') m: string, @Body() body: unknown, @Res({ passthrough: true }) reply: FastifyReply) {
+    return answer(reply, (n, b, t) => this.tei.tokenize(n, b, t), m, body);
+  }
+
+  @Post('decode')
+  @HttpCode(200)
+  @ApiEndpoint(teiRoute('decode', 'model'))
+  teiModelDecode(@Param('model') m: string, @Body() body: unknown, @Res({ passthrough: true }) reply: FastifyReply) {
+    return answer(reply, (n, b, t) => this.tei.decode(n, b, t), m, body);
+  }
+
+  @Get('info')
+  @ApiEndpoint(teiRoute('info', 'model'))
+  teiModelInfo(@Param('model') m: string, @Res({ passthrough: true }) reply: FastifyReply) {
+    return answer(reply, (n, _b, t) => this.tei.info(n, t), m, undefined);
+  }
+}
