@@ -77,4 +77,11 @@ export const teiDecodeRequest = z
   })
   .strict();
 
-export const teiModelParams = z.object({ model: z.string().min(1).max(200).meta({ example: 'bert-mini' }) });
+/** The model in the path (/tei/{model}/...), with an example model that serves the route. */
+export const teiModelParams = (example: string) => z.object({ model: z.string().min(1).max(200).meta({ example }) });
+
+/** The model of a root route: `?model=`, else the X-Model header, else LATHE_TEI_MODEL. */
+export const teiModelQuery = (example: string) =>
+  z.object({
+    model: z.string().min(1).max(200).optional().describe('the model; else the X-Model header, else LATHE_TEI_MODEL').meta({ example }),
+  });

@@ -1,4 +1,4 @@
-import { Body, Controller, Get, Headers, HttpCode, Param, Post, Res } from '@nestjs/common';
+import { Body, Controller, Get, Headers, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
 import { ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { ApiEndpoint } from '../common/openapi/api-endpoint.decorator.js';
@@ -16,7 +16,7 @@ async function answer(reply: FastifyReply, call: TeiCall, model: string, body: u
   return result;
 }
 
-/** TEI's routes at the root, as a TEI server has them: the X-Model header's model, else LATHE_TEI_MODEL. */
+/** TEI's routes at the root, as a TEI server has them: the model of `?model=`, else the X-Model header's, else LATHE_TEI_MODEL. */
 @ApiTags('Text Embeddings Inference')
 @Controller()
 export class TeiController {
@@ -25,56 +25,56 @@ export class TeiController {
   @Post('embed')
   @HttpCode(200)
   @ApiEndpoint(teiRoute('embed', 'root'))
-  teiEmbed(@Headers('x-model') m: string, @Body() body: unknown, @Res({ passthrough: true }) reply: FastifyReply) {
-    return answer(reply, (n, b, t) => this.tei.embed(n, b, t), this.tei.modelFor(m), body);
+  teiEmbed(@Query() q: { model?: string }, @Headers('x-model') m: string, @Body() body: unknown, @Res({ passthrough: true }) reply: FastifyReply) {
+    return answer(reply, (n, b, t) => this.tei.embed(n, b, t), this.tei.modelFor(q, m), body);
   }
 
   @Post('embed_all')
   @HttpCode(200)
   @ApiEndpoint(teiRoute('embedAll', 'root'))
-  teiEmbedAll(@Headers('x-model') m: string, @Body() body: unknown, @Res({ passthrough: true }) reply: FastifyReply) {
-    return answer(reply, (n, b, t) => this.tei.embedAll(n, b, t), this.tei.modelFor(m), body);
+  teiEmbedAll(@Query() q: { model?: string }, @Headers('x-model') m: string, @Body() body: unknown, @Res({ passthrough: true }) reply: FastifyReply) {
+    return answer(reply, (n, b, t) => this.tei.embedAll(n, b, t), this.tei.modelFor(q, m), body);
   }
 
   @Post('embed_sparse')
   @HttpCode(200)
   @ApiEndpoint(teiRoute('embedSparse', 'root'))
-  teiEmbedSparse(@Headers('x-model') m: string, @Body() body: unknown, @Res({ passthrough: true }) reply: FastifyReply) {
-    return answer(reply, (n, b, t) => this.tei.embedSparse(n, b, t), this.tei.modelFor(m), body);
+  teiEmbedSparse(@Query() q: { model?: string }, @Headers('x-model') m: string, @Body() body: unknown, @Res({ passthrough: true }) reply: FastifyReply) {
+    return answer(reply, (n, b, t) => this.tei.embedSparse(n, b, t), this.tei.modelFor(q, m), body);
   }
 
   @Post('rerank')
   @HttpCode(200)
   @ApiEndpoint(teiRoute('rerank', 'root'))
-  teiRerank(@Headers('x-model') m: string, @Body() body: unknown, @Res({ passthrough: true }) reply: FastifyReply) {
-    return answer(reply, (n, b, t) => this.tei.rerank(n, b, t), this.tei.modelFor(m), body);
+  teiRerank(@Query() q: { model?: string }, @Headers('x-model') m: string, @Body() body: unknown, @Res({ passthrough: true }) reply: FastifyReply) {
+    return answer(reply, (n, b, t) => this.tei.rerank(n, b, t), this.tei.modelFor(q, m), body);
   }
 
   @Post('predict')
   @HttpCode(200)
   @ApiEndpoint(teiRoute('predict', 'root'))
-  teiPredict(@Headers('x-model') m: string, @Body() body: unknown, @Res({ passthrough: true }) reply: FastifyReply) {
-    return answer(reply, (n, b, t) => this.tei.predict(n, b, t), this.tei.modelFor(m), body);
+  teiPredict(@Query() q: { model?: string }, @Headers('x-model') m: string, @Body() body: unknown, @Res({ passthrough: true }) reply: FastifyReply) {
+    return answer(reply, (n, b, t) => this.tei.predict(n, b, t), this.tei.modelFor(q, m), body);
   }
 
   @Post('tokenize')
   @HttpCode(200)
   @ApiEndpoint(teiRoute('tokenize', 'root'))
-  teiTokenize(@Headers('x-model') m: string, @Body() body: unknown, @Res({ passthrough: true }) reply: FastifyReply) {
-    return answer(reply, (n, b, t) => this.tei.tokenize(n, b, t), this.tei.modelFor(m), body);
+  teiTokenize(@Query() q: { model?: string }, @Headers('x-model') m: string, @Body() body: unknown, @Res({ passthrough: true }) reply: FastifyReply) {
+    return answer(reply, (n, b, t) => this.tei.tokenize(n, b, t), this.tei.modelFor(q, m), body);
   }
 
   @Post('decode')
   @HttpCode(200)
   @ApiEndpoint(teiRoute('decode', 'root'))
-  teiDecode(@Headers('x-model') m: string, @Body() body: unknown, @Res({ passthrough: true }) reply: FastifyReply) {
-    return answer(reply, (n, b, t) => this.tei.decode(n, b, t), this.tei.modelFor(m), body);
+  teiDecode(@Query() q: { model?: string }, @Headers('x-model') m: string, @Body() body: unknown, @Res({ passthrough: true }) reply: FastifyReply) {
+    return answer(reply, (n, b, t) => this.tei.decode(n, b, t), this.tei.modelFor(q, m), body);
   }
 
   @Get('info')
   @ApiEndpoint(teiRoute('info', 'root'))
-  teiInfo(@Headers('x-model') m: string, @Res({ passthrough: true }) reply: FastifyReply) {
-    return answer(reply, (n, _b, t) => this.tei.info(n, t), this.tei.modelFor(m), undefined);
+  teiInfo(@Query() q: { model?: string }, @Headers('x-model') m: string, @Res({ passthrough: true }) reply: FastifyReply) {
+    return answer(reply, (n, _b, t) => this.tei.info(n, t), this.tei.modelFor(q, m), undefined);
   }
 }
 

@@ -62,14 +62,14 @@ export class TeiService {
     this.pairs = new TeiPairs(tasks);
   }
 
-  /** The model a root TEI route serves: the X-Model header's, else LATHE_TEI_MODEL. */
-  modelFor(header: string | string[] | undefined): string {
-    const named = (Array.isArray(header) ? header[0] : header)?.trim();
+  /** The model a root TEI route serves: the `?model=` query's, else the X-Model header's, else LATHE_TEI_MODEL. */
+  modelFor(query: { model?: string }, header: string | string[] | undefined): string {
+    const named = query.model ?? (Array.isArray(header) ? header[0] : header)?.trim();
     const model = named || this.config.models.teiModel;
     if (!model) {
       throw new AppError(
         ErrorCode.ValidationFailed,
-        'no model named: send the X-Model header, use /tei/{model}/..., or set LATHE_TEI_MODEL on the server',
+        'no model named: add ?model=NAME, send the X-Model header, use /tei/{model}/..., or set LATHE_TEI_MODEL on the server',
       );
     }
     return model;
@@ -128,14 +128,25 @@ export class TeiService {
     return results;
   }
 
-  /** /embed_sparse: only SPLADE models give sparse vectors; Lathe serves none, so a known model is refused clearly. */
-  async embedSparse(name: string, body: unknown, trace: TaskTrace): Promise<never> {
-    validate(teiEmbedAllRequest, body);
+  /** /embed_sparse: a SPLADE model's vector (pooling "splade") as its non-zero entries; other models are refused. */
+  async embedSparse(name: string, body: unknown, trace: TaskTrace): Promise<Array<Array<{ index: number; value: number }>>> {
+    const r = validate(teiEmbedAllRequest, body);
+    const { inputs } = readTextInputs(r.inputs, 'inputs', TEI_MAX_CLIENT_BATCH, true);
     const model = await this.text.get(name, TEXT_TASKS, trace);
-    throw new AppError(
-      ErrorCode.ValidationFailed,
-      `model "${name}" (${model.manifest.task}) gives no sparse embeddings: /embed_sparse needs a SPLADE model, which Lathe does not serve; use /embed`,
-    );
+    if (!EMBED_TASKS.includes(model.manifest.task as never) || model.params.pooling !== 'splade') {
+      throw new AppError(
+        ErrorCode.ValidationFailed,
+        `model "${name}" gives no sparse embeddings: /embed_sparse needs a SPLADE model (a masked-LM whose manifest says "pooling": "splade"); use /embed`,
+      );
+    }
+    const texts = await this.prompted(model, inputs, r.prompt_name);
+    const options = { truncateFrom: r.truncation_direction, normalize: false };
+    const { vectors } = await this.text.embed(model, texts, r.truncate ?? false, trace, options);
+    return vectors.map((v) => {
+      const entries: Array<{ index: number; value: number }> = [];
+      v.forEach((value, index) => value > 0 && entries.push({ index, value }));
+      return entries;
+    });
   }
 
   /** /rerank: a cross-encoder (a one-label sequence classifier) scores (query, text) pairs, best first. */

@@ -11,8 +11,11 @@ import type { PreTrainedTokenizer } from './hf-tokenizer.js';
 import type { NamedTensors, Tensor } from '../contracts/tensor.js';
 
 export const textParameters = z.object({
-  /** How token vectors become one: mean over the attention mask, the first token, or none (the model pools). */
-  pooling: z.enum(['mean', 'cls', 'none']).default('mean'),
+  /**
+   * How token vectors become one: mean over the attention mask, the first token, none (the model
+   * pools), or splade (a masked-LM's logits: max over tokens of log(1 + relu), a sparse vector).
+   */
+  pooling: z.enum(['mean', 'cls', 'none', 'splade']).default('mean'),
   normalize: z.boolean().default(true),
   /** The output to read; default the manifest's first. */
   output: z.string().min(1).optional(),
@@ -131,8 +134,8 @@ export function padIds(
 
 /**
  * One vector per row, rows × width values in one array: the model's own pooled output ([rows,
- * width], or pooling "none"), the first token ("cls"), or the mean over each row's real tokens.
- * L2-normalised when `normalize`.
+ * width], or pooling "none"), the first token ("cls"), the mean over each row's real tokens, or
+ * SPLADE's max of log(1 + relu) over them ("splade"). L2-normalised when `normalize`.
  */
 export function poolRows(output: Tensor, lengths: readonly number[], pooling: TextParameters['pooling'], normalize: boolean): Float32Array {
   const data = output.data as Float32Array;
@@ -145,7 +148,15 @@ export function poolRows(output: Tensor, lengths: readonly number[], pooling: Te
     const at = r * width;
     if (pooled) out.set(data.subarray(r * width, (r + 1) * width), at);
     else if (pooling === 'cls') out.set(data.subarray(r * seqLength * width, r * seqLength * width + width), at);
-    else {
+    else if (pooling === 'splade') {
+      // SPLADE: log(1 + relu(x)) is 0 for x <= 0, so 0 is the max's floor.
+      const start = r * seqLength * width;
+      for (let t = 0; t < lengths[r]!; t += 1)
+        for (let k = 0; k < width; k += 1) {
+          const x = data[start + t * width + k]!;
+          if (x > 0) out[at + k] = Math.max(out[at + k]!, Math.log1p(x));
+        }
+    } else {
       const n = lengths[r]!;
       const start = r * seqLength * width;
       for (let t = 0; t < n; t += 1) for (let k = 0; k < width; k += 1) out[at + k]! += data[start + t * width + k]!;

@@ -18,7 +18,9 @@ import {
   SENTIMENT_LABELS,
   writeBertFixtures,
   writeCrossEncoderFixture,
+  writeSpladeFixture,
 } from '../support/hf-fixtures.js';
+import { spladeManifest } from '../support/example-models.js';
 import { bertEncoder, bertSequenceLogits, softmax, wordPieceEncode } from '../support/hf-reference.js';
 import { writeManifest } from '../support/models.js';
 import { makeTempDir } from '../support/processes.js';
@@ -56,12 +58,14 @@ describe("text-embeddings-inference's routes (TEI's OpenAPI bodies)", () => {
   let root: string;
   let fx: BertFixtures;
   let reranker: { dir: string };
+  let splade: Awaited<ReturnType<typeof writeSpladeFixture>>;
   let t: TestApp;
 
   before(async () => {
     root = await makeTempDir('lathe-tei-');
     fx = await writeBertFixtures(root);
     reranker = await writeCrossEncoderFixture(join(root, 'cross-encoder'));
+    splade = await writeSpladeFixture(join(root, 'splade'));
     // sentence-transformers' prompts, as a model that has them ships them.
     await writeFile(
       join(fx.encoder.dir, 'config_sentence_transformers.json'),
@@ -89,6 +93,7 @@ describe("text-embeddings-inference's routes (TEI's OpenAPI bodies)", () => {
       source: { huggingface: reranker.dir, file: 'onnx/model.onnx' },
       outputs: [{ name: 'logits', datatype: 'FP32', shape: [1] }],
     });
+    await writeManifest(models, 'splade', spladeManifest(splade.dir, splade.decoder.out));
     t = await startTestApp({ LATHE_MODELS_DIR: models, LATHE_TEI_MODEL: 'bert-mini' });
   });
   after(async () => {
@@ -149,7 +154,7 @@ describe("text-embeddings-inference's routes (TEI's OpenAPI bodies)", () => {
     close(left.body[0], kept([full[0]!, ...full.slice(full.length - MAX_POSITIONS + 1)]), 'left');
   });
 
-  it("/embed_all: every token's vector; /embed_sparse: refused for a dense model", async () => {
+  it("/embed_all: every token's vector", async () => {
     const res = await post('/tei/bert-mini/embed_all', { inputs: TEXTS });
     assert.equal(res.status, 200, JSON.stringify(res.body));
     TEXTS.forEach((text, i) => {
@@ -157,11 +162,45 @@ describe("text-embeddings-inference's routes (TEI's OpenAPI bodies)", () => {
       assert.equal(res.body[i].length, expected.length);
       close(res.body[i].flat(), expected.flat(), `tokens of inputs[${i}]`);
     });
+  });
+
+  it("/embed_sparse: a SPLADE model's non-zero entries, max over tokens of log(1 + relu(logits)); a dense model is refused", async () => {
+    const { decoder } = splade;
+    const reference = (text: string) => {
+      const hidden = bertEncoder(splade.weights, ids(text));
+      const pooled = new Array<number>(decoder.out).fill(0);
+      for (const row of hidden)
+        for (let k = 0; k < decoder.out; k += 1) {
+          let x = decoder.b[k]!;
+          for (let i = 0; i < decoder.in; i += 1) x += row[i]! * decoder.w[i * decoder.out + k]!;
+          pooled[k] = Math.max(pooled[k]!, Math.log1p(Math.max(0, x)));
+        }
+      return pooled;
+    };
+    const res = await post('/tei/splade/embed_sparse', { inputs: TEXTS });
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    TEXTS.forEach((text, i) => {
+      const expected = reference(text);
+      const entries = res.body[i] as Array<{ index: number; value: number }>;
+      const nonZero = expected.flatMap((value, index) => (value > TOLERANCE ? [index] : []));
+      // Sparse indeed: most of the vocabulary is 0.
+      assert.ok(nonZero.length > 3 && nonZero.length < decoder.out / 2, `${nonZero.length} of ${decoder.out} entries`);
+      const dense = new Array<number>(decoder.out).fill(0);
+      for (const e of entries) {
+        assert.deepEqual(Object.keys(e), ['index', 'value']);
+        assert.ok(e.value > 0);
+        dense[e.index] = e.value;
+      }
+      close(dense, expected, `sparse vector of inputs[${i}]`);
+    });
+    // /embed on the same model gives the dense form of the same vector.
+    const dense = await post('/embed?model=splade', { inputs: TEXTS[0], normalize: false });
+    close(dense.body[0], reference(TEXTS[0]!), 'dense splade');
     expectTeiError(
       await post('/tei/bert-mini/embed_sparse', { inputs: 'x' }),
       400,
       'Validation',
-      'model "bert-mini" (feature-extraction) gives no sparse embeddings: /embed_sparse needs a SPLADE model, which Lathe does not serve; use /embed',
+      'model "bert-mini" gives no sparse embeddings: /embed_sparse needs a SPLADE model (a masked-LM whose manifest says "pooling": "splade"); use /embed',
     );
   });
 
