@@ -10,8 +10,7 @@ import { classifyRequest, TextClassifyService, tokensRequest } from './text-clas
 import { isHfFeatureBody, type ModelQuery, modelQuery } from './hf-inference.js';
 import { TeiService } from './tei.service.js';
 
-const HF_NOTE =
-  'Hugging Face Inference bodies are taken too (`@huggingface/inference` pointed at this URL with `?model=NAME`): ';
+const HF_NOTE = 'Hugging Face Inference bodies are taken too (`@huggingface/inference` pointed at this URL with `?model=NAME`): ';
 
 const TEXT_ERRORS = [
   ErrorCode.ValidationFailed,

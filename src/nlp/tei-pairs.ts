@@ -32,7 +32,14 @@ export class TeiPairs {
     const results = await Promise.all(
       chunks.map(async (chunk) => {
         const ids = chunk.map((p) => p.ids);
-        const batch = padIds(ids, names, model.tokenizer.pad_token_id ?? 0, model.maxLength, model.name, chunk.map((p) => p.typeIds));
+        const batch = padIds(
+          ids,
+          names,
+          model.tokenizer.pad_token_id ?? 0,
+          model.maxLength,
+          model.name,
+          chunk.map((p) => p.typeIds),
+        );
         const logits = (await this.tasks.run(model, batch.inputs, [output], trace))[output]!.data as Float32Array;
         const classes = logits.length / chunk.length;
         return chunk.map((_, r) => logits.slice(r * classes, (r + 1) * classes));

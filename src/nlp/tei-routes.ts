@@ -32,7 +32,7 @@ const TEI_NOTE =
   `Text-embeddings-inference's API (its OpenAPI document's bodies). At most ${TEI_MAX_CLIENT_BATCH} inputs per request. ` +
   'Errors are TEI\'s `{"error": "...", "error_type": "Validation" | "Empty" | "Overloaded" | "Backend" | "Unhealthy"}` with the status Lathe\'s error table gives. ';
 const ROOT_NOTE =
-  'The model: `?model=`, else the `X-Model` request header, else the server\'s LATHE_TEI_MODEL; /tei/{model}/... names it in the path. ';
+  "The model: `?model=`, else the `X-Model` request header, else the server's LATHE_TEI_MODEL; /tei/{model}/... names it in the path. ";
 
 /** A route's declaration and the example model that serves it. */
 type Route = Omit<ApiEndpointOptions, 'auth'> & { model: string };
@@ -52,12 +52,20 @@ const ROUTES: Record<string, Route> = {
     description: 'One list of token vectors per input, special tokens included. ',
     body: teiEmbedAllRequest,
     bodyExample: { inputs: 'What is Deep Learning?' },
-    ok: { example: [[[0.012, -0.034], [0.2, 0.1]]] },
+    ok: {
+      example: [
+        [
+          [0.012, -0.034],
+          [0.2, 0.1],
+        ],
+      ],
+    },
   },
   embedSparse: {
     model: 'splade',
     summary: 'TEI /embed_sparse: sparse vectors from a SPLADE model',
-    description: 'The non-zero entries of a SPLADE model\'s vector (manifest "pooling": "splade": max over tokens of log(1 + relu) of masked-LM logits); other models are 400. ',
+    description:
+      'The non-zero entries of a SPLADE model\'s vector (manifest "pooling": "splade": max over tokens of log(1 + relu) of masked-LM logits); other models are 400. ',
     body: teiEmbedAllRequest,
     bodyExample: { inputs: 'What is Deep Learning?' },
     ok: { example: [[{ index: 1012, value: 0.52 }]] },

@@ -1,6 +1,6 @@
-import { Body, Controller, Get, Headers, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
-import { ApiTags } from '@nestjs/swagger';
-import type { FastifyReply } from 'fastify';
+import { Body, Controller, Get, HttpCode, Param, Post, Query, Req, Res } from '@nestjs/common';
+import { ApiHeader, ApiTags } from '@nestjs/swagger';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiEndpoint } from '../common/openapi/api-endpoint.decorator.js';
 import { TaskTrace } from '../tasks/task-models.service.js';
 import { teiRoute } from './tei-routes.js';
@@ -18,6 +18,7 @@ async function answer(reply: FastifyReply, call: TeiCall, model: string, body: u
 
 /** TEI's routes at the root, as a TEI server has them: the model of `?model=`, else the X-Model header's, else LATHE_TEI_MODEL. */
 @ApiTags('Text Embeddings Inference')
+@ApiHeader({ name: 'X-Model', required: false, description: 'the model, when the query names none; else LATHE_TEI_MODEL' })
 @Controller()
 export class TeiController {
   constructor(private readonly tei: TeiService) {}
@@ -25,56 +26,91 @@ export class TeiController {
   @Post('embed')
   @HttpCode(200)
   @ApiEndpoint(teiRoute('embed', 'root'))
-  teiEmbed(@Query() q: { model?: string }, @Headers('x-model') m: string, @Body() body: unknown, @Res({ passthrough: true }) reply: FastifyReply) {
-    return answer(reply, (n, b, t) => this.tei.embed(n, b, t), this.tei.modelFor(q, m), body);
+  teiEmbed(
+    @Query() q: { model?: string },
+    @Req() req: FastifyRequest,
+    @Body() body: unknown,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ) {
+    return answer(reply, (n, b, t) => this.tei.embed(n, b, t), this.tei.modelFor(q, req.headers['x-model']), body);
   }
 
   @Post('embed_all')
   @HttpCode(200)
   @ApiEndpoint(teiRoute('embedAll', 'root'))
-  teiEmbedAll(@Query() q: { model?: string }, @Headers('x-model') m: string, @Body() body: unknown, @Res({ passthrough: true }) reply: FastifyReply) {
-    return answer(reply, (n, b, t) => this.tei.embedAll(n, b, t), this.tei.modelFor(q, m), body);
+  teiEmbedAll(
+    @Query() q: { model?: string },
+    @Req() req: FastifyRequest,
+    @Body() body: unknown,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ) {
+    return answer(reply, (n, b, t) => this.tei.embedAll(n, b, t), this.tei.modelFor(q, req.headers['x-model']), body);
   }
 
   @Post('embed_sparse')
   @HttpCode(200)
   @ApiEndpoint(teiRoute('embedSparse', 'root'))
-  teiEmbedSparse(@Query() q: { model?: string }, @Headers('x-model') m: string, @Body() body: unknown, @Res({ passthrough: true }) reply: FastifyReply) {
-    return answer(reply, (n, b, t) => this.tei.embedSparse(n, b, t), this.tei.modelFor(q, m), body);
+  teiEmbedSparse(
+    @Query() q: { model?: string },
+    @Req() req: FastifyRequest,
+    @Body() body: unknown,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ) {
+    return answer(reply, (n, b, t) => this.tei.embedSparse(n, b, t), this.tei.modelFor(q, req.headers['x-model']), body);
   }
 
   @Post('rerank')
   @HttpCode(200)
   @ApiEndpoint(teiRoute('rerank', 'root'))
-  teiRerank(@Query() q: { model?: string }, @Headers('x-model') m: string, @Body() body: unknown, @Res({ passthrough: true }) reply: FastifyReply) {
-    return answer(reply, (n, b, t) => this.tei.rerank(n, b, t), this.tei.modelFor(q, m), body);
+  teiRerank(
+    @Query() q: { model?: string },
+    @Req() req: FastifyRequest,
+    @Body() body: unknown,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ) {
+    return answer(reply, (n, b, t) => this.tei.rerank(n, b, t), this.tei.modelFor(q, req.headers['x-model']), body);
   }
 
   @Post('predict')
   @HttpCode(200)
   @ApiEndpoint(teiRoute('predict', 'root'))
-  teiPredict(@Query() q: { model?: string }, @Headers('x-model') m: string, @Body() body: unknown, @Res({ passthrough: true }) reply: FastifyReply) {
-    return answer(reply, (n, b, t) => this.tei.predict(n, b, t), this.tei.modelFor(q, m), body);
+  teiPredict(
+    @Query() q: { model?: string },
+    @Req() req: FastifyRequest,
+    @Body() body: unknown,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ) {
+    return answer(reply, (n, b, t) => this.tei.predict(n, b, t), this.tei.modelFor(q, req.headers['x-model']), body);
   }
 
   @Post('tokenize')
   @HttpCode(200)
   @ApiEndpoint(teiRoute('tokenize', 'root'))
-  teiTokenize(@Query() q: { model?: string }, @Headers('x-model') m: string, @Body() body: unknown, @Res({ passthrough: true }) reply: FastifyReply) {
-    return answer(reply, (n, b, t) => this.tei.tokenize(n, b, t), this.tei.modelFor(q, m), body);
+  teiTokenize(
+    @Query() q: { model?: string },
+    @Req() req: FastifyRequest,
+    @Body() body: unknown,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ) {
+    return answer(reply, (n, b, t) => this.tei.tokenize(n, b, t), this.tei.modelFor(q, req.headers['x-model']), body);
   }
 
   @Post('decode')
   @HttpCode(200)
   @ApiEndpoint(teiRoute('decode', 'root'))
-  teiDecode(@Query() q: { model?: string }, @Headers('x-model') m: string, @Body() body: unknown, @Res({ passthrough: true }) reply: FastifyReply) {
-    return answer(reply, (n, b, t) => this.tei.decode(n, b, t), this.tei.modelFor(q, m), body);
+  teiDecode(
+    @Query() q: { model?: string },
+    @Req() req: FastifyRequest,
+    @Body() body: unknown,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ) {
+    return answer(reply, (n, b, t) => this.tei.decode(n, b, t), this.tei.modelFor(q, req.headers['x-model']), body);
   }
 
   @Get('info')
   @ApiEndpoint(teiRoute('info', 'root'))
-  teiInfo(@Query() q: { model?: string }, @Headers('x-model') m: string, @Res({ passthrough: true }) reply: FastifyReply) {
-    return answer(reply, (n, _b, t) => this.tei.info(n, t), this.tei.modelFor(q, m), undefined);
+  teiInfo(@Query() q: { model?: string }, @Req() req: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply) {
+    return answer(reply, (n, _b, t) => this.tei.info(n, t), this.tei.modelFor(q, req.headers['x-model']), undefined);
   }
 }
 

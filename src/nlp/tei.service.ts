@@ -116,7 +116,10 @@ export class TeiService {
     const results: number[][][] = [];
     for (const { batch, output: tensor } of await this.text.run(model, ids, output, trace)) {
       if (tensor.shape.length !== 3) {
-        throw new AppError(ErrorCode.ValidationFailed, `model "${name}" gives pooled vectors only (its output "${output}" has no token axis)`);
+        throw new AppError(
+          ErrorCode.ValidationFailed,
+          `model "${name}" gives pooled vectors only (its output "${output}" has no token axis)`,
+        );
       }
       const width = tensor.shape[2]!;
       const data = tensor.data as Float32Array;
@@ -201,9 +204,11 @@ export class TeiService {
     checkInputCount(lists.length, TEI_MAX_CLIENT_BATCH, 'id lists', 'the TEI routes take at most this many inputs per request');
     const model = await this.text.tokenized(await this.text.get(name, TEXT_TASKS, trace));
     return lists.map((ids, i) => {
-      if (ids.length > TEI_MAX_DECODE_IDS) throw new AppError(ErrorCode.ValidationFailed, `ids[${i}] has ${ids.length} ids; at most ${TEI_MAX_DECODE_IDS}`);
+      if (ids.length > TEI_MAX_DECODE_IDS)
+        throw new AppError(ErrorCode.ValidationFailed, `ids[${i}] has ${ids.length} ids; at most ${TEI_MAX_DECODE_IDS}`);
       const bad = ids.find((id) => id >= model.vocabularySize);
-      if (bad !== undefined) throw new AppError(ErrorCode.ValidationFailed, `ids[${i}] has token id ${bad}; model "${name}" has ${model.vocabularySize} tokens`);
+      if (bad !== undefined)
+        throw new AppError(ErrorCode.ValidationFailed, `ids[${i}] has token id ${bad}; model "${name}" has ${model.vocabularySize} tokens`);
       return model.tokenizer.decode(ids, { skip_special_tokens: r.skip_special_tokens });
     });
   }

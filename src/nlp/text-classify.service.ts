@@ -66,10 +66,7 @@ export class TextClassifyService {
     return (await this.classifyTexts(r, trace)).results;
   }
 
-  private async classifyTexts(
-    r: z.infer<typeof classifyRequest>,
-    trace: TaskTrace,
-  ): Promise<{ results: LabelScore[][]; single: boolean }> {
+  private async classifyTexts(r: z.infer<typeof classifyRequest>, trace: TaskTrace): Promise<{ results: LabelScore[][]; single: boolean }> {
     const { inputs, single } = readTextInputs(r.inputs, 'inputs', MAX_TEXT_INPUTS);
     const head = await this.tasks.get(r.model, tasksFor('textClassify'), trace);
     const backbone = headParameters.safeParse(head.manifest.parameters);

@@ -218,9 +218,7 @@ describe("text-embeddings-inference's routes (TEI's OpenAPI bodies)", () => {
     } finally {
       await model.dispose();
     }
-    const expected = logits
-      .map((logit, index) => ({ index, score: sigmoid(logit) }))
-      .sort((a, b) => b.score - a.score);
+    const expected = logits.map((logit, index) => ({ index, score: sigmoid(logit) })).sort((a, b) => b.score - a.score);
     // Scores far enough apart that the order is the model's, not the tolerance's.
     expected.slice(1).forEach((r, i) => assert.ok(expected[i]!.score - r.score > 10 * TOLERANCE, JSON.stringify(expected)));
     const res = await post('/tei/reranker/rerank', { query: QUERY, texts: PASSAGES });
@@ -260,7 +258,9 @@ describe("text-embeddings-inference's routes (TEI's OpenAPI bodies)", () => {
     const res = await post('/tei/reranker/rerank', { query: QUERY, texts: [long], raw_scores: true, truncate: true });
     assert.equal(res.status, 200, JSON.stringify(res.body));
     const q = ids(QUERY).slice(1, -1);
-    const p = ids(long).slice(1, -1).slice(0, MAX_POSITIONS - 3 - q.length);
+    const p = ids(long)
+      .slice(1, -1)
+      .slice(0, MAX_POSITIONS - 3 - q.length);
     const pair = [2, ...q, 3, ...p, 3];
     const types = [0, ...q.map(() => 0), 0, ...p.map(() => 1), 1];
     const model = await AutoModelForSequenceClassification.from_pretrained(reranker.dir, { dtype: 'fp32', local_files_only: true });
@@ -349,7 +349,12 @@ describe("text-embeddings-inference's routes (TEI's OpenAPI bodies)", () => {
     assert.deepEqual(decoded.body, ['the movie was great']);
     const both = await post('/decode', { ids: [ids('the movie'), ids('paris')], skip_special_tokens: false });
     assert.deepEqual(both.body, ['[CLS] the movie [SEP]', '[CLS] paris [SEP]']);
-    expectTeiError(await post('/decode', { ids: [1_000_000] }), 400, 'Validation', /^ids\[0\] has token id 1000000; model "bert-mini" has \d+ tokens$/);
+    expectTeiError(
+      await post('/decode', { ids: [1_000_000] }),
+      400,
+      'Validation',
+      /^ids\[0\] has token id 1000000; model "bert-mini" has \d+ tokens$/,
+    );
   });
 
   it("/info describes each model's type and limits", async () => {
