@@ -209,7 +209,8 @@ export class TeiService {
       const bad = ids.find((id) => id >= model.vocabularySize);
       if (bad !== undefined)
         throw new AppError(ErrorCode.ValidationFailed, `ids[${i}] has token id ${bad}; model "${name}" has ${model.vocabularySize} tokens`);
-      return model.tokenizer.decode(ids, { skip_special_tokens: r.skip_special_tokens });
+      // Transformers.js refuses an empty list; decoding nothing gives the empty text.
+      return ids.length === 0 ? '' : model.tokenizer.decode(ids, { skip_special_tokens: r.skip_special_tokens });
     });
   }
 

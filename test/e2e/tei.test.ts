@@ -349,6 +349,8 @@ describe("text-embeddings-inference's routes (TEI's OpenAPI bodies)", () => {
     assert.deepEqual(decoded.body, ['the movie was great']);
     const both = await post('/decode', { ids: [ids('the movie'), ids('paris')], skip_special_tokens: false });
     assert.deepEqual(both.body, ['[CLS] the movie [SEP]', '[CLS] paris [SEP]']);
+    assert.deepEqual((await post('/decode', { ids: [] })).body, ['']);
+    assert.deepEqual((await post('/decode', { ids: [[], ids('paris')] })).body, ['', 'paris']);
     expectTeiError(
       await post('/decode', { ids: [1_000_000] }),
       400,
