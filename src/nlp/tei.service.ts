@@ -32,6 +32,7 @@ import {
 
 const EMBED_TASKS = tasksFor('embeddings');
 const CLASSIFY_TASKS = tasksFor('textClassify');
+const BATCH_LIMIT = 'the TEI routes take at most this many inputs per request';
 const TEXT_TASKS = [...EMBED_TASKS, ...CLASSIFY_TASKS, ...tasksFor('textTokens')];
 
 const sentenceTransformersConfig = z.looseObject({ prompts: z.record(z.string(), z.string()).optional() });
@@ -95,7 +96,7 @@ export class TeiService {
    * (normalize, truncate and its direction, prompt_name, dimensions) over the model's workers.
    */
   async vectors(name: string, r: z.infer<typeof teiEmbedRequest>, trace: TaskTrace): Promise<Float32Array[]> {
-    const { inputs } = readTextInputs(r.inputs, 'inputs', TEI_MAX_CLIENT_BATCH, true);
+    const { inputs } = readTeiInputs(r.inputs, true);
     const model = await this.text.get(name, EMBED_TASKS, trace);
     const texts = await this.prompted(model, inputs, r.prompt_name);
     const options = { truncateFrom: r.truncation_direction, normalize: r.normalize };
@@ -109,7 +110,7 @@ export class TeiService {
   /** /embed_all: every token's vector (special tokens included), unpooled. */
   async embedAll(name: string, body: unknown, trace: TaskTrace): Promise<number[][][]> {
     const r = validate(teiEmbedAllRequest, body);
-    const { inputs } = readTextInputs(r.inputs, 'inputs', TEI_MAX_CLIENT_BATCH, true);
+    const { inputs } = readTeiInputs(r.inputs, true);
     const model = await this.text.tokenized(await this.text.get(name, EMBED_TASKS, trace));
     const output = model.params.output ?? model.manifest.outputs[0]!.name;
     const ids = this.text.encode(model, await this.prompted(model, inputs, r.prompt_name), r.truncate ?? false, r.truncation_direction);
@@ -134,7 +135,7 @@ export class TeiService {
   /** /embed_sparse: a SPLADE model's vector (pooling "splade") as its non-zero entries; other models are refused. */
   async embedSparse(name: string, body: unknown, trace: TaskTrace): Promise<Array<Array<{ index: number; value: number }>>> {
     const r = validate(teiEmbedAllRequest, body);
-    const { inputs } = readTextInputs(r.inputs, 'inputs', TEI_MAX_CLIENT_BATCH, true);
+    const { inputs } = readTeiInputs(r.inputs, true);
     const model = await this.text.get(name, TEXT_TASKS, trace);
     if (!EMBED_TASKS.includes(model.manifest.task as never) || model.params.pooling !== 'splade') {
       throw new AppError(
@@ -156,7 +157,7 @@ export class TeiService {
   async rerank(name: string, body: unknown, trace: TaskTrace) {
     const r = validate(teiRerankRequest, body);
     if (r.texts.length === 0) throw new AppError(ErrorCode.EmptyBody, '`texts` cannot be empty');
-    checkInputCount(r.texts.length, TEI_MAX_CLIENT_BATCH, 'texts', 'the TEI routes take at most this many inputs per request');
+    checkInputCount(r.texts.length, TEI_MAX_CLIENT_BATCH, 'texts', BATCH_LIMIT);
     const model = await this.text.tokenized(await this.text.get(name, CLASSIFY_TASKS, trace));
     const classes = (model.id2label ?? model.labels)?.length;
     if (classes !== 1) {
@@ -191,7 +192,7 @@ export class TeiService {
   /** /tokenize: each text's tokens with TEI's byte offsets into the (prompted) text. */
   async tokenize(name: string, body: unknown, trace: TaskTrace): Promise<TeiToken[][]> {
     const r = validate(teiTokenizeRequest, body);
-    const { inputs } = readTextInputs(r.inputs, 'inputs', TEI_MAX_CLIENT_BATCH);
+    const { inputs } = readTeiInputs(r.inputs, false);
     const model = await this.text.tokenized(await this.text.get(name, TEXT_TASKS, trace));
     const texts = (await this.prompted(model, inputs, r.prompt_name)) as string[];
     return texts.map((text) => tokensOf(model, text, r.add_special_tokens));
@@ -201,7 +202,7 @@ export class TeiService {
   async decode(name: string, body: unknown, trace: TaskTrace): Promise<string[]> {
     const r = validate(teiDecodeRequest, body);
     const lists = r.ids.length > 0 && Array.isArray(r.ids[0]) ? (r.ids as number[][]) : [r.ids as number[]];
-    checkInputCount(lists.length, TEI_MAX_CLIENT_BATCH, 'id lists', 'the TEI routes take at most this many inputs per request');
+    checkInputCount(lists.length, TEI_MAX_CLIENT_BATCH, 'id lists', BATCH_LIMIT);
     const model = await this.text.tokenized(await this.text.get(name, TEXT_TASKS, trace));
     return lists.map((ids, i) => {
       if (ids.length > TEI_MAX_DECODE_IDS)
@@ -260,6 +261,14 @@ export class TeiService {
   }
 }
 
+/** TEI's Input: a text, token ids, or a list of them; a list longer than TEI_MAX_CLIENT_BATCH is 413 TOO_MANY_INPUTS. */
+function readTeiInputs(inputs: unknown, tokens: boolean): { inputs: Array<string | number[]>; single: boolean } {
+  if (Array.isArray(inputs) && !inputs.every((x) => typeof x === 'number')) {
+    checkInputCount(inputs.length, TEI_MAX_CLIENT_BATCH, 'inputs', BATCH_LIMIT);
+  }
+  return readTextInputs(inputs, 'inputs', TEI_MAX_CLIENT_BATCH, tokens);
+}
+
 /** TEI's PredictInput: a string, a [text, text_pair] pair, or a batch of [text] / [text, text_pair] lists. */
 export function readPredictInputs(inputs: unknown): { pairs: Array<[string, string?]>; single: boolean } {
   const fail = (message: string): never => {
@@ -272,7 +281,7 @@ export function readPredictInputs(inputs: unknown): { pairs: Array<[string, stri
     if (inputs.length !== 2) return fail('a list of strings in inputs must be a pair: [text, text_pair]');
     return { pairs: [[text(inputs[0], 'inputs[0]'), text(inputs[1], 'inputs[1]')]], single: true };
   }
-  checkInputCount(inputs.length, TEI_MAX_CLIENT_BATCH, 'inputs', 'the TEI routes take at most this many inputs per request');
+  checkInputCount(inputs.length, TEI_MAX_CLIENT_BATCH, 'inputs', BATCH_LIMIT);
   const pairs = inputs.map((item: unknown, i): [string, string?] => {
     if (!Array.isArray(item) || item.length < 1 || item.length > 2) return fail(`inputs[${i}] must be [text] or [text, text_pair]`);
     return item.length === 1 ? [text(item[0], `inputs[${i}][0]`)] : [text(item[0], `inputs[${i}][0]`), text(item[1], `inputs[${i}][1]`)];

@@ -145,6 +145,12 @@ describe('@huggingface/inference against Lathe task routes (endpoint URL with ?m
     assert.equal(answer.length, 5);
     assert.equal(answer[0]!.label, DRAWINGS[0]!.symbol);
     assert.deepEqual(answer, own.body);
+    // Hugging Face's JSON form of the same request: base64 inputs and parameters.
+    const json = await request(t.server)
+      .post('/v1/vision/classify?model=math-symbols')
+      .send({ inputs: png.toString('base64'), parameters: { top_k: 2 } });
+    assert.equal(json.status, 200, JSON.stringify(json.body));
+    assert.deepEqual(json.body, own.body.slice(0, 2));
   });
 
   it("automaticSpeechRecognition: the recording as the body, {text} as the model's transcript", async () => {

@@ -131,6 +131,12 @@ describe("text-embeddings-inference's routes (TEI's OpenAPI bodies)", () => {
     const tokens = await post('/tei/bert-mini/embed', { inputs: ids(TEXTS[0]!) });
     close(tokens.body[0], batch.body[0], 'token ids');
     expectTeiError(
+      await post('/tei/bert-mini/embed', { inputs: Array(257).fill('x') }),
+      413,
+      'Validation',
+      '257 inputs in one request; at most 256 (the TEI routes take at most this many inputs per request)',
+    );
+    expectTeiError(
       await post('/tei/bert-mini/embed', { inputs: 'x', prompt_name: 'document' }),
       400,
       'Validation',
