@@ -41,6 +41,8 @@ export interface AppConfig {
     filesDir?: string;
     /** Words kept in the generated glove-100d text encoder (most frequent first), or all of them. */
     gloveWords: number | 'all';
+    /** The model TEI's routes at the root (/embed, /rerank, ...) serve when the request names none. */
+    teiModel?: string;
   };
   fineTuning: {
     /** Budgets checked when a job is created, before any work starts. */
@@ -198,6 +200,7 @@ export function loadConfig(source: Record<string, string | undefined>): AppConfi
       executionProviders: splitList(e.LATHE_EXECUTION_PROVIDERS),
       filesDir: e.LATHE_MODEL_FILES_DIR.trim() || undefined,
       gloveWords: e.LATHE_GLOVE_WORDS,
+      teiModel: e.LATHE_TEI_MODEL.trim() || undefined,
     },
     fineTuning: {
       budget: {

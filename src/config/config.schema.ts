@@ -38,6 +38,7 @@ export const envSchema = z.object({
   LATHE_DB_QUERY_TIMEOUT_MS: int(0, 3_600_000).default(10_000),
   LATHE_MODELS_DIR: z.string().min(1).default('./models'),
   LATHE_MODELS_PRELOAD: z.string().default(''),
+  LATHE_TEI_MODEL: z.string().max(200).default(''),
   LATHE_EXECUTION_PROVIDERS: z
     .string()
     .regex(/^\s*[a-z]+(\s*,\s*[a-z]+)*\s*$/, 'must be a comma-separated list such as "cuda,cpu"')

@@ -12,6 +12,7 @@ import { readTextInputs } from './text-input.js';
 import { type TextModel, TextModels } from './text-models.service.js';
 import { checkModelInputs } from '../tasks/input-count.js';
 import { tasksFor } from '../contracts/task-table.js';
+import { HF_ALL_LABELS, hfClassifyRequest, hfModel, hfTokensRequest, isHfBody, type ModelQuery } from './hf-inference.js';
 
 const MAX_TEXT_INPUTS = 256;
 
@@ -45,9 +46,27 @@ export class TextClassifyService {
     private readonly embeddings: EmbeddingsService,
   ) {}
 
-  /** One `[{label, score}]` per input (best first), or just that list for a single string. */
-  async classify(body: unknown, trace: TaskTrace): Promise<LabelScore[] | LabelScore[][]> {
-    const r = validate(classifyRequest, body);
+  /**
+   * One `[{label, score}]` per input (best first), or just that list for a single string. A
+   * Hugging Face Inference body gets every label unless `parameters.top_k` says otherwise, and
+   * always one list per input, as that API answers.
+   */
+  async classify(body: unknown, trace: TaskTrace, query: ModelQuery = {}): Promise<LabelScore[] | LabelScore[][]> {
+    if (!isHfBody(body)) {
+      const { results, single } = await this.classifyTexts(validate(classifyRequest, body), trace);
+      return single ? results[0]! : results;
+    }
+    const hf = validate(hfClassifyRequest, body);
+    const r = classifyRequest.parse({
+      model: hfModel(hf.model, query),
+      inputs: hf.inputs,
+      top_k: hf.parameters?.top_k ?? HF_ALL_LABELS,
+      function_to_apply: hf.parameters?.function_to_apply,
+    });
+    return (await this.classifyTexts(r, trace)).results;
+  }
+
+  private async classifyTexts(r: z.infer<typeof classifyRequest>, trace: TaskTrace): Promise<{ results: LabelScore[][]; single: boolean }> {
     const { inputs, single } = readTextInputs(r.inputs, 'inputs', MAX_TEXT_INPUTS);
     const head = await this.tasks.get(r.model, tasksFor('textClassify'), trace);
     const backbone = headParameters.safeParse(head.manifest.parameters);
@@ -60,7 +79,7 @@ export class TextClassifyService {
         r.function_to_apply,
         trace,
       );
-      return single ? results[0]! : results;
+      return { results, single };
     }
     const model = await this.text.get(r.model, tasksFor('textClassify'), trace);
     // Tokenized and run in the model's workers; each text's logits come back.
@@ -68,7 +87,7 @@ export class TextClassifyService {
     const fn: ScoreFunction = r.function_to_apply ?? defaultFunction(model);
     const labels = model.id2label ?? model.labels;
     const results = vectors.map((logits) => topK(toScores(logits, fn), labels, r.top_k ?? 1));
-    return single ? results[0]! : results;
+    return { results, single };
   }
 
   /**
@@ -106,8 +125,12 @@ export class TextClassifyService {
   }
 
   /** Entities per input with character start/end into the original text; one list for a single string. */
-  async tokens(body: unknown, trace: TaskTrace): Promise<Array<TokenEntity | GroupedEntity> | Array<Array<TokenEntity | GroupedEntity>>> {
-    const r = validate(tokensRequest, body);
+  async tokens(
+    body: unknown,
+    trace: TaskTrace,
+    query: ModelQuery = {},
+  ): Promise<Array<TokenEntity | GroupedEntity> | Array<Array<TokenEntity | GroupedEntity>>> {
+    const r = isHfBody(body) ? fromHfTokens(validate(hfTokensRequest, body), query) : validate(tokensRequest, body);
     const { inputs, single } = readTextInputs(r.inputs, 'inputs', MAX_TEXT_INPUTS);
     const model = await this.text.tokenized(await this.text.get(r.model, tasksFor('textTokens'), trace));
     const labels = model.id2label ?? model.labels;
@@ -148,6 +171,11 @@ export class TextClassifyService {
     }
     return single ? results[0]! : results;
   }
+}
+
+/** A Hugging Face token-classification body as Lathe's: grouped entities ("simple") unless it says otherwise. */
+function fromHfTokens(hf: z.infer<typeof hfTokensRequest>, query: ModelQuery): z.infer<typeof tokensRequest> {
+  return tokensRequest.parse({ model: hfModel(hf.model, query), inputs: hf.inputs, ...hf.parameters });
 }
 
 /** A head trained over a backbone's features (a fine-tuned model) names its backbone. */

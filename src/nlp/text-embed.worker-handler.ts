@@ -13,7 +13,7 @@ import type { Tensor } from '../contracts/tensor.js';
 import type { EmbedPart, EmbedPartAnswer } from '../runtime/work.js';
 import type { EmbedExtension, EmbedHandler, TensorSession } from '../runtime/worker-extension.js';
 import { configureTransformers, loadTokenizer, type PreTrainedTokenizer } from './hf-tokenizer.js';
-import { checkTokenIds, encodeTexts, lengthGroups, maxLengthOf, padIds, poolRows } from './text-features.js';
+import { checkTokenIds, encodeTexts, lengthGroups, maxLengthOf, normaliseInPlace, padIds, poolRows } from './text-features.js';
 import { type TextWorkerConfig, textWorkerConfig } from './text-worker-config.js';
 
 export const extension: EmbedExtension = {
@@ -47,7 +47,7 @@ class TextEmbedder implements EmbedHandler {
     parts.forEach((part, p) => {
       try {
         checkTokenIds(part.inputs, this.vocabularySize, spec.model, part.offset);
-        const limits = { model: spec.model, maxLength, truncate: part.truncate, offset: part.offset };
+        const limits = { model: spec.model, maxLength, truncate: part.truncate, offset: part.offset, from: part.truncateFrom };
         for (const ids of encodeTexts(tokenizer, part.inputs, limits)) rows.push({ part: p, ids });
         refused.push(undefined);
       } catch (err) {
@@ -67,9 +67,13 @@ class TextEmbedder implements EmbedHandler {
       const started = process.hrtime.bigint();
       const output: Tensor = (await session.run(batch.inputs, [spec.output]))[spec.output]!;
       inferNs += Number(process.hrtime.bigint() - started);
-      const vectors = poolRows(output, batch.lengths, spec.pooling, spec.normalize);
+      // Normalised per row: requests in one group may ask for different normalisation.
+      const vectors = poolRows(output, batch.lengths, spec.pooling, false);
       width = output.shape.at(-1)!;
-      group.forEach((row, k) => (pooled[row] = vectors.subarray(k * width, (k + 1) * width)));
+      group.forEach((row, k) => {
+        const vector = vectors.subarray(k * width, (k + 1) * width);
+        pooled[row] = (parts[rows[row]!.part]!.normalize ?? spec.normalize) ? normaliseInPlace(vector) : vector;
+      });
     }
     return { answers: gather(parts, rows, pooled, width, refused), inferNs };
   }

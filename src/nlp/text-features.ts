@@ -11,8 +11,11 @@ import type { PreTrainedTokenizer } from './hf-tokenizer.js';
 import type { NamedTensors, Tensor } from '../contracts/tensor.js';
 
 export const textParameters = z.object({
-  /** How token vectors become one: mean over the attention mask, the first token, or none (the model pools). */
-  pooling: z.enum(['mean', 'cls', 'none']).default('mean'),
+  /**
+   * How token vectors become one: mean over the attention mask, the first token, none (the model
+   * pools), or splade (a masked-LM's logits: max over tokens of log(1 + relu), a sparse vector).
+   */
+  pooling: z.enum(['mean', 'cls', 'none', 'splade']).default('mean'),
   normalize: z.boolean().default(true),
   /** The output to read; default the manifest's first. */
   output: z.string().min(1).optional(),
@@ -38,9 +41,10 @@ export function encodeTexts(
     maxLength: number;
     truncate: boolean;
     /** Index of the first input in its request, for messages. */ offset?: number;
+    /** Which end truncation cuts; default the right. */ from?: 'left' | 'right';
   },
 ): number[][] {
-  const { model, maxLength, truncate, offset = 0 } = limits;
+  const { model, maxLength, truncate, offset = 0, from = 'right' } = limits;
   return inputs.map((input, k) => {
     const i = offset + k;
     const ids = typeof input === 'string' ? tokenizer.encode(input) : [...input];
@@ -51,11 +55,20 @@ export function encodeTexts(
         `input ${i} has ${ids.length} tokens; model "${model}" takes at most ${maxLength} (send "truncate": true to cut it)`,
       );
     }
-    // Keep the closing special token (e.g. [SEP]) when the tokenizer added one.
-    const last = ids.at(-1)!;
-    const closes = typeof input === 'string' && tokenizer.all_special_ids.includes(last);
-    return closes ? [...ids.slice(0, maxLength - 1), last] : ids.slice(0, maxLength);
+    // Keep the special tokens the tokenizer added at either end (e.g. [CLS] and [SEP]).
+    const special = typeof input === 'string' ? tokenizer.all_special_ids : [];
+    return truncateIds(ids, maxLength, from, special.includes(ids[0]!), special.includes(ids.at(-1)!));
   });
+}
+
+/** `ids` cut to `maxLength` from one end, keeping an opening and a closing special token in place. */
+export function truncateIds(ids: readonly number[], maxLength: number, from: 'left' | 'right', opens: boolean, closes: boolean): number[] {
+  const head = opens && from === 'left' ? 1 : 0;
+  const tail = closes ? 1 : 0;
+  const body = ids.slice(head, ids.length - tail);
+  const keep = Math.max(0, maxLength - head - tail);
+  const kept = from === 'left' ? body.slice(body.length - keep) : body.slice(0, keep);
+  return [...ids.slice(0, head), ...kept, ...ids.slice(ids.length - tail)];
 }
 
 /** Token-array inputs must use ids the tokenizer knows (below `vocabularySize`): 400 otherwise. */
@@ -88,6 +101,8 @@ export function padIds(
   padId: number,
   maxLength: number,
   model: string,
+  /** Segment ids per row (text pairs); default all 0. */
+  typeIds?: readonly (readonly number[])[],
 ): PaddedBatch {
   const rows = ids.length;
   let longest = 1;
@@ -95,11 +110,13 @@ export function padIds(
   const seqLength = Math.min(Math.max(longest, Math.ceil(longest / LENGTH_BUCKET) * LENGTH_BUCKET), Math.max(longest, maxLength));
   const inputIds = new BigInt64Array(rows * seqLength).fill(BigInt(padId));
   const mask = new BigInt64Array(rows * seqLength);
+  const types = new BigInt64Array(rows * seqLength);
   for (let r = 0; r < rows; r += 1) {
     const row = ids[r]!;
     for (let c = 0; c < row.length; c += 1) {
       inputIds[r * seqLength + c] = BigInt(row[c]!);
       mask[r * seqLength + c] = 1n;
+      types[r * seqLength + c] = BigInt(typeIds?.[r]?.[c] ?? 0);
     }
   }
   const shape = [rows, seqLength];
@@ -108,7 +125,7 @@ export function padIds(
     let tensor: Tensor;
     if (name === 'input_ids') tensor = { datatype: 'INT64', shape, data: inputIds };
     else if (name === 'attention_mask') tensor = { datatype: 'INT64', shape, data: mask };
-    else if (name === 'token_type_ids') tensor = { datatype: 'INT64', shape, data: new BigInt64Array(rows * seqLength) };
+    else if (name === 'token_type_ids') tensor = { datatype: 'INT64', shape, data: types };
     else throw new AppError(ErrorCode.ModelLoadFailed, `model "${model}" has an input "${name}" the text routes cannot fill`);
     inputs[name] = tensor;
   }
@@ -117,8 +134,8 @@ export function padIds(
 
 /**
  * One vector per row, rows × width values in one array: the model's own pooled output ([rows,
- * width], or pooling "none"), the first token ("cls"), or the mean over each row's real tokens.
- * L2-normalised when `normalize`.
+ * width], or pooling "none"), the first token ("cls"), the mean over each row's real tokens, or
+ * SPLADE's max of log(1 + relu) over them ("splade"). L2-normalised when `normalize`.
  */
 export function poolRows(output: Tensor, lengths: readonly number[], pooling: TextParameters['pooling'], normalize: boolean): Float32Array {
   const data = output.data as Float32Array;
@@ -131,7 +148,15 @@ export function poolRows(output: Tensor, lengths: readonly number[], pooling: Te
     const at = r * width;
     if (pooled) out.set(data.subarray(r * width, (r + 1) * width), at);
     else if (pooling === 'cls') out.set(data.subarray(r * seqLength * width, r * seqLength * width + width), at);
-    else {
+    else if (pooling === 'splade') {
+      // SPLADE: log(1 + relu(x)) is 0 for x <= 0, so 0 is the max's floor.
+      const start = r * seqLength * width;
+      for (let t = 0; t < lengths[r]!; t += 1)
+        for (let k = 0; k < width; k += 1) {
+          const x = data[start + t * width + k]!;
+          if (x > 0) out[at + k] = Math.max(out[at + k]!, Math.log1p(x));
+        }
+    } else {
       const n = lengths[r]!;
       const start = r * seqLength * width;
       for (let t = 0; t < n; t += 1) for (let k = 0; k < width; k += 1) out[at + k]! += data[start + t * width + k]!;

@@ -8,6 +8,7 @@ import type { AppConfig } from '../config/app-config.js';
 import { InjectConfig } from '../config/config.module.js';
 import { configureTransformers, loadTokenizer, type PreTrainedTokenizer } from './hf-tokenizer.js';
 import type { EmbedResult } from '../runtime/model-runner.js';
+import type { EmbedPart } from '../runtime/work.js';
 import type { Tensor } from '../contracts/tensor.js';
 import { checkTokenIds, encodeTexts, maxLengthOf, padIds, type PaddedBatch, textParameters, type TextParameters } from './text-features.js';
 import { type TaskModel, TaskModels, type TaskTrace } from '../tasks/task-models.service.js';
@@ -110,9 +111,14 @@ export class TextModels {
    * Tokenizes texts, refusing (413 INPUT_TOO_LONG) or truncating inputs longer than the model takes.
    * Token arrays are taken as they are.
    */
-  encode(model: TokenizedTextModel, inputs: ReadonlyArray<string | readonly number[]>, truncate: boolean): number[][] {
+  encode(
+    model: TokenizedTextModel,
+    inputs: ReadonlyArray<string | readonly number[]>,
+    truncate: boolean,
+    from: 'left' | 'right' = 'right',
+  ): number[][] {
     checkTokenIds(inputs, model.vocabularySize, model.name);
-    return encodeTexts(model.tokenizer, inputs, { model: model.name, maxLength: model.maxLength, truncate });
+    return encodeTexts(model.tokenizer, inputs, { model: model.name, maxLength: model.maxLength, truncate, from });
   }
 
   /** Pads ids into the model's inputs (input_ids, attention_mask, token_type_ids as it declares). */
@@ -132,12 +138,13 @@ export class TextModels {
     inputs: ReadonlyArray<string | readonly number[]>,
     truncate: boolean,
     trace: TaskTrace,
+    options: Pick<EmbedPart, 'truncateFrom' | 'normalize'> = {},
   ): Promise<EmbeddedTexts> {
     const size = Math.max(1, model.manifest.maxBatchSize);
     checkModelInputs(model, inputs.length, 'inputs', size);
     const calls: Array<Promise<EmbedResult>> = [];
     for (let i = 0; i < inputs.length; i += size) {
-      calls.push(model.runner.embed({ inputs: inputs.slice(i, i + size) as Array<string | number[]>, truncate, offset: i }));
+      calls.push(model.runner.embed({ inputs: inputs.slice(i, i + size) as Array<string | number[]>, truncate, offset: i, ...options }));
     }
     const results = await Promise.all(calls);
     const vectors: Float32Array[] = [];

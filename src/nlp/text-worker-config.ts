@@ -15,7 +15,7 @@ export const textWorkerConfig = z.object({
   /** The session's inputs to fill (input_ids, attention_mask, token_type_ids). */
   inputs: z.array(z.string()),
   output: z.string(),
-  pooling: z.enum(['mean', 'cls', 'none']),
+  pooling: z.enum(['mean', 'cls', 'none', 'splade']),
   normalize: z.boolean(),
   /** The manifest's maxLength, when it sets one. */
   maxLength: z.number().int().min(1).optional(),

@@ -94,6 +94,10 @@ export interface EmbedPart {
   truncate: boolean;
   /** Index of the first input in its request, so messages name the request's input. */
   offset: number;
+  /** Which end `truncate` cuts (TEI's truncation_direction); default the right. */
+  truncateFrom?: 'left' | 'right';
+  /** L2-normalise the pooled vectors; default what the model's manifest says. */
+  normalize?: boolean;
 }
 export interface EmbedBatch {
   parts: EmbedPart[];

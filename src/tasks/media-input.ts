@@ -28,7 +28,8 @@ const BASE64URL = /^[A-Za-z0-9_\r\n-]*$/;
  * Reads the media of a task request, whichever way it came:
  * - multipart/form-data: file parts (any field name) are the media, other fields the options;
  * - a raw image/*, audio/* or application/octet-stream body: the media, with options in the query;
- * - JSON: `{ "<kind>": base64 or data: URL, ... }` or `{ "<kind>s": [...] }` for a batch.
+ * - JSON: `{ "<kind>": base64 or data: URL, ... }` or `{ "<kind>s": [...] }` for a batch, or Hugging Face's
+ *   `{ "inputs": ..., "parameters": {...} }`.
  */
 export async function readMedia(request: FastifyRequest, kind: MediaKind): Promise<MediaRequest> {
   const query = { ...(request.query as Record<string, unknown>) };
@@ -51,7 +52,7 @@ export async function readMedia(request: FastifyRequest, kind: MediaKind): Promi
   if (typeof body !== 'object' || Array.isArray(body)) {
     throw new AppError(ErrorCode.ValidationFailed, `a JSON body must be an object with "${kind}" (base64) or "${kind}s" (a list)`);
   }
-  const { [kind]: single, [`${kind}s`]: many, ...options } = body as Record<string, unknown>;
+  const { [kind]: single, [`${kind}s`]: many, ...options } = fromHfBody(body as Record<string, unknown>, kind);
   if (single !== undefined && many !== undefined)
     throw new AppError(ErrorCode.ValidationFailed, `send either "${kind}" or "${kind}s", not both`);
   if (many !== undefined) {
@@ -63,6 +64,19 @@ export async function readMedia(request: FastifyRequest, kind: MediaKind): Promi
   if (single === undefined)
     throw new AppError(ErrorCode.ValidationFailed, `the JSON body has no "${kind}" (base64) or "${kind}s" (a list)`);
   return { items: [{ bytes: decodeBase64(single, kind), source: kind }], options: { ...query, ...options }, batch: false };
+}
+
+/**
+ * A Hugging Face Inference JSON body, `{"inputs": base64 or [base64, ...], "parameters": {...}}`,
+ * as Lathe's own: the media under `<kind>` / `<kind>s` and the parameters as options.
+ */
+function fromHfBody(body: Record<string, unknown>, kind: MediaKind): Record<string, unknown> {
+  if (!('inputs' in body) || kind in body || `${kind}s` in body) return body;
+  const { inputs, parameters, ...rest } = body;
+  if (parameters !== undefined && (typeof parameters !== 'object' || parameters === null || Array.isArray(parameters))) {
+    throw new AppError(ErrorCode.ValidationFailed, '"parameters" must be an object');
+  }
+  return { ...rest, ...(parameters as Record<string, unknown> | undefined), [Array.isArray(inputs) ? `${kind}s` : kind]: inputs };
 }
 
 async function readMultipart(request: FastifyRequest, query: Record<string, unknown>): Promise<MediaRequest> {

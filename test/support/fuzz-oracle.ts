@@ -3,6 +3,7 @@
  * (operation, status, code, kind), each with a count, the finding it belongs to if already known, and a reproducer.
  */
 import { ERROR_CODES, ErrorCode } from '../../src/common/errors/error-code.js';
+import { isTeiPath } from '../../src/common/errors/tei-errors.js';
 import type { FuzzRequest } from './fuzz-requests.js';
 import type { Operation } from './fuzz-spec.js';
 
@@ -19,6 +20,8 @@ export interface Violation {
 }
 
 const CODES = new Set<string>(Object.values(ErrorCode));
+/** TEI's ErrorType values: TEI's routes answer `{"error", "error_type"}`. */
+const TEI_ERROR_TYPES = new Set(['Unhealthy', 'Backend', 'Overloaded', 'Validation', 'Tokenizer', 'Empty']);
 /** 5xx answers a client may see: a dependency or model not ready (503) and a passed deadline (504). */
 const DOCUMENTED_5XX = new Set([503, 504]);
 
@@ -63,6 +66,12 @@ export function judge(request: FuzzRequest, response: FuzzResponse): Violation |
   if (status >= 500 && !DOCUMENTED_5XX.has(status)) return { kind: 'server error', code, detail: response.body.slice(0, 300) };
   if (!json || !isObject(parsed))
     return { kind: 'error body is not a JSON object', code: '-', detail: `${type}: ${response.body.slice(0, 200)}` };
+  if (isTeiPath(request.url)) {
+    const keys = Object.keys(parsed).sort().join(',');
+    if (keys !== 'error,error_type' || typeof parsed.error !== 'string' || !TEI_ERROR_TYPES.has(String(parsed.error_type)))
+      return { kind: 'TEI error body is not {"error": string, "error_type": ErrorType}', code, detail: response.body.slice(0, 300) };
+    return undefined;
+  }
   if (isV2Url(request.url)) {
     const keys = Object.keys(parsed);
     if (keys.length !== 1 || typeof parsed.error !== 'string')

@@ -137,7 +137,7 @@ export const BERT_DIMS: Omit<BertDims, 'vocab'> = {
 };
 
 /** Seeded weights: uniform, scaled so that attention is far from uniform and logits spread over labels. */
-export function bertWeights(seed: number, vocab: number): BertWeights {
+export function bertWeights(seed: number, vocab: number, classes = SENTIMENT_LABELS.length): BertWeights {
   const dims: BertDims = { ...BERT_DIMS, vocab };
   const h = dims.hidden;
   const rand = random(seed);
@@ -164,7 +164,7 @@ export function bertWeights(seed: number, vocab: number): BertWeights {
     output: denseLayer(dims.intermediate, h),
     outputNorm: norm(),
     pooler: denseLayer(h, h),
-    classifier: denseLayer(h, SENTIMENT_LABELS.length, 3),
+    classifier: denseLayer(h, classes, 3),
     tagger: denseLayer(h, NER_LABELS.length, 3),
   };
   weights.tagger.b[0]! += O_BIAS;
@@ -195,7 +195,7 @@ function bertConfig(w: BertWeights, architecture: string, labels?: string[]): ob
   };
 }
 
-type BertHead = 'none' | 'sequence' | 'token';
+type BertHead = 'none' | 'sequence' | 'token' | 'mlm';
 
 /** Collects nodes and initializers; every helper names its tensors after the layer it builds. */
 class Graph {
@@ -297,7 +297,7 @@ function feedForward(g: Graph, w: BertWeights, x: string): string {
   return g.layerNorm(g.node('Add', [x, out], 'ffn.residual'), w.outputNorm, w.dims.layerNormEps, 'ffn.norm');
 }
 
-export function bertGraph(w: BertWeights, head: BertHead): ModelSpec {
+export function bertGraph(w: BertWeights, head: BertHead, decoder?: Dense): ModelSpec {
   const g = new Graph();
   const hidden = feedForward(g, w, attention(g, w, embeddings(g, w)));
   const ids = ['batch_size', 'sequence_length'];
@@ -305,6 +305,9 @@ export function bertGraph(w: BertWeights, head: BertHead): ModelSpec {
   if (head === 'none') {
     g.node('Identity', [hidden], 'last_hidden_state');
     output = { name: 'last_hidden_state', type: 'float32', dims: [...ids, w.dims.hidden] };
+  } else if (head === 'mlm') {
+    g.node('Identity', [g.dense(hidden, decoder!, 'cls.predictions.decoder')], 'logits');
+    output = { name: 'logits', type: 'float32', dims: [...ids, decoder!.out] };
   } else if (head === 'sequence') {
     const cls = g.node('Gather', [hidden, g.i64('zero_i64', 0)], 'pooler.cls', { axis: attr.int(1) });
     const pooled = g.node('Tanh', [g.dense(cls, w.pooler, 'pooler.dense')], 'pooler.output');
@@ -361,4 +364,51 @@ export async function writeBertFixtures(root: string, seed = 1): Promise<BertFix
   }
   const [encoder, classifier, tagger] = models.map((m) => m.fixture) as [Fixture, Fixture, Fixture];
   return { encoder, classifier, tagger, weights, tokenizer };
+}
+
+/** A cross-encoder's one label, as sentence-transformers' CrossEncoder exports name it. */
+export const CROSS_ENCODER_LABELS = ['LABEL_0'];
+
+/**
+ * A cross-encoder (a re-ranker) in the Hub layout: BertForSequenceClassification with one label,
+ * scoring a (query, passage) pair given as the tokenizer's pair template (segment ids 0 and 1).
+ */
+export async function writeCrossEncoderFixture(dir: string, seed = 3): Promise<{ dir: string; weights: BertWeights }> {
+  const vocabulary = bertVocabulary();
+  const weights = bertWeights(seed, vocabulary.length, CROSS_ENCODER_LABELS.length);
+  await writeModel(dir, {
+    'config.json': JSON.stringify(bertConfig(weights, 'BertForSequenceClassification', CROSS_ENCODER_LABELS), null, 2),
+    'tokenizer.json': JSON.stringify(bertTokenizerJson(vocabulary)),
+    'tokenizer_config.json': JSON.stringify(TOKENIZER_CONFIG, null, 2),
+    'vocab.txt': `${vocabulary.join('\n')}\n`,
+    'onnx/model.onnx': encodeModel(bertGraph(weights, 'sequence')),
+  });
+  return { dir, weights };
+}
+
+/**
+ * A SPLADE model in the Hub layout: BertForMaskedLM whose logits over the vocabulary become a
+ * sparse vector (max over tokens of log(1 + relu)). Its decoder is a plain dense layer (real
+ * checkpoints put a transform before it; the layout and the output are the same). The bias is
+ * negative so that most entries are 0, as in a trained SPLADE model.
+ */
+export async function writeSpladeFixture(dir: string, seed = 5): Promise<{ dir: string; weights: BertWeights; decoder: Dense }> {
+  const vocabulary = bertVocabulary();
+  const weights = bertWeights(seed, vocabulary.length);
+  const rand = random(seed + 1000);
+  const h = weights.dims.hidden;
+  const decoder: Dense = {
+    w: Float32Array.from({ length: h * vocabulary.length }, () => (rand() * 2 - 1) * Math.sqrt(3 / h)),
+    b: Float32Array.from({ length: vocabulary.length }, () => -1 - rand()),
+    in: h,
+    out: vocabulary.length,
+  };
+  await writeModel(dir, {
+    'config.json': JSON.stringify(bertConfig(weights, 'BertForMaskedLM'), null, 2),
+    'tokenizer.json': JSON.stringify(bertTokenizerJson(vocabulary)),
+    'tokenizer_config.json': JSON.stringify(TOKENIZER_CONFIG, null, 2),
+    'vocab.txt': `${vocabulary.join('\n')}\n`,
+    'onnx/model.onnx': encodeModel(bertGraph(weights, 'mlm', decoder)),
+  });
+  return { dir, weights, decoder };
 }

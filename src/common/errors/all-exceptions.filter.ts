@@ -2,9 +2,10 @@ import { type ArgumentsHost, Catch, type ExceptionFilter, Logger } from '@nestjs
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AppError } from './app-error.js';
 import { ErrorCode } from './error-code.js';
+import { isTeiPath, type TeiErrorType, teiErrorType } from './tei-errors.js';
 import { toAppError } from './to-app-error.js';
 
-/** The Open Inference Protocol answers errors as `{"error": "message"}`; everything else gets the envelope. */
+/** The Open Inference Protocol answers errors as `{"error": "message"}`, TEI's routes as TEI does; everything else gets the envelope. */
 const OIP_PREFIX = '/v2';
 
 export interface ErrorBody {
@@ -50,8 +51,12 @@ export class AllExceptionsFilter implements ExceptionFilter {
   }
 }
 
-export function renderError(error: AppError, request: FastifyRequest): ErrorBody | { error: string } {
+export function renderError(
+  error: AppError,
+  request: FastifyRequest,
+): ErrorBody | { error: string } | { error: string; error_type: TeiErrorType } {
   if (isOipPath(request.url)) return { error: error.message };
+  if (isTeiPath(request.url)) return { error: error.message, error_type: teiErrorType(error.code) };
   const body: ErrorBody = { error: { code: error.code, message: error.message }, requestId: String(request.id) };
   if (error.details !== undefined) body.error.details = error.details;
   return body;
