@@ -14,8 +14,18 @@ export function splitInferRequest(body: Buffer, headerLength: number | undefined
     fail(`Inference-Header-Content-Length must be a non-negative integer, got ${show(headerLength)}`);
   }
   if (length > body.length) fail(`Inference-Header-Content-Length (${length}) exceeds the body (${body.length} bytes)`);
-  return { header: parseHeader(body.subarray(0, length)), binary: body.subarray(length) };
+  try {
+    return { header: parseHeader(body.subarray(0, length)), binary: body.subarray(length) };
+  } catch (err) {
+    // Without the header the whole body is the JSON: a binary body says what it lacks.
+    if (headerLength === undefined) fail(MISSING_HEADER_LENGTH);
+    throw err;
+  }
 }
+
+export const MISSING_HEADER_LENGTH =
+  'Binary tensor data needs the Inference-Header-Content-Length header (the byte length of the JSON header before the tensor bytes); ' +
+  'without it the whole body must be JSON, and it is not';
 
 /** Hands each input with `parameters.binary_data_size` its bytes, in input order; all bytes must be used. */
 export function takeBinaryInputs(
