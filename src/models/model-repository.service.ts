@@ -51,6 +51,8 @@ export class ModelRepository implements OnApplicationBootstrap, OnApplicationShu
   private readonly unloaded = new Set<string>();
   /** Manifest overrides given to `load` (Triton's `parameters.config`), kept until the next load without one. */
   private readonly overrides = new Map<string, ManifestOverride>();
+  /** Models being reloaded with a new manifest: their requests wait for it rather than fail. */
+  private readonly reloading = new Map<string, Promise<void>>();
   private lastMissReindex = 0;
   private missReindex: Promise<void> = Promise.resolve();
 
@@ -200,6 +202,7 @@ export class ModelRepository implements OnApplicationBootstrap, OnApplicationShu
    * unloaded through the repository API: then 503 UNAVAILABLE, Triton's answer in explicit mode.
    */
   async runner(name: string, version?: string): Promise<{ version: ModelVersion; runner: ModelRunner }> {
+    await this.reloading.get(name);
     const v = this.version(name, version);
     if (this.unloaded.has(name) && !this.runners.has(`${v.name}/${v.version}`)) {
       const what = version === undefined ? 'has no available versions' : `version ${version} is not at ready state`;
@@ -215,10 +218,17 @@ export class ModelRepository implements OnApplicationBootstrap, OnApplicationShu
    */
   async load(name: string, override?: ManifestOverride): Promise<void> {
     const versions = this.versions(name);
-    const reload = override !== undefined || this.overrides.has(name);
-    if (reload) {
-      // Checked on every version before anything stops: a bad override leaves the model as it was.
-      const manifests = await Promise.all(versions.map((v) => overriddenManifest(v, override)));
+    if (override === undefined && !this.overrides.has(name)) {
+      this.unloaded.delete(name);
+      await Promise.all(versions.map((v) => this.loadVersion(v)));
+      return;
+    }
+    // Checked on every version before anything stops: a bad override leaves the model as it was.
+    const manifests = await Promise.all(versions.map((v) => overriddenManifest(v, override)));
+    await this.reloading.get(name);
+    const reload = (async () => {
+      // Requests already admitted finish on the old sessions (at most their timeout); new ones wait.
+      await Promise.all(versions.map((v) => this.loaded(v)?.idle(v.manifest?.timeoutMs ?? 0)));
       await this.unload(name);
       if (override) this.overrides.set(name, override);
       else this.overrides.delete(name);
@@ -227,9 +237,19 @@ export class ModelRepository implements OnApplicationBootstrap, OnApplicationShu
         v.error = undefined;
         this.labelCache.delete(`${v.name}/${v.version}`);
       });
+      this.unloaded.delete(name);
+      await Promise.all(versions.map((v) => this.loadVersion(v)));
+    })();
+    const waiting = reload.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.reloading.set(name, waiting);
+    try {
+      await reload;
+    } finally {
+      if (this.reloading.get(name) === waiting) this.reloading.delete(name);
     }
-    this.unloaded.delete(name);
-    await Promise.all(versions.map((v) => this.loadVersion(v)));
   }
 
   /** Unloads every version; the model stays unloaded until `load` (see runner()). */

@@ -123,7 +123,16 @@ describe('Open Inference Protocol: Triton extensions, as a spec-written client u
     );
     assert.deepEqual(config.body.outputs, [{ name: 'softmax_0.tmp_0', datatype: 'FP32', shape: [2] }]);
     const override = JSON.stringify({ instances: 2, labels: ['upright', 'upside-down'] });
+    // Requests sent while the model reloads finish on the old sessions or wait for the new ones: none fails.
+    const during = clsInput(4, 9);
+    const inflight = Array.from({ length: 6 }, () =>
+      call('POST', '/v2/models/paddleocr-cls/infer', { inputs: [{ ...during, data: Array.from(during.data) }] }),
+    );
     assert.deepEqual(await call('POST', '/v2/repository/models/paddleocr-cls/load', { parameters: { config: override } }), { status: 200, body: {} });
+    assert.deepEqual(
+      (await Promise.all(inflight)).map((r) => r.status),
+      [200, 200, 200, 200, 200, 200],
+    );
     const overridden = await call('GET', '/v2/models/paddleocr-cls/versions/1/config');
     assert.deepEqual([overridden.body.instances, overridden.body.labels], [2, ['upright', 'upside-down']]);
     const metadata = await call('GET', '/v2/models/paddleocr-cls');
