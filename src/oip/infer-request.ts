@@ -65,7 +65,11 @@ export function parseInferRequest(body: unknown, headerLength: number | undefine
   if (missing.length > 0) throw bad(`missing input(s) ${missing.join(', ')}`);
 
   const rows = manifest.maxBatchSize > 0 ? sharedBatchSize(inputs, manifest) : 1;
-  const { outputs, binaryOutputs, classification } = requestedOutputs(request.outputs, manifest, request.parameters?.binary_data_output === true);
+  const { outputs, binaryOutputs, classification } = requestedOutputs(
+    request.outputs,
+    manifest,
+    request.parameters?.binary_data_output === true,
+  );
   return { id: request.id as string | undefined, inputs, outputs, binaryOutputs, classification, rows };
 }
 

@@ -60,7 +60,12 @@ const CONFIG_EXAMPLE = {
 const LOAD_BODY = z
   .object({
     parameters: z
-      .object({ config: z.union([z.string(), z.record(z.string(), z.unknown())]).optional().describe('manifest fields to override, as JSON') })
+      .object({
+        config: z
+          .union([z.string(), z.record(z.string(), z.unknown())])
+          .optional()
+          .describe('manifest fields to override, as JSON'),
+      })
       .optional(),
   })
   .optional();
@@ -149,7 +154,8 @@ export class OipController {
   @Get(`${MODEL}/config`)
   @ApiEndpoint({
     ok: { example: CONFIG_EXAMPLE },
-    summary: 'Model configuration: the manifest the highest version is served with, overrides applied (Triton model configuration extension)',
+    summary:
+      'Model configuration: the manifest the highest version is served with, overrides applied (Triton model configuration extension)',
     auth: 'infer',
     errors: MODEL_ERRORS,
     params: modelParams,

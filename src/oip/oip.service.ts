@@ -80,7 +80,9 @@ export class OipService {
     const outputs = request.outputs.map((outputName) => {
       const count = request.classification.get(outputName);
       const tensor =
-        count === undefined ? result.outputs[outputName]! : this.classified(manifest, outputName, result.outputs[outputName] as Tensor, count, labels);
+        count === undefined
+          ? result.outputs[outputName]!
+          : this.classified(manifest, outputName, result.outputs[outputName] as Tensor, count, labels);
       const base = { name: outputName, datatype: tensor.datatype, shape: tensor.shape };
       if (!request.binaryOutputs.has(outputName)) return { ...base, data: encodeJsonData(tensor as Tensor) };
       const bytes = encodeBinaryData(tensor as Tensor);
@@ -138,7 +140,10 @@ export class OipService {
     const spec = manifest.outputs.find((o) => o.name === output)!;
     const axis = batchAxisOf(spec, manifest.maxBatchSize);
     if (axis !== null && axis !== 0) {
-      throw new AppError(ErrorCode.ValidationFailed, `output "${output}" has its batch dimension at ${axis}; classification needs it first`);
+      throw new AppError(
+        ErrorCode.ValidationFailed,
+        `output "${output}" has its batch dimension at ${axis}; classification needs it first`,
+      );
     }
     return classify(output, tensor, count, axis === 0, labels);
   }
@@ -149,10 +154,14 @@ export class OipService {
     if (labels) return labels;
     const folder = huggingfaceFolder(v.manifest!, this.models.sourceContext(v));
     if (!folder) return undefined;
-    const config = JSON.parse(await readFile(join(folder, 'config.json'), 'utf8').catch(() => '{}')) as { id2label?: Record<string, string> };
+    const config = JSON.parse(await readFile(join(folder, 'config.json'), 'utf8').catch(() => '{}')) as {
+      id2label?: Record<string, string>;
+    };
     const id2label = config.id2label ?? {};
     const ids = Object.keys(id2label).map(Number);
-    return ids.length > 0 && ids.every((id, i) => Number.isInteger(id) && ids.includes(i)) ? ids.map((_, i) => id2label[String(i)]!) : undefined;
+    return ids.length > 0 && ids.every((id, i) => Number.isInteger(id) && ids.includes(i))
+      ? ids.map((_, i) => id2label[String(i)]!)
+      : undefined;
   }
 
   async unload(name: string): Promise<Record<string, never>> {

@@ -21,7 +21,12 @@ describe('API keys (configured)', () => {
     assert.equal(res.status, 401);
     assert.equal(res.headers['www-authenticate'], 'Bearer');
     assert.deepEqual(body(res), {
-      error: { code: 'MISSING_API_KEY', message: 'Send an API key as "Authorization: Bearer <key>"', type: 'authentication_error', param: null },
+      error: {
+        code: 'MISSING_API_KEY',
+        message: 'Send an API key as "Authorization: Bearer <key>"',
+        type: 'authentication_error',
+        param: null,
+      },
       requestId: '<id>',
     });
   });
@@ -29,7 +34,10 @@ describe('API keys (configured)', () => {
   it('answers an unknown key, or a non-Bearer scheme, with 401', async () => {
     const res = await request(t.server).get('/v1/auth/whoami').set('authorization', 'Bearer not-a-key');
     assert.equal(res.status, 401);
-    assert.deepEqual(body(res), { error: { code: 'INVALID_API_KEY', message: 'The API key is not valid', type: 'authentication_error', param: null }, requestId: '<id>' });
+    assert.deepEqual(body(res), {
+      error: { code: 'INVALID_API_KEY', message: 'The API key is not valid', type: 'authentication_error', param: null },
+      requestId: '<id>',
+    });
     const basic = await request(t.server).get('/v1/auth/whoami').set('authorization', 'Basic cmVhZGVyLWtleQ==');
     assert.equal(basic.status, 401);
     assert.equal(basic.body.error.code, 'MISSING_API_KEY');
@@ -85,7 +93,12 @@ describe('API keys (configured)', () => {
     const res = await request(t.server).post('/test/echo').set('content-type', 'application/json').send('{"name": ');
     assert.equal(res.status, 401);
     assert.deepEqual(body(res), {
-      error: { code: 'MISSING_API_KEY', message: 'Send an API key as "Authorization: Bearer <key>"', type: 'authentication_error', param: null },
+      error: {
+        code: 'MISSING_API_KEY',
+        message: 'Send an API key as "Authorization: Bearer <key>"',
+        type: 'authentication_error',
+        param: null,
+      },
       requestId: '<id>',
     });
   });

@@ -18,7 +18,10 @@ describe('ids that cannot exist, and NUL in strings that reach SQL', () => {
 
   const notFound = (res: request.Response, message: string) => {
     assert.equal(res.status, 404, `${message}: ${JSON.stringify(res.body)}`);
-    assert.deepEqual(res.body, { error: { code: 'NOT_FOUND', message, type: 'invalid_request_error', param: null }, requestId: res.headers['x-request-id'] });
+    assert.deepEqual(res.body, {
+      error: { code: 'NOT_FOUND', message, type: 'invalid_request_error', param: null },
+      requestId: res.headers['x-request-id'],
+    });
   };
 
   for (const raw of BAD_IDS) {
@@ -70,7 +73,13 @@ describe('ids that cannot exist, and NUL in strings that reach SQL', () => {
       const res = await post(body);
       assert.equal(res.status, 404, JSON.stringify(res.body));
       const id = (body as Record<string, string>)[param];
-      assert.deepEqual(res.body.error, { code: 'NOT_FOUND', message: `${param}: no file with id "${id}"`, type: 'invalid_request_error', param, details: { param } });
+      assert.deepEqual(res.body.error, {
+        code: 'NOT_FOUND',
+        message: `${param}: no file with id "${id}"`,
+        type: 'invalid_request_error',
+        param,
+        details: { param },
+      });
     }
   });
 

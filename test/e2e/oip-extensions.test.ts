@@ -47,7 +47,13 @@ describe('Open Inference Protocol: Triton extensions, as a spec-written client u
 
   it('names the extensions in the server metadata', async () => {
     const server = await call('GET', '/v2');
-    assert.deepEqual(server.body.extensions, ['binary_tensor_data', 'classification', 'model_configuration', 'model_repository', 'statistics']);
+    assert.deepEqual(server.body.extensions, [
+      'binary_tensor_data',
+      'classification',
+      'model_configuration',
+      'model_repository',
+      'statistics',
+    ]);
   });
 
   it('classification: the top k of each row as "value:index:label" BYTES, values as Triton prints them', async () => {
@@ -86,7 +92,10 @@ describe('Open Inference Protocol: Triton extensions, as a spec-written client u
       inputs: [input, state, sr],
       outputs: [{ name: 'output', parameters: { classification: 0 } }],
     });
-    assert.deepEqual(zero, { status: 400, body: { error: 'output "output": parameters.classification must be an integer from 1 to 1000, got 0' } });
+    assert.deepEqual(zero, {
+      status: 400,
+      body: { error: 'output "output": parameters.classification must be an integer from 1 to 1000, got 0' },
+    });
     const axis = await call('POST', '/v2/models/silero-vad/infer', {
       inputs: [input, state, sr],
       outputs: [{ name: 'stateN', parameters: { classification: 1 } }],
@@ -102,7 +111,9 @@ describe('Open Inference Protocol: Triton extensions, as a spec-written client u
     const message =
       "Request for unknown model: 'paddleocr-cls' has no available versions (unloaded; load it with POST /v2/repository/models/paddleocr-cls/load)";
     assert.deepEqual(await infer(), { status: 503, body: { error: message } });
-    const pinned = await call('POST', '/v2/models/paddleocr-cls/versions/1/infer', { inputs: [{ ...input, data: Array.from(input.data) }] });
+    const pinned = await call('POST', '/v2/models/paddleocr-cls/versions/1/infer', {
+      inputs: [{ ...input, data: Array.from(input.data) }],
+    });
     assert.equal(pinned.status, 503);
     assert.match(String(pinned.body.error), /^Request for unknown model: 'paddleocr-cls' version 1 is not at ready state/);
     // Still unloaded: the failed requests did not load it.
@@ -128,7 +139,10 @@ describe('Open Inference Protocol: Triton extensions, as a spec-written client u
     const inflight = Array.from({ length: 6 }, () =>
       call('POST', '/v2/models/paddleocr-cls/infer', { inputs: [{ ...during, data: Array.from(during.data) }] }),
     );
-    assert.deepEqual(await call('POST', '/v2/repository/models/paddleocr-cls/load', { parameters: { config: override } }), { status: 200, body: {} });
+    assert.deepEqual(await call('POST', '/v2/repository/models/paddleocr-cls/load', { parameters: { config: override } }), {
+      status: 200,
+      body: {},
+    });
     assert.deepEqual(
       (await Promise.all(inflight)).map((r) => r.status),
       [200, 200, 200, 200, 200, 200],
@@ -142,9 +156,11 @@ describe('Open Inference Protocol: Triton extensions, as a spec-written client u
       inputs: [{ ...input, data: Array.from(input.data) }],
       outputs: [{ name: 'softmax_0.tmp_0', parameters: { classification: 1 } }],
     });
-    assert.match(((top.body.outputs as Array<{ data: string[] }>)[0]!.data[0])!, /^[01]\.\d{6}:[01]:(upright|upside-down)$/);
+    assert.match((top.body.outputs as Array<{ data: string[] }>)[0]!.data[0]!, /^[01]\.\d{6}:[01]:(upright|upside-down)$/);
     // A bad override changes nothing.
-    const bad = await call('POST', '/v2/repository/models/paddleocr-cls/load', { parameters: { config: '{"source": {"file": "/etc/passwd"}}' } });
+    const bad = await call('POST', '/v2/repository/models/paddleocr-cls/load', {
+      parameters: { config: '{"source": {"file": "/etc/passwd"}}' },
+    });
     assert.equal(bad.status, 400);
     assert.match(String(bad.body.error), /^parameters\.config: "source" cannot be overridden/);
     const invalid = await call('POST', '/v2/repository/models/paddleocr-cls/load', { parameters: { config: { instances: 0 } } });
@@ -155,19 +171,27 @@ describe('Open Inference Protocol: Triton extensions, as a spec-written client u
     assert.equal((await call('POST', '/v2/repository/models/paddleocr-cls/load')).status, 200);
     const restored = await call('GET', '/v2/models/paddleocr-cls/config');
     assert.deepEqual([restored.body.instances, restored.body.labels], [1, ['0', '180']]);
-    assert.deepEqual(await call('GET', '/v2/models/nope/config'), { status: 404, body: { error: 'model "nope" is not in the repository' } });
+    assert.deepEqual(await call('GET', '/v2/models/nope/config'), {
+      status: 404,
+      body: { error: 'model "nope" is not in the repository' },
+    });
   });
 
   it('metadata parameters hold only strings, numbers and booleans', async () => {
     for (const model of ['paddleocr-cls', 'silero-vad']) {
       const parameters = (await call('GET', `/v2/models/${model}`)).body.parameters as Record<string, unknown>;
-      for (const [key, value] of Object.entries(parameters)) assert.ok(['string', 'number', 'boolean'].includes(typeof value), `${model} ${key}`);
+      for (const [key, value] of Object.entries(parameters))
+        assert.ok(['string', 'number', 'boolean'].includes(typeof value), `${model} ${key}`);
     }
   });
 
   it('binary tensor data without Inference-Header-Content-Length: 400 naming the header', async () => {
     const input = clsInput(1, 2);
-    const header = Buffer.from(JSON.stringify({ inputs: [{ name: 'x', datatype: 'FP32', shape: input.shape, parameters: { binary_data_size: input.data.byteLength } }] }));
+    const header = Buffer.from(
+      JSON.stringify({
+        inputs: [{ name: 'x', datatype: 'FP32', shape: input.shape, parameters: { binary_data_size: input.data.byteLength } }],
+      }),
+    );
     const body = Buffer.concat([header, Buffer.from(input.data.buffer)]);
     const octets = await call('POST', '/v2/models/paddleocr-cls/infer', body, { 'content-type': 'application/octet-stream' });
     assert.deepEqual(octets, {

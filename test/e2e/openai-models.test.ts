@@ -55,7 +55,7 @@ describe('OpenAI SDK: model deletion, checkpoints as models, error fields', () =
     jobId = done.id;
     headArtifact = (done as unknown as { head_artifact_id: string }).head_artifact_id;
     const page = await client.fineTuning.jobs.checkpoints.list(jobId);
-    const first = page.data.at(-1)! as typeof page.data[number] & { artifact_id: string };
+    const first = page.data.at(-1)! as (typeof page.data)[number] & { artifact_id: string };
     checkpoint = { name: first.fine_tuned_model_checkpoint, artifactId: first.artifact_id, step: first.step_number };
   });
   after(async () => {
@@ -70,7 +70,9 @@ describe('OpenAI SDK: model deletion, checkpoints as models, error fields', () =
       { status: tooMany.status, type: tooMany.type, param: tooMany.param, code: tooMany.code },
       { status: 400, type: 'invalid_request_error', param: 'limit', code: 'VALIDATION_FAILED' },
     );
-    const noFile = await client.fineTuning.jobs.create({ model: 'glove-100d', training_file: 'file-000000000000000000000000' }).catch((err: unknown) => err);
+    const noFile = await client.fineTuning.jobs
+      .create({ model: 'glove-100d', training_file: 'file-000000000000000000000000' })
+      .catch((err: unknown) => err);
     assert.ok(noFile instanceof OpenAI.NotFoundError);
     assert.deepEqual(
       { type: noFile.type, param: noFile.param, code: noFile.code, message: noFile.message },
@@ -91,15 +93,20 @@ describe('OpenAI SDK: model deletion, checkpoints as models, error fields', () =
       { id: checkpoint.name, object: 'model', owned_by: 'fine-tuning' },
     );
     // The reference: logits = features . W + b, with W and b read from the checkpoint's trainer state.
-    const state = await request(a.server).get(`/v1/artifacts/${checkpoint.artifactId}`).buffer(true).parse((res, done) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => done(null, Buffer.concat(chunks)));
-    });
+    const state = await request(a.server)
+      .get(`/v1/artifacts/${checkpoint.artifactId}`)
+      .buffer(true)
+      .parse((res, done) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => done(null, Buffer.concat(chunks)));
+      });
     const params = deserializeState(state.body as Buffer).params;
     const dim = 100;
     const features = Array.from({ length: dim }, (_, i) => Math.sin(i + 1) / 4);
-    const expected = labels.map((_, k) => features.reduce((sum, x, i) => sum + x * params[i * labels.length + k]!, params[dim * labels.length + k]!));
+    const expected = labels.map((_, k) =>
+      features.reduce((sum, x, i) => sum + x * params[i * labels.length + k]!, params[dim * labels.length + k]!),
+    );
     const res = await request(a.server)
       .post(`/v2/models/${encodeURIComponent(checkpoint.name)}/infer`)
       .send({ inputs: [{ name: 'features', datatype: 'FP32', shape: [1, dim], data: features }], outputs: [{ name: 'logits' }] });
@@ -108,7 +115,9 @@ describe('OpenAI SDK: model deletion, checkpoints as models, error fields', () =
     assert.equal(logits.length, labels.length);
     logits.forEach((v, k) => assert.ok(Math.abs(v - expected[k]!) <= TOLERANCE, `logit ${k}: ${v} vs ${expected[k]}`));
     // On the task route, through the backbone, like the model itself.
-    const classified = await request(b.server).post('/v1/text/classify').send({ model: checkpoint.name, inputs: 'the eagle flew over the river', top_k: labels.length });
+    const classified = await request(b.server)
+      .post('/v1/text/classify')
+      .send({ model: checkpoint.name, inputs: 'the eagle flew over the river', top_k: labels.length });
     assert.equal(classified.status, 200, JSON.stringify(classified.body));
     assert.deepEqual((classified.body as Array<{ label: string }>).map((p) => p.label).sort(), labels);
     const metadata = await request(a.server).get(`/v2/models/${encodeURIComponent(checkpoint.name)}`);
@@ -123,7 +132,10 @@ describe('OpenAI SDK: model deletion, checkpoints as models, error fields', () =
     assert.ok(base instanceof OpenAI.BadRequestError);
     assert.deepEqual(
       { code: base.code, message: base.message },
-      { code: 'MODEL_NOT_DELETABLE', message: '400 model "glove-100d" comes from the model repository folder; only fine-tuned models (ft:...) can be deleted' },
+      {
+        code: 'MODEL_NOT_DELETABLE',
+        message: '400 model "glove-100d" comes from the model repository folder; only fine-tuned models (ft:...) can be deleted',
+      },
     );
     const ckpt = await client.models.delete(checkpoint.name).catch((err: unknown) => err);
     assert.ok(ckpt instanceof OpenAI.BadRequestError);
@@ -159,7 +171,10 @@ describe('OpenAI SDK: model deletion, checkpoints as models, error fields', () =
       }
       // No worker keeps serving it: only loaded models have statistics.
       const stats = (await request(server).get('/v2/models/stats')).body.model_stats as Array<{ name: string }>;
-      assert.deepEqual(stats.filter((s) => s.name.startsWith('ft:')), []);
+      assert.deepEqual(
+        stats.filter((s) => s.name.startsWith('ft:')),
+        [],
+      );
     }
     const storedModels = resolve(loadConfig({}).database.embedded.dataDir, 'stored-models');
     for (const name of [model, checkpoint.name]) assert.equal(existsSync(join(storedModels, encodeURIComponent(name))), false, name);

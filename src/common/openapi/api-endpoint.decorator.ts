@@ -72,6 +72,7 @@ function errorResponses(codes: ErrorCode[]): MethodDecorator[] {
 }
 
 function errorExample(code: ErrorCode): unknown {
-  const details = code === ErrorCode.ValidationFailed ? [{ field: 'limit', problems: ['Too big: expected number to be <=100'] }] : undefined;
+  const details =
+    code === ErrorCode.ValidationFailed ? [{ field: 'limit', problems: ['Too big: expected number to be <=100'] }] : undefined;
   return { error: errorObject(code, ERROR_CODES[code].description, details), requestId: '0f9a6c1e-5b7d-4c1e-9a52-3e8d2f6b7a10' };
 }

@@ -28,7 +28,11 @@ export function stepsPerRun(
 }
 
 /** The head's shape (without dropout, which only training uses). */
-export function headSpecOf(hp: Pick<ResolvedHyperparameters, 'head' | 'hidden' | 'activation'>, inputDim: number, outputDim: number): HeadSpec {
+export function headSpecOf(
+  hp: Pick<ResolvedHyperparameters, 'head' | 'hidden' | 'activation'>,
+  inputDim: number,
+  outputDim: number,
+): HeadSpec {
   return { kind: hp.head, inputDim, outputDim, ...(hp.head === 'mlp' ? { hidden: hp.hidden, activation: hp.activation } : {}) };
 }
 
