@@ -61,6 +61,16 @@ describe('API keys (configured)', () => {
     assert.equal(reader.body.error.message, 'The API key "reader" lacks the "manage" scope');
   });
 
+  it('deleting a model needs the train scope (admin holds it)', async () => {
+    const name = encodeURIComponent('ft:glove-100d:x:ftjob-000000000000000000000000');
+    const reader = await request(t.server).delete(`/v1/models/${name}`).set('authorization', 'Bearer reader-key');
+    assert.deepEqual([reader.status, reader.body.error.message], [403, 'The API key "reader" lacks the "train" scope']);
+    for (const key of ['ops-key', 'root-key']) {
+      const res = await request(t.server).delete(`/v1/models/${name}`).set('authorization', `Bearer ${key}`);
+      assert.deepEqual([res.status, res.body.error.code], [404, 'MODEL_NOT_FOUND'], key);
+    }
+  });
+
   it('lets a key with the scope through, and admin everywhere', async () => {
     const ops = await request(t.server).post('/test/echo').set('authorization', 'bearer ops-key').send({ name: 'a', count: 1 });
     assert.equal(ops.status, 201);
