@@ -53,6 +53,7 @@ export class ModelRepository implements OnApplicationBootstrap, OnApplicationShu
   private readonly overrides = new Map<string, ManifestOverride>();
   /** Models being reloaded with a new manifest: their requests wait for it rather than fail. */
   private readonly reloading = new Map<string, Promise<void>>();
+  private reindexing: Promise<void> = Promise.resolve();
   private lastMissReindex = 0;
   private missReindex: Promise<void> = Promise.resolve();
 
@@ -77,7 +78,14 @@ export class ModelRepository implements OnApplicationBootstrap, OnApplicationShu
   }
 
   /** Re-reads every manifest; loaded versions keep serving. */
-  async reindex(): Promise<void> {
+  reindex(): Promise<void> {
+    // One at a time: an older listing finishing after a newer one would bring a deleted model back.
+    const next = this.reindexing.then(() => this.indexNow());
+    this.reindexing = next.catch(() => undefined);
+    return next;
+  }
+
+  private async indexNow(): Promise<void> {
     const root = resolve(this.config.models.dir);
     const index = new Map<string, Map<string, ModelVersion>>();
     // Dot folders are not models (`lathe models pull` stages downloads in .staging).
@@ -125,6 +133,11 @@ export class ModelRepository implements OnApplicationBootstrap, OnApplicationShu
       } catch (err) {
         this.logger.error(`Listing ${source.what} failed: ${(err as Error).message}`);
         complete = false;
+        // Served as before (a database that does not answer for a moment deletes nothing).
+        for (const name of this.storedNames) {
+          const known = this.index.get(name);
+          if (known && !index.has(name)) index.set(name, known);
+        }
         continue;
       }
       for (const model of models) {
