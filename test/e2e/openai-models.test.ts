@@ -146,7 +146,7 @@ describe('OpenAI SDK: model deletion, checkpoints as models, error fields', () =
     assert.equal((await request(a.server).post('/v1/text/classify').send({ model: 'glove-100d', inputs: 'x' })).status !== 404, true);
   });
 
-  it('deletes a fine-tuned model: retrieve answers 404 and both replicas stop serving it and its checkpoints', async () => {
+  it('deletes a fine-tuned model: retrieve answers 404 and both replicas stop serving it and its checkpoints', async (t) => {
     // Both replicas serve it (and its checkpoint) first.
     for (const server of [a.server, b.server]) {
       for (const name of [model, checkpoint.name]) {
@@ -154,7 +154,9 @@ describe('OpenAI SDK: model deletion, checkpoints as models, error fields', () =
         assert.equal(res.status, 200, `${name}: ${JSON.stringify(res.body)}`);
       }
     }
+    const started = Date.now();
     const deleted = await client.models.delete(model);
+    t.diagnostic(`DELETE answered in ${Date.now() - started} ms`);
     assert.deepEqual(deleted, { id: model, object: 'model', deleted: true });
     const gone = await client.models.retrieve(model).catch((err: unknown) => err);
     assert.ok(gone instanceof OpenAI.NotFoundError);
@@ -165,6 +167,7 @@ describe('OpenAI SDK: model deletion, checkpoints as models, error fields', () =
         10_000,
         'the replica to forget the model',
       );
+      t.diagnostic(`${server === a.server ? 'replica a' : 'replica b'} answers 404 ${Date.now() - started} ms after the DELETE was sent`);
       for (const name of [model, checkpoint.name]) {
         const res = await request(server).post('/v1/text/classify').send({ model: name, inputs: 'heavy rain fell all night' });
         assert.deepEqual([res.status, res.body.error?.code], [404, 'MODEL_NOT_FOUND'], name);
