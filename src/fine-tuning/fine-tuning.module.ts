@@ -28,6 +28,8 @@ import { JobSignals } from './runner/job-signals.js';
 import { JobTrainingService } from './runner/job-training.service.js';
 import { START_TRAINING, startTrainingWorker } from './runner/training-session.js';
 import { FineTunedModelSource } from './models/fine-tuned-model-source.js';
+import { FineTunedModelsController } from './models/fine-tuned-models.controller.js';
+import { ModelDeletionService } from './models/model-deletion.service.js';
 import { VisionModule } from '../vision/vision.module.js';
 
 /**
@@ -37,7 +39,7 @@ import { VisionModule } from '../vision/vision.module.js';
  */
 @Module({
   imports: [ModelsModule, NlpModule, VisionModule, FineTunedModelsModule],
-  controllers: [FilesController, JobsController, ArtifactsController],
+  controllers: [FilesController, JobsController, ArtifactsController, FineTunedModelsController],
   providers: [
     FilesRepository,
     FilesService,
@@ -61,6 +63,7 @@ import { VisionModule } from '../vision/vision.module.js';
     LeaseSweeper,
     FineTuningWorker,
     FineTunedModelSource,
+    ModelDeletionService,
     { provide: START_TRAINING, useValue: startTrainingWorker },
   ],
   exports: [FineTunedModelsModule],

@@ -33,7 +33,9 @@ export class ModelsController {
 
   @Get(':model')
   @ApiEndpoint({ params: z.object({ model: z.string().min(1).meta({ example: 'glove-100d' }) }), ok: { example: { id: 'glove-100d', object: 'model', created: 1764300000, owned_by: 'lathe', task: 'feature-extraction', versions: ['1'], state: 'READY' } },  summary: 'One model', auth: 'infer', errors: [ErrorCode.ModelNotFound] })
-  get(@Param('model') model: string): ModelObject {
+  async get(@Param('model') model: string): Promise<ModelObject> {
+    // A model another replica stored a moment ago is found before its announcement arrives.
+    await this.repository.find(model);
     return this.describe(model);
   }
 

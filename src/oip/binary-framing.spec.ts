@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ErrorCode } from '../common/errors/error-code.js';
-import { joinInferResponse, splitInferRequest, takeBinaryInputs } from './binary-framing.js';
+import { joinInferResponse, MISSING_HEADER_LENGTH, splitInferRequest, takeBinaryInputs } from './binary-framing.js';
 
 const hex = (s: string) => Buffer.from(s.replace(/\s/g, ''), 'hex');
 const invalid = (message: string) => ({ code: ErrorCode.ValidationFailed, message });
@@ -28,7 +28,8 @@ describe('binary extension framing', () => {
     [body('{}'), 1.5, 'Inference-Header-Content-Length must be a non-negative integer, got 1.5'],
     [body('{"a":', '00'), 5, 'Inference header is not valid JSON'],
     [body('{"a":1}'), 0, 'Inference header is not valid JSON'],
-    [body('{"a":"', 'ff227d'), undefined, 'Inference header is not valid JSON'],
+    [body('{"a":"', 'ff227d'), undefined, MISSING_HEADER_LENGTH],
+    [body('{"inputs":[{"name":"x","parameters":{"binary_data_size":4}}]}', '0000803f'), undefined, MISSING_HEADER_LENGTH],
     [body('[1]'), undefined, 'Inference header must be a JSON object'],
     [body('{"__proto__":{"x":1}}'), undefined, 'Inference header has a forbidden "__proto__" or "constructor.prototype" key'],
     [body('{"\\u005f_proto__":1}'), undefined, 'Inference header has a forbidden "__proto__" or "constructor.prototype" key'],

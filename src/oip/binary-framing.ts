@@ -14,8 +14,14 @@ export function splitInferRequest(body: Buffer, headerLength: number | undefined
     fail(`Inference-Header-Content-Length must be a non-negative integer, got ${show(headerLength)}`);
   }
   if (length > body.length) fail(`Inference-Header-Content-Length (${length}) exceeds the body (${body.length} bytes)`);
-  return { header: parseHeader(body.subarray(0, length)), binary: body.subarray(length) };
+  // Without the header the whole body is the JSON: one that is not says what it lacks.
+  const notJson = headerLength === undefined ? MISSING_HEADER_LENGTH : 'Inference header is not valid JSON';
+  return { header: parseHeader(body.subarray(0, length), notJson), binary: body.subarray(length) };
 }
+
+export const MISSING_HEADER_LENGTH =
+  'Binary tensor data needs the Inference-Header-Content-Length header (the byte length of the JSON header before the tensor bytes); ' +
+  'without it the whole body must be JSON, and it is not';
 
 /** Hands each input with `parameters.binary_data_size` its bytes, in input order; all bytes must be used. */
 export function takeBinaryInputs(
@@ -51,14 +57,14 @@ export function joinInferResponse(header: object, chunks: readonly Uint8Array[])
 
 const MAY_POISON = /__proto__|constructor|\\u/;
 
-function parseHeader(bytes: Uint8Array): unknown {
+function parseHeader(bytes: Uint8Array, notJson: string): unknown {
   let header: unknown;
   try {
     const text = utf8Header.decode(bytes);
     header = MAY_POISON.test(text) ? JSON.parse(text, rejectPoison) : JSON.parse(text);
   } catch (err) {
     if (err instanceof AppError) throw err;
-    fail('Inference header is not valid JSON');
+    fail(notJson);
   }
   if (typeof header !== 'object' || header === null || Array.isArray(header)) {
     fail('Inference header must be a JSON object');

@@ -2,6 +2,7 @@ import { AppError } from '../common/errors/app-error.js';
 import { ErrorCode } from '../common/errors/error-code.js';
 import { batchAxisOf, fullShape, type ModelManifest, type TensorSpec } from '../contracts/model-manifest.js';
 import type { NamedTensors, Tensor } from '../contracts/tensor.js';
+import { classificationCount } from './classification.js';
 import { type DecodedData, PreparsedInferBody } from './json-body.js';
 import { decodeJsonTensor, splitInferRequest, takeBinaryInputs, viewBinaryTensor } from './tensor-codec.js';
 
@@ -20,6 +21,8 @@ export interface ParsedInferRequest {
   outputs: string[];
   /** Outputs to send as binary tensor data rather than JSON numbers. */
   binaryOutputs: Set<string>;
+  /** Outputs asked for as their top classes (Triton's classification extension), with how many. */
+  classification: Map<string, number>;
   /** Rows along the batch dimension (1 for a model without one). */
   rows: number;
 }
@@ -62,8 +65,12 @@ export function parseInferRequest(body: unknown, headerLength: number | undefine
   if (missing.length > 0) throw bad(`missing input(s) ${missing.join(', ')}`);
 
   const rows = manifest.maxBatchSize > 0 ? sharedBatchSize(inputs, manifest) : 1;
-  const { outputs, binaryOutputs } = requestedOutputs(request.outputs, manifest, request.parameters?.binary_data_output === true);
-  return { id: request.id as string | undefined, inputs, outputs, binaryOutputs, rows };
+  const { outputs, binaryOutputs, classification } = requestedOutputs(
+    request.outputs,
+    manifest,
+    request.parameters?.binary_data_output === true,
+  );
+  return { id: request.id as string | undefined, inputs, outputs, binaryOutputs, classification, rows };
 }
 
 /** The input's JSON `data` as a tensor: decoded here, or already by a JSON body worker (same errors). */
@@ -111,9 +118,14 @@ function sharedBatchSize(inputs: NamedTensors, manifest: ModelManifest): number 
   return [...sizes.keys()][0]!;
 }
 
-function requestedOutputs(raw: unknown, manifest: ModelManifest, allBinary: boolean): { outputs: string[]; binaryOutputs: Set<string> } {
+function requestedOutputs(
+  raw: unknown,
+  manifest: ModelManifest,
+  allBinary: boolean,
+): Pick<ParsedInferRequest, 'outputs' | 'binaryOutputs' | 'classification'> {
   const known = manifest.outputs.map((o) => o.name);
-  if (raw === undefined) return { outputs: known, binaryOutputs: new Set(allBinary ? known : []) };
+  const classification = new Map<string, number>();
+  if (raw === undefined) return { outputs: known, binaryOutputs: new Set(allBinary ? known : []), classification };
   if (!Array.isArray(raw) || raw.length === 0) throw bad('"outputs" must be a non-empty array when given');
   const outputs: string[] = [];
   const binaryOutputs = new Set<string>();
@@ -122,8 +134,10 @@ function requestedOutputs(raw: unknown, manifest: ModelManifest, allBinary: bool
     if (typeof name !== 'string') throw bad(`outputs[${i}] must be an object with a string "name"`);
     if (!known.includes(name)) throw bad(`output "${name}" is not an output of this model (outputs: ${known.join(', ')})`);
     outputs.push(name);
-    const binaryData = (o as { parameters?: { binary_data?: unknown } }).parameters?.binary_data;
-    if (binaryData === true || (binaryData === undefined && allBinary)) binaryOutputs.add(name);
+    const parameters = (o as { parameters?: { binary_data?: unknown; classification?: unknown } }).parameters;
+    if (parameters?.binary_data === true || (parameters?.binary_data === undefined && allBinary)) binaryOutputs.add(name);
+    const count = classificationCount(name, parameters?.classification);
+    if (count !== undefined) classification.set(name, count);
   }
-  return { outputs, binaryOutputs };
+  return { outputs, binaryOutputs, classification };
 }

@@ -5,6 +5,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ErrorCode } from '../common/errors/error-code.js';
 import { ApiEndpoint } from '../common/openapi/api-endpoint.decorator.js';
 import { ReadinessService } from '../health/readiness.service.js';
+import { MAX_OVERRIDE_CHARS, OVERRIDABLE_FIELDS } from '../models/manifest-override.js';
 import { OipService } from './oip.service.js';
 
 const MODEL = 'models/:model';
@@ -45,6 +46,29 @@ const INFER_BODY = {
   },
   raw: ['application/octet-stream'],
 };
+const CONFIG_EXAMPLE = {
+  name: 'paddleocr-cls',
+  version: '1',
+  task: 'text-orientation',
+  runtime: 'onnxruntime',
+  inputs: [{ name: 'x', datatype: 'FP32', shape: [3, 48, 192] }],
+  outputs: [{ name: 'softmax_0.tmp_0', datatype: 'FP32', shape: [2] }],
+  labels: ['0', '180'],
+  maxBatchSize: 32,
+  instances: 1,
+};
+const LOAD_BODY = z
+  .object({
+    parameters: z
+      .object({
+        config: z
+          .union([z.string(), z.record(z.string(), z.unknown())])
+          .optional()
+          .describe('manifest fields to override, as JSON'),
+      })
+      .optional(),
+  })
+  .optional();
 const MODEL_ERRORS = [ErrorCode.ModelNotFound, ErrorCode.ModelLoadFailed];
 const modelParams = z.object({ model: z.string().min(1).meta({ example: 'glove-100d' }) });
 const versionParams = modelParams.extend({ version: z.string().min(1).meta({ example: '1' }) });
@@ -60,7 +84,13 @@ export class OipController {
 
   @Get()
   @ApiEndpoint({
-    ok: { example: { name: 'lathe', version: '1.0.0', extensions: ['binary_tensor_data', 'model_repository', 'statistics'] } },
+    ok: {
+      example: {
+        name: 'lathe',
+        version: '1.0.0',
+        extensions: ['binary_tensor_data', 'classification', 'model_configuration', 'model_repository', 'statistics'],
+      },
+    },
     summary: 'Server metadata and supported extensions',
     auth: 'infer',
   })
@@ -119,6 +149,31 @@ export class OipController {
   })
   modelVersionMetadata(@Param('model') model: string, @Param('version') version: string) {
     return this.oip.metadata(model, version);
+  }
+
+  @Get(`${MODEL}/config`)
+  @ApiEndpoint({
+    ok: { example: CONFIG_EXAMPLE },
+    summary:
+      'Model configuration: the manifest the highest version is served with, overrides applied (Triton model configuration extension)',
+    auth: 'infer',
+    errors: MODEL_ERRORS,
+    params: modelParams,
+  })
+  modelConfig(@Param('model') model: string) {
+    return this.oip.config(model, undefined);
+  }
+
+  @Get(`${VERSION}/config`)
+  @ApiEndpoint({
+    ok: { example: CONFIG_EXAMPLE },
+    summary: 'Model configuration: the manifest the version is served with, overrides applied (Triton model configuration extension)',
+    auth: 'infer',
+    errors: MODEL_ERRORS,
+    params: versionParams,
+  })
+  modelVersionConfig(@Param('model') model: string, @Param('version') version: string) {
+    return this.oip.config(model, version);
   }
 
   @Get(`${MODEL}/ready`)
@@ -245,9 +300,20 @@ export class OipController {
 
   @Post('repository/models/:model/load')
   @HttpCode(200)
-  @ApiEndpoint({ ok: { example: {} }, params: modelParams, summary: 'Load every version of a model', auth: 'manage', errors: MODEL_ERRORS })
-  load(@Param('model') model: string) {
-    return this.oip.load(model);
+  @ApiEndpoint({
+    ok: { example: {} },
+    params: modelParams,
+    body: LOAD_BODY,
+    bodyExample: { parameters: { config: '{"instances": 2, "dynamicBatching": {"maxQueueDelayMicroseconds": 2000}}' } },
+    summary: 'Load every version of a model; with parameters.config, reload it with those manifest fields overridden',
+    description:
+      "`parameters.config` (Triton's): a JSON object, as a string or an object, of manifest fields to override until the next load " +
+      `(${OVERRIDABLE_FIELDS.join(', ')}; at most ${MAX_OVERRIDE_CHARS} characters). A model unloaded with unload stays unloaded until loaded here.`,
+    auth: 'manage',
+    errors: [...MODEL_ERRORS, ErrorCode.ValidationFailed],
+  })
+  load(@Param('model') model: string, @Body() body?: z.infer<typeof LOAD_BODY>) {
+    return this.oip.load(model, body);
   }
 
   @Post('repository/models/:model/unload')
@@ -255,7 +321,7 @@ export class OipController {
   @ApiEndpoint({
     ok: { example: {} },
     params: modelParams,
-    summary: 'Unload every version of a model; in-flight requests fail with 503',
+    summary: 'Unload every version of a model; in-flight requests fail with 503, and it stays unloaded (infer answers 503) until loaded',
     auth: 'manage',
     errors: [ErrorCode.ModelNotFound],
   })

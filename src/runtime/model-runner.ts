@@ -12,6 +12,9 @@ import { WorkerPool } from './worker-pool.js';
 import type { TensorInfo, WorkTiming } from './worker-protocol.js';
 import { type WorkerPlan, workerInit } from './worker-planners.js';
 
+/** How often idle() looks at the requests in progress. */
+const IDLE_POLL_MS = 20;
+
 export interface BatchingPolicy extends BatchPolicy {
   /**
    * Each input's and output's batch axis (absent: 0). null: no batch dimension; such an input
@@ -198,6 +201,12 @@ export class ModelRunner {
     } finally {
       this.pool.release(worker);
     }
+  }
+
+  /** Resolves once no admitted request is left (or after `timeoutMs`): a reload stops the runner without failing any. */
+  async idle(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.admission.inProgress > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, IDLE_POLL_MS));
   }
 
   async stop(): Promise<void> {

@@ -45,6 +45,14 @@ describe('serializeState', () => {
     });
   }
 
+  it("decodes from a Node Buffer in Node's shared pool (whose slice() is a view, not a copy)", () => {
+    const bytes = serializeState(cases[1]![1]);
+    const pooled = Buffer.allocUnsafe(bytes.length);
+    pooled.set(bytes);
+    assert.ok(pooled.buffer.byteLength > bytes.length, 'the buffer is a view into the pool');
+    assert.deepEqual(serializeState(deserializeState(pooled)), bytes);
+  });
+
   it('rejects bytes that are not a trainer state, or are cut short', () => {
     assert.throws(() => deserializeState(Uint8Array.of(1, 2, 3)), /not a Lathe trainer state/);
     const bytes = serializeState(cases[1]![1]);

@@ -79,8 +79,9 @@ export function deserializeState(bytes: Uint8Array): TrainerState {
     const ctor = CTORS[entry.kind];
     const byteLength = entry.length * ctor.BYTES_PER_ELEMENT;
     if (offset + byteLength > bytes.length) throw new Error('truncated trainer state');
-    // A copy: the result must not alias (or misalign on) the caller's buffer.
-    arrays.set(entry.name, new ctor(bytes.slice(offset, offset + byteLength).buffer));
+    // A copy: the result must not alias (or misalign on) the caller's buffer. Not bytes.slice(): on a
+    // Node Buffer that is a view, whose .buffer may be Node's whole shared pool.
+    arrays.set(entry.name, new ctor(new Uint8Array(bytes.subarray(offset, offset + byteLength)).buffer));
     offset += pad8(byteLength);
   }
   const get = <T>(name: string) => arrays.get(name) as T;

@@ -21,7 +21,12 @@ describe('API keys (configured)', () => {
     assert.equal(res.status, 401);
     assert.equal(res.headers['www-authenticate'], 'Bearer');
     assert.deepEqual(body(res), {
-      error: { code: 'MISSING_API_KEY', message: 'Send an API key as "Authorization: Bearer <key>"' },
+      error: {
+        code: 'MISSING_API_KEY',
+        message: 'Send an API key as "Authorization: Bearer <key>"',
+        type: 'authentication_error',
+        param: null,
+      },
       requestId: '<id>',
     });
   });
@@ -29,7 +34,10 @@ describe('API keys (configured)', () => {
   it('answers an unknown key, or a non-Bearer scheme, with 401', async () => {
     const res = await request(t.server).get('/v1/auth/whoami').set('authorization', 'Bearer not-a-key');
     assert.equal(res.status, 401);
-    assert.deepEqual(body(res), { error: { code: 'INVALID_API_KEY', message: 'The API key is not valid' }, requestId: '<id>' });
+    assert.deepEqual(body(res), {
+      error: { code: 'INVALID_API_KEY', message: 'The API key is not valid', type: 'authentication_error', param: null },
+      requestId: '<id>',
+    });
     const basic = await request(t.server).get('/v1/auth/whoami').set('authorization', 'Basic cmVhZGVyLWtleQ==');
     assert.equal(basic.status, 401);
     assert.equal(basic.body.error.code, 'MISSING_API_KEY');
@@ -42,6 +50,8 @@ describe('API keys (configured)', () => {
       error: {
         code: 'INSUFFICIENT_SCOPE',
         message: 'The API key "ops" lacks the "admin" scope',
+        type: 'permission_error',
+        param: null,
         details: { required: 'admin', granted: ['manage', 'train'] },
       },
       requestId: '<id>',
@@ -49,6 +59,16 @@ describe('API keys (configured)', () => {
     const reader = await request(t.server).post('/test/echo').set('authorization', 'Bearer reader-key').send({ name: 'a', count: 1 });
     assert.equal(reader.status, 403);
     assert.equal(reader.body.error.message, 'The API key "reader" lacks the "manage" scope');
+  });
+
+  it('deleting a model needs the train scope (admin holds it)', async () => {
+    const name = encodeURIComponent('ft:glove-100d:x:ftjob-000000000000000000000000');
+    const reader = await request(t.server).delete(`/v1/models/${name}`).set('authorization', 'Bearer reader-key');
+    assert.deepEqual([reader.status, reader.body.error.message], [403, 'The API key "reader" lacks the "train" scope']);
+    for (const key of ['ops-key', 'root-key']) {
+      const res = await request(t.server).delete(`/v1/models/${name}`).set('authorization', `Bearer ${key}`);
+      assert.deepEqual([res.status, res.body.error.code], [404, 'MODEL_NOT_FOUND'], key);
+    }
   });
 
   it('lets a key with the scope through, and admin everywhere', async () => {
@@ -83,7 +103,12 @@ describe('API keys (configured)', () => {
     const res = await request(t.server).post('/test/echo').set('content-type', 'application/json').send('{"name": ');
     assert.equal(res.status, 401);
     assert.deepEqual(body(res), {
-      error: { code: 'MISSING_API_KEY', message: 'Send an API key as "Authorization: Bearer <key>"' },
+      error: {
+        code: 'MISSING_API_KEY',
+        message: 'Send an API key as "Authorization: Bearer <key>"',
+        type: 'authentication_error',
+        param: null,
+      },
       requestId: '<id>',
     });
   });

@@ -92,7 +92,12 @@ describe('checkpoint retention', () => {
     assert.deepEqual(await storedCheckpointArtifacts(id), kept.map((c) => c.artifact_id).sort());
     const pruned = await request(t.server).get(`/v1/artifacts/${artifacts[1]}`);
     assert.equal(pruned.status, 404);
-    assert.deepEqual(pruned.body.error, { code: 'NOT_FOUND', message: `no artifact with id "${artifacts[1]}"` });
+    assert.deepEqual(pruned.body.error, {
+      code: 'NOT_FOUND',
+      message: `no artifact with id "${artifacts[1]}"`,
+      type: 'invalid_request_error',
+      param: null,
+    });
     const best = await request(t.server)
       .get(`/v1/artifacts/${kept[2]!.artifact_id}`)
       .buffer(true)

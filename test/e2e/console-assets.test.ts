@@ -55,7 +55,12 @@ describe('GET /console and its files', () => {
     const res = await fastify.inject('/console');
     assert.equal(res.statusCode, 404);
     const body = res.json();
-    assert.deepEqual(body.error, { code: 'NOT_FOUND', message: 'The console was not built: run `npm run build`' });
+    assert.deepEqual(body.error, {
+      code: 'NOT_FOUND',
+      message: 'The console was not built: run `npm run build`',
+      type: 'invalid_request_error',
+      param: null,
+    });
     assert.equal(typeof body.requestId, 'string');
     await fastify.close();
   });

@@ -456,7 +456,12 @@ describe('Lathe Console in a real browser against a real server', { skip }, () =
     );
 
     // The Models view shows where the new model came from.
-    const lineage = (await api('get', `/v2/models/${encodeURIComponent(model)}`)).body.parameters.lineage as Record<string, string>;
+    const parameters = (await api('get', `/v2/models/${encodeURIComponent(model)}`)).body.parameters as Record<string, string>;
+    const lineage = Object.fromEntries(
+      Object.entries(parameters)
+        .filter(([k]) => k.startsWith('lineage_'))
+        .map(([k, v]) => [k.slice('lineage_'.length), v]),
+    );
     assert.equal(lineage.job, jobId);
     await page.goto(`${base}/console#models`);
     const row = page.locator(`#models-view tr[data-model="${model}"]`);

@@ -59,6 +59,7 @@ function rank(op: Operation): number {
     'POST /v2/repository/models/{model}/load',
     'POST /v1/fine_tuning/jobs/{id}/cancel',
     'DELETE /v1/files/{id}',
+    'DELETE /v1/models/{model}',
     'POST /v2/repository/models/{model}/unload',
   ];
   const i = order.indexOf(key);
@@ -99,7 +100,8 @@ describe("Swagger UI's Try it out, on every operation, with the document's own e
     const exercised: string[] = [];
     for (const op of operations) {
       const key = `${op.method} ${op.path}`;
-      if (key === 'GET /v1/artifacts/{id}' || key === 'GET /v1/fine_tuning/jobs/{id}/checkpoints') await jobFinished(ids);
+      if (key === 'GET /v1/artifacts/{id}' || key === 'GET /v1/fine_tuning/jobs/{id}/checkpoints' || key === 'DELETE /v1/models/{model}')
+        await jobFinished(ids);
       if (key === 'POST /v1/fine_tuning/jobs/{id}/cancel') ids.cancel = await queuedJob(ids);
       if (key === 'DELETE /v1/files/{id}') await request(t.server).post(`/v1/fine_tuning/jobs/${ids.blocker}/cancel`).expect(200);
       const success = Object.keys(op.responses).find((s) => /^2/.test(s));
@@ -113,12 +115,14 @@ describe("Swagger UI's Try it out, on every operation, with the document's own e
       exercised.push(key);
     }
     assert.equal(exercised.length, operations.length);
-    assert.equal(new Set(exercised).size, 68, 'every operation of the document, once');
+    assert.equal(new Set(exercised).size, 71, 'every operation of the document, once');
   });
 
   /** Values for path parameters that name state: everything else keeps the document's example. */
   function pathValues(op: Operation, ids: Record<string, string>): Record<string, string> {
     if (op.path === '/v1/artifacts/{id}') return { id: ids.artifact! };
+    // The model the browser's job made: the only kind of model that can be deleted.
+    if (op.method === 'DELETE' && op.path === '/v1/models/{model}') return { model: ids.model! };
     if (op.path.endsWith('/cancel')) return { id: ids.cancel! };
     if (op.path.startsWith('/v1/fine_tuning/jobs/{id}')) return { id: ids.job! };
     if (op.path.startsWith('/v1/files/{id}')) return { id: ids.file! };
@@ -131,6 +135,7 @@ describe("Swagger UI's Try it out, on every operation, with the document's own e
     const job = await waitForStatus(t.server, ids.job!, ['succeeded', 'failed', 'cancelled'], 120_000);
     assert.equal(job.status, 'succeeded', JSON.stringify(job));
     ids.artifact = (job as unknown as { head_artifact_id: string }).head_artifact_id;
+    ids.model = job.fine_tuned_model!;
   }
 
   /** A job that cannot have started: one runner, busy with a long job created just before it. */

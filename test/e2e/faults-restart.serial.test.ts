@@ -11,7 +11,7 @@ import { freePort, killSpawned, MAIN, makeTempDir, type Spawned, spawnNode, wait
 const TIMEOUTS = { LATHE_DB_CONNECT_TIMEOUT_MS: '1000', LATHE_DB_ACQUIRE_TIMEOUT_MS: '1500', LATHE_DB_QUERY_TIMEOUT_MS: '1500' };
 const DB_ROUTE_BOUND_MS = 1_500 + 1_500 + 1_000;
 const RECOVERY_MS = 2_000;
-const UNAVAILABLE = { code: 'UNAVAILABLE', message: 'The database is not answering; retry later' };
+const UNAVAILABLE = { code: 'UNAVAILABLE', message: 'The database is not answering; retry later', type: 'server_error', param: null };
 const quiet = { log: () => {}, warn: () => {}, debug: () => {}, error: console.error };
 
 /**

@@ -23,7 +23,7 @@ const RECOVERY_MS = 2_000;
 const TIMEOUTS = { LATHE_DB_CONNECT_TIMEOUT_MS: '1000', LATHE_DB_ACQUIRE_TIMEOUT_MS: '1500', LATHE_DB_QUERY_TIMEOUT_MS: '1500' };
 /** A request that needs the database waits at most for a connection, then for one statement; plus slack for a loaded machine. */
 const DB_ROUTE_BOUND_MS = 1_500 + 1_500 + 1_000;
-const UNAVAILABLE = { code: 'UNAVAILABLE', message: 'The database is not answering; retry later' };
+const UNAVAILABLE = { code: 'UNAVAILABLE', message: 'The database is not answering; retry later', type: 'server_error', param: null };
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

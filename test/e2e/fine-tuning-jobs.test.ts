@@ -50,7 +50,12 @@ describe('fine-tuning jobs: refused before anything is created', () => {
   it('unknown backbone: 404; a model that is not a text encoder: 400', async () => {
     const unknown = await post({ model: 'no-such-model', training_file: good });
     assert.equal(unknown.status, 404);
-    assert.deepEqual(unknown.body.error, { code: 'MODEL_NOT_FOUND', message: 'model "no-such-model" is not in the repository' });
+    assert.deepEqual(unknown.body.error, {
+      code: 'MODEL_NOT_FOUND',
+      message: 'model "no-such-model" is not in the repository',
+      type: 'invalid_request_error',
+      param: null,
+    });
     const vad = await post({ model: 'silero-vad', training_file: good });
     assert.equal(vad.status, 400);
     assert.equal(vad.body.error.code, 'VALIDATION_FAILED');
@@ -64,6 +69,8 @@ describe('fine-tuning jobs: refused before anything is created', () => {
     assert.deepEqual(res.body.error, {
       code: 'NOT_FOUND',
       message: 'training_file: no file with id "file-000000000000000000000000"',
+      type: 'invalid_request_error',
+      param: 'training_file',
       details: { param: 'training_file' },
     });
     const validation = await post({ model: 'glove-100d', training_file: good, validation_file: 'file-nope' });
@@ -348,6 +355,8 @@ describe('fine-tuning jobs: a full run on glove-100d', () => {
       assert.deepEqual(res.body.error, {
         code: 'VALIDATION_FAILED',
         message: `Last-Event-ID "${bad}" names no event of job "${job.id}"`,
+        type: 'invalid_request_error',
+        param: null,
       });
     }
   });
@@ -438,13 +447,18 @@ describe('fine-tuning jobs: a full run on glove-100d', () => {
     const metadata = await request(t.server).get(`/v2/models/${job.fine_tuned_model}`);
     assert.equal(metadata.status, 200);
     const model = (await t.app.get(FineTunedModelsService).getFineTunedModel(job.fine_tuned_model!))!;
-    assert.deepEqual(metadata.body.parameters.lineage, {
-      job: job.id,
-      backbone_version: '1',
-      backbone_sha256: model.backboneSha256,
-      dataset_sha256: model.datasetSha256,
-      artifact_id: job.head_artifact_id,
-      artifact_sha256: model.headSha256,
+    assert.deepEqual(metadata.body.parameters, {
+      task: 'text-classification',
+      license: 'unknown',
+      max_batch_size: 64,
+      lineage_job: job.id,
+      lineage_backbone_version: '1',
+      lineage_backbone_sha256: model.backboneSha256,
+      lineage_dataset_sha256: model.datasetSha256,
+      lineage_artifact_id: job.head_artifact_id,
+      lineage_artifact_sha256: model.headSha256,
+      execution_provider: 'cpu',
+      instances: 1,
     });
   });
 
@@ -466,6 +480,8 @@ describe('fine-tuning jobs: a full run on glove-100d', () => {
     assert.deepEqual(cancel.body.error, {
       code: 'CONFLICT',
       message: `job ${job.id} is succeeded; only a job that is validating_files, queued, running can be cancelled`,
+      type: 'invalid_request_error',
+      param: null,
       details: { status: 'succeeded' },
     });
 

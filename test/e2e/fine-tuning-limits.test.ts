@@ -37,7 +37,7 @@ describe('fine-tuning budgets: checked when the job is created', () => {
   const refused = async (body: unknown, details: Record<string, unknown>, message: string) => {
     const res = await post(body);
     assert.equal(res.status, 413, res.text);
-    assert.deepEqual(res.body.error, { code: 'TRAINING_BUDGET_EXCEEDED', message, details });
+    assert.deepEqual(res.body.error, { code: 'TRAINING_BUDGET_EXCEEDED', message, type: 'invalid_request_error', param: null, details });
   };
 
   it('rows (training and validation files together): 413 with the count and the limit', async () => {

@@ -19,7 +19,9 @@ describe('HTTP errors (real app, exact bodies)', () => {
     assert.equal(res.status, status);
     const requestId = res.headers['x-request-id'];
     assert.match(requestId, UUID);
-    const error: Record<string, unknown> = { code, message };
+    const field = Array.isArray(details) ? (details[0] as { field: string }).field : null;
+    const type = status >= 500 ? 'server_error' : 'invalid_request_error';
+    const error: Record<string, unknown> = { code, message, type, param: field?.startsWith('(') ? null : field };
     if (details !== undefined) error.details = details;
     assert.deepEqual(res.body, { error, requestId });
   }
@@ -141,7 +143,7 @@ describe('HTTP errors (real app, exact bodies)', () => {
       const requestId = /\r\nx-request-id: (\S+)/.exec(answer.headers)?.[1];
       assert.match(requestId!, UUID);
       assert.match(answer.headers, /\r\nContent-Type: application\/json; charset=utf-8\r\n/);
-      assert.deepEqual(answer.body, { error: { code, message }, requestId });
+      assert.deepEqual(answer.body, { error: { code, message, type: 'invalid_request_error', param: null }, requestId });
     };
     const garbage = await send('GARBAGE\r\n\r\n');
     assert.equal(garbage.status, 400);

@@ -18,7 +18,10 @@ describe('ids that cannot exist, and NUL in strings that reach SQL', () => {
 
   const notFound = (res: request.Response, message: string) => {
     assert.equal(res.status, 404, `${message}: ${JSON.stringify(res.body)}`);
-    assert.deepEqual(res.body, { error: { code: 'NOT_FOUND', message }, requestId: res.headers['x-request-id'] });
+    assert.deepEqual(res.body, {
+      error: { code: 'NOT_FOUND', message, type: 'invalid_request_error', param: null },
+      requestId: res.headers['x-request-id'],
+    });
   };
 
   for (const raw of BAD_IDS) {
@@ -49,7 +52,13 @@ describe('ids that cannot exist, and NUL in strings that reach SQL', () => {
       const problem = `must be an id of the form ${kind}-<24 hex digits>`;
       assert.deepEqual(
         res.body.error,
-        { code: 'VALIDATION_FAILED', message: `invalid query: after: ${problem}`, details: [{ field: 'after', problems: [problem] }] },
+        {
+          code: 'VALIDATION_FAILED',
+          message: `invalid query: after: ${problem}`,
+          type: 'invalid_request_error',
+          param: 'after',
+          details: [{ field: 'after', problems: [problem] }],
+        },
         path,
       );
     }
@@ -64,7 +73,13 @@ describe('ids that cannot exist, and NUL in strings that reach SQL', () => {
       const res = await post(body);
       assert.equal(res.status, 404, JSON.stringify(res.body));
       const id = (body as Record<string, string>)[param];
-      assert.deepEqual(res.body.error, { code: 'NOT_FOUND', message: `${param}: no file with id "${id}"`, details: { param } });
+      assert.deepEqual(res.body.error, {
+        code: 'NOT_FOUND',
+        message: `${param}: no file with id "${id}"`,
+        type: 'invalid_request_error',
+        param,
+        details: { param },
+      });
     }
   });
 
@@ -89,6 +104,8 @@ describe('ids that cannot exist, and NUL in strings that reach SQL', () => {
     assert.deepEqual(name.body.error, {
       code: 'VALIDATION_FAILED',
       message: 'the file name must not contain control characters',
+      type: 'invalid_request_error',
+      param: 'file',
       details: [{ field: 'file', problems: ['control characters in the file name'] }],
     });
     const data = await uploadFile(t.server, jsonl([...topicExamples(10), { text: 'x', label: 'a\u0000' }]));

@@ -17,7 +17,7 @@ describe('too many inputs in one request', () => {
     assert.equal(res.status, 413, JSON.stringify(res.body));
     assert.equal(res.headers['retry-after'], undefined);
     assert.deepEqual(res.body, {
-      error: { code: 'TOO_MANY_INPUTS', message, details: { limit, got } },
+      error: { code: 'TOO_MANY_INPUTS', message, type: 'invalid_request_error', param: null, details: { limit, got } },
       requestId: res.headers['x-request-id'],
     });
   };

@@ -56,7 +56,13 @@ describe('malformed multipart bodies on the media and upload routes', () => {
       .attach('image', Buffer.alloc(10, 1), 'a.png');
     assert.equal(res.status, 413);
     assert.deepEqual(res.body, {
-      error: { code: 'PAYLOAD_TOO_LARGE', message: 'form field "model" is longer than 1048576 bytes', details: { limit: 1048576 } },
+      error: {
+        code: 'PAYLOAD_TOO_LARGE',
+        message: 'form field "model" is longer than 1048576 bytes',
+        type: 'invalid_request_error',
+        param: null,
+        details: { limit: 1048576 },
+      },
       requestId: res.headers['x-request-id'],
     });
   });
@@ -66,7 +72,10 @@ describe('malformed multipart bodies on the media and upload routes', () => {
       it(`${route}: ${c.name} is 400 MALFORMED_MULTIPART`, async () => {
         const res = await request(t.server).post(route).set('content-type', c.contentType).send(c.body);
         assert.equal(res.status, 400, JSON.stringify(res.body));
-        assert.deepEqual(res.body, { error: { code: 'MALFORMED_MULTIPART', message: c.message }, requestId: res.headers['x-request-id'] });
+        assert.deepEqual(res.body, {
+          error: { code: 'MALFORMED_MULTIPART', message: c.message, type: 'invalid_request_error', param: null },
+          requestId: res.headers['x-request-id'],
+        });
       });
     }
   }
@@ -89,6 +98,8 @@ describe('multipart files together bounded by the body limit', () => {
       error: {
         code: 'PAYLOAD_TOO_LARGE',
         message: 'the files of the form add up to more than the body limit of 1024 bytes',
+        type: 'invalid_request_error',
+        param: null,
         details: { limit: 1024 },
       },
       requestId: res.headers['x-request-id'],

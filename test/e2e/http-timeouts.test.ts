@@ -11,7 +11,7 @@ import { listenOnFreePort, parseRawResponse, rawExchange } from '../support/raw-
 function assertTimeoutBody(received: unknown): void {
   const body = received as { requestId?: unknown };
   assert.deepEqual(body, {
-    error: { code: 'REQUEST_TIMEOUT', message: 'The request was not received in time' },
+    error: { code: 'REQUEST_TIMEOUT', message: 'The request was not received in time', type: 'invalid_request_error', param: null },
     requestId: body.requestId,
   });
   assert.match(String(body.requestId), /^[0-9a-f-]{36}$/);
@@ -107,6 +107,9 @@ describe('routes that declare no auth rule', () => {
   it('stay closed (500 INTERNAL) even with a valid key, instead of being open', async () => {
     const res = await request(t.server).get('/test/undeclared').set('authorization', 'Bearer root-key');
     assert.equal(res.status, 500);
-    assert.deepEqual(res.body, { error: { code: 'INTERNAL', message: 'Internal server error' }, requestId: res.headers['x-request-id'] });
+    assert.deepEqual(res.body, {
+      error: { code: 'INTERNAL', message: 'Internal server error', type: 'server_error', param: null },
+      requestId: res.headers['x-request-id'],
+    });
   });
 });

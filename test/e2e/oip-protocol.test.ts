@@ -65,7 +65,7 @@ describe('Open Inference Protocol v2', () => {
     assert.deepEqual(server.body, {
       name: 'lathe',
       version: '0.1.0',
-      extensions: ['binary_tensor_data', 'model_repository', 'statistics'],
+      extensions: ['binary_tensor_data', 'classification', 'model_configuration', 'model_repository', 'statistics'],
     });
     assert.deepEqual((await request(t.server).get('/v2/health/live')).body, { live: true });
     assert.deepEqual((await request(t.server).get('/v2/health/ready')).body, { ready: true });

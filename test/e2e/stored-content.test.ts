@@ -211,9 +211,19 @@ describe('stored content: sliced reads, streamed downloads', () => {
   it('a missing artifact or file: 404 with the whole error body', async () => {
     const artifact = await request(t.server).get('/v1/artifacts/artifact-missing');
     assert.equal(artifact.status, 404);
-    assert.deepEqual(artifact.body.error, { code: 'NOT_FOUND', message: 'no artifact with id "artifact-missing"' });
+    assert.deepEqual(artifact.body.error, {
+      code: 'NOT_FOUND',
+      message: 'no artifact with id "artifact-missing"',
+      type: 'invalid_request_error',
+      param: null,
+    });
     const file = await request(t.server).get('/v1/files/file-missing/content');
     assert.equal(file.status, 404);
-    assert.deepEqual(file.body.error, { code: 'NOT_FOUND', message: 'no file with id "file-missing"' });
+    assert.deepEqual(file.body.error, {
+      code: 'NOT_FOUND',
+      message: 'no file with id "file-missing"',
+      type: 'invalid_request_error',
+      param: null,
+    });
   });
 });

@@ -218,6 +218,8 @@ describe('POST /v1/vision/classify', () => {
     assert.deepEqual(res.body.error, {
       code: 'MEDIA_TOO_LARGE',
       message: 'body is 1 x 1000000; its longer side is 1000000 pixels, the limit is 16384',
+      type: 'invalid_request_error',
+      param: null,
     });
     const wide = await request(t.server)
       .post('/v1/vision/classify?model=mobilenetv2')

@@ -205,7 +205,12 @@ describe('POST /v1/vision/detect', () => {
       .post('/v1/vision/detect')
       .send({ model: 'yolo', render: true, images: [image.toString('base64'), image.toString('base64')] });
     assert.equal(two.status, 400);
-    assert.deepEqual(errorOf(two), { code: 'VALIDATION_FAILED', message: 'render draws on one image; this request sent 2' });
+    assert.deepEqual(errorOf(two), {
+      code: 'VALIDATION_FAILED',
+      message: 'render draws on one image; this request sent 2',
+      type: 'invalid_request_error',
+      param: null,
+    });
   });
 
   it("refuses bad input with the vision routes' codes", async () => {

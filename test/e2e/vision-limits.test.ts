@@ -13,7 +13,7 @@ const blank = (width: number, height: number) =>
     .toBuffer();
 
 const errorBody = (res: request.Response, code: string, message: string) => ({
-  error: { code, message },
+  error: { code, message, type: 'invalid_request_error', param: null },
   requestId: res.headers['x-request-id'],
 });
 

@@ -82,7 +82,7 @@ export function judge(request: FuzzRequest, response: FuzzResponse): Violation |
   if (keys !== 'error,requestId' || !isObject(parsed.error))
     return { kind: 'error body is not {error, requestId}', code, detail: response.body.slice(0, 300) };
   const error = parsed.error;
-  const extra = Object.keys(error).filter((k) => !['code', 'message', 'details'].includes(k));
+  const extra = Object.keys(error).filter((k) => !['code', 'message', 'type', 'param', 'details'].includes(k));
   if (extra.length > 0 || typeof error.message !== 'string')
     return { kind: 'error object has the wrong fields', code, detail: response.body.slice(0, 300) };
   if (!CODES.has(code)) return { kind: 'unknown error code', code, detail: response.body.slice(0, 300) };

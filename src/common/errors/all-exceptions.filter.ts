@@ -1,15 +1,16 @@
 import { type ArgumentsHost, Catch, type ExceptionFilter, Logger } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AppError } from './app-error.js';
-import { ErrorCode } from './error-code.js';
+import { ErrorCode, openAiTypeOf, type OpenAiErrorType } from './error-code.js';
 import { isTeiPath, type TeiErrorType, teiErrorType } from './tei-errors.js';
 import { toAppError } from './to-app-error.js';
 
 /** The Open Inference Protocol answers errors as `{"error": "message"}`, TEI's routes as TEI does; everything else gets the envelope. */
 const OIP_PREFIX = '/v2';
 
+/** Lathe's code, message and details, with OpenAI's `type` and `param` so OpenAI's SDKs read them too. */
 export interface ErrorBody {
-  error: { code: ErrorCode; message: string; details?: unknown };
+  error: { code: ErrorCode; message: string; type: OpenAiErrorType; param: string | null; details?: unknown };
   requestId: string;
 }
 
@@ -57,9 +58,23 @@ export function renderError(
 ): ErrorBody | { error: string } | { error: string; error_type: TeiErrorType } {
   if (isOipPath(request.url)) return { error: error.message };
   if (isTeiPath(request.url)) return { error: error.message, error_type: teiErrorType(error.code) };
-  const body: ErrorBody = { error: { code: error.code, message: error.message }, requestId: String(request.id) };
-  if (error.details !== undefined) body.error.details = error.details;
-  return body;
+  return { error: errorObject(error.code, error.message, error.details), requestId: String(request.id) };
+}
+
+/**
+ * The `error` object of the envelope. `param` (OpenAI's) is the request field the error is about:
+ * the first field a validation failure lists, or `details.param` (e.g. a file id that names no file).
+ */
+export function errorObject(code: ErrorCode, message: string, details?: unknown): ErrorBody['error'] {
+  const error: ErrorBody['error'] = { code, message, type: openAiTypeOf(code), param: paramOf(details) };
+  if (details !== undefined) error.details = details;
+  return error;
+}
+
+function paramOf(details: unknown): string | null {
+  const named = typeof details === 'object' && details !== null ? (details as { param?: unknown }).param : undefined;
+  const field = Array.isArray(details) ? (details[0] as { field?: unknown } | undefined)?.field : named;
+  return typeof field === 'string' && field !== '' && !field.startsWith('(') ? field : null;
 }
 
 function isOipPath(url: string): boolean {

@@ -16,6 +16,7 @@ export enum ErrorCode {
   ModelNotFound = 'MODEL_NOT_FOUND',
   ModelNotReady = 'MODEL_NOT_READY',
   ModelLoadFailed = 'MODEL_LOAD_FAILED',
+  ModelNotDeletable = 'MODEL_NOT_DELETABLE',
   MissingApiKey = 'MISSING_API_KEY',
   InvalidApiKey = 'INVALID_API_KEY',
   InsufficientScope = 'INSUFFICIENT_SCOPE',
@@ -66,6 +67,10 @@ export const ERROR_CODES: Readonly<Record<ErrorCode, ErrorCodeInfo>> = Object.fr
   [ErrorCode.ModelNotFound]: { status: 404, description: 'No such model, or no such version of it, in the repository.' },
   [ErrorCode.ModelNotReady]: { status: 400, description: 'The model is known but not loaded (load it, or wait for it).' },
   [ErrorCode.ModelLoadFailed]: { status: 503, description: 'The model could not be loaded; the message says why.' },
+  [ErrorCode.ModelNotDeletable]: {
+    status: 400,
+    description: 'Only fine-tuned models can be deleted: not a model of the repository folder, nor a checkpoint on its own.',
+  },
   [ErrorCode.MissingApiKey]: { status: 401, description: 'No `Authorization: Bearer` API key was sent.' },
   [ErrorCode.InvalidApiKey]: { status: 401, description: 'The API key is not known.' },
   [ErrorCode.InsufficientScope]: { status: 403, description: 'The API key lacks the scope this route needs.' },
@@ -109,4 +114,16 @@ export const ERROR_CODES: Readonly<Record<ErrorCode, ErrorCodeInfo>> = Object.fr
 
 export function statusOf(code: ErrorCode): number {
   return ERROR_CODES[code].status;
+}
+
+/** OpenAI's `error.type`, which OpenAI's SDKs read beside the status; it follows from the status. */
+export type OpenAiErrorType = 'invalid_request_error' | 'authentication_error' | 'permission_error' | 'requests' | 'server_error';
+
+export function openAiTypeOf(code: ErrorCode): OpenAiErrorType {
+  const status = statusOf(code);
+  if (status === 401) return 'authentication_error';
+  if (status === 403) return 'permission_error';
+  // OpenAI's type for a request-rate limit.
+  if (status === 429) return 'requests';
+  return status >= 500 ? 'server_error' : 'invalid_request_error';
 }

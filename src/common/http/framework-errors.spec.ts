@@ -26,7 +26,7 @@ describe('answerClientError', () => {
     ];
     for (const [node, status, reason, code, message] of cases) {
       const { text, destroyed } = answer(node);
-      const body = JSON.stringify({ error: { code, message }, requestId: idOf(text) });
+      const body = JSON.stringify({ error: { code, message, type: 'invalid_request_error', param: null }, requestId: idOf(text) });
       assert.equal(
         text,
         `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${body.length}\r\n` +

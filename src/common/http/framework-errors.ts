@@ -3,7 +3,7 @@ import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError } from '../errors/app-error.js';
-import { renderError } from '../errors/all-exceptions.filter.js';
+import { errorObject, renderError } from '../errors/all-exceptions.filter.js';
 import { ErrorCode, statusOf } from '../errors/error-code.js';
 
 /**
@@ -47,7 +47,7 @@ export function answerClientError(error: Error & { code?: string; rawPacket?: un
   const requestId = randomUUID();
   // The request line, when the parser got that far, says whether this was an Open Inference Protocol route.
   const line = Buffer.isBuffer(error.rawPacket) ? error.rawPacket.toString('latin1', 0, 64) : '';
-  const body = JSON.stringify(/^[A-Z]+ \/v2([/?\s]|$)/.test(line) ? { error: message } : { error: { code, message }, requestId });
+  const body = JSON.stringify(/^[A-Z]+ \/v2([/?\s]|$)/.test(line) ? { error: message } : { error: errorObject(code, message), requestId });
   if (socket.writable) {
     socket.write(
       `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\n` +

@@ -2,6 +2,9 @@ import type { FastifyInstance } from 'fastify';
 import { AppError } from '../errors/app-error.js';
 import { ErrorCode } from '../errors/error-code.js';
 
+const MISSING_HEADER_LENGTH =
+  'Body is not valid JSON: binary tensor data needs the Inference-Header-Content-Length header (the byte length of the JSON header before the tensor bytes)';
+
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
 
 /**
@@ -38,10 +41,15 @@ export function installStrictJsonParser(fastify: FastifyInstance, offload?: Json
     try {
       text = utf8.decode(body as Buffer);
     } catch {
-      done(new AppError(ErrorCode.InvalidUtf8, 'Body is not valid UTF-8'), undefined);
+      done(binaryWithoutLength(body as Buffer) ?? new AppError(ErrorCode.InvalidUtf8, 'Body is not valid UTF-8'), undefined);
       return;
     }
-    parseJson(request, text, done);
+    parseJson(request, text, (err, value) => done(err ? (binaryWithoutLength(body as Buffer) ?? err) : null, value));
   });
   fastify.addContentTypeParser('application/octet-stream', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
+}
+
+/** A JSON header followed by tensor bytes, sent without its length (Triton's binary tensor data extension). */
+function binaryWithoutLength(body: Buffer): AppError | undefined {
+  return body[0] === 0x7b && body.includes('"binary_data_size"') ? new AppError(ErrorCode.MalformedJson, MISSING_HEADER_LENGTH) : undefined;
 }

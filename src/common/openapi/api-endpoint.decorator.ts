@@ -3,6 +3,7 @@ import { ApiBearerAuth, ApiExtraModels, ApiOperation, ApiResponse, getSchemaPath
 import { RequireAuth, type RouteAuth } from '../http/scopes.decorator.js';
 import { ERROR_CODES, ErrorCode } from '../errors/error-code.js';
 import { ErrorBodyDto } from './error-body.dto.js';
+import { errorObject } from '../errors/all-exceptions.filter.js';
 import { registerEndpoint, type RequestSchemas, type SuccessResponse } from './endpoint-registry.js';
 
 export const DECLARED_QUERY = 'lathe:declared-query';
@@ -71,7 +72,7 @@ function errorResponses(codes: ErrorCode[]): MethodDecorator[] {
 }
 
 function errorExample(code: ErrorCode): unknown {
-  const error: Record<string, unknown> = { code, message: ERROR_CODES[code].description };
-  if (code === ErrorCode.ValidationFailed) error.details = [{ field: 'limit', problems: ['Too big: expected number to be <=100'] }];
-  return { error, requestId: '0f9a6c1e-5b7d-4c1e-9a52-3e8d2f6b7a10' };
+  const details =
+    code === ErrorCode.ValidationFailed ? [{ field: 'limit', problems: ['Too big: expected number to be <=100'] }] : undefined;
+  return { error: errorObject(code, ERROR_CODES[code].description, details), requestId: '0f9a6c1e-5b7d-4c1e-9a52-3e8d2f6b7a10' };
 }

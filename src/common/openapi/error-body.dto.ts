@@ -8,6 +8,21 @@ export class ErrorDetailDto {
   @ApiProperty({ example: 'Body is not valid JSON' })
   message: string;
 
+  @ApiProperty({
+    enum: ['invalid_request_error', 'authentication_error', 'permission_error', 'requests', 'server_error'],
+    description:
+      "OpenAI's error type, from the status: 401 authentication_error, 403 permission_error, 429 requests, 5xx server_error, other 4xx invalid_request_error.",
+  })
+  type: string;
+
+  @ApiProperty({
+    type: String,
+    nullable: true,
+    description: "OpenAI's `param`: the first field a validation failure names (as in `details`), else null.",
+    example: null,
+  })
+  param: string | null;
+
   @ApiPropertyOptional({ description: 'Structured context, e.g. the fields that failed validation.' })
   details?: unknown;
 }

@@ -8,7 +8,7 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
     .setTitle('Lathe')
     .setDescription(
       'Serves ONNX models over HTTP (Open Inference Protocol v2, task routes, OpenAI-compatible routes) ' +
-        'and fine-tunes model heads. Errors outside /v2 are `{"error": {"code", "message", "details"?}, "requestId"}`.',
+        'and fine-tunes model heads. Errors outside /v2 are `{"error": {"code", "message", "type", "param", "details"?}, "requestId"}` (`type` and `param` are OpenAI\'s).',
     )
     .setVersion(LATHE_VERSION)
     .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'An API key from LATHE_API_KEYS' })

@@ -4,7 +4,7 @@ import { histogramQuantile, parseMetrics, select, type Sample } from './lib/prom
 import { catalog, type ModelEntry } from './models.js';
 
 interface Metadata {
-  parameters: { execution_provider?: string; instances?: number; lineage?: Record<string, unknown> };
+  parameters: { execution_provider?: string; instances?: number; [key: string]: unknown };
 }
 interface Stats {
   model_stats: Array<{ name: string; version: string; inference_count: number }>;
@@ -88,7 +88,7 @@ function row(m: ModelEntry, meta: Metadata | null, metrics: Sample[], rate: numb
   const labels = { model: m.id };
   const queue = select(metrics, 'lathe_model_queue_depth', labels).reduce((sum, s) => sum + s.value, 0);
   const loaded = m.state === 'READY';
-  const lineage = meta?.parameters.lineage;
+  const lineage = meta ? lineageOf(meta.parameters) : undefined;
   const status = h('span', { class: 'status' });
   const act = (verb: 'load' | 'unload') => () =>
     busy(status, async () => {
@@ -111,6 +111,12 @@ function row(m: ModelEntry, meta: Metadata | null, metrics: Sample[], rate: numb
     h('td', { class: 'lineage' }, lineage ? lineageText(lineage) : m.owned_by === 'fine-tuning' ? 'fine-tuned' : '–'),
     h('td', {}, loaded ? action('Unload', 'manage', act('unload')) : action('Load', 'manage', act('load')), status),
   );
+}
+
+/** The `lineage_*` parameters of a model's metadata, without the prefix; undefined when there are none. */
+function lineageOf(parameters: Record<string, unknown>): Record<string, unknown> | undefined {
+  const entries = Object.entries(parameters).filter(([k]) => k.startsWith('lineage_'));
+  return entries.length > 0 ? Object.fromEntries(entries.map(([k, v]) => [k.slice('lineage_'.length), v])) : undefined;
 }
 
 /** What a fine-tuned model was made from; digests shortened on screen, whole in their title. */

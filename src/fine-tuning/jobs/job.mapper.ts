@@ -4,6 +4,7 @@ import type { CheckpointRow } from './job-metrics.repository.js';
 import type { ResolvedHyperparameters } from './hyperparameters.js';
 import type { FinalMetrics, JobError, JobRow } from './jobs.repository.js';
 import type { JobStatus } from './job-state.js';
+import { checkpointModelName } from '../models/model-names.js';
 
 export const ORGANIZATION_ID = 'org-lathe';
 
@@ -111,7 +112,7 @@ export function toCheckpointObject(row: CheckpointRow, modelName: string): Check
     id: row.id,
     object: 'fine_tuning.job.checkpoint',
     created_at: unixSeconds(row.createdAt),
-    fine_tuned_model_checkpoint: `${modelName}:ckpt-step-${row.stepNumber}`,
+    fine_tuned_model_checkpoint: checkpointModelName(modelName, row.stepNumber),
     fine_tuning_job_id: row.jobId,
     metrics: row.metrics,
     step_number: row.stepNumber,

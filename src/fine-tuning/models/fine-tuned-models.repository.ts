@@ -5,6 +5,7 @@ import { FineTuningDb, type Sql } from '../fine-tuning-db.js';
 import { readWhole } from '../stored-content.js';
 import { MODELS_CHANNEL } from '../../models/model-change-listener.js';
 import type { HeadTask } from '../../contracts/task-table.js';
+import type { ResolvedHyperparameters } from '../jobs/hyperparameters.js';
 
 export type FineTunedTask = HeadTask;
 
@@ -28,6 +29,17 @@ export interface FineTunedModelRow {
   createdAt: Date;
 }
 
+
+/** A checkpoint of a job whose model is registered: it is served as the model `<name>:ckpt-step-<step>`. */
+export interface CheckpointModelRow {
+  model: FineTunedModelRow;
+  step: number;
+  /** The trainer state the checkpoint's weights are read from. */
+  stateArtifactId: string;
+  stateSha256: string;
+  /** The job's resolved hyperparameters: the head's shape (kind, hidden, activation). */
+  hyperparameters: Pick<ResolvedHyperparameters, 'head' | 'hidden' | 'activation'>;
+}
 
 const COLUMNS = `m."name", m."job_id" AS "jobId", m."backbone", m."backbone_version" AS "backboneVersion", m."backbone_sha256" AS "backboneSha256",
   m."dataset_sha256" AS "datasetSha256", m."head_artifact_id" AS "headArtifactId", m."head_sha256" AS "headSha256", m."task", m."labels",
@@ -62,17 +74,48 @@ export class FineTunedModelsRepository {
 
   /** The row and its head's ONNX bytes, read in slices like every stored value (see stored-content.ts). */
   async findWithHead(name: string): Promise<{ row: FineTunedModelRow; head: Buffer } | undefined> {
-    const [found] = await this.db.rows<FineTunedModelRow & { headBytes: number }>(
-      `SELECT ${COLUMNS}, a."bytes" AS "headBytes" FROM "fine_tuned_models" m JOIN "artifacts" a ON a."id" = m."head_artifact_id" WHERE m."name" = $1`,
-      [name],
+    const [row] = await this.db.rows<FineTunedModelRow>(`SELECT ${COLUMNS} FROM "fine_tuned_models" m WHERE m."name" = $1`, [name]);
+    const head = row && (await this.artifactContent(row.headArtifactId));
+    return head && { row, head };
+  }
+
+  /** Every kept checkpoint of every registered model's job, oldest model first, by step. */
+  async listCheckpoints(): Promise<CheckpointModelRow[]> {
+    const rows = await this.db.rows<FineTunedModelRow & Omit<CheckpointModelRow, 'model'>>(
+      `SELECT ${COLUMNS}, c."step_number" AS "step", c."artifact_id" AS "stateArtifactId", a."sha256" AS "stateSha256", j."hyperparameters"
+       FROM "fine_tuning_checkpoints" c JOIN "fine_tuned_models" m ON m."job_id" = c."job_id"
+       JOIN "artifacts" a ON a."id" = c."artifact_id" JOIN "fine_tuning_jobs" j ON j."id" = c."job_id"
+       ORDER BY m."created_at", m."name", c."step_number"`,
     );
+    return rows.map(({ step, stateArtifactId, stateSha256, hyperparameters, ...model }) => ({ model, step, stateArtifactId, stateSha256, hyperparameters }));
+  }
+
+  /** An artifact's bytes, read in slices; undefined when it is gone. */
+  async artifactContent(id: string): Promise<Buffer | undefined> {
+    const [found] = await this.db.rows<{ bytes: number }>(`SELECT "bytes" FROM "artifacts" WHERE "id" = $1`, [id]);
     if (!found) return undefined;
-    const { headBytes, ...row } = found;
     const slice = async (offset: number, length: number) => {
-      const [r] = await this.db.rows<{ slice: Buffer }>(`SELECT substring("content" FROM $2 FOR $3) AS "slice" FROM "artifacts" WHERE "id" = $1`, [row.headArtifactId, offset + 1, length]);
+      const [r] = await this.db.rows<{ slice: Buffer }>(`SELECT substring("content" FROM $2 FOR $3) AS "slice" FROM "artifacts" WHERE "id" = $1`, [id, offset + 1, length]);
       return r?.slice;
     };
-    const head = await readWhole(slice, headBytes, this.sliceBytes);
-    return head && { row, head };
+    return readWhole(slice, found.bytes, this.sliceBytes);
+  }
+
+  /**
+   * Deletes the model's row and its head artifact (the job keeps its history, without the head)
+   * and tells every replica, in one transaction. False when there was no such model.
+   */
+  remove(name: string): Promise<boolean> {
+    return this.db.transaction(async (tx) => {
+      const [row] = await tx.rows<{ headArtifactId: string }>(
+        `DELETE FROM "fine_tuned_models" WHERE "name" = $1 RETURNING "head_artifact_id" AS "headArtifactId"`,
+        [name],
+      );
+      if (!row) return false;
+      await tx.rows(`UPDATE "fine_tuning_jobs" SET "head_artifact_id" = NULL, "updated_at" = now() WHERE "head_artifact_id" = $1`, [row.headArtifactId]);
+      await tx.rows(`DELETE FROM "artifacts" WHERE "id" = $1`, [row.headArtifactId]);
+      await tx.rows(`SELECT pg_notify('${MODELS_CHANNEL}', $1)`, [name]);
+      return true;
+    });
   }
 }

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { type FineTunedModelRow, FineTunedModelsRepository } from './fine-tuned-models.repository.js';
+import { type CheckpointModelRow, type FineTunedModelRow, FineTunedModelsRepository } from './fine-tuned-models.repository.js';
 
 export interface FineTunedModel extends FineTunedModelRow {
   /** The head as an ONNX graph: input `features` f32 [batch, inputDim] -> `logits` (and `probabilities`, `prediction` for classifiers). */
@@ -24,5 +24,20 @@ export class FineTunedModelsService {
   async getFineTunedModel(name: string): Promise<FineTunedModel | undefined> {
     const found = await this.models.findWithHead(name);
     return found && { ...found.row, headOnnx: found.head };
+  }
+
+  /** Every kept checkpoint of a registered model, to serve as `<model>:ckpt-step-<step>`. */
+  listCheckpoints(): Promise<CheckpointModelRow[]> {
+    return this.models.listCheckpoints();
+  }
+
+  /** A checkpoint's trainer state bytes, or undefined when it was pruned meanwhile. */
+  trainerState(c: CheckpointModelRow): Promise<Buffer | undefined> {
+    return this.models.artifactContent(c.stateArtifactId);
+  }
+
+  /** Deletes the model (row and head artifact) and tells every replica; false when there was none. */
+  deleteFineTunedModel(name: string): Promise<boolean> {
+    return this.models.remove(name);
   }
 }

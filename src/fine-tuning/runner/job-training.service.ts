@@ -12,6 +12,7 @@ import type { JobLease, StopCause } from './job-lease.js';
 import { fineTunedModelName, JobResultsService } from './job-results.service.js';
 import { exportOptions, toEpochRecord, totalSteps, trainOptions } from './train-options.js';
 import { START_TRAINING, type StartTraining } from './training-session.js';
+import { checkpointModelName } from '../models/model-names.js';
 
 export interface RunContext {
   job: JobRow;
@@ -122,7 +123,7 @@ export class JobTrainingService {
             id,
             jobId: job.id,
             leaseToken: lease.token,
-            name: `${fineTunedModelName(job)}:ckpt-step-${metrics.step}`,
+            name: checkpointModelName(fineTunedModelName(job), metrics.step),
             step: metrics.step,
             epoch: metrics.epoch,
             record,

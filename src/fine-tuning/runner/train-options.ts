@@ -2,7 +2,7 @@
 import { availableParallelism } from 'node:os';
 import type { ExportOptions } from '../../training/export-head.js';
 import { validationCount } from '../../training/options.js';
-import type { EpochMetrics, TrainOptions } from '../../training/types.js';
+import type { EpochMetrics, HeadSpec, TrainOptions } from '../../training/types.js';
 import type { ResolvedHyperparameters } from '../jobs/hyperparameters.js';
 import { headParams } from '../jobs/training-budget.js';
 import type { EpochRecord } from '../jobs/job-metrics.repository.js';
@@ -27,6 +27,15 @@ export function stepsPerRun(
   return Math.max(1, Math.min(MAX_STEPS_PER_RUN, Math.floor(CALL_WORK / perStep)));
 }
 
+/** The head's shape (without dropout, which only training uses). */
+export function headSpecOf(
+  hp: Pick<ResolvedHyperparameters, 'head' | 'hidden' | 'activation'>,
+  inputDim: number,
+  outputDim: number,
+): HeadSpec {
+  return { kind: hp.head, inputDim, outputDim, ...(hp.head === 'mlp' ? { hidden: hp.hidden, activation: hp.activation } : {}) };
+}
+
 /** `runners`: jobs this replica trains at once (LATHE_TRAINING_RUNNERS), sharing the cores training gets. */
 export function trainOptions(
   hp: ResolvedHyperparameters,
@@ -35,13 +44,7 @@ export function trainOptions(
   runners = 1,
 ): TrainOptions {
   return {
-    head: {
-      kind: hp.head,
-      inputDim: data.inputDim,
-      outputDim: data.outputDim,
-      ...(hp.head === 'mlp' ? { hidden: hp.hidden, activation: hp.activation } : {}),
-      ...(hp.dropout > 0 ? { dropout: hp.dropout } : {}),
-    },
+    head: { ...headSpecOf(hp, data.inputDim, data.outputDim), ...(hp.dropout > 0 ? { dropout: hp.dropout } : {}) },
     loss: hp.loss,
     optimizer: {
       kind: hp.optimizer,
