@@ -169,6 +169,8 @@ describe('@huggingface/inference against Lathe task routes (endpoint URL with ?m
       assert.deepEqual((err.httpResponse.body as { error: unknown }).error, {
         code: 'VALIDATION_FAILED',
         message,
+        type: 'invalid_request_error',
+        param: 'model',
         details: [{ field: 'model', problems: [message] }],
       });
       return true;
