@@ -139,8 +139,8 @@ export const TASKS = Object.freeze({
     uses: ['translation', 'text2text'],
     output: 'translation-text',
     decoder: 'seq2seq',
-    architectures: [/^(MarianMT|M2M100ForConditionalGeneration|NllbMoeForConditionalGeneration|MBartForConditionalGeneration)/],
-    modelTypes: ['marian', 'm2m_100', 'nllb-moe', 'mbart'],
+    architectures: [/^(MarianMTModel|M2M100ForConditionalGeneration|NllbMoeForConditionalGeneration)$/],
+    modelTypes: ['marian', 'm2m_100', 'nllb-moe'],
   },
   summarization: {
     modality: 'text',

@@ -102,7 +102,8 @@ export class Seq2SeqEngine {
   }
 
   submit(sequence: Seq2SeqSequence): void {
-    if (sequence.width > this.limits.maxRows) throw new RangeError(`${sequence.width} rows exceed the ${this.limits.maxRows} that run at once`);
+    if (sequence.width > this.limits.maxRows)
+      throw new RangeError(`${sequence.width} rows exceed the ${this.limits.maxRows} that run at once`);
     this.waiting.push(sequence);
     this.loop ??= this.drive().finally(() => (this.loop = undefined));
   }
@@ -179,7 +180,11 @@ export class Seq2SeqEngine {
     const promptLength = sequences[0]!.decoderPrompt.length;
     const prompt = new BigInt64Array(n * promptLength);
     sequences.forEach((s, r) => s.decoderPrompt.forEach((token, c) => (prompt[r * promptLength + c] = BigInt(token))));
-    const empty = (heads: number, dim: number): Tensor => ({ datatype: m.datatype, shape: [n, heads, 0, dim], data: allocate(m.datatype, 0) });
+    const empty = (heads: number, dim: number): Tensor => ({
+      datatype: m.datatype,
+      shape: [n, heads, 0, dim],
+      data: allocate(m.datatype, 0),
+    });
     const feeds: NamedTensors = { input_ids: { datatype: 'INT64', shape: [n, promptLength], data: prompt }, encoder_hidden_states: hidden };
     if (m.encoderMask) feeds.encoder_attention_mask = { datatype: 'INT64', shape: [n, columns], data: mask };
     if (m.useCacheBranch) feeds.use_cache_branch = { datatype: 'BOOL', shape: [1], data: Uint8Array.of(0) };
@@ -260,7 +265,11 @@ export class Seq2SeqEngine {
     if (gather.length === rows && gather.every((r, i) => r === i)) return;
     cohort.selfKv = cohort.selfKv.map((data) => gatherRows(data, rows, gather));
     cohort.crossKv = cohort.crossKv.map((data) => gatherRows(data, rows, gather));
-    cohort.hidden = { ...cohort.hidden, shape: [gather.length, ...cohort.hidden.shape.slice(1)], data: gatherRows(cohort.hidden.data as NumericData, rows, gather) };
+    cohort.hidden = {
+      ...cohort.hidden,
+      shape: [gather.length, ...cohort.hidden.shape.slice(1)],
+      data: gatherRows(cohort.hidden.data as NumericData, rows, gather),
+    };
     cohort.mask = gatherRows(cohort.mask, rows, gather);
   }
 
@@ -285,13 +294,18 @@ export class Seq2SeqEngine {
     cohort.next = next;
     cohort.selfKv = cohort.selfKv.map((data) => gatherRows(data, total, keep));
     cohort.crossKv = cohort.crossKv.map((data) => gatherRows(data, total, keep));
-    cohort.hidden = { ...cohort.hidden, shape: [keep.length, ...cohort.hidden.shape.slice(1)], data: gatherRows(cohort.hidden.data as NumericData, total, keep) };
+    cohort.hidden = {
+      ...cohort.hidden,
+      shape: [keep.length, ...cohort.hidden.shape.slice(1)],
+      data: gatherRows(cohort.hidden.data as NumericData, total, keep),
+    };
     cohort.mask = gatherRows(cohort.mask, total, keep);
   }
 
   private caches(result: NamedTensors, name: typeof selfName): NumericData[] {
     const out: NumericData[] = [];
-    for (let i = 0; i < this.model.layers; i++) for (const part of ['key', 'value'] as const) out.push(result[name('present', i, part)]!.data as NumericData);
+    for (let i = 0; i < this.model.layers; i++)
+      for (const part of ['key', 'value'] as const) out.push(result[name('present', i, part)]!.data as NumericData);
     return out;
   }
 

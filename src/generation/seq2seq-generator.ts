@@ -110,7 +110,10 @@ export class Seq2SeqGenerator {
     const room = c.maxTarget - 1;
     const maxNewTokens = call.maxNewTokens ?? Math.min(DEFAULT_MAX_NEW_TOKENS, d.maxNewTokens ?? DEFAULT_MAX_NEW_TOKENS, room);
     if (maxNewTokens > room) {
-      throw new AppError(ErrorCode.ContextLengthExceeded, `max_new_tokens ${maxNewTokens} is more than the ${room} this model's decoder takes`);
+      throw new AppError(
+        ErrorCode.ContextLengthExceeded,
+        `max_new_tokens ${maxNewTokens} is more than the ${room} this model's decoder takes`,
+      );
     }
     const rules: LogitsRules = {
       eos: c.eos,
@@ -122,9 +125,14 @@ export class Seq2SeqGenerator {
       noRepeatNgram: call.noRepeatNgramSize ?? d.noRepeatNgramSize ?? 0,
     };
     if (this.engine.full(numBeams)) {
-      throw new AppError(ErrorCode.Overloaded, `the model is decoding all the rows it runs at once and ${this.limits.maxWaitingRows} wait; retry later`, undefined, {
-        'Retry-After': String(this.limits.retryAfterSeconds),
-      });
+      throw new AppError(
+        ErrorCode.Overloaded,
+        `the model is decoding all the rows it runs at once and ${this.limits.maxWaitingRows} wait; retry later`,
+        undefined,
+        {
+          'Retry-After': String(this.limits.retryAfterSeconds),
+        },
+      );
     }
     const search = this.search(call, d, numBeams, rules);
     const id = this.next++;
@@ -133,7 +141,11 @@ export class Seq2SeqGenerator {
       const tokens = await new Promise<number[]>((resolve, reject) =>
         this.engine.submit({ id, source, decoderPrompt: [c.decoderStart], search, width: numBeams, resolve, reject }),
       );
-      return { text: this.tokenizer.decode(tokens, { skip_special_tokens: true }), sourceTokens: source.length, generatedTokens: tokens.length };
+      return {
+        text: this.tokenizer.decode(tokens, { skip_special_tokens: true }),
+        sourceTokens: source.length,
+        generatedTokens: tokens.length,
+      };
     } finally {
       this.ids.delete(callId);
     }
@@ -171,18 +183,33 @@ export class Seq2SeqGenerator {
       return { source: [src, ...ids, ...c.eos.slice(0, 1)], forcedBos: tgt };
     }
     if (typeof params?.prefix === 'string') text = params.prefix + text;
-    else if (call.task === 'translation' && (call.srcLang || call.tgtLang) && Object.keys(c.taskParams).some((k) => k.startsWith('translation_'))) {
+    else if (
+      call.task === 'translation' &&
+      (call.srcLang || call.tgtLang) &&
+      Object.keys(c.taskParams).some((k) => k.startsWith('translation_'))
+    ) {
       const pairs = Object.keys(c.taskParams).filter((k) => k.startsWith('translation_'));
-      throw invalid('tgt_lang', `this model translates ${pairs.map((p) => p.slice('translation_'.length).replace('_to_', ' -> ')).join(', ')}; not ${call.srcLang ?? '?'} -> ${call.tgtLang ?? '?'}`);
+      throw invalid(
+        'tgt_lang',
+        `this model translates ${pairs.map((p) => p.slice('translation_'.length).replace('_to_', ' -> ')).join(', ')}; not ${call.srcLang ?? '?'} -> ${call.tgtLang ?? '?'}`,
+      );
     }
-    return { source: this.tokenizer.encode(text, { add_special_tokens: true }), ...(c.forcedBos !== undefined ? { forcedBos: c.forcedBos } : {}) };
+    return {
+      source: this.tokenizer.encode(text, { add_special_tokens: true }),
+      ...(c.forcedBos !== undefined ? { forcedBos: c.forcedBos } : {}),
+    };
   }
 
   private language(field: 'src_lang' | 'tgt_lang', code: string | undefined): number {
     const known = [...this.config.languages.keys()];
-    if (!code) throw invalid(field, `this model needs ${field} (one of ${known.slice(0, 20).join(', ')}${known.length > 20 ? ', ...' : ''})`);
+    if (!code)
+      throw invalid(field, `this model needs ${field} (one of ${known.slice(0, 20).join(', ')}${known.length > 20 ? ', ...' : ''})`);
     const id = this.config.languages.get(code);
-    if (id === undefined) throw invalid(field, `${field} "${code}" is not a language of this model (${known.slice(0, 20).join(', ')}${known.length > 20 ? ', ...' : ''})`);
+    if (id === undefined)
+      throw invalid(
+        field,
+        `${field} "${code}" is not a language of this model (${known.slice(0, 20).join(', ')}${known.length > 20 ? ', ...' : ''})`,
+      );
     return id;
   }
 }
@@ -208,7 +235,8 @@ export function searchDefaults(g: Record<string, unknown>, promptLength: number)
     lengthPenalty: num('length_penalty', () => true),
     earlyStopping: g.early_stopping === true || g.early_stopping === false || g.early_stopping === 'never' ? g.early_stopping : undefined,
     noRepeatNgramSize: num('no_repeat_ngram_size', (v) => int(v) && v >= 0),
-    minNewTokens: num('min_length', (v) => int(v) && v >= 0) !== undefined ? Math.max(0, (g.min_length as number) - promptLength) : undefined,
+    minNewTokens:
+      num('min_length', (v) => int(v) && v >= 0) !== undefined ? Math.max(0, (g.min_length as number) - promptLength) : undefined,
     maxNewTokens:
       num('max_new_tokens', (v) => int(v) && v >= 1) ??
       (num('max_length', (v) => int(v) && v > promptLength) !== undefined ? (g.max_length as number) - promptLength : undefined),

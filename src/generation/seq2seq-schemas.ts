@@ -35,7 +35,10 @@ export type Seq2SeqParameters = z.infer<typeof seq2seqParameters>;
 export const seq2seqRequest = z
   .object({
     model: z.string().min(1).max(200).optional(),
-    inputs: z.unknown().optional().meta({ description: `a string or a list of up to ${MAX_SEQ2SEQ_INPUTS} strings` }),
+    inputs: z
+      .unknown()
+      .optional()
+      .meta({ description: `a string or a list of up to ${MAX_SEQ2SEQ_INPUTS} strings` }),
     input: z.unknown().optional().meta({ description: 'the same as inputs' }),
     parameters: seq2seqParameters.optional(),
   })

@@ -75,7 +75,11 @@ describe('beam search', () => {
       for (let seed = 1; seed <= 25; seed++) {
         const model = toyModel(vocab, seed);
         const search = new BeamSearch(vocab, rules(maxNew), { numBeams: 256, lengthPenalty, earlyStopping: false });
-        assert.deepEqual(run(search, model), bruteForce(model, vocab, maxNew, lengthPenalty), `seed ${seed}, length penalty ${lengthPenalty}`);
+        assert.deepEqual(
+          run(search, model),
+          bruteForce(model, vocab, maxNew, lengthPenalty),
+          `seed ${seed}, length penalty ${lengthPenalty}`,
+        );
       }
     }
   });
@@ -110,7 +114,10 @@ describe('beam search', () => {
         const found = run(new BeamSearch(vocab, rules(4), { numBeams, lengthPenalty: 1, earlyStopping: false }), model);
         assert.ok(score(found) <= optimum + 1e-9, `seed ${seed}: ${score(found)} > ${optimum}`);
       }
-      const greedy = run(new SingleSearch(new Sampler(vocab), rules(4), { ...NEUTRAL_SAMPLING, temperature: 0 }, new SequenceRng(1)), model);
+      const greedy = run(
+        new SingleSearch(new Sampler(vocab), rules(4), { ...NEUTRAL_SAMPLING, temperature: 0 }, new SequenceRng(1)),
+        model,
+      );
       const oneBeam = run(new BeamSearch(vocab, rules(4), { numBeams: 1, lengthPenalty: 1, earlyStopping: false }), model);
       assert.deepEqual(oneBeam, greedy, `seed ${seed}`);
       const three = run(new BeamSearch(vocab, rules(4), { numBeams: 3, lengthPenalty: 1, earlyStopping: false }), model);

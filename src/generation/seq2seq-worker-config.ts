@@ -24,7 +24,10 @@ export type Seq2SeqWorkerConfig = z.infer<typeof seq2seqWorkerConfig>;
 /** The merged decoder of a manifest's `parameters.decoder` (as `lathe models pull` writes it). */
 export const seq2seqParameters = z
   .object({
-    decoder: z.object({ file: z.string().min(1) }).loose().optional(),
+    decoder: z
+      .object({ file: z.string().min(1) })
+      .loose()
+      .optional(),
     maxSequences: z.number().int().min(1).max(1024).optional(),
     queue: z.number().int().min(0).max(100_000).optional(),
   })

@@ -26,7 +26,13 @@ export type Seq2SeqRoute = keyof typeof SEQ2SEQ_ROUTES;
 export class Seq2SeqService {
   constructor(private readonly models: TaskModels) {}
 
-  async run(route: Seq2SeqRoute, body: unknown, query: unknown, trace: TaskTrace, signal?: AbortSignal): Promise<Array<Record<string, string>>> {
+  async run(
+    route: Seq2SeqRoute,
+    body: unknown,
+    query: unknown,
+    trace: TaskTrace,
+    signal?: AbortSignal,
+  ): Promise<Array<Record<string, string>>> {
     const r = validate(seq2seqRequest, body);
     const q = validate(seq2seqQuery, query ?? {});
     if (r.inputs !== undefined && r.input !== undefined) throw invalid('inputs', 'give inputs or input, not both');

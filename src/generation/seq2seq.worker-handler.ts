@@ -42,7 +42,8 @@ export const extension: GenerateExtension = {
           'encoder_hidden_states and past_key_values.{i}.decoder/encoder.key/value',
       );
     }
-    if (selfKey.type !== 'float32' && selfKey.type !== 'float16') throw fail(`its cache is ${selfKey.type}; float32 and float16 caches are served`);
+    if (selfKey.type !== 'float32' && selfKey.type !== 'float16')
+      throw fail(`its cache is ${selfKey.type}; float32 and float16 caches are served`);
     try {
       configureTransformers(spec.cacheDir);
       const [tokenizer, config, generation, tokenizerConfig] = await Promise.all([
@@ -75,7 +76,9 @@ export const extension: GenerateExtension = {
       return new Seq2SeqCalls(generator);
     } catch (err) {
       if (err instanceof AppError) throw err;
-      throw fail(`tokenizer or config files could not be read: ${(err instanceof Error ? err.message : String(err)).split('\n')[0]!.slice(0, 500)}`);
+      throw fail(
+        `tokenizer or config files could not be read: ${(err instanceof Error ? err.message : String(err)).split('\n')[0]!.slice(0, 500)}`,
+      );
     }
   },
 };
@@ -91,11 +94,13 @@ async function readJson(folder: string, name: string, required: boolean): Promis
 
 /** Heads and head size of both caches: the graph's fixed dims, else config.json's (d_model / heads). */
 function headsOf(selfKey: TensorInfo, crossKey: TensorInfo, config: Record<string, unknown>) {
-  const fixed = (info: TensorInfo, axis: number) => (typeof info.shape[axis] === 'number' && (info.shape[axis] as number) > 0 ? (info.shape[axis] as number) : undefined);
+  const fixed = (info: TensorInfo, axis: number) =>
+    typeof info.shape[axis] === 'number' && (info.shape[axis] as number) > 0 ? (info.shape[axis] as number) : undefined;
   const heads = Number(config.decoder_attention_heads ?? config.num_heads ?? config.num_attention_heads);
-  const dim = Number(config.d_kv ?? (Number(config.d_model ?? config.hidden_size) / heads));
+  const dim = Number(config.d_kv ?? Number(config.d_model ?? config.hidden_size) / heads);
   const need = (v: number | undefined, what: string) => {
-    if (v === undefined || !Number.isInteger(v) || v < 1) throw new Error(`the decoder's ${what} is neither in its graph nor in config.json`);
+    if (v === undefined || !Number.isInteger(v) || v < 1)
+      throw new Error(`the decoder's ${what} is neither in its graph nor in config.json`);
     return v;
   };
   return {
@@ -124,12 +129,21 @@ export function seq2seqConfig(
     throw new Error('config.json needs vocab_size, decoder_start_token_id (or pad_token_id) and eos_token_id');
   }
   const bad = pick('bad_words_ids');
-  const badTokens = Array.isArray(bad) ? bad.filter((w) => Array.isArray(w) && w.length === 1).map((w) => int((w as unknown[])[0])).filter((v): v is number => v !== undefined && v < vocabSize) : [];
+  const badTokens = Array.isArray(bad)
+    ? bad
+        .filter((w) => Array.isArray(w) && w.length === 1)
+        .map((w) => int((w as unknown[])[0]))
+        .filter((v): v is number => v !== undefined && v < vocabSize)
+    : [];
   const modelMax = int(tokenizerConfig.model_max_length);
   const positions = int(config.max_position_embeddings);
   const maxSource = modelMax !== undefined && modelMax <= 1_000_000 ? modelMax : (positions ?? 512);
   const maxLength = int(generation.max_length);
-  const maxTarget = Math.min(MAX_NEW_TOKENS_LIMIT + 1, positions ?? MAX_NEW_TOKENS_LIMIT + 1, maxLength !== undefined && maxLength > 1 ? maxLength : Infinity);
+  const maxTarget = Math.min(
+    MAX_NEW_TOKENS_LIMIT + 1,
+    positions ?? MAX_NEW_TOKENS_LIMIT + 1,
+    maxLength !== undefined && maxLength > 1 ? maxLength : Infinity,
+  );
   const languages = new Map<string, number>();
   for (const [piece, id] of vocab) {
     const m2m = /^__([a-z]{2,3}(?:_[A-Za-z]+)?)__$/.exec(piece);
@@ -137,7 +151,9 @@ export function seq2seqConfig(
     else if (/^[a-z]{3}_[A-Z][a-z]{3}$/.test(piece)) languages.set(piece, id);
   }
   const isMultilingual = config.model_type === 'm2m_100' || config.model_type === 'nllb-moe';
-  const taskParams = (typeof config.task_specific_params === 'object' && config.task_specific_params !== null ? config.task_specific_params : {}) as Seq2SeqConfig['taskParams'];
+  const taskParams = (
+    typeof config.task_specific_params === 'object' && config.task_specific_params !== null ? config.task_specific_params : {}
+  ) as Seq2SeqConfig['taskParams'];
   const forcedBos = int(pick('forced_bos_token_id'));
   const forcedEos = int(pick('forced_eos_token_id'));
   return {

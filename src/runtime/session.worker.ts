@@ -78,7 +78,9 @@ async function createSession(): Promise<void> {
     intraOpNumThreads: intraOpThreads,
     interOpNumThreads: 1,
     graphOptimizationLevel: 'all',
-    ...(init.session.spinning === undefined ? {} : { extra: { session: { intra_op: { allow_spinning: init.session.spinning ? '1' : '0' } } } }),
+    ...(init.session.spinning === undefined
+      ? {}
+      : { extra: { session: { intra_op: { allow_spinning: init.session.spinning ? '1' : '0' } } } }),
   });
   for (const [i, provider] of providers.entries()) {
     try {

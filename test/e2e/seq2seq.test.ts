@@ -83,7 +83,9 @@ describe('encoder-decoder text routes on generated Marian and T5 exports', () =>
       Array.from({ length: 16 }, async () => {
         while (next < jobs.length) {
           const { text, i } = jobs[next++]!;
-          const res = await post('translation', { input: text, parameters: { num_beams: i % 2 === 0 ? 4 : 1 } }).query({ model: 'opus-tiny' });
+          const res = await post('translation', { input: text, parameters: { num_beams: i % 2 === 0 ? 4 : 1 } }).query({
+            model: 'opus-tiny',
+          });
           results[i] = res.status === 200 ? res.body : { status: res.status, body: res.body };
         }
       }),
@@ -130,7 +132,12 @@ describe('encoder-decoder text routes on generated Marian and T5 exports', () =>
     assert.equal(long.message, 'the input has 601 tokens; this model takes at most 512');
     await code('summarization', { model: 'opus-tiny', inputs: 'hello' }, 400, 'VALIDATION_FAILED');
     await code('translation', { model: 'no-such-model', inputs: 'hello' }, 404, 'MODEL_NOT_FOUND');
-    const pair = await code('translation', { model: 't5-tiny', inputs: 'hello', parameters: { src_lang: 'en', tgt_lang: 'fr' } }, 400, 'VALIDATION_FAILED');
+    const pair = await code(
+      'translation',
+      { model: 't5-tiny', inputs: 'hello', parameters: { src_lang: 'en', tgt_lang: 'fr' } },
+      400,
+      'VALIDATION_FAILED',
+    );
     // Refused in the worker, which read the model's pairs from its config.json.
     assert.equal(pair.message, 'inference failed: this model translates en -> de; not en -> fr');
     await code('translation', { model: 'opus-tiny', inputs: 'hello', parameters: { unknown: 1 } }, 400, 'VALIDATION_FAILED');
@@ -147,6 +154,7 @@ describe('encoder-decoder text routes on generated Marian and T5 exports', () =>
       assert.equal(r.body.error.code, 'OVERLOADED');
       assert.equal(r.headers['retry-after'], '1');
     }
-    for (const r of responses.filter((x) => x.status !== 429)) assert.deepEqual(r.body, [{ translation_text: Array(120).fill('katze').join(' ') }]);
+    for (const r of responses.filter((x) => x.status !== 429))
+      assert.deepEqual(r.body, [{ translation_text: Array(120).fill('katze').join(' ') }]);
   });
 });

@@ -22,10 +22,12 @@ const ORT_TYPE = { FP32: 'float32', INT64: 'int64', BOOL: 'bool' } as const;
 
 async function sessionRun(session: ort.InferenceSession, feeds: NamedTensors, outputs: string[]): Promise<NamedTensors> {
   const inputs: Record<string, ort.Tensor> = {};
-  for (const [name, t] of Object.entries(feeds)) inputs[name] = new ort.Tensor(ORT_TYPE[t.datatype as keyof typeof ORT_TYPE], t.data as Float32Array, t.shape);
+  for (const [name, t] of Object.entries(feeds))
+    inputs[name] = new ort.Tensor(ORT_TYPE[t.datatype as keyof typeof ORT_TYPE], t.data as Float32Array, t.shape);
   const result = await session.run(inputs, outputs);
   const out: NamedTensors = {};
-  for (const name of outputs) out[name] = { datatype: 'FP32', shape: [...result[name]!.dims], data: result[name]!.data as Float32Array } as Tensor;
+  for (const name of outputs)
+    out[name] = { datatype: 'FP32', shape: [...result[name]!.dims], data: result[name]!.data as Float32Array } as Tensor;
   return out;
 }
 
@@ -91,7 +93,10 @@ describe('Seq2SeqEngine on a generated Marian-layout export', () => {
     const cases = Array.from({ length: 16 }, (_, i) => ({ ...sentence(i, 1 + ((i * 7) % 31)), beams: i % 2 === 0 ? 1 : 4 }));
     const before = decodes;
     const outputs = await Promise.all(cases.map((c, i) => submit(engine, i + 1, c.source, c.beams)));
-    assert.deepEqual(outputs, cases.map((c) => c.target));
+    assert.deepEqual(
+      outputs,
+      cases.map((c) => c.target),
+    );
     const stats = engine.stats();
     assert.equal(stats.encodes, 1);
     // The longest source has 31 words + </s>: 32 decoder steps for the one cohort, every row in each.
@@ -108,7 +113,10 @@ describe('Seq2SeqEngine on a generated Marian-layout export', () => {
     const late = [sentence(3, 7), sentence(5, 12)];
     const lateDone = late.map((c, i) => submit(engine, 10 + i, c.source, 1));
     while (engine.stats().cohorts < 2) await new Promise((resolve) => setImmediate(resolve));
-    assert.deepEqual(await Promise.all(lateDone), late.map((c) => c.target));
+    assert.deepEqual(
+      await Promise.all(lateDone),
+      late.map((c) => c.target),
+    );
     assert.deepEqual(await firstDone, first.target);
     assert.equal(engine.stats().encodes, 2);
   });

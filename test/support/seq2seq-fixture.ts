@@ -142,7 +142,12 @@ function positionNodes(prefix: string, positions: string, place: 'place_tail' | 
       { op: 'Mul', inputs: [`${prefix}_col`, `${prefix}_col`], outputs: [`${prefix}_sq`] },
       { op: 'Mul', inputs: [`${prefix}_col`, 'zero_f'], outputs: [`${prefix}_zero`] },
       { op: 'Add', inputs: [`${prefix}_zero`, 'one_f'], outputs: [`${prefix}_one`] },
-      { op: 'Concat', inputs: [`${prefix}_sq`, `${prefix}_col`, `${prefix}_one`], outputs: [`${prefix}_feat`], attributes: { axis: attr.int(1) } },
+      {
+        op: 'Concat',
+        inputs: [`${prefix}_sq`, `${prefix}_col`, `${prefix}_one`],
+        outputs: [`${prefix}_feat`],
+        attributes: { axis: attr.int(1) },
+      },
       { op: 'MatMul', inputs: [`${prefix}_feat`, place], outputs: [`${prefix}_out`] },
     ],
     out: `${prefix}_out`,
@@ -269,10 +274,16 @@ function decoderGraph(map: Int32Array, size: Seq2SeqSize, seed: number): ModelSp
     tensor('big_f', Float32Array.of(1e9), []),
     tensor('shift_scale', Float32Array.of(1e-3), []),
     tensor('half_f', Float32Array.of(0.5), []),
-    tensor('query_scale', Float32Array.from({ length: hidden }, (_, k) => (k >= vocab ? query[k - vocab]! : 0)), [hidden]),
+    tensor(
+      'query_scale',
+      Float32Array.from({ length: hidden }, (_, k) => (k >= vocab ? query[k - vocab]! : 0)),
+      [hidden],
+    ),
     tensor('table', table, [hidden, vocab]),
   ];
-  const outputs: ModelSpec['outputs'][number][] = [{ name: 'logits', type: 'float32', dims: ['batch_size', 'decoder_sequence_length', vocab] }];
+  const outputs: ModelSpec['outputs'][number][] = [
+    { name: 'logits', type: 'float32', dims: ['batch_size', 'decoder_sequence_length', vocab] },
+  ];
   const inputs: ModelSpec['inputs'][number][] = [
     { name: 'encoder_attention_mask', type: 'int64', dims: ['batch_size', 'encoder_sequence_length'] },
     { name: 'input_ids', type: 'int64', dims: ['batch_size', 'decoder_sequence_length'] },
@@ -281,16 +292,46 @@ function decoderGraph(map: Int32Array, size: Seq2SeqSize, seed: number): ModelSp
   const contexts: string[] = [];
   for (let i = 0; i < LAYERS; i++) {
     for (const part of ['key', 'value'] as const) {
-      inputs.push({ name: `past_key_values.${i}.decoder.${part}`, type: 'float32', dims: ['batch_size', 1, 'past_decoder_sequence_length', SELF_DIM] });
-      inputs.push({ name: `past_key_values.${i}.encoder.${part}`, type: 'float32', dims: ['batch_size', 1, 'encoder_sequence_length_out', hidden] });
-      outputs.push({ name: `present.${i}.decoder.${part}`, type: 'float32', dims: ['batch_size', 1, 'present_decoder_sequence_length', SELF_DIM] });
-      outputs.push({ name: `present.${i}.encoder.${part}`, type: 'float32', dims: ['batch_size', 1, 'encoder_sequence_length_out', hidden] });
+      inputs.push({
+        name: `past_key_values.${i}.decoder.${part}`,
+        type: 'float32',
+        dims: ['batch_size', 1, 'past_decoder_sequence_length', SELF_DIM],
+      });
+      inputs.push({
+        name: `past_key_values.${i}.encoder.${part}`,
+        type: 'float32',
+        dims: ['batch_size', 1, 'encoder_sequence_length_out', hidden],
+      });
+      outputs.push({
+        name: `present.${i}.decoder.${part}`,
+        type: 'float32',
+        dims: ['batch_size', 1, 'present_decoder_sequence_length', SELF_DIM],
+      });
+      outputs.push({
+        name: `present.${i}.encoder.${part}`,
+        type: 'float32',
+        dims: ['batch_size', 1, 'encoder_sequence_length_out', hidden],
+      });
       initializers.push(tensor(`embed_${i}_${part}`, randomFloats(vocab * SELF_DIM, rand, 1), [vocab, SELF_DIM]));
       nodes.push(
         { op: 'Gather', inputs: [`embed_${i}_${part}`, 'ids_4d_base'], outputs: [`self_new_${i}_${part}`] },
-        { op: 'Concat', inputs: [`past_key_values.${i}.decoder.${part}`, `self_new_${i}_${part}`], outputs: [`present.${i}.decoder.${part}`], attributes: { axis: attr.int(2) } },
-        { op: 'Concat', inputs: [`past_key_values.${i}.encoder.${part}`, 'fresh_cross'], outputs: [`cross_all_${i}_${part}`], attributes: { axis: attr.int(2) } },
-        { op: 'Slice', inputs: [`cross_all_${i}_${part}`, 'zero_1d', 'source_length', 'two_1d'], outputs: [`present.${i}.encoder.${part}`] },
+        {
+          op: 'Concat',
+          inputs: [`past_key_values.${i}.decoder.${part}`, `self_new_${i}_${part}`],
+          outputs: [`present.${i}.decoder.${part}`],
+          attributes: { axis: attr.int(2) },
+        },
+        {
+          op: 'Concat',
+          inputs: [`past_key_values.${i}.encoder.${part}`, 'fresh_cross'],
+          outputs: [`cross_all_${i}_${part}`],
+          attributes: { axis: attr.int(2) },
+        },
+        {
+          op: 'Slice',
+          inputs: [`cross_all_${i}_${part}`, 'zero_1d', 'source_length', 'two_1d'],
+          outputs: [`present.${i}.encoder.${part}`],
+        },
       );
     }
     // Cross-attention of layer i: softmax(query K^T + mask) V -> [B, 1, L, hidden].
@@ -309,7 +350,12 @@ function decoderGraph(map: Int32Array, size: Seq2SeqSize, seed: number): ModelSp
     { op: 'Squeeze', inputs: ['context_4d', 'axis_1'], outputs: ['context'] },
     { op: 'MatMul', inputs: ['context', 'table'], outputs: ['translated'] },
     // The self-attention cache as a uniform shift per row.
-    { op: 'ReduceMean', inputs: ['present.0.decoder.value'], outputs: ['self_mean_4d'], attributes: { axes: attr.ints([1, 2, 3]), keepdims: attr.int(1) } },
+    {
+      op: 'ReduceMean',
+      inputs: ['present.0.decoder.value'],
+      outputs: ['self_mean_4d'],
+      attributes: { axes: attr.ints([1, 2, 3]), keepdims: attr.int(1) },
+    },
     { op: 'Squeeze', inputs: ['self_mean_4d', 'axis_1'], outputs: ['self_mean'] },
     { op: 'Mul', inputs: ['self_mean', 'shift_scale'], outputs: ['self_shift'] },
   );
@@ -336,7 +382,15 @@ function decoderGraph(map: Int32Array, size: Seq2SeqSize, seed: number): ModelSp
 
 function tokenizerJson(p: Pieces, style: Seq2SeqStyle) {
   const id = (piece: string) => p.list.findIndex((x) => x.piece === piece);
-  const special = (piece: string) => ({ id: id(piece), content: piece, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true });
+  const special = (piece: string) => ({
+    id: id(piece),
+    content: piece,
+    single_word: false,
+    lstrip: false,
+    rstrip: false,
+    normalized: false,
+    special: true,
+  });
   const eos = p.specials.eos;
   return {
     version: '1.0',
@@ -387,8 +441,24 @@ function configs(style: Seq2SeqStyle, vocab: Record<string, number>) {
       forced_eos_token_id: eos,
       bad_words_ids: [[pad]],
     };
-    const generation = { bad_words_ids: [[pad]], bos_token_id: eos, decoder_start_token_id: pad, eos_token_id: eos, forced_eos_token_id: eos, max_length: 512, pad_token_id: pad };
-    const tokenizerConfig = { tokenizer_class: 'MarianTokenizer', model_max_length: 512, eos_token: '</s>', unk_token: '<unk>', pad_token: '<pad>', source_lang: 'en', target_lang: 'de' };
+    const generation = {
+      bad_words_ids: [[pad]],
+      bos_token_id: eos,
+      decoder_start_token_id: pad,
+      eos_token_id: eos,
+      forced_eos_token_id: eos,
+      max_length: 512,
+      pad_token_id: pad,
+    };
+    const tokenizerConfig = {
+      tokenizer_class: 'MarianTokenizer',
+      model_max_length: 512,
+      eos_token: '</s>',
+      unk_token: '<unk>',
+      pad_token: '<pad>',
+      source_lang: 'en',
+      target_lang: 'de',
+    };
     return { config, generation, tokenizerConfig };
   }
   const config = {
@@ -406,7 +476,13 @@ function configs(style: Seq2SeqStyle, vocab: Record<string, number>) {
     },
   };
   const generation = { decoder_start_token_id: pad, eos_token_id: eos, pad_token_id: pad };
-  const tokenizerConfig = { tokenizer_class: 'T5Tokenizer', model_max_length: 512, eos_token: '</s>', unk_token: '<unk>', pad_token: '<pad>' };
+  const tokenizerConfig = {
+    tokenizer_class: 'T5Tokenizer',
+    model_max_length: 512,
+    eos_token: '</s>',
+    unk_token: '<unk>',
+    pad_token: '<pad>',
+  };
   return { config, generation, tokenizerConfig };
 }
 
