@@ -34,6 +34,7 @@ describe('encoder-decoder text routes on generated Marian and T5 exports', () =>
   let root: string;
   let marian: Seq2SeqFixture;
   let t5: Seq2SeqFixture;
+  let m2m: Seq2SeqFixture;
   let t: TestApp;
   let translate: Pipe;
   let summarize: Pipe;
@@ -43,10 +44,12 @@ describe('encoder-decoder text routes on generated Marian and T5 exports', () =>
     root = await makeTempDir('lathe-seq2seq-');
     marian = await writeSeq2SeqFixture(join(root, 'marian-hf'), 'marian');
     t5 = await writeSeq2SeqFixture(join(root, 't5-hf'), 't5');
+    m2m = await writeSeq2SeqFixture(join(root, 'm2m-hf'), 'm2m100');
     const models = join(root, 'models');
     await writeManifest(models, 'opus-tiny', seq2seqManifest(marian));
     await writeManifest(models, 'opus-tiny-small', seq2seqManifest(marian, { maxSequences: 2, queue: 0 }));
     await writeManifest(models, 't5-tiny', seq2seqManifest(t5));
+    await writeManifest(models, 'm2m-tiny', seq2seqManifest(m2m));
     t = await startTestApp({ LATHE_MODELS_DIR: models });
     translate = (await pipeline('translation', marian.dir, { dtype: 'fp32' })) as unknown as Pipe;
     summarize = (await pipeline('summarization', t5.dir, { dtype: 'fp32' })) as unknown as Pipe;
@@ -113,6 +116,34 @@ describe('encoder-decoder text routes on generated Marian and T5 exports', () =>
       const tr = await post('translation', { model: 't5-tiny', inputs: text, parameters: { src_lang: 'en', tgt_lang: 'de' } }).expect(200);
       assert.deepEqual(tr.body, [{ translation_text: generated!.generated_text }]);
     }
+  });
+
+  it('translates with an M2M100 export: source language token first, target language forced first, as Transformers.js does', async () => {
+    const m2mPipe = (await pipeline('translation', m2m.dir, { dtype: 'fp32' })) as unknown as Pipe;
+    try {
+      for (const text of INPUTS.slice(0, 8)) {
+        const [reference] = await m2mPipe(text, { src_lang: 'en', tgt_lang: 'de' });
+        assert.deepEqual(reference, { translation_text: m2m.expected(text) }, text);
+        for (const parameters of [
+          { src_lang: 'en', tgt_lang: 'de' },
+          { src_lang: 'en', tgt_lang: 'fr', num_beams: 3 },
+        ]) {
+          const res = await post('translation', { model: 'm2m-tiny', inputs: text, parameters }).expect(200);
+          // The fixture translates every target language alike; only the forced first token differs, and decoding drops it.
+          assert.deepEqual(res.body, [reference]);
+        }
+      }
+    } finally {
+      await (m2mPipe as unknown as { dispose(): Promise<void> }).dispose();
+    }
+    const missing = await post('translation', { model: 'm2m-tiny', inputs: 'hello', parameters: { src_lang: 'en' } }).expect(400);
+    assert.equal(missing.body.error.message, 'inference failed: this model needs tgt_lang (one of en, de, fr)');
+    const unknown = await post('translation', {
+      model: 'm2m-tiny',
+      inputs: 'hello',
+      parameters: { src_lang: 'xx', tgt_lang: 'de' },
+    }).expect(400);
+    assert.equal(unknown.body.error.message, 'inference failed: src_lang "xx" is not a language of this model (en, de, fr)');
   });
 
   it('refuses bad input with codes', async () => {

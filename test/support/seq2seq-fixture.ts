@@ -27,13 +27,16 @@
  * Marian style: </s> = 0, <unk> = 1, <pad> last = decoder_start_token_id, English words map to
  * German ones. T5 style: <pad> = 0 = decoder start, </s> = 1, <unk> = 2; the words of its task
  * prefixes ("summarize:", "translate English to German:") map to <pad>, which decoding skips.
+ * M2M100 style: <s> <pad> </s> <unk> first, language tokens __en__ __de__ __fr__ last (special); the
+ * source starts with its language token, and decoding is forced to begin with the target's
+ * (forced_bos_token_id), which then takes decoder position 0 (the source language's place).
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { attr, encodeModel, type ModelSpec, type NodeSpec, tensor } from '../../src/onnx/onnx-builder.js';
 import { random, randomFloats } from './models.js';
 
-export type Seq2SeqStyle = 'marian' | 't5';
+export type Seq2SeqStyle = 'marian' | 't5' | 'm2m100';
 export type Seq2SeqSize = 'tiny' | 'bench';
 
 /** English -> German, one word each. */
@@ -67,6 +70,7 @@ const PREFIX_WORDS = ['summarize', 'translate', 'English', 'to', 'German'];
 const LETTERS = 'abcdefghijklmnopqrstuvwxyz'.split('');
 const PUNCTUATION = [',', '.', ':', '!', '?'];
 const LOW = -100;
+export const M2M_LANGUAGES = ['en', 'de', 'fr'];
 /** Position sharpness: neighbours of the attended source position get e^-C of the weight. */
 const SHARPNESS = 20;
 const SELF_DIM = 8;
@@ -98,6 +102,16 @@ function pieces(style: Seq2SeqStyle, size: Seq2SeqSize): Pieces {
     ...PUNCTUATION.map((p) => ({ piece: p, score: -4 })),
     ...words.map((w) => ({ piece: `▁${w}`, score: -1 })),
   ];
+  if (style === 'm2m100') {
+    return {
+      list: [
+        ...['<s>', '<pad>', '</s>', '<unk>'].map((piece) => ({ piece, score: 0 })),
+        ...body,
+        ...M2M_LANGUAGES.map((l) => ({ piece: `__${l}__`, score: 0 })),
+      ],
+      specials: { eos: '</s>', unk: '<unk>', pad: '<pad>' },
+    };
+  }
   if (style === 'marian') {
     return {
       list: [{ piece: '</s>', score: 0 }, { piece: '<unk>', score: 0 }, ...body, { piece: '<pad>', score: 0 }],
@@ -392,25 +406,36 @@ function tokenizerJson(p: Pieces, style: Seq2SeqStyle) {
     special: true,
   });
   const eos = p.specials.eos;
+  const lead = style === 'm2m100' ? [{ SpecialToken: { id: '__en__', type_id: 0 } }] : [];
   return {
     version: '1.0',
     truncation: null,
     padding: null,
-    added_tokens: [p.specials.pad, eos, p.specials.unk].sort((a, b) => id(a) - id(b)).map(special),
+    added_tokens: p.list
+      .filter((x) => /^<.*>$|^__[a-z]+__$/.test(x.piece))
+      .map((x) => x.piece)
+      .map(special),
     normalizer: null,
     pre_tokenizer: {
       type: 'Sequence',
       pretokenizers: [{ type: 'WhitespaceSplit' }, { type: 'Metaspace', replacement: '▁', prepend_scheme: 'always', split: true }],
     },
+    // M2M100's tokenizer puts the source language first: Transformers.js swaps in src_lang there.
     post_processor: {
       type: 'TemplateProcessing',
-      single: [{ Sequence: { id: 'A', type_id: 0 } }, { SpecialToken: { id: eos, type_id: 0 } }],
-      pair: [{ Sequence: { id: 'A', type_id: 0 } }, { Sequence: { id: 'B', type_id: 0 } }, { SpecialToken: { id: eos, type_id: 0 } }],
-      special_tokens: { [eos]: { id: eos, ids: [id(eos)], tokens: [eos] } },
+      single: [...lead, { Sequence: { id: 'A', type_id: 0 } }, { SpecialToken: { id: eos, type_id: 0 } }],
+      pair: [
+        ...lead,
+        { Sequence: { id: 'A', type_id: 0 } },
+        { Sequence: { id: 'B', type_id: 0 } },
+        { SpecialToken: { id: eos, type_id: 0 } },
+      ],
+      special_tokens: Object.fromEntries(
+        [eos, ...(style === 'm2m100' ? ['__en__'] : [])].map((t) => [t, { id: t, ids: [id(t)], tokens: [t] }]),
+      ),
     },
     decoder: { type: 'Metaspace', replacement: '▁', prepend_scheme: 'always', split: true },
     model: { type: 'Unigram', unk_id: id(p.specials.unk), vocab: p.list.map((x) => [x.piece, x.score]), byte_fallback: false },
-    ...(style === 't5' ? {} : {}),
   };
 }
 
@@ -427,6 +452,32 @@ function configs(style: Seq2SeqStyle, vocab: Record<string, number>) {
     pad_token_id: pad,
     decoder_start_token_id: pad,
   };
+  if (style === 'm2m100') {
+    const config = {
+      ...common,
+      decoder_start_token_id: eos,
+      model_type: 'm2m_100',
+      architectures: ['M2M100ForConditionalGeneration'],
+      encoder_layers: LAYERS,
+      decoder_layers: LAYERS,
+      encoder_attention_heads: 1,
+      decoder_attention_heads: 1,
+      max_position_embeddings: 1024,
+      bos_token_id: vocab['<s>'],
+    };
+    const generation = { bos_token_id: vocab['<s>'], decoder_start_token_id: eos, eos_token_id: eos, pad_token_id: pad, max_length: 200 };
+    const tokenizerConfig = {
+      tokenizer_class: 'M2M100Tokenizer',
+      model_max_length: 1024,
+      src_lang: 'en',
+      tgt_lang: 'de',
+      eos_token: '</s>',
+      unk_token: '<unk>',
+      pad_token: '<pad>',
+      bos_token: '<s>',
+    };
+    return { config, generation, tokenizerConfig };
+  }
   if (style === 'marian') {
     const config = {
       ...common,
@@ -521,8 +572,8 @@ export async function writeSeq2SeqFixture(dir: string, style: Seq2SeqStyle, size
 /** A Lathe manifest serving the fixture as `lathe models pull` writes one for its task. */
 export function seq2seqManifest(fixture: Pick<Seq2SeqFixture, 'dir' | 'style'>, parameters: Record<string, unknown> = {}): object {
   return {
-    task: fixture.style === 'marian' ? 'translation' : 'text2text-generation',
-    description: `Generated ${fixture.style === 'marian' ? 'Marian' : 'T5'}-layout translator (test fixture)`,
+    task: fixture.style === 't5' ? 'text2text-generation' : 'translation',
+    description: `Generated ${{ marian: 'Marian', t5: 'T5', m2m100: 'M2M100' }[fixture.style]}-layout translator (test fixture)`,
     license: 'MIT',
     source: { huggingface: fixture.dir, file: 'onnx/encoder_model.onnx' },
     inputs: [
