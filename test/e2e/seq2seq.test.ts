@@ -146,6 +146,23 @@ describe('encoder-decoder text routes on generated Marian and T5 exports', () =>
     assert.equal(unknown.body.error.message, 'inference failed: src_lang "xx" is not a language of this model (en, de, fr)');
   });
 
+  it('samples with a seed: the same seed gives the same text, another seed another one', async () => {
+    // At temperature 50 the fixture's margin of 100 is a logit gap of 2: other tokens get drawn.
+    const text = INPUTS[7]!;
+    const sample = async (seed: number) =>
+      (
+        await post('translation', {
+          model: 'opus-tiny',
+          inputs: text,
+          parameters: { do_sample: true, temperature: 50, seed, max_new_tokens: 20 },
+        }).expect(200)
+      ).body as Array<{ translation_text: string }>;
+    const first = await sample(7);
+    assert.deepEqual(await sample(7), first);
+    assert.notDeepEqual(await sample(8), first);
+    assert.notDeepEqual(first, [{ translation_text: marian.expected(text) }]);
+  });
+
   it('refuses bad input with codes', async () => {
     const code = async (route: string, body: object, status: number, expected: string) => {
       const res = await post(route, body);
