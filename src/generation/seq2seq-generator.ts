@@ -103,6 +103,12 @@ export class Seq2SeqGenerator {
     if (!Number.isInteger(numBeams) || numBeams < 1 || numBeams > MAX_BEAMS) {
       throw invalid('num_beams', `num_beams must be an integer from 1 to ${MAX_BEAMS}, got ${numBeams}`);
     }
+    if (numBeams > this.limits.maxRows) {
+      throw invalid(
+        'num_beams',
+        `num_beams ${numBeams} needs ${numBeams} decoder rows; this model runs at most ${this.limits.maxRows} at once`,
+      );
+    }
     const { source, forcedBos } = this.source(call);
     if (source.length > c.maxSource) {
       throw new AppError(ErrorCode.InputTooLong, `the input has ${source.length} tokens; this model takes at most ${c.maxSource}`);

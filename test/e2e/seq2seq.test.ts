@@ -175,6 +175,13 @@ describe('encoder-decoder text routes on generated Marian and T5 exports', () =>
     await code('translation', { inputs: 'hello' }, 400, 'VALIDATION_FAILED');
     await code('translation', { model: 'opus-tiny', inputs: 'hello', parameters: { num_beams: 0 } }, 400, 'VALIDATION_FAILED');
     await code('translation', { model: 'opus-tiny', inputs: 'hello', parameters: { num_beams: 9 } }, 400, 'VALIDATION_FAILED');
+    const wide = await code(
+      'translation',
+      { model: 'opus-tiny-small', inputs: 'hello', parameters: { num_beams: 3 } },
+      400,
+      'VALIDATION_FAILED',
+    );
+    assert.equal(wide.message, 'inference failed: num_beams 3 needs 3 decoder rows; this model runs at most 2 at once');
     await code('translation', { model: 'opus-tiny', inputs: 'hello', parameters: { max_new_tokens: 600 } }, 400, 'CONTEXT_LENGTH_EXCEEDED');
     const long = await code('translation', { model: 'opus-tiny', inputs: Array(600).fill('cat').join(' ') }, 413, 'INPUT_TOO_LONG');
     assert.equal(long.message, 'the input has 601 tokens; this model takes at most 512');
