@@ -1,4 +1,6 @@
 import { Injectable } from '@nestjs/common';
+import type { AppConfig } from '../config/app-config.js';
+import { InjectConfig } from '../config/config.module.js';
 import { AppError } from '../common/errors/app-error.js';
 import { ErrorCode } from '../common/errors/error-code.js';
 import { validate } from '../common/http/validate-body.js';
@@ -8,6 +10,7 @@ import type { PlainValue } from '../runtime/work.js';
 import { TaskModels, type TaskTrace } from '../tasks/task-models.service.js';
 import type { Seq2SeqAnswer, Seq2SeqCall, Seq2SeqTask } from './seq2seq-generator.js';
 import { MAX_SEQ2SEQ_INPUTS, type Seq2SeqParameters, seq2seqQuery, seq2seqRequest } from './seq2seq-schemas.js';
+import { seq2seqParameters } from './seq2seq-worker-config.js';
 
 /** Each route: the use it serves, the pipeline task it runs as, and the key its answers carry. */
 export const SEQ2SEQ_ROUTES = {
@@ -24,7 +27,10 @@ export type Seq2SeqRoute = keyof typeof SEQ2SEQ_ROUTES;
  */
 @Injectable()
 export class Seq2SeqService {
-  constructor(private readonly models: TaskModels) {}
+  constructor(
+    private readonly models: TaskModels,
+    @InjectConfig() private readonly config: AppConfig,
+  ) {}
 
   async run(
     route: Seq2SeqRoute,
@@ -42,6 +48,7 @@ export class Seq2SeqService {
     const { task, key } = SEQ2SEQ_ROUTES[route];
     const model = await this.models.get(name, tasksFor(route), trace);
     const calls = (inputs as string[]).map((text) => callOf(task, text, r.parameters ?? {}));
+    this.checkRows(model.manifest.parameters, calls);
     const started = process.hrtime.bigint();
     const controller = new AbortController();
     signal?.addEventListener('abort', () => controller.abort(), { once: true });
@@ -58,6 +65,22 @@ export class Seq2SeqService {
       // One refused or failed text ends its siblings: their rows leave the batch at the next step.
       controller.abort();
       throw err instanceof AppError ? err : new AppError(ErrorCode.Internal, err instanceof Error ? err.message : String(err));
+    }
+  }
+
+  /** A request whose rows (inputs x beams) pass what the model can ever hold would only ever get 429: refused at once. */
+  private checkRows(parameters: unknown, calls: Seq2SeqCall[]): void {
+    const own = seq2seqParameters.safeParse(parameters ?? {});
+    const limits = own.success ? own.data : {};
+    const capacity = (limits.maxSequences ?? this.config.generation.maxSequences) + (limits.queue ?? this.config.generation.queue);
+    const rows = calls.reduce((sum, c) => sum + (c.numBeams ?? 1), 0);
+    if (rows > capacity) {
+      const beams = calls[0]?.numBeams ?? 1;
+      throw invalid(
+        'inputs',
+        `${calls.length} input${calls.length === 1 ? '' : 's'} x ${beams} beam${beams === 1 ? '' : 's'} need ${rows} decoder rows; ` +
+          `this model holds at most ${capacity} (running and waiting)`,
+      );
     }
   }
 }

@@ -48,6 +48,7 @@ describe('encoder-decoder text routes on generated Marian and T5 exports', () =>
     const models = join(root, 'models');
     await writeManifest(models, 'opus-tiny', seq2seqManifest(marian));
     await writeManifest(models, 'opus-tiny-small', seq2seqManifest(marian, { maxSequences: 2, queue: 0 }));
+    await writeManifest(models, 'opus-tiny-narrow', seq2seqManifest(marian, { maxSequences: 2, queue: 4 }));
     await writeManifest(models, 't5-tiny', seq2seqManifest(t5));
     await writeManifest(models, 'm2m-tiny', seq2seqManifest(m2m));
     t = await startTestApp({ LATHE_MODELS_DIR: models });
@@ -177,11 +178,13 @@ describe('encoder-decoder text routes on generated Marian and T5 exports', () =>
     await code('translation', { model: 'opus-tiny', inputs: 'hello', parameters: { num_beams: 9 } }, 400, 'VALIDATION_FAILED');
     const wide = await code(
       'translation',
-      { model: 'opus-tiny-small', inputs: 'hello', parameters: { num_beams: 3 } },
+      { model: 'opus-tiny-narrow', inputs: 'hello', parameters: { num_beams: 3 } },
       400,
       'VALIDATION_FAILED',
     );
     assert.equal(wide.message, 'inference failed: num_beams 3 needs 3 decoder rows; this model runs at most 2 at once');
+    const many = await code('translation', { model: 'opus-tiny-small', inputs: ['a', 'b', 'c'] }, 400, 'VALIDATION_FAILED');
+    assert.equal(many.message, '3 inputs x 1 beam need 3 decoder rows; this model holds at most 2 (running and waiting)');
     await code('translation', { model: 'opus-tiny', inputs: 'hello', parameters: { max_new_tokens: 600 } }, 400, 'CONTEXT_LENGTH_EXCEEDED');
     const long = await code('translation', { model: 'opus-tiny', inputs: Array(600).fill('cat').join(' ') }, 413, 'INPUT_TOO_LONG');
     assert.equal(long.message, 'the input has 601 tokens; this model takes at most 512');
