@@ -19,6 +19,12 @@ describe('inferTask', () => {
     [{ model_type: 'vits' }, 'text-to-speech'],
     [{ model_type: 'yolov10', id2label: { 0: 'person' } }, 'object-detection'],
     [{ model_type: 'yolo11' }, 'object-detection'],
+    [{ architectures: ['MarianMTModel'], model_type: 'marian' }, 'translation'],
+    [{ architectures: ['M2M100ForConditionalGeneration'], model_type: 'm2m_100' }, 'translation'],
+    [{ architectures: ['BartForConditionalGeneration'], model_type: 'bart' }, 'summarization'],
+    [{ architectures: ['PegasusForConditionalGeneration'] }, 'summarization'],
+    [{ architectures: ['T5ForConditionalGeneration'], model_type: 't5' }, 'text2text-generation'],
+    [{ model_type: 'mt5' }, 'text2text-generation'],
     [{}, 'feature-extraction'],
   ];
   for (const [config, task] of cases)
@@ -133,6 +139,29 @@ describe('buildManifest', () => {
     assert.deepEqual((manifest.inputs as Array<{ shape: number[] }>)[0]!.shape, [1, 80, 3000]);
     assert.equal(manifest.runtime, 'transformers');
     assert.deepEqual(manifest.parameters, { dtype: 'fp32', decoder: { huggingface: 'hf', file: 'onnx/decoder_model_merged.onnx' } });
+  });
+  it("serves an encoder-decoder text model on Lathe's seq2seq loop: ONNX Runtime, the encoder as its file, the merged decoder beside it", () => {
+    const manifest = buildManifest({
+      ...base,
+      config: { architectures: ['MarianMTModel'], model_type: 'marian' },
+      selection: { files: [], primary: 'onnx/encoder_model_quantized.onnx', decoder: 'onnx/decoder_model_merged_quantized.onnx' },
+      dtype: 'q8',
+      signature: {
+        inputs: [
+          { name: 'input_ids', datatype: 'INT64', shape: [-1, -1] },
+          { name: 'attention_mask', datatype: 'INT64', shape: [-1, -1] },
+        ],
+        outputs: [{ name: 'last_hidden_state', datatype: 'FP32', shape: [-1, -1, 512] }],
+        symbolicFirst: true,
+      },
+    });
+    assert.equal(manifest.task, 'translation');
+    assert.equal(manifest.runtime, undefined);
+    assert.deepEqual(manifest.source, { huggingface: 'hf', file: 'onnx/encoder_model_quantized.onnx' });
+    assert.deepEqual(manifest.parameters, {
+      dtype: 'q8',
+      decoder: { huggingface: 'hf', file: 'onnx/decoder_model_merged_quantized.onnx' },
+    });
   });
   it('serves a speech synthesizer (MMS-TTS) as a Transformers.js pipeline', () => {
     const manifest = buildManifest({

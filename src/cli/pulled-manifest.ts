@@ -84,9 +84,12 @@ export function buildManifest(m: PulledModel): Record<string, unknown> {
     outputs: shapes(m.signature.outputs),
     ...(labels ? { labels } : {}),
     ...(detector ? { image: detector.image, parameters: detector.parameters } : {}),
-    // Encoder/decoder models (Whisper) generate in a loop: Lathe serves them as Transformers.js pipelines.
+    // Encoder/decoder text models run on Lathe's seq2seq engine; the others (Whisper) as Transformers.js pipelines.
     ...(m.selection.decoder
-      ? { runtime: 'transformers', parameters: { dtype: m.dtype, decoder: { huggingface: HF_FOLDER, file: m.selection.decoder } } }
+      ? {
+          ...(taskRow(task)?.decoder === 'seq2seq' ? {} : { runtime: 'transformers' }),
+          parameters: { dtype: m.dtype, decoder: { huggingface: HF_FOLDER, file: m.selection.decoder } },
+        }
       : taskRow(task)?.pipeline
         ? { runtime: 'transformers', parameters: { dtype: m.dtype } }
         : {}),

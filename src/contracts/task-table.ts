@@ -28,6 +28,9 @@ export const USES = {
   chatCompletions: 'POST /v1/chat/completions',
   completions: 'POST /v1/completions',
   generate: 'POST /v2/models/{model}/generate',
+  translation: 'POST /v1/text/translation',
+  summarization: 'POST /v1/text/summarization',
+  text2text: 'POST /v1/text/text2text',
 } as const;
 export type Use = keyof typeof USES;
 
@@ -55,8 +58,10 @@ export interface TaskRow {
   /**
    * A decoder-only causal LM in the Hugging Face ONNX layout (input_ids, attention_mask,
    * position_ids, past_key_values.* in; logits, present.* out): its workers run the decode loop.
+   * `seq2seq`: an encoder-decoder text model in the Optimum layout (encoder_model.onnx and
+   * decoder_model_merged.onnx): its workers encode once per request and batch the decoder steps.
    */
-  readonly decoder?: 'causal-lm';
+  readonly decoder?: 'causal-lm' | 'seq2seq';
   /** Its models run as Transformers.js pipelines (`"runtime": "transformers"`): `lathe models pull` writes that. */
   readonly pipeline?: true;
   /**
@@ -128,6 +133,30 @@ export const TASKS = Object.freeze({
     output: 'generated-text',
     decoder: 'causal-lm',
     architectures: [/ForCausalLM$/],
+  },
+  translation: {
+    modality: 'text',
+    uses: ['translation', 'text2text'],
+    output: 'translation-text',
+    decoder: 'seq2seq',
+    architectures: [/^(MarianMTModel|M2M100ForConditionalGeneration|NllbMoeForConditionalGeneration)$/],
+    modelTypes: ['marian', 'm2m_100', 'nllb-moe'],
+  },
+  summarization: {
+    modality: 'text',
+    uses: ['summarization', 'text2text'],
+    output: 'summary-text',
+    decoder: 'seq2seq',
+    architectures: [/^(Bart|Pegasus|PegasusX|LED|BigBirdPegasus)ForConditionalGeneration$/],
+    modelTypes: ['bart', 'pegasus', 'pegasus_x', 'led'],
+  },
+  'text2text-generation': {
+    modality: 'text',
+    uses: ['text2text', 'translation', 'summarization'],
+    output: 'generated-text',
+    decoder: 'seq2seq',
+    architectures: [/^(T5|MT5|UMT5|LongT5|Blenderbot|BlenderbotSmall)ForConditionalGeneration$/],
+    modelTypes: ['t5', 'mt5', 'umt5', 'longt5', 'blenderbot', 'blenderbot-small'],
   },
   'question-answering': { modality: 'text', uses: [], output: 'tensors', architectures: [/ForQuestionAnswering$/] },
   'feature-extraction': { modality: 'text', uses: ['embeddings'], output: 'embeddings', textWorkers: 'pooled', backbone: 'text' },

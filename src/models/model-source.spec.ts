@@ -97,7 +97,7 @@ describe('parseManifest', () => {
   it('refuses a task the task table does not list, naming the known tasks', () => {
     assert.throws(
       () => parseManifest({ ...base, task: 'summarisation', source: { file: 'm.onnx' } }, 'm.json'),
-      { message: 'm.json: task: unknown task "summarisation"; the known tasks are audio-classification, audio-regression, automatic-speech-recognition, feature-extraction, image-classification, image-regression, keyword-spotting, object-detection, question-answering, sentence-similarity, text-classification, text-detection, text-generation, text-orientation, text-recognition, text-regression, text-to-speech, token-classification, voice-activity-detection' },
+      { message: 'm.json: task: unknown task "summarisation"; the known tasks are audio-classification, audio-regression, automatic-speech-recognition, feature-extraction, image-classification, image-regression, keyword-spotting, object-detection, question-answering, sentence-similarity, summarization, text-classification, text-detection, text-generation, text-orientation, text-recognition, text-regression, text-to-speech, text2text-generation, token-classification, translation, voice-activity-detection' },
     );
   });
 

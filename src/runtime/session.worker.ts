@@ -102,25 +102,32 @@ async function createSession(): Promise<void> {
     }
   }
   const fallbacks: Array<{ provider: string; error: string }> = [];
+  const options = (provider: string, quiet: boolean): ort.InferenceSession.SessionOptions => ({
+    executionProviders: [provider],
+    // A provider that may fail to load has a fallback: keep ORT's own error print quiet; Lathe logs it once.
+    logSeverityLevel: quiet ? 4 : 3,
+    intraOpNumThreads: intraOpThreads,
+    interOpNumThreads: 1,
+    graphOptimizationLevel: 'all',
+    ...(init.session.spinning === undefined
+      ? {}
+      : { extra: { session: { intra_op: { allow_spinning: init.session.spinning ? '1' : '0' } } } }),
+  });
   for (const [i, provider] of providers.entries()) {
     try {
-      const session = await ort.InferenceSession.create(modelPath, {
-        executionProviders: [provider],
-        // A provider that may fail to load has a fallback: keep ORT's own error print quiet; Lathe logs it once.
-        logSeverityLevel: i < providers.length - 1 ? 4 : 3,
-        intraOpNumThreads: intraOpThreads,
-        interOpNumThreads: 1,
-        graphOptimizationLevel: 'all',
-        ...(init.session.spinning === undefined
-          ? {}
-          : { extra: { session: { intra_op: { allow_spinning: init.session.spinning ? '1' : '0' } } } }),
-      });
+      const session = await ort.InferenceSession.create(modelPath, options(provider, i < providers.length - 1));
       const inputs = describe(session.inputMetadata);
       let generator: GenerateHandler | undefined;
       if (generateExtension && init.kind === 'session-generate') {
         try {
-          generator = await generateExtension.load(init.generate.config, { ...tensorSession(session), inputs });
+          const open = async (path: string) => {
+            const other = await ort.InferenceSession.create(path, options(provider, false));
+            siblings.push(other);
+            return { ...tensorSession(other), inputs: describe(other.inputMetadata), outputs: describe(other.outputMetadata) };
+          };
+          generator = await generateExtension.load(init.generate.config, { ...tensorSession(session), inputs }, open);
         } catch (err) {
+          await releaseSiblings();
           await session.release();
           post({ type: 'load-failed', error: firstLine(err) });
           return;
@@ -143,9 +150,17 @@ async function createSession(): Promise<void> {
   post({ type: 'load-failed', error: fallbacks.map((f) => `${f.provider}: ${f.error}`).join('; ') });
 }
 
+/** Sessions a generate extension opened beside the worker's own (an encoder/decoder pair's other half). */
+const siblings: ort.InferenceSession[] = [];
+
+async function releaseSiblings(): Promise<void> {
+  for (const other of siblings.splice(0)) await other.release();
+}
+
 async function handle(session: ort.InferenceSession, message: Exclude<ToWorker, WorkerCancel>): Promise<void> {
   const startedNs = process.hrtime.bigint();
   if (message.type === 'close') {
+    await releaseSiblings();
     await session.release();
     port.close();
     return;

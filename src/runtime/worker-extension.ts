@@ -36,6 +36,9 @@ export interface PipelineHandler {
   dispose(): Promise<void>;
 }
 
+/** A session the worker opened, with its signature. */
+export type DescribedSession = TensorSession & { inputs: TensorInfo[]; outputs: TensorInfo[] };
+
 /** Serves `generate`: a decoder loop over the worker's session that streams what it decodes. */
 export interface GenerateExtension {
   /**
@@ -43,8 +46,16 @@ export interface GenerateExtension {
    * rewritten for the loop (made once and cached under the extension's own directory).
    */
   graph?(config: unknown, modelPath: string): Promise<string>;
-  /** Loads what the loop needs beside the session (tokenizer, config); a failure fails the model's load. */
-  load(config: unknown, session: TensorSession & { inputs: TensorInfo[] }): Promise<GenerateHandler>;
+  /**
+   * Loads what the loop needs beside the session (tokenizer, config); a failure fails the model's load.
+   * `open` opens another ONNX file of the same model (an encoder/decoder pair) with the worker's
+   * provider and thread options; the worker releases it with its own session.
+   */
+  load(
+    config: unknown,
+    session: TensorSession & { inputs: TensorInfo[] },
+    open: (modelPath: string) => Promise<DescribedSession>,
+  ): Promise<GenerateHandler>;
 }
 export interface GenerateHandler {
   /**

@@ -3,12 +3,15 @@ import { decoderManifest, writeDecoderModel } from './decoder-model.js';
 import { BERT_DIMS, NER_LABELS, SENTIMENT_LABELS, writeBertFixtures, writeCrossEncoderFixture, writeSpladeFixture } from './hf-fixtures.js';
 import { whisperManifest, writeWhisperFixture } from './hf-whisper-fixture.js';
 import { writeManifest } from './models.js';
+import { seq2seqManifest, writeSeq2SeqFixture } from './seq2seq-fixture.js';
 
 /**
  * Generated Hugging Face-layout models, made under `root`, with manifests in the repository `dir`
  * under the names the OpenAPI examples use: `sentiment` (text classification), `ner` (token
- * classification), `whisper-tiny` (speech recognition), `tiny-chat` (text generation), and for TEI's
- * routes `bert-mini` (an encoder), `reranker` (a cross-encoder) and `splade` (sparse embeddings).
+ * classification), `whisper-tiny` (speech recognition), `tiny-chat` (text generation), `opus-mt-en-de`
+ * (translation), `flan-t5-small` and `distilbart-cnn` (T5-layout text2text, which the summarization
+ * route serves too), and for TEI's routes `bert-mini` (an encoder), `reranker` (a cross-encoder) and
+ * `splade` (sparse embeddings).
  */
 export async function writeExampleModels(dir: string, root: string): Promise<void> {
   const fx = await writeBertFixtures(root);
@@ -44,6 +47,10 @@ export async function writeExampleModels(dir: string, root: string): Promise<voi
   await writeManifest(dir, 'splade', spladeManifest(splade.dir, splade.decoder.out));
   await writeManifest(dir, 'whisper-tiny', whisperManifest(await writeWhisperFixture(join(root, 'whisper'))));
   await writeManifest(dir, 'tiny-chat', decoderManifest(await writeDecoderModel(join(root, 'tiny-chat'), 'tiny', 5)));
+  await writeManifest(dir, 'opus-mt-en-de', seq2seqManifest(await writeSeq2SeqFixture(join(root, 'opus-mt'), 'marian')));
+  const t5 = await writeSeq2SeqFixture(join(root, 't5'), 't5');
+  await writeManifest(dir, 'flan-t5-small', seq2seqManifest(t5));
+  await writeManifest(dir, 'distilbart-cnn', seq2seqManifest(t5));
 }
 
 /** A SPLADE model's manifest: masked-LM logits over `vocabulary` tokens, pooled by "splade", not normalised. */
