@@ -17,7 +17,7 @@
  * finish_reason "length".
  *
  * Usage (after `npx tsc -p tsconfig.json`):
- *   node dist/bench/generate/run.js [--tokens 128] [--prompt 32] [--rounds 1] [--cache DIR]
+ *   node dist/bench/generate/run.js [--tokens 128] [--prompt 32] [--rounds 1] [--cache DIR] [--spinning on|off]
  * Prints a table (nearest-rank medians over the rounds), the ratios against their targets with
  * PASS/FAIL, and always exits 0. About 90 s per round after Lathe has started.
  */
@@ -64,6 +64,11 @@ const CACHE = (() => {
   return i > 0 && process.argv[i + 1] ? process.argv[i + 1]! : join(tmpdir(), 'lathe-bench-cache');
 })();
 const THREADS = availableParallelism();
+/** `--spinning on|off`: the manifest's intraOpSpinning for Lathe's decode worker (absent: its default, off). */
+const SPINNING = (() => {
+  const i = process.argv.indexOf('--spinning');
+  return i > 0 ? process.argv[i + 1] === 'on' : undefined;
+})();
 const MAX_SEQUENCES = 16;
 /** Requests each client sends back to back, per concurrency. */
 const REQUESTS_PER_CLIENT: Record<number, number> = { 1: 5, 4: 2, 16: 2 };
@@ -285,6 +290,7 @@ async function main(): Promise<void> {
     await writeManifest(models, MODEL, {
       ...decoderManifest(model, { maxSequences: MAX_SEQUENCES, kvCacheBytes, queue: 64 }),
       intraOpThreads: THREADS,
+      ...(SPINNING === undefined ? {} : { intraOpSpinning: SPINNING }),
     });
     lathe = await startLathe(ROOT, [], { LATHE_MODELS_DIR: models, LATHE_MODELS_PRELOAD: '*' });
     // Warm-up: the first requests of a fresh session are slower (allocations, kernels picked).
@@ -352,7 +358,7 @@ function report(rounds: Round[], loads: number[]): void {
       `${THREADS} core(s), load average ${loads.map((l) => l.toFixed(1)).join(' -> ')}`,
   );
   console.log(
-    `threads: Lathe's session (manifest intraOpThreads) and every in-process session here: ${THREADS} intra-op, 1 inter-op, graph optimization "all"\n`,
+    `threads: Lathe's session (manifest intraOpThreads) and every in-process session here: ${THREADS} intra-op, 1 inter-op, graph optimization "all"; Lathe's intra-op spinning: ${SPINNING === undefined ? 'default (off)' : SPINNING ? 'on' : 'off'}\n`,
   );
   console.log(
     '| setup | requests | tokens | s | tokens/s | TTFT p50 ms | ITL p50 ms | ITL p90 ms | decode steps (mean batch) | Lathe CPU ms/token: HTTP thread / others | errors |',
