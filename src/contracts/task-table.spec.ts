@@ -26,6 +26,9 @@ describe('task table', () => {
       chatCompletions: ['text-generation'],
       completions: ['text-generation'],
       generate: ['text-generation'],
+      translation: ['translation', 'text2text-generation'],
+      summarization: ['summarization', 'text2text-generation'],
+      text2text: ['translation', 'summarization', 'text2text-generation'],
     });
   });
 
@@ -57,11 +60,14 @@ describe('task table', () => {
   });
 
   it('knows only its own rows, and refuses others by naming the known tasks, sorted', () => {
-    assert.deepEqual([isTask('feature-extraction'), isTask('summarization'), isTask('toString'), isTask('')], [true, false, false, false]);
+    assert.deepEqual(
+      [isTask('feature-extraction'), isTask('image-segmentation'), isTask('toString'), isTask('')],
+      [true, false, false, false],
+    );
     assert.deepEqual(TASK_NAMES, [...Object.keys(TASKS)].sort());
     assert.equal(
-      unknownTaskMessage('summarization'),
-      'unknown task "summarization"; the known tasks are audio-classification, audio-regression, automatic-speech-recognition, feature-extraction, image-classification, image-regression, keyword-spotting, object-detection, question-answering, sentence-similarity, text-classification, text-detection, text-generation, text-orientation, text-recognition, text-regression, text-to-speech, token-classification, voice-activity-detection',
+      unknownTaskMessage('image-segmentation'),
+      'unknown task "image-segmentation"; the known tasks are audio-classification, audio-regression, automatic-speech-recognition, feature-extraction, image-classification, image-regression, keyword-spotting, object-detection, question-answering, sentence-similarity, summarization, text-classification, text-detection, text-generation, text-orientation, text-recognition, text-regression, text-to-speech, text2text-generation, token-classification, translation, voice-activity-detection',
     );
   });
 });

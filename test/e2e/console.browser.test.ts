@@ -131,7 +131,7 @@ describe('Lathe Console in a real browser against a real server', { skip }, () =
 
   it('lists every model with its task, state and execution provider', async () => {
     const listed = (await api('get', '/v1/models')).body.data as Array<{ id: string; task: string }>;
-    assert.equal(listed.length, SHIPPED.length + 7);
+    assert.equal(listed.length, SHIPPED.length + 10);
     const rows = page.locator('#models-view tbody tr');
     await until(async () => (await rows.count()) === listed.length, 'a row per model');
     for (const m of listed) {
