@@ -91,14 +91,23 @@ export class BackboneFeaturesService {
     return { rows: images.length, dim, tokens: 0, features: features! };
   }
 
-  /** Serving traffic shares the backbone's queue: when it is full, wait and try again rather than fail the job. */
+  /**
+   * Serving traffic shares the backbone's queue: when it is full, wait and try again rather than fail
+   * the job. So too when the backbone is being reloaded (a repository `load` with a new
+   * configuration): a call that reached the old sessions as they closed gets 503 UNAVAILABLE, and the
+   * next one waits for the new sessions. A backbone that stays unavailable fails the job after the
+   * same bounded number of tries.
+   */
   private async withRetry<T>(work: () => Promise<T>): Promise<T> {
     for (let attempt = 0; ; attempt += 1) {
       try {
         return await work();
       } catch (err) {
-        if (!(err instanceof AppError) || err.code !== ErrorCode.Overloaded || attempt >= OVERLOAD_RETRIES) throw err;
-        this.logger.debug(`backbone overloaded; retrying in ${OVERLOAD_WAIT_MS} ms`);
+        const transient = err instanceof AppError && (err.code === ErrorCode.Overloaded || err.code === ErrorCode.Unavailable);
+        if (!transient || attempt >= OVERLOAD_RETRIES) throw err;
+        this.logger.debug(
+          `backbone ${err.code === ErrorCode.Overloaded ? 'overloaded' : 'unavailable'}; retrying in ${OVERLOAD_WAIT_MS} ms`,
+        );
         await new Promise((r) => setTimeout(r, OVERLOAD_WAIT_MS));
       }
     }
