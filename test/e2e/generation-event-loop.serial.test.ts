@@ -63,7 +63,10 @@ describe('event loop during text generation (a real server process)', () => {
         const text = await res.text();
         return { status: res.status, events: text.split('\\n\\n').filter((e) => e.startsWith('data: {')).length, done: text.endsWith('data: [DONE]\\n\\n') };
       };
-      Promise.all(Array.from({ length: 16 }, (_, i) => one(i))).then((r) => parentPort.postMessage(r), (e) => parentPort.postMessage({ error: String(e) }));
+      // Each client sends two requests back to back: long enough for a few hundred probes, so that the
+      // 99th percentile is a percentile and not the single slowest probe.
+      const client = async (i) => [await one(i), await one(i + 16)];
+      Promise.all(Array.from({ length: 16 }, (_, i) => client(i))).then((r) => parentPort.postMessage(r.flat()), (e) => parentPort.postMessage({ error: String(e) }));
       `,
       { eval: true, workerData: { base } },
     );
@@ -78,14 +81,14 @@ describe('event loop during text generation (a real server process)', () => {
       assert.equal(res.status, 200);
       await res.arrayBuffer();
       if (running) probes.push(performance.now() - started);
-      await new Promise((r) => setTimeout(r, 10));
+      await new Promise((r) => setTimeout(r, 5));
     }
     await clients.terminate();
     const answers = results as Array<{ status: number; events: number; done: boolean }>;
     assert.ok(Array.isArray(answers), JSON.stringify(results));
     assert.deepEqual(
       answers.map((a) => [a.status, a.done]),
-      Array(16).fill([200, true]),
+      Array(32).fill([200, true]),
     );
     const tokens = answers.reduce((n, a) => n + a.events, 0);
     const sorted = [...probes].sort((a, b) => a - b);
@@ -93,7 +96,7 @@ describe('event loop during text generation (a real server process)', () => {
     ctx.diagnostic(
       `${probes.length} probes while 16 streams decoded (${tokens} text events): p50 ${sorted[sorted.length >> 1]!.toFixed(1)} ms, p99 ${p99.toFixed(1)} ms, slowest ${sorted.at(-1)!.toFixed(1)} ms`,
     );
-    assert.ok(probes.length >= 20, `${probes.length} probes while the 16 sequences decoded`);
+    assert.ok(probes.length >= 100, `${probes.length} probes while the 16 sequences decoded`);
     assert.ok(p99 < 50, `p99 of /health/live while 16 sequences decode: ${p99} ms`);
     run.child.kill('SIGTERM');
     assert.equal((await run.exited).code, 0);
