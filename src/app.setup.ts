@@ -1,11 +1,12 @@
 import type { Type } from '@nestjs/common';
-import { NestFactory, Reflector } from '@nestjs/core';
+import { ModulesContainer, NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { SwaggerModule } from '@nestjs/swagger';
 import { LogController } from 'fastify';
 import type { Logger as PinoLogger } from 'pino';
 import { AppModule } from './app.module.js';
 import { installApiKeyHook } from './auth/api-key.hook.js';
+import { markUndeclaredRoutes } from './auth/undeclared-routes.js';
 import { installConsole } from './console/console-assets.js';
 import { AllExceptionsFilter } from './common/errors/all-exceptions.filter.js';
 import { answerClientError, answerFrameworkError, MAX_PATH_PARAM_LENGTH } from './common/http/framework-errors.js';
@@ -13,7 +14,6 @@ import { installRequestHooks, requestIdFor } from './http-hooks.js';
 import { installSecurityHeaders } from './common/http/security-headers.js';
 import { installIdleTimeoutPolicy, timeoutServerOptions } from './common/http/timeouts.js';
 import { installMediaParsers } from './common/http/media-body.js';
-import { DeclaredQueryInterceptor } from './common/http/declared-query.interceptor.js';
 import { installStrictJsonParser } from './common/http/strict-json.js';
 import { createRootLogger, NestPinoLogger } from './common/logging/logger.js';
 import { buildOpenApiDocument } from './common/openapi/openapi.js';
@@ -76,8 +76,8 @@ export async function configureApp(
   installSecurityHeaders(fastify);
   if (config.http.corsOrigins !== false) app.enableCors({ origin: config.http.corsOrigins, exposedHeaders: ['x-request-id'] });
   app.useGlobalFilters(new AllExceptionsFilter());
-  // Request schemas are zod (@ApiEndpoint); the code parses with them, and sees only the query they declare.
-  app.useGlobalInterceptors(new DeclaredQueryInterceptor(new Reflector()));
+  // Before app.init() registers the routes: their route config is read then.
+  markUndeclaredRoutes(app.get(ModulesContainer));
   SwaggerModule.setup('docs', app, () => buildOpenApiDocument(app), {
     jsonDocumentUrl: 'docs-json',
     customSiteTitle: 'Lathe API',

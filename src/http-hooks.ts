@@ -3,6 +3,8 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { LifecycleService } from './lifecycle/lifecycle.service.js';
 import type { MetricsService } from './metrics/metrics.service.js';
 import { enterRequestContext } from './common/http/request-context.js';
+import { declaredQuery } from './common/http/declared-query.js';
+import type { LatheRouteConfig } from './common/http/scopes.decorator.js';
 
 const REQUEST_ID_HEADER = 'x-request-id';
 const ACCEPTED_REQUEST_ID = /^[\w.:@/+=-]{1,128}$/;
@@ -16,7 +18,8 @@ export function requestIdFor(request: { headers: Record<string, string | string[
 
 /**
  * Per request: the id echoed back and bound to the log context, the in-flight count that the
- * SIGTERM drain waits on, one access-log line and the request metrics.
+ * SIGTERM drain waits on, the query a controller route's code sees, one access-log line and the
+ * request metrics.
  */
 export function installRequestHooks(fastify: FastifyInstance, lifecycle: LifecycleService, metrics: MetricsService): void {
   fastify.addHook('onRequest', (request, reply, done) => {
@@ -31,9 +34,12 @@ export function installRequestHooks(fastify: FastifyInstance, lifecycle: Lifecyc
     });
     done();
   });
-  // Body parsing ran in the socket's async context; bind the request again before handlers run.
   fastify.addHook('preHandler', (request, _reply, done) => {
+    // Body parsing ran in the socket's async context; bind the request again before handlers run.
     enterRequestContext(request.id);
+    // A controller route's code sees only the query parameters its @ApiEndpoint declares.
+    const config = request.routeOptions.config as LatheRouteConfig;
+    if (config.auth !== undefined) request.query = declaredQuery(config.query, request.query as Record<string, unknown> | undefined);
     done();
   });
   fastify.addHook('onResponse', (request, reply, done) => {

@@ -2,13 +2,16 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { AppError } from '../common/errors/app-error.js';
 import { ErrorCode } from '../common/errors/error-code.js';
 import { type ApiKey, findApiKey, hasScope } from '../config/api-keys.js';
-import type { AuthRouteConfig, RouteAuth } from '../common/http/scopes.decorator.js';
+import { type LatheRouteConfig, type RouteAuth, UNDECLARED_AUTH } from '../common/http/scopes.decorator.js';
 
 export type AuthenticatedRequest = FastifyRequest & { apiKey?: ApiKey };
 
-/** The route's auth rule; `undefined` on routes Lathe's controllers did not declare (docs, 404, CORS preflight). */
-export function routeAuthOf(request: FastifyRequest): RouteAuth | undefined {
-  return (request.routeOptions.config as AuthRouteConfig | undefined)?.auth;
+/**
+ * The route's auth rule; `undefined` on routes that are not Lathe's controllers' (docs, 404, CORS
+ * preflight), UNDECLARED_AUTH on a controller route that forgot its rule (markUndeclaredRoutes).
+ */
+export function routeAuthOf(request: FastifyRequest): LatheRouteConfig['auth'] {
+  return (request.routeOptions.config as LatheRouteConfig | undefined)?.auth;
 }
 
 /**
@@ -19,6 +22,11 @@ export function routeAuthOf(request: FastifyRequest): RouteAuth | undefined {
 export function installApiKeyHook(fastify: FastifyInstance, keys: readonly ApiKey[]): void {
   fastify.addHook('onRequest', (request, reply, done) => {
     const auth = routeAuthOf(request);
+    if (auth === UNDECLARED_AUTH) {
+      request.log.error(`${request.method} ${request.routeOptions.url} declares no auth rule (@ApiEndpoint auth)`);
+      done(new AppError(ErrorCode.Internal, 'Internal server error'));
+      return;
+    }
     if (auth === undefined || auth === 'public' || keys.length === 0) {
       done();
       return;

@@ -1,11 +1,9 @@
 import { Logger, Module, type OnModuleInit } from '@nestjs/common';
-import { APP_GUARD } from '@nestjs/core';
 import type { AppConfig } from '../config/app-config.js';
 import { InjectConfig } from '../config/config.module.js';
-import { RouteAuthDeclaredGuard } from './route-auth-declared.guard.js';
 import { AuthController } from './auth.controller.js';
 
-@Module({ controllers: [AuthController], providers: [{ provide: APP_GUARD, useClass: RouteAuthDeclaredGuard }] })
+@Module({ controllers: [AuthController] })
 export class AuthModule implements OnModuleInit {
   constructor(@InjectConfig() private readonly config: AppConfig) {}
 

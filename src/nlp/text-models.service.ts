@@ -57,7 +57,7 @@ export interface EmbeddedTexts {
 export class TextModels {
   private readonly configs = new Map<string, Promise<z.infer<typeof hfConfig>>>();
   private readonly tokenizers = new Map<string, Promise<{ tokenizer: PreTrainedTokenizer; vocabularySize: number }>>();
-  private readonly derived = new WeakMap<object, Pick<TextModel, 'params' | 'id2label'>>();
+  private readonly models = new WeakMap<TaskModel, TextModel>();
 
   constructor(
     private readonly tasks: TaskModels,
@@ -68,6 +68,9 @@ export class TextModels {
 
   async get(name: string, tasks: readonly string[], trace: TaskTrace): Promise<TextModel> {
     const model = await this.tasks.get(name, tasks, trace);
+    // Worked out once per loaded model (a reload or a re-indexed manifest gives a new TaskModel), not on every request.
+    const known = this.models.get(model);
+    if (known) return known;
     const folder = model.folder;
     if (!folder) {
       throw new AppError(
@@ -80,18 +83,20 @@ export class TextModels {
     ).catch((err: Error) => {
       throw new AppError(ErrorCode.ModelLoadFailed, `model "${name}": config.json could not be read: ${err.message}`);
     });
-    // Worked out once per manifest (a re-indexed model has a new one), not on every request.
-    let derived = this.derived.get(model.manifest);
-    if (!derived) {
-      const id2label = config.id2label
-        ? Object.entries(config.id2label)
-            .sort(([a], [b]) => Number(a) - Number(b))
-            .map(([, label]) => label)
-        : undefined;
-      derived = { params: textParameters.parse(model.manifest.parameters), id2label };
-      this.derived.set(model.manifest, derived);
-    }
-    return { ...model, problemType: config.problem_type, maxPositionEmbeddings: config.max_position_embeddings, ...derived };
+    const id2label = config.id2label
+      ? Object.entries(config.id2label)
+          .sort(([a], [b]) => Number(a) - Number(b))
+          .map(([, label]) => label)
+      : undefined;
+    const text: TextModel = {
+      ...model,
+      problemType: config.problem_type,
+      maxPositionEmbeddings: config.max_position_embeddings,
+      params: textParameters.parse(model.manifest.parameters),
+      id2label,
+    };
+    this.models.set(model, text);
+    return text;
   }
 
   /** The model with its tokenizer, loaded on this thread once per version. */

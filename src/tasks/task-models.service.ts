@@ -48,26 +48,28 @@ export class TaskTrace {
 
   headers(): Record<string, string> {
     const totalMs = Number(process.hrtime.bigint() - this.started) / 1e6;
+    const headers: Record<string, string> = {};
     const main = this.models[0];
-    const providers = [...new Set(this.models.map((m) => m.provider))];
-    return {
-      ...(main ? { 'x-model': main.name, 'x-model-version': main.version } : {}),
-      ...(providers.length ? { 'x-execution-provider': providers.join(',') } : {}),
-      'x-queue-time-ms': this.queueMs.toFixed(3),
-      'x-inference-time-ms': this.inferenceMs.toFixed(3),
-      'server-timing': [
-        `decode;dur=${this.decodeMs.toFixed(3)}`,
-        `queue;dur=${this.queueMs.toFixed(3)}`,
-        `inference;dur=${this.inferenceMs.toFixed(3)}`,
-        `total;dur=${totalMs.toFixed(3)}`,
-      ].join(', '),
-    };
+    if (main) {
+      headers['x-model'] = main.name;
+      headers['x-model-version'] = main.version;
+      headers['x-execution-provider'] =
+        this.models.length === 1 ? main.provider : [...new Set(this.models.map((m) => m.provider))].join(',');
+    }
+    headers['x-queue-time-ms'] = this.queueMs.toFixed(3);
+    headers['x-inference-time-ms'] = this.inferenceMs.toFixed(3);
+    headers['server-timing'] =
+      `decode;dur=${this.decodeMs.toFixed(3)}, queue;dur=${headers['x-queue-time-ms']}, ` +
+      `inference;dur=${headers['x-inference-time-ms']}, total;dur=${totalMs.toFixed(3)}`;
+    return headers;
   }
 }
 
 /** The task routes' way to the model repository: find a model for a task, run it, trace it. */
 @Injectable()
 export class TaskModels {
+  private readonly models = new WeakMap<ModelRunner, Readonly<TaskModel>>();
+
   constructor(private readonly repository: ModelRepository) {}
 
   /**
@@ -83,16 +85,20 @@ export class TaskModels {
       );
     }
     const { runner } = await this.repository.runner(name, v.version);
-    const folder = huggingfaceFolder(v.manifest!, this.repository.sourceContext(v));
-    const model: TaskModel = {
-      name,
-      version: v.version,
-      dir: v.dir,
-      folder,
-      manifest: v.manifest!,
-      runner,
-      labels: await this.repository.labels(v),
-    };
+    // One TaskModel per loaded runner (a reload starts a new one), so a request does not rebuild it.
+    let model = this.models.get(runner);
+    if (!model || model.manifest !== v.manifest || model.dir !== v.dir) {
+      model = {
+        name,
+        version: v.version,
+        dir: v.dir,
+        folder: huggingfaceFolder(v.manifest!, this.repository.sourceContext(v)),
+        manifest: v.manifest!,
+        runner,
+        labels: await this.repository.labels(v),
+      };
+      this.models.set(runner, model);
+    }
     trace?.used(model);
     return model;
   }

@@ -39,7 +39,7 @@ describe('API docs', () => {
     for (const [path, item] of Object.entries(document.paths)) {
       for (const [method, op] of Object.entries(item)) {
         const declared = (op.parameters ?? []).filter((p) => p.in === 'query').map((p) => p.name);
-        // The code sees exactly these (DeclaredQueryInterceptor); a route without a schema sees none.
+        // The code sees exactly these (declaredQuery); a route without a schema sees none.
         const query = endpointSpec(op.operationId)?.query;
         assert.deepEqual(declared, query ? shapeKeys(query) : [], `${method} ${path}`);
         if (declared.length > 0) reading.push(`${method.toUpperCase()} ${path} ${declared.join(',')}`);

@@ -1,12 +1,10 @@
-import { applyDecorators, SetMetadata } from '@nestjs/common';
+import { applyDecorators } from '@nestjs/common';
 import { ApiBearerAuth, ApiExtraModels, ApiOperation, ApiResponse, getSchemaPath } from '@nestjs/swagger';
-import { RequireAuth, type RouteAuth } from '../http/scopes.decorator.js';
+import { DeclareRoute, type RouteAuth } from '../http/scopes.decorator.js';
 import { ERROR_CODES, ErrorCode } from '../errors/error-code.js';
 import { ErrorBodyDto } from './error-body.dto.js';
 import { errorObject } from '../errors/all-exceptions.filter.js';
 import { registerEndpoint, type RequestSchemas, type SuccessResponse } from './endpoint-registry.js';
-
-export const DECLARED_QUERY = 'lathe:declared-query';
 
 export interface ApiEndpointOptions extends RequestSchemas {
   summary: string;
@@ -24,15 +22,14 @@ export interface ApiEndpointOptions extends RequestSchemas {
  * same objects its code parses with), its success answer and every error it may answer with. The
  * schemas become the operation's parameters and request body in the OpenAPI document
  * (see openapi.ts); the query schema also decides which query parameters the route's code sees
- * (DeclaredQueryInterceptor), so a parameter read in code is a parameter in the document.
+ * (declaredQuery, in the preHandler hook), so a parameter read in code is a parameter in the document.
  */
 export function ApiEndpoint(options: ApiEndpointOptions): MethodDecorator {
   const codes = new Set(options.errors ?? []);
   codes.add(ErrorCode.Internal);
   const decorators = [
     ApiOperation({ summary: options.summary, description: options.description }),
-    RequireAuth(options.auth),
-    SetMetadata(DECLARED_QUERY, options.query ?? null),
+    DeclareRoute({ auth: options.auth, query: options.query ?? null }),
   ];
   if (options.auth !== 'public') {
     decorators.push(ApiBearerAuth());

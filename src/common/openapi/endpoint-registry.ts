@@ -11,7 +11,7 @@ export interface FormSchema {
 export interface RequestSchemas {
   /** Path parameters, one property per `:name` in the route's path. */
   params?: z.ZodObject;
-  /** Query parameters; the route's code sees only these (DeclaredQueryInterceptor). */
+  /** Query parameters; the route's code sees only these (declaredQuery). */
   query?: z.ZodObject;
   /** An application/json body. */
   body?: z.ZodType;

@@ -24,7 +24,7 @@ export function applyEndpointSpecs(paths: Record<string, Record<string, Operatio
   for (const [path, item] of Object.entries(paths)) {
     for (const operation of Object.values(item)) {
       const spec = operation.operationId === undefined ? undefined : endpointSpec(operation.operationId);
-      // A route without @ApiEndpoint is refused at run time (RouteAuthDeclaredGuard); its entry is left as is.
+      // A route without @ApiEndpoint is refused at run time (markUndeclaredRoutes); its entry is left as is.
       if (!spec) continue;
       operation.parameters = [...pathParameters(path, spec), ...queryParameters(spec), ...headerParameters(operation)];
       const body = requestBody(spec);

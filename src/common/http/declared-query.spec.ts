@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { z } from 'zod';
-import { declaredQuery } from './declared-query.interceptor.js';
+import { declaredQuery } from './declared-query.js';
 
 const loose = z.object({ limit: z.coerce.number().optional(), metadata: z.record(z.string(), z.string()).optional() });
 const strict = loose.strict();
