@@ -208,9 +208,16 @@ export function tasksWhere(test: (row: TaskRow, name: TaskName) => boolean): rea
   return (Object.entries(TASKS) as Array<[TaskName, TaskRow]>).filter(([name, row]) => test(row, name)).map(([name]) => name);
 }
 
-/** The tasks whose models serve `use`, in table order. */
+const tasksByUse = new Map<Use, readonly TaskName[]>();
+
+/** The tasks whose models serve `use`, in table order (worked out once per use: routes ask on every request). */
 export function tasksFor(use: Use): readonly TaskName[] {
-  return tasksWhere((row) => row.uses.includes(use));
+  let tasks = tasksByUse.get(use);
+  if (!tasks) {
+    tasks = Object.freeze(tasksWhere((row) => row.uses.includes(use)));
+    tasksByUse.set(use, tasks);
+  }
+  return tasks;
 }
 
 /** The one task serving `use`, for routes with a default model; the table has exactly one. */
