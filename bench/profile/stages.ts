@@ -31,21 +31,44 @@ interface CpuProfile {
 
 /** Stages in the order they are tried on each frame, innermost frame first. */
 const STAGES: Array<[stage: string, match: (f: CallFrame) => boolean]> = [
-  ['socket write (writev syscall)', (f) => f.functionName === 'writev' || f.functionName === 'writeBuffer' || f.functionName === 'writeUtf8String'],
+  [
+    'socket write (writev syscall)',
+    (f) => f.functionName === 'writev' || f.functionName === 'writeBuffer' || f.functionName === 'writeUtf8String',
+  ],
   ['garbage collection', (f) => f.functionName === '(garbage collector)'],
-  ['worker message (post, receive, clone)', (f) => /postMessage|receiveMessage|MessagePort|node:internal\/worker|session-worker\.js/.test(f.functionName + ' ' + f.url)],
-  ['request context (AsyncLocalStorage, async hooks)', (f) => /node:internal\/async_hooks|node:async_hooks|request-context\.js/.test(f.url)],
+  [
+    'worker message (post, receive, clone)',
+    (f) => /postMessage|receiveMessage|MessagePort|node:internal\/worker|session-worker\.js/.test(f.functionName + ' ' + f.url),
+  ],
+  [
+    'request context (AsyncLocalStorage, async hooks)',
+    (f) => /node:internal\/async_hooks|node:async_hooks|request-context\.js/.test(f.url),
+  ],
   ['metrics (prom-client)', (f) => /prom-client|metrics\.service\.js|model-metrics\.js|model-stats\.js/.test(f.url)],
   ['logging (pino)', (f) => /node_modules\/pino|logging\/logger\.js/.test(f.url)],
   ['validation (zod)', (f) => /node_modules\/zod/.test(f.url)],
-  ['body parse (JSON, UTF-8 check)', (f) => /secure-json-parse|strict-json\.js|content-type-parser\.js|node:internal\/encoding/.test(f.url) || f.functionName === 'decode'],
+  [
+    'body parse (JSON, UTF-8 check)',
+    (f) => /secure-json-parse|strict-json\.js|content-type-parser\.js|node:internal\/encoding/.test(f.url) || f.functionName === 'decode',
+  ],
   ['routing (find-my-way)', (f) => /find-my-way/.test(f.url)],
-  ['Lathe request hooks (id, auth, headers, in-flight)', (f) => /http-hooks\.js|api-key\.hook\.js|security-headers\.js|declared-query\.js|node:internal\/crypto\/random/.test(f.url)],
-  ['model runner (admission, batcher, deadline timer)', (f) => /runtime\/(model-runner|batcher|admission|worker-pool)\.js|node:internal\/timers|node:timers/.test(f.url)],
+  [
+    'Lathe request hooks (id, auth, headers, in-flight)',
+    (f) => /http-hooks\.js|api-key\.hook\.js|security-headers\.js|declared-query\.js|node:internal\/crypto\/random/.test(f.url),
+  ],
+  [
+    'model runner (admission, batcher, deadline timer)',
+    (f) => /runtime\/(model-runner|batcher|admission|worker-pool)\.js|node:internal\/timers|node:timers/.test(f.url),
+  ],
   ['model lookup and route code', (f) => /dist\/src\/(nlp|tasks|models|oip|vision|speech|contracts)\//.test(f.url)],
   ['Nest router, guards, interceptors (rxjs)', (f) => /@nestjs|node_modules\/rxjs|reflect-metadata/.test(f.url)],
   ['Fastify request and reply', (f) => /node_modules\/fastify|node_modules\/@fastify|light-my-request|avvio/.test(f.url)],
-  ['Node HTTP parse and response', (f) => /node:_http|node:http|node:net|node:internal\/streams|node:internal\/stream_base|HTTPParser/.test(f.url) || f.functionName === 'parserOnHeadersComplete'],
+  [
+    'Node HTTP parse and response',
+    (f) =>
+      /node:_http|node:http|node:net|node:internal\/streams|node:internal\/stream_base|HTTPParser/.test(f.url) ||
+      f.functionName === 'parserOnHeadersComplete',
+  ],
   ['microtasks and ticks', (f) => f.functionName === 'runMicrotasks' || /task_queues/.test(f.url)],
   ['V8 (program)', (f) => f.functionName === '(program)'],
 ];

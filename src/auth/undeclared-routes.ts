@@ -20,7 +20,8 @@ export function markUndeclaredRoutes(modules: ModulesContainer): string[] {
         const handler = Object.getOwnPropertyDescriptor(prototype, key)?.value as object | undefined;
         // A route handler carries a path and a method (the class, as `constructor`, only a path).
         if (key === 'constructor' || typeof handler !== 'function') continue;
-        if (Reflect.getMetadata(PATH_METADATA, handler) === undefined || Reflect.getMetadata(METHOD_METADATA, handler) === undefined) continue;
+        if (Reflect.getMetadata(PATH_METADATA, handler) === undefined || Reflect.getMetadata(METHOD_METADATA, handler) === undefined)
+          continue;
         const config = Reflect.getMetadata(FASTIFY_ROUTE_CONFIG_METADATA, handler) as LatheRouteConfig | undefined;
         if (config?.auth !== undefined) continue;
         Reflect.defineMetadata(FASTIFY_ROUTE_CONFIG_METADATA, { ...config, auth: UNDECLARED_AUTH } satisfies LatheRouteConfig, handler);

@@ -58,13 +58,17 @@ describe("ModelRunner batching along each tensor's batch axis, with the next bat
   }
 
   const batchSizes = () => runner.stats.snapshot().batch_stats.map((b) => [b.batch_size, b.compute_infer.count]);
+  /** Submits `first` and lets the runner post it (it dispatches after the event loop's poll phase) before the others. */
+  const firstAlone = <T>(first: Promise<T>) => new Promise<{ first: Promise<T> }>((resolve) => setImmediate(() => resolve({ first })));
 
   it('holds an incomplete batch back while the instance is busy, so it can still grow, and splits answers exactly', async () => {
     const rand = random(3);
     // The first runs at once; the next two (2 rows < 4) wait for the instance, then run together.
     const requests = [1, 1, 1].map((rows) => sileroRequest(rows, rand));
     const copies = requests.map((r) => structuredClone(r));
-    const results = await Promise.all(requests.map((r) => runner.infer(r, ['output', 'stateN'], r.input!.shape[0]!)));
+    const infer = (r: NamedTensors) => runner.infer(r, ['output', 'stateN'], r.input!.shape[0]!);
+    const { first } = await firstAlone(infer(requests[0]!));
+    const results = await Promise.all([first, ...requests.slice(1).map(infer)]);
     for (const [i, result] of results.entries()) await checkAlone(copies[i]!, result.outputs);
     assert.deepEqual(batchSizes(), [
       [1, 1],
@@ -84,12 +88,28 @@ describe("ModelRunner batching along each tensor's batch axis, with the next bat
     // 8 kHz windows are 256 + 32 samples.
     requests[3]!.input = { datatype: 'FP32', shape: [1, 288], data: randomFloats(288, rand, 0.3) };
     const copies = requests.map((r) => structuredClone(r));
-    const results = await Promise.all(requests.map((r) => runner.infer(r, ['output', 'stateN'], r.input!.shape[0]!)));
+    const infer = (r: NamedTensors) => runner.infer(r, ['output', 'stateN'], r.input!.shape[0]!);
+    const { first } = await firstAlone(infer(requests[0]!));
+    const results = await Promise.all([first, ...requests.slice(1).map(infer)]);
     for (const [i, result] of results.entries()) await checkAlone(copies[i]!, result.outputs);
     // Alone: the first (1 row); then 1 + 3 = 4 rows at 16 kHz together; the 8 kHz request alone; the last alone.
     assert.deepEqual(batchSizes(), [
       [1, 4],
       [2, 1],
+      [4, 1],
+    ]);
+  });
+
+  it('posts the requests of one event-loop turn to an idle instance in one batch', async () => {
+    const rand = random(5);
+    const requests = [1, 1, 1].map((rows) => sileroRequest(rows, rand));
+    const copies = requests.map((r) => structuredClone(r));
+    const results = await Promise.all(requests.map((r) => runner.infer(r, ['output', 'stateN'], r.input!.shape[0]!)));
+    for (const [i, result] of results.entries()) await checkAlone(copies[i]!, result.outputs);
+    assert.deepEqual(batchSizes(), [
+      [1, 4],
+      [2, 1],
+      [3, 1],
       [4, 1],
     ]);
   });

@@ -80,6 +80,7 @@ export class ModelRunner {
   private readonly admission: Admission;
   private readonly batcher: Batcher<Queued>;
   private delayTimer?: NodeJS.Timeout;
+  private dispatchScheduled = false;
   readonly stats: ModelStatsRecorder;
 
   constructor(
@@ -228,7 +229,22 @@ export class ModelRunner {
     item.timer = setTimeout(() => this.expire(item), this.options.timeoutMs);
     this.batcher.push(item);
     this.events.queueDepth(this.batcher.length);
-    this.dispatch();
+    this.dispatchSoon();
+  }
+
+  /**
+   * Dispatches once the event loop has run the handlers of every request that arrived in this
+   * turn: requests read from many sockets in one poll phase then travel to a worker in one
+   * message (and come back in one), not one message each. It waits for no timer: setImmediate
+   * runs right after the poll phase.
+   */
+  private dispatchSoon(): void {
+    if (this.dispatchScheduled) return;
+    this.dispatchScheduled = true;
+    setImmediate(() => {
+      this.dispatchScheduled = false;
+      this.dispatch();
+    });
   }
 
   /**
