@@ -12,7 +12,7 @@
  * each stack could reach here. Requests ask for base64 vectors, as the openai client does.
  *
  * Usage (after `npx tsc -p tsconfig.json` and `npm run models:prepare`):
- *   node dist/bench/embeddings/run.js [--duration 6]
+ *   node dist/bench/embeddings/run.js [--duration 6] [--only glove-100d|bert-mini] [--concurrency 1|16] [--inputs 1|32]
  * Prints PASS/FAIL and always exits 0.
  */
 import { existsSync } from 'node:fs';
@@ -35,16 +35,19 @@ disableOnnxRuntimeTelemetry();
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const GLOVE = join(ROOT, 'models/glove-100d/1/hf');
-const CONCURRENCIES = [1, 16];
-const BATCHES = [1, 32];
+const flagValue = (name: string) => {
+  const i = process.argv.indexOf(name);
+  return i > 0 ? process.argv[i + 1] : undefined;
+};
+/** `--only glove-100d`: one model; `--concurrency 16` and `--inputs 1`: one column of cells (e.g. to profile one cell). */
+const ONLY = flagValue('--only');
+const CONCURRENCIES = flagValue('--concurrency') ? [Number(flagValue('--concurrency'))] : [1, 16];
+const BATCHES = flagValue('--inputs') ? [Number(flagValue('--inputs'))] : [1, 32];
 const TARGET = 0.8;
 /** Lathe's HTTP-thread CPU per small request against the NestJS floor's HTTP thread. */
 const HTTP_CPU_TARGET = 1.5;
 const WARMUP_MS = 1000;
-const durationMs = (() => {
-  const i = process.argv.indexOf('--duration');
-  return i > 0 ? Number(process.argv[i + 1]) * 1000 : 6000;
-})();
+const durationMs = Number(flagValue('--duration') ?? 6) * 1000;
 
 const SENTENCES = [
   'the quick brown fox jumps over the lazy dog',
@@ -192,7 +195,7 @@ async function main(): Promise<void> {
     await writeManifest(modelsDir, 'glove-100d', { ...glove, source: { huggingface: GLOVE, file: 'onnx/model.onnx' } });
     configureTransformers(temp);
     const gloveParams = glove.parameters as { output?: string };
-    const models: BenchModel[] = [
+    const allModels: BenchModel[] = [
       {
         name: 'glove-100d',
         folder: GLOVE,
@@ -202,6 +205,8 @@ async function main(): Promise<void> {
       },
       { name: 'bert-mini', folder: fx.encoder.dir, output: 'last_hidden_state', pooling: 'mean', inputs: ids },
     ];
+    const models = allModels.filter((m) => ONLY === undefined || m.name === ONLY);
+    if (models.length === 0) throw new Error(`--only ${ONLY}: no such model (${allModels.map((m) => m.name).join(', ')})`);
     const limits = new Map<string, InProcessResult>();
     const ceilings = new Map<string, InProcessResult>();
     // The cheapest CPU per input found in-process: one call of all the concurrent inputs on a
