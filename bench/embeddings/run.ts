@@ -289,7 +289,7 @@ async function main(): Promise<void> {
                   `${m.name}, 1 per request: ${(ratio / nestBound).toFixed(2)}x the NestJS bound ${ratio / nestBound >= TARGET ? 'PASS' : 'FAIL'}`,
                 );
               verdicts.push(
-                `${m.name}, 1 per request: HTTP-thread CPU ${(h.cpu.httpThreadMs * 1000).toFixed(0)} µs = ${httpRatio.toFixed(2)}x the NestJS floor's ${httpRatio <= HTTP_CPU_TARGET ? 'PASS' : 'FAIL'} (target <= ${HTTP_CPU_TARGET}x)`,
+                `${m.name}, 1 per request: HTTP-thread CPU ${us(h.cpu.httpThreadMs)} µs = ${httpRatio.toFixed(2)}x the NestJS floor's ${httpRatio <= HTTP_CPU_TARGET ? 'PASS' : 'FAIL'} (target <= ${HTTP_CPU_TARGET}x)`,
               );
             }
           }

@@ -73,7 +73,7 @@ const STAGES: Array<[stage: string, match: (f: CallFrame) => boolean]> = [
   ['V8 (program)', (f) => f.functionName === '(program)'],
 ];
 
-export function stagesOf(profile: CpuProfile, lastSeconds?: number): { busyMs: number; idleMs: number; stages: Map<string, number> } {
+function stagesOf(profile: CpuProfile, lastSeconds?: number): { busyMs: number; idleMs: number; stages: Map<string, number> } {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const parent = new Map<number, number>();
   for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
@@ -131,4 +131,4 @@ function main(): void {
   }
 }
 
-if (process.argv[1] && import.meta.url.endsWith(process.argv[1].replace(/.*\//, ''))) main();
+main();

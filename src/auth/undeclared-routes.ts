@@ -10,7 +10,7 @@ import { type LatheRouteConfig, UNDECLARED_AUTH } from '../common/http/scopes.de
  * route that declares none is marked UNDECLARED_AUTH, which the hook refuses: a route that forgot
  * its rule stays closed instead of silently open. Done once here, so no request pays for a guard.
  */
-export function markUndeclaredRoutes(modules: ModulesContainer): string[] {
+export function markUndeclaredRoutes(modules: ModulesContainer): void {
   const marked: string[] = [];
   for (const module of modules.values()) {
     for (const wrapper of module.controllers.values()) {
@@ -30,5 +30,4 @@ export function markUndeclaredRoutes(modules: ModulesContainer): string[] {
     }
   }
   if (marked.length > 0) new Logger('Auth').error(`routes that declare no auth rule (@ApiEndpoint auth) answer 500: ${marked.join(', ')}`);
-  return marked;
 }
