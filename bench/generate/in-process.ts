@@ -11,6 +11,7 @@ import { AutoModelForCausalLM, env, Tensor as HfTensor } from '@huggingface/tran
 import * as ort from 'onnxruntime-node';
 import type { NamedTensors, Tensor as EngineTensor } from '../../src/contracts/tensor.js';
 import { DecodeEngine, type DecoderModel as EngineModel } from '../../src/generation/decode-engine.js';
+import { stepKeyValueName } from '../../src/generation/last-position-graph.js';
 import type { DecoderModel as GeneratedModel } from '../../test/support/decoder-model.js';
 
 env.allowRemoteModels = false;
@@ -190,7 +191,8 @@ export interface EngineRun extends Throughput {
 }
 
 /**
- * Lathe's DecodeEngine (continuous batching over the left-padded cache) on this session, without
+ * Lathe's DecodeEngine (continuous batching over the left-padded cache; in step-column mode when
+ * the session is the graph Lathe's decode worker opens) on this session, without
  * the worker, sampler, detokenizer or HTTP: `callers` loops each submitting `perCaller` sequences
  * back to back (the next as soon as the last finished), greedy argmax, `tokens` tokens each.
  */
@@ -206,6 +208,7 @@ export async function engineThroughput(
   const decoder: EngineModel = {
     layout: { layers: model.dims.layers, kvHeads: model.dims.kvHeads, headDim: model.dims.headDim, datatype: 'FP32' },
     positionIds: true,
+    stepColumns: session.outputNames.includes(stepKeyValueName(0, 'key')),
     async run(feeds: NamedTensors, outputs: string[]) {
       const inputs: Record<string, ort.Tensor> = {};
       for (const [name, t] of Object.entries(feeds))

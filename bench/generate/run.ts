@@ -311,7 +311,6 @@ async function main(): Promise<void> {
       // The graph Lathe's decode worker opens (logits for the last position only), for comparison.
       const lastSession = await openSession(model, THREADS, lastGraph);
       const lastPrefillS = await prefillSeconds(lastSession, model, prompts[0]!, 15);
-      await lastSession.release();
       const limit16 = await rawDecodeLimit(session, model, prompts, TOKENS);
       // Batch 1, the prompts of the concurrency-1 cell one after another.
       const ones: DecodeLimit[] = [];
@@ -324,7 +323,9 @@ async function main(): Promise<void> {
         cpuMsPerToken: sum((d) => d.cpuMsPerToken * d.tokens) / sum((d) => d.tokens),
         prefillSeconds: sum((d) => d.prefillSeconds) / ones.length,
       };
-      const engine16 = await engineThroughput(session, model, prompts, TOKENS, 16, REQUESTS_PER_CLIENT[16]!, MAX_SEQUENCES);
+      // The engine on the graph Lathe's worker serves (last-position logits, step columns).
+      const engine16 = await engineThroughput(lastSession, model, prompts, TOKENS, 16, REQUESTS_PER_CLIENT[16]!, MAX_SEQUENCES);
+      await lastSession.release();
       await session.release();
       const transformers = await transformersJs(model, prompts.slice(0, TRANSFORMERS_PROMPTS), TOKENS, THREADS);
       const cells: Cell[] = [];

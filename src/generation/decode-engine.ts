@@ -11,12 +11,20 @@ import {
   presentKeyName,
   presentValueName,
 } from './kv-batch.js';
+import { stepKeyValueName } from './last-position-graph.js';
 
 /** A decoder-only model as the decode loop sees it: its cache layout and one forward pass. */
 export interface DecoderModel {
   layout: CacheLayout;
   /** Whether the graph takes `position_ids` (Llama, Qwen2 and most exports do). */
   positionIds: boolean;
+  /**
+   * Whether the graph also outputs each step's own key and value as `step.{i}.key|value`
+   * (last-position-graph.ts adds them to exports that build `present` by a Concat): decode steps
+   * then fetch those instead of the whole `present` cache (KvBatch's step-column mode). Used only
+   * with `positionIds`, since the past the model is given is longer than the sequence.
+   */
+  stepColumns?: boolean;
   /** Runs the graph; `outputs` names what to fetch (logits and every present.{i}.key/value). */
   run(feeds: NamedTensors, outputs: string[]): Promise<NamedTensors>;
 }
@@ -83,6 +91,9 @@ interface Running {
 export class DecodeEngine {
   private readonly batch: KvBatch;
   private readonly outputNames: string[];
+  /** What a decode step fetches: the same as a prefill, or the step's own columns in step-column mode. */
+  private readonly stepOutputNames: string[];
+  private readonly stepColumns: boolean;
   private rows: Running[] = [];
   private readonly waiting: SequenceRequest[] = [];
   /** Admitted sequences whose prompts are being prefilled. */
@@ -95,9 +106,13 @@ export class DecodeEngine {
     private readonly model: DecoderModel,
     private readonly limits: EngineLimits,
   ) {
-    this.batch = new KvBatch(model.layout);
-    this.outputNames = ['logits'];
-    for (let i = 0; i < model.layout.layers; i++) this.outputNames.push(presentKeyName(i), presentValueName(i));
+    this.stepColumns = model.stepColumns === true && model.positionIds;
+    this.batch = new KvBatch(model.layout, this.stepColumns);
+    const layers = Array.from({ length: model.layout.layers }, (_, i) => i);
+    this.outputNames = ['logits', ...layers.flatMap((i) => [presentKeyName(i), presentValueName(i)])];
+    this.stepOutputNames = this.stepColumns
+      ? ['logits', ...layers.flatMap((i) => [stepKeyValueName(i, 'key'), stepKeyValueName(i, 'value')])]
+      : this.outputNames;
   }
 
   /** Whether a request could ever run under these limits (alone, with its whole cache reserved). */
@@ -277,8 +292,9 @@ export class DecodeEngine {
       ...past,
     };
     if (this.model.positionIds) feeds.position_ids = positionIds;
-    const outputs = await this.model.run(feeds, this.outputNames);
-    this.batch.advance(presents(outputs, this.model.layout.layers));
+    const outputs = await this.model.run(feeds, this.stepOutputNames);
+    if (this.stepColumns) this.batch.append(stepColumnsOf(outputs, this.model.layout.layers));
+    else this.batch.advance(presents(outputs, this.model.layout.layers));
     this.counters.steps += 1;
     this.counters.rows += rows.length;
     this.counters.maxBatch = Math.max(this.counters.maxBatch, rows.length);
@@ -321,6 +337,13 @@ function presents(outputs: NamedTensors, layers: number): LayerCache[] {
   return Array.from({ length: layers }, (_, i) => ({
     key: outputs[presentKeyName(i)].data as LayerCache['key'],
     value: outputs[presentValueName(i)].data as LayerCache['value'],
+  }));
+}
+
+function stepColumnsOf(outputs: NamedTensors, layers: number): LayerCache[] {
+  return Array.from({ length: layers }, (_, i) => ({
+    key: outputs[stepKeyValueName(i, 'key')].data as LayerCache['key'],
+    value: outputs[stepKeyValueName(i, 'value')].data as LayerCache['value'],
   }));
 }
 

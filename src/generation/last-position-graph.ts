@@ -22,7 +22,7 @@ import onnxProto from 'onnx-proto';
 const { onnx } = onnxProto;
 
 /** Bump when the rewrite changes, so graphs cached by an older one are not reused. */
-const REWRITE_VERSION = 1;
+const REWRITE_VERSION = 2;
 const SLICE_OUTPUT = 'lathe/last_position/hidden';
 const STARTS = 'lathe/last_position/starts';
 const ENDS = 'lathe/last_position/ends';
@@ -107,25 +107,36 @@ export function lastPositionRewrite(model: Uint8Array): { pieces: Uint8Array[]; 
   const graphBytes = model.subarray(graphField.valueStart, graphField.end);
   const graph = onnx.GraphProto.decode(graphBytes);
   const head = headToSlice(graph);
-  if (head === undefined) return undefined;
-  const nodeFields = [...fields(graphBytes, 0, graphBytes.length)].filter((f) => f.field === 1);
-  const headField = nodeFields[head];
-
-  const node = onnx.NodeProto.create({ ...graph.node[head], input: [SLICE_OUTPUT, ...graph.node[head]!.input!.slice(1)] });
-  const slice = onnx.NodeProto.create({
-    name: 'lathe/last_position/Slice',
-    opType: 'Slice',
-    input: [graph.node[head]!.input![0]!, STARTS, ENDS, AXES],
-    output: [SLICE_OUTPUT],
-  });
-  const constant = (name: string, value: bigint) =>
-    embedded(
-      5,
-      onnx.TensorProto.encode({ name, dataType: onnx.TensorProto.DataType.INT64, dims: [1], rawData: int64Bytes(value) }).finish(),
-    );
-  const added = [embedded(1, onnx.NodeProto.encode(slice).finish()), embedded(1, onnx.NodeProto.encode(node).finish())];
-  const initializers = [constant(STARTS, -1n), constant(ENDS, INT64_MAX), constant(AXES, -2n)];
-  const graphPieces = [graphBytes.subarray(0, headField.start), ...added, graphBytes.subarray(headField.end), ...initializers];
+  const steps = stepSources(graph);
+  if (head === undefined && steps === undefined) return undefined;
+  let graphPieces: Uint8Array[] = [graphBytes];
+  if (head !== undefined) {
+    const nodeFields = [...fields(graphBytes, 0, graphBytes.length)].filter((f) => f.field === 1);
+    const headField = nodeFields[head]!;
+    const node = onnx.NodeProto.create({ ...graph.node[head], input: [SLICE_OUTPUT, ...graph.node[head]!.input!.slice(1)] });
+    const slice = onnx.NodeProto.create({
+      name: 'lathe/last_position/Slice',
+      opType: 'Slice',
+      input: [graph.node[head]!.input![0]!, STARTS, ENDS, AXES],
+      output: [SLICE_OUTPUT],
+    });
+    const constant = (name: string, value: bigint) =>
+      embedded(
+        5,
+        onnx.TensorProto.encode({ name, dataType: onnx.TensorProto.DataType.INT64, dims: [1], rawData: int64Bytes(value) }).finish(),
+      );
+    const added = [embedded(1, onnx.NodeProto.encode(slice).finish()), embedded(1, onnx.NodeProto.encode(node).finish())];
+    const initializers = [constant(STARTS, -1n), constant(ENDS, INT64_MAX), constant(AXES, -2n)];
+    graphPieces = [graphBytes.subarray(0, headField.start), ...added, graphBytes.subarray(headField.end), ...initializers];
+  }
+  if (steps !== undefined) {
+    for (const { output, source, elemType } of steps) {
+      const identity = onnx.NodeProto.create({ name: `${output}/Identity`, opType: 'Identity', input: [source], output: [output] });
+      graphPieces.push(embedded(1, onnx.NodeProto.encode(identity).finish()));
+      const info = onnx.ValueInfoProto.create({ name: output, type: { tensorType: { elemType } } });
+      graphPieces.push(embedded(12, onnx.ValueInfoProto.encode(info).finish()));
+    }
+  }
   const graphLength = graphPieces.reduce((sum, p) => sum + p.length, 0);
   const pieces = [
     model.subarray(0, graphField.start),
@@ -170,6 +181,34 @@ function headToSlice(graph: InstanceType<typeof onnx.GraphProto>): number | unde
   if (head.opType === 'MatMulNBits' && head.domain === 'com.microsoft') return weight ? at : undefined;
   return undefined;
 }
+
+/**
+ * For each layer, the key and value a decode step adds to the cache, when every `present.{i}.key`
+ * and `.value` output is a Concat of `past_key_values.{i}.*` and that step's part along the
+ * sequence axis (Optimum's and onnx-community's exports; the sum is what attention reads): the
+ * rewrite then also outputs those parts as `step.{i}.key|value`, so a decode loop can keep the
+ * cache in buffers of its own and fetch one column per step instead of the whole cache.
+ */
+function stepSources(graph: InstanceType<typeof onnx.GraphProto>): Array<{ output: string; source: string; elemType: number }> | undefined {
+  const producer = new Map<string, (typeof graph.node)[number]>();
+  for (const n of graph.node ?? []) for (const name of n.output ?? []) producer.set(name, n);
+  const sources: Array<{ output: string; source: string; elemType: number }> = [];
+  for (const output of graph.output ?? []) {
+    const match = /^present\.(\d+)\.(key|value)$/.exec(output.name ?? '');
+    if (!match) continue;
+    const concat = producer.get(output.name!);
+    const past = `past_key_values.${match[1]}.${match[2]}`;
+    const axis = Number(concat?.attribute?.find((a) => a.name === 'axis')?.i ?? NaN);
+    const elemType = output.type?.tensorType?.elemType;
+    if (concat?.opType !== 'Concat' || (concat.domain && concat.domain !== 'ai.onnx')) return undefined;
+    if (concat.input?.length !== 2 || concat.input[0] !== past || (axis !== 2 && axis !== -2) || !elemType) return undefined;
+    sources.push({ output: stepKeyValueName(Number(match[1]), match[2] as 'key' | 'value'), source: concat.input[1]!, elemType });
+  }
+  return sources.length > 0 && sources.length % 2 === 0 ? sources : undefined;
+}
+
+/** The rewritten graph's output holding a decode step's own key or value of one layer, [batch, kvHeads, tokens, headDim]. */
+export const stepKeyValueName = (layer: number, part: 'key' | 'value'): string => `step.${layer}.${part}`;
 
 /** The fields of the protobuf message in bytes [start, end). */
 function* fields(bytes: Uint8Array, start: number, end: number): Generator<Field> {

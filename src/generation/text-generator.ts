@@ -78,6 +78,8 @@ export interface GenerationTokenizer extends Detokenizer, ChatTemplateTokenizer 
 export interface ModelConfig {
   layout: CacheLayout;
   positionIds: boolean;
+  /** Whether the served graph outputs each step's own key and value (DecoderModel.stepColumns). */
+  stepColumns?: boolean;
   vocabSize: number;
   /** max_position_embeddings: prompt plus output never exceed it. */
   contextLength: number;
@@ -167,7 +169,7 @@ export class TextGenerator {
   ) {
     this.budgetTokens = Math.floor(limits.kvBudgetBytes / bytesPerToken(model.layout));
     this.engine = new DecodeEngine(
-      { layout: model.layout, positionIds: model.positionIds, run },
+      { layout: model.layout, positionIds: model.positionIds, stepColumns: model.stepColumns, run },
       {
         maxSequences: limits.maxSequences,
         kvBudgetTokens: this.budgetTokens,

@@ -129,7 +129,11 @@ async function createSession(): Promise<void> {
             siblings.push(other);
             return { ...tensorSession(other), inputs: describe(other.inputMetadata), outputs: describe(other.outputMetadata) };
           };
-          generator = await generateExtension.load(init.generate.config, { ...tensorSession(session), inputs }, open);
+          generator = await generateExtension.load(
+            init.generate.config,
+            { ...tensorSession(session), inputs, outputs: describe(session.outputMetadata) },
+            open,
+          );
         } catch (err) {
           await releaseSiblings();
           await session.release();

@@ -51,11 +51,7 @@ export interface GenerateExtension {
    * `open` opens another ONNX file of the same model (an encoder/decoder pair) with the worker's
    * provider and thread options; the worker releases it with its own session.
    */
-  load(
-    config: unknown,
-    session: TensorSession & { inputs: TensorInfo[] },
-    open: (modelPath: string) => Promise<DescribedSession>,
-  ): Promise<GenerateHandler>;
+  load(config: unknown, session: DescribedSession, open: (modelPath: string) => Promise<DescribedSession>): Promise<GenerateHandler>;
 }
 export interface GenerateHandler {
   /**

@@ -63,9 +63,9 @@ describe('event loop during text generation (a real server process)', () => {
         const text = await res.text();
         return { status: res.status, events: text.split('\\n\\n').filter((e) => e.startsWith('data: {')).length, done: text.endsWith('data: [DONE]\\n\\n') };
       };
-      // Each client sends two requests back to back: long enough for a few hundred probes, so that the
+      // Each client sends three requests back to back: long enough for a few hundred probes, so that the
       // 99th percentile is a percentile and not the single slowest probe.
-      const client = async (i) => [await one(i), await one(i + 16)];
+      const client = async (i) => [await one(i), await one(i + 16), await one(i + 32)];
       Promise.all(Array.from({ length: 16 }, (_, i) => client(i))).then((r) => parentPort.postMessage(r.flat()), (e) => parentPort.postMessage({ error: String(e) }));
       `,
       { eval: true, workerData: { base } },
@@ -88,7 +88,7 @@ describe('event loop during text generation (a real server process)', () => {
     assert.ok(Array.isArray(answers), JSON.stringify(results));
     assert.deepEqual(
       answers.map((a) => [a.status, a.done]),
-      Array(32).fill([200, true]),
+      Array(48).fill([200, true]),
     );
     const tokens = answers.reduce((n, a) => n + a.events, 0);
     const sorted = [...probes].sort((a, b) => a - b);

@@ -2,8 +2,9 @@
  * The decoder graph rewritten to compute logits for the last position only: on the generated
  * Qwen2-style export (weights inline, and the same weights moved to external data as large
  * exports keep them), the rewritten graph's logits equal the exported graph's last-position
- * logits bit for bit, for a left-padded prefill and for the decode step after it, and a graph the
- * rewrite is not known to be exact for is left alone.
+ * logits bit for bit, for a left-padded prefill and for the decode step after it; its
+ * `step.{i}.key|value` outputs are bit for bit the column the step adds to `present.{i}.*`; and a
+ * graph the rewrite is not known to be exact for is left alone.
  */
 import assert from 'node:assert/strict';
 import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
@@ -11,7 +12,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import * as ort from 'onnxruntime-node';
 import onnxProto from 'onnx-proto';
-import { lastPositionGraph } from '../../src/generation/last-position-graph.js';
+import { lastPositionGraph, stepKeyValueName } from '../../src/generation/last-position-graph.js';
 import { type DecoderModel, writeDecoderModel } from '../support/decoder-model.js';
 import { makeTempDir } from '../support/processes.js';
 
@@ -20,7 +21,14 @@ const { onnx } = onnxProto;
 const int64 = (values: number[], dims: number[]) => new ort.Tensor('int64', BigInt64Array.from(values.map(BigInt)), dims);
 
 /** Two left-padded prompts (5 and 3 tokens), then one decode step of both from the prefill's cache. */
-async function prefillAndStep(session: ort.InferenceSession, model: DecoderModel): Promise<{ prefill: ort.Tensor; step: ort.Tensor }> {
+interface Run {
+  prefill: ort.Tensor;
+  step: ort.Tensor;
+  /** The decode step's outputs by name (present.*, and step.* where the graph has them). */
+  outputs: Record<string, ort.Tensor>;
+}
+
+async function prefillAndStep(session: ort.InferenceSession, model: DecoderModel): Promise<Run> {
   const { layers, kvHeads, headDim } = model.dims;
   const ids = [11, 12, 13, 14, 15, 0, 0, 21, 22, 23];
   const mask = [1, 1, 1, 1, 1, 0, 0, 1, 1, 1];
@@ -42,7 +50,7 @@ async function prefillAndStep(session: ort.InferenceSession, model: DecoderModel
   for (let i = 0; i < layers; i++)
     for (const part of ['key', 'value']) next[`past_key_values.${i}.${part}`] = first[`present.${i}.${part}`]!;
   const second = await session.run(next);
-  return { prefill: first.logits!, step: second.logits! };
+  return { prefill: first.logits!, step: second.logits!, outputs: second };
 }
 
 /** Row `position` of every batch row of [batch, positions, vocab] logits. */
@@ -57,7 +65,7 @@ function rowsAt(logits: ort.Tensor, position: number): Float32Array[] {
 describe('last-position decoder graph', () => {
   let dir: string;
   let model: DecoderModel;
-  let reference: { prefill: ort.Tensor; step: ort.Tensor };
+  let reference: Run;
 
   before(async () => {
     dir = await makeTempDir('lathe-last-position-');
@@ -80,8 +88,28 @@ describe('last-position decoder graph', () => {
       assert.deepEqual(rowsAt(rewritten.prefill, 0), rowsAt(reference.prefill, 4));
       assert.deepEqual(rewritten.step.dims, [2, 1, model.dims.vocab]);
       assert.deepEqual(rowsAt(rewritten.step, 0), rowsAt(reference.step, 0));
+      checkStepColumns(rewritten);
     } finally {
       await session.release();
+    }
+  }
+
+  /** Every step.{i}.key|value is [2, kvHeads, 1, headDim] and equals the last column of the exported graph's present.{i}.*. */
+  function checkStepColumns(rewritten: Run): void {
+    const { layers, kvHeads, headDim } = model.dims;
+    for (let i = 0; i < layers; i++) {
+      for (const part of ['key', 'value']) {
+        const step = rewritten.outputs[stepKeyValueName(i, part as 'key' | 'value')];
+        assert.ok(step, `step.${i}.${part} is an output`);
+        assert.deepEqual(step.dims, [2, kvHeads, 1, headDim]);
+        const present = reference.outputs[`present.${i}.${part}`]!;
+        const columns = present.dims[2]!;
+        const data = present.data as Float32Array;
+        const last = Array.from({ length: 2 * kvHeads }, (_, run) =>
+          Array.from(data.subarray((run * columns + columns - 1) * headDim, (run * columns + columns) * headDim)),
+        ).flat();
+        assert.deepEqual(Array.from(step.data as Float32Array), last, `step.${i}.${part}`);
+      }
     }
   }
 
@@ -124,14 +152,37 @@ describe('last-position decoder graph', () => {
     await checkRewritten(path);
   });
 
-  it('leaves a graph whose logits it cannot place alone', async () => {
+  it('adds only the step columns to a graph whose logits it cannot place alone', async () => {
     const folder = join(dir, 'undeclared');
     const decoded = onnx.ModelProto.decode(await readFile(join(model.dir, 'onnx/model.onnx')));
     // Without a declared rank the head's input could be [batch * sequence, hidden]: not sliced.
     decoded.graph!.output!.find((o) => o.name === 'logits')!.type!.tensorType!.shape = null;
     await mkdir(folder, { recursive: true });
     await writeFile(join(folder, 'model.onnx'), onnx.ModelProto.encode(decoded).finish());
-    const cache = join(dir, 'cache-undeclared');
+    const path = await lastPositionGraph(join(folder, 'model.onnx'), join(dir, 'cache-undeclared'));
+    assert.ok(path, 'rewritten for its step columns');
+    const session = await ort.InferenceSession.create(path);
+    try {
+      const rewritten = await prefillAndStep(session, model);
+      assert.deepEqual(rewritten.prefill.dims, reference.prefill.dims, 'every position keeps its logits');
+      assert.deepEqual(Array.from(rewritten.prefill.data as Float32Array), Array.from(reference.prefill.data as Float32Array));
+      checkStepColumns(rewritten);
+    } finally {
+      await session.release();
+    }
+  });
+
+  it('leaves a graph it can neither slice nor take step columns from', async () => {
+    const folder = join(dir, 'neither');
+    const decoded = onnx.ModelProto.decode(await readFile(join(model.dir, 'onnx/model.onnx')));
+    decoded.graph!.output!.find((o) => o.name === 'logits')!.type!.tensorType!.shape = null;
+    // present.0.key comes through an Identity, not straight from its Concat: no step columns for any layer.
+    const concat = decoded.graph!.node!.find((n) => n.output?.[0] === 'present.0.key')!;
+    concat.output = ['concat.0.key'];
+    decoded.graph!.node!.push(onnx.NodeProto.create({ opType: 'Identity', input: ['concat.0.key'], output: ['present.0.key'] }));
+    await mkdir(folder, { recursive: true });
+    await writeFile(join(folder, 'model.onnx'), onnx.ModelProto.encode(decoded).finish());
+    const cache = join(dir, 'cache-neither');
     assert.equal(await lastPositionGraph(join(folder, 'model.onnx'), cache), undefined);
     assert.equal(await lastPositionGraph(join(folder, 'model.onnx'), cache), undefined, 'the verdict is cached');
   });
