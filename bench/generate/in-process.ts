@@ -11,7 +11,7 @@ import { AutoModelForCausalLM, env, Tensor as HfTensor } from '@huggingface/tran
 import * as ort from 'onnxruntime-node';
 import type { NamedTensors, Tensor as EngineTensor } from '../../src/contracts/tensor.js';
 import { DecodeEngine, type DecoderModel as EngineModel } from '../../src/generation/decode-engine.js';
-import { stepKeyValueName } from '../../src/generation/last-position-graph.js';
+import { GREEDY_TOKEN, stepKeyValueName } from '../../src/generation/last-position-graph.js';
 import type { DecoderModel as GeneratedModel } from '../../test/support/decoder-model.js';
 
 env.allowRemoteModels = false;
@@ -191,8 +191,8 @@ export interface EngineRun extends Throughput {
 }
 
 /**
- * Lathe's DecodeEngine (continuous batching over the left-padded cache; in step-column mode when
- * the session is the graph Lathe's decode worker opens) on this session, without
+ * Lathe's DecodeEngine (continuous batching over the left-padded cache; in step-column mode and
+ * with greedy steps when the session is the graph Lathe's decode worker opens) on this session, without
  * the worker, sampler, detokenizer or HTTP: `callers` loops each submitting `perCaller` sequences
  * back to back (the next as soon as the last finished), greedy argmax, `tokens` tokens each.
  */
@@ -209,6 +209,7 @@ export async function engineThroughput(
     layout: { layers: model.dims.layers, kvHeads: model.dims.kvHeads, headDim: model.dims.headDim, datatype: 'FP32' },
     positionIds: true,
     stepColumns: session.outputNames.includes(stepKeyValueName(0, 'key')),
+    greedyToken: session.outputNames.includes(GREEDY_TOKEN),
     async run(feeds: NamedTensors, outputs: string[]) {
       const inputs: Record<string, ort.Tensor> = {};
       for (const [name, t] of Object.entries(feeds))
@@ -234,11 +235,12 @@ export async function engineThroughput(
         id: next++,
         prompt,
         maxTokens: tokens,
+        greedy: true,
         sink: {
-          next(logits) {
+          next(logits, greedy) {
             n += 1;
             if (n >= tokens) resolve(n);
-            return { token: argmax(logits, 0, logits.length), done: n >= tokens };
+            return { token: logits ? argmax(logits, 0, logits.length) : greedy!, done: n >= tokens };
           },
           abort: reject,
         },

@@ -11,7 +11,7 @@ import {
   presentKeyName,
   presentValueName,
 } from './kv-batch.js';
-import { stepKeyValueName } from './last-position-graph.js';
+import { GREEDY_TOKEN, stepKeyValueName } from './last-position-graph.js';
 
 /** A decoder-only model as the decode loop sees it: its cache layout and one forward pass. */
 export interface DecoderModel {
@@ -25,6 +25,8 @@ export interface DecoderModel {
    * with `positionIds`, since the past the model is given is longer than the sequence.
    */
   stepColumns?: boolean;
+  /** Whether the graph also outputs GREEDY_TOKEN (last-position-graph.ts): decode steps whose rows are all greedy fetch it instead of the logits. */
+  greedyToken?: boolean;
   /** Runs the graph; `outputs` names what to fetch (logits and every present.{i}.key/value). */
   run(feeds: NamedTensors, outputs: string[]): Promise<NamedTensors>;
 }
@@ -34,8 +36,10 @@ export interface SequenceSink {
   /**
    * Chooses the token after the sequence's current tokens from `logits` (a view valid only during
    * the call) and says whether the sequence ends with it (EOS, a stop string, its token limit).
+   * For a `greedy` request the engine may instead give no logits and the id of the largest (the
+   * first on ties), which the sink then takes.
    */
-  next(logits: Float32Array): { token: number; done: boolean };
+  next(logits: Float32Array | undefined, greedy?: number): { token: number; done: boolean };
   /** Called once when the sequence leaves the engine without finishing: cancelled, or the model failed. */
   abort?(reason: Error): void;
 }
@@ -46,6 +50,8 @@ export interface SequenceRequest {
   /** Tokens the sequence may add; with the prompt, what its cache may grow to. */
   maxTokens: number;
   sink: SequenceSink;
+  /** The sink takes the largest logit and reads nothing else of them (greedy, no penalties, no logprobs). */
+  greedy?: boolean;
 }
 
 export interface EngineLimits {
@@ -94,6 +100,8 @@ export class DecodeEngine {
   /** What a decode step fetches: the same as a prefill, or the step's own columns in step-column mode. */
   private readonly stepOutputNames: string[];
   private readonly stepColumns: boolean;
+  /** What a decode step of greedy rows only fetches (the greedy token, no logits), or undefined without that output. */
+  private readonly greedyOutputNames: string[] | undefined;
   private rows: Running[] = [];
   private readonly waiting: SequenceRequest[] = [];
   /** Admitted sequences whose prompts are being prefilled. */
@@ -113,6 +121,7 @@ export class DecodeEngine {
     this.stepOutputNames = this.stepColumns
       ? ['logits', ...layers.flatMap((i) => [stepKeyValueName(i, 'key'), stepKeyValueName(i, 'value')])]
       : this.outputNames;
+    this.greedyOutputNames = model.greedyToken ? [GREEDY_TOKEN, ...this.stepOutputNames.slice(1)] : undefined;
   }
 
   /** Whether a request could ever run under these limits (alone, with its whole cache reserved). */
@@ -292,17 +301,21 @@ export class DecodeEngine {
       ...past,
     };
     if (this.model.positionIds) feeds.position_ids = positionIds;
-    const outputs = await this.model.run(feeds, this.stepOutputNames);
+    const greedy = this.greedyOutputNames !== undefined && rows.every((r) => r.request.greedy);
+    const outputs = await this.model.run(feeds, greedy ? this.greedyOutputNames! : this.stepOutputNames);
     if (this.stepColumns) this.batch.append(stepColumnsOf(outputs, this.model.layout.layers));
     else this.batch.advance(presents(outputs, this.model.layout.layers));
     this.counters.steps += 1;
     this.counters.rows += rows.length;
     this.counters.maxBatch = Math.max(this.counters.maxBatch, rows.length);
-    const logits = outputs.logits;
-    const vocab = logits.shape[2];
     const keep: number[] = [];
+    const logits = outputs.logits;
+    const tokens = outputs[GREEDY_TOKEN]?.data as BigInt64Array | undefined;
+    const vocab = logits?.shape[2] ?? 0;
     rows.forEach((row, r) => {
-      const picked = row.request.sink.next(logitsRow(logits, r * vocab, vocab));
+      const picked = greedy
+        ? row.request.sink.next(undefined, Number(tokens![r]))
+        : row.request.sink.next(logitsRow(logits, r * vocab, vocab));
       this.counters.tokens += 1;
       row.next = picked.token;
       row.reserve += 1;

@@ -12,7 +12,7 @@ import { configureTransformers, loadTokenizer } from '../nlp/hf-tokenizer.js';
 import type { PlainValue } from '../runtime/work.js';
 import type { GenerateExtension, GenerateHandler } from '../runtime/worker-extension.js';
 import { generationWorkerConfig } from './generation-worker-config.js';
-import { lastPositionGraph, stepKeyValueName } from './last-position-graph.js';
+import { GREEDY_TOKEN, lastPositionGraph, stepKeyValueName } from './last-position-graph.js';
 import { type GenerateRequest, type GenerationTokenizer, modelConfig, TextGenerator, type Vocabulary } from './text-generator.js';
 
 export const extension: GenerateExtension = {
@@ -58,6 +58,7 @@ export const extension: GenerateExtension = {
       const model = modelConfig(config, generation, kv.type === 'float16' ? 'FP16' : 'FP32');
       model.positionIds = session.inputs.some((t) => t.name === 'position_ids');
       model.stepColumns = session.outputs.some((t) => t.name === stepKeyValueName(0, 'key'));
+      model.greedyToken = session.outputs.some((t) => t.name === GREEDY_TOKEN);
       generator = new TextGenerator(
         tokenizer as unknown as GenerationTokenizer,
         model,

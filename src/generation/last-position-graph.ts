@@ -9,8 +9,11 @@
  *
  * The rewrite is made on the serialized model without decoding its weights: the graph's node list
  * gets a Slice before the head and the head reads the slice; everything else is copied as bytes.
- * It is only made where the graph shows it is exact (see `headToSlice`); otherwise the model is
- * served as exported.
+ * It is only made where the graph shows it is exact (see `headToSlice`).
+ *
+ * The same rewrite adds two kinds of outputs a decode loop fetches instead of bigger ones: each
+ * step's own key and value per layer (`stepSources`), and the greedy token (`GREEDY_TOKEN`). A
+ * graph with neither a sliceable head nor step columns is served as exported.
  */
 import { createHash } from 'node:crypto';
 import { link as hardLink, mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
@@ -22,7 +25,7 @@ import onnxProto from 'onnx-proto';
 const { onnx } = onnxProto;
 
 /** Bump when the rewrite changes, so graphs cached by an older one are not reused. */
-const REWRITE_VERSION = 2;
+const REWRITE_VERSION = 3;
 const SLICE_OUTPUT = 'lathe/last_position/hidden';
 const STARTS = 'lathe/last_position/starts';
 const ENDS = 'lathe/last_position/ends';
@@ -108,6 +111,9 @@ export function lastPositionRewrite(model: Uint8Array): { pieces: Uint8Array[]; 
   const graph = onnx.GraphProto.decode(graphBytes);
   const head = headToSlice(graph);
   const steps = stepSources(graph);
+  const logits = graph.output?.find((o) => o.name === 'logits');
+  // ONNX Runtime's ArgMax takes float logits (fp16 exports' logits are left to the sampler).
+  const greedy = logits?.type?.tensorType?.elemType === onnx.TensorProto.DataType.FLOAT;
   if (head === undefined && steps === undefined) return undefined;
   let graphPieces: Uint8Array[] = [graphBytes];
   if (head !== undefined) {
@@ -128,6 +134,22 @@ export function lastPositionRewrite(model: Uint8Array): { pieces: Uint8Array[]; 
     const added = [embedded(1, onnx.NodeProto.encode(slice).finish()), embedded(1, onnx.NodeProto.encode(node).finish())];
     const initializers = [constant(STARTS, -1n), constant(ENDS, INT64_MAX), constant(AXES, -2n)];
     graphPieces = [graphBytes.subarray(0, headField.start), ...added, graphBytes.subarray(headField.end), ...initializers];
+  }
+  if (greedy) {
+    // ArgMax keeps the first of equal values: the lowest id on ties, as the sampler's greedy choice.
+    const argmax = onnx.NodeProto.create({
+      name: `${GREEDY_TOKEN}/ArgMax`,
+      opType: 'ArgMax',
+      input: ['logits'],
+      output: [GREEDY_TOKEN],
+      attribute: [
+        { name: 'axis', type: onnx.AttributeProto.AttributeType.INT, i: -1 },
+        { name: 'keepdims', type: onnx.AttributeProto.AttributeType.INT, i: 0 },
+      ],
+    });
+    graphPieces.push(embedded(1, onnx.NodeProto.encode(argmax).finish()));
+    const info = onnx.ValueInfoProto.create({ name: GREEDY_TOKEN, type: { tensorType: { elemType: onnx.TensorProto.DataType.INT64 } } });
+    graphPieces.push(embedded(12, onnx.ValueInfoProto.encode(info).finish()));
   }
   if (steps !== undefined) {
     for (const { output, source, elemType } of steps) {
@@ -206,6 +228,13 @@ function stepSources(graph: InstanceType<typeof onnx.GraphProto>): Array<{ outpu
   }
   return sources.length > 0 && sources.length % 2 === 0 ? sources : undefined;
 }
+
+/**
+ * The rewritten graph's output holding, for each position it has logits for, the id of the largest
+ * one (the first on ties), [batch, positions] INT64: a greedy decode step fetches it instead of the
+ * logits (a row of the vocabulary per sequence, copied to JavaScript and scanned there).
+ */
+export const GREEDY_TOKEN = 'greedy_token';
 
 /** The rewritten graph's output holding a decode step's own key or value of one layer, [batch, kvHeads, tokens, headDim]. */
 export const stepKeyValueName = (layer: number, part: 'key' | 'value'): string => `step.${layer}.${part}`;

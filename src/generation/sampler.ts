@@ -124,9 +124,7 @@ export class Sampler {
   }
 
   private greedy(logits: Float32Array, params: SamplingParams, history: TokenHistory): number {
-    const untouched =
-      !params.logitBias?.size && params.repetitionPenalty === 1 && params.frequencyPenalty === 0 && params.presencePenalty === 0;
-    return argmax(untouched ? logits : this.processed(logits, params, history));
+    return argmax(untouched(params) ? logits : this.processed(logits, params, history));
   }
 
   private draw(logits: Float32Array, params: SamplingParams, history: TokenHistory, rng: SequenceRng): number {
@@ -172,6 +170,20 @@ export class Sampler {
     if (params.minP > 0) count = keepAtLeast(order, n - count, n, weights, params.minP);
     return count;
   }
+}
+
+/** Whether no logit bias or penalty changes the logits before the choice. */
+function untouched(params: SamplingParams): boolean {
+  return !params.logitBias?.size && params.repetitionPenalty === 1 && params.frequencyPenalty === 0 && params.presencePenalty === 0;
+}
+
+/**
+ * Whether these parameters choose the largest raw logit (the lowest id on ties) and read nothing
+ * else of the logits: greedy, with no bias, penalty or logprobs. Such a sequence's token can come
+ * from the graph's own ArgMax (DecodeEngine's greedy steps).
+ */
+export function plainGreedy(params: SamplingParams): boolean {
+  return params.temperature < GREEDY_EPSILON && !params.logprobs && untouched(params);
 }
 
 /** Index of the largest value, the lowest index on ties. */

@@ -5,7 +5,7 @@ import { type ChatMessage, type ChatTemplateTokenizer, renderChatPrompt } from '
 import { DecodeEngine, type EngineStats, type SequenceSink } from './decode-engine.js';
 import { type CacheLayout, bytesPerToken } from './kv-batch.js';
 import { choiceSeed, randomSeed, SequenceRng } from './prng.js';
-import { type DefaultableSampling, Sampler, type SamplingParams, type SampledToken } from './sampler.js';
+import { type DefaultableSampling, plainGreedy, Sampler, type SamplingParams, type SampledToken } from './sampler.js';
 import { type Detokenizer, type FinishReason, SequenceText } from './stop.js';
 import { TokenHistory } from './token-history.js';
 import { tokenBytes, tokenText, type VocabularyScheme } from './token-bytes.js';
@@ -80,6 +80,8 @@ export interface ModelConfig {
   positionIds: boolean;
   /** Whether the served graph outputs each step's own key and value (DecoderModel.stepColumns). */
   stepColumns?: boolean;
+  /** Whether the served graph outputs the greedy token (DecoderModel.greedyToken). */
+  greedyToken?: boolean;
   vocabSize: number;
   /** max_position_embeddings: prompt plus output never exceed it. */
   contextLength: number;
@@ -169,7 +171,7 @@ export class TextGenerator {
   ) {
     this.budgetTokens = Math.floor(limits.kvBudgetBytes / bytesPerToken(model.layout));
     this.engine = new DecodeEngine(
-      { layout: model.layout, positionIds: model.positionIds, stepColumns: model.stepColumns, run },
+      { layout: model.layout, positionIds: model.positionIds, stepColumns: model.stepColumns, greedyToken: model.greedyToken, run },
       {
         maxSequences: limits.maxSequences,
         kvBudgetTokens: this.budgetTokens,
@@ -244,8 +246,11 @@ export class TextGenerator {
               const history = new TokenHistory(prompt);
               const rng = new SequenceRng(choiceSeed(baseSeed, choice));
               const sink: SequenceSink = {
-                next: (logits) => {
-                  const sampled = this.sampler.sample(logits, sampling, history, rng);
+                next: (logits, greedy) => {
+                  const sampled =
+                    logits === undefined
+                      ? { id: greedy!, logprob: null, topLogprobs: [] }
+                      : this.sampler.sample(logits, sampling, history, rng);
                   history.push(sampled.id);
                   const step = text.push(sampled.id);
                   emit({
@@ -262,7 +267,7 @@ export class TextGenerator {
                 },
                 abort: reject,
               };
-              this.engine.submit({ id, prompt, maxTokens, sink });
+              this.engine.submit({ id, prompt, maxTokens, sink, greedy: plainGreedy(sampling) });
             }),
         ),
       );

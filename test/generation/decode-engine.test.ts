@@ -10,7 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import * as ort from 'onnxruntime-node';
 import type { NamedTensors, Tensor } from '../../src/contracts/tensor.js';
 import { DecodeEngine, type DecoderModel, type EngineLimits, type SequenceSink } from '../../src/generation/decode-engine.js';
-import { lastPositionGraph, stepKeyValueName } from '../../src/generation/last-position-graph.js';
+import { GREEDY_TOKEN, lastPositionGraph, stepKeyValueName } from '../../src/generation/last-position-graph.js';
 import { type DecoderModel as GeneratedModel, writeDecoderModel } from '../support/decoder-model.js';
 import { makeTempDir } from '../support/processes.js';
 import { argmax, ReferenceDecoder } from '../support/reference-decoder.js';
@@ -18,14 +18,18 @@ import { argmax, ReferenceDecoder } from '../support/reference-decoder.js';
 const ORT_TYPE = { FP32: 'float32', FP16: 'float16', INT64: 'int64' } as const;
 
 /** The decode loop's view of an ONNX Runtime session, as the session worker gives it. */
-function sessionModel(session: ort.InferenceSession, generated: GeneratedModel): DecoderModel & { runs: number } {
+function sessionModel(session: ort.InferenceSession, generated: GeneratedModel): DecoderModel & { runs: number; fetched: string[][] } {
   const model = {
     runs: 0,
+    /** The output names of every run, in order. */
+    fetched: [] as string[][],
     layout: { layers: generated.dims.layers, kvHeads: generated.dims.kvHeads, headDim: generated.dims.headDim, datatype: 'FP32' as const },
     positionIds: session.inputNames.includes('position_ids'),
     stepColumns: session.outputNames.includes(stepKeyValueName(0, 'key')),
+    greedyToken: session.outputNames.includes(GREEDY_TOKEN),
     async run(feeds: NamedTensors, outputs: string[]): Promise<NamedTensors> {
       model.runs += 1;
+      model.fetched.push(outputs);
       const inputs: Record<string, ort.Tensor> = {};
       for (const [name, t] of Object.entries(feeds)) {
         inputs[name] = new ort.Tensor(ORT_TYPE[t.datatype as keyof typeof ORT_TYPE], t.data as Float32Array, t.shape);
@@ -58,10 +62,10 @@ class GreedySink implements SequenceSink {
     this.done = new Promise((resolve) => (this.finish = resolve));
   }
 
-  next(logits: Float32Array): { token: number; done: boolean } {
-    const token = argmax(logits);
+  next(logits: Float32Array | undefined, greedy?: number): { token: number; done: boolean } {
+    const token = logits ? argmax(logits) : greedy!;
     this.tokens.push(token);
-    this.logits.push(logits.slice());
+    if (logits) this.logits.push(logits.slice());
     this.onToken?.(this);
     const done = this.eos.includes(token) || this.tokens.length >= this.maxTokens;
     if (done) this.finish();
@@ -136,6 +140,43 @@ for (const form of ['exported', 'served'] as const)
       }
       await engine.idle();
       assert.deepEqual([engine.stats().running, engine.stats().kvBytes], [0, 0]);
+    });
+
+    it('takes greedy requests’ tokens from the graph’s ArgMax (no logits fetched) when all rows of a step are greedy', async () => {
+      const prompts = [5, 17, 30].map((length, i) => prompt(rng(40 + i), length));
+      const alone = await Promise.all(prompts.map((p) => reference.generate(p, 10, generated.eosTokenIds)));
+      const model = sessionModel(session, generated);
+      const engine = new DecodeEngine(model, limits);
+      // Three greedy rows, then one greedy and one that reads its logits (a sampler with logprobs, say).
+      const greedy = prompts.map(() => new GreedySink(10, generated.eosTokenIds));
+      prompts.forEach((p, i) => engine.submit({ id: i, prompt: p, maxTokens: 10, sink: greedy[i]!, greedy: true }));
+      await Promise.all(greedy.map((sink) => sink.done));
+      await engine.idle();
+      const firstRuns = model.fetched.length;
+      const mixed = [new GreedySink(10, generated.eosTokenIds), new GreedySink(10, generated.eosTokenIds)];
+      engine.submit({ id: 10, prompt: prompts[0]!, maxTokens: 10, sink: mixed[0]!, greedy: true });
+      engine.submit({ id: 11, prompt: prompts[1]!, maxTokens: 10, sink: mixed[1]! });
+      await Promise.all(mixed.map((sink) => sink.done));
+      await engine.idle();
+
+      greedy.forEach((sink, i) => assert.deepEqual(sink.tokens, alone[i]!.tokens, `greedy row ${i}`));
+      assert.deepEqual(mixed[0]!.tokens, alone[0]!.tokens);
+      assert.deepEqual(mixed[1]!.tokens, alone[1]!.tokens);
+      const decode = model.fetched.slice(1, firstRuns); // the first run is the three prompts' prefill
+      assert.ok(decode.length > 0);
+      assert.ok(alone[0]!.tokens.length > 2 && alone[1]!.tokens.length > 2, 'both mixed rows run more than one step');
+      if (form === 'served') {
+        assert.ok(
+          decode.every((names) => names[0] === GREEDY_TOKEN && !names.includes('logits')),
+          'greedy steps fetch no logits',
+        );
+        assert.equal(model.fetched[firstRuns + 1]![0], 'logits', 'a mixed step fetches the logits');
+      } else {
+        assert.ok(
+          model.fetched.every((names) => names[0] === 'logits'),
+          'the exported graph has no ArgMax output',
+        );
+      }
     });
 
     it('prefills in chunks when a prompt is longer than prefillChunkTokens, with the same tokens', async () => {

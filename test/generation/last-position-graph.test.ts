@@ -3,7 +3,8 @@
  * Qwen2-style export (weights inline, and the same weights moved to external data as large
  * exports keep them), the rewritten graph's logits equal the exported graph's last-position
  * logits bit for bit, for a left-padded prefill and for the decode step after it; its
- * `step.{i}.key|value` outputs are bit for bit the column the step adds to `present.{i}.*`; and a
+ * `step.{i}.key|value` outputs are bit for bit the column the step adds to `present.{i}.*`, its
+ * `greedy_token` the first largest logit; and a
  * graph the rewrite is not known to be exact for is left alone.
  */
 import assert from 'node:assert/strict';
@@ -12,7 +13,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import * as ort from 'onnxruntime-node';
 import onnxProto from 'onnx-proto';
-import { lastPositionGraph, stepKeyValueName } from '../../src/generation/last-position-graph.js';
+import { GREEDY_TOKEN, lastPositionGraph, stepKeyValueName } from '../../src/generation/last-position-graph.js';
+import { argmax } from '../../src/generation/sampler.js';
 import { type DecoderModel, writeDecoderModel } from '../support/decoder-model.js';
 import { makeTempDir } from '../support/processes.js';
 
@@ -89,6 +91,7 @@ describe('last-position decoder graph', () => {
       assert.deepEqual(rewritten.step.dims, [2, 1, model.dims.vocab]);
       assert.deepEqual(rowsAt(rewritten.step, 0), rowsAt(reference.step, 0));
       checkStepColumns(rewritten);
+      checkGreedy(rewritten);
     } finally {
       await session.release();
     }
@@ -111,6 +114,17 @@ describe('last-position decoder graph', () => {
         assert.deepEqual(Array.from(step.data as Float32Array), last, `step.${i}.${part}`);
       }
     }
+  }
+
+  /** greedy_token of the decode step is [2, 1] INT64, the first largest logit of each row (the sampler's greedy choice). */
+  function checkGreedy(rewritten: Run): void {
+    const greedy = rewritten.outputs[GREEDY_TOKEN];
+    assert.ok(greedy, 'greedy_token is an output');
+    assert.deepEqual(greedy.dims, [2, 1]);
+    assert.deepEqual(
+      Array.from(greedy.data as BigInt64Array, Number),
+      rowsAt(reference.step, 0).map((row) => argmax(row)),
+    );
   }
 
   it('gives the exported graph last-position logits, and is written once', async () => {
@@ -167,6 +181,7 @@ describe('last-position decoder graph', () => {
       assert.deepEqual(rewritten.prefill.dims, reference.prefill.dims, 'every position keeps its logits');
       assert.deepEqual(Array.from(rewritten.prefill.data as Float32Array), Array.from(reference.prefill.data as Float32Array));
       checkStepColumns(rewritten);
+      checkGreedy(rewritten);
     } finally {
       await session.release();
     }
