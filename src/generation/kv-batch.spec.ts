@@ -169,6 +169,20 @@ describe('KvBatch in step-column mode', () => {
     assert.deepEqual(rowOf(batch, 1), expected(2, 0, 5));
   });
 
+  it('appends half-precision step columns as raw bits', () => {
+    const half = new KvBatch({ ...layout, datatype: 'FP16' }, true);
+    const bits = { key: new Uint16Array(2 * 3).fill(0x3c00), value: new Uint16Array(2 * 3).fill(0xc000) };
+    half.rebuild([], [{ block: { layers: [bits, bits], columns: 1, lengths: [1] }, rows: [0] }]);
+    const step = { key: new Uint16Array(2 * 3).fill(0x4000), value: new Uint16Array(2 * 3).fill(0x4200) };
+    half.append([step, step]);
+    const key = half.stepInputs().past[pastKeyName(1)];
+    assert.equal(key.datatype, 'FP16');
+    const room = half.capacity;
+    // Per head: the prompt's column, the step's column, then free (zero) columns.
+    const head = [...Array(3).fill(0x3c00), ...Array(3).fill(0x4000), ...Array((room - 2) * 3).fill(0)];
+    assert.deepEqual(Array.from(key.data as Uint16Array), [...head, ...head]);
+  });
+
   it('refuses the other mode’s growth and step columns of the wrong size', () => {
     const batch = new KvBatch(layout, true);
     batch.rebuild([], [{ block: block(1, [2]), rows: [0] }]);
