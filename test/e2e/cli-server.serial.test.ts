@@ -135,7 +135,10 @@ describe('the CLI beside a server running from the checkout', () => {
     { skip: !hasTmux && 'tmux is not installed' },
     async () => {
       const dataset = join(box.dataDir, 'topics.jsonl');
-      await writeFile(dataset, jsonl(topicExamples(60)));
+      // 1800 examples for 300 epochs (54,000 steps): seconds of training, so that the terminal is
+      // seen with the bar part way (a quiet machine ran 180 examples for 30 epochs between two
+      // captures). The finished screen is read with its scrollback, where the first epochs are.
+      await writeFile(dataset, jsonl(topicExamples(600)));
       const cmd = [
         `LATHE_URL=${base}`,
         `LATHE_API_KEY=${KEY}`,
@@ -143,11 +146,12 @@ describe('the CLI beside a server running from the checkout', () => {
         CLI,
         'jobs create --model glove-100d --suffix topics --training-file',
         dataset,
-        `--hyperparameters '{"n_epochs": 30, "batch_size": 8}' --follow`,
+        `--hyperparameters '{"n_epochs": 300, "batch_size": 8}' --follow`,
         '; echo "exit $?"',
       ].join(' ');
       execFileSync('tmux', ['new-session', '-d', '-s', TMUX, '-x', '140', '-y', '50', `cd ${ROOT} && ${cmd}; sleep 600`]);
       const capture = () => execFileSync('tmux', ['capture-pane', '-p', '-t', TMUX], { encoding: 'utf8' });
+      const scrollback = () => execFileSync('tmux', ['capture-pane', '-p', '-S', '-', '-t', TMUX], { encoding: 'utf8' });
       const bar = /^\[[#-]{30}\] +\d+% {2}step (\d+)\/(\d+) {2}epoch (\d+) {2}loss (\d+\.\d{4})$/;
       let live: string | undefined;
       const screen = await waitFor(
@@ -158,16 +162,16 @@ describe('the CLI beside a server running from the checkout', () => {
           // The bar as the bottom line while the job still runs (no status line yet), part way through.
           const m = bar.exec(last);
           if (!live && m && Number(m[1]) < Number(m[2]) && !/^status /m.test(text)) live = text;
-          return /^exit \d+$/m.test(text) ? text : undefined;
+          return /^exit \d+$/m.test(text) ? scrollback() : undefined;
         },
         180_000,
         'the job to finish in the terminal',
       );
       assert.ok(live, `a bar part way through was on screen while the job ran; last screen:\n${screen}`);
-      assert.match(live, /^Epoch \d+\/30, step \d+: train loss \d+\.\d{4}/m, 'a loss line above the live bar');
-      assert.match(screen, /^uploaded topics\.jsonl as file-[0-9a-f]{24} \(\d+ bytes, 180 examples, status processed\)$/m);
+      assert.match(live, /^Epoch \d+\/300, step \d+: train loss \d+\.\d{4}/m, 'a loss line above the live bar');
+      assert.match(screen, /^uploaded topics\.jsonl as file-[0-9a-f]{24} \(\d+ bytes, 1800 examples, status processed\)$/m);
       assert.match(screen, /^created ftjob-[0-9a-f]{24} \(queued\): fine-tunes glove-100d$/m);
-      assert.match(screen, /^Epoch 1\/30, step \d+: train loss \d+\.\d{4}/m);
+      assert.match(screen, /^Epoch 1\/300, step \d+: train loss \d+\.\d{4}/m);
       assert.match(screen, /^\[#{30}\] 100% {2}step (\d+)\/\1 {2}epoch \d+ {2}loss \d+\.\d{4}$/m);
       assert.match(screen, /^status succeeded: fine-tuned model ft:glove-100d:topics:ftjob-[0-9a-f]{24}$/m);
       assert.match(screen, /^exit 0$/m);
