@@ -14,15 +14,10 @@ import { startTestApp, type TestApp } from '../support/app.js';
 import { type DecoderModel, decoderManifest, writeDecoderModel } from '../support/decoder-model.js';
 import { random, writeManifest } from '../support/models.js';
 import { makeTempDir } from '../support/processes.js';
+import { metricValue } from '../support/prometheus.js';
 import { ReferenceDecoder } from '../support/reference-decoder.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** A metric's value from the Prometheus text, for one model (0 when absent). */
-function metric(text: string, name: string, model: string, extra = ''): number {
-  const line = text.split('\n').find((l) => l.startsWith(`${name}{`) && l.includes(`model="${model}"`) && l.includes(extra));
-  return line ? Number(line.slice(line.lastIndexOf(' ') + 1)) : 0;
-}
 
 /** A streamed request on its own connection: status, when each data event came, and a way to hang up. */
 function streamOpen(base: string, body: object) {
@@ -126,14 +121,14 @@ describe('the decode loop under load', () => {
     }
     const after = (await request(t.server).get('/metrics').expect(200)).text;
     const steps =
-      metric(after, 'lathe_generation_decode_steps_total', 'tiny-chat') -
-      metric(before.text, 'lathe_generation_decode_steps_total', 'tiny-chat');
+      metricValue(after, 'lathe_generation_decode_steps_total', 'tiny-chat') -
+      metricValue(before.text, 'lathe_generation_decode_steps_total', 'tiny-chat');
     const rows =
-      metric(after, 'lathe_generation_decode_rows_total', 'tiny-chat') -
-      metric(before.text, 'lathe_generation_decode_rows_total', 'tiny-chat');
+      metricValue(after, 'lathe_generation_decode_rows_total', 'tiny-chat') -
+      metricValue(before.text, 'lathe_generation_decode_rows_total', 'tiny-chat');
     const joined =
-      metric(after, 'lathe_generation_joined_running_batch_total', 'tiny-chat') -
-      metric(before.text, 'lathe_generation_joined_running_batch_total', 'tiny-chat');
+      metricValue(after, 'lathe_generation_joined_running_batch_total', 'tiny-chat') -
+      metricValue(before.text, 'lathe_generation_joined_running_batch_total', 'tiny-chat');
     assert.ok(rows / steps > 1.5, `mean decode batch ${rows / steps} over ${steps} steps`);
     assert.ok(joined > 0, `${joined} sequences joined a running batch`);
   });
@@ -171,11 +166,11 @@ describe('the decode loop under load', () => {
     let text = '';
     while (Date.now() < deadline) {
       text = (await request(t.server).get('/metrics').expect(200)).text;
-      if (metric(text, 'lathe_generation_requests_total', 'tiny-chat-one', 'finish_reason="cancelled"') === 1) break;
+      if (metricValue(text, 'lathe_generation_requests_total', 'tiny-chat-one', 'finish_reason="cancelled"') === 1) break;
       await sleep(10);
     }
-    assert.equal(metric(text, 'lathe_generation_requests_total', 'tiny-chat-one', 'finish_reason="cancelled"'), 1);
-    const generated = metric(text, 'lathe_generation_tokens_total', 'tiny-chat-one', 'kind="completion"');
+    assert.equal(metricValue(text, 'lathe_generation_requests_total', 'tiny-chat-one', 'finish_reason="cancelled"'), 1);
+    const generated = metricValue(text, 'lathe_generation_tokens_total', 'tiny-chat-one', 'kind="completion"');
     assert.ok(generated < 240, `the loop stopped after ${generated} of 240 tokens`);
     // Its one slot is free again: a new request runs at once (the model takes one sequence and no queue).
     await request(t.server)
@@ -183,7 +178,7 @@ describe('the decode loop under load', () => {
       .send({ model: 'tiny-chat-one', prompt: [5, 6, 7], max_tokens: 3, temperature: 0 })
       .expect(200);
     const later = (await request(t.server).get('/metrics').expect(200)).text;
-    assert.equal(metric(later, 'lathe_generation_tokens_total', 'tiny-chat-one', 'kind="completion"'), generated + 3);
+    assert.equal(metricValue(later, 'lathe_generation_tokens_total', 'tiny-chat-one', 'kind="completion"'), generated + 3);
   });
 
   it('bad requests get a 4xx with a code, and the model keeps serving', async () => {

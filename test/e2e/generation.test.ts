@@ -22,6 +22,7 @@ import { startTestApp, type TestApp } from '../support/app.js';
 import { type DecoderModel, decoderManifest, writeDecoderModel } from '../support/decoder-model.js';
 import { writeManifest } from '../support/models.js';
 import { makeTempDir } from '../support/processes.js';
+import { metricValue } from '../support/prometheus.js';
 import { logSoftmax, ReferenceDecoder } from '../support/reference-decoder.js';
 
 env.allowRemoteModels = false;
@@ -150,6 +151,34 @@ describe('text generation routes on a generated decoder', () => {
         }
       });
     }
+  });
+
+  it('greedy without logprobs (decode steps take the graph’s ArgMax), 20 prompts at once, equals Transformers.js generate() token for token', async () => {
+    const expected: number[][] = [];
+    for (const prompt of PROMPTS) expected.push(await transformersJs(prompt, 10));
+    const counters = async () => {
+      const text = (await request(t.server).get('/metrics').expect(200)).text;
+      return ['rows', 'steps'].map((what) => metricValue(text, `lathe_generation_decode_${what}_total`, 'tiny-chat'));
+    };
+    const [rowsBefore, stepsBefore] = await counters();
+    // All at once: they share decode steps, every row greedy, so no step fetches logits.
+    const answers = await Promise.all(
+      PROMPTS.map((prompt) =>
+        request(t.server).post('/v1/completions').send({ model: 'tiny-chat', prompt, max_tokens: 10, temperature: 0 }),
+      ),
+    );
+    answers.forEach((res, i) => {
+      assert.equal(res.status, 200, JSON.stringify(res.body));
+      const ended = model.eosTokenIds.includes(expected[i]!.at(-1)!);
+      const shown = ended ? expected[i]!.slice(0, -1) : expected[i]!;
+      assert.equal(res.body.choices[0].text, tokenizer.decode(shown, { skip_special_tokens: true }), PROMPTS[i]);
+      assert.equal(res.body.choices[0].finish_reason, ended ? 'stop' : 'length');
+      assert.equal(res.body.usage.completion_tokens, expected[i]!.length);
+    });
+    const [rowsAfter, stepsAfter] = await counters();
+    const rows = rowsAfter! - rowsBefore!;
+    const steps = stepsAfter! - stepsBefore!;
+    assert.ok(steps > 0 && rows > steps, `decode steps ran more than one row (${rows} rows in ${steps} steps)`);
   });
 
   it('the openai client: chat with and without streaming gives the same text, seeds reproduce, stops and limits end it', async () => {
