@@ -1,5 +1,6 @@
 import type { FastifyReply } from 'fastify';
 import { AppError } from '../common/errors/app-error.js';
+import { type ErrorBody, errorObject } from '../common/errors/all-exceptions.filter.js';
 import { ErrorCode } from '../common/errors/error-code.js';
 import { EventStream } from './event-stream.js';
 import type { Generation } from './generation.service.js';
@@ -42,9 +43,12 @@ export interface StreamFormat {
   error(err: AppError): unknown;
 }
 
-/** An error as the stream reports it, once the status line has gone: the project's error body. */
-export function errorEvent(err: AppError): { error: { code: string; message: string } } {
-  return { error: { code: err.code, message: err.message } };
+/**
+ * An error as the stream reports it, once the status line has gone: the `error` object of the
+ * project's error body (OpenAI's `type` and `param` beside the code), as OpenAI streams it.
+ */
+export function errorEvent(err: AppError): { error: ErrorBody['error'] } {
+  return { error: errorObject(err.code, err.message, err.details) };
 }
 
 function appError(err: unknown): AppError {
