@@ -94,7 +94,7 @@ async function writeAtomically(target: string, pieces: Uint8Array[]): Promise<st
 
 /**
  * The rewritten model as byte pieces to write in order, and the external data files its weights
- * name; undefined when the head is not found or not known to be sliceable.
+ * name; undefined when neither the head can be sliced nor step columns taken.
  */
 export function lastPositionRewrite(model: Uint8Array): { pieces: Uint8Array[]; externalFiles: string[] } | undefined {
   const top = [...fields(model, 0, model.length)];
@@ -110,10 +110,19 @@ export function lastPositionRewrite(model: Uint8Array): { pieces: Uint8Array[]; 
   const graphBytes = model.subarray(graphField.valueStart, graphField.end);
   const graph = onnx.GraphProto.decode(graphBytes);
   const head = headToSlice(graph);
-  const steps = stepSources(graph);
+  // Names the graph already uses are never added again (a graph that has them is left without them).
+  const taken = new Set<string>([
+    ...(graph.node ?? []).flatMap((n) => n.output ?? []),
+    ...(graph.input ?? []).map((v) => v.name ?? ''),
+    ...(graph.initializer ?? []).map((t) => t.name ?? ''),
+  ]);
+  const sources = stepSources(graph);
+  const steps = sources?.some((s) => taken.has(s.output)) ? undefined : sources;
   const logits = graph.output?.find((o) => o.name === 'logits');
-  // ONNX Runtime's ArgMax takes float logits (fp16 exports' logits are left to the sampler).
-  const greedy = logits?.type?.tensorType?.elemType === onnx.TensorProto.DataType.FLOAT;
+  // ONNX Runtime's ArgMax takes float logits (fp16 exports' logits are left to the sampler); a
+  // negative axis needs opset 11.
+  const greedy =
+    logits?.type?.tensorType?.elemType === onnx.TensorProto.DataType.FLOAT && Number(opset.version) >= 11 && !taken.has(GREEDY_TOKEN);
   if (head === undefined && steps === undefined) return undefined;
   let graphPieces: Uint8Array[] = [graphBytes];
   if (head !== undefined) {
@@ -207,7 +216,7 @@ function headToSlice(graph: InstanceType<typeof onnx.GraphProto>): number | unde
 /**
  * For each layer, the key and value a decode step adds to the cache, when every `present.{i}.key`
  * and `.value` output is a Concat of `past_key_values.{i}.*` and that step's part along the
- * sequence axis (Optimum's and onnx-community's exports; the sum is what attention reads): the
+ * sequence axis (Optimum's and onnx-community's exports; attention reads the concatenation): the
  * rewrite then also outputs those parts as `step.{i}.key|value`, so a decode loop can keep the
  * cache in buffers of its own and fetch one column per step instead of the whole cache.
  */

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import * as ort from 'onnxruntime-node';
 import onnxProto from 'onnx-proto';
-import { GREEDY_TOKEN, lastPositionGraph, stepKeyValueName } from '../../src/generation/last-position-graph.js';
+import { GREEDY_TOKEN, lastPositionGraph, lastPositionRewrite, stepKeyValueName } from '../../src/generation/last-position-graph.js';
 import { argmax } from '../../src/generation/sampler.js';
 import { type DecoderModel, writeDecoderModel } from '../support/decoder-model.js';
 import { makeTempDir } from '../support/processes.js';
@@ -185,6 +185,29 @@ describe('last-position decoder graph', () => {
     } finally {
       await session.release();
     }
+  });
+
+  it('adds no ArgMax below opset 11 (negative axes) or where the graph already has its name', async () => {
+    const outputsOf = async (edit: (decoded: InstanceType<typeof onnx.ModelProto>) => void) => {
+      const decoded = onnx.ModelProto.decode(await readFile(join(model.dir, 'onnx/model.onnx')));
+      edit(decoded);
+      const rewrite = lastPositionRewrite(onnx.ModelProto.encode(decoded).finish());
+      assert.ok(rewrite, 'rewritten');
+      const rewritten = onnx.ModelProto.decode(Buffer.concat(rewrite.pieces));
+      producers = rewritten.graph!.node!.filter((n) => n.output?.includes(GREEDY_TOKEN)).length;
+      return rewritten.graph!.output!.map((o) => o.name);
+    };
+    let producers = 0;
+    assert.ok((await outputsOf(() => {})).includes(GREEDY_TOKEN));
+    const opset10 = await outputsOf((d) => {
+      d.opsetImport!.find((o) => !o.domain)!.version = 10;
+    });
+    assert.ok(!opset10.includes(GREEDY_TOKEN) && opset10.includes(stepKeyValueName(0, 'key')), opset10.join());
+    const named = await outputsOf((d) => {
+      d.graph!.node!.push(onnx.NodeProto.create({ opType: 'Identity', input: ['logits'], output: [GREEDY_TOKEN] }));
+    });
+    assert.equal(named.filter((n) => n === GREEDY_TOKEN).length, 0, 'no output of the name the graph already uses');
+    assert.equal(producers, 1, 'no second producer of it');
   });
 
   it('leaves a graph it can neither slice nor take step columns from', async () => {
