@@ -11,7 +11,7 @@ import { AutoModelForCausalLM, env, Tensor as HfTensor } from '@huggingface/tran
 import * as ort from 'onnxruntime-node';
 import type { NamedTensors, Tensor as EngineTensor } from '../../src/contracts/tensor.js';
 import { DecodeEngine, type DecoderModel as EngineModel } from '../../src/generation/decode-engine.js';
-import { GREEDY_TOKEN, stepKeyValueName } from '../../src/generation/last-position-graph.js';
+import { servedOutputs } from '../../src/generation/last-position-graph.js';
 import type { DecoderModel as GeneratedModel } from '../../test/support/decoder-model.js';
 
 env.allowRemoteModels = false;
@@ -208,8 +208,7 @@ export async function engineThroughput(
   const decoder: EngineModel = {
     layout: { layers: model.dims.layers, kvHeads: model.dims.kvHeads, headDim: model.dims.headDim, datatype: 'FP32' },
     positionIds: true,
-    stepColumns: session.outputNames.includes(stepKeyValueName(0, 'key')),
-    greedyToken: session.outputNames.includes(GREEDY_TOKEN),
+    ...servedOutputs(session.outputNames),
     async run(feeds: NamedTensors, outputs: string[]) {
       const inputs: Record<string, ort.Tensor> = {};
       for (const [name, t] of Object.entries(feeds))

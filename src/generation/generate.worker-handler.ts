@@ -12,7 +12,7 @@ import { configureTransformers, loadTokenizer } from '../nlp/hf-tokenizer.js';
 import type { PlainValue } from '../runtime/work.js';
 import type { GenerateExtension, GenerateHandler } from '../runtime/worker-extension.js';
 import { generationWorkerConfig } from './generation-worker-config.js';
-import { GREEDY_TOKEN, lastPositionGraph, stepKeyValueName } from './last-position-graph.js';
+import { lastPositionGraph, servedOutputs } from './last-position-graph.js';
 import { type GenerateRequest, type GenerationTokenizer, modelConfig, TextGenerator, type Vocabulary } from './text-generator.js';
 
 export const extension: GenerateExtension = {
@@ -57,8 +57,7 @@ export const extension: GenerateExtension = {
       ]);
       const model = modelConfig(config, generation, kv.type === 'float16' ? 'FP16' : 'FP32');
       model.positionIds = session.inputs.some((t) => t.name === 'position_ids');
-      model.stepColumns = session.outputs.some((t) => t.name === stepKeyValueName(0, 'key'));
-      model.greedyToken = session.outputs.some((t) => t.name === GREEDY_TOKEN);
+      Object.assign(model, servedOutputs(session.outputs.map((t) => t.name)));
       generator = new TextGenerator(
         tokenizer as unknown as GenerationTokenizer,
         model,

@@ -248,6 +248,11 @@ export const GREEDY_TOKEN = 'greedy_token';
 /** The rewritten graph's output holding a decode step's own key or value of one layer, [batch, kvHeads, tokens, headDim]. */
 export const stepKeyValueName = (layer: number, part: 'key' | 'value'): string => `step.${layer}.${part}`;
 
+/** Which of the rewrite's extra outputs a graph with these output names has (DecoderModel's flags of the same names). */
+export function servedOutputs(outputNames: readonly string[]): { stepColumns: boolean; greedyToken: boolean } {
+  return { stepColumns: outputNames.includes(stepKeyValueName(0, 'key')), greedyToken: outputNames.includes(GREEDY_TOKEN) };
+}
+
 /** The fields of the protobuf message in bytes [start, end). */
 function* fields(bytes: Uint8Array, start: number, end: number): Generator<Field> {
   let at = start;

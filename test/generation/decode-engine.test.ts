@@ -10,7 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import * as ort from 'onnxruntime-node';
 import type { NamedTensors, Tensor } from '../../src/contracts/tensor.js';
 import { DecodeEngine, type DecoderModel, type EngineLimits, type SequenceSink } from '../../src/generation/decode-engine.js';
-import { GREEDY_TOKEN, lastPositionGraph, stepKeyValueName } from '../../src/generation/last-position-graph.js';
+import { GREEDY_TOKEN, lastPositionGraph, servedOutputs, stepKeyValueName } from '../../src/generation/last-position-graph.js';
 import { type DecoderModel as GeneratedModel, writeDecoderModel } from '../support/decoder-model.js';
 import { makeTempDir } from '../support/processes.js';
 import { argmax, ReferenceDecoder } from '../support/reference-decoder.js';
@@ -25,8 +25,7 @@ function sessionModel(session: ort.InferenceSession, generated: GeneratedModel):
     fetched: [] as string[][],
     layout: { layers: generated.dims.layers, kvHeads: generated.dims.kvHeads, headDim: generated.dims.headDim, datatype: 'FP32' as const },
     positionIds: session.inputNames.includes('position_ids'),
-    stepColumns: session.outputNames.includes(stepKeyValueName(0, 'key')),
-    greedyToken: session.outputNames.includes(GREEDY_TOKEN),
+    ...servedOutputs(session.outputNames),
     async run(feeds: NamedTensors, outputs: string[]): Promise<NamedTensors> {
       model.runs += 1;
       model.fetched.push(outputs);
