@@ -11,6 +11,11 @@ import { freePort, killSpawned, MAIN, makeTempDir, type Spawned, spawnNode, wait
 const TIMEOUTS = { LATHE_DB_CONNECT_TIMEOUT_MS: '1000', LATHE_DB_ACQUIRE_TIMEOUT_MS: '1500', LATHE_DB_QUERY_TIMEOUT_MS: '1500' };
 const DB_ROUTE_BOUND_MS = 1_500 + 1_500 + 1_000;
 const RECOVERY_MS = 2_000;
+/**
+ * Long enough that the job still trains well after the restart, so its next heartbeat finds the
+ * lease connection broken, and that it comes back with more unwritten steps than one statement takes.
+ */
+const EPOCHS = 1000;
 const UNAVAILABLE = { code: 'UNAVAILABLE', message: 'The database is not answering; retry later', type: 'server_error', param: null };
 const quiet = { log: () => {}, warn: () => {}, debug: () => {}, error: console.error };
 
@@ -61,10 +66,10 @@ describe('faults: PostgreSQL restarted while serving and training', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  it('answers 503 while it is down, serves again within 2 s of its return, and finishes the job once', async () => {
+  it('answers 503 while it is down, serves again within 2 s of its return, and finishes the job once', async (t) => {
     const file = await client.upload();
     assert.equal(file.status, 200, JSON.stringify(file.body));
-    const created = await client.createJob((file.body as { id: string }).id, 60);
+    const created = await client.createJob((file.body as { id: string }).id, EPOCHS);
     assert.equal(created.status, 200, JSON.stringify(created.body));
     const jobId = (created.body as { id: string }).id;
     await waitFor(
@@ -102,10 +107,13 @@ describe('faults: PostgreSQL restarted while serving and training', () => {
       'an upload after the restart',
     );
     assert.ok(Date.now() - back <= RECOVERY_MS, `recovered in ${Date.now() - back} ms`);
+    // Still training: the lease check below is about a run that outlived its lease connection.
+    assert.deepEqual(await query('SELECT status FROM fine_tuning_jobs WHERE id = $1', [jobId]), [{ status: 'running' }]);
 
     // The restart ended the session holding the job's lease lock: the runner takes it again and
     // goes on (the sweeper leaves a freshly restarted server's lock-less jobs alone for a while).
     const done = await client.finished(jobId, 120_000);
+    t.diagnostic(`the job finished ${Date.now() - back} ms after the database came back`);
     assert.equal(done.status, 'succeeded', JSON.stringify(done.error));
     assert.match(lathe.output(), new RegExp(`"msg":"Job ${jobId}: its lease connection broke; lease lock taken again"`));
     assert.deepEqual(await query('SELECT attempts FROM fine_tuning_jobs WHERE id = $1', [jobId]), [{ attempts: 1 }]);
@@ -119,7 +127,7 @@ describe('faults: PostgreSQL restarted while serving and training', () => {
       `New fine-tuned model created: ft:glove-100d::${jobId}`,
       'The job has successfully completed',
     ]);
-    await assertTrainedOnce(query, jobId, done.metrics!.steps, 60);
+    await assertTrainedOnce(query, jobId, done.metrics!.steps, EPOCHS);
 
     assert.equal(lathe.child.exitCode, null, 'Lathe is still running');
     assert.doesNotMatch(lathe.output(), /exiting|"level":60/);

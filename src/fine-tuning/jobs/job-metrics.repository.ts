@@ -33,6 +33,9 @@ export interface CheckpointRow {
   createdAt: Date;
 }
 
+/** Step rows per INSERT (under 200 kB of JSON). */
+export const STEPS_PER_STATEMENT = 2_000;
+
 const CHECKPOINT_COLUMNS = `"id", "job_id" AS "jobId", "step_number" AS "stepNumber", "epoch", "metrics", "artifact_id" AS "artifactId", "created_at" AS "createdAt"`;
 
 /** Per-step and per-epoch history and checkpoints. A resumed run rewrites the steps it repeats. */
@@ -40,14 +43,19 @@ const CHECKPOINT_COLUMNS = `"id", "job_id" AS "jobId", "step_number" AS "stepNum
 export class JobMetricsRepository {
   constructor(private readonly db: FineTuningDb) {}
 
+  /**
+   * Upserts `steps`, STEPS_PER_STATEMENT to a statement: a backlog (the steps a run trained while
+   * the database was away) is written in statements that each stay well inside the query timeout.
+   */
   async saveSteps(jobId: string, steps: readonly StepRecord[], sql: Sql = this.db): Promise<void> {
-    if (steps.length === 0) return;
-    await sql.rows(
-      `INSERT INTO "fine_tuning_metrics" ("job_id", "kind", "number", "data")
-       SELECT $1, 'step', (s->>'step')::int, s FROM jsonb_array_elements($2::jsonb) AS s
-       ON CONFLICT ("job_id", "kind", "number") DO UPDATE SET "data" = EXCLUDED."data", "created_at" = now()`,
-      [jobId, JSON.stringify(steps)],
-    );
+    for (let at = 0; at < steps.length; at += STEPS_PER_STATEMENT) {
+      await sql.rows(
+        `INSERT INTO "fine_tuning_metrics" ("job_id", "kind", "number", "data")
+         SELECT $1, 'step', (s->>'step')::int, s FROM jsonb_array_elements($2::jsonb) AS s
+         ON CONFLICT ("job_id", "kind", "number") DO UPDATE SET "data" = EXCLUDED."data", "created_at" = now()`,
+        [jobId, JSON.stringify(steps.slice(at, at + STEPS_PER_STATEMENT))],
+      );
+    }
   }
 
   async saveEpoch(jobId: string, epoch: EpochRecord, sql: Sql = this.db): Promise<void> {

@@ -111,6 +111,12 @@ export class JobTrainingService {
     const epochs = (await this.metrics.history(job.id)).epochs;
     const total = totalSteps(options, data.train.n, data.validation !== undefined);
     const pending: StepRecord[] = [];
+    // Steps whose write failed go back in front, in order. Not by spreading them into unshift: a
+    // backlog trained while the database was away can be far more steps than a call takes arguments.
+    const putBack = (steps: readonly StepRecord[]) => {
+      const later = pending.splice(0);
+      for (const list of [steps, later]) for (const step of list) pending.push(step);
+    };
     let saving = Promise.resolve();
     let paused: { metrics: EpochMetrics; checkpoint: Uint8Array } | undefined;
     const save = async (metrics: EpochMetrics, checkpoint: Uint8Array, record?: EpochRecord) => {
@@ -135,14 +141,11 @@ export class JobTrainingService {
           }),
         )
         .catch((err: unknown) => {
-          pending.unshift(...steps);
+          putBack(steps);
           throw err;
         });
       // Not saved (the job was cancelled meanwhile): its steps are still to be written.
-      if (!saved) {
-        const later = pending.splice(0);
-        for (const list of [steps, later]) for (const step of list) pending.push(step);
-      }
+      if (!saved) putBack(steps);
       return saved;
     };
     const run = this.start(
@@ -187,7 +190,7 @@ export class JobTrainingService {
         .then(async () => {
           const steps = pending.splice(0);
           await this.metrics.saveSteps(job.id, steps).catch((err: unknown) => {
-            pending.unshift(...steps);
+            putBack(steps);
             throw err;
           });
         }));
