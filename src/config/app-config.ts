@@ -115,6 +115,8 @@ export interface TrainingBudget {
   maxHeadParams: number;
   /** Activations of one training step: batch × (outputs + hidden units). */
   maxStepValues: number;
+  /** Optimizer steps of a job (each one a stored metrics row): epochs × batches per epoch. */
+  maxSteps: number;
 }
 
 export interface DatabaseTimeouts {
@@ -209,6 +211,7 @@ export function loadConfig(source: Record<string, string | undefined>): AppConfi
         maxFeatureBytes: e.LATHE_TRAINING_MAX_FEATURE_BYTES,
         maxHeadParams: e.LATHE_TRAINING_MAX_HEAD_PARAMS,
         maxStepValues: e.LATHE_TRAINING_MAX_STEP_VALUES,
+        maxSteps: e.LATHE_TRAINING_MAX_STEPS,
       },
       runners: e.LATHE_TRAINING_RUNNERS,
       maxRunSeconds: e.LATHE_TRAINING_MAX_SECONDS,

@@ -30,6 +30,7 @@ describe('fine-tuning budgets: checked when the job is created', () => {
       LATHE_TRAINING_MAX_FEATURE_BYTES: '20000',
       LATHE_TRAINING_MAX_HEAD_PARAMS: '1000',
       LATHE_TRAINING_MAX_STEP_VALUES: '80',
+      LATHE_TRAINING_MAX_STEPS: '500',
     });
   });
   after(() => t.close());
@@ -94,6 +95,31 @@ describe('fine-tuning budgets: checked when the job is created', () => {
     const fits = await post({ model: 'glove-100d', training_file: file, hyperparameters: { n_epochs: 1 } });
     assert.equal(fits.status, 200, fits.text);
     await waitForStatus(t.server, fits.body.id, ['succeeded'], 60_000);
+  });
+
+  it('training steps (each one a stored metrics row), counted as the trainer takes them: 413', async () => {
+    // 30 examples, 6 held out for validation: 24 steps an epoch at batch_size 1.
+    const file = await upload(topicExamples(10));
+    await refused(
+      { model: 'glove-100d', training_file: file, hyperparameters: { n_epochs: 21, batch_size: 1 } },
+      { what: 'steps', value: 504, limit: 500, variable: 'LATHE_TRAINING_MAX_STEPS' },
+      "the job would have 504 training steps (n_epochs × training examples / batch_size, each one stored metrics row); this server's limit is 500 (LATHE_TRAINING_MAX_STEPS)",
+    );
+    // With a validation file nothing is held out: 30 steps an epoch.
+    await refused(
+      {
+        model: 'glove-100d',
+        training_file: file,
+        validation_file: await upload(topicExamples(3, 2)),
+        hyperparameters: { n_epochs: 17, batch_size: 1 },
+      },
+      { what: 'steps', value: 510, limit: 500, variable: 'LATHE_TRAINING_MAX_STEPS' },
+      "the job would have 510 training steps (n_epochs × training examples / batch_size, each one stored metrics row); this server's limit is 500 (LATHE_TRAINING_MAX_STEPS)",
+    );
+    const fits = await post({ model: 'glove-100d', training_file: file, hyperparameters: { n_epochs: 20, batch_size: 1 } });
+    assert.equal(fits.status, 200, fits.text);
+    const done = await waitForStatus(t.server, fits.body.id, ['succeeded'], 60_000);
+    assert.equal((done.metrics as { steps: number }).steps, 480);
   });
 });
 

@@ -5,6 +5,7 @@ import { InjectConfig } from '../../config/config.module.js';
 import { z } from 'zod';
 import { AppError } from '../../common/errors/app-error.js';
 import { ErrorCode } from '../../common/errors/error-code.js';
+import { validationCount } from '../../training/options.js';
 import { type ValidationReport } from '../files/dataset-parser.js';
 import { type FileRow, FilesRepository } from '../files/files.repository.js';
 import { FineTuningDb } from '../fine-tuning-db.js';
@@ -92,6 +93,7 @@ export class JobCreationService {
     const report = training.report;
     const size = {
       rows: report.examples + (validation?.report.examples ?? 0),
+      trainingExamples: report.examples - validationCount(report.examples, hyperparameters.validation_split),
       outputs: task === 'classification' ? report.classes! : report.target_dim!,
       featureDim: backbone.featureDim,
     };

@@ -9,6 +9,8 @@ import type { ResolvedHyperparameters } from './hyperparameters.js';
 export interface TrainingSize {
   /** Examples in the training and validation files. */
   rows: number;
+  /** Examples an epoch steps through: the training file less any held-out split. */
+  trainingExamples: number;
   /** Classes (classification) or target values (regression): the head's outputs. */
   outputs: number;
   /** The backbone's feature length; undefined when its manifest does not say. */
@@ -16,7 +18,7 @@ export interface TrainingSize {
 }
 
 export interface BudgetExcess {
-  what: 'rows' | 'classes' | 'feature_bytes' | 'head_params' | 'step_values';
+  what: 'rows' | 'classes' | 'feature_bytes' | 'head_params' | 'step_values' | 'steps';
   value: number;
   limit: number;
   variable: string;
@@ -38,10 +40,19 @@ export function stepValues(hp: Pick<ResolvedHyperparameters, 'head' | 'hidden' |
   return Math.min(hp.batch_size, rows) * (outputs + (hp.head === 'mlp' ? hp.hidden! : 0));
 }
 
+/**
+ * Optimizer steps of the whole job, as the trainer takes them: every epoch steps through the
+ * training examples a batch at a time. Each step is one stored metrics row.
+ */
+export function trainingSteps(hp: Pick<ResolvedHyperparameters, 'batch_size' | 'n_epochs'>, trainingExamples: number): number {
+  const n = Math.max(1, trainingExamples);
+  return Math.ceil(n / Math.min(hp.batch_size, n)) * hp.n_epochs;
+}
+
 /** The first budget `size` passes, in the order a client can act on (rows, classes, then what follows from them). */
 export function budgetExcess(
   size: TrainingSize,
-  hp: Pick<ResolvedHyperparameters, 'head' | 'hidden' | 'batch_size'>,
+  hp: Pick<ResolvedHyperparameters, 'head' | 'hidden' | 'batch_size' | 'n_epochs'>,
   classification: boolean,
   budget: TrainingBudget,
 ): BudgetExcess | undefined {
@@ -56,6 +67,7 @@ export function budgetExcess(
       'LATHE_TRAINING_MAX_HEAD_PARAMS',
     ],
     ['step_values', stepValues(hp, size.outputs, size.rows), budget.maxStepValues, 'LATHE_TRAINING_MAX_STEP_VALUES'],
+    ['steps', trainingSteps(hp, size.trainingExamples), budget.maxSteps, 'LATHE_TRAINING_MAX_STEPS'],
   ];
   for (const [what, value, limit, variable] of checks) {
     if (value !== undefined && value > limit) return { what, value, limit, variable };
@@ -69,6 +81,7 @@ const WHAT: Record<BudgetExcess['what'], string> = {
   feature_bytes: 'bytes of backbone features',
   head_params: 'head parameters',
   step_values: 'values in one training step (batch_size × (outputs + hidden units))',
+  steps: 'training steps (n_epochs × training examples / batch_size, each one stored metrics row)',
 };
 
 export function budgetMessage(e: BudgetExcess): string {

@@ -4,7 +4,7 @@ import type { ExportOptions } from '../../training/export-head.js';
 import { validationCount } from '../../training/options.js';
 import type { EpochMetrics, HeadSpec, TrainOptions } from '../../training/types.js';
 import type { ResolvedHyperparameters } from '../jobs/hyperparameters.js';
-import { headParams } from '../jobs/training-budget.js';
+import { headParams, trainingSteps } from '../jobs/training-budget.js';
 import type { EpochRecord } from '../jobs/job-metrics.repository.js';
 import type { JobRow } from '../jobs/jobs.repository.js';
 import type { JobData } from './job-data.service.js';
@@ -83,8 +83,7 @@ export function exportOptions(job: JobRow, data: Pick<JobData, 'labels' | 'backb
 /** Steps of the whole run, as the trainer counts them (examples held out by the split do not train). */
 export function totalSteps(options: TrainOptions, examples: number, hasValidationSet: boolean): number {
   const held = options.validationSplit !== undefined && !hasValidationSet ? validationCount(examples, options.validationSplit) : 0;
-  const n = examples - held;
-  return Math.ceil(n / Math.min(options.batchSize, n)) * options.epochs;
+  return trainingSteps({ batch_size: options.batchSize, n_epochs: options.epochs }, examples - held);
 }
 
 export function toEpochRecord(m: EpochMetrics): EpochRecord {
