@@ -23,13 +23,16 @@ const typeormOnlyInRepositories = [
 
 // Files that may import onnxruntime-node / Transformers.js at runtime: code that runs in a worker
 // thread. That is the worker entry points (*.worker.ts), the domain modules a worker loads by URL
-// (*.worker-handler.ts), and two helpers only workers import (the scan loop, the training engine).
+// (*.worker-handler.ts), and three helpers workers import (the scan loop, the training engine, and
+// runtime/session-host.ts, a session worker's body, which inline-thread.ts also hosts on the main
+// thread for the models whose manifest opts in, within a measured budget; see ModelRunner).
 // Two named files outside workers: nlp/hf-tokenizer.ts (tokenizers on the main thread, no
 // inference) and cli/onnx-signature.ts (the lathe CLI reads a model's inputs and outputs).
 const workerRuntimeFiles = [
   'src/**/*.worker.ts',
   'src/**/*.worker-handler.ts',
   'src/runtime/scan-loop.ts',
+  'src/runtime/session-host.ts',
   'src/training/onnx-train-engine.ts',
   'src/nlp/hf-tokenizer.ts',
   'src/cli/onnx-signature.ts',

@@ -125,6 +125,15 @@ export const modelManifestSchema = z
      */
     intraOpSpinning: z.boolean().optional(),
     queue: z.object({ maxSize: z.number().int().min(1).max(100_000).default(128) }).default({ maxSize: 128 }),
+    /**
+     * Run a request that is the only one in progress, of at most maxRows rows, on the main thread
+     * (ModelRunner's inline execution): for models measured cheaper than a thread hop (a table
+     * lookup). A call over budgetMs ends it for the loaded version.
+     */
+    inline: z
+      .object({ budgetMs: z.number().positive().max(5), maxRows: z.number().int().min(1).max(64).default(1) })
+      .strict()
+      .optional(),
     timeoutMs: z.number().int().min(1).max(3_600_000).default(30_000),
     /** Inputs for one run before the model reports ready; without it no warm-up runs. */
     warmup: z.record(z.string(), warmupInput).optional(),

@@ -42,6 +42,11 @@ export class Batcher<T extends Batchable> {
     this.queue.push(item);
   }
 
+  /** The request at the head of the queue, left there. */
+  peek(): T | undefined {
+    return this.queue[0];
+  }
+
   /** Takes a request out of the queue (its deadline passed); false when it was not queued. */
   remove(item: T): boolean {
     const index = this.queue.indexOf(item);

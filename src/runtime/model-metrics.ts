@@ -9,6 +9,7 @@ export class ModelMetrics {
   readonly queueDepth: Gauge<'model' | 'version'>;
   readonly loaded: Gauge<'model' | 'version' | 'provider'>;
   readonly crashes: Counter<'model' | 'version'>;
+  readonly inlineRuns: Counter<'model' | 'version'>;
 
   constructor(registry: Registry) {
     const registers = [registry];
@@ -45,6 +46,12 @@ export class ModelMetrics {
       name: 'lathe_model_loaded',
       help: '1 for each loaded model version, labelled with the execution provider it runs on.',
       labelNames: [...labelNames, 'provider'],
+      registers,
+    });
+    this.inlineRuns = new Counter({
+      name: 'lathe_model_inline_runs_total',
+      help: "Requests run on the main thread instead of a session worker (the manifest's `inline`).",
+      labelNames,
       registers,
     });
     this.crashes = new Counter({

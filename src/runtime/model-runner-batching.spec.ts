@@ -5,7 +5,16 @@ import { maxAbsDiff, random, randomFloats, SILERO_PATH } from '../../test/suppor
 import { ModelRunner, type RunnerEvents } from './model-runner.js';
 import type { NamedTensors } from '../contracts/tensor.js';
 
-const quiet: RunnerEvents = { fallback() {}, execution() {}, request() {}, queueDepth() {}, crashed() {}, stopped() {} };
+const quiet: RunnerEvents = {
+  fallback() {},
+  execution() {},
+  request() {},
+  queueDepth() {},
+  inline() {},
+  ranInline() {},
+  crashed() {},
+  stopped() {},
+};
 
 /** Silero's recurrent state is [2, batch, 128]: its batch axis is 1, and the sample rate has none. */
 const AXES = { input: 0, state: 1, sr: null, output: 0, stateN: 1 };

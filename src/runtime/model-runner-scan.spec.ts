@@ -17,7 +17,16 @@ const SILERO: ScanSpec = scanSpecSchema.parse({
   output: 'output',
 });
 
-const quiet: RunnerEvents = { fallback() {}, execution() {}, request() {}, queueDepth() {}, crashed() {}, stopped() {} };
+const quiet: RunnerEvents = {
+  fallback() {},
+  execution() {},
+  request() {},
+  queueDepth() {},
+  inline() {},
+  ranInline() {},
+  crashed() {},
+  stopped() {},
+};
 
 async function startRunner(options: Partial<RunnerOptions> = {}): Promise<ModelRunner> {
   const runner = new ModelRunner(

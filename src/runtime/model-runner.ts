@@ -6,7 +6,7 @@ import { Admission } from './admission.js';
 import { signatureOf } from './batch-signature.js';
 import { type Batchable, Batcher, type BatchPolicy } from './batcher.js';
 import { ModelStatsRecorder } from './model-stats.js';
-import type { SessionWorker } from './session-worker.js';
+import { SessionWorker } from './session-worker.js';
 import type { EmbedPart, PipelineRequest, PlainValue, ResultOf, WorkKind, WorkKinds } from './work.js';
 import { WorkerPool } from './worker-pool.js';
 import type { TensorInfo, WorkTiming } from './worker-protocol.js';
@@ -14,6 +14,8 @@ import { type WorkerPlan, workerInit } from './worker-planners.js';
 
 /** How often idle() looks at the requests in progress. */
 const IDLE_POLL_MS = 20;
+/** Inline calls over the budget, one after another, that end inline execution. */
+const OVER_BUDGET_IN_A_ROW = 3;
 
 export interface BatchingPolicy extends BatchPolicy {
   /**
@@ -36,6 +38,20 @@ export interface RunnerOptions {
   timeoutMs: number;
   /** Null: every request runs alone (the model has no batch dimension, or batching is off). */
   batching: BatchingPolicy | null;
+  /**
+   * A request that is the only one in progress, of at most maxRows rows, runs on the main thread
+   * (a session of its own there, on the CPU) instead of a worker: no thread hop each way. The
+   * first call of each kind warms that session up (an embed extension is warmed at start); after
+   * that, OVER_BUDGET_IN_A_ROW calls in a row that hold the thread longer than budgetMs end it
+   * (one alone may be the machine preempting the thread), and every request goes to the workers
+   * from then on. `run` and `embed` work only. Unset: never.
+   */
+  inline?: InlinePolicy;
+}
+
+export interface InlinePolicy {
+  budgetMs: number;
+  maxRows: number;
 }
 
 export interface RunnerEvents {
@@ -43,6 +59,10 @@ export interface RunnerEvents {
   execution(batchSize: number, inferSeconds: number): void;
   request(outcome: 'success' | 'fail' | 'overloaded' | 'timeout', queueSeconds: number | undefined): void;
   queueDepth(depth: number): void;
+  /** Lone requests run on the main thread now, or no longer (`reason`). */
+  inline(serving: boolean, reason: string): void;
+  /** A request ran on the main thread. */
+  ranInline(): void;
   crashed(error: Error): void;
   stopped(): void;
 }
@@ -81,6 +101,8 @@ export class ModelRunner {
   private readonly batcher: Batcher<Queued>;
   private delayTimer?: NodeJS.Timeout;
   private dispatchScheduled = false;
+  /** The main thread's session while lone requests may run there (see RunnerOptions.inline). */
+  private inline?: { instance: SessionWorker; policy: InlinePolicy; warm: Set<WorkKind>; overBudget: number };
   readonly stats: ModelStatsRecorder;
 
   constructor(
@@ -108,6 +130,12 @@ export class ModelRunner {
       await this.stop();
       throw err;
     }
+    await this.startInline();
+  }
+
+  /** Whether lone requests run on the main thread now. */
+  get inlineServing(): boolean {
+    return this.inline !== undefined;
   }
 
   get liveWorkers(): number {
@@ -215,8 +243,71 @@ export class ModelRunner {
     clearTimeout(this.delayTimer);
     for (const item of this.batcher.drain())
       this.fail(item, new AppError(ErrorCode.Unavailable, `model "${this.options.name}" was unloaded`));
-    await this.pool.stop();
+    await Promise.all([this.pool.stop(), this.stopInline()]);
     this.events.stopped();
+  }
+
+  private async startInline(): Promise<void> {
+    const policy = this.options.inline;
+    const plan = this.options.worker;
+    if (!policy || (plan.kind !== 'session' && plan.kind !== 'session-embed')) return;
+    // One thread, the CPU: what runs here must never wait on a device or start a thread pool.
+    const instance = new SessionWorker(workerInit(plan, ['cpu'], 1, false), { inline: true });
+    const warm = new Set<WorkKind>();
+    try {
+      await instance.ready;
+      if (plan.kind === 'session-embed') {
+        // Loads the extension (a tokenizer) and runs it once now, not in a request's time.
+        const [answer] = (await instance.send('embed', { parts: [{ inputs: ['warm up'], truncate: true, offset: 0 }] })).answer;
+        if (!answer!.ok) throw new Error(answer!.message);
+        warm.add('embed');
+      }
+    } catch (err) {
+      await instance.terminate();
+      return this.events.inline(false, `its session did not load on the main thread (${(err as Error).message})`);
+    }
+    this.inline = { instance, policy, warm, overBudget: 0 };
+    this.events.inline(true, `lone requests of at most ${policy.maxRows} row(s), ${policy.budgetMs} ms a call`);
+  }
+
+  /** Ends inline execution: the workers take every request from now on. */
+  private async stopInline(reason?: string): Promise<void> {
+    const inline = this.inline;
+    if (!inline) return;
+    this.inline = undefined;
+    if (reason) this.events.inline(false, reason);
+    await inline.instance.close();
+  }
+
+  /**
+   * The queued request, when it may run on the main thread: it is the only one in progress (so
+   * no worker has work and none waits behind it), small enough, and of a kind that runs there.
+   */
+  private loneForInline(): Queued | undefined {
+    const inline = this.inline;
+    if (this.options.name === 'glove-100d')
+      console.error(!!inline, inline?.instance.inFlight, this.admission.inProgress, this.batcher.length, this.batcher.peek()?.rows);
+    if (!inline || inline.instance.inFlight > 0 || this.admission.inProgress !== 1 || this.batcher.length !== 1) return undefined;
+    const item = this.batcher.peek()!;
+    if ((item.kind !== 'run' && item.kind !== 'embed') || item.rows > inline.policy.maxRows) return undefined;
+    return item;
+  }
+
+  /** Runs `item` on the main thread's session; the calls over the budget end inline execution. */
+  private async executeInline(item: Queued): Promise<void> {
+    const inline = this.inline!;
+    this.batcher.remove(item);
+    const timing = await this.execute(inline.instance, [item]);
+    this.events.ranInline();
+    // What the call held the main thread for (its waits for the event loop left out; a failed call: its whole time).
+    const ms = (timing?.blockedNs ?? Number(nowNs() - item.dispatchedNs!)) / 1e6;
+    // The first call of a kind warms its path up (ONNX Runtime allocates on its first run): it is not judged.
+    if (!inline.warm.has(item.kind)) return void inline.warm.add(item.kind);
+    inline.overBudget = ms > inline.policy.budgetMs ? inline.overBudget + 1 : 0;
+    if (inline.overBudget === OVER_BUDGET_IN_A_ROW && this.inline === inline)
+      await this.stopInline(
+        `${OVER_BUDGET_IN_A_ROW} calls in a row held it longer than the budget of ${inline.policy.budgetMs} ms (the last ${ms.toFixed(3)} ms); every request runs on the workers now`,
+      );
   }
 
   /** Admission, then the queue, with the request's deadline armed. */
@@ -256,6 +347,8 @@ export class ModelRunner {
   private dispatch(): void {
     clearTimeout(this.delayTimer);
     this.delayTimer = undefined;
+    const lone = this.loneForInline();
+    if (lone) return void this.executeInline(lone);
     for (const early of [false, true]) {
       for (const worker of this.pool.all) {
         if (worker.inFlight !== (early ? 1 : 0) || this.batcher.length === 0) continue;
@@ -270,7 +363,8 @@ export class ModelRunner {
     }
   }
 
-  private async execute(worker: SessionWorker, batch: Queued[]): Promise<void> {
+  /** Runs `batch` on `worker`; the worker's timing of it, when it answered. */
+  private async execute(worker: SessionWorker, batch: Queued[]): Promise<WorkTiming | undefined> {
     this.pool.acquire(worker);
     this.events.queueDepth(this.batcher.length);
     const started = nowNs();
@@ -296,13 +390,14 @@ export class ModelRunner {
         if (late) this.expire(item);
         else this.fail(item, err as Error);
       }
+      return undefined;
     } finally {
       this.pool.release(worker);
       this.dispatch();
     }
   }
 
-  private async run(worker: SessionWorker, batch: Array<Accepted<'run'>>, started: bigint): Promise<void> {
+  private async run(worker: SessionWorker, batch: Array<Accepted<'run'>>, started: bigint): Promise<WorkTiming> {
     const head = batch[0]!;
     // Parts, not a concatenation: copying the batch together happens in the worker, off this thread.
     const inputs: Record<string, Tensor[]> = {};
@@ -320,9 +415,10 @@ export class ModelRunner {
     }
     const inferenceMs = this.executed(batch, started, prepNs, done.timing, outStart);
     batch.forEach((item, i) => this.succeed(item, { outputs: parts[i]!, queueMs: 0, inferenceMs }));
+    return done.timing;
   }
 
-  private async runScan(worker: SessionWorker, item: Accepted<'scan'>, started: bigint): Promise<void> {
+  private async runScan(worker: SessionWorker, item: Accepted<'scan'>, started: bigint): Promise<WorkTiming> {
     const { spec, signal, transfer } = item.request;
     // Wall-clock, for the worker: a scan stops between windows once its request has expired.
     const deadline = this.batcher.wallDeadline(item, started, Date.now());
@@ -331,16 +427,18 @@ export class ModelRunner {
     const done = await worker.send('scan', { spec, signal, deadline }, movable ? [signal.buffer as ArrayBuffer] : []);
     const inferenceMs = this.executed([item], started, prepNs, done.timing, nowNs());
     this.succeed(item, { ...done.answer, queueMs: 0, inferenceMs });
+    return done.timing;
   }
 
-  private async runPipeline(worker: SessionWorker, item: Accepted<'pipeline'>, started: bigint): Promise<void> {
+  private async runPipeline(worker: SessionWorker, item: Accepted<'pipeline'>, started: bigint): Promise<WorkTiming> {
     const prepNs = Number(nowNs() - started);
     const done = await worker.send('pipeline', item.request);
     const inferenceMs = this.executed([item], started, prepNs, done.timing, nowNs());
     this.succeed(item, { ...done.answer, queueMs: 0, inferenceMs });
+    return done.timing;
   }
 
-  private async runEmbed(worker: SessionWorker, batch: Array<Accepted<'embed'>>, started: bigint): Promise<void> {
+  private async runEmbed(worker: SessionWorker, batch: Array<Accepted<'embed'>>, started: bigint): Promise<WorkTiming> {
     const prepNs = Number(nowNs() - started);
     const done = await worker.send('embed', { parts: batch.map((b) => b.request) });
     const inferenceMs = this.executed(batch, started, prepNs, done.timing, nowNs());
@@ -350,6 +448,7 @@ export class ModelRunner {
       if (answer.ok) this.succeed(item, { vectors: answer.vectors, width: answer.width, tokens: answer.tokens, queueMs: 0, inferenceMs });
       else this.fail(item, new AppError(answer.code, answer.message));
     });
+    return done.timing;
   }
 
   /** Statistics of one batch the worker answered; its inference time in ms. */

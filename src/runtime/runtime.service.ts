@@ -33,6 +33,7 @@ export class RuntimeService {
     const inferenceSeconds = once(() => m.inferenceSeconds.labels(labels));
     const queueSeconds = once(() => m.queueSeconds.labels(labels));
     const queueDepth = once(() => m.queueDepth.labels(labels));
+    const inlineRuns = once(() => m.inlineRuns.labels(labels));
     const outcomes = new Map<string, ReturnType<typeof m.requests.labels>>();
     const events: RunnerEvents = {
       fallback: (p, error) => this.warnFallback(p, error),
@@ -47,6 +48,11 @@ export class RuntimeService {
         if (seconds !== undefined) queueSeconds().observe(seconds);
       },
       queueDepth: (depth) => queueDepth().set(depth),
+      inline: (serving, reason) =>
+        serving
+          ? this.logger.log(`${name}/${version} runs on the main thread: ${reason}`)
+          : this.logger.warn(`${name}/${version} runs nothing on the main thread: ${reason}`),
+      ranInline: () => inlineRuns().inc(),
       crashed: (err) => {
         m.crashes.inc(labels);
         this.logger.error(`${name}/${version}: a session worker crashed (${err.message}); replacing it`);
@@ -77,6 +83,7 @@ export class RuntimeService {
         maxQueueSize: manifest.queue.maxSize,
         timeoutMs: manifest.timeoutMs,
         batching,
+        ...(manifest.inline ? { inline: manifest.inline } : {}),
       },
       events,
     );

@@ -1,8 +1,9 @@
 import { Worker } from 'node:worker_threads';
 import { AppError } from '../common/errors/app-error.js';
 import { ErrorCode } from '../common/errors/error-code.js';
+import { InlineThread } from './inline-thread.js';
 import type { PlainValue, WorkKind, WorkKinds } from './work.js';
-import type { FromWorker, WorkerDone, WorkerFailed, WorkerInit, WorkerReady } from './worker-protocol.js';
+import type { FromWorker, WorkerDone, WorkerFailed, WorkerInit, WorkerReady, WorkerRequest } from './worker-protocol.js';
 
 const ENTRY = {
   session: new URL('./session.worker.js', import.meta.url),
@@ -28,7 +29,7 @@ interface Pending {
  * A crash is reported once.
  */
 export class SessionWorker {
-  private readonly worker: Worker;
+  private readonly worker: Worker | InlineThread;
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
   private closing = false;
@@ -37,9 +38,15 @@ export class SessionWorker {
   inFlight = 0;
   onCrash?: (error: Error) => void;
 
-  constructor(init: WorkerInit) {
-    // Each worker is its own V8 isolate; ONNX Runtime's memory lives outside the heap.
-    this.worker = new Worker(ENTRY[init.kind], { workerData: init, resourceLimits: { maxOldGenerationSizeMb: 512 } });
+  /** `inline`: the session is hosted on this thread (see InlineThread), for a model whose manifest opts in. */
+  constructor(init: WorkerInit, options: { inline?: boolean } = {}) {
+    if (options.inline) {
+      if (init.kind === 'pipeline') throw new Error('a pipeline worker cannot run inline');
+      this.worker = new InlineThread(init);
+    } else {
+      // Each worker is its own V8 isolate; ONNX Runtime's memory lives outside the heap.
+      this.worker = new Worker(ENTRY[init.kind], { workerData: init, resourceLimits: { maxOldGenerationSizeMb: 512 } });
+    }
     this.ready = new Promise((resolve, reject) => {
       const onMessage = (message: FromWorker) => {
         if (message.type === 'ready') resolve(message);
@@ -72,7 +79,7 @@ export class SessionWorker {
       const settle = (done: WorkerDone) =>
         isDone(done, kind) ? resolve(done) : reject(new Error(`worker answered "${done.kind}" work to "${kind}"`));
       this.pending.set(id, { kind, resolve: settle, reject });
-      this.worker.postMessage({ type: 'work', kind, id, batch }, transfer);
+      this.worker.postMessage({ type: 'work', kind, id, batch } as WorkerRequest, transfer);
     });
   }
 

@@ -58,6 +58,8 @@ export interface WorkTiming {
   /** Time the worker spent assembling inputs (and anything else outside the runs), and inside the runs. */
   inputNs: number;
   inferNs: number;
+  /** A host on the main thread (inline): how long this message held that thread, its waits for the event loop left out. */
+  blockedNs?: number;
 }
 
 export type WorkerReady = {

@@ -5,6 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import OpenAI from 'openai';
 import { startTestApp, type TestApp } from '../support/app.js';
 import { ROOT } from '../support/processes.js';
+import { metricValue } from '../support/prometheus.js';
 
 const cosine = (a: readonly number[], b: readonly number[]) => {
   let dot = 0;
@@ -22,10 +23,12 @@ const cosine = (a: readonly number[], b: readonly number[]) => {
 describe('the official openai client against /v1/embeddings with glove-100d', () => {
   let t: TestApp;
   let client: OpenAI;
+  let base: string;
   before(async () => {
     t = await startTestApp({ LATHE_MODELS_DIR: join(ROOT, 'models') });
     await t.app.listen({ port: 0, host: '127.0.0.1' });
     const { port } = t.app.getHttpServer().address() as AddressInfo;
+    base = `http://127.0.0.1:${port}`;
     client = new OpenAI({ baseURL: `http://127.0.0.1:${port}/v1`, apiKey: 'not-checked-without-LATHE_API_KEYS', maxRetries: 0 });
   });
   after(() => t.close());
@@ -51,6 +54,26 @@ describe('the official openai client against /v1/embeddings with glove-100d', ()
     const kingBicycle = cosine(v.king!, v.bicycle!);
     assert.ok(catKitten > catStock, `cos(cat, kitten) ${catKitten} <= cos(cat, stock market) ${catStock}`);
     assert.ok(kingQueen > kingBicycle, `cos(king, queen) ${kingQueen} <= cos(king, bicycle) ${kingBicycle}`);
+  });
+
+  it("answers a lone request on the main thread (its manifest's `inline`), with the vectors the workers give", async () => {
+    const inlineRuns = async () =>
+      metricValue(await (await fetch(`${base}/metrics`)).text(), 'lathe_model_inline_runs_total', 'glove-100d');
+    const texts = ['a quiet cat', 'the stock market fell', 'king and queen', 'a red bicycle', 'kitten', 'queen', 'market', 'cat'];
+    const before = await inlineRuns();
+    const alone: number[][] = [];
+    for (const text of texts) alone.push((await client.embeddings.create({ model: 'glove-100d', input: text })).data[0]!.embedding);
+    assert.equal((await inlineRuns()) - before, texts.length);
+    // All in one request of 8 inputs (the manifest's maxRows): inline too; of 9, a worker's.
+    const many = await client.embeddings.create({ model: 'glove-100d', input: [...texts, 'cat'] });
+    assert.equal((await inlineRuns()) - before, texts.length);
+    for (const [i, vector] of alone.entries()) {
+      const other = many.data[i]!.embedding;
+      assert.ok(
+        vector.every((x, j) => Math.abs(x - other[j]!) <= 1e-6),
+        `${texts[i]}: the main thread's vector differs from the worker's`,
+      );
+    }
   });
 
   it('answers base64 (the client decodes it) and dimensions, as OpenAI does', async () => {

@@ -1,0 +1,127 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import ort from 'onnxruntime-node';
+import { maxAbsDiff, random, randomFloats, SILERO_PATH } from '../../test/support/models.js';
+import { type InlinePolicy, ModelRunner, type RunnerEvents } from './model-runner.js';
+import type { NamedTensors } from '../contracts/tensor.js';
+
+const AXES = { input: 0, state: 1, sr: null, output: 0, stateN: 1 };
+
+function sileroRequest(rows: number, rand: () => number): NamedTensors {
+  return {
+    input: { datatype: 'FP32', shape: [rows, 576], data: randomFloats(rows * 576, rand, 0.3) },
+    state: { datatype: 'FP32', shape: [2, rows, 128], data: randomFloats(2 * rows * 128, rand, 0.5) },
+    sr: { datatype: 'INT64', shape: [], data: BigInt64Array.of(16000n) },
+  };
+}
+
+/** A runner whose events are counted: requests run on the main thread, and what it said about inline execution. */
+async function startRunner(inline: InlinePolicy) {
+  const seen = { ranInline: 0, inline: [] as Array<[boolean, string]> };
+  const events: RunnerEvents = {
+    fallback() {},
+    execution() {},
+    request() {},
+    queueDepth() {},
+    inline: (serving, reason) => seen.inline.push([serving, reason]),
+    ranInline: () => (seen.ranInline += 1),
+    crashed() {},
+    stopped() {},
+  };
+  const runner = new ModelRunner(
+    {
+      name: 'silero',
+      version: '1',
+      worker: { kind: 'session', modelPath: SILERO_PATH },
+      providers: ['cpu'],
+      instances: 1,
+      intraOpThreads: 1,
+      maxQueueSize: 64,
+      timeoutMs: 30_000,
+      batching: { maxBatchSize: 8, axes: AXES, preferredBatchSizes: [], maxQueueDelayUs: 0 },
+      inline,
+    },
+    events,
+  );
+  await runner.start();
+  return { runner, seen };
+}
+
+describe("ModelRunner inline execution (a manifest's `inline`)", () => {
+  let session: ort.InferenceSession;
+  before(async () => {
+    session = await ort.InferenceSession.create(SILERO_PATH);
+  });
+  after(() => session.release());
+
+  /** The answer running the request alone in this test's own session gives. */
+  async function checkAlone(inputs: NamedTensors, outputs: NamedTensors): Promise<void> {
+    const direct = await session.run({
+      input: new ort.Tensor('float32', inputs.input!.data as Float32Array, inputs.input!.shape),
+      state: new ort.Tensor('float32', inputs.state!.data as Float32Array, inputs.state!.shape),
+      sr: new ort.Tensor('int64', inputs.sr!.data as BigInt64Array, []),
+    });
+    assert.deepEqual(outputs.stateN!.shape, inputs.state!.shape);
+    assert.ok(maxAbsDiff(outputs.output!.data as Float32Array, direct.output!.data as Float32Array) <= 1e-6);
+    assert.ok(maxAbsDiff(outputs.stateN!.data as Float32Array, direct.stateN!.data as Float32Array) <= 1e-6);
+  }
+
+  it('runs a lone request on the main thread and anything with company, or over maxRows, on the workers; the answers are the same', async () => {
+    const { runner, seen } = await startRunner({ budgetMs: 5, maxRows: 2 });
+    try {
+      assert.equal(runner.inlineServing, true);
+      assert.deepEqual(seen.inline, [[true, 'lone requests of at most 2 row(s), 5 ms a call']]);
+      const rand = random(11);
+      const infer = (r: NamedTensors) => runner.infer(r, ['output', 'stateN'], r.input!.shape[0]!);
+
+      // One after another: each is the only request in progress.
+      for (const rows of [1, 2, 1]) {
+        const request = sileroRequest(rows, rand);
+        await checkAlone(structuredClone(request), (await infer(request)).outputs);
+      }
+      assert.equal(seen.ranInline, 3);
+
+      // Three rows is more than maxRows: a worker runs it.
+      const big = sileroRequest(3, rand);
+      await checkAlone(structuredClone(big), (await infer(big)).outputs);
+      // Eight at once: none is alone, so the workers batch them.
+      const together = Array.from({ length: 8 }, () => sileroRequest(1, rand));
+      const copies = together.map((r) => structuredClone(r));
+      const results = await Promise.all(together.map(infer));
+      for (const [i, result] of results.entries()) await checkAlone(copies[i]!, result.outputs);
+      assert.equal(seen.ranInline, 3);
+      // Every request was counted, inline or not: 3 + 1 + 8.
+      assert.equal(runner.stats.snapshot().inference_stats.success.count, 12);
+    } finally {
+      await runner.stop();
+    }
+  });
+
+  it('ends inline execution after three calls in a row over the budget (after the warm-up call), and says why', async () => {
+    const { runner, seen } = await startRunner({ budgetMs: 0.000_001, maxRows: 1 });
+    try {
+      const rand = random(12);
+      const infer = (r: NamedTensors) => runner.infer(r, ['output', 'stateN'], 1);
+      // The first call warms the main thread's session up and is not judged; then no model runs in a nanosecond.
+      for (let i = 0; i < 3; i += 1) {
+        await infer(sileroRequest(1, rand));
+        assert.equal(runner.inlineServing, true, `after call ${i + 1}`);
+      }
+      const fourth = sileroRequest(1, rand);
+      await checkAlone(structuredClone(fourth), (await infer(fourth)).outputs);
+      assert.equal(runner.inlineServing, false);
+      assert.equal(seen.inline.length, 2);
+      assert.equal(seen.inline[1]![0], false);
+      assert.match(
+        seen.inline[1]![1],
+        /^3 calls in a row held it longer than the budget of 0\.000001 ms \(the last \d+\.\d{3} ms\); every request runs on the workers now$/,
+      );
+      // From now on the workers answer, correctly.
+      const fifth = sileroRequest(1, rand);
+      await checkAlone(structuredClone(fifth), (await infer(fifth)).outputs);
+      assert.equal(seen.ranInline, 4);
+    } finally {
+      await runner.stop();
+    }
+  });
+});
