@@ -285,8 +285,6 @@ export class ModelRunner {
    */
   private loneForInline(): Queued | undefined {
     const inline = this.inline;
-    if (this.options.name === 'glove-100d')
-      console.error(!!inline, inline?.instance.inFlight, this.admission.inProgress, this.batcher.length, this.batcher.peek()?.rows);
     if (!inline || inline.instance.inFlight > 0 || this.admission.inProgress !== 1 || this.batcher.length !== 1) return undefined;
     const item = this.batcher.peek()!;
     if ((item.kind !== 'run' && item.kind !== 'embed') || item.rows > inline.policy.maxRows) return undefined;
