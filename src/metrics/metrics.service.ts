@@ -29,7 +29,11 @@ export class MetricsService {
     collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 10 });
   }
 
-  /** The series of each (method, route, status) seen, bound once: no label hashing per request. */
+  /**
+   * The series of each (method, route, status) seen, bound once: no label object per request.
+   * prom-client 15 still checks and hashes a bound series' labels on every observation (about
+   * 0.3-0.5 µs each, measured in a loop).
+   */
   private readonly bound = new Map<string, { requests: ReturnType<Counter['labels']>; duration: ReturnType<Histogram['labels']> }>();
 
   observeRequest(method: string, route: string, statusCode: number, seconds: number): void {
