@@ -1,20 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import ort from 'onnxruntime-node';
-import { maxAbsDiff, random, randomFloats, SILERO_PATH } from '../../test/support/models.js';
-import { ModelRunner, type RunnerEvents } from './model-runner.js';
+import { maxAbsDiff, quietRunnerEvents, random, randomFloats, SILERO_PATH } from '../../test/support/models.js';
+import { ModelRunner } from './model-runner.js';
 import type { NamedTensors } from '../contracts/tensor.js';
 
-const quiet: RunnerEvents = {
-  fallback() {},
-  execution() {},
-  request() {},
-  queueDepth() {},
-  inline() {},
-  ranInline() {},
-  crashed() {},
-  stopped() {},
-};
+const quiet = quietRunnerEvents();
 
 /** Silero's recurrent state is [2, batch, 128]: its batch axis is 1, and the sample rate has none. */
 const AXES = { input: 0, state: 1, sr: null, output: 0, stateN: 1 };

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import ort from 'onnxruntime-node';
-import { maxAbsDiff, random, randomFloats, SILERO_PATH } from '../../test/support/models.js';
+import { maxAbsDiff, quietRunnerEvents, random, randomFloats, SILERO_PATH } from '../../test/support/models.js';
 import { type InlinePolicy, ModelRunner, type RunnerEvents } from './model-runner.js';
 import type { NamedTensors } from '../contracts/tensor.js';
 
@@ -19,14 +19,9 @@ function sileroRequest(rows: number, rand: () => number): NamedTensors {
 async function startRunner(inline: InlinePolicy) {
   const seen = { ranInline: 0, inline: [] as Array<[boolean, string]> };
   const events: RunnerEvents = {
-    fallback() {},
-    execution() {},
-    request() {},
-    queueDepth() {},
+    ...quietRunnerEvents(),
     inline: (serving, reason) => seen.inline.push([serving, reason]),
     ranInline: () => (seen.ranInline += 1),
-    crashed() {},
-    stopped() {},
   };
   const runner = new ModelRunner(
     {

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import ort from 'onnxruntime-node';
-import { maxAbsDiff, random, SILERO_PATH } from '../../test/support/models.js';
+import { maxAbsDiff, quietRunnerEvents, random, SILERO_PATH } from '../../test/support/models.js';
 import { AppError } from '../common/errors/app-error.js';
 import { ErrorCode } from '../common/errors/error-code.js';
-import { ModelRunner, type RunnerEvents, type RunnerOptions } from './model-runner.js';
+import { ModelRunner, type RunnerOptions } from './model-runner.js';
 import { runScan } from './scan-loop.js';
 import { type ScanSpec, scanSpecSchema } from '../contracts/scan-spec.js';
 
@@ -17,16 +17,7 @@ const SILERO: ScanSpec = scanSpecSchema.parse({
   output: 'output',
 });
 
-const quiet: RunnerEvents = {
-  fallback() {},
-  execution() {},
-  request() {},
-  queueDepth() {},
-  inline() {},
-  ranInline() {},
-  crashed() {},
-  stopped() {},
-};
+const quiet = quietRunnerEvents();
 
 async function startRunner(options: Partial<RunnerOptions> = {}): Promise<ModelRunner> {
   const runner = new ModelRunner(

