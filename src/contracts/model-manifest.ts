@@ -126,12 +126,17 @@ export const modelManifestSchema = z
     intraOpSpinning: z.boolean().optional(),
     queue: z.object({ maxSize: z.number().int().min(1).max(100_000).default(128) }).default({ maxSize: 128 }),
     /**
-     * Run a request that is the only one in progress, of at most maxRows rows, on the main thread
+     * Run a request that is the only one in progress, of at most maxRows rows and maxElements input
+     * values (tensor elements; an embedding request's characters or token ids), on the main thread
      * (ModelRunner's inline execution): for models measured cheaper than a thread hop (a table
-     * lookup). A call over budgetMs ends it for the loaded version.
+     * lookup). The third call over budgetMs ends it for the loaded version.
      */
     inline: z
-      .object({ budgetMs: z.number().positive().max(5), maxRows: z.number().int().min(1).max(64).default(1) })
+      .object({
+        budgetMs: z.number().positive().max(5),
+        maxRows: z.number().int().min(1).max(64).default(1),
+        maxElements: z.number().int().min(1).max(1_000_000).default(4096),
+      })
       .strict()
       .optional(),
     timeoutMs: z.number().int().min(1).max(3_600_000).default(30_000),

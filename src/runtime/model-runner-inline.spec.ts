@@ -61,11 +61,12 @@ describe("ModelRunner inline execution (a manifest's `inline`)", () => {
     assert.ok(maxAbsDiff(outputs.stateN!.data as Float32Array, direct.stateN!.data as Float32Array) <= 1e-6);
   }
 
-  it('runs a lone request on the main thread and anything with company, or over maxRows, on the workers; the answers are the same', async () => {
-    const { runner, seen } = await startRunner({ budgetMs: 5, maxRows: 2 });
+  it('runs a lone request on the main thread and anything with company, or over maxRows or maxElements, on the workers; the answers are the same', async () => {
+    // A row of Silero is 576 + 2 x 128 values, plus the sample rate: two rows are 1,665 values, three 2,497.
+    const { runner, seen } = await startRunner({ budgetMs: 5, maxRows: 3, maxElements: 1700 });
     try {
       assert.equal(runner.inlineServing, true);
-      assert.deepEqual(seen.inline, [[true, 'lone requests of at most 2 row(s), 5 ms a call']]);
+      assert.deepEqual(seen.inline, [[true, 'lone requests of at most 3 row(s) and 1700 input values, 5 ms a call']]);
       const rand = random(11);
       const infer = (r: NamedTensors) => runner.infer(r, ['output', 'stateN'], r.input!.shape[0]!);
 
@@ -76,24 +77,26 @@ describe("ModelRunner inline execution (a manifest's `inline`)", () => {
       }
       assert.equal(seen.ranInline, 3);
 
-      // Three rows is more than maxRows: a worker runs it.
-      const big = sileroRequest(3, rand);
-      await checkAlone(structuredClone(big), (await infer(big)).outputs);
+      // Three rows are within maxRows but not maxElements, four are more than maxRows: workers run them.
+      for (const rows of [3, 4]) {
+        const big = sileroRequest(rows, rand);
+        await checkAlone(structuredClone(big), (await infer(big)).outputs);
+      }
       // Eight at once: none is alone, so the workers batch them.
       const together = Array.from({ length: 8 }, () => sileroRequest(1, rand));
       const copies = together.map((r) => structuredClone(r));
       const results = await Promise.all(together.map(infer));
       for (const [i, result] of results.entries()) await checkAlone(copies[i]!, result.outputs);
       assert.equal(seen.ranInline, 3);
-      // Every request was counted, inline or not: 3 + 1 + 8.
-      assert.equal(runner.stats.snapshot().inference_stats.success.count, 12);
+      // Every request was counted, inline or not: 3 + 2 + 8.
+      assert.equal(runner.stats.snapshot().inference_stats.success.count, 13);
     } finally {
       await runner.stop();
     }
   });
 
-  it('ends inline execution after three calls in a row over the budget (after the warm-up call), and says why', async () => {
-    const { runner, seen } = await startRunner({ budgetMs: 0.000_001, maxRows: 1 });
+  it('ends inline execution at the third call over the budget (after the warm-up call), and says why', async () => {
+    const { runner, seen } = await startRunner({ budgetMs: 0.000_001, maxRows: 1, maxElements: 4096 });
     try {
       const rand = random(12);
       const infer = (r: NamedTensors) => runner.infer(r, ['output', 'stateN'], 1);
@@ -109,7 +112,7 @@ describe("ModelRunner inline execution (a manifest's `inline`)", () => {
       assert.equal(seen.inline[1]![0], false);
       assert.match(
         seen.inline[1]![1],
-        /^3 calls in a row held it longer than the budget of 0\.000001 ms \(the last \d+\.\d{3} ms\); every request runs on the workers now$/,
+        /^3 calls held it longer than the budget of 0\.000001 ms \(the last \d+\.\d{3} ms\); every request runs on the workers now$/,
       );
       // From now on the workers answer, correctly.
       const fifth = sileroRequest(1, rand);

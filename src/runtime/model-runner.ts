@@ -14,8 +14,11 @@ import { type WorkerPlan, workerInit } from './worker-planners.js';
 
 /** How often idle() looks at the requests in progress. */
 const IDLE_POLL_MS = 20;
-/** Inline calls over the budget, one after another, that end inline execution. */
-const OVER_BUDGET_IN_A_ROW = 3;
+/**
+ * Inline calls over the budget that end inline execution. Not in a row: calls within it in between
+ * do not reset the count, so no client can keep slow calls coming by mixing in quick ones.
+ */
+const OVER_BUDGET_CALLS = 3;
 
 export interface BatchingPolicy extends BatchPolicy {
   /**
@@ -39,12 +42,12 @@ export interface RunnerOptions {
   /** Null: every request runs alone (the model has no batch dimension, or batching is off). */
   batching: BatchingPolicy | null;
   /**
-   * A request that is the only one in progress, of at most maxRows rows, runs on the main thread
-   * (a session of its own there, on the CPU) instead of a worker: no thread hop each way. The
-   * first call of each kind warms that session up (an embed extension is warmed at start); after
-   * that, OVER_BUDGET_IN_A_ROW calls in a row that hold the thread longer than budgetMs end it
-   * (one alone may be the machine preempting the thread), and every request goes to the workers
-   * from then on. `run` and `embed` work only. Unset: never.
+   * A request that is the only one in progress, of at most maxRows rows and maxElements input
+   * values, runs on the main thread (a session of its own there, on the CPU) instead of a worker:
+   * no thread hop each way. The first call of each kind warms that session up (an embed extension
+   * is warmed at start); after that, the OVER_BUDGET_CALLS-th call that holds the thread longer
+   * than budgetMs ends it (one alone may be the machine preempting the thread), and every request
+   * goes to the workers from then on. `run` and `embed` work only. Unset: never.
    */
   inline?: InlinePolicy;
 }
@@ -52,6 +55,8 @@ export interface RunnerOptions {
 export interface InlinePolicy {
   budgetMs: number;
   maxRows: number;
+  /** Input values: tensor elements (`run`), or characters and token ids (`embed`). */
+  maxElements: number;
 }
 
 export interface RunnerEvents {
@@ -267,7 +272,10 @@ export class ModelRunner {
       return this.events.inline(false, `its session did not load on the main thread (${(err as Error).message})`);
     }
     this.inline = { instance, policy, warm, overBudget: 0 };
-    this.events.inline(true, `lone requests of at most ${policy.maxRows} row(s), ${policy.budgetMs} ms a call`);
+    this.events.inline(
+      true,
+      `lone requests of at most ${policy.maxRows} row(s) and ${policy.maxElements} input values, ${policy.budgetMs} ms a call`,
+    );
   }
 
   /** Ends inline execution: the workers take every request from now on. */
@@ -281,14 +289,17 @@ export class ModelRunner {
 
   /**
    * The queued request, when it may run on the main thread: it is the only one in progress (so
-   * no worker has work and none waits behind it), small enough, and of a kind that runs there.
+   * no worker has work and none waits behind it), of a kind that runs there, and small enough:
+   * its size bounds what it can cost the thread before it runs.
    */
   private loneForInline(): Queued | undefined {
     const inline = this.inline;
     if (!inline || inline.instance.inFlight > 0 || this.admission.inProgress !== 1 || this.batcher.length !== 1) return undefined;
     const item = this.batcher.peek()!;
-    if ((item.kind !== 'run' && item.kind !== 'embed') || item.rows > inline.policy.maxRows) return undefined;
-    return item;
+    if (item.rows > inline.policy.maxRows) return undefined;
+    if (item.kind === 'run') return inputValues(item.request.inputs) <= inline.policy.maxElements ? item : undefined;
+    if (item.kind === 'embed') return embedValues(item.request) <= inline.policy.maxElements ? item : undefined;
+    return undefined;
   }
 
   /** Runs `item` on the main thread's session; the calls over the budget end inline execution. */
@@ -301,10 +312,11 @@ export class ModelRunner {
     const ms = (timing?.blockedNs ?? Number(nowNs() - item.dispatchedNs!)) / 1e6;
     // The first call of a kind warms its path up (ONNX Runtime allocates on its first run): it is not judged.
     if (!inline.warm.has(item.kind)) return void inline.warm.add(item.kind);
-    inline.overBudget = ms > inline.policy.budgetMs ? inline.overBudget + 1 : 0;
-    if (inline.overBudget === OVER_BUDGET_IN_A_ROW && this.inline === inline)
+    if (ms <= inline.policy.budgetMs) return;
+    inline.overBudget += 1;
+    if (inline.overBudget === OVER_BUDGET_CALLS && this.inline === inline)
       await this.stopInline(
-        `${OVER_BUDGET_IN_A_ROW} calls in a row held it longer than the budget of ${inline.policy.budgetMs} ms (the last ${ms.toFixed(3)} ms); every request runs on the workers now`,
+        `${OVER_BUDGET_CALLS} calls held it longer than the budget of ${inline.policy.budgetMs} ms (the last ${ms.toFixed(3)} ms); every request runs on the workers now`,
       );
   }
 
@@ -516,6 +528,20 @@ function isKind<K extends WorkKind>(item: Queued, kind: K): item is Queued & Acc
 }
 
 const fresh = () => ({ enqueuedNs: nowNs(), settled: false });
+
+/** A run request's input values (tensor elements). */
+function inputValues(inputs: NamedTensors): number {
+  let n = 0;
+  for (const t of Object.values(inputs)) n += elementCount(t.shape);
+  return n;
+}
+
+/** An embed request's input values: each text's characters, each token array's ids. */
+function embedValues(part: EmbedPart): number {
+  let n = 0;
+  for (const input of part.inputs) n += input.length;
+  return n;
+}
 
 function copyOf(t: Tensor): Tensor {
   return { datatype: t.datatype, shape: [...t.shape], data: (Array.isArray(t.data) ? [...t.data] : t.data.slice()) as Tensor['data'] };

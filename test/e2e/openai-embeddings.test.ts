@@ -67,6 +67,13 @@ describe('the official openai client against /v1/embeddings with glove-100d', ()
     // Nine inputs in one request are more than the manifest's maxRows (8): a worker answers them.
     const many = await client.embeddings.create({ model: 'glove-100d', input: [...texts, 'cat'] });
     assert.equal((await inlineRuns()) - before, texts.length);
+    // So is one text of more characters than the inline limit (maxElements, 4,096 by default).
+    const long = await client.embeddings.create({ model: 'glove-100d', input: 'cat '.repeat(1100) });
+    assert.equal((await inlineRuns()) - before, texts.length);
+    assert.ok(
+      long.data[0]!.embedding.every((x, j) => Math.abs(x - alone[7]![j]!) <= 1e-6),
+      'the mean of one word repeated is that word',
+    );
     for (const [i, vector] of alone.entries()) {
       const other = many.data[i]!.embedding;
       assert.ok(
