@@ -1,39 +1,19 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import ort from 'onnxruntime-node';
-import { maxAbsDiff, quietRunnerEvents, random, randomFloats, SILERO_PATH } from '../../test/support/models.js';
+import { quietRunnerEvents, random, randomFloats, SILERO_PATH } from '../../test/support/models.js';
+import { assertAnswersAlone, SILERO_AXES, sileroRequest, sileroRunnerOptions } from '../../test/support/silero-runner.js';
 import { ModelRunner } from './model-runner.js';
 import type { NamedTensors } from '../contracts/tensor.js';
 
 const quiet = quietRunnerEvents();
-
-/** Silero's recurrent state is [2, batch, 128]: its batch axis is 1, and the sample rate has none. */
-const AXES = { input: 0, state: 1, sr: null, output: 0, stateN: 1 };
-
-function sileroRequest(rows: number, rand: () => number, sampleRate = 16000n): NamedTensors {
-  return {
-    input: { datatype: 'FP32', shape: [rows, 576], data: randomFloats(rows * 576, rand, 0.3) },
-    state: { datatype: 'FP32', shape: [2, rows, 128], data: randomFloats(2 * rows * 128, rand, 0.5) },
-    sr: { datatype: 'INT64', shape: [], data: BigInt64Array.of(sampleRate) },
-  };
-}
 
 describe("ModelRunner batching along each tensor's batch axis, with the next batch posted early", () => {
   let runner: ModelRunner;
   let session: ort.InferenceSession;
   before(async () => {
     runner = new ModelRunner(
-      {
-        name: 'silero',
-        version: '1',
-        worker: { kind: 'session', modelPath: SILERO_PATH },
-        providers: ['cpu'],
-        instances: 1,
-        intraOpThreads: 1,
-        maxQueueSize: 64,
-        timeoutMs: 30_000,
-        batching: { maxBatchSize: 4, axes: AXES, preferredBatchSizes: [], maxQueueDelayUs: 0 },
-      },
+      sileroRunnerOptions({ batching: { maxBatchSize: 4, axes: SILERO_AXES, preferredBatchSizes: [], maxQueueDelayUs: 0 } }),
       quiet,
     );
     await runner.start();
@@ -44,18 +24,7 @@ describe("ModelRunner batching along each tensor's batch axis, with the next bat
     await session.release();
   });
 
-  /** Each request's answer must be what running it alone gives. */
-  async function checkAlone(inputs: NamedTensors, outputs: NamedTensors): Promise<void> {
-    const feeds = {
-      input: new ort.Tensor('float32', inputs.input!.data as Float32Array, inputs.input!.shape),
-      state: new ort.Tensor('float32', inputs.state!.data as Float32Array, inputs.state!.shape),
-      sr: new ort.Tensor('int64', inputs.sr!.data as BigInt64Array, []),
-    };
-    const direct = await session.run(feeds);
-    assert.deepEqual(outputs.stateN!.shape, inputs.state!.shape);
-    assert.ok(maxAbsDiff(outputs.output!.data as Float32Array, direct.output!.data as Float32Array) <= 1e-6);
-    assert.ok(maxAbsDiff(outputs.stateN!.data as Float32Array, direct.stateN!.data as Float32Array) <= 1e-6);
-  }
+  const checkAlone = (inputs: NamedTensors, outputs: NamedTensors) => assertAnswersAlone(session, inputs, outputs);
 
   const batchSizes = () => runner.stats.snapshot().batch_stats.map((b) => [b.batch_size, b.compute_infer.count]);
   /** Submits `first` and lets the runner post it (it dispatches after the event loop's poll phase) before the others. */

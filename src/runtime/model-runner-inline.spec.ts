@@ -1,19 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import ort from 'onnxruntime-node';
-import { maxAbsDiff, quietRunnerEvents, random, randomFloats, SILERO_PATH } from '../../test/support/models.js';
+import { quietRunnerEvents, random, SILERO_PATH } from '../../test/support/models.js';
+import { assertAnswersAlone, SILERO_AXES, sileroRequest, sileroRunnerOptions } from '../../test/support/silero-runner.js';
 import { type InlinePolicy, ModelRunner, type RunnerEvents } from './model-runner.js';
 import type { NamedTensors } from '../contracts/tensor.js';
-
-const AXES = { input: 0, state: 1, sr: null, output: 0, stateN: 1 };
-
-function sileroRequest(rows: number, rand: () => number): NamedTensors {
-  return {
-    input: { datatype: 'FP32', shape: [rows, 576], data: randomFloats(rows * 576, rand, 0.3) },
-    state: { datatype: 'FP32', shape: [2, rows, 128], data: randomFloats(2 * rows * 128, rand, 0.5) },
-    sr: { datatype: 'INT64', shape: [], data: BigInt64Array.of(16000n) },
-  };
-}
 
 /** A runner whose events are counted: requests run on the main thread, and what it said about inline execution. */
 async function startRunner(inline: InlinePolicy) {
@@ -24,18 +15,7 @@ async function startRunner(inline: InlinePolicy) {
     ranInline: () => (seen.ranInline += 1),
   };
   const runner = new ModelRunner(
-    {
-      name: 'silero',
-      version: '1',
-      worker: { kind: 'session', modelPath: SILERO_PATH },
-      providers: ['cpu'],
-      instances: 1,
-      intraOpThreads: 1,
-      maxQueueSize: 64,
-      timeoutMs: 30_000,
-      batching: { maxBatchSize: 8, axes: AXES, preferredBatchSizes: [], maxQueueDelayUs: 0 },
-      inline,
-    },
+    sileroRunnerOptions({ batching: { maxBatchSize: 8, axes: SILERO_AXES, preferredBatchSizes: [], maxQueueDelayUs: 0 }, inline }),
     events,
   );
   await runner.start();
@@ -49,17 +29,7 @@ describe("ModelRunner inline execution (a manifest's `inline`)", () => {
   });
   after(() => session.release());
 
-  /** The answer running the request alone in this test's own session gives. */
-  async function checkAlone(inputs: NamedTensors, outputs: NamedTensors): Promise<void> {
-    const direct = await session.run({
-      input: new ort.Tensor('float32', inputs.input!.data as Float32Array, inputs.input!.shape),
-      state: new ort.Tensor('float32', inputs.state!.data as Float32Array, inputs.state!.shape),
-      sr: new ort.Tensor('int64', inputs.sr!.data as BigInt64Array, []),
-    });
-    assert.deepEqual(outputs.stateN!.shape, inputs.state!.shape);
-    assert.ok(maxAbsDiff(outputs.output!.data as Float32Array, direct.output!.data as Float32Array) <= 1e-6);
-    assert.ok(maxAbsDiff(outputs.stateN!.data as Float32Array, direct.stateN!.data as Float32Array) <= 1e-6);
-  }
+  const checkAlone = (inputs: NamedTensors, outputs: NamedTensors) => assertAnswersAlone(session, inputs, outputs);
 
   it('runs a lone request on the main thread and anything with company, or over maxRows or maxElements, on the workers; the answers are the same', async () => {
     // A row of Silero is 576 + 2 x 128 values, plus the sample rate: two rows are 1,665 values, three 2,497.

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import ort from 'onnxruntime-node';
 import { maxAbsDiff, quietRunnerEvents, random, SILERO_PATH } from '../../test/support/models.js';
+import { sileroRunnerOptions } from '../../test/support/silero-runner.js';
 import { AppError } from '../common/errors/app-error.js';
 import { ErrorCode } from '../common/errors/error-code.js';
 import { ModelRunner, type RunnerOptions } from './model-runner.js';
@@ -20,21 +21,7 @@ const SILERO: ScanSpec = scanSpecSchema.parse({
 const quiet = quietRunnerEvents();
 
 async function startRunner(options: Partial<RunnerOptions> = {}): Promise<ModelRunner> {
-  const runner = new ModelRunner(
-    {
-      name: 'silero',
-      version: '1',
-      worker: { kind: 'session', modelPath: SILERO_PATH },
-      providers: ['cpu'],
-      instances: 1,
-      intraOpThreads: 1,
-      maxQueueSize: 8,
-      timeoutMs: 30_000,
-      batching: null,
-      ...options,
-    },
-    quiet,
-  );
+  const runner = new ModelRunner(sileroRunnerOptions({ maxQueueSize: 8, ...options }), quiet);
   await runner.start();
   return runner;
 }
