@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { LifecycleService } from './lifecycle/lifecycle.service.js';
 import type { MetricsService } from './metrics/metrics.service.js';
-import { enterRequestContext } from './common/http/request-context.js';
 import { declaredQuery } from './common/http/declared-query.js';
 import type { LatheRouteConfig } from './common/http/scopes.decorator.js';
 
@@ -17,13 +16,13 @@ export function requestIdFor(request: { headers: Record<string, string | string[
 }
 
 /**
- * Per request: the id echoed back and bound to the log context, the in-flight count that the
+ * Per request: the id echoed back (Fastify's request logger binds it to each line the request
+ * logs, the error filter's included), the in-flight count that the
  * SIGTERM drain waits on, the query a controller route's code sees, one access-log line and the
  * request metrics.
  */
 export function installRequestHooks(fastify: FastifyInstance, lifecycle: LifecycleService, metrics: MetricsService): void {
   fastify.addHook('onRequest', (request, reply, done) => {
-    enterRequestContext(request.id);
     reply.header(REQUEST_ID_HEADER, request.id);
     lifecycle.requestStarted();
     metrics.inFlight.inc();
@@ -35,8 +34,6 @@ export function installRequestHooks(fastify: FastifyInstance, lifecycle: Lifecyc
     done();
   });
   fastify.addHook('preHandler', (request, _reply, done) => {
-    // Body parsing ran in the socket's async context; bind the request again before handlers run.
-    enterRequestContext(request.id);
     // A controller route's code sees only the query parameters its @ApiEndpoint declares.
     const config = request.routeOptions.config as LatheRouteConfig;
     if (config.auth !== undefined) request.query = declaredQuery(config.query, request.query as Record<string, unknown> | undefined);

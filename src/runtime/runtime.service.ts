@@ -28,7 +28,7 @@ export class RuntimeService {
     let provider = 'unknown';
     const labels = { model: name, version };
     const m = this.metrics;
-    // Series bound to this version's labels on first use: no label object per request (prom-client still hashes a bound series' labels on each observation).
+    // Series bound to this version's labels on first use: no label object or lookup per request.
     const batchSize = once(() => m.batchSize.labels(labels));
     const inferenceSeconds = once(() => m.inferenceSeconds.labels(labels));
     const queueSeconds = once(() => m.queueSeconds.labels(labels));

@@ -6,7 +6,6 @@ import sharp from 'sharp';
 import { hashApiKey } from '../../src/config/api-keys.js';
 import { pino } from 'pino';
 import { createApp } from '../../src/app.setup.js';
-import { currentRequestId } from '../../src/common/http/request-context.js';
 import { loadConfig } from '../../src/config/app-config.js';
 import type { TestApp } from './app.js';
 import { createTestDatabase } from './database.js';
@@ -48,7 +47,7 @@ export interface FuzzFixtures {
 
 /**
  * The real app as test/support/app.ts builds it (same createApp, fresh migrated database), logging only
- * errors, each filed under its request id (the mixin is main.ts's: Nest's lines get the id from the request context).
+ * errors, each filed under its request id (the error filter logs through the request's logger, which binds it).
  */
 async function startApp(modelsDir: string): Promise<TestApp & { serverErrors: Map<string, string> }> {
   const env = {
@@ -65,10 +64,7 @@ async function startApp(modelsDir: string): Promise<TestApp & { serverErrors: Ma
     const cause = entry.err?.message ?? entry.stack?.split('\n')[0] ?? entry.msg ?? '';
     if (entry.requestId) serverErrors.set(entry.requestId, cause);
   };
-  const logger = pino(
-    { level: 'error', mixin: (_c, _l, l) => ('requestId' in l.bindings() ? {} : { requestId: currentRequestId() }) },
-    { write },
-  );
+  const logger = pino({ level: 'error' }, { write });
   let app;
   try {
     app = await createApp(loadConfig({ LOG_LEVEL: 'error', DATABASE_URL: db.url, ...env }), { logger });

@@ -1,4 +1,4 @@
-import { type ArgumentsHost, Catch, type ExceptionFilter, Logger } from '@nestjs/common';
+import { type ArgumentsHost, Catch, type ExceptionFilter } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AppError } from './app-error.js';
 import { ErrorCode, openAiTypeOf, type OpenAiErrorType } from './error-code.js';
@@ -14,10 +14,12 @@ export interface ErrorBody {
   requestId: string;
 }
 
+/** The `context` field of the filter's log lines, as Nest's Logger would write it. */
+const LOG_CONTEXT = 'Errors';
+
+/** Lines go through the request's logger, which binds its `requestId`. */
 @Catch()
 export class AllExceptionsFilter implements ExceptionFilter {
-  private readonly logger = new Logger('Errors');
-
   catch(exception: unknown, host: ArgumentsHost): void {
     const http = host.switchToHttp();
     const request = http.getRequest<FastifyRequest>();
@@ -36,7 +38,7 @@ export class AllExceptionsFilter implements ExceptionFilter {
       );
     }
     if (error.status >= 500 && error.code !== ErrorCode.Internal) {
-      this.logger.warn(`${error.code}: ${error.message}`);
+      request.log.warn({ context: LOG_CONTEXT }, `${error.code}: ${error.message}`);
     }
     for (const [name, value] of Object.entries(error.headers ?? {})) reply.header(name, value);
     if (error.code === ErrorCode.MissingApiKey || error.code === ErrorCode.InvalidApiKey) {
@@ -47,7 +49,7 @@ export class AllExceptionsFilter implements ExceptionFilter {
 
   private internal(exception: unknown, request: FastifyRequest): AppError {
     const stack = exception instanceof Error ? exception.stack : String(exception);
-    this.logger.error(`Unhandled error on ${request.method} ${request.url}`, stack);
+    request.log.error({ context: LOG_CONTEXT, stack }, `Unhandled error on ${request.method} ${request.url}`);
     return new AppError(ErrorCode.Internal, 'Internal server error');
   }
 }

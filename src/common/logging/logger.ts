@@ -1,6 +1,5 @@
 import type { LoggerService } from '@nestjs/common';
 import { pino, type Logger as PinoLogger } from 'pino';
-import { currentRequestId } from '../http/request-context.js';
 
 /** One pino instance serves Fastify's request logs and Nest's logger; JSON lines on stdout. */
 export function createRootLogger(level: string): PinoLogger {
@@ -9,14 +8,8 @@ export function createRootLogger(level: string): PinoLogger {
     base: { service: 'lathe', pid: process.pid },
     timestamp: pino.stdTimeFunctions.isoTime,
     messageKey: 'msg',
-    // Fastify logs already bind `requestId`; lines from Nest code get it from the request context.
-    mixin: (_context, _level, logger) => ('requestId' in logger.bindings() ? {} : withRequestId(currentRequestId())),
     serializers: { err: pino.stdSerializers.err },
   });
-}
-
-function withRequestId(requestId: string | undefined): object {
-  return requestId ? { requestId } : {};
 }
 
 /** Nest's LoggerService on top of pino, keeping Nest's "context" as a field. */
