@@ -45,7 +45,12 @@ export class ModelMetrics {
       buckets: [1, 2, 4, 8, 16, 32, 64, 128],
       registers,
     });
-    this.queueDepth = new GaugeFamily({ name: 'lathe_model_queue_depth', help: 'Requests waiting for a model instance.', labelNames, registers });
+    this.queueDepth = new GaugeFamily({
+      name: 'lathe_model_queue_depth',
+      help: 'Requests waiting for a model instance.',
+      labelNames,
+      registers,
+    });
     this.loaded = new Gauge({
       name: 'lathe_model_loaded',
       help: '1 for each loaded model version, labelled with the execution provider it runs on.',
