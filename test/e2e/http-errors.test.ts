@@ -9,8 +9,9 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{1
 
 describe('HTTP errors (real app, exact bodies)', () => {
   let t: TestApp;
+  const logLines: string[] = [];
   before(async () => {
-    t = await startTestApp({ LATHE_BODY_LIMIT_BYTES: '1024' });
+    t = await startTestApp({ LATHE_BODY_LIMIT_BYTES: '1024' }, { logLines });
   });
   after(() => t.close());
 
@@ -76,9 +77,23 @@ describe('HTTP errors (real app, exact bodies)', () => {
   });
 
   it('answers an unknown error with 500 INTERNAL and leaks nothing', async () => {
-    const res = await request(t.server).get('/test/boom');
-    expectError(res, 500, 'INTERNAL', 'Internal server error');
+    const res = await request(t.server).get('/test/boom').set('x-request-id', 'boom-1');
+    assert.equal(res.status, 500);
+    assert.equal(res.body.error.code, 'INTERNAL');
     assert.doesNotMatch(res.text, /hunter2|secret|at |\.js/);
+    // The cause is logged once, under the request's id, through the request's logger.
+    const lines = logLines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.requestId === 'boom-1');
+    const errors = lines.filter((l) => l.level === 50);
+    assert.equal(errors.length, 1, JSON.stringify(lines));
+    assert.equal(errors[0]!.msg, 'Unhandled error on GET /test/boom');
+    assert.equal(errors[0]!.context, 'Errors');
+    assert.match(String(errors[0]!.stack), /^Error: secret internal detail/);
+    assert.deepEqual(
+      lines.filter((l) => l.msg === 'request completed').map((l) => l.statusCode),
+      [500],
+    );
+    const fresh = await request(t.server).get('/test/boom');
+    expectError(fresh, 500, 'INTERNAL', 'Internal server error');
   });
 
   it('accepts a valid body', async () => {
