@@ -95,6 +95,7 @@ abstract class Family<L extends string, S extends { labels: Labels<L> }> {
   }
 }
 
+/** A counter's series: one value that only grows. */
 export class CounterSeries<L extends string> {
   value = 0;
   constructor(readonly labels: Labels<L>) {}
@@ -103,37 +104,34 @@ export class CounterSeries<L extends string> {
   }
 }
 
-export class CounterFamily<L extends string = never> extends Family<L, CounterSeries<L>> {
-  readonly type = 'counter';
-  protected create(labels: Labels<L>): CounterSeries<L> {
-    return new CounterSeries(labels);
-  }
-  protected export(series: CounterSeries<L>, into: ExportedValue[]): void {
-    into.push({ value: series.value, labels: { ...series.labels } });
-  }
-}
-
-export class GaugeSeries<L extends string> {
-  value = 0;
-  constructor(readonly labels: Labels<L>) {}
+/** A gauge's series: one value that is also set and lowered. */
+export class GaugeSeries<L extends string> extends CounterSeries<L> {
   set(value: number): void {
     this.value = value;
-  }
-  inc(by = 1): void {
-    this.value += by;
   }
   dec(by = 1): void {
     this.value -= by;
   }
 }
 
-export class GaugeFamily<L extends string = never> extends Family<L, GaugeSeries<L>> {
+/** Counters and gauges: one exported value per series. */
+abstract class ValueFamily<L extends string, S extends CounterSeries<L>> extends Family<L, S> {
+  protected export(series: S, into: ExportedValue[]): void {
+    into.push({ value: series.value, labels: { ...series.labels } });
+  }
+}
+
+export class CounterFamily<L extends string = never> extends ValueFamily<L, CounterSeries<L>> {
+  readonly type = 'counter';
+  protected create(labels: Labels<L>): CounterSeries<L> {
+    return new CounterSeries(labels);
+  }
+}
+
+export class GaugeFamily<L extends string = never> extends ValueFamily<L, GaugeSeries<L>> {
   readonly type = 'gauge';
   protected create(labels: Labels<L>): GaugeSeries<L> {
     return new GaugeSeries(labels);
-  }
-  protected export(series: GaugeSeries<L>, into: ExportedValue[]): void {
-    into.push({ value: series.value, labels: { ...series.labels } });
   }
 }
 
